@@ -1,0 +1,93 @@
+"""The command line: `python -m core --help`. Each command calls the same core functions the pages use,
+prints one JSON object on stdout, and reports bad input as one plain line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+FAMILIES = ("colors", "shapes", "text")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--out", help="write the model here instead of saved_models/<family>")
+    p.add_argument("--seed", type=int)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model and save it in the store format")
+    train_sub = train.add_subparsers(dest="family", required=True)
+    for family in FAMILIES:
+        p = train_sub.add_parser(family, help=f"rebuild saved_models/{family}")
+        _add_train_options(p)
+        if family == "text":
+            p.add_argument("--corpus", required=True, help="a UTF-8 text file")
+            p.add_argument("--preset", default="shipped")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a shipped model on a file")
+    evaluate.add_argument("family", choices=FAMILIES)
+    evaluate.add_argument("file")
+    evaluate.add_argument("--model", help="a model folder (default: the shipped one)")
+    evaluate.add_argument("--tail", type=float, help="text only: evaluate the last FRACTION of the file")
+
+    inspect = sub.add_parser("inspect", help="JSON summary of a model folder: layers, manifest, checks")
+    inspect.add_argument("path")
+
+    export = sub.add_parser("export", help="export a model folder")
+    export.add_argument("format", choices=["tfjs"])
+    export.add_argument("source")
+    export.add_argument("outdir")
+
+    experiment = sub.add_parser("experiment", help="run an experiment")
+    experiment.add_argument("name", choices=["vector-search"])
+    experiment.add_argument("--pool", choices=["colors", "drawings"], default="colors")
+    experiment.add_argument("--concept", default="teal")
+    experiment.add_argument("--budget", type=int, default=200)
+    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--target", type=float, default=0.9)
+    experiment.add_argument("--pool-size", type=int)
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Dispatch to the family module that owns the command."""
+    import importlib
+
+    if args.command in {"train", "evaluate"}:
+        module = importlib.import_module(f"core.{args.family}")
+        return getattr(module, f"{args.command}_cli")(args)
+    if args.command == "inspect":
+        from core import inspect as inspector
+
+        return inspector.inspect_cli(args)
+    if args.command == "export":
+        from core import export
+
+        return export.export_cli(args)
+    if args.command == "experiment":
+        from core import vectors
+
+        return vectors.experiment_cli(args)
+    raise ValueError(f"Unknown command {args.command!r}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = run(args)
+    except (ValueError, OSError, KeyError) as exc:  # every core error type subclasses one of these
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

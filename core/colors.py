@@ -1,0 +1,395 @@
+"""The colour classifier (The Coding Train's "Color Classifier"): RGB 0-255 -> Rescaling(1/255) -> sigmoid hidden
+layer -> 9 logits -> softmax. Data, model, prediction, the softmax lessons and the `evaluate` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from core.config import ColorConfig
+from core.metrics import classification_report
+
+FAMILIES = ("red", "green", "blue", "orange", "yellow", "pink", "purple", "brown", "grey")
+CLASS_NAMES = tuple(f"{f}-ish" for f in FAMILIES)
+DATA_CSV = Path(__file__).resolve().parent / "data" / "xkcd_color_families.csv"
+# Colours nearly everyone names the same way: the shipped model is checked against these.
+OBVIOUS_COLORS = {
+    "red": (255, 0, 0),
+    "green": (0, 200, 0),
+    "blue": (0, 0, 255),
+    "orange": (255, 140, 0),
+    "yellow": (255, 240, 0),
+    "pink": (255, 105, 180),
+    "purple": (128, 0, 128),
+    "brown": (139, 69, 19),
+    "grey": (128, 128, 128),
+}
+
+
+# ---------------------------------------------------------------- parsing user input
+
+
+def parse_hex(text: str) -> tuple[int, int, int]:
+    """'#3366cc' or '3366cc' or '#36c' -> (51, 102, 204); anything else raises ValueError in plain words."""
+    s = str(text).strip()
+    m = re.fullmatch(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", s)
+    if not m:
+        raise ValueError(f"{text!r} is not a hex colour: use six hex digits such as #3366cc.")
+    h = m.group(1)
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def check_rgb(rgb) -> tuple[int, int, int]:
+    """Three whole numbers in 0-255, or a ValueError that says which one is wrong."""
+    values = list(rgb)
+    if len(values) != 3:
+        raise ValueError(f"A colour needs exactly three values, R, G and B (got {len(values)}).")
+    out = []
+    for name, v in zip("RGB", values):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number (got {v!r}).") from None
+        if math.isnan(f):
+            raise ValueError(f"{name} is not a number (NaN).")
+        if not 0 <= f <= 255:
+            raise ValueError(f"{name} must be between 0 and 255 (got {v}).")
+        out.append(int(round(f)))
+    return tuple(out)
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """Hex ('#ff0000'), 'rgb(255, 0, 0)' or '255,0,0'."""
+    s = str(text).strip()
+    m = re.fullmatch(r"(?:rgb)?\(?\s*([^,()]+),([^,()]+),([^,()]+)\)?", s, flags=re.IGNORECASE)
+    if m:
+        return check_rgb(p.strip() for p in m.groups())
+    if s.lower().startswith("rgb"):
+        raise ValueError(f"{text!r} is not a colour: rgb() needs three numbers, such as rgb(255, 0, 0).")
+    return parse_hex(s)
+
+
+def to_hex(rgb) -> str:
+    r, g, b = check_rgb(rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def normalize_label(label: str) -> str:
+    """'Blue-ish', 'blue', ' BLUEISH ' -> 'blue'; unknown labels raise ValueError."""
+    s = str(label).strip().lower().replace("gray", "grey")
+    s = re.sub(r"-?ish$", "", s)
+    if s not in FAMILIES:
+        raise ValueError(f"unknown label {label!r} (expected one of {', '.join(FAMILIES)}, with or without '-ish')")
+    return s
+
+
+# ---------------------------------------------------------------- softmax lessons (NumPy, shown on the page)
+
+
+def softmax(logits, temperature: float = 1.0) -> np.ndarray:
+    """Softmax of logits / temperature, computed stably; temperature 0 gives the one-hot argmax."""
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature < 0 or not math.isfinite(temperature):
+        raise ValueError("The temperature must be 0 or a positive number.")
+    if temperature == 0:
+        out = np.zeros_like(z)
+        out[..., :] = (z == z.max(axis=-1, keepdims=True)).astype(float)
+        return out / out.sum(axis=-1, keepdims=True)
+    z = z / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def divide_by_sum(scores) -> tuple[np.ndarray | None, str]:
+    """scores / sum(scores): the naive normalisation. Returns (values, warning); values is None when undefined."""
+    s = np.asarray(scores, dtype=np.float64)
+    total = s.sum()
+    if abs(total) < 1e-12:
+        return None, "The scores sum to zero, so dividing by the sum is undefined."
+    out = s / total
+    if (s < 0).any():
+        return out, "Some scores are negative, so divide-by-sum gives negative 'probabilities' (or ones above 1)."
+    return out, ""
+
+
+def cross_entropy(probabilities, true_index: int) -> float:
+    """-log p[true]: how surprised the model is by the truth, in nats."""
+    p = float(np.asarray(probabilities, dtype=np.float64)[true_index])
+    return float(-math.log(max(p, 1e-12)))
+
+
+def mean_squared_error(probabilities, true_index: int) -> float:
+    p = np.asarray(probabilities, dtype=np.float64)
+    target = np.zeros_like(p)
+    target[true_index] = 1.0
+    return float(np.mean((p - target) ** 2))
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_color_table(path: Path = DATA_CSV) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(rgb uint8 (N,3), family index (N,), names) from the derived XKCD CSV."""
+    rgb, y, names = [], [], []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rgb.append((int(row["r"]), int(row["g"]), int(row["b"])))
+            y.append(FAMILIES.index(row["family"]))
+            names.append(row["name"])
+    return np.array(rgb, dtype=np.float32), np.array(y, dtype=np.int64), names
+
+
+def split_table(x, y, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified index split: (train_idx, test_idx), at least one test colour per family."""
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        test.extend(idx[: max(1, int(round(len(idx) * test_fraction)))])
+    test = np.array(sorted(test))
+    train = np.setdiff1d(np.arange(len(y)), test)
+    return train, test
+
+
+def augment_balanced(x, y, copies: int, jitter: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Oversample every family to the largest family's size, adding +-jitter RGB noise to every copy.
+
+    This handles the imbalance (green has ~7x the colours of orange) without repeating identical points.
+    """
+    rng = np.random.default_rng(seed)
+    target = max(np.bincount(y, minlength=len(FAMILIES))) * copies
+    xs, ys = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        pick = np.concatenate([idx, rng.choice(idx, size=target - len(idx))]) if target > len(idx) else idx
+        noise = rng.uniform(-jitter, jitter, size=(len(pick), 3)) if jitter else 0.0
+        xs.append(np.clip(x[pick] + noise, 0, 255))
+        ys.append(np.full(len(pick), c))
+    xa, ya = np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+    order = rng.permutation(len(ya))
+    return xa[order], ya[order]
+
+
+def one_hot(y, n: int = len(FAMILIES)) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)[np.asarray(y, dtype=int)]
+
+
+def prepare_color_data(cfg: ColorConfig, extra: list[tuple[int, int, int, str]] | None = None) -> dict:
+    """Train/validation/test arrays. `extra` holds user labels (r, g, b, family), added to training only."""
+    x, y, names = load_color_table()
+    train_idx, test_idx = split_table(x, y, cfg.test_fraction, cfg.seed)
+    xt, yt = x[train_idx], y[train_idx]
+    if extra:
+        ex = np.array([row[:3] for row in extra], dtype=np.float32)
+        ey = np.array([FAMILIES.index(normalize_label(row[3])) for row in extra])
+        xt, yt = np.concatenate([xt, ex]), np.concatenate([yt, ey])
+    fit_idx, val_idx = split_table(xt, yt, cfg.validation_fraction, cfg.seed + 1)
+    xa, ya = augment_balanced(xt[fit_idx], yt[fit_idx], cfg.augment_copies, cfg.jitter, cfg.seed)
+    return {
+        "x_train": xa,
+        "y_train": ya,
+        "x_val": xt[val_idx],
+        "y_val": yt[val_idx],
+        "x_test": x[test_idx],
+        "y_test": y[test_idx],
+        "test_names": [names[i] for i in test_idx],
+        "counts": {FAMILIES[c]: int(n) for c, n in enumerate(np.bincount(y, minlength=len(FAMILIES)))},
+        "n_user_labels": len(extra or []),
+    }
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_color_model(cfg: ColorConfig = ColorConfig()):
+    """RGB (0-255) -> Rescaling(1/255) -> Dense(sigmoid) -> Dense logits -> softmax, every layer named."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(3,), name="rgb"),
+            keras.layers.Rescaling(1.0 / 255.0, name="scale_0_1"),  # inside the model: raw 0-255 is always right
+            keras.layers.Dense(cfg.hidden_units, activation="sigmoid", name="hidden"),  # (B, hidden)
+            keras.layers.Dense(len(FAMILIES), name="logits"),  # (B, 9) raw scores
+            keras.layers.Activation("softmax", name="softmax"),  # (B, 9) probabilities
+        ],
+        name="colors",
+    )
+
+
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_embed_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _logits_view(model):
+    """A functional view returning (logits, probabilities), built once per model and cached."""
+    import keras
+
+    if model not in _views:
+        _views[model] = keras.Model(model.inputs[0], [model.get_layer("logits").output, model.outputs[0]])
+    return _views[model]
+
+
+def predict_logits_proba(model, rgb) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and softmax for one colour (or a batch), via a direct call rather than model.predict."""
+    x = np.atleast_2d(np.asarray(rgb, dtype=np.float32))  # (B, 3) in 0-255
+    logits, probs = _logits_view(model)(x, training=False)
+    logits, probs = np.asarray(logits), np.asarray(probs)
+    return (logits[0], probs[0]) if np.ndim(rgb) == 1 else (logits, probs)
+
+
+def predict_proba(model, rgb) -> np.ndarray:
+    return predict_logits_proba(model, rgb)[1]
+
+
+def embed_colors(model, rgb) -> np.ndarray:
+    """The hidden layer's activations: the colour embedding used by vector search. (B, hidden)."""
+    import keras
+
+    if model not in _embed_views:
+        _embed_views[model] = keras.Model(model.inputs[0], model.get_layer("hidden").output)
+    return np.asarray(_embed_views[model](np.atleast_2d(np.asarray(rgb, dtype=np.float32)), training=False))
+
+
+def train_color_model(cfg: ColorConfig = ColorConfig(), data: dict | None = None, model=None, **hooks):
+    """Train (a copy of) the colour model; returns (model, TrainResult, data)."""
+    import keras
+
+    from core.training import train
+
+    data = data or prepare_color_data(cfg)
+    keras.utils.set_random_seed(cfg.seed)
+    model = model or build_color_model(cfg)
+    result = train(
+        model,
+        data["x_train"],
+        one_hot(data["y_train"]),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        optimizer=cfg.optimizer,
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        validation_data=(data["x_val"], one_hot(data["y_val"])),
+        seed=cfg.seed,
+        **hooks,
+    )
+    return model, result, data
+
+
+def evaluate_arrays(model, x, y) -> dict:
+    probs = predict_proba(model, np.asarray(x, dtype=np.float32).reshape(-1, 3))
+    return classification_report(y, probs.argmax(axis=1), CLASS_NAMES)
+
+
+def obvious_color_check(model) -> dict[str, str]:
+    """What the model calls each obvious colour: {family: predicted class name}."""
+    probs = predict_proba(model, np.array(list(OBVIOUS_COLORS.values()), dtype=np.float32))
+    return {fam: CLASS_NAMES[int(i)] for fam, i in zip(OBVIOUS_COLORS, probs.argmax(axis=1))}
+
+
+# ---------------------------------------------------------------- CSV evaluation (the `evaluate colors` command)
+
+
+def read_labelled_csv(raw: str | bytes) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Parse 'r,g,b,label' CSV text. Bad rows are skipped and reported; a missing header is an error."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValueError("The CSV is not UTF-8 text.") from None
+    if not raw.strip():
+        raise ValueError("The CSV is empty: it needs a header row r,g,b,label and at least one data row.")
+    reader = csv.DictReader(io.StringIO(raw))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("r", "g", "b", "label") if c not in header]
+    if missing:
+        raise ValueError(f"The CSV lacks the column(s) {', '.join(missing)}: the header must be r,g,b,label.")
+    reader.fieldnames = header
+    xs, ys, skipped = [], [], []
+    for line_no, row in enumerate(reader, start=2):
+        try:
+            rgb = check_rgb([row.get("r"), row.get("g"), row.get("b")])
+            label = normalize_label(row.get("label") or "")
+        except ValueError as exc:
+            skipped.append({"line": line_no, "reason": str(exc)})
+            continue
+        xs.append(rgb)
+        ys.append(FAMILIES.index(label))
+    return np.array(xs, dtype=np.float32).reshape(-1, 3), np.array(ys, dtype=np.int64), skipped
+
+
+def evaluate_csv(model, raw: str | bytes) -> dict:
+    x, y, skipped = read_labelled_csv(raw)
+    if len(y) == 0:
+        report = classification_report([], [], CLASS_NAMES)
+    else:
+        report = evaluate_arrays(model, x, y)
+    report["skipped"] = skipped
+    return report
+
+
+def load_shipped():
+    from core import store
+
+    return store.load_model(store.shipped_model_dir("colors"))
+
+
+def evaluate_cli(args) -> dict:
+    from core import store
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValueError(f"There is no file at {path}.")
+    loaded = store.load_model(args.model) if args.model else load_shipped()
+    return evaluate_csv(loaded.model, path.read_bytes())
+
+
+def train_cli(args) -> dict:
+    """`python -m core train colors`: deterministic rebuild of saved_models/colors (or --out)."""
+    from core import store
+
+    cfg = ColorConfig()
+    overrides = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("learning_rate", args.learning_rate),
+            ("seed", args.seed),
+        )
+        if v is not None
+    }
+    cfg = cfg.with_(**overrides)
+    model, result, data = train_color_model(cfg, deterministic=True)
+    if not result.ok:
+        raise ValueError(result.message)
+    test = evaluate_arrays(model, data["x_test"], data["y_test"])
+    metadata = {
+        "family": "colors",
+        "class_names": list(CLASS_NAMES),
+        "training_data": "XKCD colour survey, 743 named colours in 9 families (core/data/xkcd_color_families.csv), "
+        f"{len(data['y_train'])} balanced jittered training samples",
+        "counts_per_family": data["counts"],
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "history": result.history,
+        "metrics": {
+            "test_accuracy": test["accuracy"],
+            "test_balanced_accuracy": test["balanced_accuracy"],
+            "test_n": test["n"],
+            "test_per_class": test["per_class"],
+            "obvious_colors": obvious_color_check(model),
+        },
+    }
+    out = Path(args.out) if args.out else store.shipped_model_dir("colors")
+    store.save_model(model, out, metadata)
+    return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}

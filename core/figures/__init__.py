@@ -1,0 +1,3 @@
+"""All plotly figure builders, one submodule per page topic: data in, `go.Figure` out. Nothing here imports streamlit."""
+
+from core.figures.common import *  # noqa: F401,F403

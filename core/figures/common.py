@@ -1,0 +1,105 @@
+"""Figure helpers shared by every page: probability bars, loss curves, heatmaps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = ["probability_bars", "history_curves", "heatmap", "confusion_heatmap", "per_class_bars"]
+
+ACCENT = "#e4572e"
+BASE = "#4c78a8"
+
+
+def probability_bars(
+    probabilities: Sequence[float],
+    labels: Sequence[str],
+    title: str = "",
+    highlight: int | None = None,
+    colors: Sequence[str] | None = None,
+    range_max: float | None = 1.0,
+) -> go.Figure:
+    """Horizontal bars, one per class, with the top (or `highlight`) class marked."""
+    p = np.asarray(probabilities, dtype=float)
+    top = int(np.argmax(p)) if highlight is None else highlight
+    bar_colors = list(colors) if colors is not None else [ACCENT if i == top else BASE for i in range(len(p))]
+    fig = go.Figure(
+        go.Bar(
+            x=p,
+            y=list(labels),
+            orientation="h",
+            marker_color=bar_colors,
+            marker_line_color=["black" if i == top else "rgba(0,0,0,0)" for i in range(len(p))],
+            marker_line_width=2,
+            text=[f"{v:.3f}" for v in p],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(title=title, height=40 + 28 * len(p), margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_yaxes(autorange="reversed")
+    if range_max is not None:
+        fig.update_xaxes(range=[min(0.0, float(p.min())), max(range_max, float(p.max()))])
+    return fig
+
+
+def history_curves(history: dict[str, list[float]], metric: str = "loss", title: str | None = None) -> go.Figure:
+    """Training and validation curves of one metric per epoch (keys `metric` and `val_<metric>`)."""
+    fig = go.Figure()
+    for key, name in ((metric, "training"), (f"val_{metric}", "validation")):
+        values = history.get(key) or []
+        if values:
+            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name))
+    fig.update_layout(
+        title=title or f"{metric} per epoch",
+        xaxis_title="epoch",
+        yaxis_title=metric,
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return fig
+
+
+def heatmap(
+    matrix, title: str = "", x_labels=None, y_labels=None, colorscale: str = "RdBu", zmid: float | None = 0.0
+) -> go.Figure:
+    m = np.asarray(matrix, dtype=float)
+    fig = go.Figure(go.Heatmap(z=m, x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid))
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def confusion_heatmap(confusion, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
+    """Rows are the true class, columns the predicted class; each cell shows its count."""
+    m = np.asarray(confusion, dtype=int)
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=list(labels),
+            y=list(labels),
+            colorscale="Blues",
+            text=m,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="predicted",
+        yaxis_title="true",
+        height=120 + 30 * len(labels),
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def per_class_bars(
+    values: dict[str, float], title: str = "Accuracy per class", compare: dict[str, float] | None = None
+) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(values), y=list(values.values()), name="this model", marker_color=BASE))
+    if compare:
+        fig.add_trace(go.Bar(x=list(compare), y=list(compare.values()), name="before", marker_color="#bbbbbb"))
+    fig.update_layout(title=title, yaxis_range=[0, 1], height=300, barmode="group", margin=dict(l=10, r=10, t=40, b=10))
+    return fig

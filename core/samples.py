@@ -1,0 +1,134 @@
+"""User-gathered samples in one SQLite database (WAL mode): colour labels and drawings, with export helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import get_settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS color_labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    r INTEGER NOT NULL CHECK (r BETWEEN 0 AND 255),
+    g INTEGER NOT NULL CHECK (g BETWEEN 0 AND 255),
+    b INTEGER NOT NULL CHECK (b BETWEEN 0 AND 255),
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image BLOB NOT NULL,          -- 28*28 uint8, white strokes on black
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+IMAGE_SHAPE = (28, 28)
+
+
+class SampleStoreError(RuntimeError):
+    """The sample database cannot be opened or written; the message says why in plain words."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def connect(path: str | Path | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the sample database in WAL mode."""
+    path = Path(path or get_settings().database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+    except (sqlite3.Error, OSError) as exc:
+        raise SampleStoreError(f"The sample database at {path} cannot be opened or written ({exc}).") from None
+    return conn
+
+
+def _write(path, sql: str, params: tuple) -> int:
+    try:
+        conn = connect(path)
+        with conn:
+            cur = conn.execute(sql, params)
+        conn.close()
+        return int(cur.lastrowid or cur.rowcount)
+    except sqlite3.Error as exc:
+        raise SampleStoreError(f"The sample could not be saved: the database refused the write ({exc}).") from None
+
+
+def _read(path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- colour labels
+
+
+def add_color_label(rgb: tuple[int, int, int], label: str, path=None) -> int:
+    r, g, b = (int(v) for v in rgb)
+    if not all(0 <= v <= 255 for v in (r, g, b)):
+        raise ValueError("R, G and B must each be between 0 and 255.")
+    return _write(
+        path, "INSERT INTO color_labels (r, g, b, label, created_at) VALUES (?, ?, ?, ?, ?)", (r, g, b, label, _now())
+    )
+
+
+def color_labels(path=None) -> list[tuple[int, int, int, str]]:
+    return [tuple(row) for row in _read(path, "SELECT r, g, b, label FROM color_labels ORDER BY id")]
+
+
+def color_label_counts(path=None) -> dict[str, int]:
+    return dict(_read(path, "SELECT label, COUNT(*) FROM color_labels GROUP BY label ORDER BY label"))
+
+
+def export_color_csv(path=None) -> str:
+    """The labels as CSV in the `python -m core evaluate colors` format (header r,g,b,label)."""
+    lines = ["r,g,b,label"] + [f"{r},{g},{b},{label}" for r, g, b, label in color_labels(path)]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- drawings
+
+
+def add_drawing(image: np.ndarray, label: str, path=None) -> int:
+    image = np.asarray(image)
+    if image.shape != IMAGE_SHAPE or image.dtype != np.uint8:
+        raise ValueError(f"A drawing sample must be a 28x28 uint8 image (got {image.shape} {image.dtype}).")
+    return _write(
+        path, "INSERT INTO drawings (image, label, created_at) VALUES (?, ?, ?)", (image.tobytes(), label, _now())
+    )
+
+
+def drawings(label: str | None = None, path=None) -> list[tuple[int, np.ndarray, str, str]]:
+    """(id, image, label, created_at) rows, optionally for one label."""
+    sql = "SELECT id, image, label, created_at FROM drawings"
+    rows = _read(path, sql + (" WHERE label = ? ORDER BY id" if label else " ORDER BY id"), (label,) if label else ())
+    return [(i, np.frombuffer(img, dtype=np.uint8).reshape(IMAGE_SHAPE), lab, at) for i, img, lab, at in rows]
+
+
+def drawing_counts(path=None) -> dict[str, int]:
+    return dict(_read(path, "SELECT label, COUNT(*) FROM drawings GROUP BY label ORDER BY label"))
+
+
+def delete_drawing(sample_id: int, path=None) -> int:
+    return _write(path, "DELETE FROM drawings WHERE id = ?", (int(sample_id),))
+
+
+def export_drawings_npz(label: str | None = None, path=None) -> bytes:
+    """Drawings as .npz bytes in the `python -m core evaluate shapes` format: images (N,28,28) uint8, labels (N,)."""
+    rows = drawings(label, path)
+    images = np.stack([r[1] for r in rows]) if rows else np.zeros((0, *IMAGE_SHAPE), np.uint8)
+    labels = np.array([r[2] for r in rows], dtype=str)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=images, labels=labels)
+    return buf.getvalue()

@@ -1,0 +1,68 @@
+"""Every deployment knob in one place: paths and hosted limits, each overridable by an environment variable.
+
+Read with `get_settings()`; it reads the environment on each call so tests and deployments can override it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODELS_DIR = REPO_ROOT / "saved_models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    user_data_dir: Path = REPO_ROOT / "user_data"  # MLX_USER_DATA_DIR
+    user_models_dir: Path | None = None  # MLX_USER_MODELS_DIR; default <user_data_dir>/models
+    db_path: Path | None = None  # MLX_DB_PATH; default <user_data_dir>/samples.sqlite3
+    qdrant_path: Path | None = None  # MLX_QDRANT_PATH; default <user_data_dir>/qdrant ("" or ":memory:" = in memory)
+    qdrant_url: str = ""  # MLX_QDRANT_URL; a Qdrant server instead of the embedded store
+    max_epochs: int = 200  # MLX_MAX_EPOCHS
+    max_text_epochs: int = 3  # MLX_MAX_TEXT_EPOCHS: LSTM epochs are minutes each on a CPU
+    max_train_samples: int = 200_000  # MLX_MAX_TRAIN_SAMPLES
+    max_concurrent_trainings: int = 1  # MLX_MAX_CONCURRENT_TRAININGS; later ones wait in a queue
+    max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
+    max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read
+    max_generate_chars: int = 2000  # MLX_MAX_GENERATE_CHARS
+    demo_mode: bool = False  # MLX_DEMO_MODE=1: fixed seeds, expert controls hidden
+
+    @property
+    def models_dir(self) -> Path:
+        return self.user_models_dir or self.user_data_dir / "models"
+
+    @property
+    def database(self) -> Path:
+        return self.db_path or self.user_data_dir / "samples.sqlite3"
+
+    @property
+    def qdrant_location(self) -> str:
+        return str(self.qdrant_path) if self.qdrant_path is not None else str(self.user_data_dir / "qdrant")
+
+
+def _coerce(kind: str, raw: str):
+    if "bool" in kind:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    return raw
+
+
+def get_settings() -> Settings:
+    """Settings from the environment (MLX_<FIELD NAME>), falling back to the defaults above."""
+    values = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"MLX_{f.name.upper()}")
+        if raw is None or raw == "" and "Path" in str(f.type):
+            continue
+        try:
+            values[f.name] = _coerce(str(f.type), raw)
+        except ValueError:
+            raise ValueError(f"Environment variable MLX_{f.name.upper()}={raw!r} is not a valid {f.type}.") from None
+    return Settings(**values)

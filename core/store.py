@@ -1,0 +1,559 @@
+"""Model store: a folder with `model.json` + `group1-shard1of1.bin` in the TensorFlow.js layers format.
+
+The topology is written Keras-2 style, so the same folder loads in `tf.loadLayersModel`. Loading rebuilds the
+Keras model from an allowlist of layer classes and never executes code. Writes are atomic (temp folder, fsync,
+rename). Shipped models are read-only; retrained versions live under the user-models folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import SHIPPED_MODELS_DIR, get_settings
+
+MODEL_JSON = "model.json"
+SHARD_NAME = "group1-shard1of1.bin"
+FORMAT_VERSION = "ml-explainer store 1"
+REQUIRED_KEYS = ("format", "modelTopology", "weightsManifest")
+DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4")}  # the dtypes TF.js layers weights use
+ALLOWED_LAYERS = {
+    "InputLayer",
+    "Rescaling",
+    "Dense",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Dropout",
+    "Embedding",
+    "LSTM",
+    "Activation",
+    "Reshape",
+}
+ALLOWED_INITIALIZERS = {
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "LecunUniform",
+    "LecunNormal",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomUniform",
+    "RandomNormal",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Orthogonal",
+    "Identity",
+}
+ALLOWED_ACTIVATIONS = {"linear", "relu", "sigmoid", "softmax", "tanh", "hard_sigmoid", "elu", "selu", "gelu", "swish"}
+MAX_ELEMENTS = 2**31 - 1
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class StoreError(ValueError):
+    """A model folder that cannot be read or written, with a message meant for the user."""
+
+
+@dataclass
+class LoadedModel:
+    model: object  # keras.Model
+    metadata: dict
+    path: Path
+    model_json: dict = field(repr=False, default_factory=dict)
+
+
+# ---------------------------------------------------------------- Keras 3 <-> Keras-2-style topology
+
+
+def _to_keras2(value):
+    """Strip Keras 3 serialization extras (module, registered_name, dtype policies) that TF.js does not know."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" or value.get("class_name") == "FloatDTypePolicy":
+            return value.get("config", {}).get("name", "float32")
+        out = {}
+        for key, item in value.items():
+            if key in {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}:
+                continue
+            out[key] = _to_keras2(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_keras2(v) for v in value]
+    return value
+
+
+def to_tfjs_topology(model) -> dict:
+    """The Keras-2-style Sequential topology that TF.js `loadLayersModel` reads."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        raise StoreError("Only Sequential models can be stored.")
+    batch_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
+    input_dtype = str(model.inputs[0].dtype)
+    layers = []
+    for i, layer in enumerate(model.layers):
+        config = _to_keras2(layer.get_config())
+        if i == 0:
+            config["batch_input_shape"] = batch_shape
+            config["dtype"] = input_dtype if input_dtype in DTYPES else "float32"
+        layers.append({"class_name": layer.__class__.__name__, "config": config})
+    return {
+        "class_name": "Sequential",
+        "config": {"name": model.name, "layers": layers},
+        "keras_version": "tfjs-layers 4.22.0",  # the Keras-2 dialect TF.js expects
+        "backend": "tensorflow",
+    }
+
+
+def _check_safe(value, where: str) -> None:
+    """Refuse any nested object that is not a plain built-in: this is what keeps loading from executing code."""
+    if isinstance(value, dict):
+        name = value.get("class_name")
+        if name is not None and name not in ALLOWED_INITIALIZERS | ALLOWED_LAYERS:
+            raise StoreError(f"{where}: the object class {name!r} is not allowed in a model file.")
+        for key, item in value.items():
+            if key in {"function", "function_type", "module", "fn"}:
+                raise StoreError(f"{where}: the key {key!r} could run code, so this model file is refused.")
+            _check_safe(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_safe(item, where)
+
+
+def topology_layers(topology: dict) -> list[dict]:
+    """The layer entries of a Sequential topology, validated against the allowlist."""
+    if not isinstance(topology, dict):
+        raise StoreError("modelTopology must be a JSON object.")
+    if "model_config" in topology and "class_name" not in topology:  # TF.js also accepts this wrapping
+        topology = topology["model_config"]
+    if topology.get("class_name") != "Sequential":
+        raise StoreError(f"Only Sequential models are supported (this one is {topology.get('class_name')!r}).")
+    layers = topology.get("config", {}).get("layers") if isinstance(topology.get("config"), dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise StoreError("modelTopology has no layers.")
+    for i, entry in enumerate(layers):
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise StoreError(f"Layer {i} in modelTopology is not a {{class_name, config}} object.")
+        cls = entry.get("class_name")
+        if cls == "Lambda":
+            raise StoreError(f"Layer {i} is a Lambda layer, which holds Python code; it is refused and never run.")
+        if cls not in ALLOWED_LAYERS:
+            raise StoreError(
+                f"Layer {i} has the unknown layer class {cls!r}; allowed: {', '.join(sorted(ALLOWED_LAYERS))}."
+            )
+        config = entry["config"]
+        _check_safe(config, f"Layer {i} ({config.get('name', cls)})")
+        activation = config.get("activation")
+        if activation is not None and activation not in ALLOWED_ACTIVATIONS:
+            raise StoreError(f"Layer {i} uses the unknown activation {activation!r}.")
+    return layers
+
+
+def build_model_from_topology(topology: dict):
+    """Rebuild a Keras 3 Sequential model from a Keras-2-style topology, using allowlisted classes only."""
+    import keras
+
+    layers = topology_layers(topology)
+    first = dict(layers[0]["config"])
+    batch_shape = first.get("batch_input_shape") or first.get("batch_shape")
+    if not isinstance(batch_shape, list) or not all(d is None or (isinstance(d, int) and d > 0) for d in batch_shape):
+        raise StoreError("The first layer needs a valid batch_input_shape, such as [null, 3].")
+    input_dtype = first.get("dtype") if first.get("dtype") in DTYPES else "float32"
+    if layers[0]["class_name"] == "Embedding":
+        input_dtype = "int32"
+    built = [keras.Input(batch_shape=tuple(batch_shape), dtype=input_dtype)]
+    for entry in layers:
+        config = {k: v for k, v in entry["config"].items() if k not in {"batch_input_shape", "batch_shape"}}
+        if entry["class_name"] == "InputLayer":
+            continue
+        config["dtype"] = "float32"
+        cls = getattr(keras.layers, entry["class_name"])
+        try:
+            built.append(cls.from_config(config))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"Layer {config.get('name', '?')} ({entry['class_name']}) has an invalid config: {exc}"
+            ) from None
+    name = topology.get("config", {}).get("name") or "model"
+    try:
+        return keras.Sequential(built, name=name)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"The layers do not fit together: {exc}") from None
+
+
+# ---------------------------------------------------------------- manifest and weights
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    shard: str
+    offset: int  # byte offset inside the concatenated shards of its group
+    length: int  # bytes
+
+    @property
+    def elements(self) -> int:
+        return self.length // DTYPES[self.dtype].itemsize
+
+
+def named_weights(model) -> list[tuple[str, object]]:
+    """(manifest name, variable) in model order, named '<layer>/<weight>' as TF.js does, e.g. 'lstm/kernel'."""
+    return [(f"{layer.name}/{v.name}", v) for layer in model.layers for v in layer.weights]
+
+
+def manifest_entries(model_json: dict) -> list[ManifestEntry]:
+    """Validate weightsManifest and compute every tensor's byte offset and length (Python ints: no overflow)."""
+    manifest = model_json.get("weightsManifest")
+    if not isinstance(manifest, list) or not manifest:
+        raise StoreError("weightsManifest must be a non-empty list of weight groups.")
+    entries = []
+    for g, group in enumerate(manifest):
+        if (
+            not isinstance(group, dict)
+            or not isinstance(group.get("paths"), list)
+            or not isinstance(group.get("weights"), list)
+        ):
+            raise StoreError(f"Weight group {g} needs 'paths' and 'weights' lists.")
+        for path in group["paths"]:
+            check_plain_filename(path)
+        offset = 0
+        for w in group["weights"]:
+            if not isinstance(w, dict) or not isinstance(w.get("name"), str):
+                raise StoreError(f"A weight entry in group {g} has no name.")
+            dtype = w.get("dtype", "float32")
+            if dtype not in DTYPES:
+                raise StoreError(
+                    f"Weight {w['name']!r} has the unsupported dtype {dtype!r} (supported: float32, int32)."
+                )
+            shape = w.get("shape")
+            if not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            ):
+                raise StoreError(f"Weight {w['name']!r} has an invalid shape {shape!r}.")
+            count = 1
+            for d in shape:
+                count *= d
+            if count > MAX_ELEMENTS:
+                raise StoreError(f"Weight {w['name']!r} claims {count:,} elements, more than any model here can hold.")
+            length = count * DTYPES[dtype].itemsize
+            shard = group["paths"][0] if len(group["paths"]) == 1 else ",".join(group["paths"])
+            entries.append(ManifestEntry(w["name"], tuple(shape), dtype, shard, offset, length))
+            offset += length
+    return entries
+
+
+def check_plain_filename(name: str) -> str:
+    """A file name inside the model folder: no directories, no '..', no absolute paths."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
+        raise StoreError(f"The weights path {name!r} must be a plain file name inside the model folder.")
+    return name
+
+
+def read_model_json(folder: str | Path) -> dict:
+    """Parse and minimally validate model.json, with plain messages for missing or broken files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StoreError(f"There is no model folder at {folder}.")
+    path = folder / MODEL_JSON
+    if not path.is_file():
+        raise StoreError(f"{folder.name} has no {MODEL_JSON}.")
+    return parse_model_json(path.read_bytes())
+
+
+def parse_model_json(raw: bytes | str) -> dict:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"model.json is not valid JSON ({exc}); it may be truncated.") from None
+    if not isinstance(data, dict):
+        raise StoreError("model.json must hold a JSON object.")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise StoreError(f"model.json lacks the key(s) {', '.join(missing)}.")
+    if data["format"] != "layers-model":
+        raise StoreError(f"model.json has format {data['format']!r}; expected 'layers-model'.")
+    return data
+
+
+def read_weight_arrays(model_json: dict, shard_bytes: dict[str, bytes]) -> list[tuple[ManifestEntry, np.ndarray]]:
+    """Decode every tensor from the shards; the sizes must match the manifest exactly."""
+    entries = manifest_entries(model_json)
+    groups: dict[str, bytes] = {}
+    for group in model_json["weightsManifest"]:
+        key = group["paths"][0] if len(group["paths"]) == 1 else ",".join(group["paths"])
+        parts = []
+        for p in group["paths"]:
+            if p not in shard_bytes:
+                raise StoreError(f"The weights file {p} is missing.")
+            parts.append(shard_bytes[p])
+        groups[key] = b"".join(parts)
+        expected = sum(e.length for e in entries if e.shard == key)
+        if len(groups[key]) != expected:
+            word = "shorter" if len(groups[key]) < expected else "longer"
+            raise StoreError(
+                f"The weights file {key} is {len(groups[key]):,} bytes, {word} than the {expected:,} bytes the "
+                "manifest describes: it is truncated or does not belong to this model.json."
+            )
+    out = []
+    for e in entries:
+        buf = groups[e.shard][e.offset : e.offset + e.length]
+        out.append((e, np.frombuffer(buf, dtype=DTYPES[e.dtype]).reshape(e.shape)))
+    return out
+
+
+def _read_shards(folder: Path, model_json: dict, max_bytes: int) -> dict[str, bytes]:
+    shards = {}
+    for group in model_json.get("weightsManifest", []):
+        for p in group.get("paths", []):
+            check_plain_filename(p)
+            path = folder / p
+            if not path.is_file():
+                raise StoreError(f"The weights file {p} is missing from {folder.name}.")
+            if path.stat().st_size > max_bytes:
+                raise StoreError(f"The weights file {p} is over the {max_bytes // 2**20} MB limit.")
+            shards[p] = path.read_bytes()
+    return shards
+
+
+def model_from_json_and_shards(model_json: dict, shard_bytes: dict[str, bytes]):
+    """Rebuild the model and set every weight by name; any mismatch is a StoreError."""
+    model = build_model_from_topology(model_json["modelTopology"])
+    arrays = {e.name: a for e, a in read_weight_arrays(model_json, shard_bytes)}
+    named = named_weights(model)
+    for name, variable in named:
+        if name not in arrays:
+            raise StoreError(f"The weights file has no tensor for {name}.")
+        if tuple(arrays[name].shape) != tuple(variable.shape):
+            raise StoreError(
+                f"{name} has shape {arrays[name].shape} in the weights but {tuple(variable.shape)} in the model."
+            )
+        variable.assign(arrays[name].astype(variable.dtype))
+    extra = set(arrays) - {name for name, _ in named}
+    if extra:
+        raise StoreError(f"The weights file has tensors the model does not use: {', '.join(sorted(extra))}.")
+    return model
+
+
+def load_model(folder: str | Path) -> LoadedModel:
+    """Load a model folder; every problem becomes a StoreError with a plain explanation."""
+    folder = Path(folder)
+    model_json = read_model_json(folder)
+    shards = _read_shards(folder, model_json, int(get_settings().max_model_mb * 2**20))
+    model = model_from_json_and_shards(model_json, shards)
+    return LoadedModel(model, model_json.get("userDefinedMetadata") or {}, folder, model_json)
+
+
+def load_metadata(folder: str | Path) -> dict:
+    return read_model_json(folder).get("userDefinedMetadata") or {}
+
+
+# ---------------------------------------------------------------- writing
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
+
+
+def model_to_files(model, metadata: dict | None = None) -> tuple[dict, bytes]:
+    """The model.json object and the shard bytes for `model` (little-endian, in manifest order)."""
+    weights, chunks = [], []
+    for name, variable in named_weights(model):
+        array = np.asarray(variable.numpy())
+        dtype = "int32" if array.dtype.kind in "iu" else "float32"
+        weights.append({"name": name, "shape": list(array.shape), "dtype": dtype})
+        chunks.append(array.astype(DTYPES[dtype]).tobytes())
+    meta = {"saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "versions": library_versions()}
+    meta.update(metadata or {})
+    model_json = {
+        "format": "layers-model",
+        "generatedBy": f"keras v{meta['versions']['keras']}",
+        "convertedBy": FORMAT_VERSION,
+        "modelTopology": to_tfjs_topology(model),
+        "weightsManifest": [{"paths": [SHARD_NAME], "weights": weights}],
+        "userDefinedMetadata": _jsonable(meta),
+    }
+    return model_json, b"".join(chunks)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
+    """Atomically create or replace `folder`: write a hidden temp folder, fsync, then rename into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _fsync_write(tmp / SHARD_NAME, shard)
+        _fsync_write(tmp / MODEL_JSON, json.dumps(model_json, indent=1).encode())
+        _fsync_dir(tmp)
+        if folder.exists():
+            # Replacing: move the old folder aside first, because rename() cannot replace a non-empty folder.
+            trash = folder.parent / f".old-{folder.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(folder, trash)
+            os.rename(tmp, folder)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(tmp, folder)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def save_model(model, folder: str | Path, metadata: dict | None = None) -> Path:
+    """Save `model` (with `metadata` in userDefinedMetadata) atomically to `folder`."""
+    model_json, shard = model_to_files(model, metadata)
+    return write_model_folder(Path(folder), model_json, shard)
+
+
+# ---------------------------------------------------------------- shipped models and user versions
+
+
+def shipped_model_dir(family: str) -> Path:
+    return SHIPPED_MODELS_DIR / check_name(family, "model name")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A user-supplied name that is safe as one folder name: letters, digits, '_', '.', '-'; no '..'."""
+    if not isinstance(name, str) or not VERSION_NAME.match(name) or ".." in name:
+        raise StoreError(
+            f"The {what} {name!r} is not allowed: use 1-64 letters, digits, '_', '.' or '-', starting with a letter "
+            "or digit."
+        )
+    return name
+
+
+def _inside(base: Path, *parts: str) -> Path:
+    base = base.resolve()
+    path = base.joinpath(*parts).resolve()
+    if not path.is_relative_to(base):
+        raise StoreError("That name would leave the models folder.")
+    return path
+
+
+@dataclass(frozen=True)
+class Version:
+    family: str
+    version_id: str
+    path: Path
+    metadata: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.version_id}"
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-.")[:40]
+    return slug or "run"
+
+
+def save_version(
+    model, family: str, name: str, metadata: dict | None = None, models_dir: Path | None = None
+) -> Version:
+    """Save a retrained model as a new version under <user models>/<family>/<timestamp>-<name>; never overwrites."""
+    check_name(family, "model name")
+    check_name(name, "version name")
+    base = Path(models_dir or get_settings().models_dir)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    version_id = f"{stamp}-{name}"
+    folder = _inside(base, family, version_id)
+    if folder.exists():
+        version_id = f"{version_id}-{uuid.uuid4().hex[:4]}"
+        folder = _inside(base, family, version_id)
+    if folder.resolve().is_relative_to(SHIPPED_MODELS_DIR.resolve()):
+        raise StoreError("User versions cannot be written into the shipped models folder.")
+    meta = {"family": family, "version": version_id, **(metadata or {})}
+    save_model(model, folder, meta)
+    return Version(family, version_id, folder, load_metadata(folder))
+
+
+def list_versions(family: str, models_dir: Path | None = None) -> list[Version]:
+    """Complete saved versions of a family, newest first (temp folders of interrupted saves are skipped)."""
+    base = Path(models_dir or get_settings().models_dir) / check_name(family, "model name")
+    if not base.is_dir():
+        return []
+    out = []
+    for child in sorted(base.iterdir(), reverse=True):
+        if child.name.startswith(".") or not (child / MODEL_JSON).is_file():
+            continue
+        try:
+            out.append(Version(family, child.name, child, load_metadata(child)))
+        except StoreError:
+            continue
+    return out
+
+
+def version_path(family: str, version_id: str, models_dir: Path | None = None) -> Path:
+    base = Path(models_dir or get_settings().models_dir)
+    return _inside(base, check_name(family, "model name"), check_name(version_id, "version"))
+
+
+def delete_version(family: str, version_id: str, models_dir: Path | None = None) -> None:
+    path = version_path(family, version_id, models_dir)
+    if not path.is_dir():
+        raise StoreError(f"There is no version {version_id!r} of {family}.")
+    trash = path.parent / f".deleted-{version_id}-{uuid.uuid4().hex[:6]}"
+    os.rename(path, trash)  # atomic disappearance from listings, then the slow delete
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def zip_model_folder(folder: str | Path) -> bytes:
+    """model.json + shards as a zip, for download."""
+    import io
+    import zipfile
+
+    folder = Path(folder)
+    model_json = read_model_json(folder)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(folder / MODEL_JSON, MODEL_JSON)
+        for group in model_json["weightsManifest"]:
+            for p in group["paths"]:
+                zf.write(folder / check_plain_filename(p), p)
+    return buf.getvalue()

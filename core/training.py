@@ -1,0 +1,175 @@
+"""One training loop for every model: `train()` wraps `model.fit` with a Keras callback that reports progress,
+stops on cancel within one batch, and stops with a plain explanation when the loss diverges. No UI here."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EpochHook = Callable[[int, dict], None]
+BatchHook = Callable[[int, int, dict], None]
+
+
+class TrainingError(ValueError):
+    """A training request that cannot run, with a message meant for the user."""
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    cancelled: bool = False
+    diverged: bool = False
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.cancelled or self.diverged)
+
+
+def make_optimizer(name: str, learning_rate: float):
+    import keras
+
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    raise TrainingError(f"Unknown optimizer {name!r}: choose 'sgd' or 'adam'.")
+
+
+def check_hyperparameters(epochs, batch_size, learning_rate, n_samples: int, max_epochs: int | None = None) -> None:
+    """Raise TrainingError with a plain message for settings that cannot train."""
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise TrainingError(f"Epochs must be a whole number of at least 1 (got {epochs!r}).")
+    if max_epochs is not None and epochs > max_epochs:
+        raise TrainingError(f"Epochs are capped at {max_epochs} on this server (got {epochs}).")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise TrainingError(f"Batch size must be a whole number of at least 1 (got {batch_size!r}).")
+    if n_samples < 1:
+        raise TrainingError("There is no training data.")
+    if batch_size > n_samples:
+        raise TrainingError(f"The batch size ({batch_size}) is larger than the training data ({n_samples} samples).")
+    try:
+        lr = float(learning_rate)
+    except (TypeError, ValueError):
+        raise TrainingError(f"The learning rate must be a number (got {learning_rate!r}).") from None
+    if not math.isfinite(lr) or lr <= 0:
+        raise TrainingError(f"The learning rate must be a positive number (got {learning_rate!r}).")
+
+
+def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop):
+    import keras
+
+    # Subclassing keras' Callback is the hook model.fit offers; everything else stays inside fit.
+    class Reporter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if should_stop is not None and should_stop():
+                result.cancelled = True
+                result.message = "Training was cancelled."
+                self.model.stop_training = True
+                return
+            if batch % batch_every:
+                return
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss):
+                result.diverged = True
+                result.message = (
+                    f"The loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: the learning rate is too "
+                    "high, so each step overshoots and the weights blow up. Nothing was saved; try a smaller rate."
+                )
+                self.model.stop_training = True
+                return
+            if on_batch_end is not None:
+                on_batch_end(self.epoch, batch, {k: float(v) for k, v in (logs or {}).items()})
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if not all(math.isfinite(v) for v in logs.values()) and not result.cancelled:
+                result.diverged = True
+                result.message = (
+                    f"The loss became non-finite in epoch {epoch + 1}: the learning rate is too high. "
+                    "Nothing was saved; try a smaller rate."
+                )
+                self.model.stop_training = True
+            if result.cancelled or result.diverged:
+                return
+            for k, v in logs.items():
+                result.history.setdefault(k, []).append(v)
+            result.epochs_run = epoch + 1
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, logs)
+
+    return Reporter()
+
+
+def train(
+    model,
+    x,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    loss: str,
+    optimizer: str = "adam",
+    metrics: list | None = None,
+    validation_data: tuple | None = None,
+    seed: int | None = None,
+    on_epoch_end: EpochHook | None = None,
+    on_batch_end: BatchHook | None = None,
+    batch_every: int = 1,
+    should_stop: Callable[[], bool] | None = None,
+    max_epochs: int | None = None,
+    shuffle: bool = True,
+    deterministic: bool = False,
+) -> TrainResult:
+    """Compile and fit `model` in place, reporting through the hooks; returns what happened.
+
+    The caller owns `model`: pass a copy (see `copy_model`) when the original must stay untouched.
+    """
+    import keras
+
+    check_hyperparameters(epochs, batch_size, learning_rate, len(x), max_epochs)
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    if deterministic:  # process-wide: the CLI's reproducible rebuilds use it, the app does not
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    model.compile(optimizer=make_optimizer(optimizer, float(learning_rate)), loss=loss, metrics=metrics or ["accuracy"])
+    result = TrainResult()
+    callback = _make_callback(result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop)
+    start = time.perf_counter()
+    model.fit(
+        x,
+        y,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        validation_data=validation_data,
+        callbacks=[callback],
+        verbose=0,
+        shuffle=shuffle,
+    )
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def copy_model(model):
+    """A structurally identical model with its own copy of the weights (never share a cached model)."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -1,0 +1,228 @@
+"""Colors: a trained classifier's softmax over 9 colour families, live, with the softmax and loss lessons."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import colors, samples
+from core import figures as fig
+from ui.common import DEMO_SEED, demo_mode, page_header
+from ui.models import active_label, load_active
+
+page_header(
+    "Colors",
+    "🎨",
+    "A small network (RGB → 32 sigmoid units → 9 scores → softmax) trained on the XKCD colour survey. "
+    "Pick a colour: the bars are the model's probabilities, computed live.",
+)
+loaded = load_active("colors")
+if loaded is None:
+    st.stop()
+model = loaded.model
+meta = loaded.metadata
+st.caption(f"Using the {active_label('colors')}.")
+
+# ---------------------------------------------------------------- the picked colour, kept in sync across widgets
+state = st.session_state
+if "colors.rgb" not in state:
+    state["colors.rgb"] = (51, 102, 204)
+
+
+def _set_rgb(rgb) -> None:
+    r, g, b = colors.check_rgb(rgb)
+    state["colors.rgb"] = (r, g, b)
+    state["colors.picker"] = colors.to_hex((r, g, b))
+    state["colors.r"], state["colors.g"], state["colors.b"] = r, g, b
+
+
+def _from_picker() -> None:
+    _set_rgb(colors.parse_hex(state["colors.picker"]))
+
+
+def _from_sliders() -> None:
+    _set_rgb((state["colors.r"], state["colors.g"], state["colors.b"]))
+
+
+def _from_text() -> None:
+    try:
+        _set_rgb(colors.parse_color(state["colors.text"]))
+        state["colors.text_error"] = ""
+    except ValueError as exc:
+        state["colors.text_error"] = str(exc)
+
+
+if "colors.picker" not in state:
+    _set_rgb(state["colors.rgb"])
+
+
+@st.fragment
+def live_prediction() -> None:
+    left, right = st.columns([1, 2])
+    with left:
+        st.color_picker("Color", key="colors.picker", on_change=_from_picker)
+        st.slider("R", 0, 255, key="colors.r", on_change=_from_sliders)
+        st.slider("G", 0, 255, key="colors.g", on_change=_from_sliders)
+        st.slider("B", 0, 255, key="colors.b", on_change=_from_sliders)
+        st.text_input(
+            "…or type a colour", key="colors.text", on_change=_from_text, placeholder="#ff8800 or rgb(255, 136, 0)"
+        )
+        if state.get("colors.text_error"):
+            st.error(state["colors.text_error"])
+    rgb = state["colors.rgb"]
+    logits, probs = colors.predict_logits_proba(model, rgb)
+    top = int(np.argmax(probs))
+    with right:
+        st.markdown(
+            f"<div style='display:flex;align-items:center;gap:12px'>"
+            f"<div style='width:56px;height:56px;border-radius:8px;border:1px solid #999;background:{colors.to_hex(rgb)}'></div>"
+            f"<div><b data-testid='top-family' style='font-size:1.6em'>{colors.CLASS_NAMES[top]}</b><br>"
+            f"{probs[top]:.1%} · RGB {rgb}</div></div>",
+            unsafe_allow_html=True,
+        )
+        st.plotly_chart(
+            fig.probability_bars(
+                probs,
+                colors.CLASS_NAMES,
+                "Softmax over the 9 families",
+                colors=[
+                    colors.to_hex(colors.OBVIOUS_COLORS[f]) if i != top else "#111"
+                    for i, f in enumerate(colors.FAMILIES)
+                ],
+            ),
+            key="colors.bars",
+        )
+
+    st.subheader("The same logits, three ways")
+    st.write(
+        "The output layer gives one raw score (a *logit*) per family. Softmax exponentiates and normalises them; "
+        "dividing by the sum just normalises. Exponentiating widens the gaps, and it keeps everything positive."
+    )
+    temperature = st.slider(
+        "Softmax temperature",
+        0.0,
+        5.0,
+        1.0,
+        0.05,
+        key="colors.temperature",
+        help="Divide the logits by T before the softmax. T → 0 is argmax; large T flattens.",
+    )
+    by_sum, warning = colors.divide_by_sum(logits)
+    table = pd.DataFrame(
+        {
+            "family": colors.CLASS_NAMES,
+            "logit": logits,
+            "softmax": colors.softmax(logits),
+            "divide by sum": by_sum if by_sum is not None else np.full(len(logits), np.nan),
+            f"softmax, T={temperature:g}": colors.softmax(logits, temperature),
+        }
+    )
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.plotly_chart(fig.probability_bars(table["softmax"], colors.CLASS_NAMES, "softmax(logits)"), key="colors.sm")
+    with c2:
+        if by_sum is None:
+            st.warning(warning)
+        else:
+            st.plotly_chart(
+                fig.probability_bars(by_sum, colors.CLASS_NAMES, "logits / sum(logits)", range_max=None),
+                key="colors.sum",
+            )
+            if warning:
+                st.warning(warning)
+    with c3:
+        st.plotly_chart(
+            fig.probability_bars(table.iloc[:, 4], colors.CLASS_NAMES, f"softmax(logits / {temperature:g})"),
+            key="colors.temp",
+        )
+    st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")
+
+    st.subheader("How wrong is it? Cross-entropy against the truth")
+    truth = st.selectbox("The true family of this colour", colors.CLASS_NAMES, index=top, key="colors.truth")
+    t = colors.CLASS_NAMES.index(truth)
+    onehot = np.eye(len(colors.FAMILIES))[t]
+    ce = colors.cross_entropy(probs, t)
+    mse = colors.mean_squared_error(probs, t)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("p(true family)", f"{probs[t]:.3f}")
+    m2.metric("cross-entropy  −log p", f"{ce:.3f} nats")
+    m3.metric("mean squared error", f"{mse:.4f}")
+    st.dataframe(
+        pd.DataFrame({"family": colors.CLASS_NAMES, "one-hot truth": onehot, "softmax": probs}).T, width="stretch"
+    )
+    st.caption(
+        "Cross-entropy only looks at the probability of the true family and punishes confident mistakes without "
+        "limit (−log 0.01 ≈ 4.6). Mean squared error stays below 2 however wrong the model is, so its gradient "
+        "fades exactly when the model is most wrong."
+    )
+
+    st.subheader("The /255 bug")
+    wrong_logits, wrong_probs = colors.predict_logits_proba(model, np.asarray(rgb, dtype=np.float32) * 255.0)
+    st.write(
+        "This model divides by 255 *inside* itself (a Rescaling layer), so raw 0–255 values are always right. "
+        "The series' own code trained on values/255 but fed raw 0–255 at prediction time. Here is what that "
+        "mismatch does to the same colour: the sigmoid units saturate and the answer is nonsense."
+    )
+    b1, b2 = st.columns(2)
+    b1.plotly_chart(fig.probability_bars(probs, colors.CLASS_NAMES, "scaled as in training"), key="colors.ok")
+    b2.plotly_chart(fig.probability_bars(wrong_probs, colors.CLASS_NAMES, "inputs 255× too large"), key="colors.bug")
+
+
+live_prediction()
+
+# ---------------------------------------------------------------- how the shipped model was trained
+with st.expander("How it was trained", expanded=False):
+    metrics = meta.get("metrics", {})
+    counts = meta.get("counts_per_family", {})
+    c1, c2 = st.columns(2)
+    with c1:
+        if counts:
+            st.plotly_chart(
+                fig.per_class_bars({k: v for k, v in counts.items()}, "Named colours per family").update_yaxes(
+                    range=None, autorange=True
+                ),
+                key="colors.counts",
+            )
+        acc = metrics.get("test_accuracy")
+        if acc is not None:
+            st.metric("Test accuracy (held-out XKCD names)", f"{acc:.1%}", help=f"{metrics.get('test_n')} colours")
+        st.caption(meta.get("training_data", ""))
+    with c2:
+        history = meta.get("history") or {}
+        if history:
+            st.plotly_chart(fig.history_curves(history, "loss", "Loss per epoch"), key="colors.history")
+
+# ---------------------------------------------------------------- crowdsourcing
+st.subheader("Label it yourself")
+st.write(
+    "The series crowdsourced its data. Name this colour's family; your labels are saved here and can retrain "
+    "the model in the Retrain studio."
+)
+rng_key = "colors.label_rgb"
+if rng_key not in state:
+    seed = DEMO_SEED if demo_mode() else None
+    state[rng_key] = tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3))
+swatch = state[rng_key]
+st.markdown(
+    f"<div style='width:100%;height:60px;border-radius:8px;background:{colors.to_hex(swatch)}'></div>",
+    unsafe_allow_html=True,
+)
+buttons = st.columns(len(colors.FAMILIES))
+for col, family in zip(buttons, colors.FAMILIES):
+    if col.button(f"{family}-ish", key=f"colors.label.{family}"):
+        try:
+            samples.add_color_label(swatch, family)
+            st.toast(f"Saved {colors.to_hex(swatch)} as {family}-ish.")
+            state[rng_key] = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
+            st.rerun()
+        except samples.SampleStoreError as exc:
+            st.error(str(exc))
+try:
+    counts = samples.color_label_counts()
+    total = sum(counts.values())
+    st.write(
+        f"**{total}** labels so far" + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ".")
+    )
+    if total:
+        st.download_button("Download labels as CSV", samples.export_color_csv(), "color_labels.csv", "text/csv")
+except samples.SampleStoreError as exc:
+    st.error(str(exc))

@@ -1,0 +1,5 @@
+"""Placeholder until the page lands (see its issue)."""
+
+import streamlit as st
+
+st.title("Coming soon")

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fresh machine -> whole test suite: .venv with dev requirements, Debian's chromium (browser tests),
+# @tensorflow/tfjs from npm (TF.js export test), then pytest over everything, browser and slow markers included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -r requirements-dev.txt
+if ! command -v chromium >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if command -v npm >/dev/null && [ ! -d node_modules/@tensorflow/tfjs ]; then
+  npm install --no-audit --no-fund --silent
+fi
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,133 @@
+"""Shared fixtures: per-test user data folders, AppTest helpers, and a live app + headless Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+APPTEST_TIMEOUT = 60  # seconds; the first page run imports TensorFlow and loads a model
+
+
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own user-data folder (SQLite, versions, Qdrant): nothing leaks between tests."""
+    folder = tmp_path / "user_data"
+    monkeypatch.setenv("MLX_USER_DATA_DIR", str(folder))
+    for var in ("MLX_USER_MODELS_DIR", "MLX_DB_PATH", "MLX_QDRANT_PATH", "MLX_QDRANT_URL", "MLX_DEMO_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(data_dir: Path, env_extra: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run app.py` on a free port with its own data folder; returns (process, base URL)."""
+    port = port or free_port()
+    env = {**os.environ, "MLX_USER_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("The Streamlit app did not start within 60 s.")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """One running app for the browser tests of a session."""
+    proc, url = start_app(tmp_path_factory.mktemp("app_user_data"))
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        out = REPO / "test-results"
+        out.mkdir(exist_ok=True)
+        pg.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+def app_test(page_file: str):
+    """An AppTest for a page file, with a timeout that allows for the TensorFlow import."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(REPO / page_file), default_timeout=APPTEST_TIMEOUT)

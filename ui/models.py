@@ -1,0 +1,59 @@
+"""Model loading for the pages: shared read-only models via st.cache_resource, and each session's active version.
+
+A cached model is shared by every user, so nothing may train or mutate it; retraining works on a copy
+(core.training.copy_model) and the result is saved as a version, which a session can make active.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import store
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=32)
+def _load_cached(path: str, stamp: float) -> store.LoadedModel:
+    del stamp  # part of the cache key only: a re-saved folder loads afresh
+    return store.load_model(path)
+
+
+def load_model_folder(path: str | Path) -> store.LoadedModel:
+    """Load (once per folder and modification time) a model folder; raises StoreError with a plain message."""
+    path = Path(path)
+    json_path = path / store.MODEL_JSON
+    stamp = json_path.stat().st_mtime if json_path.exists() else 0.0
+    return _load_cached(str(path), stamp)
+
+
+def active_path(family: str) -> Path:
+    """This session's active model folder for `family`: a chosen user version, or the shipped model."""
+    chosen = st.session_state.get(f"active.{family}")
+    if chosen and Path(chosen).is_dir():
+        return Path(chosen)
+    return store.shipped_model_dir(family)
+
+
+def set_active(family: str, path: str | Path | None) -> None:
+    """Make a version active for this session only (None goes back to the shipped model)."""
+    st.session_state[f"active.{family}"] = str(path) if path else None
+
+
+def load_active(family: str) -> store.LoadedModel | None:
+    """The session's active model, or None after showing a plain error (the page then explains what to do)."""
+    path = active_path(family)
+    try:
+        return load_model_folder(path)
+    except store.StoreError as exc:
+        if path != store.shipped_model_dir(family):
+            st.warning(f"Your active {family} version could not be loaded ({exc}); using the shipped model instead.")
+            set_active(family, None)
+            return load_active(family)
+        st.error(f"The {family} model could not be loaded: {exc}")
+        return None
+
+
+def active_label(family: str) -> str:
+    path = active_path(family)
+    return "shipped model" if path == store.shipped_model_dir(family) else f"your version {path.name}"
