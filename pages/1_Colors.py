@@ -147,7 +147,9 @@ def live_prediction() -> None:
     m2.metric("cross-entropy  −log p", f"{ce:.3f} nats")
     m3.metric("mean squared error", f"{mse:.4f}")
     st.dataframe(
-        pd.DataFrame({"family": colors.CLASS_NAMES, "one-hot truth": onehot, "softmax": probs}).T, width="stretch"
+        pd.DataFrame([onehot, probs], index=["one-hot truth", "softmax"], columns=list(colors.CLASS_NAMES)),
+        width="stretch",
+    )
     )
     st.caption(
         "Cross-entropy only looks at the probability of the true family and punishes confident mistakes without "
