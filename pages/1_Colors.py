@@ -150,7 +150,6 @@ def live_prediction() -> None:
         pd.DataFrame([onehot, probs], index=["one-hot truth", "softmax"], columns=list(colors.CLASS_NAMES)),
         width="stretch",
     )
-    )
     st.caption(
         "Cross-entropy only looks at the probability of the true family and punishes confident mistakes without "
         "limit (−log 0.01 ≈ 4.6). Mean squared error stays below 2 however wrong the model is, so its gradient "
