@@ -100,13 +100,15 @@ def to_tfjs_topology(model) -> dict:
     if not isinstance(model, keras.Sequential):
         raise StoreError("Only Sequential models can be stored.")
     batch_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
-    input_dtype = str(model.inputs[0].dtype)
     layers = []
     for i, layer in enumerate(model.layers):
         config = _to_keras2(layer.get_config())
         if i == 0:
             config["batch_input_shape"] = batch_shape
-            config["dtype"] = input_dtype if input_dtype in DTYPES else "float32"
+            # The first layer's dtype is also its weights' dtype in TF.js, so it stays float32 even when the input is
+            # int32 token ids (an int32 Embedding table fails to load there); Embedding casts its input to int32, and
+            # build_model_from_topology gives an Embedding-first model an int32 input on the Python side.
+            config["dtype"] = "float32"
         layers.append({"class_name": layer.__class__.__name__, "config": config})
     return {
         "class_name": "Sequential",
