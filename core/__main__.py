@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=1))
-    return 0
+    return 1 if args.command == "inspect" and result.get("ok") is False else 0  # a model that fails its checks
 
 
 if __name__ == "__main__":

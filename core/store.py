@@ -211,6 +211,11 @@ class ManifestEntry:
         return self.length // DTYPES[self.dtype].itemsize
 
 
+def group_key(paths: list[str]) -> str:
+    """How a weight group is named in ManifestEntry.shard: its one file, or its files joined by commas."""
+    return paths[0] if len(paths) == 1 else ",".join(paths)
+
+
 def named_weights(model) -> list[tuple[str, object]]:
     """(manifest name, variable) in model order, named '<layer>/<weight>' as TF.js does, e.g. 'lstm/kernel'."""
     return [(f"{layer.name}/{v.name}", v) for layer in model.layers for v in layer.weights]
@@ -251,7 +256,7 @@ def manifest_entries(model_json: dict) -> list[ManifestEntry]:
             if count > MAX_ELEMENTS:
                 raise StoreError(f"Weight {w['name']!r} claims {count:,} elements, more than any model here can hold.")
             length = count * DTYPES[dtype].itemsize
-            shard = group["paths"][0] if len(group["paths"]) == 1 else ",".join(group["paths"])
+            shard = group_key(group["paths"])
             entries.append(ManifestEntry(w["name"], tuple(shape), dtype, shard, offset, length))
             offset += length
     return entries
@@ -295,7 +300,7 @@ def read_weight_arrays(model_json: dict, shard_bytes: dict[str, bytes]) -> list[
     entries = manifest_entries(model_json)
     groups: dict[str, bytes] = {}
     for group in model_json["weightsManifest"]:
-        key = group["paths"][0] if len(group["paths"]) == 1 else ",".join(group["paths"])
+        key = group_key(group["paths"])
         parts = []
         for p in group["paths"]:
             if p not in shard_bytes:

@@ -1,0 +1,624 @@
+"""The model inspector: read a store folder (or an uploaded model.json + .bin) layer by layer and byte by byte.
+
+Everything goes through core.store's validation first, so a hostile file is reported in the checklist and never
+runs code. Layers, explicit-vs-default config, the manifest as a byte map, hex dumps, checks, and version diffs.
+"""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+import json
+import math
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core import store
+from core.settings import get_settings
+
+PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+STRUCT_CODES = {"float32": "<f", "int32": "<i"}  # little-endian, as the TF.js layers format stores tensors
+
+
+# ---------------------------------------------------------------- the raw files
+
+
+@dataclass
+class ModelFiles:
+    """The bytes of one model: model.json and the shard files that were found, by file name."""
+
+    label: str
+    model_json_bytes: bytes
+    shards: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _max_bytes(limit_mb: float) -> int:
+    return int(limit_mb * 2**20)
+
+
+def read_folder_files(folder: str | Path) -> ModelFiles:
+    """Read model.json and every shard it names (plain file names only, size-capped); missing folder → StoreError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise store.StoreError(f"There is no model folder at {folder}.")
+    json_path = folder / store.MODEL_JSON
+    if not json_path.is_file():
+        raise store.StoreError(f"{folder.name} has no {store.MODEL_JSON}.")
+    limit = _max_bytes(get_settings().max_model_mb)
+    if json_path.stat().st_size > limit:
+        raise store.StoreError(f"{store.MODEL_JSON} is over the {get_settings().max_model_mb:g} MB limit.")
+    files = ModelFiles(folder.name, json_path.read_bytes())
+    for name in _manifest_paths(files.model_json_bytes):
+        path = folder / name
+        if path.is_file():
+            if path.stat().st_size > limit:
+                files.notes.append(f"{name} is over the {get_settings().max_model_mb:g} MB limit and was not read.")
+                continue
+            files.shards[name] = path.read_bytes()
+    return files
+
+
+def files_from_uploads(json_bytes: bytes, shards: dict[str, bytes], label: str = "upload") -> ModelFiles:
+    """Uploaded model.json + .bin files. Each must fit under max_upload_mb; a single .bin stands in for a single path."""
+    limit_mb = get_settings().max_upload_mb
+    for name, data in [(store.MODEL_JSON, json_bytes), *shards.items()]:
+        if len(data) > _max_bytes(limit_mb):
+            raise store.StoreError(f"{name} is {len(data) / 2**20:.1f} MB, over the {limit_mb:g} MB upload limit.")
+    files = ModelFiles(label, json_bytes, {})
+    paths = _manifest_paths(json_bytes)
+    for name, data in shards.items():
+        files.shards[Path(name).name] = data  # only the base name: an upload never picks a folder
+    if len(paths) == 1 and len(shards) == 1 and paths[0] not in files.shards:
+        (uploaded,) = files.shards
+        files.notes.append(f"The uploaded {uploaded} is read as {paths[0]}, the one weights file model.json names.")
+        files.shards = {paths[0]: files.shards[uploaded]}
+    return files
+
+
+def _manifest_paths(model_json_bytes: bytes) -> list[str]:
+    """Shard names a model.json mentions that are safe plain file names (the checks report the unsafe ones)."""
+    try:
+        data = json.loads(model_json_bytes)
+        groups = data.get("weightsManifest") if isinstance(data, dict) else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    names = []
+    for group in groups if isinstance(groups, list) else []:
+        for p in group.get("paths", []) if isinstance(group, dict) else []:
+            try:
+                names.append(store.check_plain_filename(p))
+            except store.StoreError:
+                continue
+    return names
+
+
+# ---------------------------------------------------------------- the inspection
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    status: str  # PASS, FAIL or SKIPPED
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"check": self.title, "status": self.status, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    key: str
+    value: object
+    default: object
+    explicit: bool
+
+    @property
+    def source(self) -> str:
+        return "set explicitly" if self.explicit else "Keras default"
+
+
+@dataclass
+class Inspection:
+    label: str
+    checks: list[Check] = field(default_factory=list)
+    model_json: dict | None = None
+    layers: list[dict] = field(default_factory=list)  # name, class, output_shape, params
+    configs: dict[str, list[ConfigValue]] = field(default_factory=dict)
+    initializers: list[dict] = field(default_factory=list)
+    entries: list[store.ManifestEntry] = field(default_factory=list)
+    manifest: list[dict] = field(default_factory=list)
+    group_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    model: object = None  # the Keras model with these weights, only when every check passed
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status == PASS for c in self.checks)
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+            "layers": self.layers,
+            "config": {
+                layer: {v.key: {"value": v.value, "source": v.source} for v in values}
+                for layer, values in self.configs.items()
+            },
+            "initializers": self.initializers,
+            "manifest": self.manifest,
+            "notes": self.notes,
+        }
+
+
+def inspect_files(files: ModelFiles) -> Inspection:
+    """Run every check in order; a failure is explained and the checks that depend on it are skipped."""
+    result = Inspection(files.label, notes=list(files.notes))
+    add = result.checks.append
+
+    def skip_rest(titles: list[str], reason: str) -> Inspection:
+        for title in titles:
+            add(Check(title, SKIPPED, f"Not checked: {reason}"))
+        return result
+
+    titles = [
+        "model.json is JSON with the layers-model keys",
+        "every layer class is allowed (no Lambda, nothing that runs code)",
+        "the model can be rebuilt from its layers",
+        "the weights manifest is well formed",
+        "every weights file the manifest names is present",
+        "the manifest's byte total equals the shard file sizes",
+        "every manifest entry matches a topology weight by name and shape",
+        "the params counted from the topology equal the manifest's elements",
+        "the Keras model loads these weights",
+    ]
+    try:
+        model_json = store.parse_model_json(files.model_json_bytes)
+        result.model_json = model_json
+        add(Check(titles[0], PASS, "format is 'layers-model'; modelTopology and weightsManifest are present."))
+    except store.StoreError as exc:
+        add(Check(titles[0], FAIL, str(exc)))
+        return skip_rest(titles[1:], "model.json could not be read.")
+
+    model = None
+    try:
+        topology = store.topology_layers(model_json["modelTopology"])
+        add(Check(titles[1], PASS, f"{len(topology)} layers, all on the allowlist."))
+    except store.StoreError as exc:
+        add(Check(titles[1], FAIL, str(exc)))
+        skip_rest(titles[2:3], "the layers were refused, so nothing was built.")
+        topology = None
+    if topology is not None:
+        try:
+            model = store.build_model_from_topology(model_json["modelTopology"])
+            add(Check(titles[2], PASS, f"Rebuilt a Sequential model with {model.count_params():,} parameters."))
+            result.layers = layer_table(model)
+        except store.StoreError as exc:
+            add(Check(titles[2], FAIL, str(exc)))
+        result.configs = {
+            entry["config"].get("name", f"layer_{i}"): config_flags(entry) for i, entry in enumerate(topology)
+        }
+        result.initializers = explain_initializers(topology, model)
+
+    try:
+        result.entries = store.manifest_entries(model_json)
+        add(Check(titles[3], PASS, f"{len(result.entries)} tensors, every path a plain file name, dtypes supported."))
+    except store.StoreError as exc:
+        add(Check(titles[3], FAIL, str(exc)))
+        return skip_rest(titles[4:], "the manifest is not usable.")
+
+    groups = [store.group_key(g["paths"]) for g in model_json["weightsManifest"]]
+    missing = [p for g in model_json["weightsManifest"] for p in g["paths"] if p not in files.shards]
+    if missing:
+        add(Check(titles[4], FAIL, f"Missing weights file(s): {', '.join(missing)}."))
+    else:
+        add(Check(titles[4], PASS, f"{sum(len(g['paths']) for g in model_json['weightsManifest'])} file(s) found."))
+    for g in model_json["weightsManifest"]:
+        if all(p in files.shards for p in g["paths"]):
+            result.group_bytes[store.group_key(g["paths"])] = b"".join(files.shards[p] for p in g["paths"])
+    result.manifest = byte_map(result.entries, model_json, files.shards)
+
+    problems = []
+    for key in groups:
+        expected = sum(e.length for e in result.entries if e.shard == key)
+        if key not in result.group_bytes:
+            problems.append(f"{key}: not found, so its {expected:,} bytes cannot be checked")
+            continue
+        actual = len(result.group_bytes[key])
+        if actual < expected:
+            problems.append(
+                f"{key} is {actual:,} bytes but the manifest describes {expected:,}: it is truncated, "
+                f"{expected - actual:,} bytes are missing"
+            )
+        elif actual > expected:
+            problems.append(
+                f"{key} is {actual:,} bytes but the manifest describes only {expected:,}: {actual - expected:,} extra "
+                "bytes mean the file does not belong to this model.json"
+            )
+    total = sum(e.length for e in result.entries)
+    add(
+        Check(titles[5], FAIL, "; ".join(problems) + ".")
+        if problems
+        else Check(titles[5], PASS, f"{total:,} bytes described, {total:,} bytes on disk.")
+    )
+
+    for e in result.entries:
+        data = result.group_bytes.get(e.shard)
+        if data is not None and e.offset + e.length <= len(data):
+            result.arrays[e.name] = np.frombuffer(
+                data[e.offset : e.offset + e.length], dtype=store.DTYPES[e.dtype]
+            ).reshape(e.shape)
+
+    if model is None:
+        return skip_rest(titles[6:], "the model could not be rebuilt from its layers.")
+    expected_weights = {name: tuple(v.shape) for name, v in store.named_weights(model)}
+    manifest_weights = {e.name: e.shape for e in result.entries}
+    mismatches = [f"{n} is missing from the manifest" for n in expected_weights if n not in manifest_weights]
+    mismatches += [
+        f"{n} is in the manifest but no layer has such a weight" for n in manifest_weights if n not in expected_weights
+    ]
+    mismatches += [
+        f"{n} has shape {list(manifest_weights[n])} in the manifest but {list(s)} in the topology"
+        for n, s in expected_weights.items()
+        if n in manifest_weights and manifest_weights[n] != s
+    ]
+    add(
+        Check(titles[6], FAIL, "; ".join(mismatches) + ".")
+        if mismatches
+        else Check(titles[6], PASS, f"All {len(expected_weights)} weights match by name and shape.")
+    )
+
+    params = int(model.count_params())
+    elements = sum(e.elements for e in result.entries)
+    add(
+        Check(titles[7], PASS, f"{params:,} parameters = {elements:,} elements.")
+        if params == elements
+        else Check(
+            titles[7], FAIL, f"The topology has {params:,} parameters but the manifest holds {elements:,} elements."
+        )
+    )
+
+    if any(c.status != PASS for c in result.checks):
+        return skip_rest(titles[8:], "an earlier check failed.")
+    for name, variable in store.named_weights(model):
+        variable.assign(result.arrays[name].astype(variable.dtype))
+    result.model = model
+    add(Check(titles[8], PASS, "Every weight was set from the file; the values below are read back from Keras."))
+    return result
+
+
+def inspect_folder(folder: str | Path) -> Inspection:
+    return inspect_files(read_folder_files(folder))
+
+
+# ---------------------------------------------------------------- layers
+
+
+def layer_table(model) -> list[dict]:
+    """One row per layer: name, class, output shape and params, the numbers model.summary() prints."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        rows.append(
+            {
+                "name": layer.name,
+                "class": layer.__class__.__name__,
+                "output_shape": "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")",
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows
+
+
+def _normalize(value):
+    return json.loads(json.dumps(value, sort_keys=True, default=str))  # tuples → lists, so (1, 1) == [1, 1]
+
+
+def _auto_name(name: str, class_name: str) -> bool:
+    """A name Keras or TF.js made up for an unnamed layer: 'conv2d_3', 'dense_Dense1'.
+
+    A bare 'conv2d' is ambiguous (the first unnamed Conv2D gets it too); it counts as chosen, since this project
+    names every layer.
+    """
+    snake = re.escape(re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower())
+    return bool(re.fullmatch(rf"{snake}_\d+|{snake}_{re.escape(class_name)}\d+", name))
+
+
+def fresh_layer_config(class_name: str, config: dict) -> tuple[dict, set[str]] | None:
+    """The Keras-2-style config of a new layer of this class built with only its required arguments, and their
+    names (a required argument has no default, so it is always set explicitly)."""
+    import keras
+
+    if class_name not in store.ALLOWED_LAYERS or class_name == "InputLayer":
+        return None
+    cls = getattr(keras.layers, class_name)
+    required = {
+        p.name: config[p.name]
+        for p in pyinspect.signature(cls.__init__).parameters.values()
+        if p.name != "self"
+        and p.default is pyinspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name in config
+    }
+    try:
+        return store._to_keras2(cls(**required).get_config()), set(required)
+    except (TypeError, ValueError):
+        return None
+
+
+def config_flags(entry: dict) -> list[ConfigValue]:
+    """Every config value of a topology layer, marked explicit or default by comparison with a fresh layer."""
+    class_name, config = entry["class_name"], entry["config"]
+    fresh, required = fresh_layer_config(class_name, config) or ({}, set())
+    out = []
+    for key, value in config.items():
+        if key in required:
+            default, explicit = None, True
+        elif key == "name":
+            default = None
+            explicit = not _auto_name(str(value), class_name)
+        elif key not in fresh:
+            default, explicit = None, True  # e.g. batch_input_shape: it came from keras.Input
+        else:
+            default = fresh[key]
+            explicit = _normalize(value) != _normalize(default)
+        out.append(ConfigValue(key, value, default, explicit))
+    return out
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """fan_in and fan_out as Keras computes them (a conv kernel multiplies by its receptive field)."""
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def explain_initializer(init: dict, shape: tuple[int, ...] | None = None) -> str:
+    """One sentence on how this initializer fills a tensor, with the numbers for `shape` when known."""
+    cls = init.get("class_name", "?")
+    cfg = init.get("config") or {}
+    fan_in, fan_out = _fans(shape) if shape else (None, None)
+
+    def num(expr):
+        return f" = {expr:.4g} here (fan_in {fan_in}, fan_out {fan_out})" if fan_in else ""
+
+    sentences = {
+        "GlorotUniform": "Glorot (Xavier) uniform: each value is drawn uniformly from [-L, L] with "
+        f"L = sqrt(6 / (fan_in + fan_out)){num(math.sqrt(6 / (fan_in + fan_out)) if fan_in else 0)}, "
+        "so a signal keeps about the same variance going forwards and gradients going backwards.",
+        "GlorotNormal": "Glorot (Xavier) normal: a truncated normal with std = sqrt(2 / (fan_in + fan_out))"
+        f"{num(math.sqrt(2 / (fan_in + fan_out)) if fan_in else 0)}, balancing forward and backward variance.",
+        "HeUniform": "He uniform: drawn uniformly from [-L, L] with L = sqrt(6 / fan_in)"
+        f"{num(math.sqrt(6 / fan_in) if fan_in else 0)}, sized for ReLU, which zeroes half its inputs.",
+        "HeNormal": "He normal: a truncated normal with std = sqrt(2 / fan_in)"
+        f"{num(math.sqrt(2 / fan_in) if fan_in else 0)}, sized for ReLU, which zeroes half its inputs.",
+        "LecunUniform": "LeCun uniform: drawn uniformly from [-L, L] with L = sqrt(3 / fan_in)"
+        f"{num(math.sqrt(3 / fan_in) if fan_in else 0)}, keeping each unit's input variance near 1.",
+        "LecunNormal": "LeCun normal: a truncated normal with std = sqrt(1 / fan_in)"
+        f"{num(math.sqrt(1 / fan_in) if fan_in else 0)}, keeping each unit's input variance near 1.",
+        "Zeros": "Zeros: every value starts at 0, which is fine for biases because the random kernels already make "
+        "the units differ.",
+        "Ones": "Ones: every value starts at 1.",
+        "Constant": f"Constant: every value starts at {cfg.get('value', '?')}.",
+        "RandomUniform": f"Random uniform: each value is drawn uniformly between {cfg.get('minval', -0.05)} and "
+        f"{cfg.get('maxval', 0.05)}, whatever the layer's size.",
+        "RandomNormal": f"Random normal: each value is drawn from a normal with mean {cfg.get('mean', 0.0)} and "
+        f"std {cfg.get('stddev', 0.05)}, whatever the layer's size.",
+        "TruncatedNormal": f"Truncated normal: a normal with mean {cfg.get('mean', 0.0)} and std "
+        f"{cfg.get('stddev', 0.05)}, redrawn when more than two std from the mean, so there are no outliers.",
+        "VarianceScaling": f"Variance scaling: a {cfg.get('distribution', 'truncated_normal')} distribution whose "
+        f"variance is {cfg.get('scale', 1.0)} / {cfg.get('mode', 'fan_in')}, so wider layers start with smaller "
+        "weights (Glorot, He and LeCun are special cases).",
+        "Orthogonal": f"Orthogonal: a random orthogonal matrix times {cfg.get('gain', 1.0)}, so multiplying by it "
+        "again and again, as an LSTM does at every time step, neither blows the signal up nor shrinks it.",
+        "Identity": f"Identity: the identity matrix times {cfg.get('gain', 1.0)}, so the layer starts by passing its "
+        "input through unchanged.",
+    }
+    return sentences.get(cls, f"{cls}: an initializer this page has no explanation for.")
+
+
+def explain_initializers(topology: list[dict], model=None) -> list[dict]:
+    """Every *_initializer in the topology, with the shape of the weight it fills when the model was built."""
+    shapes = {name: tuple(v.shape) for name, v in store.named_weights(model)} if model is not None else {}
+    rows = []
+    for entry in topology:
+        config = entry["config"]
+        layer = config.get("name", "?")
+        for key, value in config.items():
+            if not key.endswith("_initializer") or not isinstance(value, dict):
+                continue
+            weight = key.removesuffix("_initializer")
+            weight = {"recurrent": "recurrent_kernel"}.get(weight, weight)
+            shape = shapes.get(f"{layer}/{weight}")
+            if shape is None and weight == "bias" and config.get("use_bias") is False:
+                continue
+            rows.append(
+                {
+                    "layer": layer,
+                    "argument": key,
+                    "initializer": value.get("class_name", "?"),
+                    "weight_shape": list(shape) if shape else None,
+                    "explanation": explain_initializer(value, shape),
+                }
+            )
+    return rows
+
+
+# ---------------------------------------------------------------- weights, bytes and values
+
+
+def byte_map(entries: list[store.ManifestEntry], model_json: dict, shards: dict[str, bytes]) -> list[dict]:
+    """The manifest as rows: tensor, layer, shape, dtype, the shard file holding its first byte, offsets, length."""
+    sizes = {}
+    for group in model_json.get("weightsManifest", []):
+        sizes[store.group_key(group["paths"])] = [(p, len(shards[p]) if p in shards else None) for p in group["paths"]]
+    rows = []
+    for e in entries:
+        shard, file_offset, start = e.shard, e.offset, 0
+        for path, size in sizes.get(e.shard, []):
+            shard, file_offset = path, e.offset - start
+            if size is None or e.offset < start + size:
+                break
+            start += size
+        rows.append(
+            {
+                "name": e.name,
+                "layer": e.name.split("/")[0],
+                "shape": list(e.shape),
+                "dtype": e.dtype,
+                "shard": shard,
+                "offset": e.offset,
+                "file_offset": file_offset,
+                "length": e.length,
+                "end": e.offset + e.length,
+                "elements": e.elements,
+            }
+        )
+    return rows
+
+
+def hex_rows(inspection: Inspection, name: str, count: int = 8) -> list[dict]:
+    """The first `count` values of a tensor: their bytes in hex, decoded as little-endian, beside Keras's value."""
+    entry = next((e for e in inspection.entries if e.name == name), None)
+    if entry is None:
+        raise store.StoreError(f"There is no tensor {name!r} in the manifest.")
+    data = inspection.group_bytes.get(entry.shard, b"")
+    code = STRUCT_CODES[entry.dtype]
+    keras_values = keras_flat_values(inspection, name, count)
+    rows = []
+    for i in range(min(count, entry.elements)):
+        start = entry.offset + 4 * i
+        raw = data[start : start + 4]
+        if len(raw) < 4:
+            break  # a truncated file: show only the bytes that exist
+        # struct, not NumPy: an independent decoding of the same four bytes
+        (value,) = struct.unpack(code, raw)
+        rows.append(
+            {
+                "index": i,
+                "byte_offset": start,
+                "hex": " ".join(f"{b:02x}" for b in raw),
+                "decoded": value,
+                "keras": None if keras_values is None else keras_values[i],
+            }
+        )
+    return rows
+
+
+def keras_flat_values(inspection: Inspection, name: str, count: int) -> list[float] | None:
+    """The first values of a weight read back from the loaded Keras model (row-major), or None if it did not load."""
+    if inspection.model is None:
+        return None
+    for weight_name, variable in store.named_weights(inspection.model):
+        if weight_name == name:
+            return [float(v) for v in np.asarray(variable.numpy()).ravel()[:count]]
+    return None
+
+
+def tensor_stats(array: np.ndarray) -> dict:
+    a = np.asarray(array, dtype=np.float64)
+    if a.size == 0:
+        return {"count": 0, "min": None, "max": None, "mean": None, "std": None}
+    return {
+        "count": int(a.size),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+    }
+
+
+def tensor_histogram(array: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, bin edges) of a tensor's values."""
+    a = np.asarray(array, dtype=np.float64).ravel()
+    if a.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(1)
+    return np.histogram(a, bins=bins)
+
+
+def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarray, str]:
+    """A 2-D view for a heatmap and a caption saying how it was laid out.
+
+    A conv kernel (kh, kw, in, out) becomes a mosaic: one kh×kw tile per (input channel row, filter column), separated
+    by blank lines. Large matrices are thinned by striding, so the browser never receives millions of cells.
+    """
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 0:
+        matrix, caption = a.reshape(1, 1), "a scalar"
+    elif a.ndim == 1:
+        matrix, caption = a.reshape(1, -1), f"{a.shape[0]} values in one row"
+    elif a.ndim == 2:
+        matrix, caption = a, f"rows = {a.shape[0]} inputs, columns = {a.shape[1]} outputs"
+    elif a.ndim == 4:
+        kh, kw, cin, cout = a.shape
+        matrix = np.full((cin * (kh + 1) - 1, cout * (kw + 1) - 1), np.nan)
+        for i in range(cin):
+            for o in range(cout):
+                matrix[i * (kh + 1) : i * (kh + 1) + kh, o * (kw + 1) : o * (kw + 1) + kw] = a[:, :, i, o]
+        caption = f"one {kh}×{kw} tile per input channel (rows, {cin}) and filter (columns, {cout})"
+    else:
+        matrix, caption = a.reshape(-1, a.shape[-1]), f"flattened to {a.size // a.shape[-1]} × {a.shape[-1]}"
+    step = 1
+    while matrix[::step, ::step].size > max_cells:
+        step += 1
+    if step > 1:
+        matrix = matrix[::step, ::step]
+        caption += f"; every {step}th row and column shown"
+    return matrix, caption
+
+
+# ---------------------------------------------------------------- diff of two versions
+
+
+def read_arrays(folder: str | Path) -> dict[str, np.ndarray]:
+    """Every tensor of a model folder by name, via the store's own validated reader."""
+    files = read_folder_files(folder)
+    model_json = store.parse_model_json(files.model_json_bytes)
+    return {e.name: a for e, a in store.read_weight_arrays(model_json, files.shards)}
+
+
+def diff_arrays(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> list[dict]:
+    """Per tensor: the L2 norm of the change, the relative change ‖after − before‖ / ‖before‖, and the largest change."""
+    rows = []
+    for name in list(before) + [n for n in after if n not in before]:
+        a, b = before.get(name), after.get(name)
+        row = {"name": name, "shape": list(np.shape(a if a is not None else b))}
+        if a is None or b is None or a.shape != b.shape:
+            why = "only in the second" if a is None else "only in the first" if b is None else "shapes differ"
+            rows.append({**row, "l2_change": None, "relative_change": None, "max_abs_change": None, "note": why})
+            continue
+        delta = b.astype(np.float64) - a.astype(np.float64)
+        change = float(np.linalg.norm(delta))
+        norm = float(np.linalg.norm(a.astype(np.float64)))
+        rows.append(
+            {
+                **row,
+                "l2_change": change,
+                "relative_change": change / norm if norm > 0 else (0.0 if change == 0 else None),
+                "max_abs_change": float(np.abs(delta).max()) if delta.size else 0.0,
+                "note": "",
+            }
+        )
+    return rows
+
+
+def diff_folders(before: str | Path, after: str | Path) -> list[dict]:
+    return diff_arrays(read_arrays(before), read_arrays(after))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def inspect_cli(args) -> dict:
+    """`python -m core inspect PATH`: layers, manifest, checks and explicit/default flags as one JSON object."""
+    return inspect_folder(args.path).to_json()
