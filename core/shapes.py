@@ -1,0 +1,648 @@
+"""Hand-drawn shape recognition: the canvas preprocessing (Quick, Draw! 28x28 convention), a procedural generator of
+hand-drawn-looking shapes rendered through that same pipeline, the CNN, fast prediction and feature maps, the Quick,
+Draw! bitmap loader, and the `train shapes` / `evaluate shapes` commands."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from core.config import ShapeConfig
+from core.metrics import classification_report
+
+CLASS_NAMES = ("circle", "square", "triangle", "star", "line", "hexagon", "octagon", "zigzag")  # Quick, Draw! names
+IMAGE_SIZE = 28
+MARGIN = 2  # pixels of black border around the scaled drawing, as in the Quick, Draw! bitmaps
+INK_THRESHOLD = 0.15  # ink below this (0-1) is anti-aliasing haze or paper, not a stroke
+MIN_INK_FRACTION = 0.03  # a drawing whose longest side is below 3% of the canvas is a dot, not a shape
+SCRIBBLE_FRACTION = 0.45  # ink covering more than this share of its box (and most of the canvas) is a scribble
+MAX_LABEL_LENGTH = 32
+QUICKDRAW_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap/"
+LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9 _-]*$")
+
+
+# ---------------------------------------------------------------- preprocessing: canvas RGBA -> 28x28 white-on-black
+
+
+def canvas_ink(rgba: np.ndarray) -> np.ndarray:
+    """Ink amount per pixel in 0-1: opaque dark is ink; transparent or light is paper. (H, W) float32.
+
+    Accepts RGBA (H, W, 4), RGB (H, W, 3) or grey (H, W) arrays, dark-on-light.
+    """
+    a = np.asarray(rgba)
+    if a.ndim == 2:
+        rgb, alpha = a[..., None].astype(np.float32), np.full(a.shape, 255.0, np.float32)
+    elif a.ndim == 3 and a.shape[2] in (3, 4):
+        rgb = a[..., :3].astype(np.float32)
+        alpha = a[..., 3].astype(np.float32) if a.shape[2] == 4 else np.full(a.shape[:2], 255.0, np.float32)
+    else:
+        raise ValueError(f"A canvas image must be (H, W), (H, W, 3) or (H, W, 4) (got shape {a.shape}).")
+    darkness = 1.0 - rgb.mean(axis=-1) / 255.0  # (H, W): black 1, white 0
+    return (darkness * alpha / 255.0).astype(np.float32)
+
+
+def ink_box(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) bounds of the ink (bottom/right exclusive), or None when there is none."""
+    mask = ink > threshold
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def fit_to_frame(crop: np.ndarray, size: int = IMAGE_SIZE, margin: int = MARGIN) -> np.ndarray:
+    """Scale a cropped ink image (0-1) so its longest side fills size - 2*margin, keep the aspect, centre it.
+
+    Box-filter downscaling averages a thin stroke into a faint one; normalising to the brightest pixel and a 3x3
+    max filter then gives strokes 2-3 px wide whatever the pen and drawing size, like the Quick, Draw! bitmaps.
+    Returns (size, size) uint8, white strokes on black.
+    """
+    h, w = crop.shape
+    inner = size - 2 * margin
+    scale = inner / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    img = Image.fromarray(np.clip(crop * 255.0, 0, 255).astype(np.uint8))
+    small = np.asarray(img.resize((nw, nh), Image.Resampling.BOX), dtype=np.float32)  # (nh, nw)
+    peak = float(small.max())
+    if peak > 0:
+        small = np.clip(small * (255.0 / peak) * 1.5, 0, 255)  # 1.5: faint anti-aliased edges count as stroke
+    frame = np.zeros((size, size), np.float32)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    frame[top : top + nh, left : left + nw] = small
+    thick = Image.fromarray(frame.astype(np.uint8)).filter(ImageFilter.MaxFilter(3))
+    return np.asarray(thick, dtype=np.uint8).copy()
+
+
+@dataclass
+class Preprocessed:
+    """Every step of the canvas -> model-input pipeline, for the page to show; `image` is None for a blank canvas."""
+
+    ink: np.ndarray  # (H, W) float 0-1
+    box: tuple[int, int, int, int] | None
+    crop: np.ndarray | None  # (h, w) float 0-1
+    image: np.ndarray | None  # (28, 28) uint8 white on black: what the model sees
+    status: str  # "blank", "dot", "scribble" or "ok"
+    message: str
+
+
+def preprocess_steps(rgba: np.ndarray) -> Preprocessed:
+    """Run the pipeline keeping the intermediate images, and judge whether the drawing is usable."""
+    ink = canvas_ink(rgba)
+    box = ink_box(ink)
+    if box is None:
+        return Preprocessed(ink, None, None, None, "blank", "Draw a shape")
+    top, bottom, left, right = box
+    crop = ink[top:bottom, left:right]
+    image = fit_to_frame(crop)
+    longest = max(bottom - top, right - left)
+    if longest < max(6, MIN_INK_FRACTION * max(ink.shape)):
+        return Preprocessed(
+            ink, box, crop, image, "dot", "That is just a dot: draw a whole shape, bigger than a few pixels."
+        )
+    coverage = float((crop > INK_THRESHOLD).mean())
+    box_share = (bottom - top) * (right - left) / float(ink.shape[0] * ink.shape[1])
+    if coverage > SCRIBBLE_FRACTION and box_share > 0.5:
+        return Preprocessed(
+            ink,
+            box,
+            crop,
+            image,
+            "scribble",
+            f"That looks like a scribble over the canvas ({coverage:.0%} of it is ink): clear it and draw one shape.",
+        )
+    return Preprocessed(ink, box, crop, image, "ok", "")
+
+
+def preprocess_canvas(rgba: np.ndarray) -> np.ndarray | None:
+    """Canvas RGBA (dark ink on light or transparent) -> (28, 28) uint8 white-on-black, or None if blank."""
+    return preprocess_steps(rgba).image
+
+
+# ---------------------------------------------------------------- the procedural generator
+
+
+def _densify(points: np.ndarray, step: float) -> np.ndarray:
+    """Resample a polyline so consecutive points are about `step` apart (the wobble needs many points)."""
+    out = [points[0]]
+    for a, b in zip(points[:-1], points[1:]):
+        n = max(1, int(np.linalg.norm(b - a) / step))
+        t = np.linspace(0, 1, n + 1)[1:, None]
+        out.extend(a + (b - a) * t)
+    return np.array(out)
+
+
+def _wobble(points: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Add a hand's low-frequency drift and tremor: a few random sinusoids along the arc length, per axis."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    s = s / max(s[-1], 1e-6)
+    out = points.copy()
+    for axis in range(2):
+        for freq in (rng.uniform(0.5, 1.5), rng.uniform(2, 4), rng.uniform(5, 9)):
+            amp = amount * rng.uniform(0.2, 1.0) / math.sqrt(freq)
+            out[:, axis] += amp * np.sin(2 * math.pi * freq * s + rng.uniform(0, 2 * math.pi))
+    out += rng.normal(0, amount * 0.08, out.shape)
+    return out
+
+
+def _polygon(n: int, rng: np.random.Generator, jitter: float, start: float) -> np.ndarray:
+    angles = start + np.arange(n) * 2 * math.pi / n + rng.normal(0, jitter, n)
+    radii = 1.0 + rng.normal(0, jitter, n)
+    return np.stack([np.cos(angles) * radii, np.sin(angles) * radii], axis=1)
+
+
+def _closed(vertices: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """A closed outline as the strokes a person draws: usually one stroke with over/undershoot, sometimes
+    several strokes, sometimes a gap."""
+    n = len(vertices)
+    start = int(rng.integers(n))
+    ring = np.concatenate([vertices[start:], vertices[:start]])
+    path = np.concatenate([ring, ring[:1]])
+    end_shift = rng.uniform(-0.25, 0.3)  # <0 leaves a gap before the start, >0 overshoots past it
+    last = path[-2] + (path[-1] - path[-2]) * (1 + end_shift) if end_shift < 0 else path[-1]
+    path = path.copy()
+    path[-1] = last
+    if end_shift > 0:
+        path = np.concatenate([path, path[-1:] + (path[1:2] - path[:1]) * end_shift])
+    if rng.random() < 0.25 and n >= 3:  # drawn in two or more strokes
+        cut = int(rng.integers(1, len(path) - 1))
+        return [path[: cut + 1], path[cut:]]
+    return [path]
+
+
+def _shape_strokes(name: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Strokes of one shape in roughly [-1, 1] coordinates, y pointing down."""
+    if name == "circle":
+        a0 = rng.uniform(0, 2 * math.pi)
+        turn = 2 * math.pi * (1 + rng.uniform(-0.12, 0.2)) * (1 if rng.random() < 0.5 else -1)
+        t = np.linspace(a0, a0 + turn, 80)
+        r = 1 + rng.uniform(-0.12, 0.12) * (t - a0) / abs(turn)  # a slight spiral: the end misses the start
+        return [np.stack([np.cos(t) * r, np.sin(t) * r], axis=1)]
+    if name == "square":
+        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) + rng.normal(0, 0.06, (4, 2))
+        if rng.random() < 0.3:  # four separate sides
+            return [np.stack([corners[i], corners[(i + 1) % 4]]) for i in range(4)]
+        return _closed(corners, rng)
+    if name == "triangle":
+        apex_x = rng.uniform(-0.6, 0.6) if rng.random() < 0.75 else rng.choice([-1.0, 1.0])  # some right triangles
+        verts = np.array([[apex_x, -1], [1, 1], [-1, 1]], float) + rng.normal(0, 0.06, (3, 2))
+        if rng.random() < 0.15:
+            verts[:, 1] *= -1  # upside down
+        return _closed(verts, rng)
+    if name == "star":
+        outer = _polygon(5, rng, 0.05, -math.pi / 2 + rng.normal(0, 0.15))
+        if rng.random() < 0.6:  # the pentagram, drawn in one stroke
+            order = [0, 2, 4, 1, 3, 0]
+            path = outer[order]
+            path[-1] = path[-1] + rng.normal(0, 0.08, 2)
+            return [path]
+        inner = _polygon(5, rng, 0.05, -math.pi / 2 + math.pi / 5) * rng.uniform(0.35, 0.5)
+        outline = np.empty((10, 2))
+        outline[0::2], outline[1::2] = outer, inner
+        return _closed(outline, rng)
+    if name == "line":
+        path = np.array([[-1, 0], [1, 0]], float) + rng.normal(0, 0.03, (2, 2))
+        return [path]
+    if name == "hexagon":
+        return _closed(_polygon(6, rng, 0.05, rng.uniform(0, math.pi / 3)), rng)
+    if name == "octagon":
+        return _closed(_polygon(8, rng, 0.04, rng.uniform(0, math.pi / 4)), rng)
+    if name == "zigzag":
+        n = int(rng.integers(3, 8))
+        xs = np.linspace(-1, 1, n + 1) + rng.normal(0, 0.04, n + 1)
+        ys = np.where(np.arange(n + 1) % 2 == 0, -1.0, 1.0) * rng.uniform(0.25, 0.6) + rng.normal(0, 0.06, n + 1)
+        return [np.stack([xs, ys], axis=1)]
+    raise ValueError(f"The generator cannot draw {name!r}; it knows {', '.join(CLASS_NAMES)}.")
+
+
+def _place(strokes: list[np.ndarray], name: str, rng: np.random.Generator, canvas: int) -> list[np.ndarray]:
+    """Aspect, rotation, size and position on the canvas."""
+    if name == "line":
+        angle = rng.choice([rng.normal(0, 0.2), rng.uniform(-math.pi, math.pi)])
+        aspect = (1.0, 1.0)
+    else:
+        spread = {"square": 0.2, "star": 0.25, "triangle": 0.25, "zigzag": 0.35}.get(name, math.pi)
+        angle = rng.normal(0, spread) if spread < 1 else rng.uniform(-math.pi, math.pi)
+        stretch = math.exp(rng.normal(0, 0.15))
+        aspect = (stretch, 1 / stretch)
+    c, s = math.cos(angle), math.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    size = rng.uniform(0.2, 0.45) * canvas  # half the drawing's extent, in canvas pixels
+    center = rng.uniform(size * 0.9, canvas - size * 0.9, 2)
+    return [(st * np.array(aspect)) @ rot.T * size + center for st in strokes]
+
+
+def render_strokes(strokes: list[np.ndarray], canvas: int, pen: float) -> np.ndarray:
+    """Strokes (canvas pixel coordinates) -> RGBA (canvas, canvas, 4): black ink on a transparent canvas."""
+    img = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    r = pen / 2
+    for st in strokes:
+        pts = [tuple(p) for p in st]
+        if len(pts) > 1:
+            draw.line(pts, fill=(0, 0, 0, 255), width=max(1, round(pen)), joint="curve")
+        for x, y in (pts[0], pts[-1]):  # round caps, as a canvas brush has
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=(0, 0, 0, 255))
+    return np.asarray(img)
+
+
+def draw_shape(name: str, rng: np.random.Generator, canvas: int = 192) -> np.ndarray:
+    """One hand-drawn-looking shape as a canvas RGBA image."""
+    strokes = _place(_shape_strokes(name, rng), name, rng, canvas)
+    size = max(float(np.ptp(np.concatenate(strokes), axis=0).max()), 1.0)
+    strokes = [_wobble(_densify(st, size / 40), rng, size * rng.uniform(0.005, 0.03)) for st in strokes]
+    pen = rng.uniform(0.02, 0.09) * size + 1.5
+    return render_strokes(strokes, canvas, pen)
+
+
+def generate_shapes(
+    n_per_class: int, seed: int, classes: tuple[str, ...] = CLASS_NAMES, canvas: int = 192
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 28, 28) uint8, labels (N,) int) of generated drawings; the same seed gives the same arrays."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n_per_class * len(classes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    labels = np.repeat(np.arange(len(classes)), n_per_class)
+    for i, c in enumerate(labels):
+        image = preprocess_canvas(draw_shape(classes[c], rng, canvas))
+        images[i] = image if image is not None else 0
+    order = rng.permutation(len(labels))
+    return images[order], labels[order]
+
+
+# ---------------------------------------------------------------- user class names
+
+
+def check_class_name(name: str) -> str:
+    """A class name for a user sample: lower-case letters, digits, spaces, '_' or '-', 1-32 characters."""
+    label = str(name or "").strip().lower()
+    if not label:
+        raise ValueError("The class name is empty: type a name such as 'heart'.")
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ValueError(f"The class name is {len(label)} characters long; keep it to {MAX_LABEL_LENGTH}.")
+    if any(ch in label for ch in "/\\.:\x00") or not LABEL_PATTERN.match(label):
+        raise ValueError(
+            f"The class name {name!r} may only use letters, digits, spaces, '_' and '-' (no slashes, dots or other "
+            "path characters)."
+        )
+    return label
+
+
+# ---------------------------------------------------------------- data for training
+
+
+def _augment_user(images: np.ndarray, copies: int, rng: np.random.Generator) -> np.ndarray:
+    """Copies of user drawings shifted by up to one pixel, so a handful of samples is not repeated verbatim."""
+    out = [images]
+    for _ in range(copies - 1):
+        dy, dx = rng.integers(-1, 2, 2)
+        out.append(np.roll(images, (int(dy), int(dx)), axis=(1, 2)))
+    return np.concatenate(out)
+
+
+def prepare_shape_data(cfg: ShapeConfig, extra: list[tuple[np.ndarray, str]] | None = None) -> dict:
+    """Generated drawings split into train/validation, plus the user's drawings (image, label) from core.samples.
+
+    User labels that are not built-in classes become new classes after the built-in ones. User drawings are
+    split per class too (at least one to validation when a class has two or more), then oversampled in training
+    so a few drawings still count against thousands of generated ones.
+    """
+    rng = np.random.default_rng(cfg.seed + 1)
+    extra = [(np.asarray(img, np.uint8), check_class_name(lab)) for img, lab in (extra or [])]
+    new = sorted({lab for _, lab in extra} - set(CLASS_NAMES))
+    class_names = list(CLASS_NAMES) + new
+    x, y = generate_shapes(cfg.samples_per_class, cfg.seed)
+    n_val = max(1, int(round(len(y) * cfg.validation_fraction)))
+    x_train, y_train, x_val, y_val = x[n_val:], y[n_val:], x[:n_val], y[:n_val]
+    user_train, user_val = [], []
+    for label in sorted({lab for _, lab in extra}):
+        imgs = np.stack([img for img, lab in extra if lab == label])
+        imgs = imgs[rng.permutation(len(imgs))]
+        k = max(1, int(round(len(imgs) * cfg.validation_fraction))) if len(imgs) >= 2 else 0
+        idx = class_names.index(label)
+        if k:
+            user_val.append((imgs[:k], np.full(k, idx)))
+        fit = imgs[k:]
+        copies = int(np.clip(cfg.samples_per_class // (4 * len(fit)), 1, 50))
+        aug = _augment_user(fit, copies, rng)
+        user_train.append((aug, np.full(len(aug), idx)))
+    if user_train:
+        x_train = np.concatenate([x_train] + [a for a, _ in user_train])
+        y_train = np.concatenate([y_train] + [b for _, b in user_train])
+        order = rng.permutation(len(y_train))
+        x_train, y_train = x_train[order], y_train[order]
+    if user_val:
+        x_val = np.concatenate([x_val] + [a for a, _ in user_val])
+        y_val = np.concatenate([y_val] + [b for _, b in user_val])
+    return {
+        "x_train": x_train,
+        "y_train": y_train.astype(np.int64),
+        "x_val": x_val,
+        "y_val": y_val.astype(np.int64),
+        "class_names": class_names,
+        "n_user_samples": len(extra),
+    }
+
+
+# ---------------------------------------------------------------- Quick, Draw! bitmaps (when online)
+
+
+def load_quickdraw_bitmaps(
+    category: str, max_items: int | None = 2000, cache_dir: str | Path | None = None, base_url: str = QUICKDRAW_URL
+) -> np.ndarray:
+    """The public Quick, Draw! numpy bitmaps of one category (CC BY 4.0, Google), downloaded once and cached.
+
+    Each file is (N, 784) uint8, white on black; returns (min(N, max_items), 28, 28).
+    """
+    import urllib.parse
+
+    import keras
+
+    name = check_class_name(category)
+    path = keras.utils.get_file(
+        fname=f"quickdraw_{name.replace(' ', '_')}.npy",
+        origin=base_url + urllib.parse.quote(name) + ".npy",
+        cache_dir=str(cache_dir) if cache_dir else None,
+        cache_subdir="quickdraw",
+    )
+    data = np.load(path, mmap_mode="r", allow_pickle=False)
+    if data.ndim != 2 or data.shape[1] != IMAGE_SIZE * IMAGE_SIZE or data.dtype != np.uint8:
+        raise ValueError(f"{path} is not a Quick, Draw! bitmap file: expected (N, 784) uint8, got {data.shape}.")
+    rows = data[:max_items] if max_items else data
+    return np.asarray(rows).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+# ---------------------------------------------------------------- the model
+
+
+def build_shape_cnn(cfg: ShapeConfig = ShapeConfig(), n_classes: int = len(CLASS_NAMES)):
+    """28x28 0-255 -> [conv -> max-pool] x len(conv_filters) -> flatten -> dense_hidden -> dense_out softmax."""
+    import keras
+
+    layers = [
+        keras.Input(shape=(cfg.image_size, cfg.image_size), name="drawing"),
+        keras.layers.Reshape((cfg.image_size, cfg.image_size, 1), name="add_channel"),  # (B, 28, 28, 1)
+        keras.layers.Rescaling(1.0 / 255.0, name="scale_0_1"),  # inside the model, so callers pass raw 0-255
+    ]
+    for i, filters in enumerate(cfg.conv_filters, start=1):
+        layers.append(
+            keras.layers.Conv2D(filters, cfg.kernel_size, padding="same", activation="relu", name=f"conv_{i}")
+        )  # (B, 28/2^(i-1), ..., filters)
+        layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))  # halves height and width
+    layers += [
+        keras.layers.Flatten(name="flatten"),  # (B, 7*7*32) for the default config
+        keras.layers.Dropout(0.3, name="dropout"),  # generated data is plentiful but alike; dropout limits memorising
+        keras.layers.Dense(cfg.dense_units, activation="relu", name="dense_hidden"),  # (B, 64): the embedding
+        keras.layers.Dense(n_classes, activation="softmax", name="dense_out"),  # (B, n_classes)
+    ]
+    return keras.Sequential(layers, name="shapes")
+
+
+def n_outputs(model) -> int:
+    return int(model.get_layer("dense_out").units)
+
+
+def class_names_for(metadata: dict | None, model=None) -> list[str]:
+    """A model's class names from its metadata; the built-in names when absent and the output size fits."""
+    names = list((metadata or {}).get("class_names") or [])
+    n = n_outputs(model) if model is not None else len(names or CLASS_NAMES)
+    if len(names) == n:
+        return names
+    base = list(CLASS_NAMES)
+    return base[:n] + [f"class {i}" for i in range(len(base), n)]
+
+
+def with_classes(model, n_classes: int):
+    """A copy of `model` whose output layer has `n_classes` units; all other weights are kept (new classes learn
+    from the existing features), and the old output rows are kept for the classes both share."""
+    import keras
+
+    from core.training import copy_model
+
+    if n_outputs(model) == n_classes:
+        return copy_model(model)
+    layers = []
+    for layer in model.layers:
+        config = layer.get_config()
+        if layer.name == "dense_out":
+            config["units"] = n_classes
+        layers.append(layer.__class__.from_config(config))
+    clone = keras.Sequential([keras.Input(shape=model.inputs[0].shape[1:], name="drawing"), *layers], name=model.name)
+    for old, new in zip(model.layers, clone.layers):
+        if old.name != "dense_out":
+            new.set_weights(old.get_weights())
+        else:
+            kernel, bias = new.get_weights()
+            old_kernel, old_bias = old.get_weights()
+            k = min(n_classes, old_kernel.shape[1])
+            kernel[:, :k], bias[:k] = old_kernel[:, :k], old_bias[:k]
+            new.set_weights([kernel, bias])
+    return clone
+
+
+_predict_fns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _predict_fn(model):
+    """A tf.function around a direct call of the model, traced once per model: far less overhead than predict()."""
+    import tensorflow as tf
+
+    if model not in _predict_fns:
+        spec = tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE), tf.float32)
+        _predict_fns[model] = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    return _predict_fns[model]
+
+
+def predict_proba(model, images) -> np.ndarray:
+    """Class probabilities for one (28, 28) image -> (C,), or a batch (B, 28, 28) -> (B, C)."""
+    x = np.asarray(images, dtype=np.float32)
+    single = x.ndim == 2
+    probs = np.asarray(_predict_fn(model)(x[None] if single else x))  # (B, C)
+    return probs[0] if single else probs
+
+
+def conv_layer_names(model) -> list[str]:
+    return [layer.name for layer in model.layers if layer.name.startswith("conv_")]
+
+
+def feature_maps(model, image: np.ndarray, layers: tuple[str, ...] = ("conv_1",)) -> dict[str, np.ndarray]:
+    """Activations of the named conv layers for one drawing: {name: (H, W, filters)}."""
+    import keras
+
+    key = (model, tuple(layers))
+    views = _views.setdefault(model, {})
+    if key[1] not in views:
+        views[key[1]] = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
+    outs = views[key[1]](np.asarray(image, np.float32)[None], training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return {n: np.asarray(o)[0] for n, o in zip(layers, outs)}
+
+
+def embed_drawings(model, images) -> np.ndarray:
+    """The `dense_hidden` activations: the drawing embedding used by vector search. (B, dense_units)."""
+    import keras
+
+    views = _views.setdefault(model, {})
+    if "embed" not in views:
+        views["embed"] = keras.Model(model.inputs[0], model.get_layer("dense_hidden").output)
+    x = np.asarray(images, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    return np.asarray(views["embed"](x, training=False))
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+
+def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None, model=None, **hooks):
+    """Train (a copy of) the shape CNN; returns (model, TrainResult, data).
+
+    A passed `model` is copied, with its output layer widened when the data has new classes. `hooks` go to
+    core.training.train (on_epoch_end, on_batch_end, should_stop, deterministic, ...).
+    """
+    import keras
+
+    from core.training import train
+
+    data = data or prepare_shape_data(cfg)
+    n_classes = len(data.get("class_names") or CLASS_NAMES)
+    keras.utils.set_random_seed(cfg.seed)
+    model = with_classes(model, n_classes) if model is not None else build_shape_cnn(cfg, n_classes)
+    result = train(
+        model,
+        data["x_train"].astype(np.float32),
+        data["y_train"],
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        optimizer=cfg.optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        validation_data=(data["x_val"].astype(np.float32), data["y_val"]),
+        seed=cfg.seed,
+        **hooks,
+    )
+    _predict_fns.pop(model, None)  # the weights changed; a traced function would still be right, but be explicit
+    return model, result, data
+
+
+def evaluate_arrays(model, x, y, class_names: list[str] | None = None) -> dict:
+    """Accuracy, per-class recall and confusion for images (N, 28, 28) and integer labels (N,)."""
+    names = class_names or class_names_for(None, model)
+    x = np.asarray(x, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    if len(x) == 0:
+        return classification_report([], [], names)
+    probs = np.concatenate([predict_proba(model, x[i : i + 512]) for i in range(0, len(x), 512)])
+    return classification_report(np.asarray(y, dtype=int), probs.argmax(axis=1), names)
+
+
+def read_evaluation_npz(raw: bytes | str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check an `evaluate` file: `images` (N, 28, 28) uint8 and `labels` (N,) strings."""
+    raw = raw if isinstance(raw, bytes) else Path(raw).read_bytes()
+    if not raw.startswith(b"PK"):  # every .npz is a zip archive; np.load would guess "pickle" for anything else
+        raise ValueError("The file is not a readable .npz archive (save it with numpy.savez).")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ValueError(
+                "The .npz holds Python objects; labels must be a plain string array (dtype str)."
+            ) from None
+        raise ValueError(f"The file is not a readable .npz archive ({exc}).") from None
+    except (OSError, EOFError, KeyError) as exc:
+        raise ValueError(f"The file is not a readable .npz archive ({exc}).") from None
+    missing = [k for k in ("images", "labels") if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"The .npz lacks the array(s) {', '.join(missing)}: it needs `images` (N, 28, 28) uint8 and `labels` "
+            f"(N,) strings (found: {', '.join(sorted(arrays)) or 'nothing'})."
+        )
+    images, labels = arrays["images"], arrays["labels"]
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"`images` must have shape (N, 28, 28); it has shape {images.shape}.")
+    if images.dtype != np.uint8:
+        raise ValueError(f"`images` must be uint8 (0-255, white strokes on black); it is {images.dtype}.")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"`labels` must have shape ({len(images)},), one per image; it has shape {labels.shape}.")
+    if labels.dtype.kind not in "US":
+        raise ValueError(f"`labels` must be strings (dtype str); it is {labels.dtype}.")
+    if labels.dtype.kind == "S":
+        labels = labels.astype(str)
+    return images, labels
+
+
+def evaluate_npz(model, class_names: list[str], raw: bytes | str | Path) -> dict:
+    """The `evaluate shapes` report; labels the model does not know are counted in `unknown_labels` and skipped."""
+    images, labels = read_evaluation_npz(raw)
+    normalised = np.array([str(lab).strip().lower() for lab in labels], dtype=str)
+    known = np.isin(normalised, class_names)
+    unknown: dict[str, int] = {}
+    for lab in normalised[~known]:
+        unknown[lab] = unknown.get(lab, 0) + 1
+    y = np.array([class_names.index(lab) for lab in normalised[known]], dtype=int)
+    report = evaluate_arrays(model, images[known], y, class_names)
+    report["unknown_labels"] = {"count": int((~known).sum()), "by_label": unknown}
+    return report
+
+
+def load_shipped():
+    from core import store
+
+    return store.load_model(store.shipped_model_dir("shapes"))
+
+
+def evaluate_cli(args) -> dict:
+    from core import store
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValueError(f"There is no file at {path}.")
+    loaded = store.load_model(args.model) if getattr(args, "model", None) else load_shipped()
+    return evaluate_npz(loaded.model, class_names_for(loaded.metadata, loaded.model), path.read_bytes())
+
+
+def train_cli(args) -> dict:
+    """`python -m core train shapes`: deterministic rebuild of saved_models/shapes (or --out)."""
+    from core import store
+
+    overrides = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("learning_rate", args.learning_rate),
+            ("seed", args.seed),
+        )
+        if v is not None
+    }
+    cfg = ShapeConfig().with_(**overrides)
+    model, result, data = train_shape_model(cfg, deterministic=True)
+    if not result.ok:
+        raise ValueError(result.message)
+    # A fresh generator seed the training never saw: a check of fit to the generator, not of real drawings.
+    x_test, y_test = generate_shapes(max(50, cfg.samples_per_class // 10), cfg.seed + 1000)
+    test = evaluate_arrays(model, x_test, y_test, list(CLASS_NAMES))
+    metadata = {
+        "family": "shapes",
+        "class_names": list(CLASS_NAMES),
+        "input": "28x28 uint8, white strokes on black, Quick, Draw! bitmap convention (core.shapes.preprocess_canvas)",
+        "training_data": f"{len(data['y_train'])} procedurally generated hand-drawn-looking shapes "
+        f"(core.shapes.generate_shapes, seed {cfg.seed}), {cfg.samples_per_class} per class before the split",
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "history": result.history,
+        "train_seconds": round(result.seconds, 1),
+        "metrics": {
+            "generated_test_accuracy": test["accuracy"],
+            "generated_test_n": test["n"],
+            "generated_test_per_class": test["per_class"],
+        },
+    }
+    out = Path(args.out) if args.out else store.shipped_model_dir("shapes")
+    store.save_model(model, out, metadata)
+    return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}

@@ -1,0 +1,373 @@
+"""core.shapes: preprocessing, the generator, the CNN, the Quick, Draw! loader, training and the evaluate CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from core import samples, shapes, store
+from core.config import ShapeConfig
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def canvas_with(draw_fn, size=(300, 300), background=(255, 255, 255, 255), width=10) -> np.ndarray:
+    img = Image.new("RGBA", size, background)
+    draw_fn(ImageDraw.Draw(img), width)
+    return np.asarray(img)
+
+
+def square_canvas(size=(300, 300), box=(60, 60, 240, 240), **kw) -> np.ndarray:
+    return canvas_with(lambda d, w: d.rectangle(box, outline=(0, 0, 0, 255), width=w), size, **kw)
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def test_blank_white_canvas_is_none():
+    blank = np.full((300, 300, 4), 255, np.uint8)
+    assert shapes.preprocess_canvas(blank) is None
+    steps = shapes.preprocess_steps(blank)
+    assert steps.status == "blank" and steps.message == "Draw a shape"
+
+
+def test_transparent_canvas_is_none_even_with_black_rgb():
+    # A transparent canvas has RGB 0 (black) everywhere, but alpha 0: it holds no ink.
+    assert shapes.preprocess_canvas(np.zeros((200, 300, 4), np.uint8)) is None
+
+
+def test_square_becomes_white_on_black_28x28_filling_the_frame():
+    image = shapes.preprocess_canvas(square_canvas())
+    assert image.shape == (28, 28) and image.dtype == np.uint8
+    assert image[0].max() == 0 and image[:, 0].max() == 0  # a small black margin
+    assert image[14, 14] == 0  # the inside of the square stays black
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    assert rows[0] <= 3 and rows[-1] >= 24  # scaled to fill the frame
+    stroke = image[14] > 127
+    assert 2 <= stroke[:14].sum() <= 5  # strokes a few pixels wide
+
+
+def test_preprocessing_keeps_the_aspect_and_centres():
+    wide = canvas_with(lambda d, w: d.rectangle((20, 100, 280, 160), outline=(0, 0, 0, 255), width=w))
+    image = shapes.preprocess_canvas(wide)
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    cols = np.flatnonzero(image.max(axis=0) > 0)
+    assert cols[-1] - cols[0] > 2.5 * (rows[-1] - rows[0])  # still about 4:1, not stretched square
+    assert abs((rows[0] + rows[-1]) / 2 - 13.5) <= 1.5  # centred vertically
+
+
+def test_single_dot_is_reported_not_predicted():
+    dot = canvas_with(lambda d, w: d.ellipse((150, 150, 154, 154), fill=(0, 0, 0, 255)))
+    steps = shapes.preprocess_steps(dot)
+    assert steps.status == "dot" and "dot" in steps.message
+    assert steps.image is not None and steps.image.shape == (28, 28)
+
+
+def test_drawing_touching_the_edge():
+    edge = square_canvas(box=(0, 0, 299, 150))
+    steps = shapes.preprocess_steps(edge)
+    assert steps.status == "ok"
+    assert steps.box == (0, 151, 0, 300)
+    assert steps.image[:, 1:27].max() == 255
+
+
+def test_large_canvas_gives_the_same_image_as_a_small_one():
+    small = shapes.preprocess_canvas(square_canvas((300, 300), (60, 60, 240, 240), width=10))
+    large = shapes.preprocess_canvas(square_canvas((3000, 2400), (600, 600, 2400, 2400), width=100))
+    assert large.shape == (28, 28)
+    assert np.mean(np.abs(small.astype(int) - large.astype(int))) < 20
+
+
+def test_scribble_over_the_whole_canvas_is_flagged():
+    rng = np.random.default_rng(0)
+
+    def scribble(d, w):
+        pts = [tuple(p) for p in rng.uniform(0, 300, (200, 2))]
+        d.line(pts, fill=(0, 0, 0, 255), width=25)
+
+    steps = shapes.preprocess_steps(canvas_with(scribble))
+    assert steps.status == "scribble" and "scribble" in steps.message
+    assert steps.image is not None  # still predictable, with a warning
+
+
+def test_rgb_and_grey_canvases_work_and_bad_shapes_are_refused():
+    rgba = square_canvas()
+    assert np.array_equal(shapes.preprocess_canvas(rgba[..., :3]), shapes.preprocess_canvas(rgba))
+    assert shapes.preprocess_canvas(rgba[..., 0]) is not None
+    with pytest.raises(ValueError, match="canvas image"):
+        shapes.preprocess_canvas(np.zeros((4, 4, 2), np.uint8))
+
+
+# ---------------------------------------------------------------- the generator
+
+
+def test_generator_is_deterministic_for_a_seed():
+    a_x, a_y = shapes.generate_shapes(3, seed=5)
+    b_x, b_y = shapes.generate_shapes(3, seed=5)
+    c_x, _ = shapes.generate_shapes(3, seed=6)
+    assert np.array_equal(a_x, b_x) and np.array_equal(a_y, b_y)
+    assert not np.array_equal(a_x, c_x)
+    assert a_x.shape == (3 * len(shapes.CLASS_NAMES), 28, 28) and a_x.dtype == np.uint8
+    assert sorted(np.bincount(a_y)) == [3] * len(shapes.CLASS_NAMES)
+    assert all(img.max() == 255 for img in a_x)  # every generated drawing has ink
+
+
+def test_generated_shapes_match_their_class_geometry():
+    x, y = shapes.generate_shapes(20, seed=1)
+    line = shapes.CLASS_NAMES.index("line")
+    circle = shapes.CLASS_NAMES.index("circle")
+    ink = (x > 127).mean(axis=(1, 2))
+    assert ink[y == line].mean() < ink[y == circle].mean()  # a line has less ink than a circle
+    with pytest.raises(ValueError, match="cannot draw"):
+        shapes.draw_shape("heart", np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------- class names
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 40, "characters long"),
+        ("../etc", "path"),
+        ("a/b", "path"),
+        ("c:\\x", "path"),
+    ],
+)
+def test_bad_class_names_are_refused(name, message):
+    with pytest.raises(ValueError, match=message):
+        shapes.check_class_name(name)
+
+
+def test_good_class_names_are_normalised():
+    assert shapes.check_class_name("  Heart ") == "heart"
+    assert shapes.check_class_name("smiley face-2") == "smiley face-2"
+
+
+# ---------------------------------------------------------------- model, training, prediction
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    cfg = ShapeConfig.tiny().with_(epochs=3, samples_per_class=16, batch_size=16)
+    model, result, data = shapes.train_shape_model(cfg)
+    return cfg, model, result, data
+
+
+def test_tiny_cnn_trains_and_its_loss_falls(tiny_trained):
+    _, model, result, data = tiny_trained
+    assert result.ok and result.epochs_run == 3
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert [layer.name for layer in model.layers] == [
+        "add_channel",
+        "scale_0_1",
+        "conv_1",
+        "pool_1",
+        "flatten",
+        "dropout",
+        "dense_hidden",
+        "dense_out",
+    ]
+    assert data["class_names"] == list(shapes.CLASS_NAMES)
+
+
+def test_default_cnn_has_the_named_layers():
+    model = shapes.build_shape_cnn(ShapeConfig())
+    names = [layer.name for layer in model.layers]
+    for name in ("conv_1", "conv_2", "pool_1", "pool_2", "flatten", "dense_hidden", "dense_out"):
+        assert name in names
+    assert model.output_shape == (None, len(shapes.CLASS_NAMES))
+
+
+def test_fast_predict_matches_model_predict_and_sums_to_one(tiny_trained):
+    _, model, _, data = tiny_trained
+    x = data["x_val"][:5]
+    fast = shapes.predict_proba(model, x)
+    reference = model.predict(x.astype(np.float32), verbose=0)
+    np.testing.assert_allclose(fast, reference, atol=1e-5)
+    np.testing.assert_allclose(fast.sum(axis=1), 1.0, atol=1e-5)
+    assert shapes.predict_proba(model, x[0]).shape == (len(shapes.CLASS_NAMES),)
+
+
+def test_feature_maps_and_embedding_shapes(tiny_trained):
+    cfg, model, _, data = tiny_trained
+    maps = shapes.feature_maps(model, data["x_val"][0])
+    assert maps["conv_1"].shape == (28, 28, cfg.conv_filters[0])
+    assert (maps["conv_1"] >= 0).all()  # after ReLU
+    assert shapes.embed_drawings(model, data["x_val"][:3]).shape == (3, cfg.dense_units)
+
+
+def test_store_round_trip_gives_identical_predictions(tiny_trained, tmp_path):
+    _, model, _, data = tiny_trained
+    store.save_model(model, tmp_path / "m", {"class_names": list(shapes.CLASS_NAMES)})
+    loaded = store.load_model(tmp_path / "m")
+    np.testing.assert_allclose(
+        shapes.predict_proba(loaded.model, data["x_val"][:4]), shapes.predict_proba(model, data["x_val"][:4]), atol=1e-6
+    )
+    assert shapes.class_names_for(loaded.metadata, loaded.model) == list(shapes.CLASS_NAMES)
+
+
+def test_user_drawings_with_a_new_class_widen_the_model(tiny_trained):
+    cfg, model, _, _ = tiny_trained
+    heart = shapes.preprocess_canvas(square_canvas())
+    extra = [(heart, "heart")] * 3 + [(heart, "Circle")]
+    data = shapes.prepare_shape_data(cfg, extra)
+    assert data["class_names"] == [*shapes.CLASS_NAMES, "heart"]
+    assert (data["y_val"] == 8).sum() == 1  # one heart held out for validation
+    assert (data["y_train"] == 8).sum() >= 2
+    copy = shapes.with_classes(model, 9)
+    np.testing.assert_array_equal(copy.get_layer("conv_1").get_weights()[0], model.get_layer("conv_1").get_weights()[0])
+    old_kernel = model.get_layer("dense_out").get_weights()[0]
+    np.testing.assert_array_equal(copy.get_layer("dense_out").get_weights()[0][:, :8], old_kernel)
+    before = model.get_layer("conv_1").get_weights()[0].copy()
+    widened, result, _ = shapes.train_shape_model(cfg.with_(epochs=1), data=data, model=model)
+    assert result.ok and shapes.n_outputs(widened) == 9 and shapes.n_outputs(model) == 8
+    np.testing.assert_array_equal(model.get_layer("conv_1").get_weights()[0], before)  # the original is untouched
+
+
+def test_evaluate_arrays_counts_against_numpy(tiny_trained):
+    _, model, _, data = tiny_trained
+    report = shapes.evaluate_arrays(model, data["x_val"], data["y_val"])
+    predicted = shapes.predict_proba(model, data["x_val"]).argmax(axis=1)
+    assert report["n"] == len(data["y_val"])
+    assert report["accuracy"] == pytest.approx(float((predicted == data["y_val"]).mean()))
+
+
+# ---------------------------------------------------------------- Quick, Draw! loader (offline: a file:// origin)
+
+
+def test_quickdraw_loader_downloads_once_and_caches(tmp_path):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    bitmaps = np.random.default_rng(0).integers(0, 256, (7, 784), dtype=np.uint8)
+    np.save(remote / "circle.npy", bitmaps)
+    cache = tmp_path / "cache"
+    images = shapes.load_quickdraw_bitmaps("circle", max_items=5, cache_dir=cache, base_url=remote.as_uri() + "/")
+    assert images.shape == (5, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images[0].ravel(), bitmaps[0])
+    (remote / "circle.npy").unlink()  # "offline" now: the second call must come from the cache
+    again = shapes.load_quickdraw_bitmaps("circle", max_items=None, cache_dir=cache, base_url=remote.as_uri() + "/")
+    assert again.shape == (7, 28, 28)
+
+
+def test_quickdraw_loader_refuses_a_wrong_file(tmp_path):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    np.save(remote / "square.npy", np.zeros((3, 10), np.float32))
+    with pytest.raises(ValueError, match="not a Quick, Draw! bitmap"):
+        shapes.load_quickdraw_bitmaps("square", cache_dir=tmp_path / "c", base_url=remote.as_uri() + "/")
+
+
+# ---------------------------------------------------------------- the evaluate CLI and the npz format
+
+
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_evaluate_npz_reports_accuracy_and_unknown_labels(tiny_trained):
+    _, model, _, data = tiny_trained
+    x, y = data["x_val"][:6], data["y_val"][:6]
+    labels = np.array([shapes.CLASS_NAMES[i].upper() for i in y] + ["heart", "heart"])
+    raw = npz_bytes(images=np.concatenate([x, x[:2]]), labels=labels)
+    report = shapes.evaluate_npz(model, list(shapes.CLASS_NAMES), raw)
+    assert report["n"] == 6
+    assert report["unknown_labels"] == {"count": 2, "by_label": {"heart": 2}}
+    assert report["accuracy"] == shapes.evaluate_arrays(model, x, y)["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"images": np.zeros((2, 28, 28), np.uint8)}, "lacks the array"),
+        ({"labels": np.array(["circle"])}, "lacks the array"),
+        ({"images": np.zeros((2, 32, 32), np.uint8), "labels": np.array(["a", "b"])}, r"shape \(N, 28, 28\)"),
+        ({"images": np.zeros((2, 784), np.uint8), "labels": np.array(["a", "b"])}, r"shape \(N, 28, 28\)"),
+        ({"images": np.zeros((2, 28, 28), np.float32), "labels": np.array(["a", "b"])}, "must be uint8"),
+        ({"images": np.zeros((2, 28, 28), np.uint8), "labels": np.array(["a"])}, "one per image"),
+        ({"images": np.zeros((2, 28, 28), np.uint8), "labels": np.array([1, 2])}, "must be strings"),
+        ({"images": np.zeros((1, 28, 28), np.uint8), "labels": np.array([{"x": 1}], dtype=object)}, "Python objects"),
+    ],
+)
+def test_bad_npz_files_get_clear_errors(arrays, message):
+    with pytest.raises(ValueError, match=message):
+        shapes.read_evaluation_npz(npz_bytes(**arrays))
+
+
+def test_not_an_npz_at_all():
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        shapes.read_evaluation_npz(b"this is text")
+
+
+def test_sample_store_export_is_in_the_evaluate_format(tiny_trained):
+    _, model, _, data = tiny_trained
+    ids = [samples.add_drawing(data["x_val"][i], shapes.CLASS_NAMES[data["y_val"][i]]) for i in range(3)]
+    samples.add_drawing(data["x_val"][3], "heart")
+    rows = samples.drawings()
+    assert [r[0] for r in rows[:3]] == ids
+    np.testing.assert_array_equal(rows[0][1], data["x_val"][0])
+    report = shapes.evaluate_npz(model, list(shapes.CLASS_NAMES), samples.export_drawings_npz())
+    assert report["n"] == 3 and report["unknown_labels"]["count"] == 1
+    samples.delete_drawing(ids[0])
+    assert len(samples.drawings()) == 3
+
+
+def test_unwritable_sample_database_gives_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the database folder should be")
+    monkeypatch.setenv("MLX_DB_PATH", str(blocker / "samples.sqlite3"))
+    with pytest.raises(samples.SampleStoreError, match="cannot be opened or written"):
+        samples.add_drawing(np.zeros((28, 28), np.uint8), "circle")
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_evaluate_cli_end_to_end(tiny_trained, tmp_path):
+    _, model, _, data = tiny_trained
+    store.save_model(model, tmp_path / "model", {"class_names": list(shapes.CLASS_NAMES)})
+    good = tmp_path / "good.npz"
+    labels = np.array([shapes.CLASS_NAMES[i] for i in data["y_val"][:5]] + ["blob"])
+    np.savez(good, images=data["x_val"][:6], labels=labels)
+    done = run_cli("evaluate", "shapes", str(good), "--model", str(tmp_path / "model"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for key in ("n", "accuracy", "per_class", "labels", "confusion", "unknown_labels"):
+        assert key in report
+    assert report["n"] == 5 and report["unknown_labels"]["count"] == 1
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, images=np.zeros((2, 28, 28), np.int64), labels=np.array(["circle", "square"]))
+    done = run_cli("evaluate", "shapes", str(bad), "--model", str(tmp_path / "model"))
+    assert done.returncode == 2 and "uint8" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_train_cli_writes_a_loadable_model(tmp_path, monkeypatch):
+    # The CLI with its real defaults is minutes of CPU; tiny settings through the same function.
+    class Args:
+        epochs = 1
+        batch_size = 16
+        learning_rate = 0.01
+        seed = 3
+        out = str(tmp_path / "out")
+
+    monkeypatch.setattr(shapes, "ShapeConfig", lambda: ShapeConfig.tiny())
+    # Op determinism is process-wide in TensorFlow; keep it out of the test process.
+    original = shapes.train_shape_model
+    monkeypatch.setattr(shapes, "train_shape_model", lambda cfg, **kw: original(cfg, **{**kw, "deterministic": False}))
+    report = shapes.train_cli(Args())
+    loaded = store.load_model(tmp_path / "out")
+    assert loaded.metadata["class_names"] == list(shapes.CLASS_NAMES)
+    assert loaded.metadata["config"]["epochs"] == 1 and loaded.metadata["config"]["seed"] == 3
+    assert 0.0 <= report["generated_test_accuracy"] <= 1.0
