@@ -59,8 +59,16 @@ def export_tfjs(source: str | Path, outdir: str | Path) -> dict:
 
 
 def tfjs_zip(source: str | Path) -> bytes:
-    """The export as a zip (model.json + shard at the top level), for a download button."""
-    model_json, shard = tfjs_files(source)
+    """The export of a model folder as a zip (model.json + shard at the top level), for a download button."""
+    return _zip(*tfjs_files(source))
+
+
+def tfjs_zip_from_model(model, metadata: dict | None = None) -> bytes:
+    """The same zip for a model already loaded and checked (e.g. an uploaded one that passed every check)."""
+    return _zip(*store.model_to_files(model, metadata))
+
+
+def _zip(model_json: dict, shard: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(store.MODEL_JSON, json.dumps(model_json, indent=1))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core import store
-from core.settings import get_settings
+from core.settings import SHIPPED_MODELS_DIR, get_settings
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 STRUCT_CODES = {"float32": "<f", "int32": "<i"}  # little-endian, as the TF.js layers format stores tensors
@@ -614,6 +614,34 @@ def diff_arrays(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> 
 
 def diff_folders(before: str | Path, after: str | Path) -> list[dict]:
     return diff_arrays(read_arrays(before), read_arrays(after))
+
+
+# ---------------------------------------------------------------- which models there are
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str
+    family: str
+    path: Path
+    shipped: bool
+
+
+def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
+    """Every shipped model, then every saved user version of any family, newest first."""
+    out = []
+    if SHIPPED_MODELS_DIR.is_dir():
+        for folder in sorted(SHIPPED_MODELS_DIR.iterdir()):
+            if (folder / store.MODEL_JSON).is_file():
+                out.append(ModelChoice(f"{folder.name} · shipped", folder.name, folder, True))
+    base = Path(models_dir or get_settings().models_dir)
+    families = {c.family for c in out}
+    if base.is_dir():
+        families |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
+    for family in sorted(families):
+        for version in store.list_versions(family, models_dir=base):
+            out.append(ModelChoice(f"{family} · {version.version_id}", family, version.path, False))
+    return out
 
 
 # ---------------------------------------------------------------- CLI

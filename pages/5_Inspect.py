@@ -1,5 +1,244 @@
-"""Placeholder until the page lands (see its issue)."""
+"""Inspect: read a saved model's layers against its binary weights, byte by byte, diff two versions, export for TF.js."""
 
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-st.title("Coming soon")
+from core import export, store
+from core import figures as fig
+from core import inspect as inspector
+from core.settings import get_settings
+from ui.common import page_header
+
+page_header(
+    "Inspect",
+    "🔬",
+    "A saved model is two files: model.json says which layers there are, and a .bin file holds the numbers training "
+    "tuned. This page reads both, ties every byte of the .bin to a layer, and checks that they agree.",
+)
+
+
+@st.cache_resource(show_spinner="Reading the model…", max_entries=16)
+def inspect_folder(path: str, stamp: float) -> inspector.Inspection:
+    del stamp  # cache key only: a re-saved folder is read afresh
+    return inspector.inspect_folder(path)
+
+
+@st.cache_resource(show_spinner="Reading the upload…", max_entries=8)
+def inspect_upload(digest: str, _json_bytes: bytes, _shards: dict[str, bytes]) -> inspector.Inspection:
+    del digest  # the cache key: a hash of the uploaded bytes (the bytes themselves are not hashed again)
+    return inspector.inspect_files(inspector.files_from_uploads(_json_bytes, _shards, label="your upload"))
+
+
+@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=8)
+def tfjs_zip(path: str, stamp: float) -> bytes:
+    del stamp
+    return export.tfjs_zip(path)
+
+
+def _stamp(path: Path) -> float:
+    json_path = path / store.MODEL_JSON
+    return json_path.stat().st_mtime if json_path.exists() else 0.0
+
+
+def _show(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# ---------------------------------------------------------------- 1. choose a model
+choices = inspector.model_choices()
+source = st.radio("Model", ["A saved model", "Upload model.json + .bin"], horizontal=True, key="inspect.source")
+inspection, chosen = None, None
+if source == "A saved model":
+    if not choices:
+        st.info("No saved models were found.")
+        st.stop()
+    labels = [c.label for c in choices]
+    label = st.selectbox("Saved model", labels, key="inspect.model")
+    chosen = choices[labels.index(label)]
+    try:
+        inspection = inspect_folder(str(chosen.path), _stamp(chosen.path))
+    except store.StoreError as exc:
+        st.error(f"This model folder cannot be read: {exc}")
+        st.stop()
+else:
+    limit = get_settings().max_upload_mb
+    st.caption(f"Files are read as data only, never run, and each may be at most {limit:g} MB.")
+    up_json = st.file_uploader("model.json", type=["json"], key="inspect.upload_json")
+    up_bins = st.file_uploader("weights (.bin)", type=["bin"], accept_multiple_files=True, key="inspect.upload_bin")
+    if up_json is None:
+        st.info("Upload a model.json (and its .bin file) to inspect it.")
+        st.stop()
+    shards = {f.name: f.getvalue() for f in up_bins or []}
+    json_bytes = up_json.getvalue()
+    digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
+    try:
+        inspection = inspect_upload(digest, json_bytes, shards)
+    except store.StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+
+failed = [c for c in inspection.checks if c.status == inspector.FAIL]
+if failed:
+    st.error(
+        f"{len(failed)} consistency check(s) failed, so this model does not load. The checklist explains why:\n\n"
+        + "\n".join(f"- **{c.title}**: {c.detail}" for c in failed)
+    )
+else:
+    st.success(f"All {len(inspection.checks)} consistency checks pass: the layers and the bytes agree.")
+for note in inspection.notes:
+    st.caption(note)
+
+tab_layers, tab_weights, tab_checks, tab_diff, tab_export = st.tabs(
+    ["Layers", "Weights", "Checks", "Diff", "Export to TF.js"]
+)
+
+# ---------------------------------------------------------------- 2. layers
+with tab_layers:
+    if inspection.layers:
+        table = pd.DataFrame(inspection.layers)
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(f"Total parameters: {int(table['params'].sum()):,} (the numbers model.summary() prints).")
+    else:
+        st.warning("The layers could not be rebuilt, so there are no output shapes or parameter counts.")
+    if inspection.configs:
+        st.markdown(
+            "**Every config value,** compared with a freshly built layer of the same class: what the model's author "
+            "wrote is *set explicitly*; everything else is a *Keras default* nobody wrote."
+        )
+    for layer, values in inspection.configs.items():
+        explicit = [v.key for v in values if v.explicit]
+        with st.expander(f"{layer}: set explicitly → {', '.join(explicit) or 'nothing'}"):
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "key": [v.key for v in values],
+                        "value": [_show(v.value) for v in values],
+                        "source": [("✏️ " if v.explicit else "· ") + v.source for v in values],
+                        "Keras default": ["" if v.default is None else _show(v.default) for v in values],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+    if inspection.initializers:
+        st.markdown("**Initializers:** how each weight was filled before training started.")
+        for row in inspection.initializers:
+            st.markdown(f"- `{row['layer']}.{row['argument']}` — {row['explanation']}")
+
+# ---------------------------------------------------------------- 3. weights
+with tab_weights:
+    if not inspection.manifest:
+        st.warning("The weights manifest could not be read; see the Checks tab.")
+    else:
+        st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
+        st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
+        st.plotly_chart(fig.byte_strip(inspection.manifest), key="inspect.strip")
+        names = [row["name"] for row in inspection.manifest]
+        default = next((i for i, n in enumerate(names) if n.endswith("/kernel")), 0)
+        name = st.selectbox("Tensor", names, index=default, key="inspect.tensor")
+        rows = inspector.hex_rows(inspection, name, count=8)
+        if not rows:
+            st.warning(f"The bytes of {name} are not in the weights file (it is truncated or missing).")
+        else:
+            first = rows[0]
+            keras_text = "not loaded (see the checks)" if first["keras"] is None else f"{first['keras']:.9g}"
+            st.markdown(
+                f"First value of **{name}**: bytes `{first['hex']}` at offset {first['byte_offset']:,}, read as a "
+                f"little-endian float32 = <b data-testid='inspect-hex-first'>{first['decoded']:.9g}</b>; "
+                f"the loaded Keras model says <b data-testid='inspect-keras-first'>{keras_text}</b>.",
+                unsafe_allow_html=True,
+            )
+            st.table(
+                pd.DataFrame(
+                    {
+                        "byte offset": [r["byte_offset"] for r in rows],
+                        "bytes (hex)": [r["hex"] for r in rows],
+                        "little-endian float32": [f"{r['decoded']:.9g}" for r in rows],
+                        "Keras value": ["—" if r["keras"] is None else f"{r['keras']:.9g}" for r in rows],
+                        "match": [
+                            "—" if r["keras"] is None else "✓" if r["keras"] == r["decoded"] else "✗" for r in rows
+                        ],
+                    }
+                )
+            )
+        array = inspection.arrays.get(name)
+        if array is not None:
+            stats = inspector.tensor_stats(array)
+            cols = st.columns(4)
+            for col, key in zip(cols, ("min", "max", "mean", "std"), strict=True):
+                col.metric(key, f"{stats[key]:.4g}" if stats[key] is not None else "—")
+            left, right = st.columns(2)
+            counts, edges = inspector.tensor_histogram(array)
+            left.plotly_chart(fig.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist")
+            matrix, caption = inspector.tensor_matrix(array)
+            right.plotly_chart(fig.tensor_heatmap(matrix, f"{name}: heatmap"), key="inspect.heat")
+            right.caption(caption)
+
+# ---------------------------------------------------------------- 4. checks
+with tab_checks:
+    icons = {inspector.PASS: "✅", inspector.FAIL: "❌", inspector.SKIPPED: "⏭️"}
+    for check in inspection.checks:
+        st.markdown(f"{icons[check.status]} **{check.title}** — {check.detail}")
+
+# ---------------------------------------------------------------- 5. diff
+with tab_diff:
+    st.markdown("Pick two versions of one model to see what retraining changed in each tensor.")
+    families = sorted({c.family for c in choices})
+    family_default = families.index(chosen.family) if chosen and chosen.family in families else 0
+    family = st.selectbox("Model", families, index=family_default, key="inspect.diff_family") if families else None
+    versions = [c for c in choices if c.family == family]
+    if len(versions) < 2:
+        st.info("This model has only one version. Retrain it on the Retrain page to get a second one to compare.")
+    else:
+        vlabels = [c.label for c in versions]
+        left, right = st.columns(2)
+        before_label = left.selectbox(
+            "Before", vlabels, index=len(vlabels) - 1 if versions[0].shipped else 1, key="inspect.diff_a"
+        )
+        after_label = right.selectbox("After", vlabels, index=0 if not versions[0].shipped else 1, key="inspect.diff_b")
+        before = versions[vlabels.index(before_label)]
+        after = versions[vlabels.index(after_label)]
+        try:
+            before_arrays = inspector.read_arrays(before.path)
+            after_arrays = inspector.read_arrays(after.path)
+        except store.StoreError as exc:
+            st.error(f"These versions cannot be compared: {exc}")
+        else:
+            diff = inspector.diff_arrays(before_arrays, after_arrays)
+            st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch")
+            st.plotly_chart(fig.diff_bars(diff), key="inspect.diff_bars")
+            comparable = [r["name"] for r in diff if r["l2_change"] is not None]
+            if comparable:
+                tensor = st.selectbox("Difference heatmap of", comparable, key="inspect.diff_tensor")
+                matrix, caption = inspector.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
+                st.plotly_chart(fig.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat")
+                st.caption(caption)
+
+# ---------------------------------------------------------------- 6. export
+with tab_export:
+    st.markdown(
+        "This project saves models in the TensorFlow.js layers format, so the export is the same format, re-written "
+        "from the checked model. Unzip it next to a web page and load it with "
+        "`await tf.loadLayersModel('model.json')`. The command line does the same: "
+        "`python -m core export tfjs SOURCE OUTDIR`."
+    )
+    if not inspection.ok:
+        st.warning("A model that fails its checks cannot be exported.")
+    else:
+        try:
+            if chosen is not None:
+                data = tfjs_zip(str(chosen.path), _stamp(chosen.path))
+                filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
+            else:
+                metadata = (inspection.model_json or {}).get("userDefinedMetadata") or {}
+                data = export.tfjs_zip_from_model(inspection.model, metadata)
+                filename = "upload-tfjs.zip"
+            st.download_button(
+                "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
+            )
+        except store.StoreError as exc:
+            st.error(f"The export failed: {exc}")

@@ -1,0 +1,105 @@
+"""Figures for the model inspector: the .bin strip chart, tensor histograms and heatmaps, and the version diff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+__all__ = ["byte_strip", "tensor_histogram_figure", "tensor_heatmap", "diff_bars"]
+
+
+def byte_strip(
+    manifest: Sequence[dict], title: str = "Which bytes of the weights file belong to which layer"
+) -> go.Figure:
+    """One horizontal strip per weights file; each tensor is a segment [offset, offset + length), coloured by layer."""
+    layers = list(dict.fromkeys(row["layer"] for row in manifest))
+    palette = qualitative.Plotly + qualitative.D3
+    fig = go.Figure()
+    for i, layer in enumerate(layers):
+        rows = [r for r in manifest if r["layer"] == layer]
+        fig.add_trace(
+            go.Bar(
+                name=layer,
+                y=[r["shard"] for r in rows],
+                x=[r["length"] for r in rows],
+                base=[r["file_offset"] for r in rows],
+                orientation="h",
+                marker_color=palette[i % len(palette)],
+                marker_line_color="white",
+                marker_line_width=1,
+                customdata=[
+                    [r["name"], str(r["shape"]), r["file_offset"], r["file_offset"] + r["length"]] for r in rows
+                ],
+                hovertemplate="%{customdata[0]} %{customdata[1]}<br>bytes %{customdata[2]:,}–%{customdata[3]:,}"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        barmode="overlay",
+        height=110 + 40 * len({r["shard"] for r in manifest}),
+        xaxis_title="byte offset",
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.6),
+    )
+    return fig
+
+
+def tensor_histogram_figure(counts, edges, title: str = "") -> go.Figure:
+    """Bars over the bin edges of np.histogram."""
+    counts, edges = np.asarray(counts), np.asarray(edges, dtype=float)
+    centers = (edges[:-1] + edges[1:]) / 2 if edges.size > 1 else edges
+    widths = np.diff(edges) if edges.size > 1 else None
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color="#4c78a8"))
+    fig.update_layout(
+        title=title, xaxis_title="value", yaxis_title="count", height=280, margin=dict(l=10, r=10, t=40, b=10)
+    )
+    return fig
+
+
+def tensor_heatmap(matrix, title: str = "", symmetric: bool = True) -> go.Figure:
+    """A weight matrix (or a conv mosaic with NaN gaps) on a diverging scale centred on 0."""
+    m = np.asarray(matrix, dtype=float)
+    finite = m[np.isfinite(m)]
+    bound = float(np.abs(finite).max()) if finite.size else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            colorscale="RdBu_r",
+            zmid=0.0 if symmetric else None,
+            zmin=-bound if symmetric else None,
+            zmax=bound if symmetric else None,
+            hoverongaps=False,
+            hovertemplate="row %{y}, column %{x}: %{z:.4g}<extra></extra>",
+        )
+    )
+    height = int(min(700, max(180, 12 * m.shape[0] + 80)))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def diff_bars(rows: Sequence[dict], title: str = "What retraining changed, per tensor") -> go.Figure:
+    """Relative change ‖after − before‖ / ‖before‖ per tensor; hover shows the L2 norm of the change."""
+    rows = [r for r in rows if r.get("relative_change") is not None]
+    fig = go.Figure(
+        go.Bar(
+            x=[r["relative_change"] for r in rows],
+            y=[r["name"] for r in rows],
+            orientation="h",
+            marker_color="#e4572e",
+            customdata=[[r["l2_change"]] for r in rows],
+            hovertemplate="%{y}<br>relative change %{x:.3g}<br>L2 of change %{customdata[0]:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="relative change",
+        height=80 + 28 * max(1, len(rows)),
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
