@@ -23,6 +23,8 @@ class Settings:
     max_epochs: int = 200  # MLX_MAX_EPOCHS
     max_text_epochs: int = 3  # MLX_MAX_TEXT_EPOCHS: LSTM epochs are minutes each on a CPU
     max_train_samples: int = 200_000  # MLX_MAX_TRAIN_SAMPLES
+    max_text_train_chars: int = 200_000  # MLX_MAX_TEXT_TRAIN_CHARS: about 30 s per LSTM epoch on 2 CPU cores
+    max_generated_per_class: int = 400  # MLX_MAX_GENERATED_PER_CLASS: generated drawings per shape class in a retrain
     max_concurrent_trainings: int = 1  # MLX_MAX_CONCURRENT_TRAININGS; later ones wait in a queue
     max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
     max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read

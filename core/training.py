@@ -62,7 +62,23 @@ def check_hyperparameters(epochs, batch_size, learning_rate, n_samples: int, max
         raise TrainingError(f"The learning rate must be a positive number (got {learning_rate!r}).")
 
 
-def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop):
+def _divergence_message(loss: float, epoch: int, batch: int | None) -> str:
+    where = f"epoch {epoch + 1}, batch {batch + 1}" if batch is not None else f"epoch {epoch + 1}"
+    return (
+        f"The loss became {loss} in {where}: the learning rate is too high, so each step overshoots and the "
+        "weights blow up. Nothing was saved and your active model is unchanged; try a smaller rate."
+    )
+
+
+def _ceiling_message(loss: float, ceiling: float, epoch: int) -> str:
+    return (
+        f"The loss rose to {loss:.3g} in epoch {epoch + 1}, more than {ceiling:.3g}, which is far worse than guessing: the "
+        "learning rate is too high, so each step overshoots the minimum and the model gets worse instead of "
+        "better. Nothing was saved and your active model is unchanged; try a smaller rate."
+    )
+
+
+def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop, loss_ceiling=None):
     import keras
 
     # Subclassing keras' Callback is the hook model.fit offers; everything else stays inside fit.
@@ -74,34 +90,26 @@ def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every,
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
 
-        def on_train_batch_end(self, batch, logs=None):
-            if should_stop is not None and should_stop():
+        def _above_ceiling(self, loss) -> bool:
+            return loss_ceiling is not None and loss is not None and loss > loss_ceiling
+
+        def on_train_batch_begin(self, batch, logs=None):
+            # Checked before each batch (no logs needed, so no device sync): a cancel lands within one batch.
+            if should_stop is not None and not result.cancelled and should_stop():
                 result.cancelled = True
-                result.message = "Training was cancelled."
+                result.message = "Training was cancelled. Nothing was saved and your active model is unchanged."
                 self.model.stop_training = True
-                return
-            if batch % batch_every:
-                return
-            loss = float((logs or {}).get("loss", 0.0))
-            if not math.isfinite(loss):
-                result.diverged = True
-                result.message = (
-                    f"The loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: the learning rate is too "
-                    "high, so each step overshoots and the weights blow up. Nothing was saved; try a smaller rate."
-                )
-                self.model.stop_training = True
-                return
-            if on_batch_end is not None:
-                on_batch_end(self.epoch, batch, {k: float(v) for k, v in (logs or {}).items()})
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
-            if not all(math.isfinite(v) for v in logs.values()) and not result.cancelled:
+            bad = [v for v in logs.values() if not math.isfinite(v)]
+            if bad and not result.cancelled and not result.diverged:
                 result.diverged = True
-                result.message = (
-                    f"The loss became non-finite in epoch {epoch + 1}: the learning rate is too high. "
-                    "Nothing was saved; try a smaller rate."
-                )
+                result.message = _divergence_message(bad[0], epoch, None)
+                self.model.stop_training = True
+            elif self._above_ceiling(logs.get("loss")) and not result.cancelled and not result.diverged:
+                result.diverged = True
+                result.message = _ceiling_message(logs["loss"], loss_ceiling, epoch)
                 self.model.stop_training = True
             if result.cancelled or result.diverged:
                 return
@@ -111,7 +119,27 @@ def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every,
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
 
-    return Reporter()
+    class BatchReporter(Reporter):
+        # Only defined when someone listens: overriding on_train_batch_end makes Keras turn its logs into Python
+        # floats after every batch (a device sync), which a plain fit skips.
+        def on_train_batch_end(self, batch, logs=None):
+            if result.cancelled or result.diverged:
+                return
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss):
+                result.diverged = True
+                result.message = _divergence_message(loss, self.epoch, batch)
+                self.model.stop_training = True
+                return
+            if batch >= batch_every and self._above_ceiling(loss):  # Keras' batch loss is the epoch's running mean
+                result.diverged = True
+                result.message = _ceiling_message(loss, loss_ceiling, self.epoch)
+                self.model.stop_training = True
+                return
+            if batch % batch_every == 0 or batch + 1 == self.params.get("steps"):
+                on_batch_end(self.epoch, batch, {k: float(v) for k, v in (logs or {}).items()})
+
+    return BatchReporter() if on_batch_end is not None else Reporter()
 
 
 def train(
@@ -131,6 +159,7 @@ def train(
     on_batch_end: BatchHook | None = None,
     batch_every: int = 1,
     should_stop: Callable[[], bool] | None = None,
+    loss_ceiling: float | None = None,
     max_epochs: int | None = None,
     shuffle: bool = True,
     deterministic: bool = False,
@@ -138,6 +167,7 @@ def train(
     """Compile and fit `model` in place, reporting through the hooks; returns what happened.
 
     The caller owns `model`: pass a copy (see `copy_model`) when the original must stay untouched.
+    Training stops as diverged when the loss is NaN/inf, or above `loss_ceiling` (see `chance_loss`).
     """
     import keras
 
@@ -150,7 +180,7 @@ def train(
         tf.config.experimental.enable_op_determinism()
     model.compile(optimizer=make_optimizer(optimizer, float(learning_rate)), loss=loss, metrics=metrics or ["accuracy"])
     result = TrainResult()
-    callback = _make_callback(result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop)
+    callback = _make_callback(result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop, loss_ceiling)
     start = time.perf_counter()
     model.fit(
         x,
@@ -164,6 +194,15 @@ def train(
     )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def chance_loss(n_classes: int, factor: float = 3.0) -> float:
+    """`factor` times the cross-entropy of guessing uniformly, ln(n_classes).
+
+    A softmax loss clipped by Keras can stay finite while a too-high learning rate wrecks the model, so a loss far
+    above guessing is the practical sign of divergence; a healthy run starts near ln(n) and only goes down.
+    """
+    return factor * math.log(max(2, int(n_classes)))
 
 
 def copy_model(model):
