@@ -60,9 +60,9 @@ class TextConfig:
     embedding_dim: int = 256
     lstm_units: int = 512
     seq_length: int = 100
-    epochs: int = 14
+    epochs: int = 20  # the shipped run; the best-validation epoch is kept, so extra epochs cost time, not quality
     batch_size: int = 64
-    learning_rate: float = 0.002
+    learning_rate: float = 0.002  # twice Adam's default: converges in fewer CPU epochs and still stays stable
     optimizer: str = "adam"
     validation_fraction: float = 0.1  # the last 10% of the corpus
     seed: int = 3

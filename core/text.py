@@ -1,13 +1,20 @@
-"""Character-level LSTM text model: vocabulary, training windows, model builder and training entry point.
+"""Character-level LSTM text model: vocabulary, training windows, model builder, training, evaluation and generation.
 
 Follows TensorFlow's "Text generation with an RNN" tutorial (Embedding -> LSTM -> Dense logits over characters).
+Generation runs the trained weights one character at a time in NumPy, carrying the LSTM state (see CharSampler).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+import math
+import sys
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,6 +24,24 @@ PRESETS: dict[str, TextConfig] = {
     "shipped": TextConfig(),
     "tutorial": TextConfig.tutorial(),
     "tiny": TextConfig.tiny(),
+}
+# The canonical corpus, at the public URL TensorFlow's tutorial downloads it from.
+SHAKESPEARE_URL = "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt"
+SHAKESPEARE_FILE = "shakespeare.txt"
+MAX_SAMPLES = 8  # parallel samples per request: each one is a row of the batch
+DEFAULT_SEED_CHAR = "\n"  # an empty seed starts "at the beginning of a line", the most common context in plays
+# Typographic characters people paste that a plain-ASCII corpus spells differently.
+CHAR_MAP = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2026": "...",
+    "\t": " ",
+    "\r": "",
+    "\u00a0": " ",
 }
 
 
@@ -56,7 +81,19 @@ class Vocabulary:
     @classmethod
     def from_json(cls, payload: str | list) -> Vocabulary:
         chars = json.loads(payload) if isinstance(payload, str) else payload
+        if not isinstance(chars, list) or not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError("A vocabulary must be a non-empty list of single characters.")
+        if len(set(chars)) != len(chars):
+            raise ValueError("The vocabulary lists a character twice.")
         return cls(tuple(chars))
+
+
+def show_char(c: str) -> str:
+    """A visible label for one character: newline and space would be invisible in a chart or table."""
+    return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c)
+
+
+# ---------------------------------------------------------------- corpus and windows
 
 
 def split_corpus(text: str, validation_fraction: float) -> tuple[str, str]:
@@ -78,8 +115,89 @@ def make_windows(ids: np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarr
         raise ValueError(
             f"The corpus is too short: it has {len(ids)} characters, and one training sequence needs {chunk}."
         )
-    windows = np.asarray(ids[: n * chunk], dtype=np.int32).reshape(n, chunk)
+    windows = np.asarray(ids[: n * chunk], dtype=np.int32).reshape(n, chunk)  # (N, seq_length + 1)
     return windows[:, :-1], windows[:, 1:]
+
+
+def read_corpus(path: str | Path) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"There is no file at {path}.")
+    return decode_text(path.read_bytes(), str(path))
+
+
+def decode_text(data: bytes, name: str = "The file") -> str:
+    """UTF-8 text, or a ValueError in plain words for empty, binary or non-UTF-8 bytes."""
+    if not data:
+        raise ValueError(f"{name} is empty.")
+    if b"\x00" in data[:65536]:
+        raise ValueError(f"{name} looks like a binary file (it contains NUL bytes), not text.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name} is not UTF-8 text (byte {exc.start} cannot be decoded).") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    control = sum(1 for c in text[:65536] if unicodedata.category(c) == "Cc" and c not in "\n\r\t")
+    if control > 0.05 * min(len(text), 65536):
+        raise ValueError(f"{name} is mostly control characters: it looks binary, not like text.")
+    return text
+
+
+def check_corpus_upload(data: bytes, max_mb: float, seq_length: int = TextConfig().seq_length) -> str:
+    """Validate an uploaded .txt for training: size cap, UTF-8, and long enough for a training sequence."""
+    if len(data) > max_mb * 2**20:
+        raise ValueError(f"The file is {len(data) / 2**20:.1f} MB; uploads are capped at {max_mb:g} MB.")
+    text = decode_text(data, "The upload")
+    if len(text) < 2 * (seq_length + 1):
+        raise ValueError(
+            f"The text has {len(text)} characters: it needs at least {2 * (seq_length + 1)} "
+            f"(one {seq_length + 1}-character sequence for training and one for validation)."
+        )
+    return text
+
+
+def describe_corpus(text: str, name: str = "") -> dict:
+    """Size, vocabulary and fingerprint of a corpus: what the metadata records instead of the text itself."""
+    return {
+        "name": name,
+        "chars": len(text),
+        "vocab_size": len(set(text)),
+        "lines": text.count("\n") + (0 if text.endswith("\n") else 1),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }
+
+
+def download_shakespeare(cache_dir: str | Path, url: str = SHAKESPEARE_URL) -> Path:
+    """Fetch the canonical Shakespeare corpus with keras.utils.get_file (cached); offline gives a plain ValueError."""
+    import keras
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        path = keras.utils.get_file(SHAKESPEARE_FILE, origin=url, cache_dir=str(cache_dir), cache_subdir="datasets")
+    except Exception as exc:  # get_file wraps every network failure in a bare Exception
+        raise ValueError(
+            f"Could not download the corpus from {url}: this server seems to be offline or cannot reach it "
+            f"({exc}). Upload a .txt file instead."
+        ) from None
+    return Path(path)
+
+
+def prepare_text_data(text: str, cfg: TextConfig, vocab: Vocabulary | None = None):
+    """Vocabulary plus (x, y) training and validation windows from one corpus (last fraction validates)."""
+    vocab = vocab or Vocabulary.from_text(text)
+    train_text, val_text = split_corpus(text, cfg.validation_fraction)
+    x_train, y_train = make_windows(vocab.encode(train_text), cfg.seq_length)
+    if len(val_text) < cfg.seq_length + 1:
+        raise ValueError(
+            f"The corpus is too short: its validation part (the last {cfg.validation_fraction:.0%}) has "
+            f"{len(val_text)} characters, and one sequence needs {cfg.seq_length + 1}."
+        )
+    x_val, y_val = make_windows(vocab.encode(val_text), cfg.seq_length)
+    return vocab, (x_train, y_train), (x_val, y_val)
+
+
+# ---------------------------------------------------------------- model
 
 
 def build_text_model(
@@ -92,35 +210,34 @@ def build_text_model(
     return keras.Sequential(
         [
             keras.Input(batch_shape=batch_shape, dtype="int32", name="chars"),
-            keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding"),
+            keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding"),  # (B, T, embedding_dim)
             keras.layers.LSTM(
                 cfg.lstm_units,
                 return_sequences=True,
                 stateful=stateful,
                 recurrent_initializer="glorot_uniform",
                 name="lstm",
-            ),
+            ),  # (B, T, lstm_units)
             keras.layers.Dense(vocab_size, name="dense_out"),  # (B, T, vocab) logits
         ],
         name=f"text_{cfg.preset}",
     )
 
 
-def read_corpus(path: str | Path) -> str:
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded).") from exc
-
-
-def prepare_text_data(text: str, cfg: TextConfig, vocab: Vocabulary | None = None):
-    """Vocabulary plus (x, y) training and validation windows from one corpus (last fraction validates)."""
-    vocab = vocab or Vocabulary.from_text(text)
-    train_text, val_text = split_corpus(text, cfg.validation_fraction)
-    x_train, y_train = make_windows(vocab.encode(train_text), cfg.seq_length)
-    x_val, y_val = make_windows(vocab.encode(val_text), cfg.seq_length)
-    return vocab, (x_train, y_train), (x_val, y_val)
+def summary_table(model) -> list[dict]:
+    """One row per layer: name, class, output shape and parameter count (what Keras' summary() prints)."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape) if hasattr(layer, "output") else ()
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": layer.__class__.__name__,
+                "output shape": str(shape).replace("None", "batch", 1).replace("None", "time", 1),
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows
 
 
 def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, vocab: Vocabulary | None = None, **hooks):
@@ -130,9 +247,10 @@ def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, voca
     from core.training import train
 
     vocab, (x_train, y_train), (x_val, y_val) = prepare_text_data(text, cfg, vocab)
-    if cfg.seed is not None:
-        keras.utils.set_random_seed(cfg.seed)
-    model = model or build_text_model(len(vocab), cfg)
+    if model is None:
+        if cfg.seed is not None:
+            keras.utils.set_random_seed(cfg.seed)
+        model = build_text_model(len(vocab), cfg)
     result = train(
         model,
         x_train,
@@ -148,3 +266,462 @@ def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, voca
         **hooks,
     )
     return model, vocab, result
+
+
+# ---------------------------------------------------------------- one-step generation (NumPy)
+
+
+class LSTMState(NamedTuple):
+    h: np.ndarray  # (B, units) hidden state: what the LSTM outputs
+    c: np.ndarray  # (B, units) cell state: its memory
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # tanh form: no overflow warnings for large |x|
+
+
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "sigmoid": _sigmoid,
+    "hard_sigmoid": lambda x: np.clip((x + 3.0) / 6.0, 0.0, 1.0),
+    "relu": lambda x: np.maximum(x, 0.0),
+    "linear": lambda x: x,
+}
+
+
+class CharSampler:
+    """The trained Embedding -> LSTM -> Dense weights, run one character at a time in NumPy.
+
+    Hand-written on purpose: at batch 1, every call into TensorFlow costs about a millisecond of dispatch, more than
+    the arithmetic of one step; a NumPy step is one small matrix product, and it exposes h and c for the heatmap.
+    The model itself is only read, never changed, so a shared cached model is safe.
+    """
+
+    def __init__(self, model, vocab: Vocabulary):
+        embedding = np.asarray(model.get_layer("embedding").embeddings, dtype=np.float32)  # (V, E)
+        lstm = model.get_layer("lstm")
+        dense = model.get_layer("dense_out")
+        if embedding.shape[0] != len(vocab) or dense.units != len(vocab):
+            raise ValueError(
+                f"The model predicts {dense.units} characters but the vocabulary has {len(vocab)}: they do not belong "
+                "together."
+            )
+        kernel = np.asarray(lstm.cell.kernel, dtype=np.float32)  # (E, 4U), gates in Keras' order i, f, c, o
+        bias = np.asarray(lstm.cell.bias, dtype=np.float32) if lstm.cell.use_bias else 0.0  # (4U,)
+        # The input is always one of V characters, so embedding @ kernel + bias is a lookup table: (V, 4U).
+        self.input_table = embedding @ kernel + bias
+        self.recurrent_kernel = np.asarray(lstm.cell.recurrent_kernel, dtype=np.float32)  # (U, 4U)
+        self.dense_kernel = np.asarray(dense.kernel, dtype=np.float32)  # (U, V)
+        self.dense_bias = np.asarray(dense.bias, dtype=np.float32) if dense.use_bias else np.zeros(len(vocab), "f4")
+        config = lstm.get_config()
+        try:
+            self.activation = ACTIVATIONS[config.get("activation", "tanh")]
+            self.recurrent_activation = ACTIVATIONS[config.get("recurrent_activation", "sigmoid")]
+        except KeyError as exc:
+            raise ValueError(
+                f"The LSTM uses the activation {exc.args[0]!r}, which the sampler does not know."
+            ) from None
+        self.units = int(lstm.units)
+        self.vocab = vocab
+
+    def initial_state(self, batch: int = 1) -> LSTMState:
+        return LSTMState(np.zeros((batch, self.units), np.float32), np.zeros((batch, self.units), np.float32))
+
+    def step(self, state: LSTMState, ids) -> tuple[np.ndarray, LSTMState]:
+        """Read one character per row; returns (next-character logits (B, V), the new state)."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)  # (B,)
+        u = self.units
+        z = self.input_table[ids] + state.h @ self.recurrent_kernel  # (B, 4U)
+        i = self.recurrent_activation(z[:, :u])
+        f = self.recurrent_activation(z[:, u : 2 * u])
+        c = f * state.c + i * self.activation(z[:, 2 * u : 3 * u])  # (B, U)
+        o = self.recurrent_activation(z[:, 3 * u :])
+        h = o * self.activation(c)  # (B, U)
+        logits = h @ self.dense_kernel + self.dense_bias  # (B, V)
+        return logits, LSTMState(h, c)
+
+    def run(self, ids, state: LSTMState | None = None) -> tuple[np.ndarray, LSTMState, np.ndarray, np.ndarray]:
+        """Read a whole sequence (T,) in one stream: (logits (T, V), final state, hidden (T, U), cell (T, U))."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        state = state or self.initial_state(1)
+        logits = np.zeros((len(ids), len(self.vocab)), np.float32)
+        hidden = np.zeros((len(ids), self.units), np.float32)
+        cell = np.zeros((len(ids), self.units), np.float32)
+        for t, i in enumerate(ids):
+            step_logits, state = self.step(state, [i])
+            logits[t], hidden[t], cell[t] = step_logits[0], state.h[0], state.c[0]
+        return logits, state, hidden, cell
+
+
+def next_char_probabilities(logits, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """The distribution a sampler draws from: softmax(logits / T), optionally only over the k likeliest.
+
+    Temperature 0 is the argmax (a one-hot row). Works on (V,) or (B, V).
+    """
+    check_temperature(temperature)
+    z = np.asarray(logits, dtype=np.float64)
+    if top_k:
+        k = min(int(top_k), z.shape[-1])
+        kth = np.sort(z, axis=-1)[..., -k][..., None]
+        z = np.where(z >= kth, z, -np.inf)
+    if temperature == 0:
+        out = np.zeros_like(z)
+        np.put_along_axis(out, np.argmax(z, axis=-1)[..., None], 1.0, axis=-1)
+        return out
+    z = z / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sample_ids(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of (B, V) probabilities by inverting the cumulative sum (vectorised categorical)."""
+    cdf = np.cumsum(probabilities, axis=-1)  # (B, V)
+    u = rng.random((cdf.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=-1), cdf.shape[-1] - 1)  # (B,)
+
+
+def check_temperature(temperature) -> float:
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"The temperature must be a number (got {temperature!r}).") from None
+    if not math.isfinite(t) or t < 0:
+        raise ValueError(f"The temperature must be 0 (argmax) or a positive number (got {temperature!r}).")
+    return t
+
+
+def check_length(length, max_chars: int) -> tuple[int, str]:
+    """A length of at least 1; anything above `max_chars` is capped. Returns (length, note for the user)."""
+    try:
+        n = int(length)
+    except (TypeError, ValueError):
+        raise ValueError(f"The length must be a whole number (got {length!r}).") from None
+    if n < 1:
+        raise ValueError(f"The length must be at least 1 character (got {n}).")
+    if n > max_chars:
+        return max_chars, f"The length was capped at {max_chars:,} characters (asked for {n:,})."
+    return n, ""
+
+
+@dataclass
+class SeedCheck:
+    """What happened to a seed: the text actually used, and the characters mapped, dropped or defaulted."""
+
+    text: str
+    original: str
+    mapped: dict[str, str] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    defaulted: bool = False
+
+    @property
+    def message(self) -> str:
+        parts = []
+        changes = []
+        if self.mapped:
+            changes.append("mapped " + ", ".join(f"{k!r} → {v!r}" for k, v in self.mapped.items()))
+        if self.dropped:
+            changes.append("dropped " + ", ".join(repr(c) for c in self.dropped))
+        if changes:
+            parts.append("Some seed characters are not in the model's vocabulary: " + "; ".join(changes) + ".")
+        if self.defaulted:
+            parts.append(f"The seed is empty, so generation starts from {self.text!r} (a new line).")
+        return " ".join(parts)
+
+
+def clean_seed(text: str, vocab: Vocabulary) -> SeedCheck:
+    """Map seed characters the vocabulary lacks to close ones (’ → ', é → e, Q → q if needed), drop the rest."""
+    index = vocab.index
+    mapped: dict[str, str] = {}
+    dropped: list[str] = []
+    out = []
+    for c in text or "":
+        if c in index:
+            out.append(c)
+            continue
+        candidates = [
+            CHAR_MAP.get(c),
+            unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode(),
+            c.lower(),
+            c.upper(),
+        ]
+        replacement = next((r for r in candidates if r is not None and r and all(ch in index for ch in r)), None)
+        if replacement is None:
+            if c not in dropped:
+                dropped.append(c)
+            continue
+        mapped[c] = replacement
+        out.append(replacement)
+    cleaned = "".join(out)
+    defaulted = not cleaned
+    if defaulted:
+        cleaned = DEFAULT_SEED_CHAR if DEFAULT_SEED_CHAR in index else vocab.chars[0]
+    return SeedCheck(cleaned, text or "", mapped, dropped, defaulted)
+
+
+class Step(NamedTuple):
+    """One generated position for every sample."""
+
+    ids: np.ndarray  # (B,) the sampled characters
+    probabilities: np.ndarray  # (B, V) the distribution they were drawn from
+    hidden: np.ndarray  # (B, U) LSTM hidden state after reading the sampled character
+    cell: np.ndarray  # (B, U) LSTM cell state after reading it
+
+
+def iter_generate(
+    sampler: CharSampler,
+    seed_text: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    n_samples: int = 1,
+    random_seed: int | None = None,
+) -> Iterator[Step]:
+    """Yield one Step per character: prime the state on the seed once, then carry it from step to step.
+
+    All samples share the primed state and run as the rows of one batch. `seed_text` must already be cleaned.
+    """
+    check_temperature(temperature)
+    if not 1 <= int(n_samples) <= MAX_SAMPLES:
+        raise ValueError(f"The number of samples must be between 1 and {MAX_SAMPLES} (got {n_samples}).")
+    if top_k is not None and int(top_k) < 0:
+        raise ValueError(f"top-k must be 0 (off) or a positive number (got {top_k}).")
+    rng = np.random.default_rng(random_seed)
+    logits, state, _, _ = sampler.run(sampler.vocab.encode(seed_text))
+    logits = np.repeat(logits[-1:], n_samples, axis=0)  # (B, V)
+    state = LSTMState(np.repeat(state.h, n_samples, axis=0), np.repeat(state.c, n_samples, axis=0))
+    for _ in range(int(length)):
+        probabilities = next_char_probabilities(logits, temperature, top_k)  # (B, V)
+        ids = np.argmax(probabilities, axis=-1) if temperature == 0 else sample_ids(probabilities, rng)
+        logits, state = sampler.step(state, ids)
+        yield Step(ids, probabilities.astype(np.float32), state.h, state.c)
+
+
+@dataclass
+class Generation:
+    seed: SeedCheck
+    texts: list[str]  # the generated continuation of each sample (without the seed)
+    ids: np.ndarray  # (B, L)
+    probabilities: np.ndarray  # (B, L, V)
+    hidden: np.ndarray  # (L, U) of sample 0
+    cell: np.ndarray  # (L, U) of sample 0
+    notes: list[str] = field(default_factory=list)
+
+
+def generate_text(
+    sampler: CharSampler,
+    seed_text: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    n_samples: int = 1,
+    random_seed: int | None = None,
+    max_chars: int = 2000,
+    on_step=None,
+) -> Generation:
+    """Generate `n_samples` continuations of a seed; records every distribution and sample 0's activations.
+
+    `on_step(step_index, Step)` is called after each character (the page streams through it).
+    """
+    length, note = check_length(length, max_chars)
+    seed = clean_seed(seed_text, sampler.vocab)
+    ids, probs, hidden, cell = [], [], [], []
+    for t, step in enumerate(iter_generate(sampler, seed.text, length, temperature, top_k, n_samples, random_seed)):
+        ids.append(step.ids)
+        probs.append(step.probabilities)
+        hidden.append(step.hidden[0])
+        cell.append(step.cell[0])
+        if on_step is not None:
+            on_step(t, step)
+    id_array = np.stack(ids, axis=1)  # (B, L)
+    return Generation(
+        seed=seed,
+        texts=[sampler.vocab.decode(row) for row in id_array],
+        ids=id_array,
+        probabilities=np.stack(probs, axis=1),
+        hidden=np.stack(hidden),
+        cell=np.stack(cell),
+        notes=[n for n in (seed.message, note) if n],
+    )
+
+
+def find_loop(text: str, max_period: int = 200, min_repeats: int = 2) -> tuple[int, int] | None:
+    """Where a text ends in a repeating cycle: (start index, period), or None. Argmax decoding often ends so."""
+    n = len(text)
+    for period in range(1, min(max_period, n // min_repeats) + 1):
+        if text[n - period * min_repeats :] != text[n - period :] * min_repeats:
+            continue
+        start = n - period * min_repeats
+        while start > 0 and text[start - 1] == text[start - 1 + period]:
+            start -= 1
+        return start, period
+    return None
+
+
+def surprisal(sampler: CharSampler, text: str) -> tuple[str, np.ndarray]:
+    """-log2 p(char | everything before it) for each character after the first, in bits; text is cleaned first."""
+    cleaned = clean_seed(text, sampler.vocab).text
+    ids = sampler.vocab.encode(cleaned)
+    if len(ids) < 2:
+        return cleaned, np.zeros(0)
+    logits, _, _, _ = sampler.run(ids[:-1])
+    log_probs = logits - _logsumexp(logits)  # (T-1, V)
+    return cleaned, -log_probs[np.arange(len(ids) - 1), ids[1:]] / math.log(2)
+
+
+def top_units(activations: np.ndarray, n: int) -> list[int]:
+    """The n units whose activation varies most over the text: the ones worth looking at first."""
+    order = np.argsort(-np.asarray(activations).std(axis=0))
+    return [int(i) for i in order[: max(1, n)]]
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    m = logits.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
+
+
+def evaluate_text(model, vocab: Vocabulary, text: str, seq_length: int, batch_size: int = 64) -> dict:
+    """Mean next-character cross-entropy on `text`, scored in the training windows (state reset per window).
+
+    Characters outside the vocabulary cannot be predicted (the model gives them probability 0), so they are
+    removed first and counted. A text shorter than one window is scored as a single window.
+    """
+    index = vocab.index
+    unknown = [c for c in text if c not in index]
+    known = "".join(c for c in text if c in index)
+    if len(known) < 2:
+        raise ValueError(
+            f"The text has {len(known)} character(s) the model knows; at least 2 are needed to score a prediction."
+        )
+    ids = vocab.encode(known)
+    if len(ids) >= seq_length + 1:
+        x, y = make_windows(ids, seq_length)  # (N, seq_length) each
+    else:
+        x, y = ids[None, :-1], ids[None, 1:]
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logits = np.asarray(model(xb, training=False), dtype=np.float64)  # (b, T, V)
+        log_probs = logits - _logsumexp(logits)
+        total -= float(np.take_along_axis(log_probs, yb[..., None].astype(np.int64), axis=-1).sum())
+    scored = int(y.size)
+    nats = total / scored
+    return {
+        "chars": scored,
+        "loss_nats_per_char": round(nats, 5),
+        "bits_per_char": round(nats / math.log(2), 5),
+        "unknown_chars": len(unknown),
+        "unknown_char_set": "".join(sorted(set(unknown))),
+        "text_chars": len(text),
+    }
+
+
+# ---------------------------------------------------------------- store and CLI
+
+
+def vocab_from_metadata(metadata: dict) -> Vocabulary:
+    if "vocab" not in metadata:
+        raise ValueError("This model folder has no character vocabulary in its metadata, so it is not a text model.")
+    return Vocabulary.from_json(metadata["vocab"])
+
+
+def config_from_metadata(metadata: dict) -> TextConfig:
+    known = TextConfig.__dataclass_fields__
+    return TextConfig(**{k: v for k, v in (metadata.get("config") or {}).items() if k in known})
+
+
+def load_text_model(folder: str | Path | None = None):
+    """(LoadedModel, Vocabulary) for a text model folder (default: the shipped one)."""
+    from core import store
+
+    loaded = store.load_model(folder or store.shipped_model_dir("text"))
+    return loaded, vocab_from_metadata(loaded.metadata)
+
+
+def text_metadata(
+    vocab: Vocabulary, cfg: TextConfig, history: dict, seconds: float, corpus: dict, best_epoch: int | None
+) -> dict:
+    """The metadata stored with a text model: vocabulary, config, curve, metrics, time, and what it read."""
+    val = history.get("val_loss") or []
+    best = (best_epoch or (int(np.argmin(val)) + 1 if val else 0)) - 1
+    metrics = {}
+    if val:
+        metrics = {
+            "val_loss_nats_per_char": round(float(val[best]), 5),
+            "val_bits_per_char": round(float(val[best]) / math.log(2), 5),
+            "val_accuracy": round(float((history.get("val_accuracy") or [math.nan] * len(val))[best]), 5),
+            "best_epoch": best + 1,
+            "epochs_run": len(val),
+        }
+    return {
+        "family": "text",
+        "vocab": list(vocab.chars),
+        "config": asdict(cfg),
+        "history": history,
+        "metrics": metrics,
+        "training_seconds": round(float(seconds), 1),
+        "corpus": corpus,
+    }
+
+
+def _overrides(args) -> dict:
+    return {
+        k: v
+        for k, v in (
+            ("epochs", getattr(args, "epochs", None)),
+            ("batch_size", getattr(args, "batch_size", None)),
+            ("learning_rate", getattr(args, "learning_rate", None)),
+            ("seed", getattr(args, "seed", None)),
+        )
+        if v is not None
+    }
+
+
+def train_cli(args) -> dict:
+    """`python -m core train text --corpus PATH`: rebuild saved_models/text (or --out), keeping the best epoch."""
+    import keras
+
+    from core import store
+
+    preset = getattr(args, "preset", "shipped") or "shipped"
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}: choose one of {', '.join(PRESETS)}.")
+    cfg = PRESETS[preset].with_(**_overrides(args))
+    text = read_corpus(args.corpus)
+    vocab, _, _ = prepare_text_data(text, cfg)  # fails fast, before building anything, on a too-short corpus
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_text_model(len(vocab), cfg)
+    best = {"loss": math.inf, "epoch": 0, "weights": None}
+
+    def keep_best(epoch: int, logs: dict) -> None:
+        # The validation loss rises again once an LSTM this size starts memorising, so keep the best epoch.
+        print(json.dumps({"epoch": epoch + 1, **{k: round(v, 4) for k, v in logs.items()}}), file=sys.stderr)
+        if logs.get("val_loss", math.inf) < best["loss"]:
+            best.update(loss=logs["val_loss"], epoch=epoch + 1, weights=model.get_weights())
+
+    model, vocab, result = train_text_model(text, cfg, model=model, vocab=vocab, on_epoch_end=keep_best)
+    if not result.ok:
+        raise ValueError(result.message)
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+    corpus = describe_corpus(text, Path(args.corpus).name)
+    metadata = text_metadata(vocab, cfg, result.history, result.seconds, corpus, best["epoch"])
+    out = Path(args.out) if args.out else store.shipped_model_dir("text")
+    store.save_model(model, out, metadata)
+    return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}
+
+
+def evaluate_cli(args) -> dict:
+    """`python -m core evaluate text FILE [--tail FRACTION] [--model DIR]`: loss in nats and bits per character."""
+    text = read_corpus(args.file)
+    tail = getattr(args, "tail", None)
+    if tail is not None:
+        if not 0.0 < tail <= 1.0:
+            raise ValueError(f"--tail must be a fraction in (0, 1] (got {tail}).")
+        text = text[int(len(text) * (1.0 - tail)) :]
+    loaded, vocab = load_text_model(getattr(args, "model", None))
+    cfg = config_from_metadata(loaded.metadata)
+    return evaluate_text(loaded.model, vocab, text, cfg.seq_length)
