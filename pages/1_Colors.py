@@ -71,7 +71,7 @@ def live_prediction() -> None:
     rgb = state["colors.rgb"]
     logits, probs = colors.predict_logits_proba(model, rgb)
     top = int(np.argmax(probs))
-    with right:
+    with right, st.container(key="colors-top"):
         st.markdown(
             f"<div style='display:flex;align-items:center;gap:12px'>"
             f"<div style='width:56px;height:56px;border-radius:8px;border:1px solid #999;background:{colors.to_hex(rgb)}'></div>"

@@ -96,6 +96,7 @@ def app_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
+    playwright.expect.set_options(timeout=30_000)  # first paint imports TensorFlow and loads a model
     exe = shutil.which("chromium")
     if exe is None:
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")

@@ -1,0 +1,30 @@
+"""Browser test (headless Chromium): the home page loads, and the Colors page's top family follows the colour."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_page_renders(page, app_url):
+    page.goto(app_url)
+    expect(page.get_by_text("The machine-learning explainer")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Colors")).first).to_be_visible()
+
+
+def test_pure_red_then_pure_blue(page, app_url):
+    page.goto(f"{app_url}/Colors")
+    top = page.locator(".st-key-colors-top b").first
+    expect(top).to_have_text("blue-ish")  # the default colour
+    box = page.get_by_label("…or type a colour")
+    box.fill("#ff0000")
+    box.press("Enter")
+    expect(top).to_have_text("red-ish")
+    box.fill("rgb(0, 0, 255)")
+    box.press("Enter")
+    expect(top).to_have_text("blue-ish")
+    # the R slider followed the typed colour
+    expect(page.locator("input[aria-label='R']")).to_have_attribute("aria-valuetext", "0")
+    expect(page.locator("input[aria-label='B']")).to_have_attribute("aria-valuetext", "255")

@@ -1,0 +1,180 @@
+"""The model store: TF.js layers format, round trips, atomic writes, safe names, and refusal of bad files."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from core import store
+from core.colors import build_color_model
+from core.config import ColorConfig, TextConfig
+from core.text import build_text_model
+
+
+@pytest.fixture
+def color_model():
+    keras.utils.set_random_seed(0)
+    return build_color_model(ColorConfig.tiny())
+
+
+def test_model_json_has_the_tfjs_keys_and_little_endian_weights(tmp_path, color_model):
+    folder = store.save_model(color_model, tmp_path / "m", {"class_names": ["a"]})
+    data = json.loads((folder / "model.json").read_text())
+    assert data["format"] == "layers-model"
+    for key in ("generatedBy", "convertedBy", "modelTopology", "weightsManifest", "userDefinedMetadata"):
+        assert key in data
+    assert data["userDefinedMetadata"]["class_names"] == ["a"]
+    assert "keras" in data["userDefinedMetadata"]["versions"]
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    expected = b"".join(np.asarray(v.numpy(), dtype="<f4").tobytes() for _, v in store.named_weights(color_model))
+    assert raw == expected
+    names = [w["name"] for w in data["weightsManifest"][0]["weights"]]
+    assert names[:2] == ["hidden/kernel", "hidden/bias"]
+
+
+def test_topology_is_keras2_style(color_model):
+    topo = store.to_tfjs_topology(color_model)
+    text = json.dumps(topo)
+    assert '"module"' not in text and '"registered_name"' not in text and "DTypePolicy" not in text
+    first = topo["config"]["layers"][0]["config"]
+    assert first["batch_input_shape"] == [None, 3]
+    assert first["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("kind", ["dense", "lstm", "conv"])
+def test_round_trip_gives_identical_predictions(tmp_path, kind, color_model):
+    if kind == "dense":
+        model, x = color_model, np.random.default_rng(0).uniform(0, 255, (5, 3)).astype("float32")
+    elif kind == "lstm":
+        model, x = build_text_model(11, TextConfig.tiny()), np.random.default_rng(0).integers(0, 11, (2, 9))
+    else:
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Conv2D(4, 3, name="conv_1"),
+                keras.layers.MaxPooling2D(name="pool_1"),
+                keras.layers.Flatten(name="flatten"),
+                keras.layers.Dense(3, activation="softmax", name="dense_out"),
+            ]
+        )
+        x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
+    loaded = store.load_model(store.save_model(model, tmp_path / kind))
+    np.testing.assert_array_equal(np.asarray(loaded.model(x)), np.asarray(model(x)))
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, color_model, monkeypatch):
+    folder = store.save_model(color_model, tmp_path / "m", {"run": 1})
+    before = (folder / "model.json").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "_fsync_dir", boom)
+    with pytest.raises(OSError):
+        store.save_model(color_model, folder, {"run": 2})
+    assert (folder / "model.json").read_bytes() == before  # the previous model is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temp folder left behind
+
+
+def test_interrupted_save_is_never_listed(tmp_path, color_model):
+    version = store.save_version(color_model, "colors", "good", models_dir=tmp_path)
+    half = tmp_path / "colors" / ".tmp-20990101-000000-half-1234"
+    half.mkdir()
+    (half / "model.json").write_text("{")
+    listed = store.list_versions("colors", models_dir=tmp_path)
+    assert [v.version_id for v in listed] == [version.version_id]
+
+
+@pytest.mark.parametrize("name", ["../evil", "..", "a/b", "", "x" * 65, "/abs", "name with space", ".hidden", "a\\b"])
+def test_bad_version_names_are_rejected(tmp_path, color_model, name):
+    with pytest.raises(store.StoreError):
+        store.save_version(color_model, "colors", name, models_dir=tmp_path)
+    assert not any(tmp_path.rglob("model.json"))
+
+
+def test_versions_never_touch_shipped_models(tmp_path, color_model):
+    shipped = store.shipped_model_dir("colors") / "model.json"
+    before = shipped.read_bytes()
+    v = store.save_version(color_model, "colors", "mine", models_dir=tmp_path)
+    assert v.path.is_relative_to(tmp_path)
+    assert shipped.read_bytes() == before
+    store.delete_version("colors", v.version_id, models_dir=tmp_path)
+    assert store.list_versions("colors", models_dir=tmp_path) == []
+
+
+def _corrupt(folder, edit):
+    data = json.loads((folder / "model.json").read_text())
+    edit(data)
+    (folder / "model.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: (f / "model.json").write_text('{"format": "layers-mo'), "not valid JSON"),
+        (lambda f: (f / "model.json").write_text("[1, 2]"), "JSON object"),
+        (lambda f: _corrupt(f, lambda d: d.pop("weightsManifest")), "lacks the key"),
+        (lambda f: (f / store.SHARD_NAME).write_bytes((f / store.SHARD_NAME).read_bytes()[:-4]), "shorter"),
+        (lambda f: (f / store.SHARD_NAME).write_bytes((f / store.SHARD_NAME).read_bytes() + b"xx"), "longer"),
+        (lambda f: (f / store.SHARD_NAME).unlink(), "missing"),
+        (
+            lambda f: _corrupt(f, lambda d: d["modelTopology"]["config"]["layers"][1].update(class_name="Lambda")),
+            "Lambda",
+        ),
+        (
+            lambda f: _corrupt(f, lambda d: d["modelTopology"]["config"]["layers"][1].update(class_name="Evil")),
+            "unknown layer",
+        ),
+        (
+            lambda f: _corrupt(f, lambda d: d["weightsManifest"][0].update(paths=["../../etc/passwd"])),
+            "plain file name",
+        ),
+        (
+            lambda f: _corrupt(f, lambda d: d["weightsManifest"][0]["weights"][0].update(dtype="float16")),
+            "unsupported dtype",
+        ),
+        (
+            lambda f: _corrupt(f, lambda d: d["weightsManifest"][0]["weights"][0].update(shape=[2**40, 2**40])),
+            "elements",
+        ),
+        (
+            lambda f: _corrupt(
+                f,
+                lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(
+                    activation={"class_name": "function", "config": "os.system"}
+                ),
+            ),
+            "not allowed",
+        ),
+    ],
+)
+def test_bad_model_files_are_refused_clearly(tmp_path, color_model, damage, message):
+    folder = store.save_model(color_model, tmp_path / "m")
+    damage(folder)
+    with pytest.raises(store.StoreError, match=message):
+        store.load_model(folder)
+    # the shipped model still loads
+    assert store.load_model(store.shipped_model_dir("colors")).model is not None
+
+
+def test_missing_model_folder(tmp_path):
+    with pytest.raises(store.StoreError, match="no model folder"):
+        store.load_model(tmp_path / "nope")
+
+
+def test_zip_holds_model_json_and_weights(tmp_path, color_model):
+    import io
+    import zipfile
+
+    folder = store.save_model(color_model, tmp_path / "m")
+    names = zipfile.ZipFile(io.BytesIO(store.zip_model_folder(folder))).namelist()
+    assert sorted(names) == sorted(["model.json", store.SHARD_NAME])
+
+
+def test_user_models_dir_follows_the_environment(tmp_path, monkeypatch, color_model):
+    monkeypatch.setenv("MLX_USER_MODELS_DIR", str(tmp_path / "elsewhere"))
+    v = store.save_version(color_model, "colors", "envtest")
+    assert v.path.parent.parent == (tmp_path / "elsewhere").resolve()
+    assert os.path.isfile(v.path / "model.json")
