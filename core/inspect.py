@@ -325,7 +325,7 @@ def _auto_name(name: str, class_name: str) -> bool:
     A bare 'conv2d' is ambiguous (the first unnamed Conv2D gets it too); it counts as chosen, since this project
     names every layer.
     """
-    snake = re.escape(re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower())
+    snake = re.escape(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", class_name).lower())  # MaxPooling2D → max_pooling2d
     return bool(re.fullmatch(rf"{snake}_\d+|{snake}_{re.escape(class_name)}\d+", name))
 
 

@@ -147,11 +147,13 @@ with tab_weights:
             first = rows[0]
             keras_text = "not loaded (see the checks)" if first["keras"] is None else f"{first['keras']:.9g}"
             st.markdown(
-                f"First value of **{name}**: bytes `{first['hex']}` at offset {first['byte_offset']:,}, read as a "
-                f"little-endian float32 = <b data-testid='inspect-hex-first'>{first['decoded']:.9g}</b>; "
-                f"the loaded Keras model says <b data-testid='inspect-keras-first'>{keras_text}</b>.",
-                unsafe_allow_html=True,
+                f"First value of **{name}**: the bytes `{first['hex']}` at offset {first['byte_offset']:,} of the file."
             )
+            hex_col, keras_col = st.columns(2)
+            with hex_col.container(key="inspect-hex-first"):
+                st.markdown(f"Read as a little-endian float32: **{first['decoded']:.9g}**")
+            with keras_col.container(key="inspect-keras-first"):
+                st.markdown(f"Read back from the loaded Keras model: **{keras_text}**")
             st.table(
                 pd.DataFrame(
                     {

@@ -1,0 +1,373 @@
+"""The inspector: byte offsets against NumPy, hex decoding, explicit/default flags, the diff, every bad input, export."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+import zipfile
+from io import BytesIO
+
+import keras
+import numpy as np
+import pytest
+
+from core import export, store
+from core import inspect as inspector
+from core.__main__ import main as cli
+from core.config import TextConfig
+from core.settings import SHIPPED_MODELS_DIR
+from core.text import build_text_model
+
+
+def conv_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="conv_1"),
+            keras.layers.MaxPooling2D(name="pool_1"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(5, activation="softmax", name="dense_out"),
+        ],
+        name="tiny_conv",
+    )
+
+
+@pytest.fixture
+def conv_folder(tmp_path):
+    return store.save_model(conv_model(), tmp_path / "conv")
+
+
+def status(inspection: inspector.Inspection, fragment: str) -> inspector.Check:
+    return next(c for c in inspection.checks if fragment in c.title)
+
+
+def failures(inspection: inspector.Inspection) -> str:
+    return " ".join(c.detail for c in inspection.checks if c.status == inspector.FAIL)
+
+
+# ---------------------------------------------------------------- layers
+
+
+def test_layer_table_matches_model_summary(conv_folder, monkeypatch):
+    inspection = inspector.inspect_folder(conv_folder)
+    assert inspection.ok, failures(inspection)
+    monkeypatch.setenv("COLUMNS", "200")  # so rich prints the whole summary table
+    lines = []
+    store.load_model(conv_folder).model.summary(print_fn=lambda s, **_: lines.append(s))
+    summary = {
+        m.group(1): (m.group(3).strip(), int(m.group(4).replace(",", "")))
+        for m in re.finditer(r"│ (\S+) \((\w+)\)\s*│ (.+?)│\s+([\d,]+) │", "\n".join(lines))
+    }
+    assert len(summary) == 4
+    for row in inspection.layers:
+        shape, params = summary[row["name"]]
+        assert row["params"] == params
+        assert row["output_shape"] == shape
+    assert sum(r["params"] for r in inspection.layers) == 4 * 9 + 4 + (4 * 4) * 5 + 5
+
+
+def test_explicit_and_default_values_on_a_known_layer(conv_folder):
+    flags = {v.key: v for v in inspector.inspect_folder(conv_folder).configs["conv_1"]}
+    for key in ("name", "filters", "kernel_size", "strides", "padding", "activation"):
+        assert flags[key].explicit, key
+    for key in ("dilation_rate", "use_bias", "kernel_initializer", "bias_initializer", "groups", "trainable"):
+        assert not flags[key].explicit, key
+        assert flags[key].source == "Keras default"
+    assert flags["strides"].default == [1, 1] or tuple(flags["strides"].default) == (1, 1)
+
+
+def test_the_text_models_explicit_recurrent_initializer_is_found(tmp_path):
+    folder = store.save_model(build_text_model(7, TextConfig.tiny()), tmp_path / "text")
+    flags = {v.key: v for v in inspector.inspect_folder(folder).configs["lstm"]}
+    assert flags["recurrent_initializer"].explicit  # glorot_uniform instead of the Orthogonal default
+    assert flags["return_sequences"].explicit and flags["units"].explicit
+    assert not flags["kernel_initializer"].explicit and not flags["unit_forget_bias"].explicit
+
+
+def test_auto_names_count_as_defaults():
+    assert inspector._auto_name("conv2d_3", "Conv2D")
+    assert inspector._auto_name("dense_Dense1", "Dense")  # TF.js's own naming
+    assert not inspector._auto_name("conv_1", "Conv2D")
+
+
+def test_initializer_sentences_use_the_weight_shape():
+    text = inspector.explain_initializer({"class_name": "GlorotUniform", "config": {}}, (3, 32))
+    assert f"{math.sqrt(6 / 35):.4g}" in text and "fan_in 3" in text
+    conv = inspector.explain_initializer({"class_name": "HeNormal", "config": {}}, (3, 3, 2, 8))
+    assert f"{math.sqrt(2 / 18):.4g}" in conv  # fan_in = 3 * 3 * 2
+    assert "orthogonal" in inspector.explain_initializer({"class_name": "Orthogonal", "config": {}}).lower()
+
+
+# ---------------------------------------------------------------- bytes
+
+
+def test_byte_offsets_match_numpy(conv_folder):
+    inspection = inspector.inspect_folder(conv_folder)
+    model = store.load_model(conv_folder).model
+    raw = (conv_folder / store.SHARD_NAME).read_bytes()
+    offset = 0
+    for row, (name, variable) in zip(inspection.manifest, store.named_weights(model), strict=True):
+        array = np.asarray(variable.numpy(), dtype="<f4")
+        assert row["name"] == name and row["shape"] == list(array.shape)
+        assert (row["offset"], row["length"]) == (offset, array.nbytes)
+        np.testing.assert_array_equal(
+            np.frombuffer(raw[offset : offset + array.nbytes], "<f4").reshape(array.shape), array
+        )
+        offset += array.nbytes
+    assert offset == len(raw)
+
+
+def test_hex_rows_decode_little_endian_float32(tmp_path):
+    model = conv_model()
+    kernel = model.get_layer("conv_1").kernel
+    values = np.asarray(kernel.numpy())
+    values.flat[0], values.flat[1] = 1.0, -2.5  # known bit patterns: 0x3f800000, 0xc0200000
+    kernel.assign(values)
+    inspection = inspector.inspect_folder(store.save_model(model, tmp_path / "m"))
+    rows = inspector.hex_rows(inspection, "conv_1/kernel", count=6)
+    assert rows[0]["hex"] == "00 00 80 3f" and rows[0]["decoded"] == 1.0
+    assert rows[1]["hex"] == "00 00 20 c0" and rows[1]["decoded"] == -2.5
+    for i, row in enumerate(rows):
+        assert row["byte_offset"] == 4 * i
+        assert row["decoded"] == pytest.approx(float(values.ravel()[i]), abs=0)
+        assert bytes.fromhex(row["hex"].replace(" ", "")) == struct.pack("<f", values.ravel()[i])
+        assert row["keras"] == row["decoded"]  # the loaded Keras model holds the same number
+
+
+def test_stats_histogram_and_conv_mosaic():
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 2, 4)).astype("float32")
+    stats = inspector.tensor_stats(kernel)
+    assert stats["min"] == pytest.approx(kernel.min()) and stats["std"] == pytest.approx(kernel.std(), rel=1e-5)
+    counts, edges = inspector.tensor_histogram(kernel, bins=10)
+    assert counts.sum() == kernel.size and len(edges) == 11
+    matrix, caption = inspector.tensor_matrix(kernel)
+    assert matrix.shape == (2 * 4 - 1, 4 * 4 - 1) and "3×3" in caption
+    np.testing.assert_allclose(matrix[4:7, 8:11], kernel[:, :, 1, 2])
+    assert np.isnan(matrix[3]).all()  # the gap between input-channel rows
+    big, note = inspector.tensor_matrix(np.zeros((600, 600)), max_cells=10_000)
+    assert big.size <= 10_000 and "every" in note
+
+
+# ---------------------------------------------------------------- diff
+
+
+def test_diff_reports_l2_and_relative_change():
+    before = {"a/kernel": np.ones((2, 2), "float32"), "a/bias": np.zeros(2, "float32"), "b/kernel": np.ones(3)}
+    after = {
+        "a/kernel": np.array([[1, 1], [1, 4]], "float32"),
+        "a/bias": np.zeros(2, "float32"),
+        "b/kernel": np.ones(4),
+    }
+    rows = {r["name"]: r for r in inspector.diff_arrays(before, after)}
+    assert rows["a/kernel"]["l2_change"] == pytest.approx(3.0)
+    assert rows["a/kernel"]["relative_change"] == pytest.approx(3.0 / 2.0)
+    assert rows["a/kernel"]["max_abs_change"] == pytest.approx(3.0)
+    assert rows["a/bias"]["l2_change"] == 0.0 and rows["a/bias"]["relative_change"] == 0.0
+    assert rows["b/kernel"]["l2_change"] is None and rows["b/kernel"]["note"] == "shapes differ"
+
+
+def test_diff_of_two_saved_versions(tmp_path):
+    model = conv_model()
+    first = store.save_version(model, "shapes", "before", models_dir=tmp_path)
+    bias = model.get_layer("dense_out").bias
+    bias.assign(bias.numpy() + 0.5)
+    second = store.save_version(model, "shapes", "after", models_dir=tmp_path)
+    rows = {r["name"]: r for r in inspector.diff_folders(first.path, second.path)}
+    assert rows["dense_out/bias"]["l2_change"] == pytest.approx(0.5 * math.sqrt(5), rel=1e-6)
+    assert rows["conv_1/kernel"]["l2_change"] == 0.0
+    labels = [c.label for c in inspector.model_choices(models_dir=tmp_path)]
+    assert f"shapes · {second.version_id}" in labels and f"shapes · {first.version_id}" in labels
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def corrupted(folder, edit_json=None, bin_bytes=None):
+    files = inspector.read_folder_files(folder)
+    if edit_json is not None:
+        data = json.loads(files.model_json_bytes)
+        result = edit_json(data)
+        files.model_json_bytes = result if isinstance(result, bytes) else json.dumps(data).encode()
+    if bin_bytes is not None:
+        files.shards[store.SHARD_NAME] = bin_bytes(files.shards[store.SHARD_NAME])
+    return inspector.inspect_files(files)
+
+
+def set_layer(data, index, **changes):
+    data["modelTopology"]["config"]["layers"][index].update(changes)
+
+
+def set_weight(data, index, **changes):
+    data["weightsManifest"][0]["weights"][index].update(changes)
+
+
+BAD_INPUTS = {
+    "truncated bin": (None, lambda b: b[:-6], "shard file sizes", "truncated"),
+    "over-long bin": (None, lambda b: b + b"\0" * 8, "shard file sizes", "8 extra bytes"),
+    "not JSON": (lambda d: b'{"format": "layers-model", "modelTo', None, "JSON with", "not valid JSON"),
+    "lacks keys": (lambda d: d.pop("weightsManifest"), None, "JSON with", "lacks the key(s) weightsManifest"),
+    "unknown layer class": (
+        lambda d: set_layer(d, 0, class_name="Conv3DTranspose"),
+        None,
+        "layer class is allowed",
+        "unknown layer class 'Conv3DTranspose'",
+    ),
+    "Lambda layer": (
+        lambda d: set_layer(d, 1, class_name="Lambda", config={"name": "evil", "function": "open('/tmp/x','w')"}),
+        None,
+        "layer class is allowed",
+        "Lambda layer",
+    ),
+    "path with ../": (
+        lambda d: d["weightsManifest"][0].update(paths=["../../etc/passwd"]),
+        None,
+        "manifest is well formed",
+        "must be a plain file name",
+    ),
+    "element-count overflow": (
+        lambda d: set_weight(d, 0, shape=[2**40, 2**40, 2**40]),
+        None,
+        "manifest is well formed",
+        "elements",
+    ),
+    "unsupported dtype": (
+        lambda d: set_weight(d, 0, dtype="complex64"),
+        None,
+        "manifest is well formed",
+        "unsupported dtype 'complex64'",
+    ),
+    "wrong shape": (
+        lambda d: set_weight(d, 3, shape=[4]),
+        None,
+        "matches a topology weight",
+        "dense_out/bias has shape [4] in the manifest but [5]",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_every_bad_input_is_a_failed_check_with_a_reason(case, conv_folder):
+    edit_json, edit_bin, check_title, message = BAD_INPUTS[case]
+    inspection = corrupted(conv_folder, edit_json, edit_bin)
+    assert not inspection.ok
+    check = status(inspection, check_title)
+    assert check.status == inspector.FAIL
+    assert message in check.detail
+    assert inspection.model is None  # nothing built from a refused file is ever handed out
+    json.dumps(inspection.to_json())  # the CLI can always print it
+
+
+def test_refused_lambda_never_runs(tmp_path, conv_folder):
+    marker = tmp_path / "ran"
+    code = f"__import__('pathlib').Path({str(marker)!r}).write_text('x')"
+    inspection = corrupted(
+        conv_folder, lambda d: set_layer(d, 0, class_name="Lambda", config={"name": "x", "function": code})
+    )
+    assert status(inspection, "layer class").status == inspector.FAIL
+    assert not marker.exists()
+
+
+def test_a_path_with_dotdot_is_never_read(tmp_path):
+    folder = store.save_model(conv_model(), tmp_path / "models" / "m")
+    (tmp_path / "models" / "secret.bin").write_bytes(b"secret")
+    data = json.loads((folder / store.MODEL_JSON).read_text())
+    data["weightsManifest"][0]["paths"] = ["../secret.bin"]
+    (folder / store.MODEL_JSON).write_text(json.dumps(data))
+    files = inspector.read_folder_files(folder)
+    assert files.shards == {}
+    assert "plain file name" in failures(inspector.inspect_files(files))
+
+
+def test_cli_prints_json_and_exit_codes(conv_folder, tmp_path, capsys):
+    assert cli(["inspect", str(conv_folder)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] and [r["name"] for r in out["layers"]] == ["conv_1", "pool_1", "flatten", "dense_out"]
+    assert out["manifest"][1]["offset"] == 3 * 3 * 1 * 4 * 4
+    assert out["config"]["conv_1"]["strides"]["source"] == "set explicitly"
+    assert out["config"]["conv_1"]["use_bias"]["source"] == "Keras default"
+    assert all(c["status"] == "pass" for c in out["checks"])
+
+    shard = conv_folder / store.SHARD_NAME
+    shard.write_bytes(shard.read_bytes()[:-10])
+    assert cli(["inspect", str(conv_folder)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert not out["ok"] and any("truncated" in c["detail"] for c in out["checks"])
+
+    assert cli(["inspect", str(tmp_path / "nowhere")]) == 2
+    assert "no model folder" in capsys.readouterr().err
+
+
+def test_uploads_are_size_capped_and_a_renamed_bin_is_matched(conv_folder, monkeypatch):
+    json_bytes = (conv_folder / store.MODEL_JSON).read_bytes()
+    shard = (conv_folder / store.SHARD_NAME).read_bytes()
+    files = inspector.files_from_uploads(json_bytes, {"my-weights.bin": shard})
+    assert list(files.shards) == [store.SHARD_NAME] and files.notes
+    assert inspector.inspect_files(files).ok
+    monkeypatch.setenv("MLX_MAX_UPLOAD_MB", "0.0001")
+    with pytest.raises(store.StoreError, match="upload limit"):
+        inspector.files_from_uploads(json_bytes, {"w.bin": shard})
+
+
+def test_uploaded_file_names_cannot_pick_a_folder(conv_folder):
+    files = inspector.files_from_uploads(
+        (conv_folder / store.MODEL_JSON).read_bytes(),
+        {"../../x.bin": b"1", store.SHARD_NAME: (conv_folder / store.SHARD_NAME).read_bytes()},
+    )
+    assert set(files.shards) == {"x.bin", store.SHARD_NAME}
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_export_reloads_with_identical_predictions(conv_folder, tmp_path):
+    out = tmp_path / "exported"
+    result = export.export_tfjs(conv_folder, out)
+    assert result["bytes"] == (conv_folder / store.SHARD_NAME).stat().st_size
+    assert (out / store.SHARD_NAME).read_bytes() == (conv_folder / store.SHARD_NAME).read_bytes()
+    x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
+    np.testing.assert_array_equal(
+        np.asarray(store.load_model(out).model(x)), np.asarray(store.load_model(conv_folder).model(x))
+    )
+
+
+def test_export_normalises_an_int32_first_layer_dtype(tmp_path):
+    folder = store.save_model(build_text_model(7, TextConfig.tiny()), tmp_path / "text")
+    data = json.loads((folder / store.MODEL_JSON).read_text())
+    data["modelTopology"]["config"]["layers"][0]["config"]["dtype"] = "int32"  # what TF.js cannot load
+    (folder / store.MODEL_JSON).write_text(json.dumps(data))
+    export.export_tfjs(folder, tmp_path / "out")
+    first = json.loads((tmp_path / "out" / store.MODEL_JSON).read_text())["modelTopology"]["config"]["layers"][0]
+    assert first["config"]["dtype"] == "float32"
+
+
+def test_export_refuses_destinations_it_would_wipe(conv_folder, tmp_path):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    with pytest.raises(store.StoreError, match="not empty"):
+        export.export_tfjs(conv_folder, busy)
+    assert (busy / "notes.txt").read_text() == "keep me"
+    with pytest.raises(store.StoreError, match="differ"):
+        export.export_tfjs(conv_folder, conv_folder)
+    with pytest.raises(store.StoreError, match="shipped"):
+        export.export_tfjs(conv_folder, SHIPPED_MODELS_DIR / "exported")
+    with pytest.raises(store.StoreError):
+        export.export_tfjs(tmp_path / "missing", tmp_path / "out")
+
+
+def test_export_zip_holds_the_two_files(conv_folder):
+    with zipfile.ZipFile(BytesIO(export.tfjs_zip(conv_folder))) as zf:
+        assert sorted(zf.namelist()) == sorted([store.MODEL_JSON, store.SHARD_NAME])
+        assert zf.read(store.SHARD_NAME) == (conv_folder / store.SHARD_NAME).read_bytes()
+        assert json.loads(zf.read(store.MODEL_JSON))["format"] == "layers-model"
+
+
+def test_shipped_models_pass_every_check():
+    for choice in inspector.model_choices():
+        if choice.shipped:
+            inspection = inspector.inspect_folder(choice.path)
+            assert inspection.ok, f"{choice.label}: {failures(inspection)}"
