@@ -1,0 +1,154 @@
+"""core.training.train: callback counts, cancel within one batch, divergence stops, bad hyperparameters, copies."""
+
+import math
+
+import numpy as np
+import pytest
+
+from core.training import TrainingError, chance_loss, check_hyperparameters, copy_model, train
+
+
+def tiny_mlp(n_in: int = 4, n_out: int = 3, activation: str = "softmax"):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(n_in,), name="x"),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(n_out, activation=activation, name="dense_out"),
+        ]
+    )
+
+
+def blobs(n: int = 60, seed: int = 0):
+    """Three separable Gaussian blobs in 4-D."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = rng.normal(0, 0.3, (n, 4)).astype(np.float32) + np.eye(3, 4, dtype=np.float32)[y] * 3
+    return x, y
+
+
+def fit(model, x, y, **kwargs):
+    options = dict(epochs=3, batch_size=10, learning_rate=0.05, loss="sparse_categorical_crossentropy")
+    options.update(kwargs)
+    return train(model, x, y, **options)
+
+
+def test_epoch_and_batch_callbacks_fire_the_expected_number_of_times():
+    x, y = blobs(60)
+    epochs, batches = [], []
+    result = fit(
+        tiny_mlp(),
+        x,
+        y,
+        validation_data=(x[:12], y[:12]),
+        on_epoch_end=lambda e, logs: epochs.append((e, logs)),
+        on_batch_end=lambda e, b, logs: batches.append((e, b)),
+    )
+    assert [e for e, _ in epochs] == [0, 1, 2]
+    assert len(batches) == 3 * 6  # 60 samples / batch 10 = 6 batches per epoch
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[-1][1])
+    assert result.ok and result.epochs_run == 3 and len(result.history["loss"]) == 3
+    assert result.history["loss"][-1] < result.history["loss"][0]  # separable blobs: the loss falls
+
+
+def test_batch_every_thins_batch_reports_but_keeps_each_epochs_last_batch():
+    x, y = blobs(60)
+    batches = []
+    fit(tiny_mlp(), x, y, epochs=2, on_batch_end=lambda e, b, logs: batches.append((e, b)), batch_every=4)
+    assert batches == [(0, 0), (0, 4), (0, 5), (1, 0), (1, 4), (1, 5)]
+
+
+def test_cancel_stops_within_one_batch_and_keeps_no_epoch():
+    x, y = blobs(200)
+    seen = []
+    result = fit(
+        tiny_mlp(),
+        x,
+        y,
+        epochs=5,
+        on_batch_end=lambda e, b, logs: seen.append(b),
+        should_stop=lambda: len(seen) >= 3,  # the user presses Cancel during the third batch
+    )
+    assert result.cancelled and not result.ok
+    assert len(seen) <= 4  # the batch already running may finish, nothing after it
+    assert result.epochs_run == 0 and result.history == {}
+    assert "cancelled" in result.message.lower()
+
+
+def test_nan_loss_stops_training_with_a_plain_explanation():
+    x, y = blobs(60)
+    targets = np.eye(3, dtype=np.float32)[y] * 100.0
+    model = tiny_mlp(activation="linear")
+    reports = []
+    result = train(
+        model,
+        x * 100.0,
+        targets,
+        epochs=20,
+        batch_size=10,
+        learning_rate=50,  # the issue's example: far too high for SGD
+        optimizer="sgd",
+        loss="mse",
+        metrics=["mae"],
+        on_epoch_end=lambda e, logs: reports.append(e),
+    )
+    assert result.diverged and not result.ok
+    assert "learning rate is too high" in result.message and "Nothing was saved" in result.message
+    assert result.epochs_run < 20
+    assert all(math.isfinite(v) for v in result.history.get("loss", []))  # no NaN epoch reaches the history
+
+
+def test_a_finite_but_exploding_loss_counts_as_divergence_with_a_ceiling():
+    # A softmax loss is clipped by Keras, so lr 50 often stays finite while the model is wrecked.
+    x, y = blobs(90)
+    result = fit(tiny_mlp(), x, y, epochs=10, learning_rate=50, optimizer="sgd", loss_ceiling=chance_loss(3))
+    assert result.diverged
+    assert "far worse than guessing" in result.message
+
+
+def test_chance_loss_is_a_multiple_of_ln_n():
+    assert chance_loss(9) == pytest.approx(3 * math.log(9))
+    assert chance_loss(2, factor=1) == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize(
+    ("epochs", "batch_size", "lr", "n", "cap", "words"),
+    [
+        (0, 8, 0.1, 100, None, "at least 1"),
+        (-3, 8, 0.1, 100, None, "at least 1"),
+        (2.5, 8, 0.1, 100, None, "whole number"),
+        (500, 8, 0.1, 100, 200, "capped at 200"),
+        (3, 0, 0.1, 100, None, "Batch size"),
+        (3, 101, 0.1, 100, None, "larger than the training data"),
+        (3, 8, 0.0, 100, None, "positive"),
+        (3, 8, -0.5, 100, None, "positive"),
+        (3, 8, float("nan"), 100, None, "positive"),
+        (3, 8, "fast", 100, None, "must be a number"),
+        (3, 8, 0.1, 0, None, "no training data"),
+    ],
+)
+def test_bad_hyperparameters_are_refused_in_plain_words(epochs, batch_size, lr, n, cap, words):
+    with pytest.raises(TrainingError, match=words):
+        check_hyperparameters(epochs, batch_size, lr, n, cap)
+
+
+def test_train_checks_before_touching_the_model():
+    x, y = blobs(20)
+    model = tiny_mlp()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(TrainingError, match="larger than the training data"):
+        fit(model, x, y, batch_size=64)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_training_a_copy_leaves_the_original_untouched():
+    x, y = blobs(60)
+    original = tiny_mlp()
+    before = [w.copy() for w in original.get_weights()]
+    clone = copy_model(original)
+    assert all(np.array_equal(a, b) for a, b in zip(before, clone.get_weights()))
+    fit(clone, x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(before, original.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(before, clone.get_weights()))
