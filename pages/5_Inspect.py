@@ -198,10 +198,10 @@ with tab_diff:
     else:
         vlabels = [c.label for c in versions]
         left, right = st.columns(2)
-        before_label = left.selectbox(
-            "Before", vlabels, index=len(vlabels) - 1 if versions[0].shipped else 1, key="inspect.diff_a"
-        )
-        after_label = right.selectbox("After", vlabels, index=0 if not versions[0].shipped else 1, key="inspect.diff_b")
+        # Default: the shipped model (listed first) against the newest version, else the two newest versions.
+        first, second = (0, 1) if versions[0].shipped else (1, 0)
+        before_label = left.selectbox("Before", vlabels, index=first, key="inspect.diff_a")
+        after_label = right.selectbox("After", vlabels, index=second, key="inspect.diff_b")
         before = versions[vlabels.index(before_label)]
         after = versions[vlabels.index(after_label)]
         try:
