@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.server import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
+
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 APPTEST_TIMEOUT = 60  # seconds; the first page run imports TensorFlow and loads a model
 
 
@@ -38,66 +24,19 @@ def user_data(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(data_dir: Path, env_extra: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` on a free port with its own data folder; returns (process, base URL)."""
-    port = port or free_port()
-    env = {**os.environ, "MLX_USER_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("The Streamlit app did not start within 60 s.")
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """One running app for the browser tests of a session."""
     proc, url = start_app(tmp_path_factory.mktemp("app_user_data"))
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
 
 
 @pytest.fixture(scope="session")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     playwright.expect.set_options(timeout=30_000)  # first paint imports TensorFlow and loads a model
-    exe = shutil.which("chromium")
+    exe = chromium_path()
     if exe is None:
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")
     with playwright.sync_playwright() as p:
