@@ -247,10 +247,11 @@ class PoolIndex:
         """Build the collection for `pool` unless a complete one exists (a half-built one is rebuilt). True if built."""
         if len(pool) == 0:
             raise VectorStoreError(f"The {pool.name} pool is empty: there is nothing to index or search.")
-        if self.size() == len(pool):
-            return False
-        self.create()
-        self.upsert(range(len(pool)), pool.vectors, pool.items, on_progress)
+        with _CLIENT_LOCK:  # two sessions arriving together build the shared collection once
+            if self.size() == len(pool):
+                return False
+            self.create()
+            self.upsert(range(len(pool)), pool.vectors, pool.items, on_progress)
         return True
 
     def _unseen_filter(self):

@@ -5,3 +5,4 @@ from core.figures.inspect import *  # noqa: F401,F403
 from core.figures.shapes import *  # noqa: F401,F403
 from core.figures.text import *  # noqa: F401,F403
 from core.figures.training import *  # noqa: F401,F403
+from core.figures.vectors import *  # noqa: F401,F403
