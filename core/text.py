@@ -527,6 +527,57 @@ class Generation:
     notes: list[str] = field(default_factory=list)
 
 
+class GenerationStream:
+    """Generate while streaming: iterating yields sample 0's characters one at a time (for st.write_stream);
+    when the iteration ends, `.result` holds the full Generation. Bad arguments raise before the first character.
+    """
+
+    def __init__(
+        self,
+        sampler: CharSampler,
+        seed_text: str,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        n_samples: int = 1,
+        random_seed: int | None = None,
+        max_chars: int = 2000,
+    ):
+        self.length, length_note = check_length(length, max_chars)
+        self.temperature = check_temperature(temperature)
+        if not 1 <= int(n_samples) <= MAX_SAMPLES:
+            raise ValueError(f"The number of samples must be between 1 and {MAX_SAMPLES} (got {n_samples}).")
+        if top_k is not None and int(top_k) < 0:
+            raise ValueError(f"top-k must be 0 (off) or a positive number (got {top_k}).")
+        self.sampler, self.top_k, self.n_samples, self.random_seed = sampler, top_k, int(n_samples), random_seed
+        self.seed = clean_seed(seed_text, sampler.vocab)
+        self.notes = [n for n in (self.seed.message, length_note) if n]
+        self.result: Generation | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        ids, probs, hidden, cell = [], [], [], []
+        chars = self.sampler.vocab.chars
+        steps = iter_generate(
+            self.sampler, self.seed.text, self.length, self.temperature, self.top_k, self.n_samples, self.random_seed
+        )
+        for step in steps:
+            ids.append(step.ids)
+            probs.append(step.probabilities)
+            hidden.append(step.hidden[0])
+            cell.append(step.cell[0])
+            yield chars[int(step.ids[0])]
+        id_array = np.stack(ids, axis=1)  # (B, L)
+        self.result = Generation(
+            seed=self.seed,
+            texts=[self.sampler.vocab.decode(row) for row in id_array],
+            ids=id_array,
+            probabilities=np.stack(probs, axis=1),  # (B, L, V)
+            hidden=np.stack(hidden),  # (L, U)
+            cell=np.stack(cell),  # (L, U)
+            notes=self.notes,
+        )
+
+
 def generate_text(
     sampler: CharSampler,
     seed_text: str,
@@ -536,32 +587,12 @@ def generate_text(
     n_samples: int = 1,
     random_seed: int | None = None,
     max_chars: int = 2000,
-    on_step=None,
 ) -> Generation:
-    """Generate `n_samples` continuations of a seed; records every distribution and sample 0's activations.
-
-    `on_step(step_index, Step)` is called after each character (the page streams through it).
-    """
-    length, note = check_length(length, max_chars)
-    seed = clean_seed(seed_text, sampler.vocab)
-    ids, probs, hidden, cell = [], [], [], []
-    for t, step in enumerate(iter_generate(sampler, seed.text, length, temperature, top_k, n_samples, random_seed)):
-        ids.append(step.ids)
-        probs.append(step.probabilities)
-        hidden.append(step.hidden[0])
-        cell.append(step.cell[0])
-        if on_step is not None:
-            on_step(t, step)
-    id_array = np.stack(ids, axis=1)  # (B, L)
-    return Generation(
-        seed=seed,
-        texts=[sampler.vocab.decode(row) for row in id_array],
-        ids=id_array,
-        probabilities=np.stack(probs, axis=1),
-        hidden=np.stack(hidden),
-        cell=np.stack(cell),
-        notes=[n for n in (seed.message, note) if n],
-    )
+    """Generate `n_samples` continuations of a seed; records every distribution and sample 0's activations."""
+    stream = GenerationStream(sampler, seed_text, length, temperature, top_k, n_samples, random_seed, max_chars)
+    for _ in stream:
+        pass
+    return stream.result
 
 
 def find_loop(text: str, max_period: int = 200, min_repeats: int = 2) -> tuple[int, int] | None:
