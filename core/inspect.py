@@ -561,11 +561,20 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
         matrix, caption = a, f"rows = {a.shape[0]} inputs, columns = {a.shape[1]} outputs"
     elif a.ndim == 4:
         kh, kw, cin, cout = a.shape
-        matrix = np.full((cin * (kh + 1) - 1, cout * (kw + 1) - 1), np.nan)
+        # One input channel (a first conv layer): wrap the filters into a near-square grid so each tile is visible.
+        grid_rows, grid_cols = (
+            (math.ceil(cout / math.ceil(math.sqrt(cout))), math.ceil(math.sqrt(cout))) if cin == 1 else (cin, cout)
+        )
+        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan)
         for i in range(cin):
             for o in range(cout):
-                matrix[i * (kh + 1) : i * (kh + 1) + kh, o * (kw + 1) : o * (kw + 1) + kw] = a[:, :, i, o]
-        caption = f"one {kh}×{kw} tile per input channel (rows, {cin}) and filter (columns, {cout})"
+                r, c = divmod(o, grid_cols) if cin == 1 else (i, o)
+                matrix[r * (kh + 1) : r * (kh + 1) + kh, c * (kw + 1) : c * (kw + 1) + kw] = a[:, :, i, o]
+        caption = (
+            f"one {kh}×{kw} tile per filter ({cout} filters, row by row)"
+            if cin == 1
+            else f"one {kh}×{kw} tile per input channel (rows, {cin}) and filter (columns, {cout})"
+        )
     else:
         matrix, caption = a.reshape(-1, a.shape[-1]), f"flattened to {a.size // a.shape[-1]} × {a.shape[-1]}"
     step = 1

@@ -137,6 +137,13 @@ with tab_weights:
         st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
         st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
         st.plotly_chart(fig.byte_strip(inspection.manifest), key="inspect.strip")
+        per_layer = pd.DataFrame(inspection.manifest).groupby("layer", sort=False)["length"].sum()
+        total_bytes = int(per_layer.sum())
+        if total_bytes:
+            st.caption(
+                f"{per_layer.idxmax()} holds {per_layer.max() / total_bytes:.0%} of the {total_bytes:,} bytes; "
+                "hover a thin sliver to see the smaller tensors."
+            )
         names = [row["name"] for row in inspection.manifest]
         default = next((i for i, n in enumerate(names) if n.endswith("/kernel")), 0)
         name = st.selectbox("Tensor", names, index=default, key="inspect.tensor")
@@ -177,7 +184,9 @@ with tab_weights:
             counts, edges = inspector.tensor_histogram(array)
             left.plotly_chart(fig.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist")
             matrix, caption = inspector.tensor_matrix(array)
-            right.plotly_chart(fig.tensor_heatmap(matrix, f"{name}: heatmap"), key="inspect.heat")
+            right.plotly_chart(
+                fig.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
+            )
             right.caption(caption)
 
 # ---------------------------------------------------------------- 4. checks

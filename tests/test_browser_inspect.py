@@ -13,6 +13,7 @@ from core import store
 from tests.conftest import start_app
 
 pytestmark = pytest.mark.browser
+FIRST_LOAD_MS = 90_000  # the first run of the page imports TensorFlow and reads the model
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,10 @@ def test_conv_kernel_first_value_in_both_views(page, shapes_app):
     first = float(np.frombuffer((folder / store.SHARD_NAME).read_bytes()[:4], "<f4")[0])
     expected = f"{first:.9g}"
     page.goto(f"{url}/Inspect")
-    expect(page.get_by_text("consistency checks pass")).to_be_visible()
+    expect(page.get_by_text("consistency checks pass")).to_be_visible(timeout=FIRST_LOAD_MS)
     choose(page, "Saved model", label)
     page.get_by_role("tab", name="Weights").click()
-    expect(page.get_by_text("First value of conv_1/kernel")).to_be_visible()
+    expect(page.get_by_text("First value of conv_1/kernel")).to_be_visible(timeout=FIRST_LOAD_MS)
     hex_value = page.locator(".st-key-inspect-hex-first strong")
     keras_value = page.locator(".st-key-inspect-keras-first strong")
     expect(hex_value).to_have_text(expected)
@@ -64,10 +65,10 @@ def test_a_truncated_upload_is_explained(page, app_url, tmp_path):
     (tmp_path / store.MODEL_JSON).write_bytes((folder / store.MODEL_JSON).read_bytes())
     (tmp_path / "weights.bin").write_bytes((folder / store.SHARD_NAME).read_bytes()[:1000])
     page.goto(f"{app_url}/Inspect")
-    page.get_by_text("Upload model.json + .bin").click()
+    page.get_by_text("Upload model.json + .bin").click(timeout=FIRST_LOAD_MS)
     inputs = page.locator("input[type=file]")
     expect(inputs).to_have_count(2)
     inputs.nth(0).set_input_files(str(tmp_path / store.MODEL_JSON))
     inputs.nth(1).set_input_files(str(tmp_path / "weights.bin"))
-    expect(page.get_by_text("consistency check(s) failed")).to_be_visible()
+    expect(page.get_by_text("consistency check(s) failed")).to_be_visible(timeout=FIRST_LOAD_MS)
     expect(page.get_by_text("it is truncated").first).to_be_visible()

@@ -148,6 +148,10 @@ def test_stats_histogram_and_conv_mosaic():
     assert matrix.shape == (2 * 4 - 1, 4 * 4 - 1) and "3×3" in caption
     np.testing.assert_allclose(matrix[4:7, 8:11], kernel[:, :, 1, 2])
     assert np.isnan(matrix[3]).all()  # the gap between input-channel rows
+    first_layer = rng.normal(size=(3, 3, 1, 5))
+    grid, caption = inspector.tensor_matrix(first_layer)  # one input channel: 5 filters wrap into 2 rows of 3
+    assert grid.shape == (7, 11) and "5 filters" in caption
+    np.testing.assert_allclose(grid[4:7, 4:7], first_layer[:, :, 0, 4])
     big, note = inspector.tensor_matrix(np.zeros((600, 600)), max_cells=10_000)
     assert big.size <= 10_000 and "every" in note
 

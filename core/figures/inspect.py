@@ -60,8 +60,9 @@ def tensor_histogram_figure(counts, edges, title: str = "") -> go.Figure:
     return fig
 
 
-def tensor_heatmap(matrix, title: str = "", symmetric: bool = True) -> go.Figure:
-    """A weight matrix (or a conv mosaic with NaN gaps) on a diverging scale centred on 0."""
+def tensor_heatmap(matrix, title: str = "", symmetric: bool = True, square_cells: bool = False) -> go.Figure:
+    """A weight matrix (or a conv mosaic with NaN gaps) on a diverging scale centred on 0; square cells keep conv
+    tiles square."""
     m = np.asarray(matrix, dtype=float)
     finite = m[np.isfinite(m)]
     bound = float(np.abs(finite).max()) if finite.size else 1.0
@@ -79,6 +80,8 @@ def tensor_heatmap(matrix, title: str = "", symmetric: bool = True) -> go.Figure
     height = int(min(700, max(180, 12 * m.shape[0] + 80)))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_yaxes(autorange="reversed")
+    if square_cells:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 
 
