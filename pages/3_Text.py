@@ -70,7 +70,8 @@ def _pre(seed: str, generated: str, test_id: str) -> str:
     return (
         "<pre style='white-space:pre-wrap;font-size:0.95em;background:#f7f7f9;padding:0.8em;border-radius:6px'>"
         f"<span style='color:#999'>{html.escape(seed)}</span>"
-        f"<span data-testid='{test_id}' data-chars='{len(generated)}'>{html.escape(generated)}</span></pre>"
+        f"<span class='generated' data-testid='{test_id}' data-chars='{len(generated)}'>{html.escape(generated)}</span>"
+        "</pre>"
     )
 
 
@@ -144,7 +145,7 @@ else:
     )
     tabs = st.tabs([f"Sample {i + 1}" for i in range(len(result.texts))])
     for i, (tab, generated) in enumerate(zip(tabs, result.texts)):
-        with tab:
+        with tab, st.container(key=f"text-sample-{i}"):
             st.markdown(_pre(result.seed.text, generated, f"text-generated-{i}"), unsafe_allow_html=True)
 
 # ---------------------------------------------------------------- step-through

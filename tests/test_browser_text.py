@@ -1,0 +1,42 @@
+"""Browser test (headless Chromium): the Text page generates 200 characters and they appear on the page."""
+
+import pytest
+from playwright.sync_api import expect
+
+from core import store
+from core import text as T
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (store.shipped_model_dir("text") / store.MODEL_JSON).is_file(), reason="the shipped text model is not built"
+    ),
+]
+
+
+def test_generate_200_characters(page, app_url):
+    page.goto(f"{app_url}/Text")
+    length = page.get_by_role("spinbutton", name="Length (characters)")
+    length.fill("200")
+    length.press("Enter")
+    expect(length).to_have_value("200")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    generated = page.locator(".st-key-text-sample-0 span.generated")
+    expect(generated).to_have_attribute("data-chars", "200")
+    text = generated.text_content()
+    assert len(text) == 200
+    vocab = set(T.load_text_model()[1].chars)
+    assert set(text) <= vocab  # every character came from the model's vocabulary
+    # the step-through and the heatmap follow the generated text
+    expect(page.locator("mark").first).to_be_visible()
+    expect(page.get_by_text("Step through: what did it consider at each character?")).to_be_visible()
+    expect(page.get_by_text("Inside the LSTM")).to_be_visible()
+
+
+def test_negative_temperature_shows_a_message(page, app_url):
+    page.goto(f"{app_url}/Text")
+    temperature = page.get_by_role("spinbutton", name="Temperature")
+    temperature.fill("-1")
+    temperature.press("Enter")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.get_by_text("The temperature must be 0 (argmax) or a positive number")).to_be_visible()
