@@ -66,12 +66,17 @@ def _escape_markdown(chunk: str) -> str:
     return out.replace("\n", "  \n")
 
 
+# Streamlit restyles <pre> and drops its style, so an inner block keeps the line breaks; <pre> itself is needed
+# because a markdown HTML block would end at the first blank line of the generated text.
+PRE_OPEN = "<pre><span style='display:block;white-space:pre-wrap;font-family:ui-monospace,monospace'>"
+PRE_CLOSE = "</span></pre>"
+
+
 def _pre(seed: str, generated: str, test_id: str) -> str:
     return (
-        "<pre style='white-space:pre-wrap;font-size:0.95em;background:#f7f7f9;padding:0.8em;border-radius:6px'>"
-        f"<span style='color:#999'>{html.escape(seed)}</span>"
+        f"{PRE_OPEN}<span style='color:#999'>{html.escape(seed)}</span>"
         f"<span class='generated' data-testid='{test_id}' data-chars='{len(generated)}'>{html.escape(generated)}</span>"
-        "</pre>"
+        f"{PRE_CLOSE}"
     )
 
 
@@ -167,9 +172,8 @@ def step_through() -> None:
     p = result.probabilities[sample, pos]
     before = (result.seed.text + generated)[max(0, len(result.seed.text) + pos - 80) : len(result.seed.text) + pos]
     st.markdown(
-        "<pre style='white-space:pre-wrap;background:#f7f7f9;padding:0.6em;border-radius:6px'>"
-        f"{html.escape(before)}<mark data-testid='text-step-char' style='background:#e4572e;color:white'>"
-        f"{html.escape(T.show_char(generated[pos]))}</mark></pre>",
+        f"{PRE_OPEN}{html.escape(before)}<mark data-testid='text-step-char' style='background:#e4572e;color:white'>"
+        f"{html.escape(T.show_char(generated[pos]))}</mark>{PRE_CLOSE}",
         unsafe_allow_html=True,
     )
     nonzero = p[p > 0]
@@ -209,7 +213,7 @@ if result is not None and state.get("text.argmax") is not None:
                 f"<span style='color:#999'>{html.escape(greedy.seed.text)}</span>{html.escape(g[:start])}"
                 f"<mark style='background:#ffd8cc'>{html.escape(g[start:])}</mark>"
             )
-            st.markdown(f"<pre style='white-space:pre-wrap;padding:0.8em'>{shown}</pre>", unsafe_allow_html=True)
+            st.markdown(f"{PRE_OPEN}{shown}{PRE_CLOSE}", unsafe_allow_html=True)
             st.warning(
                 f"Argmax fell into a loop: from character {start + 1} it repeats the same {period} characters "
                 f"({g[start : start + period]!r}). Greedy decoding is deterministic, so once a state recurs, "
