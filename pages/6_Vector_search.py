@@ -114,15 +114,22 @@ except vectors.VectorStoreError as exc:
     st.stop()
 
 index = vectors.PoolIndex(client, pool.name, pool.vectors.shape[1], pool.fingerprint, session=state["vectors.session"])
-try:
-    if index.size() != len(pool):
-        with st.status(f"Indexing {len(pool):,} {pool_name} in Qdrant (once per model)…") as status:
-            bar = st.progress(0.0)
-            index.ensure(pool, on_progress=lambda done, total: bar.progress(done / total, f"{done:,} / {total:,}"))
-            status.update(label=f"Indexed {len(pool):,} {pool_name}.", state="complete")
-except vectors.VectorStoreError as exc:
-    st.error(str(exc))
-    st.stop()
+
+
+def ensure_index() -> bool:
+    """Build the shared collection on first use (after a button, since on-disk indexing takes a while)."""
+    try:
+        if index.size() != len(pool):
+            with st.status(f"Indexing {len(pool):,} {pool_name} in Qdrant (once per model and pool size)…") as status:
+                bar = st.progress(0.0)
+                index.ensure(pool, on_progress=lambda done, total: bar.progress(done / total, f"{done:,} / {total:,}"))
+                status.update(label=f"Indexed {len(pool):,} {pool_name}.", state="complete")
+        return True
+    except vectors.VectorStoreError as exc:
+        st.error(str(exc))
+        return False
+
+
 st.caption(
     f"{len(pool):,} {pool_name} · embedding: {pool.embedding} ({pool.vectors.shape[1]} dimensions, centred and "
     f"normalised) · {active_label(family)} · Qdrant {vectors.backend_label(client)}, collection {index.collection}"
@@ -131,8 +138,6 @@ st.caption(
 # ---------------------------------------------------------------- per-session loop state
 loop_key = f"{pool.name}-{pool.fingerprint}"
 if state.get("vectors.loop_key") != loop_key:
-    if state.get("vectors.loop_key") is not None:
-        index.reset_seen()
     state["vectors.loop_key"] = loop_key
     for key in ("vectors.w", "vectors.b", "vectors.path", "vectors.hits", "vectors.losses", "vectors.warning"):
         state.pop(key, None)
@@ -169,6 +174,8 @@ def query(w) -> None:
 
 
 def start(w, b: float) -> None:
+    if not ensure_index():
+        return
     index.reset_seen()
     state["vectors.w"], state["vectors.b"] = np.asarray(w, np.float32), float(b)
     state["vectors.path"] = [components @ state["vectors.w"]]
@@ -215,6 +222,8 @@ else:
 if "vectors.w" not in state:
     st.info("Choose a start above: the loop begins once w points somewhere.")
     st.stop()
+if not ensure_index():
+    st.stop()
 
 # ---------------------------------------------------------------- 2. the loop
 st.subheader("2 · Label the top matches, train, repeat")
@@ -233,7 +242,7 @@ for n, (item_id, score) in enumerate(hits):
     cell = cols[n % 5]
     show_item(cell, item_id, f"score {score:+.3f}")
     cell.slider(
-        "label",
+        f"Label for item {item_id}",
         -1.0,
         1.0,
         0.0,
