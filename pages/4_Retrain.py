@@ -103,7 +103,7 @@ if not available:
 family = st.radio(
     "Model", available, format_func=lambda f: LABELS[f], horizontal=True, key="retrain.family", disabled=running
 )
-st.caption(f"{DESCRIPTIONS[family]} You are using the {active_label(family)}.")
+st.caption(f"{DESCRIPTIONS[family]} In use for you: {active_label(family)}.")
 shipped_meta = store.load_metadata(store.shipped_model_dir(family))
 defaults = retrain.default_settings(family, shipped_meta)
 cap = retrain.epoch_cap(family)
@@ -123,11 +123,7 @@ with st.form(f"retrain.form.{family}"):
             start = st.radio(
                 "Start from",
                 ["copy", "fresh"],
-                format_func=lambda v: (
-                    f"a copy of your active model ({active_label(family)})"
-                    if v == "copy"
-                    else "a fresh, untrained model"
-                ),
+                format_func={"copy": "a copy of your active model", "fresh": "a fresh, untrained model"}.get,
                 key=_key("start"),
             )
             fresh = start == "fresh"
@@ -194,7 +190,8 @@ with st.form(f"retrain.form.{family}"):
                 help="The share of the data held back to check the model; strictly between 0 and 1.",
             )
             seed = st.number_input("Random seed", value=defaults["seed"], step=1, key=_key("seed"))
-    submitted = st.form_submit_button("Start training", type="primary", disabled=running)
+    # Not disabled while a training runs: a second start gets the queue's plain refusal instead of silence.
+    submitted = st.form_submit_button("Start training", type="primary")
 
 if submitted:
     try:
@@ -305,6 +302,7 @@ def results(job) -> None:
     if st.button("Use this version on every page (this session only)", key=f"retrain.use.{job.id}", type="primary"):
         set_active(family, outcome["version_path"])
         st.toast(f"The {family} pages now use {outcome['version_id']}.")
+        st.rerun()
     labels = outcome["class_names"]
     st.plotly_chart(
         fig.before_after_bars(after["per_class"], before["per_class"] if before else None),
@@ -347,7 +345,7 @@ if last is not None and not last.active:
 
 st.subheader(f"Versions of the {LABELS[family][2:].lower()} model")
 active = active_path(family)
-st.write(f"Your pages use the **{active_label(family)}**. Versions you choose are for your session only.")
+st.write(f"Your pages use: **{active_label(family)}**. The version you choose is for your session only.")
 if active != store.shipped_model_dir(family) and st.button("Go back to the shipped model", key="retrain.shipped"):
     set_active(family, None)
     st.rerun()

@@ -1,0 +1,174 @@
+"""AppTest: the Retrain studio page trains in the background, shows results and versions, keeps sessions apart,
+and answers every bad input with a plain message."""
+
+import time
+
+import pytest
+
+from core import jobs, samples, store
+from tests.conftest import app_test
+
+PAGE = "pages/4_Retrain.py"
+SUBMIT = "FormSubmitter:retrain.form.colors-Start training"
+
+
+def start(at, **values):
+    for key, value in values.items():
+        widget = at.text_input(key=f"retrain.colors.{key}") if key in ("lr", "name") else None
+        if widget is None:
+            widget = at.number_input(key=f"retrain.colors.{key}")
+        widget.set_value(value)
+    return at.button(key=SUBMIT).click().run()
+
+
+def wait_for_results(at, seconds: float = 180):
+    """Rerun the page (as the fragment's poller would) until the last run's results are shown."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        at.run()
+        if any("Last run" in s.value for s in at.subheader):
+            return at
+        time.sleep(0.5)
+    raise AssertionError("The training did not finish in time.")
+
+
+def session_job(at):
+    return jobs.QUEUE.job_for(at.session_state["retrain.session"])
+
+
+@pytest.fixture(autouse=True)
+def no_job_left_behind():
+    """Every test leaves the server's queue idle, so the next one is not stuck behind it."""
+    yield
+    for job in list(jobs.QUEUE._by_session.values()):
+        if job.active:
+            job.cancel()
+            jobs.QUEUE.wait(job, 120)
+
+
+def test_page_loads_with_the_shipped_models_settings():
+    at = app_test(PAGE).run()
+    assert not at.exception
+    assert any("Setup" in s.value for s in at.subheader)
+    meta = store.load_metadata(store.shipped_model_dir("colors"))
+    assert at.number_input(key="retrain.colors.batch").value == meta["config"]["batch_size"]
+    assert at.text_input(key="retrain.colors.lr").value == f"{meta['config']['learning_rate']:g}"
+    assert at.selectbox(key="retrain.colors.optimizer").value == meta["config"]["optimizer"]
+    assert "No saved versions yet" in " ".join(c.value for c in at.caption)
+
+
+def test_demo_mode_hides_expert_controls():
+    at = app_test(PAGE)
+    at.query_params["demo"] = "1"
+    at.run()
+    assert not at.exception
+    keys = {w.key for w in at.selectbox} | {w.key for w in at.number_input}
+    assert "retrain.colors.optimizer" not in keys and "retrain.colors.seed" not in keys
+    assert "retrain.colors.epochs" in keys
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"epochs": 0}, "at least 1"),
+        ({"epochs": -5}, "at least 1"),
+        ({"epochs": 100_000}, "capped"),
+        ({"lr": "0"}, "positive"),
+        ({"lr": "-0.1"}, "positive"),
+        ({"lr": "nan"}, "positive"),
+        ({"lr": "fast"}, "must be a number"),
+        ({"val": 0.0}, "above 0 and below 1"),
+        ({"val": 1.0}, "above 0 and below 1"),
+        ({"batch": 0}, "Batch size"),
+    ],
+)
+def test_bad_settings_show_a_plain_message_and_start_nothing(values, words):
+    at = start(app_test(PAGE).run(), **values)
+    assert not at.exception
+    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert session_job(at) is None
+    assert at.number_input(key="retrain.colors.seed").value is not None  # the form keeps what was typed
+
+
+def test_an_empty_custom_dataset_and_a_single_sample_class_are_refused():
+    at = app_test(PAGE).run()
+    at.checkbox(key="retrain.colors.builtin").uncheck()
+    at = start(at)
+    assert any("dataset is empty" in e.value for e in at.error)
+    samples.add_color_label((250, 5, 5), "red")
+    samples.add_color_label((245, 0, 10), "red")
+    samples.add_color_label((5, 5, 250), "blue")
+    at = app_test(PAGE).run()
+    at.checkbox(key="retrain.colors.builtin").uncheck()
+    at.checkbox(key="retrain.colors.user").check()
+    at = start(at)
+    assert any("'blue'" in e.value and "single sample" in e.value for e in at.error)
+    assert session_job(at) is None
+
+
+def test_a_batch_larger_than_the_data_ends_with_a_plain_message():
+    for _ in range(3):
+        samples.add_color_label((250, 5, 5), "red")
+        samples.add_color_label((5, 5, 250), "blue")
+    at = app_test(PAGE).run()
+    at.checkbox(key="retrain.colors.builtin").uncheck()
+    at.checkbox(key="retrain.colors.user").check()
+    at = wait_for_results(start(at, batch=64, epochs=2))
+    assert any("larger than the training data" in e.value for e in at.error)
+    assert store.list_versions("colors") == []
+
+
+def test_a_run_shows_results_saves_a_version_and_only_this_session_uses_it():
+    at = wait_for_results(start(app_test(PAGE).run(), epochs=1, batch=256))
+    assert not at.exception
+    assert any("Saved as version" in s.value for s in at.success)
+    labels = [m.label for m in at.metric]
+    assert "Validation accuracy, retrained" in labels and "…the model before" in labels
+    assert at.selectbox(key=f"retrain.cell.{session_job(at).id}").value is not None  # a confusion cell to inspect
+    versions = store.list_versions("colors")
+    assert len(versions) == 1
+    at.button(key=f"retrain.use.{session_job(at).id}").click().run()
+    assert at.session_state["active.colors"] == str(versions[0].path)
+    assert any("your version" in c.value for c in at.caption)
+    other = app_test(PAGE).run()  # another browser session
+    assert not other.exception
+    assert any("shipped model" in c.value for c in other.caption)
+    assert session_job(other) is None
+    # The other session sees the version but may not delete it; this session may.
+    assert other.button(key="retrain.delete").disabled
+    at.button(key="retrain.delete").click().run()
+    assert store.list_versions("colors") == []
+    assert at.session_state["active.colors"] is None  # deleting the active version goes back to the shipped model
+
+
+def test_a_second_start_while_training_is_refused_and_cancel_saves_nothing():
+    at = start(app_test(PAGE).run(), epochs=150, batch=8)
+    job = session_job(at)
+    assert job is not None and job.active
+    at.button(key=SUBMIT).click().run()  # a double click, or a click while it trains
+    assert any("already running" in e.value for e in at.error)
+    assert session_job(at) is job
+    deadline = time.time() + 120
+    while not job.snapshot()["epoch_logs"] and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    at.button(key="retrain.cancel").click().run()
+    assert jobs.QUEUE.wait(job, 120)
+    at = wait_for_results(at)
+    assert job.status == "cancelled"
+    assert any("Nothing was saved" in w.value for w in at.warning)
+    assert store.list_versions("colors") == []
+
+
+def test_leaving_and_coming_back_finds_the_running_job():
+    at = app_test("app.py").run()
+    at = start(at.switch_page(PAGE).run(), epochs=150, batch=8)
+    job = session_job(at)
+    assert job is not None
+    at.switch_page("pages/1_Colors.py").run()
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert session_job(at) is job
+    assert any("Training now" in s.value for s in at.subheader) or not job.active
+    job.cancel()
+    assert jobs.QUEUE.wait(job, 120)
