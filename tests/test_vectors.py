@@ -243,3 +243,21 @@ def test_experiment_cli_prints_json(user_data):
     assert out["strategies"]["random"]["curve"]["labels"] == [3, 13, 23]
     bad = subprocess.run([*cmd[:-1], "mauve"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Unknown concept" in bad.stderr
+
+
+def test_drawing_pool_embeds_generated_and_user_drawings():
+    from core import shapes
+    from core.config import ShapeConfig
+
+    model = shapes.build_shape_cnn(ShapeConfig.tiny())
+    mine = np.zeros((28, 28), np.uint8)
+    mine[8:20, 8:20] = 255
+    pool = vectors.drawing_pool(model, per_class=2, seed=0, user_drawings=[(mine, "box")])
+    assert len(pool) == 2 * len(shapes.CLASS_NAMES) + 1
+    assert pool.vectors.shape[1] == 8  # the tiny config's dense_hidden width
+    assert pool.items[-1] == {"label": "box", "source": "yours", "index": len(pool) - 1}
+    assert np.array_equal(pool.raw[-1], mine)
+    truth = vectors.CONCEPTS["drawings"]["circle"].truth(pool)
+    assert truth.sum() == 2
+    with pytest.raises(vectors.VectorStoreError, match="empty"):
+        vectors.drawing_pool(model, per_class=0)

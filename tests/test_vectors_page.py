@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,22 @@ def test_experiment_chart(memory_qdrant):
     at.button(key="vectors.run_experiment").click().run()
     assert not at.exception
     assert any("Labels to reach F1" in m.value for m in at.markdown)
+
+
+@pytest.mark.skipif(
+    not (Path(__file__).resolve().parent.parent / "saved_models" / "shapes" / "model.json").is_file(),
+    reason="the shipped shapes model is not built yet",
+)
+def test_drawings_pool_loop(memory_qdrant):
+    at = app_test(PAGE)
+    at.session_state["vectors.pool_name"] = "drawings"
+    at.session_state["vectors.pool_size_d"] = 20  # 20 per shape: generating 4000 would dominate the test
+    at.run()
+    assert not at.exception
+    assert any("160 drawings" in c.value for c in at.caption)
+    at.button(key="vectors.start_head").click().run()
+    for s in at.slider[:3]:
+        s.set_value(1.0)
+    at.button(key=TRAIN).click().run()
+    assert not at.exception and not errors(at)
+    assert metric(at, "Train steps") == "1"
