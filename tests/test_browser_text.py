@@ -40,3 +40,17 @@ def test_negative_temperature_shows_a_message(page, app_url):
     temperature.press("Enter")
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.get_by_text("The temperature must be 0 (argmax) or a positive number")).to_be_visible()
+
+
+def test_upload_checks_the_file(page, app_url, tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Fran\u00e7ois et l'\u00e9t\u00e9 ".encode("latin-1") * 30)
+    good = tmp_path / "mine.txt"
+    good.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n\n" * 8, encoding="utf-8")
+    page.goto(f"{app_url}/Text")
+    chooser = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    chooser.set_input_files(str(bad))
+    expect(page.get_by_text("The upload is not UTF-8 text")).to_be_visible()
+    chooser.set_input_files(str(good))
+    expect(page.get_by_text("mine.txt", exact=False).last).to_be_visible()
+    expect(page.get_by_role("link", name="Train on it in the Retrain studio")).to_be_visible()

@@ -141,3 +141,57 @@ def test_download_offline_says_so(monkeypatch):
     at.button(key="text.download").click().run()
     assert not at.exception
     assert any("offline" in e.value for e in at.error)
+
+
+GOOD_TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n" * 6).encode()
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02\x03 PNG-ish \x00\x00" * 40, "binary"),
+        (b"na\xefve caf\xe9 " * 40, "UTF-8"),
+        (b"Too short.\n", "needs at least"),
+    ],
+)
+def test_bad_uploads_show_a_message(content, words):
+    at = _run()
+    at.file_uploader(key="text.upload").upload("mine.txt", content, "text/plain").run()
+    assert not at.exception
+    assert any(words in e.value for e in at.error)
+    assert "text.corpus" not in at.session_state  # nothing kept from a refused upload
+
+
+def test_upload_over_the_size_cap_is_refused(monkeypatch):
+    monkeypatch.setenv("MLX_MAX_UPLOAD_MB", "0.0001")  # about 100 bytes
+    at = _run()
+    at.file_uploader(key="text.upload").upload("big.txt", GOOD_TEXT, "text/plain").run()
+    assert any("capped" in e.value for e in at.error)
+
+
+def test_good_upload_is_described_and_scored():
+    at = _run()
+    at.file_uploader(key="text.upload").upload("mine.txt", GOOD_TEXT, "text/plain").run()
+    assert not at.exception and not at.error
+    assert at.session_state["text.corpus"] == GOOD_TEXT.decode()
+    assert any("mine.txt" in m.value and f"{len(GOOD_TEXT):,} characters" in m.value for m in at.markdown)
+    at.button(key="text.score").click().run()
+    assert not at.exception
+    scored = at.session_state["text.scored"]
+    assert scored["chars"] > 0 and 0 < scored["loss_nats_per_char"] < 4.2  # better than uniform over 65 (4.17)
+
+
+def test_download_stores_the_corpus(monkeypatch):
+    import keras.src.utils.file_utils as file_utils
+
+    def fake_network(url, filename, *args, **kwargs):  # stands in for the HTTP fetch only
+        assert url.startswith("https://storage.googleapis.com/")
+        with open(filename, "wb") as f:
+            f.write(GOOD_TEXT)
+
+    monkeypatch.setattr(file_utils, "urlretrieve", fake_network)
+    at = _run()
+    at.button(key="text.download").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["text.corpus"] == GOOD_TEXT.decode()
