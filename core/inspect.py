@@ -201,7 +201,7 @@ def inspect_files(files: ModelFiles) -> Inspection:
         except store.StoreError as exc:
             add(Check(titles[2], FAIL, str(exc)))
         result.configs = {
-            entry["config"].get("name", f"layer_{i}"): config_flags(entry) for i, entry in enumerate(topology)
+            _layer_label(entry["config"].get("name"), i): config_flags(entry) for i, entry in enumerate(topology)
         }
         result.initializers = explain_initializers(topology, model)
 
@@ -297,6 +297,10 @@ def inspect_folder(folder: str | Path) -> Inspection:
 
 
 # ---------------------------------------------------------------- layers
+
+
+def _layer_label(name, index: int) -> str:
+    return name if isinstance(name, str) and name else f"layer {index}"
 
 
 def layer_table(model) -> list[dict]:

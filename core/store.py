@@ -157,7 +157,7 @@ def topology_layers(topology: dict) -> list[dict]:
         config = entry["config"]
         _check_safe(config, f"Layer {i} ({config.get('name', cls)})")
         activation = config.get("activation")
-        if activation is not None and activation not in ALLOWED_ACTIVATIONS:
+        if activation is not None and (not isinstance(activation, str) or activation not in ALLOWED_ACTIVATIONS):
             raise StoreError(f"Layer {i} uses the unknown activation {activation!r}.")
     return layers
 
@@ -171,7 +171,7 @@ def build_model_from_topology(topology: dict):
     batch_shape = first.get("batch_input_shape") or first.get("batch_shape")
     if not isinstance(batch_shape, list) or not all(d is None or (isinstance(d, int) and d > 0) for d in batch_shape):
         raise StoreError("The first layer needs a valid batch_input_shape, such as [null, 3].")
-    input_dtype = first.get("dtype") if first.get("dtype") in DTYPES else "float32"
+    input_dtype = first.get("dtype") if isinstance(first.get("dtype"), str) and first["dtype"] in DTYPES else "float32"
     if layers[0]["class_name"] == "Embedding":
         input_dtype = "int32"
     built = [keras.Input(batch_shape=tuple(batch_shape), dtype=input_dtype)]
@@ -183,15 +183,22 @@ def build_model_from_topology(topology: dict):
         cls = getattr(keras.layers, entry["class_name"])
         try:
             built.append(cls.from_config(config))
-        except (TypeError, ValueError, KeyError) as exc:
+        except Exception as exc:  # only allowlisted classes get here; any failure of theirs is a bad config
             raise StoreError(
-                f"Layer {config.get('name', '?')} ({entry['class_name']}) has an invalid config: {exc}"
+                f"Layer {config.get('name', '?')!s} ({entry['class_name']}) has an invalid config: {_plain(exc)}"
             ) from None
-    name = topology.get("config", {}).get("name") or "model"
+    name = topology.get("config", {}).get("name")
     try:
-        return keras.Sequential(built, name=name)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"The layers do not fit together: {exc}") from None
+        return keras.Sequential(built, name=name if isinstance(name, str) and name else "model")
+    except Exception as exc:  # e.g. strides of 0 fail inside Keras with a ZeroDivisionError while building
+        raise StoreError(f"The layers do not fit together: {_plain(exc)}") from None
+
+
+def _plain(exc: Exception) -> str:
+    """An exception message without the terminal colour codes Keras adds, cut to a readable length."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split("Arguments received")[0]
+    text = " ".join(text.split())
+    return (text[:300] + "…") if len(text) > 300 else text
 
 
 # ---------------------------------------------------------------- manifest and weights
@@ -241,7 +248,7 @@ def manifest_entries(model_json: dict) -> list[ManifestEntry]:
             if not isinstance(w, dict) or not isinstance(w.get("name"), str):
                 raise StoreError(f"A weight entry in group {g} has no name.")
             dtype = w.get("dtype", "float32")
-            if dtype not in DTYPES:
+            if not isinstance(dtype, str) or dtype not in DTYPES:
                 raise StoreError(
                     f"Weight {w['name']!r} has the unsupported dtype {dtype!r} (supported: float32, int32)."
                 )

@@ -244,6 +244,19 @@ BAD_INPUTS = {
         "manifest is well formed",
         "unsupported dtype 'complex64'",
     ),
+    "activation that is not a name": (
+        lambda d: d["modelTopology"]["config"]["layers"][0]["config"].update(activation=["relu"]),
+        None,
+        "layer class is allowed",
+        "unknown activation",
+    ),
+    "pooling strides of 0": (
+        lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(strides=[0, 0]),
+        None,
+        "can be rebuilt",
+        "MaxPooling2D.call(). division by zero",
+    ),
+    "dtype that is not a name": (lambda d: set_weight(d, 0, dtype=[]), None, "manifest is well formed", "unsupported"),
     "wrong shape": (
         lambda d: set_weight(d, 3, shape=[4]),
         None,
