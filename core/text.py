@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -228,12 +229,14 @@ def summary_table(model) -> list[dict]:
     """One row per layer: name, class, output shape and parameter count (what Keras' summary() prints)."""
     rows = []
     for layer in model.layers:
-        shape = tuple(layer.output.shape) if hasattr(layer, "output") else ()
+        shape = list(layer.output.shape)  # (batch, time, features) for every layer of this family
+        names = ["batch", "time"]
+        shape = [names[i] if d is None and i < 2 else d for i, d in enumerate(shape)]
         rows.append(
             {
                 "layer": layer.name,
                 "type": layer.__class__.__name__,
-                "output shape": str(shape).replace("None", "batch", 1).replace("None", "time", 1),
+                "output shape": "(" + ", ".join(str(d) for d in shape) + ")",
                 "params": int(layer.count_params()),
             }
         )
@@ -276,21 +279,46 @@ class LSTMState(NamedTuple):
     c: np.ndarray  # (B, units) cell state: its memory
 
 
-_blas_controller = None
-
-
-def one_blas_thread():
-    """A context in which NumPy's BLAS uses one thread.
+class _OneBlasThread:
+    """A re-entrant, thread-safe "BLAS on one thread" context (Streamlit runs sessions in threads).
 
     A batch-1 step is a (1, U) x (U, 4U) product: one thread does it in ~0.1 ms, while OpenBLAS' thread pool costs
-    ~10 ms per call when the cores are busy (for instance with a training job), a 100x slowdown.
+    ~10 ms per call when the cores are busy (for instance with a training job), a 100x slowdown. The limit is
+    process-wide, so it is counted: the first user sets it and the last one restores the previous setting.
     """
-    global _blas_controller
-    from threadpoolctl import ThreadpoolController
 
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()  # inspecting the loaded libraries is slow: do it once
-    return _blas_controller.limit(limits=1, user_api="blas")
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._controller = None
+        self._restore = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                from threadpoolctl import ThreadpoolController
+
+                if self._controller is None:
+                    self._controller = ThreadpoolController()  # inspecting the loaded libraries is slow: once
+                self._restore = self._controller.limit(limits=1, user_api="blas")
+            self._users += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._restore is not None:
+                self._restore.restore_original_limits()
+                self._restore = None
+        return False
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+def one_blas_thread() -> _OneBlasThread:
+    """A context in which NumPy's BLAS uses one thread (see _OneBlasThread for why)."""
+    return _ONE_BLAS_THREAD
 
 
 def _sigmoid(x):

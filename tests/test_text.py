@@ -97,6 +97,8 @@ def test_tutorial_preset_has_the_tutorials_parameter_counts():
     counts = {row["layer"]: row["params"] for row in T.summary_table(model)}
     assert counts == {"embedding": 16_640, "lstm": 5_246_976, "dense_out": 66_625}
     assert model.count_params() == 5_330_241
+    shapes = [row["output shape"] for row in T.summary_table(model)]
+    assert shapes == ["(batch, time, 256)", "(batch, time, 1024)", "(batch, time, 65)"]
 
 
 def test_shipped_preset_fits_in_10_mb():
@@ -418,3 +420,17 @@ def test_core_text_does_not_import_streamlit():
     code = "import core.text, core.figures.text, sys; print('streamlit' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "False"
+
+
+def test_one_blas_thread_restores_the_limit_after_nested_use():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with T.one_blas_thread():
+        with T.one_blas_thread():
+            assert all(n == 1 for n in blas_threads())
+        assert all(n == 1 for n in blas_threads())  # still inside the outer use
+    assert blas_threads() == before
