@@ -1,5 +1,205 @@
-"""Placeholder until the page lands (see its issue)."""
+"""Draw: a CNN names your drawing live, shows how the drawing is prepared and what its first layer sees, and
+gathers your drawings as samples, as Teachable Machine does."""
 
+import numpy as np
 import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
-st.title("Coming soon")
+from core import figures as fig
+from core import samples, shapes
+from ui.common import page_header
+from ui.models import active_label, load_active
+
+CANVAS_PX = 320
+STROKE_PX = 10
+
+page_header(
+    "Draw",
+    "✏️",
+    "Draw a shape: a small convolutional network (conv → pool → conv → pool → dense → softmax) names it while you "
+    "draw. It knows circle, square, triangle, star, line, hexagon, octagon and zigzag (the Quick, Draw! names).",
+)
+loaded = load_active("shapes")
+if loaded is None:
+    st.stop()
+model = loaded.model
+class_names = shapes.class_names_for(loaded.metadata, model)
+st.caption(f"Using the {active_label('shapes')} ({len(class_names)} classes).")
+
+state = st.session_state
+state.setdefault("draw.canvas_round", 0)
+
+
+def _clear_canvas() -> None:
+    # A new key gives a fresh, empty canvas component.
+    state["draw.canvas_round"] += 1
+    state["draw.image"] = None
+
+
+def _save_sample(image: np.ndarray | None, label: str) -> None:
+    """Validate, save, and report in plain words; nothing is lost on failure (the drawing stays on the canvas)."""
+    if image is None:
+        st.warning("There is no drawing to save: draw a shape first.")
+        return
+    try:
+        label = shapes.check_class_name(label)
+        samples.add_drawing(image, label)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    except samples.SampleStoreError as exc:
+        st.error(f"{exc} Your drawing is still on the canvas; try again once the database can be written.")
+        return
+    st.toast(f"Saved as a sample of “{label}”.")
+    st.success(f"Saved this drawing as a sample of “{label}”.")
+
+
+def _image_for(array: np.ndarray, size: int) -> np.ndarray:
+    """Upscale a small grey image with square pixels, so 28x28 stays crisp."""
+    a = np.asarray(array)
+    k = max(1, size // max(a.shape))
+    return np.kron(a, np.ones((k, k), dtype=a.dtype))
+
+
+@st.fragment
+def live_drawing() -> None:
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        result = st_canvas(
+            stroke_width=STROKE_PX,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=CANVAS_PX,
+            width=CANVAS_PX,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"draw.canvas.{state['draw.canvas_round']}",
+        )
+        st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
+    rgba = result.image_data if result is not None else None
+    steps = shapes.preprocess_steps(rgba) if rgba is not None else None
+    image = steps.image if steps is not None and steps.status in {"ok", "scribble"} else None
+    state["draw.image"] = image
+    with right:
+        if steps is None or steps.status == "blank":
+            st.markdown("<h3 data-testid='draw-empty'>Draw a shape</h3>", unsafe_allow_html=True)
+            st.caption("The prediction appears here as soon as you lift the mouse.")
+            return
+        if steps.status == "dot":
+            st.warning(steps.message)
+            return
+        if steps.status == "scribble":
+            st.warning(steps.message)
+        probs = shapes.predict_proba(model, image)
+        top = int(np.argmax(probs))
+        st.markdown(
+            f"<div>It looks like a <b data-testid='draw-top' style='font-size:1.6em'>{class_names[top]}</b> "
+            f"({probs[top]:.0%} sure)</div>",
+            unsafe_allow_html=True,
+        )
+        st.plotly_chart(fig.probability_bars(probs, class_names, "Softmax over the classes"), key="draw.bars")
+        others = [c for i, c in enumerate(class_names) if i != top]
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        truth = c1.selectbox("Wrong? It was a …", others, key="draw.truth")
+        if c2.button("Save the correction", key="draw.correct"):
+            _save_sample(image, truth)
+
+    st.subheader("How the drawing becomes the network's input")
+    s1, s2, s3, s4 = st.columns(4)
+    s1.image(np.clip(steps.ink * 255, 0, 255).astype(np.uint8), caption="1 · the canvas as ink", width=150)
+    s2.image(np.clip(steps.crop * 255, 0, 255).astype(np.uint8), caption="2 · cropped to the ink", width=150)
+    s3.image(_image_for(image, 150), caption="3 · scaled to 28×28, centred", width=150)
+    with s4:
+        st.plotly_chart(
+            fig.heatmap(image / 255.0, "4 · what the model sees (0–1)", colorscale="gray", zmid=None)
+            .update_layout(height=200, margin=dict(l=0, r=0, t=30, b=0))
+            .update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
+            .update_xaxes(visible=False)
+            .update_traces(showscale=False),
+            key="draw.model_input",
+        )
+    st.caption(
+        "White strokes on black, the drawing scaled to fill the frame with a small margin: the Quick, Draw! "
+        "convention, so public Quick, Draw! bitmaps can test and train this model."
+    )
+    st.subheader("What the first convolution layer sees")
+    maps = shapes.feature_maps(model, image, ("conv_1",))["conv_1"]
+    st.plotly_chart(
+        fig.feature_map_grid(maps, f"conv_1: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}"),
+        key="draw.maps",
+    )
+    st.caption(
+        "Each tile is one 3×3 filter slid over the drawing (brighter = stronger response). Some light up on edges "
+        "of one direction, some on corners or on the stroke itself; the next layers combine them into shapes."
+    )
+
+    st.subheader("Save this drawing as a sample")
+    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+    label = n1.text_input(
+        "Class name (a built-in one or a new one)",
+        key="draw.new_label",
+        placeholder="e.g. heart",
+        max_chars=64,
+    )
+    if n2.button("Save as a sample", key="draw.save"):
+        _save_sample(image, label)
+
+
+live_drawing()
+
+# ---------------------------------------------------------------- the gathered samples
+st.header("Your samples")
+st.write(
+    "Like Teachable Machine: save drawings per class (a built-in class or a new one). The Retrain studio can "
+    "retrain the network with them; export them to test any model with `python -m core evaluate shapes FILE.npz`."
+)
+try:
+    counts = samples.drawing_counts()
+except samples.SampleStoreError as exc:
+    st.error(f"{exc} Samples cannot be shown or saved until this is fixed.")
+    counts = None
+if counts is not None:
+    if not counts:
+        st.info("No samples yet. Draw something above and save it.")
+    else:
+        st.write(", ".join(f"**{k}** {v}" for k, v in counts.items()))
+        chosen = st.selectbox("Show the samples of", list(counts), key="draw.show_class")
+        try:
+            rows = samples.drawings(chosen)
+        except samples.SampleStoreError as exc:
+            st.error(str(exc))
+            rows = []
+        shown = rows[-30:]
+        if len(rows) > len(shown):
+            st.caption(f"The latest {len(shown)} of {len(rows)}.")
+        grid = st.columns(10)
+        for i, (sample_id, img, _, created) in enumerate(shown):
+            with grid[i % 10]:
+                st.image(_image_for(img, 56), caption=created[5:16].replace("T", " "), width=56)
+                if st.button("Delete", key=f"draw.delete.{sample_id}"):
+                    try:
+                        samples.delete_drawing(sample_id)
+                        st.rerun()
+                    except samples.SampleStoreError as exc:
+                        st.error(str(exc))
+        try:
+            st.download_button(
+                "Download all samples as .npz",
+                samples.export_drawings_npz(),
+                "drawings.npz",
+                "application/octet-stream",
+                key="draw.export",
+            )
+        except samples.SampleStoreError as exc:
+            st.error(str(exc))
+
+with st.expander("How the shipped model was trained"):
+    meta = loaded.metadata
+    st.caption(meta.get("training_data", ""))
+    metrics = meta.get("metrics", {})
+    if metrics.get("generated_test_accuracy") is not None:
+        st.metric("Accuracy on fresh generated drawings", f"{metrics['generated_test_accuracy']:.1%}")
+    if meta.get("real_drawings_check"):
+        st.write(meta["real_drawings_check"])
+    if meta.get("history"):
+        st.plotly_chart(fig.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history")

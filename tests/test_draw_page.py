@@ -1,0 +1,185 @@
+"""AppTest of the Draw page with an injected canvas value.
+
+AppTest shows the drawable canvas as an unknown (bidi) component element. Its value lives in session_state
+under the widget key, as {"drawing": {"raw": fabric JSON, "data": PNG data URL}, "backgroundFit": None}, and
+st_canvas reads it from there, so setting that key before a run is how a test "draws".
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from conftest import app_test
+from PIL import Image, ImageDraw
+
+from core import samples
+
+CANVAS_KEY = "draw.canvas.0"
+
+
+def data_url(rgba: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def canvas_value(draw_fn) -> dict:
+    img = Image.new("RGBA", (320, 320), (255, 255, 255, 255))
+    draw_fn(ImageDraw.Draw(img))
+    return {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url(np.asarray(img))},
+        "backgroundFit": None,
+    }
+
+
+def circle(d):
+    d.ellipse((60, 60, 260, 260), outline=(0, 0, 0, 255), width=10)
+
+
+def triangle(d):
+    d.line([(160, 40), (280, 270), (40, 270), (160, 40)], fill=(0, 0, 0, 255), width=10, joint="curve")
+
+
+def dot(d):
+    d.ellipse((150, 150, 156, 156), fill=(0, 0, 0, 255))
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [w.value for w in at.warning] + [e.value for e in at.error]
+    parts += [s.value for s in at.success] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture
+def page():
+    at = app_test("pages/2_Draw.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_blank_canvas_says_draw_a_shape_and_predicts_nothing(page):
+    assert "<h3 data-testid='draw-empty'>Draw a shape</h3>" in texts(page)
+    assert "draw-top" not in texts(page)
+    assert not page.selectbox  # no correction box without a prediction, and no samples to browse yet
+
+
+def test_injected_drawing_is_predicted_with_bars_steps_and_maps(page):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    assert not page.exception
+    text = texts(page)
+    assert "data-testid='draw-top'" in text and ">circle</b>" in text
+    assert "draw-empty" not in text
+    assert "How the drawing becomes the network's input" in [s.value for s in page.subheader]
+    assert "What the first convolution layer sees" in [s.value for s in page.subheader]
+
+
+def test_a_triangle_is_predicted_as_a_triangle(page):
+    page.session_state[CANVAS_KEY] = canvas_value(triangle)
+    page.run()
+    assert ">triangle</b>" in texts(page)
+
+
+def test_a_single_dot_gets_a_message_not_a_prediction(page):
+    page.session_state[CANVAS_KEY] = canvas_value(dot)
+    page.run()
+    assert not page.exception
+    assert "just a dot" in texts(page)
+    assert "draw-top" not in texts(page)
+
+
+def test_a_scribble_gets_a_warning(page):
+    rng = np.random.default_rng(0)
+    page.session_state[CANVAS_KEY] = canvas_value(
+        lambda d: d.line([tuple(p) for p in rng.uniform(0, 320, (150, 2))], fill=(0, 0, 0, 255), width=30)
+    )
+    page.run()
+    assert not page.exception
+    assert "scribble" in texts(page)
+
+
+def test_correction_saves_the_drawing_as_a_sample(page):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    page.selectbox(key="draw.truth").set_value("octagon")
+    page.button(key="draw.correct").click()
+    page.run()
+    assert not page.exception
+    assert samples.drawing_counts() == {"octagon": 1}
+    image = samples.drawings()[0][1]
+    assert image.shape == (28, 28) and image.max() == 255
+    assert "octagon" in texts(page)
+
+
+def test_new_class_sample_then_view_and_delete(page):
+    page.session_state[CANVAS_KEY] = canvas_value(triangle)
+    page.run()
+    page.text_input(key="draw.new_label").set_value("Party Hat")
+    page.button(key="draw.save").click()
+    page.run()
+    assert samples.drawing_counts() == {"party hat": 1}
+    assert page.selectbox(key="draw.show_class").value == "party hat"
+    sample_id = samples.drawings()[0][0]
+    page.button(key=f"draw.delete.{sample_id}").click()
+    page.run()
+    assert not page.exception
+    assert samples.drawing_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("label", "message"), [("", "empty"), ("x" * 40, "characters long"), ("../../etc/passwd", "path characters")]
+)
+def test_bad_class_names_are_refused_and_nothing_is_saved(page, label, message):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    page.text_input(key="draw.new_label").set_value(label)
+    page.button(key="draw.save").click()
+    page.run()
+    assert not page.exception
+    assert message in texts(page)
+    assert samples.drawing_counts() == {}
+    assert ">circle</b>" in texts(page)  # the drawing and its prediction are still there
+
+
+def test_unwritable_sample_database_gives_a_clear_message(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLX_DB_PATH", str(blocker / "samples.sqlite3"))
+    at = app_test("pages/2_Draw.py")
+    at.session_state[CANVAS_KEY] = canvas_value(circle)
+    at.run()
+    assert not at.exception
+    assert "cannot be opened or written" in texts(at)
+    at.button(key="draw.correct").click()
+    at.run()
+    assert not at.exception
+    assert "still on the canvas" in texts(at)
+
+
+def test_export_button_offers_the_samples(page):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    page.button(key="draw.correct").click()
+    page.run()
+    assert samples.drawing_counts() == {"square": 1} or samples.drawing_counts()
+    assert len(page.get("download_button")) == 1
+
+
+def test_the_page_uses_the_session_active_model(page, tmp_path):
+    """A version with a new class, made active for the session, is what the page predicts with."""
+    from core import shapes, store
+    from core.config import ShapeConfig
+
+    model = shapes.build_shape_cnn(ShapeConfig.tiny(), n_classes=9)
+    names = [*shapes.CLASS_NAMES, "heart"]
+    folder = tmp_path / "version"
+    store.save_model(model, folder, {"class_names": names})
+    page.session_state["active.shapes"] = str(folder)
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    assert not page.exception
+    assert "9 classes" in texts(page)
