@@ -652,7 +652,11 @@ def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     if base.is_dir():
         families |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
     for family in sorted(families):
-        for version in store.list_versions(family, models_dir=base):
+        try:
+            versions = store.list_versions(family, models_dir=base)
+        except store.StoreError:  # a stray folder whose name the store would never write (e.g. 'a..b')
+            continue
+        for version in versions:
             out.append(ModelChoice(f"{family} · {version.version_id}", family, version.path, False))
     return out
 
