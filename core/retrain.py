@@ -187,21 +187,24 @@ def check_dataset(req: RetrainRequest, user: UserData) -> list[str]:
 # ---------------------------------------------------------------- data per family
 
 
-def builtin_corpus() -> tuple[str, str] | None:
-    """(text, name) of the corpus the shipped text model learnt from, if this server has it; None otherwise."""
+def builtin_corpus_path() -> Path | None:
+    """Where the corpus the shipped text model learnt from is on this server, if it is (None when offline)."""
     from core import text
 
-    s = get_settings()
     candidates = [
-        REPO_ROOT / "core" / "data" / "tinyshakespeare.txt",
         REPO_ROOT / "core" / "data" / text.SHAKESPEARE_FILE,
-        s.user_data_dir / "datasets" / text.SHAKESPEARE_FILE,
+        get_settings().user_data_dir / "datasets" / text.SHAKESPEARE_FILE,  # where the Text page downloads it
         Path.home() / ".keras" / "datasets" / text.SHAKESPEARE_FILE,
     ]
-    for path in candidates:
-        if path.is_file():
-            return text.read_corpus(path), path.name
-    return None
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def builtin_corpus() -> tuple[str, str] | None:
+    """(text, name) of the built-in corpus, or None."""
+    from core import text
+
+    path = builtin_corpus_path()
+    return (text.read_corpus(path), path.name) if path is not None else None
 
 
 def text_corpus(req: RetrainRequest) -> tuple[str, list[str], dict]:

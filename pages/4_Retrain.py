@@ -132,7 +132,10 @@ with st.form(f"retrain.form.{family}"):
             "shapes": "Built-in: generated hand-drawn-looking shapes",
             "text": "Built-in: the Shakespeare corpus",
         }[family]
-        use_builtin = st.checkbox(builtin_label, value=True, key=_key("builtin"))
+        has_builtin = family != "text" or retrain.builtin_corpus_path() is not None
+        use_builtin = st.checkbox(builtin_label, value=has_builtin, key=_key("builtin"), disabled=not has_builtin)
+        if not has_builtin:
+            st.caption("The corpus is not on this server yet (the Text page can download it): upload a .txt instead.")
         use_user = False
         upload = None
         try:

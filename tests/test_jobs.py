@@ -366,3 +366,35 @@ def test_defaults_are_the_shipped_models_settings_within_the_caps(monkeypatch):
     )
     monkeypatch.setenv("MLX_MAX_EPOCHS", "7")
     assert retrain.default_settings("colors", meta)["epochs"] == min(cfg["epochs"], 7)
+
+
+def test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets():
+    from core import text
+
+    if not (store.shipped_model_dir("text") / store.MODEL_JSON).is_file():
+        pytest.skip("the shipped text model is not built yet")
+    lines = ["To be, or not to be, that is the question.", "ROMEO:\nBut soft, what light through yonder window?"]
+    corpus = ("\n".join(lines) + "\n") * 12 + "Ω"  # one character the shipped alphabet lacks
+    req = request(
+        family="text",
+        optimizer="adam",
+        learning_rate=0.002,
+        epochs=1,
+        batch_size=4,
+        validation_fraction=0.2,
+        use_builtin=False,
+        text=corpus,
+        text_name="tiny.txt",
+    )
+    job = run_job(req, retrain.UserData())
+    assert job.status == "done", job.message
+    outcome = job.result
+    assert any("left out" in n for n in outcome["notes"])  # the unknown character was dropped, and said so
+    assert outcome["class_names"][-1] == "other" and outcome["before"] is not None
+    assert outcome["after"]["n"] == outcome["before"]["n"]
+    snippets = [s for cell in outcome["examples"].values() for s in cell]
+    assert snippets and all(s["expected"] != s["predicted"] for s in snippets)
+    loaded, vocab = text.load_text_model(outcome["version_path"])
+    shipped_vocab = text.vocab_from_metadata(store.load_metadata(store.shipped_model_dir("text")))
+    assert vocab == shipped_vocab
+    assert loaded.metadata["corpus"]["name"] == "tiny.txt"
