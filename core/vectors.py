@@ -505,6 +505,7 @@ CONCEPTS: dict[str, dict[str, Concept]] = {
 class Curve:
     labels: list[int] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
+    positives: list[int] = field(default_factory=list)  # how many of the labels so far were positive
 
     def labels_to(self, target: float) -> int | None:
         return next((n for n, f in zip(self.labels, self.f1) if f >= target), None)
@@ -551,6 +552,7 @@ def run_strategy(
         step = train_head(w, b, pool.vectors[labelled], oracle, iterations, learning_rate)
         w, b = step.w, step.b
         curve.labels.append(len(labelled))
+        curve.positives.append(int(truth[labelled].sum()))
         curve.f1.append(round(f1_score(pool_logits(pool, w, b) > 0, truth), 4))
 
     fit_and_score()
@@ -611,7 +613,8 @@ def run_experiment(
                 "labels_to_target": needed[s],
                 "final_f1": c.f1[-1],
                 "best_f1": max(c.f1),
-                "curve": {"labels": c.labels, "f1": c.f1},
+                "positive_labels": c.positives[-1],
+                "curve": {"labels": c.labels, "f1": c.f1, "positives": c.positives},
             }
             for s, c in curves.items()
         },

@@ -41,11 +41,18 @@ def open_backend():
     if settings.qdrant_url:
         attempts.append(("", settings.qdrant_url))
     attempts += [(settings.qdrant_location, ""), (":memory:", "")]
+    # A failed backend is remembered for the session, so a dead server URL does not slow every rerun.
+    failed = state.setdefault("vectors.failed_backends", {})
     for location, url in attempts:
+        key = f"{url}|{location}"
+        if key in failed:
+            st.error(failed[key])
+            continue
         try:
             return shared_client(location, url)
         except vectors.VectorStoreError as exc:
-            st.error(f"{exc} Falling back to the next option, so the page stays usable.")
+            failed[key] = f"{exc} Falling back to the next option, so the page stays usable."
+            st.error(failed[key])
     return None
 
 
@@ -91,7 +98,10 @@ def cached_pool(name: str, model_path: str, stamp: float, size: int, n_user: int
         return vectors.color_pool(model, size)
     from core import samples
 
-    user = [(image, label) for _, image, label, _ in samples.drawings()]
+    try:
+        user = [(image, label) for _, image, label, _ in samples.drawings()]
+    except samples.SampleStoreError:
+        user = []  # an unreadable samples database must not take the generated pool down with it
     return vectors.drawing_pool(model, size, user_drawings=user)
 
 
@@ -201,14 +211,17 @@ if how == "an existing class head":
         except (vectors.HeadError, vectors.VectorStoreError) as exc:
             st.error(str(exc))
 else:
-    rng = np.random.default_rng(DEMO_SEED if demo_mode() else state["vectors.round"])
+    if st.button("Show other items", key="vectors.shuffle", help="None of these is the concept? Draw 15 others."):
+        state["vectors.shuffle"] = state.get("vectors.shuffle", 0) + 1
+    shuffle = state.get("vectors.shuffle", 0)
+    rng = np.random.default_rng([DEMO_SEED if demo_mode() else 0, state["vectors.round"], shuffle])
     sample = [int(i) for i in rng.choice(len(pool), min(15, len(pool)), replace=False)]
     cols = st.columns(5)
     picked = []
     for n, item_id in enumerate(sample):
         cell = cols[n % 5]
         show_item(cell, item_id, f"item {item_id}")
-        if cell.checkbox("positive", key=f"vectors.pick.{state['vectors.round']}.{item_id}"):
+        if cell.checkbox("positive", key=f"vectors.pick.{state['vectors.round']}.{shuffle}.{item_id}"):
             picked.append(item_id)
     if st.button("Start from these positives", key="vectors.start_picks", type="primary"):
         if not picked:
@@ -353,4 +366,12 @@ if result and result["pool"] == pool.name:
     st.write(
         f"Labels to reach F1 {result['target_f1']:g}: vector search **{needed['vector_search'] or 'not reached'}**, "
         f"random **{needed['random'] or 'not reached'}** (budget {result['budget']})."
+    )
+    share = {s: v["positive_labels"] / max(1, v["curve"]["labels"][-1]) for s, v in result["strategies"].items()}
+    st.caption(
+        f"Share of labels that were positives: vector search {share['vector_search']:.0%}, random "
+        f"{share['random']:.0%}; the pool holds {result['positives_in_pool']} positives in {result['pool_size']:,}. "
+        "When the concept has more positives than the budget, the top-k for w can stay all positive for many "
+        "rounds: w's direction improves, but with no negatives the bias drifts towards 'everything is it', "
+        "and F1 on the whole pool falls. Random sampling sees negatives from the start."
     )

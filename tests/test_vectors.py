@@ -223,6 +223,8 @@ def test_experiment_on_a_tiny_pool():
         assert s["curve"]["labels"][0] == vectors.SEED_POSITIVES and s["curve"]["labels"][-1] == 40
         assert all(0 <= f <= 1 for f in s["curve"]["f1"])
         assert s["labels_to_target"] is None or s["labels_to_target"] in s["curve"]["labels"]
+        assert s["curve"]["positives"][0] == vectors.SEED_POSITIVES  # the seed clicks are positives
+        assert s["positive_labels"] <= min(40, out["positives_in_pool"])
     assert out["positives_in_pool"] == int(vectors.teal_mask(rgb).sum())
     with pytest.raises(ValueError, match="Unknown concept"):
         vectors.run_experiment(pool, "mauve")
