@@ -39,6 +39,12 @@ def tfjs_zip(path: str, stamp: float) -> bytes:
     return export.tfjs_zip(path)
 
 
+@st.cache_resource(show_spinner="Reading the weights…", max_entries=8)
+def read_arrays(path: str, stamp: float) -> dict:
+    del stamp
+    return inspector.read_arrays(path)
+
+
 def _stamp(path: Path) -> float:
     json_path = path / store.MODEL_JSON
     return json_path.stat().st_mtime if json_path.exists() else 0.0
@@ -46,6 +52,93 @@ def _stamp(path: Path) -> float:
 
 def _show(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+@st.fragment
+def tensor_view(inspection: inspector.Inspection) -> None:
+    """One tensor: hex bytes beside Keras's values, stats, histogram, heatmap (a fragment: choosing reruns only this)."""
+    names = [row["name"] for row in inspection.manifest]
+    default = next((i for i, n in enumerate(names) if n.endswith("/kernel")), 0)
+    name = st.selectbox("Tensor", names, index=default, key="inspect.tensor")
+    rows = inspector.hex_rows(inspection, name, count=8)
+    if not rows:
+        st.warning(f"The bytes of {name} are not in the weights file (it is truncated or missing).")
+    else:
+        first = rows[0]
+        keras_text = "not loaded (see the checks)" if first["keras"] is None else f"{first['keras']:.9g}"
+        st.markdown(
+            f"First value of **{name}**: the bytes `{first['hex']}` at offset {first['byte_offset']:,} of the file."
+        )
+        hex_col, keras_col = st.columns(2)
+        with hex_col.container(key="inspect-hex-first"):
+            st.markdown(f"Read as a little-endian float32: **{first['decoded']:.9g}**")
+        with keras_col.container(key="inspect-keras-first"):
+            st.markdown(f"Read back from the loaded Keras model: **{keras_text}**")
+        st.table(
+            pd.DataFrame(
+                {
+                    "byte offset": [r["byte_offset"] for r in rows],
+                    "bytes (hex)": [r["hex"] for r in rows],
+                    "little-endian float32": [f"{r['decoded']:.9g}" for r in rows],
+                    "Keras value": ["—" if r["keras"] is None else f"{r['keras']:.9g}" for r in rows],
+                    "match": ["—" if r["keras"] is None else "✓" if r["keras"] == r["decoded"] else "✗" for r in rows],
+                }
+            )
+        )
+    array = inspection.arrays.get(name)
+    if array is not None:
+        stats = inspector.tensor_stats(array)
+        cols = st.columns(4)
+        for col, key in zip(cols, ("min", "max", "mean", "std"), strict=True):
+            col.metric(key, f"{stats[key]:.4g}" if stats[key] is not None else "—")
+        left, right = st.columns(2)
+        counts, edges = inspector.tensor_histogram(array)
+        left.plotly_chart(fig.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist")
+        matrix, caption = inspector.tensor_matrix(array)
+        right.plotly_chart(
+            fig.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
+        )
+        right.caption(caption)
+
+
+@st.fragment
+def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoice | None) -> None:
+    """Two versions of one model, tensor by tensor (a fragment: picking versions reruns only this)."""
+    st.markdown("Pick two versions of one model to see what retraining changed in each tensor.")
+    families = sorted({c.family for c in choices})
+    family_default = families.index(chosen.family) if chosen and chosen.family in families else 0
+    family = (
+        st.selectbox("Model to compare", families, index=family_default, key="inspect.diff_family")
+        if families
+        else None
+    )
+    versions = [c for c in choices if c.family == family]
+    if len(versions) < 2:
+        st.info("This model has only one version. Retrain it on the Retrain page to get a second one to compare.")
+    else:
+        vlabels = [c.label for c in versions]
+        left, right = st.columns(2)
+        # Default: the shipped model (listed first) against the newest version, else the two newest versions.
+        first, second = (0, 1) if versions[0].shipped else (1, 0)
+        before_label = left.selectbox("Before", vlabels, index=first, key="inspect.diff_a")
+        after_label = right.selectbox("After", vlabels, index=second, key="inspect.diff_b")
+        before = versions[vlabels.index(before_label)]
+        after = versions[vlabels.index(after_label)]
+        try:
+            before_arrays = read_arrays(str(before.path), _stamp(before.path))
+            after_arrays = read_arrays(str(after.path), _stamp(after.path))
+        except store.StoreError as exc:
+            st.error(f"These versions cannot be compared: {exc}")
+        else:
+            diff = inspector.diff_arrays(before_arrays, after_arrays)
+            st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch")
+            st.plotly_chart(fig.diff_bars(diff), key="inspect.diff_bars")
+            comparable = [r["name"] for r in diff if r["l2_change"] is not None]
+            if comparable:
+                tensor = st.selectbox("Difference heatmap of", comparable, key="inspect.diff_tensor")
+                matrix, caption = inspector.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
+                st.plotly_chart(fig.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat")
+                st.caption(caption)
 
 
 # ---------------------------------------------------------------- 1. choose a model
@@ -144,50 +237,7 @@ with tab_weights:
                 f"{per_layer.idxmax()} holds {per_layer.max() / total_bytes:.0%} of the {total_bytes:,} bytes; "
                 "hover a thin sliver to see the smaller tensors."
             )
-        names = [row["name"] for row in inspection.manifest]
-        default = next((i for i, n in enumerate(names) if n.endswith("/kernel")), 0)
-        name = st.selectbox("Tensor", names, index=default, key="inspect.tensor")
-        rows = inspector.hex_rows(inspection, name, count=8)
-        if not rows:
-            st.warning(f"The bytes of {name} are not in the weights file (it is truncated or missing).")
-        else:
-            first = rows[0]
-            keras_text = "not loaded (see the checks)" if first["keras"] is None else f"{first['keras']:.9g}"
-            st.markdown(
-                f"First value of **{name}**: the bytes `{first['hex']}` at offset {first['byte_offset']:,} of the file."
-            )
-            hex_col, keras_col = st.columns(2)
-            with hex_col.container(key="inspect-hex-first"):
-                st.markdown(f"Read as a little-endian float32: **{first['decoded']:.9g}**")
-            with keras_col.container(key="inspect-keras-first"):
-                st.markdown(f"Read back from the loaded Keras model: **{keras_text}**")
-            st.table(
-                pd.DataFrame(
-                    {
-                        "byte offset": [r["byte_offset"] for r in rows],
-                        "bytes (hex)": [r["hex"] for r in rows],
-                        "little-endian float32": [f"{r['decoded']:.9g}" for r in rows],
-                        "Keras value": ["—" if r["keras"] is None else f"{r['keras']:.9g}" for r in rows],
-                        "match": [
-                            "—" if r["keras"] is None else "✓" if r["keras"] == r["decoded"] else "✗" for r in rows
-                        ],
-                    }
-                )
-            )
-        array = inspection.arrays.get(name)
-        if array is not None:
-            stats = inspector.tensor_stats(array)
-            cols = st.columns(4)
-            for col, key in zip(cols, ("min", "max", "mean", "std"), strict=True):
-                col.metric(key, f"{stats[key]:.4g}" if stats[key] is not None else "—")
-            left, right = st.columns(2)
-            counts, edges = inspector.tensor_histogram(array)
-            left.plotly_chart(fig.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist")
-            matrix, caption = inspector.tensor_matrix(array)
-            right.plotly_chart(
-                fig.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
-            )
-            right.caption(caption)
+        tensor_view(inspection)
 
 # ---------------------------------------------------------------- 4. checks
 with tab_checks:
@@ -197,37 +247,7 @@ with tab_checks:
 
 # ---------------------------------------------------------------- 5. diff
 with tab_diff:
-    st.markdown("Pick two versions of one model to see what retraining changed in each tensor.")
-    families = sorted({c.family for c in choices})
-    family_default = families.index(chosen.family) if chosen and chosen.family in families else 0
-    family = st.selectbox("Model", families, index=family_default, key="inspect.diff_family") if families else None
-    versions = [c for c in choices if c.family == family]
-    if len(versions) < 2:
-        st.info("This model has only one version. Retrain it on the Retrain page to get a second one to compare.")
-    else:
-        vlabels = [c.label for c in versions]
-        left, right = st.columns(2)
-        # Default: the shipped model (listed first) against the newest version, else the two newest versions.
-        first, second = (0, 1) if versions[0].shipped else (1, 0)
-        before_label = left.selectbox("Before", vlabels, index=first, key="inspect.diff_a")
-        after_label = right.selectbox("After", vlabels, index=second, key="inspect.diff_b")
-        before = versions[vlabels.index(before_label)]
-        after = versions[vlabels.index(after_label)]
-        try:
-            before_arrays = inspector.read_arrays(before.path)
-            after_arrays = inspector.read_arrays(after.path)
-        except store.StoreError as exc:
-            st.error(f"These versions cannot be compared: {exc}")
-        else:
-            diff = inspector.diff_arrays(before_arrays, after_arrays)
-            st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch")
-            st.plotly_chart(fig.diff_bars(diff), key="inspect.diff_bars")
-            comparable = [r["name"] for r in diff if r["l2_change"] is not None]
-            if comparable:
-                tensor = st.selectbox("Difference heatmap of", comparable, key="inspect.diff_tensor")
-                matrix, caption = inspector.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
-                st.plotly_chart(fig.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat")
-                st.caption(caption)
+    diff_view(choices, chosen)
 
 # ---------------------------------------------------------------- 6. export
 with tab_export:
