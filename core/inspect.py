@@ -319,7 +319,40 @@ def layer_table(model) -> list[dict]:
     return rows
 
 
+# VarianceScaling settings that are a named initializer: TF.js writes Glorot uniform as VarianceScaling(1, fan_avg,
+# uniform), Keras 3 as GlorotUniform. Both mean the same, so neither should count as "set explicitly".
+VARIANCE_SCALING_NAMES = {
+    (1.0, "fan_avg", "uniform"): "GlorotUniform",
+    (1.0, "fan_avg", "normal"): "GlorotNormal",
+    (1.0, "fan_avg", "truncated_normal"): "GlorotNormal",
+    (2.0, "fan_in", "uniform"): "HeUniform",
+    (2.0, "fan_in", "normal"): "HeNormal",
+    (2.0, "fan_in", "truncated_normal"): "HeNormal",
+    (1.0, "fan_in", "uniform"): "LecunUniform",
+    (1.0, "fan_in", "normal"): "LecunNormal",
+    (1.0, "fan_in", "truncated_normal"): "LecunNormal",
+}
+
+
+def canonical_initializer(init: dict) -> dict:
+    """The named form of an initializer, without the seed and unset (None) options, for comparisons."""
+    cls, cfg = init.get("class_name"), init.get("config") or {}
+    if cls == "VarianceScaling" and isinstance(cfg, dict):
+        key = (
+            float(cfg.get("scale", 1.0) or 0),
+            cfg.get("mode", "fan_in"),
+            cfg.get("distribution", "truncated_normal"),
+        )
+        if key in VARIANCE_SCALING_NAMES:
+            return {"class_name": VARIANCE_SCALING_NAMES[key], "config": {}}
+    if not isinstance(cfg, dict):
+        return init
+    return {"class_name": cls, "config": {k: v for k, v in cfg.items() if v is not None and k != "seed"}}
+
+
 def _normalize(value):
+    if isinstance(value, dict) and "class_name" in value and value.get("class_name") in store.ALLOWED_INITIALIZERS:
+        value = canonical_initializer(value)
     return json.loads(json.dumps(value, sort_keys=True, default=str))  # tuples → lists, so (1, 1) == [1, 1]
 
 
@@ -367,7 +400,8 @@ def config_flags(entry: dict) -> list[ConfigValue]:
             default = None
             explicit = not _auto_name(str(value), class_name)
         elif key not in fresh:
-            default, explicit = None, True  # e.g. batch_input_shape: it came from keras.Input
+            # e.g. batch_input_shape came from keras.Input; a null for an option this Keras lacks sets nothing
+            default, explicit = None, value is not None
         else:
             default = fresh[key]
             explicit = _normalize(value) != _normalize(default)
@@ -391,6 +425,12 @@ def explain_initializer(init: dict, shape: tuple[int, ...] | None = None) -> str
     """One sentence on how this initializer fills a tensor, with the numbers for `shape` when known."""
     cls = init.get("class_name", "?")
     cfg = init.get("config") or {}
+    named = canonical_initializer(init)["class_name"] if isinstance(cfg, dict) else cls
+    if named != cls:  # VarianceScaling written out by TF.js: explain the named initializer it is
+        return (
+            f"VarianceScaling({cfg.get('scale')}, {cfg.get('mode')}, {cfg.get('distribution')}) is "
+            + explain_initializer({"class_name": named, "config": {}}, shape)
+        )
     fan_in, fan_out = _fans(shape) if shape else (None, None)
 
     def num(expr):

@@ -87,6 +87,29 @@ def test_the_text_models_explicit_recurrent_initializer_is_found(tmp_path):
     assert not flags["kernel_initializer"].explicit and not flags["unit_forget_bias"].explicit
 
 
+def test_tfjs_style_values_that_mean_the_keras_default_count_as_defaults():
+    glorot_as_tfjs_writes_it = {
+        "class_name": "VarianceScaling",
+        "config": {"scale": 1, "mode": "fan_avg", "distribution": "uniform", "seed": None},
+    }
+    entry = {
+        "class_name": "Dense",
+        "config": {
+            "name": "d",
+            "units": 3,
+            "kernel_initializer": glorot_as_tfjs_writes_it,
+            "activity_regularizer": None,
+        },
+    }
+    flags = {v.key: v for v in inspector.config_flags(entry)}
+    assert not flags["kernel_initializer"].explicit and not flags["activity_regularizer"].explicit
+    assert flags["units"].explicit
+    he = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}}
+    entry["config"]["kernel_initializer"] = he
+    assert {v.key: v for v in inspector.config_flags(entry)}["kernel_initializer"].explicit
+    assert inspector.explain_initializer(he, (4, 4)).startswith("VarianceScaling(2.0, fan_in, uniform) is He uniform")
+
+
 def test_auto_names_count_as_defaults():
     assert inspector._auto_name("conv2d_3", "Conv2D")
     assert inspector._auto_name("dense_Dense1", "Dense")  # TF.js's own naming

@@ -60,12 +60,12 @@ def fixed_inputs(model) -> np.ndarray:
     return rng.uniform(0, 255, size=(3, *dims)).astype("float32")
 
 
-def run_tfjs(folder: Path, x: np.ndarray, tmp_path: Path) -> np.ndarray:
+def run_tfjs(folder: Path, x: np.ndarray, tmp_path: Path, *flags: str) -> np.ndarray:
     spec = tmp_path / f"{folder.name}-inputs.json"
     dtype = "int32" if x.dtype.kind in "iu" else "float32"
     spec.write_text(json.dumps({"shape": list(x.shape), "dtype": dtype, "data": x.ravel().tolist()}))
     proc = subprocess.run(
-        [NODE, str(REPO / "tests" / "tfjs_check.js"), str(folder), str(spec)],
+        [NODE, str(REPO / "tests" / "tfjs_check.js"), *flags, str(folder), str(spec)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -115,3 +115,16 @@ def test_the_store_format_itself_loads_in_tfjs(tmp_path):
     x = fixed_inputs(model)
     got = run_tfjs(folder, x, tmp_path)
     assert float(np.abs(got - model.predict(x, verbose=0)).max()) <= TOLERANCE
+
+
+def test_a_model_saved_by_tfjs_opens_in_the_inspector_and_matches(tmp_path):
+    """The other direction: what a TF.js user would upload passes every check and predicts the same in Keras."""
+    from core import inspect as inspector
+
+    folder = tmp_path / "from-tfjs"
+    x = np.random.default_rng(3).random((2, 8, 8, 1)).astype("float32")
+    tfjs_out = run_tfjs(folder, x, tmp_path, "--save-conv")
+    inspection = inspector.inspect_folder(folder)
+    assert inspection.ok, [c.detail for c in inspection.checks if c.status != "pass"]
+    assert [r["name"] for r in inspection.layers] == ["conv_1", "pool_1", "flatten", "dense_out"]
+    assert float(np.abs(np.asarray(inspection.model.predict(x, verbose=0)) - tfjs_out).max()) <= TOLERANCE
