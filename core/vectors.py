@@ -268,8 +268,9 @@ class PoolIndex:
             must=[models.FieldCondition(key=_seen_key(self.session), match=models.MatchValue(value=True))]
         )
 
-    def search(self, w, k: int = TOP_K, unseen_only: bool = True) -> list[Hit]:
-        """The top-k points by dot product with normalised `w`, optionally only those this session has not seen."""
+    def search(self, w, k: int = TOP_K, unseen_only: bool = True, offset: int = 0) -> list[Hit]:
+        """k points by dot product with normalised `w`, skipping the first `offset` (0: the top-k), optionally only
+        those this session has not seen."""
         w = np.asarray(w, dtype=np.float64).ravel()
         norm = np.linalg.norm(w)
         if w.shape != (self.dim,) or not np.isfinite(norm):
@@ -283,6 +284,7 @@ class PoolIndex:
             self.collection,
             query=(w / norm).tolist(),
             limit=int(k),
+            offset=int(offset),
             query_filter=self._unseen_filter() if unseen_only else None,
             with_payload=True,
         )
@@ -421,6 +423,17 @@ def pool_logits(pool: Pool, w, b: float) -> np.ndarray:
     return pool.vectors @ np.asarray(w, dtype=np.float32) + np.float32(b)  # (N,)
 
 
+def boundary_offset(pool: Pool, w, b: float, seen_ids, k: int) -> int:
+    """Where a query window of k starts so that it straddles w's decision boundary among the unseen items.
+
+    Qdrant ranks by w·x; the bias does not change that order, so the unseen items scoring w·x + b > 0 are exactly
+    the first n of the ranking, and the window [n - k/2, n + k/2) holds the items the head is least sure about."""
+    unseen = np.ones(len(pool), bool)
+    unseen[np.asarray(list(seen_ids), dtype=int)] = False
+    n_positive = int((pool_logits(pool, w, b)[unseen] > 0).sum())
+    return int(max(0, min(int(unseen.sum()) - k, n_positive - k // 2)))
+
+
 def f1_score(predicted, truth) -> float:
     predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
     tp = int((predicted & truth).sum())
@@ -501,6 +514,11 @@ CONCEPTS: dict[str, dict[str, Concept]] = {
 }
 
 
+# vector_search: the query window sits at w's decision boundary (a Qdrant offset); vector_search_top: the literal
+# top-k for w (offset 0), which stays all positive while the concept has more positives than the budget.
+STRATEGIES = ("vector_search", "vector_search_top", "random")
+
+
 @dataclass
 class Curve:
     labels: list[int] = field(default_factory=list)
@@ -530,7 +548,9 @@ def run_strategy(
         raise ValueError("The concept has no positives in this pool, so there is nothing to find.")
     labelled = [int(i) for i in rng.choice(positives, min(SEED_POSITIVES, len(positives), budget), replace=False)]
     index = None
-    if strategy == "vector_search":
+    if strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    if strategy.startswith("vector_search"):
         index = PoolIndex(
             client or open_client(location=":memory:", url=""),
             pool.name,
@@ -559,7 +579,8 @@ def run_strategy(
     while len(labelled) < min(budget, len(pool)):
         n = min(k, budget - len(labelled))
         if index is not None:
-            picked = [hit.id for hit in index.search(w, n)]
+            offset = boundary_offset(pool, w, b, np.flatnonzero(seen), n) if strategy == "vector_search" else 0
+            picked = [hit.id for hit in index.search(w, n, offset=offset)]
             index.mark_seen(picked)
         else:
             picked = [int(i) for i in rng.choice(np.flatnonzero(~seen), min(n, int((~seen).sum())), replace=False)]
@@ -584,9 +605,7 @@ def run_experiment(
         raise ValueError(f"The target F1 must be in (0, 1] (got {target}).")
     truth = concepts[concept].truth(pool)
     started = time.perf_counter()
-    curves = {
-        s: run_strategy(pool, truth, s, budget, seed, client=client, **kwargs) for s in ("vector_search", "random")
-    }
+    curves = {s: run_strategy(pool, truth, s, budget, seed, client=client, **kwargs) for s in STRATEGIES}
     needed = {s: c.labels_to(target) for s, c in curves.items()}
     ratio = (
         round(needed["vector_search"] / needed["random"], 3)

@@ -179,8 +179,13 @@ def show_item(container, item_id: int, caption: str) -> None:
         container.image(255 - pool.raw[item_id], width=64, caption=f"{caption} · {pool.items[item_id]['label']}")
 
 
-def query(w) -> None:
-    state["vectors.hits"] = [(h.id, h.score) for h in index.search(w, int(state.get("vectors.k", vectors.TOP_K)))]
+def query(w, b: float) -> None:
+    """The next items to label: the top-k for w, or the k unseen items straddling w's decision boundary."""
+    k = int(state.get("vectors.k", vectors.TOP_K))
+    offset = 0
+    if state.get("vectors.query_mode", QUERY_MODES[0]) == QUERY_MODES[0]:
+        offset = vectors.boundary_offset(pool, w, b, index.seen_ids(), k)
+    state["vectors.hits"] = [(h.id, h.score) for h in index.search(w, k, offset=offset)]
 
 
 def start(w, b: float) -> None:
@@ -193,8 +198,10 @@ def start(w, b: float) -> None:
     state["vectors.losses"] = []
     state["vectors.warning"] = ""
     state["vectors.round"] += 1
-    query(state["vectors.w"])
+    query(state["vectors.w"], state["vectors.b"])
 
+
+QUERY_MODES = ("around w's decision boundary", "the top matches for w")
 
 # ---------------------------------------------------------------- 1. start
 st.subheader("1 · Start")
@@ -246,7 +253,16 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Labelled", len(state["vectors.labelled"]))
 c2.metric("Seen (excluded from the query)", index.seen_count())
 c3.metric("Train steps", len(state["vectors.path"]) - 1)
-k = c4.number_input("Top-k", 4, 40, vectors.TOP_K, key="vectors.k")
+k = c4.number_input("Items per query (k)", 4, 40, vectors.TOP_K, key="vectors.k")
+st.radio(
+    "Query",
+    QUERY_MODES,
+    horizontal=True,
+    key="vectors.query_mode",
+    help="Both are one Qdrant query with w over the unseen items. The top matches stay all positive while the "
+    "concept has more items than you label; around the boundary, Qdrant skips (offset) the items w is already "
+    "sure about, so each label lands where w is unsure. Applies from the next query.",
+)
 if not hits:
     st.warning("No unseen items are left for this query: press Reset seen to search the whole pool again.")
 round_id = state["vectors.round"]
@@ -291,7 +307,7 @@ if train_clicked:
         state["vectors.warning"] = step.warning
         state["vectors.round"] += 1
         try:
-            query(step.w)
+            query(step.w, step.b)
         except vectors.HeadError as exc:
             st.error(str(exc))
         st.rerun()
@@ -301,7 +317,7 @@ if state.get("vectors.warning"):
 b1, b2 = st.columns(2)
 if b1.button("Reset seen", key="vectors.reset", help="Clear this session's seen flags: every item can come back."):
     n = index.reset_seen()
-    query(w)
+    query(w, b)
     state["vectors.round"] += 1
     st.toast(f"Cleared {n} seen flags.")
     st.rerun()
@@ -345,8 +361,9 @@ if s2.button("Save the head", key="vectors.save"):
 # ---------------------------------------------------------------- 4. the claim, measured
 st.subheader("4 · Does it need fewer labels than random?")
 st.write(
-    "A simulated annotator labels by a fixed rule. Both strategies start from the same 3 positives and train the "
-    "same way; vector search labels the top unseen items for w, random sampling labels random unseen items."
+    "A simulated annotator labels by a fixed rule. Every strategy starts from the same 3 positives and trains the "
+    "same way; vector search labels the unseen items at w's boundary, 'vector search top' the top unseen items for "
+    "w (the literal top-k), random sampling random unseen items."
 )
 concepts = vectors.CONCEPTS[pool.name]
 e1, e2, e3 = st.columns(3)
@@ -365,13 +382,14 @@ if result and result["pool"] == pool.name:
     needed = {s: v["labels_to_target"] for s, v in result["strategies"].items()}
     st.write(
         f"Labels to reach F1 {result['target_f1']:g}: vector search **{needed['vector_search'] or 'not reached'}**, "
+        f"vector search top **{needed['vector_search_top'] or 'not reached'}**, "
         f"random **{needed['random'] or 'not reached'}** (budget {result['budget']})."
     )
     share = {s: v["positive_labels"] / max(1, v["curve"]["labels"][-1]) for s, v in result["strategies"].items()}
     st.caption(
-        f"Share of labels that were positives: vector search {share['vector_search']:.0%}, random "
-        f"{share['random']:.0%}; the pool holds {result['positives_in_pool']} positives in {result['pool_size']:,}. "
-        "When the concept has more positives than the budget, the top-k for w can stay all positive for many "
-        "rounds: w's direction improves, but with no negatives the bias drifts towards 'everything is it', "
-        "and F1 on the whole pool falls. Random sampling sees negatives from the start."
+        f"Share of labels that were positives: vector search {share['vector_search']:.0%}, top "
+        f"{share['vector_search_top']:.0%}, random {share['random']:.0%}; the pool holds "
+        f"{result['positives_in_pool']} positives in {result['pool_size']:,}. When the concept has more positives "
+        "than the budget, the literal top-k stays all positive: w's direction improves, but with no negatives the "
+        "bias drifts towards 'everything is it'. The boundary window gets both kinds, where they are hardest to tell."
     )

@@ -218,7 +218,7 @@ def test_experiment_on_a_tiny_pool():
     emb = np.c_[np.cos(2 * np.pi * hls[:, 0]), np.sin(2 * np.pi * hls[:, 0]), hls[:, 1], hls[:, 2]]
     pool = vectors.make_pool("colors", emb, [{"rgb": c.tolist()} for c in rgb], rgb)
     out = vectors.run_experiment(pool, "teal", budget=40, seed=1, target=0.5)
-    for name in ("vector_search", "random"):
+    for name in vectors.STRATEGIES:
         s = out["strategies"][name]
         assert s["curve"]["labels"][0] == vectors.SEED_POSITIVES and s["curve"]["labels"][-1] == 40
         assert all(0 <= f <= 1 for f in s["curve"]["f1"])
@@ -241,7 +241,7 @@ def test_experiment_cli_prints_json(user_data):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
-    assert set(out["strategies"]) == {"vector_search", "random"}
+    assert set(out["strategies"]) == {"vector_search", "vector_search_top", "random"}
     assert out["strategies"]["random"]["curve"]["labels"] == [3, 13, 23]
     bad = subprocess.run([*cmd[:-1], "mauve"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Unknown concept" in bad.stderr
@@ -263,3 +263,18 @@ def test_drawing_pool_embeds_generated_and_user_drawings():
     assert truth.sum() == 2
     with pytest.raises(vectors.VectorStoreError, match="empty"):
         vectors.drawing_pool(model, per_class=0)
+
+
+def test_search_offset_and_the_boundary_window(memory_index):
+    pool, index = memory_index
+    w = pool.vectors[3]
+    order = [int(i) for i in np.argsort(-(pool.vectors @ w))]
+    assert [h.id for h in index.search(w, k=4, offset=6)] == order[6:10]
+    # with b chosen so that exactly 9 items score above 0, the window of 4 starts at 9 - 2 = 7
+    scores = np.sort(pool.vectors @ w)[::-1]
+    b = -float(scores[8] + scores[9]) / 2
+    assert vectors.boundary_offset(pool, w, b, [], 4) == 7
+    # seen items drop out of the count (one of the 9 is seen), and the window never runs past the end
+    assert vectors.boundary_offset(pool, w, b, [order[0]], 4) == 6
+    assert vectors.boundary_offset(pool, w, 100.0, [], 4) == len(pool) - 4
+    assert vectors.boundary_offset(pool, w, -100.0, [], 4) == 0

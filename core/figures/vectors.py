@@ -110,7 +110,7 @@ def head_loss_curve(losses: Sequence[float], title: str = "BCE loss during the l
 def strategy_f1_curves(result: dict) -> go.Figure:
     """F1 on the whole pool against labels spent, one line per strategy, with the target and where each reached it."""
     fig = go.Figure()
-    palette = {"vector_search": "#e4572e", "random": "#4c78a8"}
+    palette = {"vector_search": "#e4572e", "vector_search_top": "#f2a541", "random": "#4c78a8"}
     for name, strategy in result["strategies"].items():
         curve = strategy["curve"]
         reached = strategy.get("labels_to_target")
