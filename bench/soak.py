@@ -1,7 +1,7 @@
 """Soak: 20 browser sessions over 5 minutes against one server; RSS growth and errors.
 
 `python -m bench.soak [--sessions 20] [--minutes 5]` prints one JSON object. Each session opens the Colors page and
-moves a slider, draws on the Draw page, and opens the Text, Inspect, Retrain and Vector search pages, checking every
+types a colour, draws on the Draw page, and opens the Text, Inspect, Retrain and Vector search pages, checking every
 page for a Streamlit exception box. RSS is sampled after one warm-up session (every page visited once, so every shipped model
 is loaded) and at the end; the target is growth <= 10% with zero errors.
 """
