@@ -104,14 +104,28 @@ def mouse_strokes(name: str, rng: np.random.Generator, canvas: int = 320) -> lis
     return strokes
 
 
-def draw_on_canvas(page, locator, strokes: list[np.ndarray]) -> None:
-    """Press, move and release the mouse along each stroke on a Playwright locator of the canvas."""
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
-    for stroke in strokes:
-        x0, y0 = stroke[0]
-        page.mouse.move(box["x"] + x0, box["y"] + y0)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.up()
+HAS_INK = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] && d[i] < 128) return true; return false; }"""
+
+
+def draw_on_canvas(page, locator, strokes: list[np.ndarray], attempts: int = 3) -> None:
+    """Press, move and release the mouse along each stroke on a Playwright locator of the fabric canvas.
+
+    A freshly mounted canvas ignores the mouse until fabric.js has set up its handlers, and nothing in the DOM
+    says when that is; so check the drawing layer for ink and draw again if the strokes were dropped.
+    """
+    layer = locator.locator("xpath=../canvas[contains(@class, 'lower-canvas')]")
+    for _ in range(attempts):
+        locator.scroll_into_view_if_needed()
+        box = locator.bounding_box()
+        for stroke in strokes:
+            x0, y0 = stroke[0]
+            page.mouse.move(box["x"] + x0, box["y"] + y0)
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(box["x"] + x, box["y"] + y)
+            page.mouse.up()
+        if layer.evaluate(HAS_INK):
+            return
+        page.wait_for_timeout(500)  # give fabric.js time to mount before the next attempt
+    raise AssertionError("The canvas ignored the mouse: no stroke reached it.")
