@@ -307,14 +307,17 @@ def _augment_user(images: np.ndarray, copies: int, rng: np.random.Generator) -> 
 
 
 def prepare_shape_data(cfg: ShapeConfig, extra: list[tuple[np.ndarray, str]] | None = None) -> dict:
-    """Generated drawings split into train/validation, plus the user's drawings (image, label) from core.samples.
+    """Generated drawings split into train/validation, plus the user's drawings: (image, label) pairs or the rows
+    of core.samples.drawings().
 
     User labels that are not built-in classes become new classes after the built-in ones. User drawings are
     split per class too (at least one to validation when a class has two or more), then oversampled in training
     so a few drawings still count against thousands of generated ones.
     """
     rng = np.random.default_rng(cfg.seed + 1)
-    extra = [(np.asarray(img, np.uint8), check_class_name(lab)) for img, lab in (extra or [])]
+    # Accept core.samples.drawings() rows (id, image, label, created_at) as well as (image, label) pairs.
+    pairs = [(row[1], row[2]) if len(row) == 4 else (row[0], row[1]) for row in (extra or [])]
+    extra = [(np.asarray(img, np.uint8), check_class_name(lab)) for img, lab in pairs]
     new = sorted({lab for _, lab in extra} - set(CLASS_NAMES))
     class_names = list(CLASS_NAMES) + new
     x, y = generate_shapes(cfg.samples_per_class, cfg.seed)

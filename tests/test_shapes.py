@@ -371,3 +371,26 @@ def test_train_cli_writes_a_loadable_model(tmp_path, monkeypatch):
     assert loaded.metadata["class_names"] == list(shapes.CLASS_NAMES)
     assert loaded.metadata["config"]["epochs"] == 1 and loaded.metadata["config"]["seed"] == 3
     assert 0.0 <= report["generated_test_accuracy"] <= 1.0
+
+
+def test_prepare_accepts_sample_store_rows(tiny_trained):
+    cfg = tiny_trained[0]
+    image = shapes.preprocess_canvas(square_canvas())
+    for _ in range(2):
+        samples.add_drawing(image, "kite")
+    data = shapes.prepare_shape_data(cfg, samples.drawings())
+    assert data["class_names"][-1] == "kite" and data["n_user_samples"] == 2
+
+
+@pytest.mark.slow
+def test_shipped_model_on_the_browser_drawn_held_out_set():
+    """tests/data/browser_drawings.npz: 185 drawings made with the mouse on the real canvas in Chromium by
+    scripts/browser_drawings.py (seed 2026), a proxy for human drawings (see that script). Not generator output."""
+    loaded = shapes.load_shipped()
+    names = shapes.class_names_for(loaded.metadata, loaded.model)
+    images, labels = shapes.read_evaluation_npz(REPO / "tests" / "data" / "browser_drawings.npz")
+    main = np.isin(labels, ["circle", "square", "triangle", "star"])
+    y = np.array([names.index(lab) for lab in labels])
+    assert main.sum() >= 80
+    assert shapes.evaluate_arrays(loaded.model, images[main], y[main], names)["accuracy"] >= 0.93
+    assert shapes.evaluate_arrays(loaded.model, images, y, names)["accuracy"] >= 0.85
