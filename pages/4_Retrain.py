@@ -314,7 +314,7 @@ def results(job) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(
-            fig.confusion_heatmap(after["confusion"], labels, "Confusion matrix (validation): click a cell"),
+            fig.clickable_confusion(after["confusion"], labels, "Confusion matrix (validation): click a cell"),
             key=f"retrain.confusion.{job.id}",
             on_select=lambda: _from_chart(job.id, labels),
             selection_mode="points",

@@ -2,13 +2,12 @@
 the new version active, and see the Draw page use it, all in one browser session."""
 
 import re
-import subprocess
 
 import pytest
 from playwright.sync_api import expect
 
+from bench.server import start_app, stop_app
 from core import retrain, store
-from tests.conftest import start_app
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +19,7 @@ def small_app(tmp_path):
         pytest.skip("the shipped shapes model is not built yet")
     proc, url = start_app(tmp_path / "user_data", {"MLX_MAX_GENERATED_PER_CLASS": "24"})
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
 
 
 def test_retrain_shapes_then_the_draw_page_uses_the_new_version(page, small_app):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["training_curves", "before_after_bars"]
+from core.figures.common import confusion_heatmap
+
+__all__ = ["training_curves", "before_after_bars", "clickable_confusion"]
 
 TRAIN_COLOR = "#4c78a8"
 VAL_COLOR = "#e4572e"
@@ -80,5 +83,27 @@ def before_after_bars(
         height=320,
         margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    )
+    return fig
+
+
+def clickable_confusion(confusion, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
+    """The confusion heatmap with an invisible marker on every cell: heatmaps cannot be selected in plotly, scatter
+    points can, so a click on a cell selects its marker and the page learns which (true, predicted) cell it was."""
+    m = np.asarray(confusion, dtype=int)
+    fig = confusion_heatmap(m, labels, title)
+    fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+    rows, cols = np.indices(m.shape)
+    fig.add_trace(
+        go.Scatter(
+            x=[labels[c] for c in cols.ravel()],
+            y=[labels[r] for r in rows.ravel()],
+            mode="markers",
+            marker=dict(size=28, symbol="square", opacity=0),
+            customdata=m.ravel(),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} samples<extra></extra>",
+            showlegend=False,
+            name="cells",
+        )
     )
     return fig
