@@ -246,7 +246,7 @@ if not ensure_index():
     st.stop()
 
 # ---------------------------------------------------------------- 2. the loop
-st.subheader("2 · Label the top matches, train, repeat")
+st.subheader("2 · Label what the query returns, train, repeat")
 w, b = state["vectors.w"], state["vectors.b"]
 hits = state.get("vectors.hits") or []
 c1, c2, c3, c4 = st.columns(4)
@@ -263,6 +263,7 @@ st.radio(
     "concept has more items than you label; around the boundary, Qdrant skips (offset) the items w is already "
     "sure about, so each label lands where w is unsure. Applies from the next query.",
 )
+st.caption("Each score is Qdrant's dot product of the item with w/|w|: the ranking the query uses.")
 if not hits:
     st.warning("No unseen items are left for this query: press Reset seen to search the whole pool again.")
 round_id = state["vectors.round"]
