@@ -434,9 +434,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _check_replaceable(folder: Path) -> None:
+    """Replacing removes the old folder whole, so only a model folder (model.json + .bin shards) may be replaced:
+    `--out ~/Documents` must be refused, not wiped."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise StoreError(f"{folder} exists and is not a folder.")
+    contents = list(folder.iterdir())
+    others = sorted(p.name for p in contents if not p.is_file() or (p.name != MODEL_JSON and p.suffix != ".bin"))
+    if others or (contents and not (folder / MODEL_JSON).is_file()):
+        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        raise StoreError(
+            f"{folder} is not empty and is not a model folder (it holds {shown or 'files but no model.json'}); "
+            "choose an empty or new folder, so nothing in it is deleted."
+        )
+
+
 def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
     """Atomically create or replace `folder`: write a hidden temp folder, fsync, then rename into place."""
     folder = Path(folder)
+    _check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

@@ -1,0 +1,1075 @@
+"""The bad-input sweep (issue 8, item 5): one table of bad inputs across every page's core path and the CLI.
+
+Each case feeds one bad input the way the app does (the core function a page calls, `core.__main__.main([...])`
+for the CLI, or AppTest for a few page-level cases) and asserts two things:
+  (a) the user sees a plain-words message holding a meaningful phrase, with no Python traceback text in it;
+  (b) nothing is lost: the colour label, drawing sample and user model version made before the case are still
+      there and still load with the same predictions, and the shipped model files are byte-for-byte unchanged.
+The table is published in docs/bad_inputs.md; the last test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import samples, store
+from core.__main__ import main as cli_main
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "bad_inputs.md"
+TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+|^\s+raise ', re.M)
+OWNER = "sweep-session"
+
+
+# ---------------------------------------------------------------- the world every case starts from
+
+
+@lru_cache(maxsize=1)
+def shipped_colors():
+    return store.load_model(store.shipped_model_dir("colors"))
+
+
+@lru_cache(maxsize=1)
+def text_sampler():
+    from core import text
+
+    loaded, vocab = text.load_text_model()
+    return text.CharSampler(loaded.model, vocab)
+
+
+def shipped_digest() -> dict[str, str]:
+    """sha256 of every file of every shipped model: a bad input must never touch them."""
+    out = {}
+    for path in sorted((REPO / "saved_models").rglob("*")):
+        if path.is_file():
+            out[str(path.relative_to(REPO))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+PROBE_RGB = np.array([[250, 10, 10], [10, 10, 250], [128, 128, 128]], dtype=np.float32)
+
+
+@dataclass
+class Env:
+    tmp: Path
+    capsys: pytest.CaptureFixture
+    mp: pytest.MonkeyPatch
+    version: store.Version
+
+
+def snapshot() -> dict:
+    return {
+        "colors": samples.color_labels(),
+        "drawings": [(i, lab, img.tobytes()) for i, img, lab, _ in samples.drawings()],
+        "versions": [v.version_id for v in store.list_versions("colors")],
+    }
+
+
+@pytest.fixture
+def env(tmp_path, capsys, user_data):
+    """Data a careless handler could lose: a colour label, a drawing, a user version of the colour model."""
+    samples.add_color_label((20, 200, 30), "green")
+    img = np.zeros((28, 28), np.uint8)
+    img[6:22, 6:22] = 255
+    samples.add_drawing(img, "square")
+    version = store.save_version(shipped_colors().model, "colors", "before", {"owner": "someone-else"})
+    mp = pytest.MonkeyPatch()
+    yield Env(tmp_path, capsys, mp, version)
+    mp.undo()
+
+
+def assert_nothing_lost(env: Env, before: dict, shipped_before: dict) -> None:
+    env.mp.undo()  # a case may point settings at a broken place; the check reads the real ones
+    assert snapshot() == before
+    reloaded = store.load_model(env.version.path)
+    np.testing.assert_allclose(
+        reloaded.model(PROBE_RGB).numpy(), shipped_colors().model(PROBE_RGB).numpy(), rtol=1e-6, atol=1e-6
+    )
+    assert store.load_model(store.shipped_model_dir("colors")).metadata.get("class_names")
+    assert shipped_digest() == shipped_before
+
+
+# ---------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    where: str  # the page or "CLI"
+    bad_input: str
+    expect: str  # a phrase the message must contain (case-insensitive)
+    run: Callable[[Env], str]
+
+
+CASES: list[Case] = []
+
+
+def case(id: str, where: str, bad_input: str, expect: str):
+    def register(fn: Callable[[Env], str]) -> Callable[[Env], str]:
+        CASES.append(Case(id, where, bad_input, expect, fn))
+        return fn
+
+    return register
+
+
+def cli(env: Env, *argv: str, code: int = 2) -> str:
+    """Run the CLI in-process; bad input is exit code 2 with one plain line on stderr (and nothing on stdout)."""
+    env.capsys.readouterr()
+    try:
+        rc = cli_main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own usage errors
+        rc = exc.code
+    out, err = env.capsys.readouterr()
+    assert rc == code, (rc, out, err)
+    if code == 2:
+        assert out == "", out
+        assert err.strip(), "no message on stderr"
+        return err
+    return out
+
+
+def model_copy(env: Env, name: str = "model") -> Path:
+    folder = env.tmp / name
+    shutil.copytree(store.shipped_model_dir("colors"), folder)
+    return folder
+
+
+def edit_json(folder: Path, change: Callable[[dict], None]) -> Path:
+    path = folder / store.MODEL_JSON
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return folder
+
+
+def failed_checks(folder: Path) -> str:
+    from core import inspect
+
+    result = inspect.inspect_folder(folder)
+    assert not result.ok
+    return " ".join(c.detail for c in result.checks if c.status == "fail")
+
+
+def write(env: Env, name: str, data: bytes | str) -> Path:
+    path = env.tmp / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def canvas(draw: Callable[[np.ndarray], None]) -> np.ndarray:
+    """A 280x280 RGBA canvas, white, with dark ink where `draw` puts it (the Draw page's input)."""
+    rgba = np.full((280, 280, 4), 255, np.uint8)
+    draw(rgba)
+    return rgba
+
+
+# ---- Colors page
+
+
+def _parse(text: str) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import colors
+
+        return str(colors.parse_color(text))  # the typed-colour box calls this; returning means no message
+
+    return run
+
+
+case("colors-hex-too-short", "Colors page", "typed colour `#12`", "not a hex colour")(_parse("#12"))
+case("colors-hex-not-hex", "Colors page", "typed colour `zzzzzz`", "not a hex colour")(_parse("zzzzzz"))
+case("colors-rgb-two-values", "Colors page", "typed colour `rgb(1,2)`", "needs three numbers")(_parse("rgb(1,2)"))
+case("colors-value-above-255", "Colors page", "typed colour `rgb(300, 0, 0)`", "between 0 and 255")(
+    _parse("rgb(300, 0, 0)")
+)
+case("colors-value-negative", "Colors page", "typed colour `rgb(-5, 0, 0)`", "between 0 and 255")(
+    _parse("rgb(-5, 0, 0)")
+)
+case("colors-value-nan", "Colors page", "typed colour `rgb(nan, 0, 0)`", "NaN")(_parse("rgb(nan, 0, 0)"))
+
+
+@case("colors-rgb-nan-values", "Colors page", "R, G, B of (NaN, 0, 0) reaching the model", "NaN")
+def _(env):
+    from core import colors
+
+    return str(colors.check_rgb((math.nan, 0, 0)))
+
+
+@case("colors-temperature-negative", "Colors page", "softmax temperature -1", "positive number")
+def _(env):
+    from core import colors
+
+    return str(colors.softmax([1.0, 2.0, 3.0], temperature=-1.0))
+
+
+@case("colors-label-out-of-range", "Colors page", "a colour label with R = 256", "between 0 and 255")
+def _(env):
+    return str(samples.add_color_label((256, 0, 0), "red"))
+
+
+@case("colors-label-db-unwritable", "Colors page", "labelling when the sample database cannot be written", "cannot")
+def _(env):
+    blocker = write(env, "blocker", "a file, not a folder")
+    env.mp.setenv("MLX_DB_PATH", str(blocker / "samples.sqlite"))
+    return str(samples.add_color_label((1, 2, 3), "grey"))
+
+
+@case("cli-evaluate-colors-empty-csv", "CLI", "`evaluate colors` on an empty CSV", "CSV is empty")
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "empty.csv", ""))
+
+
+@case("cli-evaluate-colors-no-columns", "CLI", "`evaluate colors` on a CSV without r,g,b,label", "lacks the column")
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "cols.csv", "red,green\n1,2\n"))
+
+
+@case("cli-evaluate-colors-unknown-label", "CLI", "`evaluate colors` rows with unknown labels or bad values", "unknown")
+def _(env):
+    path = write(env, "rows.csv", "r,g,b,label\n255,0,0,red\n0,0,255,teal-ish\n999,0,0,blue\nx,0,0,grey\n")
+    result = json.loads(cli(env, "evaluate", "colors", path, code=0))
+    assert result["n"] == 1 and len(result["skipped"]) == 3  # the good row is scored, the bad ones listed
+    return " ".join(json.dumps(s) for s in result["skipped"])
+
+
+@case("cli-evaluate-colors-not-utf8", "CLI", "`evaluate colors` on a binary (non-UTF-8) file", "not UTF-8")
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "bin.csv", b"\xff\xfe\x00\x81r,g"))
+
+
+@case("cli-evaluate-colors-no-file", "CLI", "`evaluate colors` on a file that does not exist", "no file at")
+def _(env):
+    return cli(env, "evaluate", "colors", env.tmp / "missing.csv")
+
+
+@case("cli-unknown-family", "CLI", "`evaluate dogs FILE` (no such model family)", "invalid choice")
+def _(env):
+    return cli(env, "evaluate", "dogs", "x.csv")
+
+
+# ---- the model store (every page loads its active model through it)
+
+
+@case("store-model-json-truncated", "Model store (all pages)", "a truncated `model.json`", "not valid JSON")
+def _(env):
+    folder = model_copy(env)
+    raw = (folder / store.MODEL_JSON).read_bytes()
+    (folder / store.MODEL_JSON).write_bytes(raw[: len(raw) // 2])
+    return str(store.load_model(folder))
+
+
+@case("store-model-json-not-json", "Model store (all pages)", "a `model.json` that is not JSON", "not valid JSON")
+def _(env):
+    folder = model_copy(env)
+    (folder / store.MODEL_JSON).write_text("<html>nope</html>")
+    return str(store.load_model(folder))
+
+
+@case("store-weights-short", "Model store (all pages)", "a weights file shorter than its manifest says", "bytes")
+def _(env):
+    folder = model_copy(env)
+    shard = folder / "group1-shard1of1.bin"
+    shard.write_bytes(shard.read_bytes()[:-40])
+    return str(store.load_model(folder))
+
+
+@case("store-missing-folder", "Model store (all pages)", "a model folder that does not exist", "no model folder")
+def _(env):
+    return str(store.load_model(env.tmp / "nowhere"))
+
+
+@case("store-version-name-path", "Retrain page", "a version name `../../evil`", "not allowed")
+def _(env):
+    return str(store.save_version(shipped_colors().model, "colors", "../../evil"))
+
+
+@case("retrain-delete-missing-version", "Retrain page", "deleting a version that does not exist", "no version")
+def _(env):
+    from core import retrain
+
+    return str(retrain.delete_own_version("colors", "20000101-000000-ghost", OWNER))
+
+
+@case("retrain-delete-other-session", "Retrain page", "deleting a version another session made", "not yours")
+def _(env):
+    from core import retrain
+
+    return str(retrain.delete_own_version("colors", env.version.version_id, OWNER))
+
+
+# ---- Inspect page and the inspect/export CLI
+
+
+def _bin_length(delta: int) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        folder = model_copy(env)
+        shard = folder / "group1-shard1of1.bin"
+        raw = shard.read_bytes()
+        shard.write_bytes(raw[:delta] if delta < 0 else raw + b"\0" * delta)
+        return failed_checks(folder)
+
+    return run
+
+
+case("inspect-bin-truncated", "Inspect page", "a truncated `.bin`", "truncated")(_bin_length(-8))
+case("inspect-bin-too-long", "Inspect page", "a `.bin` longer than the manifest", "extra")(_bin_length(16))
+
+
+@case("inspect-json-not-json", "Inspect page", "a `model.json` that is not JSON", "not valid JSON")
+def _(env):
+    folder = model_copy(env)
+    (folder / store.MODEL_JSON).write_text("{'python': 'dict'}")
+    return failed_checks(folder)
+
+
+@case("inspect-json-missing-keys", "Inspect page", "a `model.json` without `weightsManifest`", "lacks the key")
+def _(env):
+    return failed_checks(edit_json(model_copy(env), lambda d: d.pop("weightsManifest")))
+
+
+@case("inspect-unknown-layer", "Inspect page", "an unknown layer class (`EvilLayer`)", "EvilLayer")
+def _(env):
+    def change(d):
+        d["modelTopology"]["config"]["layers"][-1]["class_name"] = "EvilLayer"
+
+    return failed_checks(edit_json(model_copy(env), change))
+
+
+@case("inspect-lambda-layer", "Inspect page", "a `Lambda` layer (Python code in the file)", "Lambda")
+def _(env):
+    def change(d):
+        d["modelTopology"]["config"]["layers"].append(
+            {"class_name": "Lambda", "config": {"name": "evil", "function": "__import__('os').system('touch pwned')"}}
+        )
+
+    folder = edit_json(model_copy(env), change)
+    message = failed_checks(folder)
+    assert not (Path.cwd() / "pwned").exists() and not (folder / "pwned").exists()
+    return message
+
+
+@case("inspect-manifest-dotdot", "Inspect page", "a manifest path `../../etc/passwd`", "plain file name")
+def _(env):
+    def change(d):
+        d["weightsManifest"][0]["paths"] = ["../../etc/passwd"]
+
+    return failed_checks(edit_json(model_copy(env), change))
+
+
+@case("inspect-shape-overflow", "Inspect page", "a weight shape whose element count overflows", "elements")
+def _(env):
+    def change(d):
+        d["weightsManifest"][0]["weights"][0]["shape"] = [2**40, 2**40, 2**40]
+
+    return failed_checks(edit_json(model_copy(env), change))
+
+
+@case("inspect-dtype-unsupported", "Inspect page", "a weight with dtype `complex64`", "complex64")
+def _(env):
+    def change(d):
+        d["weightsManifest"][0]["weights"][0]["dtype"] = "complex64"
+
+    return failed_checks(edit_json(model_copy(env), change))
+
+
+@case("inspect-upload-over-cap", "Inspect page", "an uploaded `.bin` over the upload cap", "upload limit")
+def _(env):
+    from core import inspect
+
+    env.mp.setenv("MLX_MAX_UPLOAD_MB", "0.5")
+    folder = store.shipped_model_dir("colors")
+    json_bytes = (folder / store.MODEL_JSON).read_bytes()
+    message = ""
+    try:
+        inspect.files_from_uploads(json_bytes, {"w.bin": b"\0" * 2**20})
+    except store.StoreError as exc:
+        message = str(exc)
+    assert message.startswith("w.bin is 1.0 MB")  # names the file that is too big
+    return message
+
+
+@case("cli-inspect-truncated-bin", "CLI", "`inspect` on a folder with a truncated `.bin`", "truncated")
+def _(env):
+    folder = model_copy(env)
+    shard = folder / "group1-shard1of1.bin"
+    shard.write_bytes(shard.read_bytes()[:-8])
+    result = json.loads(cli(env, "inspect", folder, code=1))  # exit 1: the model fails its checks
+    assert result["ok"] is False
+    return " ".join(c["detail"] for c in result["checks"] if c["status"] == "fail")
+
+
+@case("cli-inspect-missing-folder", "CLI", "`inspect` on a folder that does not exist", "no model folder")
+def _(env):
+    return cli(env, "inspect", env.tmp / "nowhere")
+
+
+@case("cli-export-into-shipped", "CLI", "`export tfjs` into the shipped models folder", "shipped models")
+def _(env):
+    return cli(env, "export", "tfjs", store.shipped_model_dir("colors"), REPO / "saved_models" / "sneaky")
+
+
+@case("cli-export-broken-source", "CLI", "`export tfjs` from a folder with a non-JSON `model.json`", "not valid JSON")
+def _(env):
+    folder = model_copy(env)
+    (folder / store.MODEL_JSON).write_text("not json")
+    return cli(env, "export", "tfjs", folder, env.tmp / "out")
+
+
+def _user_folder(env: Env) -> Path:
+    """A folder of the user's own that happens to hold a model.json: writing a model there must not wipe it."""
+    folder = env.tmp / "my_project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("a week of notes")
+    (folder / store.MODEL_JSON).write_text("{}")
+    return folder
+
+
+@case("cli-export-over-other-files", "CLI", "`export tfjs` into a folder holding other files", "not a model folder")
+def _(env):
+    folder = _user_folder(env)
+    message = cli(env, "export", "tfjs", store.shipped_model_dir("colors"), folder)
+    assert (folder / "notes.txt").read_text() == "a week of notes"
+    return message
+
+
+@case(
+    "cli-train-out-over-other-files", "CLI", "`train colors --out` a folder holding other files", "not a model folder"
+)
+def _(env):
+    folder = _user_folder(env)
+    message = cli(env, "train", "colors", "--epochs", "1", "--out", folder)
+    assert (folder / "notes.txt").read_text() == "a week of notes"
+    return message
+
+
+@case("cli-evaluate-colors-all-rows-bad", "CLI", "`evaluate colors` where every row is bad", "must be between")
+def _(env):
+    path = write(env, "bad.csv", "r,g,b,label\n999,0,0,red\n-1,0,0,blue\n")
+    result = json.loads(cli(env, "evaluate", "colors", path, code=0))
+    assert result["n"] == 0 and result["accuracy"] is None and len(result["skipped"]) == 2
+    return " ".join(s["reason"] for s in result["skipped"])
+
+
+@case("cli-evaluate-text-wrong-model", "CLI", "`evaluate text --model` a colour model", "not a text model")
+def _(env):
+    path = write(env, "t.txt", "hello world\n" * 50)
+    return cli(env, "evaluate", "text", path, "--model", store.shipped_model_dir("colors"))
+
+
+# ---- Draw page and the shapes CLI
+
+
+def _steps(draw: Callable[[np.ndarray], None]) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import shapes
+
+        steps = shapes.preprocess_steps(canvas(draw))
+        assert steps.status != "ok"  # the page shows the message instead of a prediction
+        return steps.message
+
+    return run
+
+
+def _dot(a):
+    a[140:143, 140:143, :3] = 0
+
+
+def _scribble(a):
+    a[10:270, 10:270, :3] = 0
+
+
+case("draw-blank-canvas", "Draw page", "a blank canvas", "Draw a shape")(_steps(lambda a: None))
+case("draw-one-dot", "Draw page", "one dot", "just a dot")(_steps(_dot))
+case("draw-scribble", "Draw page", "a scribble over the whole canvas", "scribble")(_steps(_scribble))
+
+
+@case("draw-canvas-wrong-shape", "Draw page", "a canvas image of shape (5, 5, 5)", "canvas image must be")
+def _(env):
+    from core import shapes
+
+    return str(shapes.preprocess_steps(np.zeros((5, 5, 5), np.uint8)))
+
+
+def _class_name(name: str) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import shapes
+
+        return shapes.check_class_name(name)  # the Save button checks the name before anything is written
+
+    return run
+
+
+case("draw-class-name-empty", "Draw page", "an empty class name", "empty")(_class_name("   "))
+case("draw-class-name-too-long", "Draw page", "a 40-character class name", "characters long")(_class_name("x" * 40))
+case("draw-class-name-path", "Draw page", "a class name `../../etc/passwd`", "path characters")(
+    _class_name("../../etc/passwd")
+)
+
+
+@case("draw-database-unwritable", "Draw page", "saving a sample when the database cannot be written", "cannot")
+def _(env):
+    blocker = write(env, "blocker", "a file, not a folder")
+    env.mp.setenv("MLX_DB_PATH", str(blocker / "samples.sqlite"))
+    return str(samples.add_drawing(np.zeros((28, 28), np.uint8), "circle"))
+
+
+@case("draw-sample-wrong-shape", "Draw page", "a drawing sample that is not 28x28 uint8", "28x28")
+def _(env):
+    return str(samples.add_drawing(np.zeros((10, 10), np.float32), "circle"))
+
+
+def _shapes_npz(name: str, **arrays) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        return cli(env, "evaluate", "shapes", write(env, name, npz_bytes(**arrays)))
+
+    return run
+
+
+IMAGES = np.zeros((3, 28, 28), np.uint8)
+LABELS = np.array(["circle", "square", "star"])
+case("cli-evaluate-shapes-wrong-shape", "CLI", "`evaluate shapes` with images of shape (3, 32, 32)", "(N, 28, 28)")(
+    _shapes_npz("shape.npz", images=np.zeros((3, 32, 32), np.uint8), labels=LABELS)
+)
+case("cli-evaluate-shapes-wrong-dtype", "CLI", "`evaluate shapes` with float64 images", "uint8")(
+    _shapes_npz("dtype.npz", images=IMAGES.astype(np.float64), labels=LABELS)
+)
+case("cli-evaluate-shapes-missing-array", "CLI", "`evaluate shapes` with no `labels` array", "lacks the array")(
+    _shapes_npz("missing.npz", images=IMAGES)
+)
+case("cli-evaluate-shapes-label-count", "CLI", "`evaluate shapes` with 2 labels for 3 images", "one per image")(
+    _shapes_npz("count.npz", images=IMAGES, labels=LABELS[:2])
+)
+case("cli-evaluate-shapes-numeric-labels", "CLI", "`evaluate shapes` with integer labels", "must be strings")(
+    _shapes_npz("ints.npz", images=IMAGES, labels=np.arange(3))
+)
+
+
+@case("cli-evaluate-shapes-unknown-labels", "CLI", "`evaluate shapes` with labels the model does not know", "dog")
+def _(env):
+    raw = npz_bytes(images=IMAGES, labels=np.array(["dog", "cat", "circle"]))
+    result = json.loads(cli(env, "evaluate", "shapes", write(env, "u.npz", raw), code=0))
+    assert result["n"] == 1  # the known one is scored; the unknown ones are counted and skipped
+    return json.dumps(result["unknown_labels"])
+
+
+@case("cli-evaluate-shapes-not-npz", "CLI", "`evaluate shapes` on a file that is not an `.npz`", "not a readable .npz")
+def _(env):
+    return cli(env, "evaluate", "shapes", write(env, "fake.npz", b"\x80\x04pickle-looking bytes"))
+
+
+# ---- Text page and the text CLI
+
+
+def _generate(seed: str = "ROMEO:\n", length=50, temperature=0.8, n_samples=1) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import text
+
+        stream = text.GenerationStream(text_sampler(), seed, length, temperature, None, n_samples, 0, 100)
+        assert stream.notes  # accepted, with a note the page shows as a warning
+        produced = "".join(stream)
+        assert produced and len(stream.result.texts[0]) <= 100
+        return " ".join(stream.notes)
+
+    return run
+
+
+def _generate_refused(**kwargs) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import text
+
+        a = {"seed_text": "ROMEO:\n", "length": 50, "temperature": 0.8, "n_samples": 1, **kwargs}
+        text.GenerationStream(
+            text_sampler(), a["seed_text"], a["length"], a["temperature"], None, a["n_samples"], 0, 100
+        )
+        return ""
+
+    return run
+
+
+case("text-seed-outside-vocab", "Text page", "seed text with `€` and `é`", "not in the model's vocabulary")(
+    _generate(seed="Caf\u00e9 \u20ac")
+)
+case("text-seed-empty", "Text page", "an empty seed", "seed is empty")(_generate(seed=""))
+case("text-length-huge", "Text page", "a length of 10,000,000", "capped")(_generate(length=10_000_000))
+case("text-length-zero", "Text page", "a length of 0", "at least 1")(_generate_refused(length=0))
+case("text-length-negative", "Text page", "a length of -20", "at least 1")(_generate_refused(length=-20))
+case("text-temperature-negative", "Text page", "a temperature of -1", "0 (argmax) or a positive")(
+    _generate_refused(temperature=-1.0)
+)
+case("text-temperature-nan", "Text page", "a temperature of NaN", "0 (argmax) or a positive")(
+    _generate_refused(temperature=math.nan)
+)
+case("text-samples-zero", "Text page", "0 samples at once", "number of samples")(_generate_refused(n_samples=0))
+
+
+def _upload(data: bytes, seq_length: int = 100) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import text
+        from core.settings import get_settings
+
+        return text.check_corpus_upload(data, get_settings().max_upload_mb, seq_length)[:40]
+
+    return run
+
+
+case("text-upload-binary", "Text page / Retrain page", "a binary `.txt` upload (NUL bytes)", "binary")(
+    _upload(b"\x00\x01\x02PNG" * 100)
+)
+case("text-upload-not-utf8", "Text page / Retrain page", "a Latin-1 `.txt` upload", "not UTF-8")(
+    _upload("caf\u00e9 ".encode("latin-1") * 100)
+)
+case("text-upload-empty", "Text page / Retrain page", "an empty `.txt` upload", "empty")(_upload(b""))
+case("text-corpus-too-short", "Retrain page", "a corpus shorter than one training sequence", "needs at least")(
+    _upload(b"To be or not to be.")
+)
+
+
+@case("retrain-upload-over-cap", "Retrain page", "a `.txt` upload over the upload cap", "capped at")
+def _(env):
+    from core import text
+    from core.settings import get_settings
+
+    env.mp.setenv("MLX_MAX_UPLOAD_MB", "0.01")
+    return text.check_corpus_upload(b"a" * 2**20, get_settings().max_upload_mb)[:40]
+
+
+@case("cli-evaluate-text-bad-tail", "CLI", "`evaluate text --tail 2`", "fraction")
+def _(env):
+    return cli(env, "evaluate", "text", write(env, "t.txt", "hello world\n" * 50), "--tail", "2")
+
+
+@case("cli-evaluate-text-empty", "CLI", "`evaluate text` on an empty file", "is empty")
+def _(env):
+    return cli(env, "evaluate", "text", write(env, "empty.txt", ""))
+
+
+@case("cli-train-text-short-corpus", "CLI", "`train text` on a corpus shorter than one sequence", "characters")
+def _(env):
+    return cli(env, "train", "text", "--corpus", write(env, "c.txt", "tiny corpus"), "--out", env.tmp / "t")
+
+
+@case("cli-train-text-binary-corpus", "CLI", "`train text` on a binary corpus", "binary")
+def _(env):
+    return cli(env, "train", "text", "--corpus", write(env, "c.bin", b"\0" * 500), "--out", env.tmp / "t")
+
+
+# ---- Retrain page
+
+
+def _request(**changes):
+    from core import retrain
+
+    values = {
+        "family": "colors",
+        "epochs": 2,
+        "batch_size": 16,
+        "learning_rate": 0.1,
+        "optimizer": "sgd",
+        "validation_fraction": 0.2,
+        "seed": 0,
+        "owner": OWNER,
+        **changes,
+    }
+    return retrain.RetrainRequest(**values)
+
+
+def _start(user=None, **changes) -> Callable[[Env], str]:
+    """Start a retrain the way the page does; a refusal comes before anything is queued."""
+
+    def run(env: Env) -> str:
+        from core import jobs, retrain
+
+        queue = jobs.JobQueue(limit=lambda: 1)
+        data = retrain.UserData(colors=list(user or []))
+        job = retrain.start_retrain(_request(**changes), data, "sweep", queue=queue)
+        assert queue.wait(job, 120)
+        snap = job.snapshot()
+        assert snap["status"] in {"failed", "diverged"}, snap  # a refusal inside the worker: nothing saved
+        return snap["message"]
+
+    return run
+
+
+def _refused(**changes) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import retrain
+
+        retrain.check_request(_request(**changes))
+        return ""
+
+    return run
+
+
+TWO_COLORS = [(250, 0, 0, "red"), (240, 10, 5, "red"), (0, 0, 250, "blue"), (5, 10, 240, "blue")]
+
+case("retrain-epochs-zero", "Retrain page", "epochs 0", "at least 1")(_refused(epochs=0))
+case("retrain-epochs-negative", "Retrain page", "epochs -3", "at least 1")(_refused(epochs=-3))
+case("retrain-epochs-over-cap", "Retrain page", "epochs 100,000 (above the server cap)", "capped")(
+    _refused(epochs=100_000)
+)
+case("retrain-batch-zero", "Retrain page", "batch size 0", "batch size")(_refused(batch_size=0))
+case("retrain-lr-zero", "Retrain page", "learning rate 0", "positive")(_refused(learning_rate=0.0))
+case("retrain-lr-negative", "Retrain page", "learning rate -0.1", "positive")(_refused(learning_rate=-0.1))
+case("retrain-lr-nan", "Retrain page", "learning rate NaN", "positive")(_refused(learning_rate=math.nan))
+case("retrain-val-zero", "Retrain page", "validation fraction 0", "above 0 and below 1")(
+    _refused(validation_fraction=0.0)
+)
+case("retrain-val-one", "Retrain page", "validation fraction 1", "above 0 and below 1")(
+    _refused(validation_fraction=1.0)
+)
+case("retrain-unknown-optimizer", "Retrain page", "optimizer `rmsprop`", "choose SGD or Adam")(
+    _refused(optimizer="rmsprop")
+)
+case("retrain-seed-negative", "Retrain page", "random seed -1", "random seed")(_refused(seed=-1))
+case("retrain-batch-larger-than-data", "Retrain page", "batch size 100,000 on 4 own colours", "larger than")(
+    _start(TWO_COLORS, use_builtin=False, batch_size=100_000, validation_fraction=0.5)
+)
+case("retrain-empty-custom-dataset", "Retrain page", "own colours only, with none labelled", "dataset is empty")(
+    _start([], use_builtin=False)
+)
+case("retrain-single-sample-class", "Retrain page", "own drawings with a class of one sample", "single sample")(
+    lambda env: _start_shapes(env, [("heart", 1), ("moon", 3)])
+)
+case("retrain-text-empty-dataset", "Retrain page", "text model with no corpus and no upload", "dataset is empty")(
+    _start(family="text", use_builtin=False, text="")
+)
+case("retrain-divergence", "Retrain page", "learning rate 1e6 (the loss blows up)", "too high")(
+    _start(TWO_COLORS * 4, use_builtin=False, learning_rate=1e6, batch_size=4, epochs=3, validation_fraction=0.25)
+)
+
+
+def _start_shapes(env: Env, classes: list[tuple[str, int]]) -> str:
+    from core import jobs, retrain
+
+    drawings = [(np.zeros((28, 28), np.uint8), name) for name, n in classes for _ in range(n)]
+    user = retrain.UserData(drawings=drawings)
+    retrain.start_retrain(_request(family="shapes", use_builtin=False), user, "sweep", queue=jobs.JobQueue())
+    return ""
+
+
+@case("retrain-too-much-data", "Retrain page", "more training samples than the server allows", "at most")
+def _(env):
+    env.mp.setenv("MLX_MAX_TRAIN_SAMPLES", "10")
+    return _start(TWO_COLORS * 10, use_builtin=False)(env)
+
+
+@case("retrain-two-at-once", "Retrain page", "a second training started from the same session", "already running")
+def _(env):
+    from core import jobs, retrain
+
+    queue = jobs.JobQueue(limit=lambda: 1)
+    release = threading.Event()
+    first = queue.submit("sweep", "first", lambda job: release.wait(30))
+    try:
+        retrain.start_retrain(_request(), retrain.UserData(), "sweep", queue=queue)
+    finally:
+        release.set()
+        queue.wait(first, 30)
+    return ""
+
+
+@case("cli-train-colors-epochs-zero", "CLI", "`train colors --epochs 0`", "at least 1")
+def _(env):
+    out = env.tmp / "colors_out"
+    message = cli(env, "train", "colors", "--epochs", "0", "--out", out)
+    assert not out.exists()
+    return message
+
+
+@case("cli-train-colors-lr-nan", "CLI", "`train colors --learning-rate nan`", "positive")
+def _(env):
+    return cli(env, "train", "colors", "--learning-rate", "nan", "--out", env.tmp / "colors_out")
+
+
+@case("cli-train-epochs-not-a-number", "CLI", "`train shapes --epochs many`", "invalid int value")
+def _(env):
+    return cli(env, "train", "shapes", "--epochs", "many")
+
+
+# ---- Vector search page and the experiment CLI
+
+
+@lru_cache(maxsize=1)
+def small_pool():
+    from core import vectors
+
+    return vectors.color_pool(shipped_colors().model, size=60, seed=1)
+
+
+@case("vectors-labels-all-zero", "Vector search page", "every label 0", "nothing to train on")
+def _(env):
+    from core import vectors
+
+    return vectors.check_labels([0.0, 0.0, 0.0])
+
+
+@case("vectors-labels-all-negative", "Vector search page", "every label negative", "no particular direction")
+def _(env):
+    from core import vectors
+
+    warning = vectors.check_labels([-1.0, -0.5, -1.0])
+    pool = small_pool()
+    w, b = pool.vectors[0].copy(), 0.0
+    step = vectors.train_head(w, b, pool.vectors[:3], [-1.0, -0.5, -1.0])  # accepted: it trains, with the warning
+    assert np.all(np.isfinite(step.w))
+    return warning
+
+
+@case("vectors-labels-not-numbers", "Vector search page", "a label of NaN", "between -1 and +1")
+def _(env):
+    from core import vectors
+
+    return vectors.check_labels([1.0, math.nan])
+
+
+@case("vectors-empty-pool", "Vector search page", "a colour pool of size 0", "pool is empty")
+def _(env):
+    from core import vectors
+
+    return str(vectors.color_pool(shipped_colors().model, size=0))
+
+
+@case("vectors-no-positives", "Vector search page", "starting the loop with no positives picked", "at least one")
+def _(env):
+    from core import vectors
+
+    return str(vectors.seed_head(small_pool(), []))
+
+
+@case("vectors-lr-zero", "Vector search page", "a head learning rate of 0", "positive number")
+def _(env):
+    from core import vectors
+
+    pool = small_pool()
+    return str(vectors.train_head(pool.vectors[0], 0.0, pool.vectors[:2], [1.0, -1.0], learning_rate=0.0))
+
+
+@case("vectors-qdrant-unwritable", "Vector search page", "a Qdrant path that cannot be written", "cannot be written")
+def _(env):
+    from core import vectors
+
+    blocker = write(env, "blocker", "a file, not a folder")
+    return str(vectors.open_client(location=str(blocker / "qdrant")))
+
+
+@case("vectors-qdrant-locked", "Vector search page", "a Qdrant folder locked by another client", "locked")
+def _(env):
+    from core import vectors
+
+    folder = env.tmp / "qdrant"
+    holder = vectors.open_client(location=str(folder))
+    try:
+        return str(vectors.open_client(location=str(folder)))
+    finally:
+        holder.close()
+
+
+@case("vectors-server-unreachable", "Vector search page", "an unreachable Qdrant server URL", "cannot be reached")
+def _(env):
+    from core import vectors
+
+    try:
+        vectors.open_client(url="http://127.0.0.1:9", timeout=2)
+    except vectors.VectorStoreError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("a dead URL was accepted")
+    embedded = vectors.open_client(location=":memory:", url="")  # the embedded mode stays usable
+    index = vectors.PoolIndex(embedded, "sweep", small_pool().vectors.shape[1])
+    index.ensure(small_pool())
+    assert index.search(small_pool().vectors[0], k=3)
+    embedded.close()
+    return message
+
+
+@case("cli-experiment-unknown-concept", "CLI", "`experiment vector-search --concept unicorns`", "Unknown concept")
+def _(env):
+    return cli(env, "experiment", "vector-search", "--concept", "unicorns", "--pool-size", "50")
+
+
+@case("cli-experiment-budget-zero", "CLI", "`experiment vector-search --budget 0`", "at least 1")
+def _(env):
+    return cli(env, "experiment", "vector-search", "--budget", "0", "--pool-size", "50")
+
+
+@case("cli-experiment-empty-pool", "CLI", "`experiment vector-search --pool-size 0`", "pool is empty")
+def _(env):
+    return cli(env, "experiment", "vector-search", "--pool-size", "0")
+
+
+# ---------------------------------------------------------------- page-level cases (AppTest)
+
+
+@dataclass(frozen=True)
+class PageCase:
+    id: str
+    where: str
+    bad_input: str
+    expect: str
+    page: str
+    act: Callable  # (AppTest) -> None: the user's bad input
+
+
+def _type_colour(at):
+    at.run()
+    at.text_input(key="colors.text").input("#12").run()
+
+
+def _canvas_value() -> dict:
+    """The drawable canvas' session value (fabric JSON + PNG data URL) for a drawn circle, as the widget sends it."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (320, 320), (255, 255, 255, 255))
+    ImageDraw.Draw(img).ellipse((60, 60, 260, 260), outline=(0, 0, 0, 255), width=10)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def _draw_bad_name(at):
+    at.session_state["draw.canvas.0"] = _canvas_value()
+    at.run()
+    at.text_input(key="draw.new_label").set_value("../../etc/passwd")
+    at.button(key="draw.save").click()
+    at.run()
+
+
+def _text_setting(key: str, value):
+    def act(at):
+        at.run()
+        at.number_input(key=key).set_value(value)
+        at.button(key="text.generate").click().run()
+
+    return act
+
+
+def _retrain_setting(key: str, value):
+    def act(at):
+        at.run()
+        widget = (
+            at.text_input(key=f"retrain.colors.{key}") if key == "lr" else at.number_input(key=f"retrain.colors.{key}")
+        )
+        widget.set_value(value)
+        at.button(key="FormSubmitter:retrain.form.colors-Start training").click().run()
+
+    return act
+
+
+PAGE_CASES = [
+    PageCase(
+        "page-colors-typed-hex", "Colors page", "typing `#12`", "not a hex colour", "pages/1_Colors.py", _type_colour
+    ),
+    PageCase(
+        "page-draw-class-name-path",
+        "Draw page",
+        "saving a drawing as class `../../etc/passwd`",
+        "path characters",
+        "pages/2_Draw.py",
+        _draw_bad_name,
+    ),
+    PageCase(
+        "page-text-negative-temperature",
+        "Text page",
+        "Generate with temperature -1",
+        "0 (argmax) or a positive",
+        "pages/3_Text.py",
+        _text_setting("text.temperature", -1.0),
+    ),
+    PageCase(
+        "page-text-length-zero",
+        "Text page",
+        "Generate with length 0",
+        "at least 1",
+        "pages/3_Text.py",
+        _text_setting("text.length", 0),
+    ),
+    PageCase(
+        "page-retrain-epochs-zero",
+        "Retrain page",
+        "Start training with epochs 0",
+        "at least 1",
+        "pages/4_Retrain.py",
+        _retrain_setting("epochs", 0),
+    ),
+    PageCase(
+        "page-retrain-lr-word",
+        "Retrain page",
+        "Start training with learning rate `fast`",
+        "must be a number",
+        "pages/4_Retrain.py",
+        _retrain_setting("lr", "fast"),
+    ),
+]
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def check_message(message: str, expect: str) -> None:
+    assert message, "the bad input was accepted silently"
+    assert expect.lower() in message.lower(), f"{expect!r} not in {message!r}"
+    assert not TRACEBACK.search(message), message
+
+
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_bad_input_gets_a_plain_message_and_loses_nothing(c: Case, env: Env):
+    before, shipped_before = snapshot(), shipped_digest()
+    try:
+        message = c.run(env)
+    except (ValueError, samples.SampleStoreError) as exc:  # core's plain-message errors; anything else is a crash
+        message = str(exc)
+    check_message(message, c.expect)
+    assert_nothing_lost(env, before, shipped_before)
+
+
+@pytest.mark.parametrize("c", PAGE_CASES, ids=[c.id for c in PAGE_CASES])
+def test_page_shows_the_message_without_an_exception(c: PageCase, env: Env):
+    from tests.conftest import app_test
+
+    before, shipped_before = snapshot(), shipped_digest()
+    at = app_test(c.page)
+    c.act(at)
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join([e.value for e in at.error] + [w.value for w in at.warning])
+    check_message(shown, c.expect)
+    assert_nothing_lost(env, before, shipped_before)
+
+
+def test_there_are_at_least_forty_cases_with_unique_ids():
+    ids = [c.id for c in CASES] + [c.id for c in PAGE_CASES]
+    assert len(ids) >= 40
+    assert len(ids) == len(set(ids))
+    wheres = {c.where for c in CASES} | {c.where for c in PAGE_CASES}
+    for page in ("Colors page", "Draw page", "Text page", "Retrain page", "Inspect page", "Vector search page", "CLI"):
+        assert page in wheres
+
+
+def test_docs_list_exactly_the_cases_in_this_table():
+    text = DOC.read_text(encoding="utf-8")
+    documented = re.findall(r"^\|\s*`([a-z0-9-]+)`\s*\|", text, re.M)
+    assert len(documented) == len(set(documented)), "an id is listed twice in docs/bad_inputs.md"
+    ids = {c.id for c in CASES} | {c.id for c in PAGE_CASES}
+    assert set(documented) == ids, {
+        "missing from docs": sorted(ids - set(documented)),
+        "in docs only": sorted(set(documented) - ids),
+    }
