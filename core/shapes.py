@@ -60,24 +60,27 @@ def ink_box(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> tuple[int, int
 def fit_to_frame(crop: np.ndarray, size: int = IMAGE_SIZE, margin: int = MARGIN) -> np.ndarray:
     """Scale a cropped ink image (0-1) so its longest side fills size - 2*margin, keep the aspect, centre it.
 
-    Box-filter downscaling averages a thin stroke into a faint one; normalising to the brightest pixel and a 3x3
-    max filter then gives strokes 2-3 px wide whatever the pen and drawing size, like the Quick, Draw! bitmaps.
-    Returns (size, size) uint8, white strokes on black.
+    Box-filter downscaling averages a thin stroke into a faint one. So the drawing is first scaled to twice the
+    final size, normalised to its brightest pixel and widened by a 3x3 max filter there (one final pixel), then
+    box-averaged down: strokes come out about 2 px wide whatever the pen and drawing size, like the Quick, Draw!
+    bitmaps. Returns (size, size) uint8, white strokes on black.
     """
     h, w = crop.shape
-    inner = size - 2 * margin
+    big, inner = 2 * size, 2 * (size - 2 * margin)
     scale = inner / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     img = Image.fromarray(np.clip(crop * 255.0, 0, 255).astype(np.uint8))
-    small = np.asarray(img.resize((nw, nh), Image.Resampling.BOX), dtype=np.float32)  # (nh, nw)
+    small = np.asarray(img.resize((nw, nh), Image.Resampling.BOX), dtype=np.float32)  # (nh, nw) at 2x
     peak = float(small.max())
     if peak > 0:
         small = np.clip(small * (255.0 / peak) * 1.5, 0, 255)  # 1.5: faint anti-aliased edges count as stroke
-    frame = np.zeros((size, size), np.float32)
-    top, left = (size - nh) // 2, (size - nw) // 2
+    frame = np.zeros((big, big), np.float32)
+    top, left = (big - nh) // 2, (big - nw) // 2
     frame[top : top + nh, left : left + nw] = small
-    thick = Image.fromarray(frame.astype(np.uint8)).filter(ImageFilter.MaxFilter(3))
-    return np.asarray(thick, dtype=np.uint8).copy()
+    thick = Image.fromarray(frame.astype(np.uint8)).filter(ImageFilter.MaxFilter(3))  # (56, 56)
+    out = np.asarray(thick.resize((size, size), Image.Resampling.BOX), dtype=np.float32)  # (28, 28)
+    peak = float(out.max())
+    return np.clip(out * (255.0 / peak), 0, 255).astype(np.uint8) if peak > 0 else out.astype(np.uint8)
 
 
 @dataclass

@@ -165,7 +165,7 @@ def test_export_button_offers_the_samples(page):
     page.run()
     page.button(key="draw.correct").click()
     page.run()
-    assert samples.drawing_counts() == {"square": 1} or samples.drawing_counts()
+    assert sum(samples.drawing_counts().values()) == 1
     assert len(page.get("download_button")) == 1
 
 

@@ -384,7 +384,7 @@ def test_prepare_accepts_sample_store_rows(tiny_trained):
 
 @pytest.mark.slow
 def test_shipped_model_on_the_browser_drawn_held_out_set():
-    """tests/data/browser_drawings.npz: 185 drawings made with the mouse on the real canvas in Chromium by
+    """tests/data/browser_drawings.npz: 160 drawings made with the mouse on the real canvas in Chromium by
     scripts/browser_drawings.py (seed 2026), a proxy for human drawings (see that script). Not generator output."""
     loaded = shapes.load_shipped()
     names = shapes.class_names_for(loaded.metadata, loaded.model)
