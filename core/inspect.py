@@ -84,11 +84,12 @@ def _manifest_paths(model_json_bytes: bytes) -> list[str]:
     try:
         data = json.loads(model_json_bytes)
         groups = data.get("weightsManifest") if isinstance(data, dict) else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return []
     names = []
     for group in groups if isinstance(groups, list) else []:
-        for p in group.get("paths", []) if isinstance(group, dict) else []:
+        paths = group.get("paths") if isinstance(group, dict) else None
+        for p in paths if isinstance(paths, list) else []:  # a malformed manifest is reported by the checks
             try:
                 names.append(store.check_plain_filename(p))
             except store.StoreError:

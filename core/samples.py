@@ -75,7 +75,10 @@ def _read(path, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def add_color_label(rgb: tuple[int, int, int], label: str, path=None) -> int:
-    r, g, b = (int(v) for v in rgb)
+    try:
+        r, g, b = (int(v) for v in rgb)
+    except (TypeError, ValueError):  # NaN, text or the wrong number of values: the same plain message
+        raise ValueError("R, G and B must each be whole numbers between 0 and 255.") from None
     if not all(0 <= v <= 255 for v in (r, g, b)):
         raise ValueError("R, G and B must each be between 0 and 255.")
     return _write(

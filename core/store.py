@@ -292,6 +292,8 @@ def parse_model_json(raw: bytes | str) -> dict:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(f"model.json is not valid JSON ({exc}); it may be truncated.") from None
+    except RecursionError:  # e.g. 100,000 nested brackets: valid-looking JSON no model file needs
+        raise StoreError("model.json is nested too deeply to be a model file.") from None
     if not isinstance(data, dict):
         raise StoreError("model.json must hold a JSON object.")
     missing = [k for k in REQUIRED_KEYS if k not in data]

@@ -233,6 +233,11 @@ def _(env):
     return str(samples.add_color_label((1, 2, 3), "grey"))
 
 
+@case("colors-label-nan", "Colors page", "a colour label with R = NaN", "between 0 and 255")
+def _(env):
+    return str(samples.add_color_label((math.nan, 0, 0), "red"))
+
+
 @case("cli-evaluate-colors-empty-csv", "CLI", "`evaluate colors` on an empty CSV", "CSV is empty")
 def _(env):
     return cli(env, "evaluate", "colors", write(env, "empty.csv", ""))
@@ -405,6 +410,25 @@ def _(env):
         message = str(exc)
     assert message.startswith("w.bin is 1.0 MB")  # names the file that is too big
     return message
+
+
+def _inspect_upload(json_bytes: bytes) -> str:
+    from core import inspect
+
+    result = inspect.inspect_files(inspect.files_from_uploads(json_bytes, {"weights.bin": b"\0" * 64}))
+    assert not result.ok
+    return " ".join(c.detail for c in result.checks if c.status == "fail")
+
+
+@case("inspect-upload-paths-not-a-list", "Inspect page", "an uploaded manifest whose `paths` is a number", "lists")
+def _(env):
+    head = '{"format": "layers-model", "generatedBy": "x", "convertedBy": "x", "modelTopology": {}, '
+    return _inspect_upload((head + '"weightsManifest": [{"paths": 5, "weights": []}]}').encode())
+
+
+@case("inspect-upload-nested-json", "Inspect page", "an uploaded `model.json` of 100,000 nested brackets", "nested")
+def _(env):
+    return _inspect_upload(b"[" * 100_000 + b"]" * 100_000)
 
 
 @case("cli-inspect-truncated-bin", "CLI", "`inspect` on a folder with a truncated `.bin`", "truncated")
@@ -740,6 +764,9 @@ case("retrain-unknown-optimizer", "Retrain page", "optimizer `rmsprop`", "choose
     _refused(optimizer="rmsprop")
 )
 case("retrain-seed-negative", "Retrain page", "random seed -1", "random seed")(_refused(seed=-1))
+case("retrain-generated-per-class-zero", "Retrain page", "0 generated drawings per class", "between 1 and")(
+    _refused(family="shapes", samples_per_class=0)
+)
 case("retrain-batch-larger-than-data", "Retrain page", "batch size 100,000 on 4 own colours", "larger than")(
     _start(TWO_COLORS, use_builtin=False, batch_size=100_000, validation_fraction=0.5)
 )
@@ -861,6 +888,14 @@ def _(env):
 
     pool = small_pool()
     return str(vectors.train_head(pool.vectors[0], 0.0, pool.vectors[:2], [1.0, -1.0], learning_rate=0.0))
+
+
+@case("vectors-iterations-zero", "Vector search page", "0 training iterations for the head", "Iterations")
+def _(env):
+    from core import vectors
+
+    pool = small_pool()
+    return str(vectors.train_head(pool.vectors[0], 0.0, pool.vectors[:2], [1.0, -1.0], iterations=0))
 
 
 @case("vectors-qdrant-unwritable", "Vector search page", "a Qdrant path that cannot be written", "cannot be written")
