@@ -24,7 +24,7 @@ if loaded is None:
     st.stop()
 model = loaded.model
 class_names = shapes.class_names_for(loaded.metadata, model)
-st.caption(f"Using the {active_label('shapes')} ({len(class_names)} classes).")
+st.caption(f"Model: {active_label('shapes')} ({len(class_names)} classes: {', '.join(class_names)}).")
 
 state = st.session_state
 state.setdefault("draw.canvas_round", 0)
