@@ -1010,6 +1010,13 @@ def _retrain_setting(key: str, value):
     return act
 
 
+def _vectors_all_zero(at):
+    at.session_state["vectors.pool_size"] = 200
+    at.run()
+    at.button(key="vectors.start_head").click().run()
+    at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()  # every slider still at 0
+
+
 PAGE_CASES = [
     PageCase(
         "page-colors-typed-hex", "Colors page", "typing `#12`", "not a hex colour", "pages/1_Colors.py", _type_colour
@@ -1054,6 +1061,14 @@ PAGE_CASES = [
         "pages/4_Retrain.py",
         _retrain_setting("lr", "fast"),
     ),
+    PageCase(
+        "page-vectors-all-labels-zero",
+        "Vector search page",
+        "Train step with every label at 0",
+        "nothing to train on",
+        "pages/6_Vector_search.py",
+        _vectors_all_zero,
+    ),
 ]
 
 
@@ -1081,6 +1096,7 @@ def test_bad_input_gets_a_plain_message_and_loses_nothing(c: Case, env: Env):
 def test_page_shows_the_message_without_an_exception(c: PageCase, env: Env):
     from tests.conftest import app_test
 
+    env.mp.setenv("MLX_QDRANT_PATH", ":memory:")  # the vector page's index stays in this test
     before, shipped_before = snapshot(), shipped_digest()
     at = app_test(c.page)
     c.act(at)
