@@ -78,9 +78,12 @@ def job_panel(was_active: bool) -> None:
         st.info("Preparing the data… (generated drawings take a while the first time)")
     else:
         epoch = min(snap["epochs"], snap["steps_done"] // max(1, snap["steps_per_epoch"]) + 1)
+        done = snap["progress"] >= 1.0
         st.progress(
             snap["progress"],
-            text=f"Epoch {epoch} of {snap['epochs']} · {snap['progress']:.0%} · {_eta(snap['eta_seconds'])}",
+            text="Trained: scoring the new and the old model on the validation data, then saving the version…"
+            if done
+            else f"Epoch {epoch} of {snap['epochs']} · {snap['progress']:.0%} · {_eta(snap['eta_seconds'])}",
         )
         _curves(snap, ".live")
     if snap["cancel_requested"]:
