@@ -351,6 +351,8 @@ def evaluate_cli(args) -> dict:
     if not path.is_file():
         raise ValueError(f"There is no file at {path}.")
     loaded = store.load_model(args.model) if args.model else load_shipped()
+    if loaded.metadata.get("family", "colors") != "colors":  # else Keras says only "No such layer: logits"
+        raise ValueError(f"{args.model} holds a {loaded.metadata['family']} model, not a colour model.")
     return evaluate_csv(loaded.model, path.read_bytes())
 
 

@@ -610,6 +610,8 @@ def evaluate_cli(args) -> dict:
     if not path.is_file():
         raise ValueError(f"There is no file at {path}.")
     loaded = store.load_model(args.model) if getattr(args, "model", None) else load_shipped()
+    if loaded.metadata.get("family", "shapes") != "shapes":  # else Keras says only "No such layer: dense_out"
+        raise ValueError(f"{args.model} holds a {loaded.metadata['family']} model, not a shapes model.")
     return evaluate_npz(loaded.model, class_names_for(loaded.metadata, loaded.model), path.read_bytes())
 
 

@@ -493,6 +493,18 @@ def _(env):
     return " ".join(s["reason"] for s in result["skipped"])
 
 
+@case("cli-evaluate-colors-wrong-model", "CLI", "`evaluate colors --model` a shapes model", "not a colour model")
+def _(env):
+    path = write(env, "ok.csv", "r,g,b,label\n255,0,0,red\n")
+    return cli(env, "evaluate", "colors", path, "--model", store.shipped_model_dir("shapes"))
+
+
+@case("cli-evaluate-shapes-wrong-model", "CLI", "`evaluate shapes --model` a colour model", "not a shapes model")
+def _(env):
+    path = write(env, "ok.npz", npz_bytes(images=np.zeros((3, 28, 28), np.uint8), labels=np.array(["a", "b", "c"])))
+    return cli(env, "evaluate", "shapes", path, "--model", store.shipped_model_dir("colors"))
+
+
 @case("cli-evaluate-text-wrong-model", "CLI", "`evaluate text --model` a colour model", "not a text model")
 def _(env):
     path = write(env, "t.txt", "hello world\n" * 50)
