@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> dict:
     """Dispatch to the family module that owns the command."""
     import importlib
 
+    if args.command == "train" and args.out:
+        from pathlib import Path
+
+        from core import store
+
+        store.check_replaceable(Path(args.out))  # refuse a non-model --out folder now, not after an hour of training
     if args.command in {"train", "evaluate"}:
         module = importlib.import_module(f"core.{args.family}")
         return getattr(module, f"{args.command}_cli")(args)

@@ -436,7 +436,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _check_replaceable(folder: Path) -> None:
+def check_replaceable(folder: Path) -> None:
     """Replacing removes the old folder whole, so only a model folder (model.json + .bin shards) may be replaced:
     `--out ~/Documents` must be refused, not wiped."""
     if not folder.exists():
@@ -456,7 +456,7 @@ def _check_replaceable(folder: Path) -> None:
 def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
     """Atomically create or replace `folder`: write a hidden temp folder, fsync, then rename into place."""
     folder = Path(folder)
-    _check_replaceable(folder)
+    check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

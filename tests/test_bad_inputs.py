@@ -485,6 +485,16 @@ def _(env):
     return message
 
 
+@case("cli-train-text-out-over-other-files", "CLI", "`train text --out` a folder holding other files", "not a model")
+def _(env):
+    folder = _user_folder(env)
+    corpus = write(env, "corpus.txt", "To be, or not to be, that is the question.\n" * 400)
+    # The default preset trains for many minutes: a refusal this test can wait for comes before any training.
+    message = cli(env, "train", "text", "--corpus", corpus, "--out", folder)
+    assert (folder / "notes.txt").read_text() == "a week of notes"
+    return message
+
+
 @case("cli-evaluate-colors-all-rows-bad", "CLI", "`evaluate colors` where every row is bad", "must be between")
 def _(env):
     path = write(env, "bad.csv", "r,g,b,label\n999,0,0,red\n-1,0,0,blue\n")
