@@ -65,6 +65,14 @@ def run(args: argparse.Namespace) -> dict:
 
         from core import store
 
+        out = Path(args.out).resolve()
+        if (
+            out.is_relative_to(store.SHIPPED_MODELS_DIR.resolve())
+            and out != store.shipped_model_dir(args.family).resolve()
+        ):
+            raise ValueError(
+                f"--out {args.out} is another shipped model's folder; a {args.family} model cannot go there."
+            )
         store.check_replaceable(Path(args.out))  # refuse a non-model --out folder now, not after an hour of training
     if args.command in {"train", "evaluate"}:
         module = importlib.import_module(f"core.{args.family}")

@@ -79,3 +79,10 @@ def test_cli_runs_as_a_module():
     assert proc.returncode == 0
     for command in ("train", "evaluate", "inspect", "export", "experiment"):
         assert command in proc.stdout
+
+
+def test_train_refuses_another_shipped_models_folder(capsys):
+    shipped = (REPO / "saved_models/shapes/model.json").read_bytes()
+    code, _, err = run_cli(capsys, "train", "colors", "--epochs", "1", "--out", str(REPO / "saved_models/shapes"))
+    assert code == 2 and "another shipped model" in err
+    assert (REPO / "saved_models/shapes/model.json").read_bytes() == shipped
