@@ -341,7 +341,7 @@ def evaluate_csv(model, raw: str | bytes) -> dict:
 def load_shipped():
     from core import store
 
-    return store.load_model(store.shipped_model_dir("colors"))
+    return store.load_family_model("colors")
 
 
 def evaluate_cli(args) -> dict:
@@ -350,9 +350,7 @@ def evaluate_cli(args) -> dict:
     path = Path(args.file)
     if not path.is_file():
         raise ValueError(f"There is no file at {path}.")
-    loaded = store.load_model(args.model) if args.model else load_shipped()
-    if loaded.metadata.get("family", "colors") != "colors":  # else Keras says only "No such layer: logits"
-        raise ValueError(f"{args.model} holds a {loaded.metadata['family']} model, not a colour model.")
+    loaded = store.load_family_model("colors", args.model)
     return evaluate_csv(loaded.model, path.read_bytes())
 
 

@@ -600,7 +600,7 @@ def evaluate_npz(model, class_names: list[str], raw: bytes | str | Path) -> dict
 def load_shipped():
     from core import store
 
-    return store.load_model(store.shipped_model_dir("shapes"))
+    return store.load_family_model("shapes")
 
 
 def evaluate_cli(args) -> dict:
@@ -609,9 +609,7 @@ def evaluate_cli(args) -> dict:
     path = Path(args.file)
     if not path.is_file():
         raise ValueError(f"There is no file at {path}.")
-    loaded = store.load_model(args.model) if getattr(args, "model", None) else load_shipped()
-    if loaded.metadata.get("family", "shapes") != "shapes":  # else Keras says only "No such layer: dense_out"
-        raise ValueError(f"{args.model} holds a {loaded.metadata['family']} model, not a shapes model.")
+    loaded = store.load_family_model("shapes", getattr(args, "model", None))
     return evaluate_npz(loaded.model, class_names_for(loaded.metadata, loaded.model), path.read_bytes())
 
 

@@ -372,6 +372,15 @@ def load_model(folder: str | Path) -> LoadedModel:
     return LoadedModel(model, model_json.get("userDefinedMetadata") or {}, folder, model_json)
 
 
+def load_family_model(family: str, folder: str | Path | None = None) -> LoadedModel:
+    """The shipped model of `family`, or the model in `folder` once its metadata says it is of that family."""
+    loaded = load_model(folder or shipped_model_dir(family))
+    found = loaded.metadata.get("family", family)
+    if found != family:  # else Keras fails later with only "No such layer: ..."
+        raise StoreError(f"{folder} holds a {found} model, not a {family} model.")
+    return loaded
+
+
 def load_metadata(folder: str | Path) -> dict:
     return read_model_json(folder).get("userDefinedMetadata") or {}
 

@@ -503,7 +503,7 @@ def _(env):
     return " ".join(s["reason"] for s in result["skipped"])
 
 
-@case("cli-evaluate-colors-wrong-model", "CLI", "`evaluate colors --model` a shapes model", "not a colour model")
+@case("cli-evaluate-colors-wrong-model", "CLI", "`evaluate colors --model` a shapes model", "not a colors model")
 def _(env):
     path = write(env, "ok.csv", "r,g,b,label\n255,0,0,red\n")
     return cli(env, "evaluate", "colors", path, "--model", store.shipped_model_dir("shapes"))

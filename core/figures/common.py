@@ -45,20 +45,12 @@ def probability_bars(
 
 
 def history_curves(history: dict[str, list[float]], metric: str = "loss", title: str | None = None) -> go.Figure:
-    """Training and validation curves of one metric per epoch (keys `metric` and `val_<metric>`)."""
-    fig = go.Figure()
-    for key, name in ((metric, "training"), (f"val_{metric}", "validation")):
-        values = history.get(key) or []
-        if values:
-            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name))
-    fig.update_layout(
-        title=title or f"{metric} per epoch",
-        xaxis_title="epoch",
-        yaxis_title=metric,
-        height=300,
-        margin=dict(l=10, r=10, t=40, b=10),
-    )
-    return fig
+    """Training and validation curves of one metric from a Keras-style history dict (`metric`, `val_<metric>`)."""
+    from core.figures.training import training_curves  # one curve drawer for the live and the stored views
+
+    n = max((len(v) for v in history.values()), default=0)
+    logs = [{"epoch": i + 1, **{k: v[i] for k, v in history.items() if i < len(v)}} for i in range(n)]
+    return training_curves(logs, metric=metric, title=title)
 
 
 def heatmap(
