@@ -333,25 +333,38 @@ def _check_size(n_train: int, req: RetrainRequest) -> None:
     check_hyperparameters(req.epochs, req.batch_size, req.learning_rate, n_train, epoch_cap(req.family))
 
 
-def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None:
-    from core import colors
-
-    cfg = replace(
-        config_from_metadata("colors", before.metadata),
+def _request_config(req: RetrainRequest, base, **extra):
+    """The base model's config with the request's training settings (and any family-specific `extra`)."""
+    return replace(
+        base,
         epochs=int(req.epochs),
         batch_size=int(req.batch_size),
         learning_rate=float(req.learning_rate),
         optimizer=req.optimizer,
         validation_fraction=float(req.validation_fraction),
         seed=int(req.seed),
+        **extra,
     )
-    extra = user.colors if req.use_user_samples else []
-    data = colors.prepare_color_data(cfg, extra) if req.use_builtin else _custom_color_data(cfg, extra)
-    _check_size(len(data["y_train"]), req)
+
+
+def _ready(job, req: RetrainRequest, n_train: int) -> bool:
+    """Check the data size, honour a cancel that came during data preparation, and plan the progress bar."""
+    _check_size(n_train, req)
     if job.should_stop():
         _stopped(job, None)
+        return False
+    job.plan(req.epochs, steps_per_epoch(n_train, req.batch_size))
+    return True
+
+
+def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+    from core import colors
+
+    cfg = _request_config(req, config_from_metadata("colors", before.metadata))
+    extra = user.colors if req.use_user_samples else []
+    data = colors.prepare_color_data(cfg, extra) if req.use_builtin else _custom_color_data(cfg, extra)
+    if not _ready(job, req, len(data["y_train"])):
         return None
-    job.plan(req.epochs, steps_per_epoch(len(data["y_train"]), req.batch_size))
     trainee = colors.build_color_model(cfg) if req.fresh else copy_model(before.model)
     model, result, data = colors.train_color_model(
         cfg, data=data, model=trainee, loss_ceiling=chance_loss(len(colors.CLASS_NAMES)), **job.hooks()
@@ -382,23 +395,15 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
     from core import shapes
 
     base_names = shapes.class_names_for(before.metadata, before.model)
-    cfg = replace(
+    cfg = _request_config(
+        req,
         config_from_metadata("shapes", before.metadata),
-        epochs=int(req.epochs),
-        batch_size=int(req.batch_size),
-        learning_rate=float(req.learning_rate),
-        optimizer=req.optimizer,
-        validation_fraction=float(req.validation_fraction),
-        seed=int(req.seed),
         samples_per_class=int(req.samples_per_class or 0) if req.use_builtin else 0,
     )
     extra = user.drawings if req.use_user_samples else []
     data = _align_classes(_prepare_shapes(cfg, extra), base_names)
-    _check_size(len(data["y_train"]), req)
-    if job.should_stop():
-        _stopped(job, None)
+    if not _ready(job, req, len(data["y_train"])):
         return None
-    job.plan(req.epochs, steps_per_epoch(len(data["y_train"]), req.batch_size))
     names = list(data["class_names"])
     if req.fresh:
         import keras
@@ -442,15 +447,7 @@ def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     from core import text
 
     del user  # the LSTM learns from text only
-    base_cfg = text.config_from_metadata(before.metadata)
-    cfg = base_cfg.with_(
-        epochs=int(req.epochs),
-        batch_size=int(req.batch_size),
-        learning_rate=float(req.learning_rate),
-        optimizer=req.optimizer,
-        validation_fraction=float(req.validation_fraction),
-        seed=int(req.seed),
-    )
+    cfg = _request_config(req, text.config_from_metadata(before.metadata))
     corpus, notes, description = text_corpus(req)
     if req.fresh:
         vocab = text.Vocabulary.from_text(corpus)
@@ -468,11 +465,8 @@ def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
                 "fresh model to learn a new alphabet."
             )
     vocab, (x_train, _), (x_val, y_val) = text.prepare_text_data(corpus, cfg, vocab)
-    _check_size(len(x_train), req)
-    if job.should_stop():
-        _stopped(job, None)
+    if not _ready(job, req, len(x_train)):
         return None
-    job.plan(req.epochs, steps_per_epoch(len(x_train), req.batch_size))
     if req.fresh:
         import keras
 
