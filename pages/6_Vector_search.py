@@ -284,10 +284,13 @@ for n, (item_id, score) in enumerate(hits):
 
 with st.form("vectors.train_form", border=False):
     f1_, f2_, f3_ = st.columns([1, 1, 1])
-    iterations = f1_.number_input("Iterations", 1, 5000, vectors.ITERATIONS, key="vectors.iterations")
-    learning_rate = f2_.number_input(
-        "Learning rate", 0.0, 100.0, vectors.LEARNING_RATE, 0.5, key="vectors.lr", format="%.3f"
-    )
+    if demo_mode():  # expert controls hidden: the defaults are the seed's settings
+        iterations, learning_rate = vectors.ITERATIONS, vectors.LEARNING_RATE
+    else:
+        iterations = f1_.number_input("Iterations", 1, 5000, vectors.ITERATIONS, key="vectors.iterations")
+        learning_rate = f2_.number_input(
+            "Learning rate", 0.0, 100.0, vectors.LEARNING_RATE, 0.5, key="vectors.lr", format="%.3f"
+        )
     train_clicked = f3_.form_submit_button("Train step", type="primary")
 if train_clicked:
     batch = {item_id: float(state.get(f"vectors.label.{round_id}.{item_id}", 0.0)) for item_id, _ in hits}
