@@ -20,7 +20,7 @@ if loaded is None:
     st.stop()
 model = loaded.model
 meta = loaded.metadata
-st.caption(f"Using the {active_label('colors')}.")
+st.caption(f"Using {active_label('colors')}.")
 
 # ---------------------------------------------------------------- the picked colour, kept in sync across widgets
 state = st.session_state

@@ -50,7 +50,7 @@ meta = loaded.metadata
 cfg = T.config_from_metadata(meta)
 metrics = meta.get("metrics", {})
 st.caption(
-    f"Using the {active_label('text')}: {len(vocab)} characters, {cfg.lstm_units} LSTM units"
+    f"Using {active_label('text')}: {len(vocab)} characters, {cfg.lstm_units} LSTM units"
     + (
         f", validation loss {metrics['val_loss_nats_per_char']:.3f} nats/char"
         if "val_loss_nats_per_char" in metrics

@@ -49,4 +49,4 @@ def test_retrain_shapes_then_the_draw_page_uses_the_new_version(page, small_app)
 
     # Navigate inside the app (a fresh page load would be a new session, with the shipped model).
     page.get_by_role("link", name=re.compile("Draw")).first.click()
-    expect(page.get_by_text(re.compile(f"Using the your version {version}"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(f"Model: your version {version}"))).to_be_visible(timeout=120_000)

@@ -56,4 +56,4 @@ def load_active(family: str) -> store.LoadedModel | None:
 
 def active_label(family: str) -> str:
     path = active_path(family)
-    return "shipped model" if path == store.shipped_model_dir(family) else f"your version {path.name}"
+    return "the shipped model" if path == store.shipped_model_dir(family) else f"your version {path.name}"
