@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # not written yet
             raise
         t0 = time.perf_counter()
-        figures.update(module.run())
+        try:
+            figures.update(module.run())
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            figures[f"bench_{name}_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         figures[f"bench_{name}_s"] = round(time.perf_counter() - t0, 1)
     figures["bench_total_s"] = round(time.perf_counter() - start, 1)
     if args.json:
