@@ -21,7 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from bench.server import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
 
 SESSIONS = 8
-CYCLES = 8  # drawings per session per phase
+CYCLES = 5  # drawings per session per phase
 REDRAW_AFTER_S = 15
 REDRAWS: list[float] = []
 MODEL_PAGES = ["Colors", "Draw", "Text", "Retrain", "Inspect", "Vector_search"]
@@ -59,7 +59,7 @@ async def draw_once(page, phase: float) -> float:
         await page.mouse.move(*points[0])
         await page.mouse.down()
         for x, y in points[1:]:
-            await page.mouse.move(x, y, steps=2)
+            await page.mouse.move(x, y)
         t0 = time.perf_counter()
         await page.mouse.up()
         try:
