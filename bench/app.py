@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,11 @@ CYCLES = 5  # drawings per session per phase
 REDRAW_AFTER_S = 15
 REDRAWS: list[float] = []
 MODEL_PAGES = ["Colors", "Draw", "Text", "Retrain", "Inspect", "Vector_search"]
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so a long load test shows where it is."""
+    print(f"[bench.app {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def rss_mb(proc: psutil.Process) -> float:
@@ -119,15 +125,18 @@ async def measure(url: str, server: psutil.Process) -> dict:
             await page.wait_for_timeout(3000)
         await page.close()
         out["rss_all_models_mb"] = round(rss_mb(server), 1)
+        log("every model page visited")
 
         single = await open_draw(context, url)
         await draw_once(single, 0.0)  # warm-up
         one = await session_cycles(single, CYCLES * 2, seed=1)
+        log("one session measured")
         await single.close()
 
         rss_before = rss_mb(server)
         pages = [await open_draw(context, url) for _ in range(SESSIONS)]
         many = await asyncio.gather(*(session_cycles(pg, CYCLES, seed=i) for i, pg in enumerate(pages)))
+        log("sessions measured")
         out["rss_per_session_mb"] = round((rss_mb(server) - rss_before) / SESSIONS, 1)
         flat = [v for lat in many for v in lat]
         out["load_p95_ms_1_session"] = round(float(np.percentile(one, 95)), 1)
@@ -139,6 +148,7 @@ async def measure(url: str, server: psutil.Process) -> dict:
         await trainer.get_by_text("✏️ Shapes").click()
         await trainer.get_by_role("spinbutton", name="Epochs").fill("100")  # outlasts the measurement; cancelled after
         await trainer.get_by_role("button", name="Start training").click()
+        log("training started")
         await trainer.get_by_text(re.compile(r"Epoch \d+ of \d+")).first.wait_for(timeout=300_000)
         others = await asyncio.gather(
             *(session_cycles(pg, CYCLES // 2, seed=10 + i) for i, pg in enumerate(pages[:-1]))
