@@ -514,6 +514,14 @@ class Step(NamedTuple):
     cell: np.ndarray  # (B, U) LSTM cell state after reading it
 
 
+def check_sampling(n_samples, top_k) -> None:
+    """Plain errors for a sample count outside 1..MAX_SAMPLES or a negative top-k."""
+    if not 1 <= int(n_samples) <= MAX_SAMPLES:
+        raise ValueError(f"The number of samples must be between 1 and {MAX_SAMPLES} (got {n_samples}).")
+    if top_k is not None and int(top_k) < 0:
+        raise ValueError(f"top-k must be 0 (off) or a positive number (got {top_k}).")
+
+
 def iter_generate(
     sampler: CharSampler,
     seed_text: str,
@@ -528,10 +536,7 @@ def iter_generate(
     All samples share the primed state and run as the rows of one batch. `seed_text` must already be cleaned.
     """
     check_temperature(temperature)
-    if not 1 <= int(n_samples) <= MAX_SAMPLES:
-        raise ValueError(f"The number of samples must be between 1 and {MAX_SAMPLES} (got {n_samples}).")
-    if top_k is not None and int(top_k) < 0:
-        raise ValueError(f"top-k must be 0 (off) or a positive number (got {top_k}).")
+    check_sampling(n_samples, top_k)
     rng = np.random.default_rng(random_seed)
     logits, state, _, _ = sampler.run(sampler.vocab.encode(seed_text))
     logits = np.repeat(logits[-1:], n_samples, axis=0)  # (B, V)
@@ -573,10 +578,7 @@ class GenerationStream:
     ):
         self.length, length_note = check_length(length, max_chars)
         self.temperature = check_temperature(temperature)
-        if not 1 <= int(n_samples) <= MAX_SAMPLES:
-            raise ValueError(f"The number of samples must be between 1 and {MAX_SAMPLES} (got {n_samples}).")
-        if top_k is not None and int(top_k) < 0:
-            raise ValueError(f"top-k must be 0 (off) or a positive number (got {top_k}).")
+        check_sampling(n_samples, top_k)
         self.sampler, self.top_k, self.n_samples, self.random_seed = sampler, top_k, int(n_samples), random_seed
         self.seed = clean_seed(seed_text, sampler.vocab)
         self.notes = [n for n in (self.seed.message, length_note) if n]
