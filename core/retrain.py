@@ -4,6 +4,7 @@ and save the result as a new version. Uses each family's train_* contract; no UI
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import Counter, OrderedDict
@@ -304,7 +305,8 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 
 
 def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
-    """The work function of a retrain job (runs in the worker thread); returns the outcome, or None when stopped.
+    """The work function of a retrain job (runs in a worker process or thread); returns the outcome, or None when
+    stopped.
 
     The base model is loaded afresh from its folder (never a shared cached object) and training runs on a copy,
     so the active model stays as it was; nothing is saved unless training finished normally.
@@ -588,7 +590,8 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
     title = (
         f"Retrain {req.family}: {req.epochs} epoch(s), batch {req.batch_size}, {req.optimizer} {req.learning_rate:g}"
     )
-    job = queue.submit(session_id, title, lambda job: run_retrain(req, user, job))
+    # A partial of a top-level function (not a lambda) pickles by reference, so it can run in a worker process.
+    job = queue.submit(session_id, title, functools.partial(run_retrain, req, user))
     job.notes.extend(notes)
     return job
 

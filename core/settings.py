@@ -11,6 +11,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODELS_DIR = REPO_ROOT / "saved_models"
+TRAINING_WORKERS = ("process", "thread")
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,27 @@ class Settings:
     max_text_train_chars: int = 200_000  # MLX_MAX_TEXT_TRAIN_CHARS: about 30 s per LSTM epoch on 2 CPU cores
     max_generated_per_class: int = 400  # MLX_MAX_GENERATED_PER_CLASS: generated drawings per shape class in a retrain
     max_concurrent_trainings: int = 1  # MLX_MAX_CONCURRENT_TRAININGS; later ones wait in a queue
+    # MLX_TRAINING_WORKER: "process" trains each job in its own spawned process, so it cannot hold the server's
+    # interpreter; "thread" trains in a thread of the server (no process start-up, but it competes with every page).
+    training_worker: str = "process"
+    training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
     max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
     max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read
     max_generate_chars: int = 2000  # MLX_MAX_GENERATE_CHARS
     demo_mode: bool = False  # MLX_DEMO_MODE=1: fixed seeds, expert controls hidden
+
+    def __post_init__(self):
+        object.__setattr__(self, "training_worker", str(self.training_worker).strip().lower())  # "Process " is fine
+        if self.training_worker not in TRAINING_WORKERS:
+            raise ValueError(
+                f"Environment variable MLX_TRAINING_WORKER={self.training_worker!r} is not valid: use 'process' "
+                "(each training in its own low-priority process) or 'thread' (in the server process)."
+            )
+        if not 0 <= self.training_nice <= 19:  # a negative increment needs root; above 19 is clamped by the kernel
+            raise ValueError(
+                f"Environment variable MLX_TRAINING_NICE={self.training_nice!r} is not valid: use a whole number "
+                "from 0 (off) to 19."
+            )
 
     @property
     def models_dir(self) -> Path:

@@ -8,18 +8,33 @@ from pathlib import Path
 import pytest
 
 from bench.server import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 APPTEST_TIMEOUT = 60  # seconds; the first page run imports TensorFlow and loads a model
+# A live app for browser tests runs the shipped training worker (a separate process), whatever the tests' own mode.
+SHIPPED_WORKER = {"MLX_TRAINING_WORKER": Settings.training_worker}
 
 
 @pytest.fixture(autouse=True)
 def user_data(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own user-data folder (SQLite, versions, Qdrant): nothing leaks between tests."""
+    """Every test gets its own user-data folder (SQLite, versions, Qdrant): nothing leaks between tests.
+
+    Jobs run in threads here (no process start-up and TensorFlow import per job); a test opts into worker processes
+    with `JobQueue(worker="process")` or by setting MLX_TRAINING_WORKER=process (tests/test_jobs_process.py).
+    """
     folder = tmp_path / "user_data"
     monkeypatch.setenv("MLX_USER_DATA_DIR", str(folder))
-    for var in ("MLX_USER_MODELS_DIR", "MLX_DB_PATH", "MLX_QDRANT_PATH", "MLX_QDRANT_URL", "MLX_DEMO_MODE"):
+    monkeypatch.setenv("MLX_TRAINING_WORKER", "thread")
+    for var in (
+        "MLX_USER_MODELS_DIR",
+        "MLX_DB_PATH",
+        "MLX_QDRANT_PATH",
+        "MLX_QDRANT_URL",
+        "MLX_DEMO_MODE",
+        "MLX_TRAINING_NICE",
+    ):
         monkeypatch.delenv(var, raising=False)
     return folder
 
@@ -27,7 +42,7 @@ def user_data(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """One running app for the browser tests of a session."""
-    proc, url = start_app(tmp_path_factory.mktemp("app_user_data"))
+    proc, url = start_app(tmp_path_factory.mktemp("app_user_data"), SHIPPED_WORKER)
     yield url
     stop_app(proc)
 

@@ -8,16 +8,18 @@ from playwright.sync_api import expect
 
 from bench.server import start_app, stop_app
 from core import retrain, store
+from tests.conftest import SHIPPED_WORKER
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def small_app(tmp_path):
-    """An app of its own, generating few drawings per class so a shapes retrain takes seconds, not minutes."""
+    """An app of its own, generating few drawings per class so a shapes retrain takes seconds, not minutes; it
+    trains in a worker process, as shipped (the tests' own jobs run in threads)."""
     if not (store.shipped_model_dir("shapes") / store.MODEL_JSON).is_file():
         pytest.skip("the shipped shapes model is not built yet")
-    proc, url = start_app(tmp_path / "user_data", {"MLX_MAX_GENERATED_PER_CLASS": "24"})
+    proc, url = start_app(tmp_path / "user_data", {"MLX_MAX_GENERATED_PER_CLASS": "24", **SHIPPED_WORKER})
     yield url
     stop_app(proc)
 

@@ -21,3 +21,21 @@ def test_bad_environment_value_is_explained(monkeypatch):
     monkeypatch.setenv("MLX_MAX_EPOCHS", "lots")
     with pytest.raises(ValueError, match="MLX_MAX_EPOCHS"):
         get_settings()
+
+
+def test_training_worker_defaults_to_a_niced_process_and_refuses_unknown_modes(monkeypatch):
+    monkeypatch.delenv("MLX_TRAINING_WORKER", raising=False)  # conftest runs tests' jobs in threads
+    s = get_settings()
+    assert (s.training_worker, s.training_nice) == ("process", 10)
+    monkeypatch.setenv("MLX_TRAINING_WORKER", " Thread ")
+    assert get_settings().training_worker == "thread"
+    monkeypatch.setenv("MLX_TRAINING_WORKER", "fork")
+    with pytest.raises(ValueError, match="MLX_TRAINING_WORKER='fork' is not valid: use 'process'"):
+        get_settings()
+
+
+@pytest.mark.parametrize("raw", ["-5", "20", "low"])
+def test_a_bad_training_niceness_is_explained(monkeypatch, raw):
+    monkeypatch.setenv("MLX_TRAINING_NICE", raw)
+    with pytest.raises(ValueError, match="MLX_TRAINING_NICE"):
+        get_settings()
