@@ -183,3 +183,26 @@ def test_the_page_uses_the_session_active_model(page, tmp_path):
     page.run()
     assert not page.exception
     assert "9 classes" in texts(page)
+
+
+def test_reruns_keep_keras_state():
+    """Streamlit's after-run cleanup would clear Keras' global state (and TF's kernel cache) after every live
+    prediction; ui.models turns that off. A value put in Keras' global state must survive a rerun."""
+    from keras.src.backend.common import global_state
+
+    at = app_test("pages/2_Draw.py")
+    at.session_state[CANVAS_KEY] = canvas_value(circle)
+    at.run()
+    assert not at.exception
+    global_state.set_global_attribute("mlx_probe", 42)
+    at.run()
+    assert global_state.get_global_attribute("mlx_probe") == 42
+
+
+def test_server_config_skips_the_forced_collection_after_each_rerun():
+    import tomllib
+
+    from conftest import REPO
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False

@@ -6,11 +6,31 @@ A cached model is shared by every user, so nothing may train or mutate it; retra
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
 from core import store
+
+
+def _clean_without_keras() -> None:
+    """Streamlit's after-run cleanup, minus `keras.backend.clear_session()`.
+
+    Written by hand because Streamlit has no setting for it: after EVERY script or fragment run of every session,
+    Streamlit clears Keras' global state, which empties TensorFlow's kernel cache and forces a full garbage
+    collection. That is meant for scripts that build models in their body; here models are cached resources and are
+    never built on a rerun, so the clearing only cost each live prediction about 0.2 s of server CPU (py-spy), and it
+    could reset state under a training running in another thread. Matplotlib's cleanup is kept.
+    """
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
+if hasattr(script_runner, "_clean_problem_modules"):  # a Streamlit upgrade that drops it needs no patch
+    script_runner._clean_problem_modules = _clean_without_keras
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=32)
