@@ -109,27 +109,28 @@ def live_drawing() -> None:
     s1.image(np.clip(steps.ink * 255, 0, 255).astype(np.uint8), caption="1 · the canvas as ink", width=150)
     s2.image(np.clip(steps.crop * 255, 0, 255).astype(np.uint8), caption="2 · cropped to the ink", width=150)
     s3.image(_image_for(image, 150), caption="3 · scaled to 28×28, centred", width=150)
-    with s4:
-        st.plotly_chart(
-            fig.heatmap(image / 255.0, "4 · what the model sees (0–1)", colorscale="gray", zmid=None)
-            .update_layout(height=200, margin=dict(l=0, r=0, t=30, b=0))
-            .update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
-            .update_xaxes(visible=False)
-            .update_traces(showscale=False),
-            key="draw.model_input",
-        )
+    s4.image(
+        fig.value_image(image / 255.0, scale=5),
+        caption="4 · what the model reads: 784 numbers, 0 (dark) to 1 (yellow)",
+        width=150,
+    )
     st.caption(
         "White strokes on black, the drawing scaled to fill the frame with a small margin: the Quick, Draw! "
         "convention, so public Quick, Draw! bitmaps can test and train this model."
     )
     st.subheader("What the first convolution layer sees")
     maps = shapes.feature_maps(model, image, ("conv_1",))["conv_1"]
-    st.plotly_chart(
-        fig.feature_map_grid(maps, f"conv_1: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}"),
-        key="draw.maps",
+    strongest = int(np.argmax(maps.reshape(-1, maps.shape[-1]).max(axis=0)))
+    st.image(
+        fig.feature_map_mosaic(maps, columns=8, scale=4),
+        caption=(
+            f"conv_1: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}, filters 1–{maps.shape[-1]} "
+            f"in reading order. The strongest response is filter {strongest + 1} "
+            f"(activation {maps[..., strongest].max():.2f})."
+        ),
     )
     st.caption(
-        "Each tile is one 3×3 filter slid over the drawing (brighter = stronger response). Some light up on edges "
+        "Each tile is one 3×3 filter slid over the drawing (yellow = its strongest response, dark = none). Some light up on edges "
         "of one direction, some on corners or on the stroke itself; the next layers combine them into shapes."
     )
 

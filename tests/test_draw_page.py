@@ -76,6 +76,10 @@ def test_injected_drawing_is_predicted_with_bars_steps_and_maps(page):
     assert "draw-empty" not in text
     assert "How the drawing becomes the network's input" in [s.value for s in page.subheader]
     assert "What the first convolution layer sees" in [s.value for s in page.subheader]
+    captions = [c for img in page.get("image") for c in img.captions]
+    assert any(c.startswith("4 · what the model reads") for c in captions)
+    maps_caption = next(c for c in captions if c.startswith("conv_1: 16 feature maps"))
+    assert "The strongest response is filter" in maps_caption
 
 
 def test_a_triangle_is_predicted_as_a_triangle(page):

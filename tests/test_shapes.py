@@ -394,3 +394,31 @@ def test_shipped_model_on_the_browser_drawn_held_out_set():
     assert main.sum() >= 80
     assert shapes.evaluate_arrays(loaded.model, images[main], y[main], names)["accuracy"] >= 0.93
     assert shapes.evaluate_arrays(loaded.model, images, y, names)["accuracy"] >= 0.85
+
+
+def test_feature_map_mosaic_scales_each_tile_to_its_own_peak():
+    from core import figures as fig
+
+    maps = np.zeros((5, 6, 3))
+    maps[1, 2, 0] = 0.5  # a weak filter: its peak must still be the top colour
+    maps[..., 1] = 4.0  # a strong filter, flat
+    # filter 2 never fires: dark everywhere
+    picture = fig.feature_map_mosaic(maps, columns=2, scale=2)
+    assert picture.dtype == np.uint8 and picture.shape == ((2 * 5 + 1) * 2, (2 * 6 + 1) * 2, 3)
+    top, bottom = fig.value_image(np.array([[1.0, 0.0]]))[0]
+    tile0 = picture[:10, :12]
+    assert (tile0[2:4, 4:6] == top).all() and (tile0[0:2, 0:2] == bottom).all()
+    assert (picture[:10, 14:] == top).all()  # tile 1, right of a white gap
+    assert (picture[:10, 12:14] == 255).all()  # the gap
+    assert (picture[12:, :12] == bottom).all()  # tile 2 (second row)
+    assert (picture[12:, 14:] == 255).all()  # no tile 3: blank
+
+
+def test_value_image_maps_zero_to_dark_and_one_to_bright():
+    from core import figures as fig
+
+    out = fig.value_image(np.array([[0.0, 0.5, 1.0, np.nan]]), scale=3)
+    assert out.shape == (3, 12, 3)
+    dark, mid, bright, blank = out[0, 0], out[0, 3], out[0, 6], out[0, 9]
+    assert dark.sum() < mid.sum() < bright.sum() and (blank == 255).all()
+    assert (fig.value_image(np.array([[-3.0, 7.0]]))[0] == [dark, bright]).all()  # out of range is clipped
