@@ -250,7 +250,8 @@ def _prepare_shapes(cfg: ShapeConfig, extra: list) -> dict:
         digest.update(lab.encode())
     key = (cfg.samples_per_class, cfg.seed, cfg.validation_fraction, digest.hexdigest())
     if key not in _shape_cache:
-        _shape_cache[key] = shapes.prepare_shape_data(cfg, extra)
+        # On disk too: a worker process starts with an empty memory cache.
+        _shape_cache[key] = shapes.prepare_shape_data(cfg, extra, get_settings().user_data_dir / "cache")
         while len(_shape_cache) > 2:
             _shape_cache.popitem(last=False)
     return _shape_cache[key]

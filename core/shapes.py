@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import weakref
 from dataclasses import dataclass
@@ -309,13 +310,47 @@ def _augment_user(images: np.ndarray, copies: int, rng: np.random.Generator) -> 
     return np.concatenate(out)
 
 
-def prepare_shape_data(cfg: ShapeConfig, extra: list[tuple[np.ndarray, str]] | None = None) -> dict:
+def generate_shapes_cached(n_per_class: int, seed: int, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """generate_shapes, kept in `cache_dir` as .npz (read with allow_pickle=False): thousands of drawings take tens
+    of seconds, and each retrain runs in a fresh worker process, so an in-memory cache would never be hit. The key
+    includes a hash of this module, so a changed generator or preprocessing never reads stale drawings."""
+    if cache_dir is None:
+        return generate_shapes(n_per_class, seed)
+    import hashlib
+
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    path = Path(cache_dir) / f"shapes-{n_per_class}-{seed}-{code}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            images, labels = cached["images"], cached["labels"]
+        if (
+            images.shape == (n_per_class * len(CLASS_NAMES), IMAGE_SIZE, IMAGE_SIZE)
+            and labels.shape == images[:, 0, 0].shape
+        ):
+            return images.astype(np.uint8), labels.astype(np.int64)
+    except (OSError, ValueError, KeyError):
+        pass  # missing or damaged: generate again and overwrite
+    images, labels = generate_shapes(n_per_class, seed)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, images=images, labels=labels)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass  # a read-only or full disk only costs the time to generate again
+    return images, labels
+
+
+def prepare_shape_data(
+    cfg: ShapeConfig, extra: list[tuple[np.ndarray, str]] | None = None, cache_dir: Path | None = None
+) -> dict:
     """Generated drawings split into train/validation, plus the user's drawings: (image, label) pairs or the rows
     of core.samples.drawings().
 
     User labels that are not built-in classes become new classes after the built-in ones. User drawings are
     split per class too (at least one to validation when a class has two or more), then oversampled in training
-    so a few drawings still count against thousands of generated ones.
+    so a few drawings still count against thousands of generated ones. With `cache_dir`, the generated drawings
+    are kept there between runs (see generate_shapes_cached).
     """
     rng = np.random.default_rng(cfg.seed + 1)
     # Accept core.samples.drawings() rows (id, image, label, created_at) as well as (image, label) pairs.
@@ -323,7 +358,7 @@ def prepare_shape_data(cfg: ShapeConfig, extra: list[tuple[np.ndarray, str]] | N
     extra = [(np.asarray(img, np.uint8), check_class_name(lab)) for img, lab in pairs]
     new = sorted({lab for _, lab in extra} - set(CLASS_NAMES))
     class_names = list(CLASS_NAMES) + new
-    x, y = generate_shapes(cfg.samples_per_class, cfg.seed)
+    x, y = generate_shapes_cached(cfg.samples_per_class, cfg.seed, cache_dir)
     n_val = max(1, int(round(len(y) * cfg.validation_fraction)))
     x_train, y_train, x_val, y_val = x[n_val:], y[n_val:], x[:n_val], y[:n_val]
     user_train, user_val = [], []

@@ -422,3 +422,32 @@ def test_value_image_maps_zero_to_dark_and_one_to_bright():
     dark, mid, bright, blank = out[0, 0], out[0, 3], out[0, 6], out[0, 9]
     assert dark.sum() < mid.sum() < bright.sum() and (blank == 255).all()
     assert (fig.value_image(np.array([[-3.0, 7.0]]))[0] == [dark, bright]).all()  # out of range is clipped
+
+
+def test_generated_drawings_are_cached_on_disk_and_regenerated_when_damaged(tmp_path, monkeypatch):
+    fresh = shapes.generate_shapes(2, 5)
+    first = shapes.generate_shapes_cached(2, 5, tmp_path)
+    assert all((a == b).all() for a, b in zip(first, fresh))
+    (cached,) = tmp_path.glob("shapes-2-5-*.npz")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the cache was not used")
+
+    monkeypatch.setattr(shapes, "generate_shapes", must_not_run)
+    again = shapes.generate_shapes_cached(2, 5, tmp_path)  # a new worker process would do exactly this
+    assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(again, first))
+    monkeypatch.undo()
+
+    cached.write_bytes(b"not an npz")  # damaged: generated again and rewritten
+    repaired = shapes.generate_shapes_cached(2, 5, tmp_path)
+    assert all((a == b).all() for a, b in zip(repaired, fresh))
+    assert np.load(cached, allow_pickle=False)["images"].shape == fresh[0].shape
+    other = shapes.generate_shapes_cached(2, 6, tmp_path)  # another seed is another file
+    assert len(list(tmp_path.glob("shapes-2-*.npz"))) == 2 and not (other[0] == fresh[0]).all()
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    images, labels = shapes.generate_shapes_cached(2, 5, blocker / "cache")
+    assert images.shape == (2 * len(shapes.CLASS_NAMES), 28, 28) and labels.shape == (len(images),)
