@@ -21,6 +21,20 @@ def _biggest_shipped_model():
     return max(folders, key=lambda p: (p / store.SHARD_NAME).stat().st_size)
 
 
+def _wait_for_a_save_in_flight(family_dir, models_dir, done_before: int, proc) -> None:
+    """Until a save is in flight (its hidden temp folder exists) and at least one more save has finished."""
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            in_flight = family_dir.is_dir() and any(p.name.startswith(".tmp-") for p in family_dir.iterdir())
+            done = len(store.list_versions("colors", models_dir=models_dir))
+        except FileNotFoundError:  # a temp folder renamed between the listing and a look inside it
+            continue
+        if in_flight and done > done_before:
+            return
+        time.sleep(0.0005)  # poll without starving the writer on a 2-core machine
+
+
 def test_sigkill_during_save_ten_times(tmp_path):
     source = _biggest_shipped_model()
     models_dir, db = tmp_path / "models", tmp_path / "samples.sqlite3"
@@ -36,16 +50,11 @@ def test_sigkill_during_save_ten_times(tmp_path):
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         family_dir = models_dir / "colors"
-        deadline = time.time() + 60
-        # wait for a save in flight (its hidden temp folder exists), with at least one finished save after the first try
-        while time.time() < deadline:
-            in_flight = family_dir.is_dir() and any(p.name.startswith(".tmp-") for p in family_dir.iterdir())
-            done = len(store.list_versions("colors", models_dir=models_dir))
-            if in_flight and done > len(before):
-                break
-            time.sleep(0.0005)  # poll without starving the writer on a 2-core machine
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        try:
+            _wait_for_a_save_in_flight(family_dir, models_dir, len(before), proc)
+        finally:  # whatever happens, the writer never outlives its attempt
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
         kills_mid_save += int(any(p.name.startswith(".tmp-") for p in family_dir.iterdir()))
 
         listed = store.list_versions("colors", models_dir=models_dir)

@@ -4,6 +4,7 @@ browser sees, or the load figures would time the wrong thing."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -23,7 +24,9 @@ async def _draw_and_clear(url: str):
 
 
 def test_a_protocol_session_draws_gets_a_prediction_and_clears(app_url):
-    session, drawn, cleared = asyncio.run(_draw_and_clear(app_url))
+    # In a thread of its own: Playwright's sync API (the browser tests) keeps an event loop in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        session, drawn, cleared = pool.submit(asyncio.run, _draw_and_clear(app_url)).result(timeout=300)
     assert session.page_script_hash and "draw.canvas.0" in session.widgets
     assert session.widgets["draw.canvas.0"][1], "the canvas lives in the live fragment, so it reruns only that"
     assert drawn.marker_seconds is not None and 0 < drawn.marker_seconds <= drawn.seconds
