@@ -567,7 +567,7 @@ def list_versions(family: str, models_dir: Path | None = None) -> list[Version]:
             continue
         try:
             out.append(Version(family, child.name, child, load_metadata(child)))
-        except StoreError:
+        except (StoreError, OSError):  # unreadable, or deleted by another session since the listing
             continue
     return out
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -102,6 +103,20 @@ def test_versions_never_touch_shipped_models(tmp_path, color_model):
     assert shipped.read_bytes() == before
     store.delete_version("colors", v.version_id, models_dir=tmp_path)
     assert store.list_versions("colors", models_dir=tmp_path) == []
+
+
+def test_a_version_deleted_during_a_listing_is_skipped(tmp_path, color_model, monkeypatch):
+    keep = store.save_version(color_model, "colors", "keep", models_dir=tmp_path)
+    gone = store.save_version(color_model, "colors", "gone", models_dir=tmp_path)
+    real = store.load_metadata
+
+    def vanishing(folder):  # another session deletes "gone" between the listing and the read
+        if Path(folder).name == gone.version_id:
+            raise FileNotFoundError(folder)
+        return real(folder)
+
+    monkeypatch.setattr(store, "load_metadata", vanishing)
+    assert [v.version_id for v in store.list_versions("colors", models_dir=tmp_path)] == [keep.version_id]
 
 
 def _corrupt(folder, edit):
