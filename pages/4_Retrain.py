@@ -75,7 +75,10 @@ def job_panel(was_active: bool) -> None:
             f"{over['limit']} model(s) at once ({over['running']} running, {over['waiting']} waiting)."
         )
     elif snap["epochs"] == 0:
-        st.info("Preparing the data… (generated drawings take a while the first time)")
+        st.info(
+            "Starting the training process and preparing the data… (a few seconds; generated drawings take longer "
+            "the first time)"
+        )
     else:
         epoch = min(snap["epochs"], snap["steps_done"] // max(1, snap["steps_per_epoch"]) + 1)
         done = snap["progress"] >= 1.0
