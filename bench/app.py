@@ -181,7 +181,10 @@ async def measure(url: str, server: psutil.Process) -> dict:
         log("one browser session measured")
 
         rss_before = rss_mb(server)
+        cpu_before = sum(server.cpu_times()[:2])
         one = await protocol_load(url, 1, paced=True, drawings=BASELINE_DRAWINGS)
+        # server CPU per drawing (its prediction rerun and the clear that follows), the quantity that decides load
+        out["server_cpu_ms_per_drawing"] = round((sum(server.cpu_times()[:2]) - cpu_before) / len(one) * 1000, 1)
         log("one protocol session measured")
         many = await protocol_load(url, SESSIONS, paced=True)
         log(f"{SESSIONS} protocol sessions measured")
