@@ -10,7 +10,7 @@ def top_family(at) -> str:
 
 
 def test_home_page_lists_every_page():
-    at = app_test("app.py").run()
+    at = app_test("Home.py").run()
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     for word in ("softmax", "CNN", "LSTM", "Retrain", "model.json", "vector database"):
