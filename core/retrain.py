@@ -5,9 +5,8 @@ and save the result as a new version. Uses each family's train_* contract; no UI
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -237,24 +236,12 @@ def text_corpus(req: RetrainRequest) -> tuple[str, list[str], dict]:
     return corpus, notes, {**text.describe_corpus(corpus, " + ".join(names)), "split": "last part validates"}
 
 
-_shape_cache: OrderedDict = OrderedDict()
-
-
 def _prepare_shapes(cfg: ShapeConfig, extra: list) -> dict:
-    """core.shapes.prepare_shape_data, cached: generating thousands of drawings takes tens of seconds."""
+    """core.shapes.prepare_shape_data with the generated drawings cached on disk: generating thousands takes tens of
+    seconds, and a worker process starts with an empty memory, so the cache lives in the user-data folder."""
     from core import shapes
 
-    digest = hashlib.sha256()
-    for img, lab in extra:
-        digest.update(np.asarray(img, np.uint8).tobytes())
-        digest.update(lab.encode())
-    key = (cfg.samples_per_class, cfg.seed, cfg.validation_fraction, digest.hexdigest())
-    if key not in _shape_cache:
-        # On disk too: a worker process starts with an empty memory cache.
-        _shape_cache[key] = shapes.prepare_shape_data(cfg, extra, get_settings().user_data_dir / "cache")
-        while len(_shape_cache) > 2:
-            _shape_cache.popitem(last=False)
-    return _shape_cache[key]
+    return shapes.prepare_shape_data(cfg, extra, get_settings().user_data_dir / "cache")
 
 
 def _custom_color_data(cfg: ColorConfig, extra: list) -> dict:

@@ -4,6 +4,7 @@ Draw! bitmap loader, and the `train shapes` / `evaluate shapes` commands."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
@@ -316,8 +317,6 @@ def generate_shapes_cached(n_per_class: int, seed: int, cache_dir: Path | None) 
     includes a hash of this module, so a changed generator or preprocessing never reads stale drawings."""
     if cache_dir is None:
         return generate_shapes(n_per_class, seed)
-    import hashlib
-
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     path = Path(cache_dir) / f"shapes-{n_per_class}-{seed}-{code}.npz"
     try:
@@ -511,6 +510,13 @@ def predict_proba(model, images) -> np.ndarray:
 
 def conv_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if layer.name.startswith("conv_")]
+
+
+def strongest_filter(maps: np.ndarray) -> tuple[int, float]:
+    """(H, W, filters) activations -> (index of the filter with the highest activation anywhere, that activation)."""
+    peaks = np.asarray(maps).reshape(-1, np.shape(maps)[-1]).max(axis=0)  # (filters,)
+    best = int(np.argmax(peaks))
+    return best, float(peaks[best])
 
 
 def feature_maps(model, image: np.ndarray, layers: tuple[str, ...] = ("conv_1",)) -> dict[str, np.ndarray]:

@@ -120,18 +120,19 @@ def live_drawing() -> None:
     )
     st.subheader("What the first convolution layer sees")
     maps = shapes.feature_maps(model, image, ("conv_1",))["conv_1"]
-    strongest = int(np.argmax(maps.reshape(-1, maps.shape[-1]).max(axis=0)))
+    strongest, peak = shapes.strongest_filter(maps)
     st.image(
         fig.feature_map_mosaic(maps, columns=8, scale=4),
         caption=(
             f"conv_1: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}, filters 1–{maps.shape[-1]} "
             f"in reading order. The strongest response is filter {strongest + 1} "
-            f"(activation {maps[..., strongest].max():.2f})."
+            f"(activation {peak:.2f})."
         ),
     )
     st.caption(
-        "Each tile is one 3×3 filter slid over the drawing (yellow = its strongest response, dark = none). Some light up on edges "
-        "of one direction, some on corners or on the stroke itself; the next layers combine them into shapes."
+        "Each tile is one 3×3 filter slid over the drawing (yellow = its strongest response, dark = none). Some "
+        "light up on edges of one direction, some on corners or on the stroke itself; the next layers combine them "
+        "into shapes."
     )
 
     st.subheader("Save this drawing as a sample")

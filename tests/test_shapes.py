@@ -451,3 +451,10 @@ def test_an_unwritable_cache_only_costs_time(tmp_path):
     blocker.write_text("a file where the cache folder should be")
     images, labels = shapes.generate_shapes_cached(2, 5, blocker / "cache")
     assert images.shape == (2 * len(shapes.CLASS_NAMES), 28, 28) and labels.shape == (len(images),)
+
+
+def test_strongest_filter_names_the_filter_with_the_highest_activation():
+    maps = np.zeros((4, 4, 3))
+    maps[1, 2, 1] = 0.7
+    maps[3, 0, 2] = 0.9
+    assert shapes.strongest_filter(maps) == (2, 0.9)
