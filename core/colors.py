@@ -12,11 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from core import color_data
 from core.config import ColorConfig
-from core.metrics import classification_report
+from core.metrics import classification_report, expected_calibration_error, negative_log_likelihood
 
 FAMILIES = ("red", "green", "blue", "orange", "yellow", "pink", "purple", "brown", "grey")
 CLASS_NAMES = tuple(f"{f}-ish" for f in FAMILIES)
+# The page's first colour: a dark teal people split between green and blue (the shipped model: about 50/41), whose
+# logits include negatives that nearly cancel, so softmax, temperature and divide-by-sum all differ visibly, and
+# the "/255 forgotten" input saturates every hidden unit into another answer. A test checks all of this.
+DEFAULT_COLOR = (0, 96, 96)
 DATA_CSV = Path(__file__).resolve().parent / "data" / "xkcd_color_families.csv"
 # Colours nearly everyone names the same way: the shipped model is checked against these.
 OBVIOUS_COLORS = {
@@ -121,6 +126,31 @@ def divide_by_sum(scores) -> tuple[np.ndarray | None, str]:
     return out, ""
 
 
+def explain_divide_by_sum(logits) -> list[str]:
+    """Plain sentences on why logits / sum(logits) is no probability for these logits: where it goes negative,
+    and where a sum near zero makes it explode. Empty when it happens to look like one."""
+    z = np.asarray(logits, dtype=np.float64)
+    total = float(z.sum())
+    out = []
+    negative = int((z < 0).sum())
+    if negative:
+        out.append(
+            f"{negative} of the {len(z)} logits are negative, so their shares are negative too: a 'probability' "
+            "below zero. A logit is any real number; only exp() turns every one into something positive."
+        )
+    if abs(total) < 1e-12:
+        out.append("The logits sum to zero, so dividing by the sum is undefined.")
+    elif np.abs(z).max() > 1.5 * abs(total):
+        out.append(
+            f"Positive and negative logits nearly cancel: they sum to {total:.2f}, less than the largest logit "
+            f"({np.abs(z).max():.2f}), so the shares explode past 1 (up to {np.abs(z).max() / abs(total):.1f}). "
+            "Nudge the colour and the sum can cross zero, flipping every sign."
+        )
+    if total < 0 and abs(total) >= 1e-12:
+        out.append("The sum itself is negative, so the largest logit gets the most negative share: the order flips.")
+    return out
+
+
 def cross_entropy(probabilities, true_index: int) -> float:
     """-log p[true]: how surprised the model is by the truth, in nats."""
     p = float(np.asarray(probabilities, dtype=np.float64)[true_index])
@@ -138,7 +168,7 @@ def mean_squared_error(probabilities, true_index: int) -> float:
 
 
 def load_color_table(path: Path = DATA_CSV) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(rgb uint8 (N,3), family index (N,), names) from the derived XKCD CSV."""
+    """(rgb (N,3), family index (N,), names) from the derived XKCD CSV (kept for the vector-search pool)."""
     rgb, y, names = [], [], []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -149,60 +179,49 @@ def load_color_table(path: Path = DATA_CSV) -> tuple[np.ndarray, np.ndarray, lis
 
 
 def split_table(x, y, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified index split: (train_idx, test_idx), at least one test colour per family."""
+    """Stratified index split for rows with no person id (a user's own labels): (train_idx, test_idx), at least
+    one test row per class that has two or more."""
     rng = np.random.default_rng(seed)
     test = []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
-        test.extend(idx[: max(1, int(round(len(idx) * test_fraction)))])
-    test = np.array(sorted(test))
-    train = np.setdiff1d(np.arange(len(y)), test)
-    return train, test
-
-
-def augment_balanced(x, y, copies: int, jitter: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Oversample every family to the largest family's size, adding +-jitter RGB noise to every copy.
-
-    This handles the imbalance (green has ~7x the colours of orange) without repeating identical points.
-    """
-    rng = np.random.default_rng(seed)
-    target = max(np.bincount(y, minlength=len(FAMILIES))) * copies
-    xs, ys = [], []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        pick = np.concatenate([idx, rng.choice(idx, size=target - len(idx))]) if target > len(idx) else idx
-        noise = rng.uniform(-jitter, jitter, size=(len(pick), 3)) if jitter else 0.0
-        xs.append(np.clip(x[pick] + noise, 0, 255))
-        ys.append(np.full(len(pick), c))
-    xa, ya = np.concatenate(xs).astype(np.float32), np.concatenate(ys)
-    order = rng.permutation(len(ya))
-    return xa[order], ya[order]
+        if len(idx) >= 2:
+            test.extend(idx[: max(1, int(round(len(idx) * test_fraction)))])
+    test = np.array(sorted(test), dtype=np.int64)
+    return np.setdiff1d(np.arange(len(y)), test), test
 
 
 def one_hot(y, n: int = len(FAMILIES)) -> np.ndarray:
     return np.eye(n, dtype=np.float32)[np.asarray(y, dtype=int)]
 
 
+def class_weights(y, power: float) -> dict[int, float]:
+    """{class: (largest class count / its count) ** power}: 0 leaves the crowd's imbalance, 1 fully balances it."""
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=len(FAMILIES)).astype(float)
+    top = counts.max()
+    return {c: float((top / n) ** power) if n else 1.0 for c, n in enumerate(counts)}
+
+
 def prepare_color_data(cfg: ColorConfig, extra: list[tuple[int, int, int, str]] | None = None) -> dict:
-    """Train/validation/test arrays. `extra` holds user labels (r, g, b, family), added to training only."""
-    x, y, names = load_color_table()
-    train_idx, test_idx = split_table(x, y, cfg.test_fraction, cfg.seed)
-    xt, yt = x[train_idx], y[train_idx]
+    """The crowd labels (core.color_data) split by person: `validation_fraction` of the people validate, the rest
+    train. `extra` holds user labels (r, g, b, family), added to training, as the Coding Train's crowd grew."""
+    crowd = color_data.load_crowd_labels()
+    folds = color_data.group_folds(crowd.uid, max(2, round(1 / cfg.validation_fraction)), cfg.seed)
+    val_idx = folds[0]
+    train_idx = np.setdiff1d(np.arange(len(crowd.y)), val_idx)
+    xt, yt = crowd.rgb[train_idx], crowd.y[train_idx]
     if extra:
         ex = np.array([row[:3] for row in extra], dtype=np.float32)
         ey = np.array([FAMILIES.index(normalize_label(row[3])) for row in extra])
         xt, yt = np.concatenate([xt, ex]), np.concatenate([yt, ey])
-    fit_idx, val_idx = split_table(xt, yt, cfg.validation_fraction, cfg.seed + 1)
-    xa, ya = augment_balanced(xt[fit_idx], yt[fit_idx], cfg.augment_copies, cfg.jitter, cfg.seed)
     return {
-        "x_train": xa,
-        "y_train": ya,
-        "x_val": xt[val_idx],
-        "y_val": yt[val_idx],
-        "x_test": x[test_idx],
-        "y_test": y[test_idx],
-        "test_names": [names[i] for i in test_idx],
-        "counts": {FAMILIES[c]: int(n) for c, n in enumerate(np.bincount(y, minlength=len(FAMILIES)))},
+        "x_train": xt,
+        "y_train": yt,
+        "x_val": crowd.rgb[val_idx],
+        "y_val": crowd.y[val_idx],
+        "counts": {FAMILIES[c]: int(n) for c, n in enumerate(np.bincount(crowd.y, minlength=len(FAMILIES)))},
+        "n_people": int(len(np.unique(crowd.uid))),
+        "n_val_people": int(len(np.unique(crowd.uid[val_idx]))),
         "n_user_labels": len(extra or []),
     }
 
@@ -279,16 +298,25 @@ def train_color_model(cfg: ColorConfig = ColorConfig(), data: dict | None = None
         optimizer=cfg.optimizer,
         loss="categorical_crossentropy",
         metrics=["accuracy"],
-        validation_data=(data["x_val"], one_hot(data["y_val"])),
+        validation_data=(data["x_val"], one_hot(data["y_val"])) if len(data["y_val"]) else None,
         seed=cfg.seed,
+        class_weight=class_weights(data["y_train"], cfg.class_weight_power),
         **hooks,
     )
     return model, result, data
 
 
 def evaluate_arrays(model, x, y) -> dict:
+    """Accuracy, balanced accuracy, per-class recall and confusion, plus calibration: `nll_nats` and `ece`."""
     probs = predict_proba(model, np.asarray(x, dtype=np.float32).reshape(-1, 3))
-    return classification_report(y, probs.argmax(axis=1), CLASS_NAMES)
+    return report_probabilities(probs, y)
+
+
+def report_probabilities(probs: np.ndarray, y) -> dict:
+    report = classification_report(y, probs.argmax(axis=1), CLASS_NAMES)
+    report["nll_nats"] = negative_log_likelihood(probs, y) if len(probs) else None
+    report["ece"] = expected_calibration_error(probs, y) if len(probs) else None
+    return report
 
 
 def obvious_color_check(model) -> dict[str, str]:
@@ -329,13 +357,37 @@ def read_labelled_csv(raw: str | bytes) -> tuple[np.ndarray, np.ndarray, list[di
 
 
 def evaluate_csv(model, raw: str | bytes) -> dict:
-    x, y, skipped = read_labelled_csv(raw)
+    """The `evaluate colors` report for CSV text (r,g,b,label) or the crowd JSON format ({"entries": [...]}, as
+    core/data/ct_colors.json): accuracy, balanced accuracy, per class, `nll_nats`, `ece`; bad rows are skipped."""
+    text = raw.decode("utf-8-sig", errors="replace") if isinstance(raw, bytes) else raw
+    if text.lstrip().startswith("{"):
+        labels, skipped = color_data.parse_crowd_json(text, FAMILIES)
+        x, y = labels.rgb, labels.y
+        people = int(len(np.unique(labels.uid)))
+    else:
+        x, y, skipped = read_labelled_csv(raw)
+        people = None
     if len(y) == 0:
         report = classification_report([], [], CLASS_NAMES)
+        report.update(nll_nats=None, ece=None)
     else:
         report = evaluate_arrays(model, x, y)
+    if people is not None:
+        report["people"] = people
     report["skipped"] = skipped
     return report
+
+
+def measured_summary(metadata: dict | None) -> str:
+    """One line: what the model was trained on and how it scored on people it never saw."""
+    m = (metadata or {}).get("metrics") or {}
+    if m.get("heldout_accuracy") is None:
+        return "This model has no figure measured on held-out people."
+    return (
+        f"Trained on {m.get('heldout_n', 0):,} crowd labels from {m.get('heldout_people', 0)} people (The Coding "
+        f"Train). On people it never saw it agrees with {m['heldout_accuracy']:.1%} of their labels (balanced "
+        f"{m['heldout_balanced_accuracy']:.1%}, calibration error {m.get('heldout_ece', float('nan')):.3f})."
+    )
 
 
 def load_shipped():
@@ -354,11 +406,30 @@ def evaluate_cli(args) -> dict:
     return evaluate_csv(loaded.model, path.read_bytes())
 
 
+def cross_validate(cfg: ColorConfig, crowd: color_data.CrowdLabels | None = None) -> dict:
+    """Group k-fold over people: each fold's people are left out, a model trains on everyone else, and predicts
+    them. The report covers every label, each predicted by a model that never saw its person."""
+    crowd = crowd or color_data.load_crowd_labels()
+    folds = color_data.group_folds(crowd.uid, cfg.folds, cfg.seed)
+    probs = np.zeros((len(crowd.y), len(FAMILIES)), np.float32)
+    for fold in folds:
+        rest = np.setdiff1d(np.arange(len(crowd.y)), fold)
+        data = {"x_train": crowd.rgb[rest], "y_train": crowd.y[rest], "x_val": crowd.rgb[:0], "y_val": crowd.y[:0]}
+        model, result, _ = train_color_model(cfg, data, deterministic=True)
+        if not result.ok:
+            raise ValueError(result.message)
+        probs[fold] = predict_proba(model, crowd.rgb[fold])
+    report = report_probabilities(probs, crowd.y)
+    report["fold_accuracy"] = [float((probs[f].argmax(1) == crowd.y[f]).mean()) for f in folds]
+    report["n_people"] = int(len(np.unique(crowd.uid)))
+    return report
+
+
 def train_cli(args) -> dict:
-    """`python -m core train colors`: deterministic rebuild of saved_models/colors (or --out)."""
+    """`python -m core train colors`: measure by person (group k-fold), then rebuild saved_models/colors (or
+    --out) on every crowd label."""
     from core import store
 
-    cfg = ColorConfig()
     overrides = {
         k: v
         for k, v in (
@@ -369,24 +440,33 @@ def train_cli(args) -> dict:
         )
         if v is not None
     }
-    cfg = cfg.with_(**overrides)
-    model, result, data = train_color_model(cfg, deterministic=True)
+    cfg = ColorConfig().with_(**overrides)
+    crowd = color_data.load_crowd_labels()
+    cv = cross_validate(cfg, crowd)
+    everyone = {"x_train": crowd.rgb, "y_train": crowd.y, "x_val": crowd.rgb[:0], "y_val": crowd.y[:0]}
+    model, result, _ = train_color_model(cfg, everyone, deterministic=True)
     if not result.ok:
         raise ValueError(result.message)
-    test = evaluate_arrays(model, data["x_test"], data["y_test"])
+    counts = np.bincount(crowd.y, minlength=len(FAMILIES))
     metadata = {
         "family": "colors",
         "class_names": list(CLASS_NAMES),
-        "training_data": "XKCD colour survey, 743 named colours in 9 families (core/data/xkcd_color_families.csv), "
-        f"{len(data['y_train'])} balanced jittered training samples",
-        "counts_per_family": data["counts"],
+        "training_data": f"The Coding Train's crowd colour labels: {len(crowd.y)} labels from {cv['n_people']} "
+        "people (core/data/ct_colors.json, MIT)",
+        "counts_per_family": {FAMILIES[c]: int(n) for c, n in enumerate(counts)},
         "config": {k: v for k, v in cfg.__dict__.items()},
         "history": result.history,
         "metrics": {
-            "test_accuracy": test["accuracy"],
-            "test_balanced_accuracy": test["balanced_accuracy"],
-            "test_n": test["n"],
-            "test_per_class": test["per_class"],
+            "heldout": f"{cfg.folds}-fold cross-validation by person: every label predicted by a model that never "
+            "saw the person who gave it",
+            "heldout_accuracy": cv["accuracy"],
+            "heldout_balanced_accuracy": cv["balanced_accuracy"],
+            "heldout_nll_nats": cv["nll_nats"],
+            "heldout_ece": cv["ece"],
+            "heldout_fold_accuracy": cv["fold_accuracy"],
+            "heldout_n": cv["n"],
+            "heldout_people": cv["n_people"],
+            "heldout_per_class": cv["per_class"],
             "obvious_colors": obvious_color_check(model),
         },
     }

@@ -33,3 +33,26 @@ def classification_report(y_true, y_pred, labels: Sequence[str]) -> dict:
         "labels": labels,
         "confusion": m.tolist(),
     }
+
+
+def negative_log_likelihood(probs, y_true) -> float:
+    """Mean -ln p[true class] in nats: how surprised the model is by the labels people gave."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true, dtype=int)
+    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)).mean()) if len(y) else float("nan")
+
+
+def expected_calibration_error(probs, y_true, n_bins: int = 15) -> float:
+    """ECE: rows binned by their top probability into `n_bins` equal-width bins; the mean over rows of
+    |accuracy of the bin - mean confidence of the bin|. 0 is perfectly calibrated."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true, dtype=int)
+    if len(y) == 0:
+        return float("nan")
+    confidence, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(float)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)  # a confidence of exactly 1 goes in the last bin
+    total = 0.0
+    for b in np.unique(bins):
+        rows = bins == b
+        total += rows.sum() * abs(correct[rows].mean() - confidence[rows].mean())
+    return float(total / len(y))

@@ -245,14 +245,13 @@ def _prepare_shapes(cfg: ShapeConfig, extra: list) -> dict:
 
 
 def _custom_color_data(cfg: ColorConfig, extra: list) -> dict:
-    """The user's labelled colours alone, split and balanced the way core.colors does the built-in table."""
+    """The user's labelled colours alone, split per class (class weights in training handle the imbalance)."""
     from core import colors
 
     x = np.array([row[:3] for row in extra], dtype=np.float32)
     y = np.array([colors.FAMILIES.index(colors.normalize_label(row[3])) for row in extra])
     fit_idx, val_idx = colors.split_table(x, y, cfg.validation_fraction, cfg.seed + 1)
-    xa, ya = colors.augment_balanced(x[fit_idx], y[fit_idx], cfg.augment_copies, cfg.jitter, cfg.seed)
-    return {"x_train": xa, "y_train": ya, "x_val": x[val_idx], "y_val": y[val_idx], "n_user_labels": len(extra)}
+    return {"x_train": x[fit_idx], "y_train": y[fit_idx], "x_val": x[val_idx], "y_val": y[val_idx], "n_user_labels": len(extra)}
 
 
 def _align_classes(data: dict, base_names: list[str]) -> dict:
@@ -371,10 +370,10 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
         "family": "colors",
         "class_names": names,
         "training_data": (
-            ("XKCD colour survey" if req.use_builtin else "")
+            ("The Coding Train's crowd colour labels" if req.use_builtin else "")
             + (" + " if req.use_builtin and extra else "")
             + (f"{len(extra)} of your labelled colours" if extra else "")
-            + f", {len(data['y_train'])} balanced jittered training samples"
+            + f", {len(data['y_train'])} training labels"
         ),
         "config": asdict(cfg),
     }

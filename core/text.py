@@ -208,21 +208,21 @@ def build_text_model(
     import keras
 
     batch_shape = (batch_size if stateful else None, None)
-    return keras.Sequential(
-        [
-            keras.Input(batch_shape=batch_shape, dtype="int32", name="chars"),
-            keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding"),  # (B, T, embedding_dim)
-            keras.layers.LSTM(
-                cfg.lstm_units,
-                return_sequences=True,
-                stateful=stateful,
-                recurrent_initializer="glorot_uniform",
-                name="lstm",
-            ),  # (B, T, lstm_units)
-            keras.layers.Dense(vocab_size, name="dense_out"),  # (B, T, vocab) logits
-        ],
-        name=f"text_{cfg.preset}",
-    )
+    layers = [
+        keras.Input(batch_shape=batch_shape, dtype="int32", name="chars"),
+        keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding"),  # (B, T, embedding_dim)
+        keras.layers.LSTM(
+            cfg.lstm_units,
+            return_sequences=True,
+            stateful=stateful,
+            recurrent_initializer="glorot_uniform",
+            name="lstm",
+        ),  # (B, T, lstm_units)
+    ]
+    if cfg.dropout > 0:  # only active in training; generation (CharSampler) reads the weights and skips it
+        layers.append(keras.layers.Dropout(cfg.dropout, name="dropout"))
+    layers.append(keras.layers.Dense(vocab_size, name="dense_out"))  # (B, T, vocab) logits
+    return keras.Sequential(layers, name=f"text_{cfg.preset}")
 
 
 def summary_table(model) -> list[dict]:
@@ -266,6 +266,7 @@ def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, voca
         metrics=["accuracy"],
         validation_data=(x_val, y_val),
         seed=cfg.seed,
+        final_learning_rate_fraction=cfg.final_learning_rate_fraction,
         **hooks,
     )
     return model, vocab, result

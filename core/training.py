@@ -32,9 +32,13 @@ class TrainResult:
         return not (self.cancelled or self.diverged)
 
 
-def make_optimizer(name: str, learning_rate: float):
+def make_optimizer(name: str, learning_rate: float, decay_steps: int = 0, final_fraction: float = 1.0):
+    """SGD or Adam; with `decay_steps` and `final_fraction` < 1 the rate follows a cosine from `learning_rate`
+    down to `final_fraction` of it over `decay_steps` batches."""
     import keras
 
+    if decay_steps > 0 and final_fraction < 1.0:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=final_fraction)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate)
     if name == "adam":
@@ -163,6 +167,8 @@ def train(
     max_epochs: int | None = None,
     shuffle: bool = True,
     deterministic: bool = False,
+    final_learning_rate_fraction: float = 1.0,
+    class_weight: dict[int, float] | None = None,
 ) -> TrainResult:
     """Compile and fit `model` in place, reporting through the hooks; returns what happened.
 
@@ -178,7 +184,9 @@ def train(
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    model.compile(optimizer=make_optimizer(optimizer, float(learning_rate)), loss=loss, metrics=metrics or ["accuracy"])
+    steps = int(epochs) * math.ceil(len(x) / int(batch_size))
+    opt = make_optimizer(optimizer, float(learning_rate), steps, float(final_learning_rate_fraction))
+    model.compile(optimizer=opt, loss=loss, metrics=metrics or ["accuracy"])
     result = TrainResult()
     callback = _make_callback(result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop, loss_ceiling)
     start = time.perf_counter()
@@ -191,6 +199,7 @@ def train(
         callbacks=[callback],
         verbose=0,
         shuffle=shuffle,
+        class_weight=class_weight,
     )
     result.seconds = time.perf_counter() - start
     return result

@@ -12,20 +12,20 @@ from ui.models import active_label, load_active
 page_header(
     "Colors",
     "🎨",
-    "A small network (RGB → 32 sigmoid units → 9 scores → softmax) trained on the XKCD colour survey. "
-    "Pick a colour: the bars are the model's probabilities, computed live.",
+    "A small network (RGB → 32 sigmoid units → 9 scores → softmax) trained on the colour names real people gave "
+    "The Coding Train. Pick a colour: the bars are the model's probabilities, computed live.",
 )
 loaded = load_active("colors")
 if loaded is None:
     st.stop()
 model = loaded.model
 meta = loaded.metadata
-st.caption(f"Using {active_label('colors')}.")
+st.caption(f"Using {active_label('colors')}. " + colors.measured_summary(meta))
 
 # ---------------------------------------------------------------- the picked colour, kept in sync across widgets
 state = st.session_state
 if "colors.rgb" not in state:
-    state["colors.rgb"] = (51, 102, 204)
+    state["colors.rgb"] = colors.DEFAULT_COLOR
 
 
 def _set_rgb(rgb) -> None:
@@ -127,8 +127,8 @@ def live_prediction() -> None:
                 fig.probability_bars(by_sum, colors.CLASS_NAMES, "logits / sum(logits)", range_max=None),
                 key="colors.sum",
             )
-            if warning:
-                st.warning(warning)
+            for line in colors.explain_divide_by_sum(logits):
+                st.warning(line)
     with c3:
         st.plotly_chart(
             fig.probability_bars(table.iloc[:, 4], colors.CLASS_NAMES, f"softmax(logits / {temperature:g})"),
@@ -178,15 +178,20 @@ with st.expander("How it was trained", expanded=False):
     with c1:
         if counts:
             st.plotly_chart(
-                fig.per_class_bars({k: v for k, v in counts.items()}, "Named colours per family").update_yaxes(
+                fig.per_class_bars({k: v for k, v in counts.items()}, "Crowd labels per family").update_yaxes(
                     range=None, autorange=True
                 ),
                 key="colors.counts",
             )
-        acc = metrics.get("test_accuracy")
+        acc = metrics.get("heldout_accuracy")
         if acc is not None:
-            st.metric("Test accuracy (held-out XKCD names)", f"{acc:.1%}", help=f"{metrics.get('test_n')} colours")
+            st.metric(
+                "Agreement with people it never saw",
+                f"{acc:.1%}",
+                help=f"{metrics.get('heldout_n')} labels; {metrics.get('heldout', '')}",
+            )
         st.caption(meta.get("training_data", ""))
+        st.caption("Data: The Coding Train's crowdsourced colour labels (MIT, © 2019 Coding Train).")
     with c2:
         history = meta.get("history") or {}
         if history:
@@ -195,8 +200,8 @@ with st.expander("How it was trained", expanded=False):
 # ---------------------------------------------------------------- crowdsourcing
 st.subheader("Label it yourself")
 st.write(
-    "The series crowdsourced its data. Name this colour's family; your labels are saved here and can retrain "
-    "the model in the Retrain studio."
+    "The series crowdsourced its data. Name this colour's family; your labels are saved here and join the crowd's "
+    "labels when you retrain the model in the Retrain studio."
 )
 rng_key = "colors.label_rgb"
 if rng_key not in state:
