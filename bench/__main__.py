@@ -13,7 +13,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-MODULES = ["colors", "shapes", "text", "training", "app"]  # the order they run in
+MODULES = ["colors", "shapes", "text", "hostile", "training", "app"]  # the order they run in
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
+from pathlib import Path
 
 FAMILIES = ("colors", "shapes", "text")
 
@@ -60,11 +62,13 @@ def run(args: argparse.Namespace) -> dict:
     """Dispatch to the family module that owns the command."""
     import importlib
 
-    if args.command == "train" and args.out:
+    if args.command == "train" and args.out is not None:
         from pathlib import Path
 
         from core import store
 
+        if not args.out.strip():  # an empty --out used to fall through to saved_models/<family>, the shipped model
+            raise ValueError("--out is empty: give the folder to write the model to, or leave --out out.")
         out = Path(args.out).resolve()
         if (
             out.is_relative_to(store.SHIPPED_MODELS_DIR.resolve())
@@ -92,14 +96,45 @@ def run(args: argparse.Namespace) -> dict:
     raise ValueError(f"Unknown command {args.command!r}.")
 
 
+def plain_error(exc: BaseException) -> str:
+    """One line for the user: a core error's own message; anything else names its type and where the details are."""
+    if isinstance(exc, (ValueError, OSError)) and str(exc).strip():  # every core error type subclasses one of these
+        return " ".join(str(exc).split())
+    return (
+        f"the command failed unexpectedly ({type(exc).__name__}); this is a bug, not your input's fault. "
+        f"Details: {_log_file()}"
+    )
+
+
+def _log_file() -> str:
+    from core.settings import get_settings
+
+    return str(get_settings().user_data_dir / "logs" / "cli-errors.log")
+
+
+def _log_details(exc: BaseException) -> None:
+    """The traceback goes to a log file, never to the terminal (Python's last-resort handler would print it)."""
+    path = Path(_log_file())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {' '.join(sys.argv)}\n")
+            traceback.print_exception(exc, file=f)
+    except OSError:
+        pass  # a read-only data folder: the one-line message is still printed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = run(args)
-    except (ValueError, OSError, KeyError) as exc:  # every core error type subclasses one of these
-        print(f"error: {exc}", file=sys.stderr)
+        text = json.dumps(result, indent=1)
+    except (Exception, RecursionError, MemoryError) as exc:  # the boundary: one plain line, exit 2, never a traceback
+        if not isinstance(exc, (ValueError, OSError)):
+            _log_details(exc)
+        print(f"error: {plain_error(exc)}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=1))
+    print(text)
     return 1 if args.command == "inspect" and result.get("ok") is False else 0  # a model that fails its checks
 
 

@@ -22,7 +22,6 @@ CLASS_NAMES = tuple(f"{f}-ish" for f in FAMILIES)
 # logits include negatives that nearly cancel, so softmax, temperature and divide-by-sum all differ visibly, and
 # the "/255 forgotten" input saturates every hidden unit into another answer. A test checks all of this.
 DEFAULT_COLOR = (0, 96, 96)
-DATA_CSV = Path(__file__).resolve().parent / "data" / "xkcd_color_families.csv"
 # Colours nearly everyone names the same way: the shipped model is checked against these.
 OBVIOUS_COLORS = {
     "red": (255, 0, 0),
@@ -41,15 +40,36 @@ OBVIOUS_COLORS = {
 
 
 def parse_hex(text: str) -> tuple[int, int, int]:
-    """'#3366cc' or '3366cc' or '#36c' -> (51, 102, 204); anything else raises ValueError in plain words."""
-    s = str(text).strip()
-    m = re.fullmatch(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", s)
-    if not m:
-        raise ValueError(f"{text!r} is not a hex colour: use six hex digits such as #3366cc.")
-    h = m.group(1)
-    if len(h) == 3:
-        h = "".join(c * 2 for c in h)
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    """'#3366cc' or '3366cc' or '#36c' -> (51, 102, 204); anything else raises ValueError in plain words.
+
+    No regular expression: one pass over at most a few characters, however long the typed text is.
+    """
+    s = _typed_colour(text)
+    digits = s[1:] if s.startswith("#") else s
+    if len(digits) not in (3, 6) or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"{_echo(text)} is not a hex colour: use six hex digits such as #3366cc.")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def _typed_colour(text) -> str:
+    """The typed text, stripped; refused past the server's cap before any parsing (the widget cap is client-side)."""
+    from core.settings import get_settings
+
+    s = str(text)
+    limit = get_settings().max_typed_chars
+    if len(s) > limit:
+        raise ValueError(
+            f"That colour is {len(s):,} characters long; type at most {limit}, such as #3366cc or rgb(51, 102, 204)."
+        )
+    return s.strip()
+
+
+def _echo(text, limit: int = 40) -> str:
+    """The user's text quoted back, cut short so a message stays one line."""
+    shown = repr(str(text))
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def check_rgb(rgb) -> tuple[int, int, int]:
@@ -72,13 +92,19 @@ def check_rgb(rgb) -> tuple[int, int, int]:
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """Hex ('#ff0000'), 'rgb(255, 0, 0)' or '255,0,0'."""
-    s = str(text).strip()
-    m = re.fullmatch(r"(?:rgb)?\(?\s*([^,()]+),([^,()]+),([^,()]+)\)?", s, flags=re.IGNORECASE)
-    if m:
-        return check_rgb(p.strip() for p in m.groups())
+    """Hex ('#ff0000'), 'rgb(255, 0, 0)' or '255,0,0'.
+
+    Split on commas instead of a backtracking regular expression: linear in the text, which is capped first.
+    """
+    s = _typed_colour(text)
+    candidates = [s[3:], s] if s[:3].lower() == "rgb" else [s]  # 'rgb' is optional, as before
+    for body in candidates:
+        body = body.removeprefix("(").removesuffix(")").lstrip()
+        parts = body.split(",")
+        if len(parts) == 3 and all(p and "(" not in p and ")" not in p for p in parts):
+            return check_rgb(p.strip() for p in parts)
     if s.lower().startswith("rgb"):
-        raise ValueError(f"{text!r} is not a colour: rgb() needs three numbers, such as rgb(255, 0, 0).")
+        raise ValueError(f"{_echo(text)} is not a colour: rgb() needs three numbers, such as rgb(255, 0, 0).")
     return parse_hex(s)
 
 
@@ -165,17 +191,6 @@ def mean_squared_error(probabilities, true_index: int) -> float:
 
 
 # ---------------------------------------------------------------- data
-
-
-def load_color_table(path: Path = DATA_CSV) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(rgb (N,3), family index (N,), names) from the derived XKCD CSV (kept for the vector-search pool)."""
-    rgb, y, names = [], [], []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rgb.append((int(row["r"]), int(row["g"]), int(row["b"])))
-            y.append(FAMILIES.index(row["family"]))
-            names.append(row["name"])
-    return np.array(rgb, dtype=np.float32), np.array(y, dtype=np.int64), names
 
 
 def split_table(x, y, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -338,13 +353,20 @@ def read_labelled_csv(raw: str | bytes) -> tuple[np.ndarray, np.ndarray, list[di
     if not raw.strip():
         raise ValueError("The CSV is empty: it needs a header row r,g,b,label and at least one data row.")
     reader = csv.DictReader(io.StringIO(raw))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        rows = list(reader)  # csv.Error (a stray carriage return in an unquoted field) surfaces here
+    except csv.Error as exc:
+        raise ValueError(
+            f"The CSV could not be read at line {reader.line_num} ({exc}): put each row on one line, and quote a "
+            "field that holds a line break."
+        ) from None
     missing = [c for c in ("r", "g", "b", "label") if c not in header]
     if missing:
         raise ValueError(f"The CSV lacks the column(s) {', '.join(missing)}: the header must be r,g,b,label.")
-    reader.fieldnames = header
     xs, ys, skipped = [], [], []
-    for line_no, row in enumerate(reader, start=2):
+    for line_no, row in enumerate(rows, start=2):
+        row = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
         try:
             rgb = check_rgb([row.get("r"), row.get("g"), row.get("b")])
             label = normalize_label(row.get("label") or "")

@@ -42,6 +42,8 @@ def _check_outdir(source: Path, outdir: Path) -> None:
 
 def export_tfjs(source: str | Path, outdir: str | Path) -> dict:
     """Write a folder that `tf.loadLayersModel` loads: model.json + group1-shard1of1.bin (atomic)."""
+    if not str(outdir).strip():  # Path("") is the current folder: an empty OUTDIR must not mean "here"
+        raise store.StoreError("The export folder is empty: give the folder to write the TF.js model to.")
     source, outdir = Path(source), Path(outdir)
     _check_outdir(source, outdir)
     model_json, shard = tfjs_files(source)

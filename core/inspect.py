@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect as pyinspect
 import json
+import logging
 import math
 import re
 import struct
@@ -20,6 +21,7 @@ from core import store
 from core.settings import SHIPPED_MODELS_DIR, get_settings
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+log = logging.getLogger(__name__)
 STRUCT_CODES = {"float32": "<f", "int32": "<i"}  # little-endian, as the TF.js layers format stores tensors
 
 
@@ -43,6 +45,7 @@ def _max_bytes(limit_mb: float) -> int:
 def read_folder_files(folder: str | Path) -> ModelFiles:
     """Read model.json and every shard it names (plain file names only, size-capped); missing folder → StoreError."""
     folder = Path(folder)
+    store.recover_folder(folder)
     if not folder.is_dir():
         raise store.StoreError(f"There is no model folder at {folder}.")
     json_path = folder / store.MODEL_JSON
@@ -84,7 +87,7 @@ def _manifest_paths(model_json_bytes: bytes) -> list[str]:
     try:
         data = json.loads(model_json_bytes)
         groups = data.get("weightsManifest") if isinstance(data, dict) else None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5,000-digit number, or nested too deep
         return []
     names = []
     for group in groups if isinstance(groups, list) else []:
@@ -157,8 +160,40 @@ class Inspection:
         }
 
 
+CHECK_TITLES = [
+    "model.json is JSON with the layers-model keys",
+    "every layer class is allowed (no Lambda, nothing that runs code)",
+    "the layers' declared size is within this server's limits, and their options are ones Keras accepts",
+    "the model can be rebuilt from its layers",
+    "the weights manifest is well formed (plain file names, supported dtypes, no tensor listed twice)",
+    "every weights file the manifest names is present",
+    "the manifest's byte total equals the shard file sizes",
+    "every weight is a finite number (no NaN or infinity)",
+    "every manifest entry matches a topology weight by name and shape",
+    "the params counted from the topology equal the manifest's elements",
+    "the Keras model loads these weights",
+]
+INTERNAL_ERROR = "the inspector read the files without an internal error"
+
+
 def inspect_files(files: ModelFiles) -> Inspection:
-    """Run every check in order; a failure is explained and the checks that depend on it are skipped."""
+    """Run every check in order; a failure is explained and the checks that depend on it are skipped.
+
+    Whatever the files hold, this returns an Inspection: an unexpected error becomes a failed check (logged with
+    its traceback for the server's log), so a file that trips the inspector is never reported healthy.
+    """
+    try:
+        return _inspect_files(files)
+    except Exception as exc:  # the boundary: every expected problem is a StoreError inside, so this is a bug
+        log.exception("inspecting %s failed unexpectedly", files.label)
+        result = Inspection(files.label, notes=list(files.notes))
+        result.checks.append(
+            Check(INTERNAL_ERROR, FAIL, f"The inspector could not read this file ({type(exc).__name__}).")
+        )
+        return result
+
+
+def _inspect_files(files: ModelFiles) -> Inspection:
     result = Inspection(files.label, notes=list(files.notes))
     add = result.checks.append
 
@@ -167,17 +202,7 @@ def inspect_files(files: ModelFiles) -> Inspection:
             add(Check(title, SKIPPED, f"Not checked: {reason}"))
         return result
 
-    titles = [
-        "model.json is JSON with the layers-model keys",
-        "every layer class is allowed (no Lambda, nothing that runs code)",
-        "the model can be rebuilt from its layers",
-        "the weights manifest is well formed",
-        "every weights file the manifest names is present",
-        "the manifest's byte total equals the shard file sizes",
-        "every manifest entry matches a topology weight by name and shape",
-        "the params counted from the topology equal the manifest's elements",
-        "the Keras model loads these weights",
-    ]
+    titles = CHECK_TITLES
     try:
         model_json = store.parse_model_json(files.model_json_bytes)
         result.model_json = model_json
@@ -192,15 +217,34 @@ def inspect_files(files: ModelFiles) -> Inspection:
         add(Check(titles[1], PASS, f"{len(topology)} layers, all on the allowlist."))
     except store.StoreError as exc:
         add(Check(titles[1], FAIL, str(exc)))
-        skip_rest(titles[2:3], "the layers were refused, so nothing was built.")
+        skip_rest(titles[2:4], "the layers were refused, so nothing was built.")
         topology = None
     if topology is not None:
         try:
-            model = store.build_model_from_topology(model_json["modelTopology"])
-            add(Check(titles[2], PASS, f"Rebuilt a Sequential model with {model.count_params():,} parameters."))
-            result.layers = layer_table(model)
+            first = topology[0]["config"]
+            batch_shape = first.get("batch_input_shape") or first.get("batch_shape")
+            if not isinstance(batch_shape, list) or not batch_shape:
+                raise store.StoreError("The first layer needs a valid batch_input_shape, such as [null, 3].")
+            cost = store.check_cost(store.estimate_cost(topology, batch_shape))
+            add(
+                Check(
+                    titles[2],
+                    PASS,
+                    f"{cost.layers} layers, {cost.params:,} parameters, at most {cost.largest_output:,} values out of "
+                    "any layer per sample.",
+                )
+            )
         except store.StoreError as exc:
             add(Check(titles[2], FAIL, str(exc)))
+            skip_rest(titles[3:4], "building it would cost more than this server allows, or Keras would refuse it.")
+            topology = None
+    if topology is not None:
+        try:
+            model = store.build_model_from_topology(model_json["modelTopology"])
+            add(Check(titles[3], PASS, f"Rebuilt a Sequential model with {model.count_params():,} parameters."))
+            result.layers = layer_table(model)
+        except store.StoreError as exc:
+            add(Check(titles[3], FAIL, str(exc)))
         result.configs = {
             _layer_label(entry["config"].get("name"), i): config_flags(entry) for i, entry in enumerate(topology)
         }
@@ -208,17 +252,23 @@ def inspect_files(files: ModelFiles) -> Inspection:
 
     try:
         result.entries = store.manifest_entries(model_json)
-        add(Check(titles[3], PASS, f"{len(result.entries)} tensors, every path a plain file name, dtypes supported."))
+        add(
+            Check(
+                titles[4],
+                PASS,
+                f"{len(result.entries)} tensors, every path a plain file name, dtypes supported, names unique.",
+            )
+        )
     except store.StoreError as exc:
-        add(Check(titles[3], FAIL, str(exc)))
-        return skip_rest(titles[4:], "the manifest is not usable.")
+        add(Check(titles[4], FAIL, str(exc)))
+        return skip_rest(titles[5:], "the manifest is not usable.")
 
     groups = [store.group_key(g["paths"]) for g in model_json["weightsManifest"]]
     missing = [p for g in model_json["weightsManifest"] for p in g["paths"] if p not in files.shards]
     if missing:
-        add(Check(titles[4], FAIL, f"Missing weights file(s): {', '.join(missing)}."))
+        add(Check(titles[5], FAIL, f"Missing weights file(s): {', '.join(missing)}."))
     else:
-        add(Check(titles[4], PASS, f"{sum(len(g['paths']) for g in model_json['weightsManifest'])} file(s) found."))
+        add(Check(titles[5], PASS, f"{sum(len(g['paths']) for g in model_json['weightsManifest'])} file(s) found."))
     for g in model_json["weightsManifest"]:
         if all(p in files.shards for p in g["paths"]):
             result.group_bytes[store.group_key(g["paths"])] = b"".join(files.shards[p] for p in g["paths"])
@@ -243,9 +293,9 @@ def inspect_files(files: ModelFiles) -> Inspection:
             )
     total = sum(e.length for e in result.entries)
     add(
-        Check(titles[5], FAIL, "; ".join(problems) + ".")
+        Check(titles[6], FAIL, "; ".join(problems) + ".")
         if problems
-        else Check(titles[5], PASS, f"{total:,} bytes described, {total:,} bytes on disk.")
+        else Check(titles[6], PASS, f"{total:,} bytes described, {total:,} bytes on disk.")
     )
 
     for e in result.entries:
@@ -254,9 +304,15 @@ def inspect_files(files: ModelFiles) -> Inspection:
             result.arrays[e.name] = np.frombuffer(
                 data[e.offset : e.offset + e.length], dtype=store.DTYPES[e.dtype]
             ).reshape(e.shape)
+    broken = store.non_finite_weights(result.arrays)
+    add(
+        Check(titles[7], FAIL, f"NaN or infinity in {', '.join(broken[:5])}: the model would predict nonsense.")
+        if broken
+        else Check(titles[7], PASS, f"All {sum(a.size for a in result.arrays.values()):,} values read are finite.")
+    )
 
     if model is None:
-        return skip_rest(titles[6:], "the model could not be rebuilt from its layers.")
+        return skip_rest(titles[8:], "the model could not be rebuilt from its layers.")
     expected_weights = {name: tuple(v.shape) for name, v in store.named_weights(model)}
     manifest_weights = {e.name: e.shape for e in result.entries}
     mismatches = [f"{n} is missing from the manifest" for n in expected_weights if n not in manifest_weights]
@@ -269,27 +325,27 @@ def inspect_files(files: ModelFiles) -> Inspection:
         if n in manifest_weights and manifest_weights[n] != s
     ]
     add(
-        Check(titles[6], FAIL, "; ".join(mismatches) + ".")
+        Check(titles[8], FAIL, "; ".join(mismatches) + ".")
         if mismatches
-        else Check(titles[6], PASS, f"All {len(expected_weights)} weights match by name and shape.")
+        else Check(titles[8], PASS, f"All {len(expected_weights)} weights match by name and shape.")
     )
 
     params = int(model.count_params())
     elements = sum(e.elements for e in result.entries)
     add(
-        Check(titles[7], PASS, f"{params:,} parameters = {elements:,} elements.")
+        Check(titles[9], PASS, f"{params:,} parameters = {elements:,} elements.")
         if params == elements
         else Check(
-            titles[7], FAIL, f"The topology has {params:,} parameters but the manifest holds {elements:,} elements."
+            titles[9], FAIL, f"The topology has {params:,} parameters but the manifest holds {elements:,} elements."
         )
     )
 
     if any(c.status != PASS for c in result.checks):
-        return skip_rest(titles[8:], "an earlier check failed.")
+        return skip_rest(titles[10:], "an earlier check failed.")
     for name, variable in store.named_weights(model):
         variable.assign(result.arrays[name].astype(variable.dtype))
     result.model = model
-    add(Check(titles[8], PASS, "Every weight was set from the file; the values below are read back from Keras."))
+    add(Check(titles[10], PASS, "Every weight was set from the file; the values below are read back from Keras."))
     return result
 
 
@@ -339,12 +395,13 @@ def canonical_initializer(init: dict) -> dict:
     """The named form of an initializer, without the seed and unset (None) options, for comparisons."""
     cls, cfg = init.get("class_name"), init.get("config") or {}
     if cls == "VarianceScaling" and isinstance(cfg, dict):
+        scale = cfg.get("scale", 1.0)
         key = (
-            float(cfg.get("scale", 1.0) or 0),
+            float(scale) if isinstance(scale, (int, float)) else scale,
             cfg.get("mode", "fan_in"),
             cfg.get("distribution", "truncated_normal"),
         )
-        if key in VARIANCE_SCALING_NAMES:
+        if isinstance(key[0], float) and all(isinstance(k, str) for k in key[1:]) and key in VARIANCE_SCALING_NAMES:
             return {"class_name": VARIANCE_SCALING_NAMES[key], "config": {}}
     if not isinstance(cfg, dict):
         return init
@@ -385,7 +442,7 @@ def fresh_layer_config(class_name: str, config: dict) -> tuple[dict, set[str]] |
     }
     try:
         return store._to_keras2(cls(**required).get_config()), set(required)
-    except (TypeError, ValueError):
+    except Exception:  # any config Keras refuses: there is no fresh layer to compare with
         return None
 
 
@@ -426,7 +483,9 @@ def explain_initializer(init: dict, shape: tuple[int, ...] | None = None) -> str
     """One sentence on how this initializer fills a tensor, with the numbers for `shape` when known."""
     cls = init.get("class_name", "?")
     cfg = init.get("config") or {}
-    named = canonical_initializer(init)["class_name"] if isinstance(cfg, dict) else cls
+    if not isinstance(cfg, dict):  # a malformed config: explain the class, with Keras' defaults
+        cfg = {}
+    named = canonical_initializer(init)["class_name"] if cfg else cls
     if named != cls:  # VarianceScaling written out by TF.js: explain the named initializer it is
         return (
             f"VarianceScaling({cfg.get('scale')}, {cfg.get('mode')}, {cfg.get('distribution')}) is "

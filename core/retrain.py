@@ -119,7 +119,7 @@ def check_request(req: RetrainRequest) -> None:
         cap = get_settings().max_generated_per_class
         n = req.samples_per_class
         if not isinstance(n, (int, np.integer)) or not 1 <= n <= cap:
-            raise TrainingError(f"Generated drawings per class must be between 1 and {cap} (got {n!r}).")
+            raise TrainingError(f"Built-in drawings per class must be between 1 and {cap} (got {n!r}).")
 
 
 def read_user_data(family: str) -> UserData:
@@ -251,7 +251,13 @@ def _custom_color_data(cfg: ColorConfig, extra: list) -> dict:
     x = np.array([row[:3] for row in extra], dtype=np.float32)
     y = np.array([colors.FAMILIES.index(colors.normalize_label(row[3])) for row in extra])
     fit_idx, val_idx = colors.split_table(x, y, cfg.validation_fraction, cfg.seed + 1)
-    return {"x_train": x[fit_idx], "y_train": y[fit_idx], "x_val": x[val_idx], "y_val": y[val_idx], "n_user_labels": len(extra)}
+    return {
+        "x_train": x[fit_idx],
+        "y_train": y[fit_idx],
+        "x_val": x[val_idx],
+        "y_val": y[val_idx],
+        "n_user_labels": len(extra),
+    }
 
 
 def _align_classes(data: dict, base_names: list[str]) -> dict:
@@ -388,6 +394,7 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
         req,
         config_from_metadata("shapes", before.metadata),
         samples_per_class=int(req.samples_per_class or 0) if req.use_builtin else 0,
+        other_per_class=int(req.samples_per_class or 0) if req.use_builtin else 0,
     )
     extra = user.drawings if req.use_user_samples else []
     data = _align_classes(_prepare_shapes(cfg, extra), base_names)
@@ -423,11 +430,17 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
         "class_names": names,
         "input": (before.metadata or {}).get("input", "28x28 uint8, white strokes on black"),
         "training_data": (
-            (f"{cfg.samples_per_class} generated drawings per class" if req.use_builtin else "")
+            (
+                f"{cfg.samples_per_class} Quick, Draw! drawings per class (real ones first; generated ones for "
+                "classes with few real drawings)"
+                if req.use_builtin
+                else ""
+            )
             + (" + " if req.use_builtin and extra else "")
             + (f"{len(extra)} of your drawings" if extra else "")
         ),
         "config": asdict(cfg),
+        "rejection": (before.metadata or {}).get("rejection"),  # the base model's "none of these" threshold
     }
     return _save(req, model, before, outcome, result, metadata)
 

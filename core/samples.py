@@ -74,7 +74,20 @@ def _read(path, sql: str, params: tuple = ()) -> list[tuple]:
 # ---------------------------------------------------------------- colour labels
 
 
+def check_label(label) -> str:
+    """A label of 1 to MLX_MAX_TYPED_CHARS characters of text: checked here too, whatever the widget allowed."""
+    from core.settings import get_settings
+
+    limit = get_settings().max_typed_chars
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError("A label must be some text, such as 'red' or 'circle'.")
+    if len(label) > limit:
+        raise ValueError(f"A label is at most {limit} characters long (this one has {len(label):,}).")
+    return label
+
+
 def add_color_label(rgb: tuple[int, int, int], label: str, path=None) -> int:
+    label = check_label(label)
     try:
         r, g, b = (int(v) for v in rgb)
     except (TypeError, ValueError):  # NaN, text or the wrong number of values: the same plain message
@@ -104,6 +117,7 @@ def export_color_csv(path=None) -> str:
 
 
 def add_drawing(image: np.ndarray, label: str, path=None) -> int:
+    label = check_label(label)
     image = np.asarray(image)
     if image.shape != IMAGE_SHAPE or image.dtype != np.uint8:
         raise ValueError(f"A drawing sample must be a 28x28 uint8 image (got {image.shape} {image.dtype}).")

@@ -33,7 +33,18 @@ class Settings:
     training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
     max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
     max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read
-    max_generate_chars: int = 2000  # MLX_MAX_GENERATE_CHARS
+    max_generate_chars: int = 1500  # MLX_MAX_GENERATE_CHARS: 5 samples x 1,500 chars stay under ~1 s of CPU
+    # Bounded work per request (issue 13): each cap is checked BEFORE anything user-supplied is built or decoded, so
+    # no request costs more than about 1 s of server CPU or 200 MB (bench/hostile.py measures the worst case).
+    max_model_params: int = 10_000_000  # MLX_MAX_MODEL_PARAMS: 40 MB of float32; the tutorial LSTM has 5.3 M
+    max_model_layers: int = 64  # MLX_MAX_MODEL_LAYERS
+    max_activation_elements: int = 4_000_000  # MLX_MAX_ACTIVATION_ELEMENTS: any one layer's output, per sample
+    max_seed_chars: int = 1000  # MLX_MAX_SEED_CHARS: the Text page's seed (the widget's max_chars too)
+    max_trick_chars: int = 500  # MLX_MAX_TRICK_CHARS: the "try to trick it" prompt (surprisal + continuation)
+    max_score_chars: int = 5000  # MLX_MAX_SCORE_CHARS: "how surprised is the model by your text" (Keras forward pass)
+    max_typed_chars: int = 100  # MLX_MAX_TYPED_CHARS: short typed fields (a colour, a label, a name)
+    max_canvas_pixels: int = 1_000_000  # MLX_MAX_CANVAS_PIXELS: a canvas image (the real one is 280 x 280)
+    max_canvas_bytes: int = 4_000_000  # MLX_MAX_CANVAS_BYTES: the canvas' base64 data URL, before decoding
     demo_mode: bool = False  # MLX_DEMO_MODE=1: fixed seeds, expert controls hidden
 
     def __post_init__(self):

@@ -68,7 +68,14 @@ def augment_drawings(images: np.ndarray, rng: np.random.Generator) -> np.ndarray
         dx, dy = rng.uniform(-2, 2, 2)
         c, s = np.cos(angle) / scale, np.sin(angle) / scale
         # PIL's affine maps output (x, y) to input (a x + b y + c, d x + e y + f): the inverse of the change.
-        matrix = (c, s, centre - c * (centre + dx) - s * (centre + dy), -s, c, centre + s * (centre + dx) - c * (centre + dy))
+        matrix = (
+            c,
+            s,
+            centre - c * (centre + dx) - s * (centre + dy),
+            -s,
+            c,
+            centre + s * (centre + dx) - c * (centre + dy),
+        )
         img = img.transform(img.size, Image.Transform.AFFINE, matrix, resample=Image.Resampling.BILINEAR)
         width = rng.random()
         if width < 0.2:  # thicker: widen at 2x, so the change is half a pixel, not a whole one
@@ -91,13 +98,15 @@ def balanced_set(
     rng: np.random.Generator,
     groups: np.ndarray | None = None,
     max_per_group: int = MAX_PER_WORD,
+    counts: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` drawings of every class present: the real ones once as they are, the rest augmented copies of
     them (classes with more real drawings than that are subsampled). With `groups`, at most `max_per_group` rows of
     one group are used, so "other" learns from many words, not mostly from the few with thousands of drawings.
-    Returns (images, int labels), shuffled."""
+    `counts` overrides `per_class` for the classes it names. Returns (images, int labels), shuffled."""
     xs, ys = [], []
     for c, name in enumerate(class_names):
+        want = (counts or {}).get(name, per_class)
         idx = np.flatnonzero(labels == name)
         if groups is not None and len(idx):
             kept = []
@@ -107,13 +116,13 @@ def balanced_set(
             idx = np.sort(np.concatenate(kept))
         if len(idx) == 0:
             continue
-        if len(idx) >= per_class:
-            pick = rng.permutation(idx)[:per_class]
+        if len(idx) >= want:
+            pick = rng.permutation(idx)[:want]
             xs.append(images[pick])
         else:
-            extra = rng.choice(idx, per_class - len(idx))
+            extra = rng.choice(idx, want - len(idx))
             xs.append(np.concatenate([images[idx], augment_drawings(images[extra], rng)]))
-        ys.append(np.full(per_class, c))
+        ys.append(np.full(want, c))
     x, y = np.concatenate(xs), np.concatenate(ys)
     order = rng.permutation(len(y))
     return x[order], y[order].astype(np.int64)

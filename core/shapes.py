@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from core import shape_data
 from core.config import ShapeConfig
@@ -22,12 +22,13 @@ from core.metrics import classification_report
 from core.shape_data import OTHER
 
 CLASS_NAMES = ("circle", "square", "triangle", "star", "line", "hexagon", "octagon", "zigzag")  # Quick, Draw! names
+MODEL_CLASSES = (*CLASS_NAMES, OTHER)  # the shipped model's outputs: the shapes, then "none of these"
 IMAGE_SIZE = 28
 MARGIN = 2  # pixels of black border around the scaled drawing, as in the Quick, Draw! bitmaps
 INK_THRESHOLD = 0.15  # ink below this (0-1) is anti-aliasing haze or paper, not a stroke
 MIN_INK_FRACTION = 0.03  # a drawing whose longest side is below 3% of the canvas is a dot, not a shape
 SCRIBBLE_FRACTION = 0.45  # ink covering more than this share of its box (and most of the canvas) is a scribble
-UPSCALE = 4  # the stroke width is normalised at 4x the model's resolution, then box-averaged down
+UPSCALE = 8  # the stroke width is normalised at 8x the model's resolution (a thin stroke still spans 3+ pixels)
 STROKE_WIDTH = 1.8  # output pixels; gives the ink per drawing and share of bright pixels of real Quick, Draw! bitmaps
 RARE_COPIES = 40  # augmented copies per real drawing, at most, for a class with few real drawings
 MAX_LABEL_LENGTH = 32
@@ -73,6 +74,18 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / max(boundary, 1)
 
 
+def _square_filter(mask: np.ndarray, k: int, reduce) -> np.ndarray:
+    """Max (widen) or min (thin) over a (2k+1)-square window, as two 1-D passes with NumPy's sliding windows: a
+    square window is separable, so this costs 2(2k+1) per pixel instead of PIL's (2k+1)^2. Widening pads the mask
+    by k on every side so nothing is cut off."""
+    if reduce is np.max:
+        mask = np.pad(mask, k)
+    padded = np.pad(mask, ((k, k), (0, 0)), constant_values=reduce is np.min)
+    rows = reduce(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1, axis=0), axis=-1)
+    padded = np.pad(rows, ((0, 0), (k, k)), constant_values=reduce is np.min)
+    return reduce(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1, axis=1), axis=-1)
+
+
 def fit_to_frame(crop: np.ndarray, size: int = IMAGE_SIZE, margin: int = MARGIN) -> np.ndarray:
     """Scale a cropped ink image (0-1) so its longest side fills size - 2*margin, keep the aspect, centre it, and
     redraw its strokes STROKE_WIDTH output pixels wide.
@@ -94,16 +107,19 @@ def fit_to_frame(crop: np.ndarray, size: int = IMAGE_SIZE, margin: int = MARGIN)
     if peak <= 0:
         return np.zeros((size, size), np.uint8)
     mask = small > 0.35 * peak  # 0.35: the anti-aliased edge of a stroke counts, the haze beside it does not
-    frame = np.zeros((big, big), np.uint8)
-    top, left = (big - nh) // 2, (big - nw) // 2
-    frame[top : top + nh, left : left + nw] = mask * 255
-    image = Image.fromarray(frame)
     k = int(round((STROKE_WIDTH * UPSCALE - stroke_width(mask)) / 2))  # pixels to add (or remove) on each side
     if k > 0:
-        image = image.filter(ImageFilter.MaxFilter(2 * k + 1))
+        mask = _square_filter(mask, k, np.max)
     elif k < 0:
-        thinner = image.filter(ImageFilter.MinFilter(2 * -k + 1))
-        image = thinner if np.asarray(thinner).any() else image  # never thin a drawing away
+        thinner = _square_filter(mask, -k, np.min)
+        mask = thinner if thinner.any() else mask  # never thin a drawing away
+    pad = max(k, 0)  # a widened mask grew by k on each side; it may spill into the margin, as a pen's stroke would
+    t0, l0 = (big - nh) // 2 - pad, (big - nw) // 2 - pad
+    frame = np.zeros((big, big), np.uint8)
+    y0, x0 = max(t0, 0), max(l0, 0)
+    y1, x1 = min(t0 + mask.shape[0], big), min(l0 + mask.shape[1], big)
+    frame[y0:y1, x0:x1] = mask[y0 - t0 : y1 - t0, x0 - l0 : x1 - l0] * np.uint8(255)
+    image = Image.fromarray(frame)
     out = np.asarray(image.resize((size, size), Image.Resampling.BOX), dtype=np.float32)  # (28, 28)
     peak = float(out.max())
     return np.clip(out * (255.0 / peak), 0, 255).astype(np.uint8) if peak > 0 else out.astype(np.uint8)
@@ -396,7 +412,13 @@ def prepare_shape_data(
         y_val_parts.append(np.array([class_names.index(lab) for lab in real.labels[val_idx]], dtype=np.int64))
         labels = real.labels[train_idx]
         x, y = shape_data.balanced_set(
-            real.images[train_idx], labels, base, cfg.samples_per_class, rng, real.groups[train_idx]
+            real.images[train_idx],
+            labels,
+            base,
+            cfg.samples_per_class,
+            rng,
+            real.groups[train_idx],
+            counts={OTHER: cfg.other_per_class},
         )
         rare = tuple(c for c in CLASS_NAMES if counts[c] < cfg.min_real)
         if rare:  # few real drawings: at most RARE_COPIES augmented copies of each, the generator fills the rest
@@ -512,7 +534,11 @@ def heldout_table(metadata: dict | None) -> list[dict]:
     """Rows (class, real drawings in all, held out, recall on them) from a model's metadata, for the page."""
     meta = metadata or {}
     m = meta.get("metrics") or {}
-    per_class, counts, real = m.get("heldout_per_class") or {}, m.get("heldout_counts") or {}, meta.get("real_counts") or {}
+    per_class, counts, real = (
+        m.get("heldout_per_class") or {},
+        m.get("heldout_counts") or {},
+        meta.get("real_counts") or {},
+    )
     rows = [
         {
             "class": name,
@@ -570,7 +596,7 @@ def load_quickdraw_bitmaps(
 # ---------------------------------------------------------------- the model
 
 
-def build_shape_cnn(cfg: ShapeConfig = ShapeConfig(), n_classes: int = len(CLASS_NAMES)):
+def build_shape_cnn(cfg: ShapeConfig = ShapeConfig(), n_classes: int = len(MODEL_CLASSES)):
     """28x28 0-255 -> [conv -> max-pool] x len(conv_filters) -> flatten -> dense_hidden -> dense_out softmax."""
     import keras
 
@@ -600,10 +626,10 @@ def n_outputs(model) -> int:
 def class_names_for(metadata: dict | None, model=None) -> list[str]:
     """A model's class names from its metadata; the built-in names when absent and the output size fits."""
     names = list((metadata or {}).get("class_names") or [])
-    n = n_outputs(model) if model is not None else len(names or CLASS_NAMES)
+    n = n_outputs(model) if model is not None else len(names or MODEL_CLASSES)
     if len(names) == n:
         return names
-    base = list(CLASS_NAMES)
+    base = list(MODEL_CLASSES)
     return base[:n] + [f"class {i}" for i in range(len(base), n)]
 
 
@@ -706,7 +732,7 @@ def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None
     from core.training import train
 
     data = data or prepare_shape_data(cfg)
-    n_classes = len(data.get("class_names") or CLASS_NAMES)
+    n_classes = len(data.get("class_names") or MODEL_CLASSES)
     keras.utils.set_random_seed(cfg.seed)
     model = with_classes(model, n_classes) if model is not None else build_shape_cnn(cfg, n_classes)
     result = train(
@@ -719,8 +745,9 @@ def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None
         optimizer=cfg.optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        validation_data=(data["x_val"].astype(np.float32), data["y_val"]),
+        validation_data=(data["x_val"].astype(np.float32), data["y_val"]) if len(data["y_val"]) else None,
         seed=cfg.seed,
+        final_learning_rate_fraction=cfg.final_learning_rate_fraction,
         **hooks,
     )
     _predict_fns.pop(model, None)  # the weights changed; a traced function would still be right, but be explicit
@@ -826,7 +853,7 @@ def evaluate_cli(args) -> dict:
 MAIN_CLASSES = ("circle", "square", "triangle", "star")  # the classes with thousands of real drawings
 
 
-def tune_min_confidence(probs: np.ndarray, y: np.ndarray, class_names: list[str], max_loss: float = 0.01) -> float:
+def tune_min_confidence(probs: np.ndarray, y: np.ndarray, class_names: list[str], max_loss: float = 0.001) -> float:
     """The rejection threshold that rejects the most held-out "other" drawings while costing the in-class
     drawings at most `max_loss` accuracy against no threshold (chosen on validation data, never on a test)."""
     other = class_names.index(OTHER)
@@ -839,6 +866,27 @@ def tune_min_confidence(probs: np.ndarray, y: np.ndarray, class_names: list[str]
         if acc >= base - max_loss and rejected > best_rejected:
             best, best_rejected = float(t), rejected
     return best
+
+
+def measure_heldout(model, data: dict) -> tuple[float, dict]:
+    """(rejection threshold, metrics) on the held-out split of prepare_shape_data: the threshold is tuned there
+    (tune_min_confidence), and the metrics use it."""
+    names = data["class_names"]
+    threshold = tune_min_confidence(predict_batches(model, data["x_val"]), data["y_val"], names)
+    val = evaluate_arrays(model, data["x_val"], data["y_val"], names, threshold)
+    main_rows = np.isin(data["y_val"], [names.index(c) for c in MAIN_CLASSES])
+    main = evaluate_arrays(model, data["x_val"][main_rows], data["y_val"][main_rows], names, threshold)
+    return threshold, {
+        "heldout": "real drawings split off before training; 'other' words never seen in training",
+        "heldout_accuracy": val["accuracy"],
+        "heldout_balanced_accuracy": val["balanced_accuracy"],
+        "heldout_main_accuracy": main["accuracy"],
+        "heldout_other_rejected": val.get("other_rejected"),
+        "heldout_per_class": val["per_class"],
+        "heldout_counts": {c: int((data["y_val"] == i).sum()) for i, c in enumerate(names)},
+        "heldout_n": val["n"],
+        "heldout_n_other": val.get("n_other"),
+    }
 
 
 def train_cli(args) -> dict:
@@ -863,37 +911,21 @@ def train_cli(args) -> dict:
     model, result, data = train_shape_model(cfg, data, deterministic=True)
     if not result.ok:
         raise ValueError(result.message)
-    probs = predict_batches(model, data["x_val"])
-    threshold = tune_min_confidence(probs, data["y_val"], names)
-    val = evaluate_arrays(model, data["x_val"], data["y_val"], names, threshold)
-    main = [names.index(c) for c in MAIN_CLASSES]
-    main_rows = np.isin(data["y_val"], main)
-    main_report = evaluate_arrays(model, data["x_val"][main_rows], data["y_val"][main_rows], names, threshold)
-    val_counts = {c: int((data["y_val"] == i).sum()) for i, c in enumerate(names)}
+    threshold, metrics = measure_heldout(model, data)
     metadata = {
         "family": "shapes",
         "class_names": names,
         "input": "28x28 uint8, white strokes on black, Quick, Draw! bitmap convention (core.shapes.preprocess_canvas)",
-        "training_data": "real Quick, Draw! drawings (Google, CC BY 4.0): "
-        f"{sum(data['real_counts'].values())} of our classes and 'other' words, the training split of "
-        "core/data/quickdraw_*.npz; generated drawings for classes with fewer than "
-        f"{cfg.min_real} real ones; {len(data['y_train'])} training images in all",
+        "training_data": "real Quick, Draw! drawings (Google, CC BY 4.0) of our classes and of 159 other words "
+        f"(core/data/quickdraw_*.npz, {sum(data['real_counts'].values()):,} in all; {1 - cfg.validation_fraction:.0%} "
+        f"train), with augmented copies, and generated drawings for classes with fewer than {cfg.min_real} real "
+        f"ones: {len(data['y_train']):,} training images",
         "real_counts": data["real_counts"],
         "rejection": {"min_confidence": threshold, "other_label": OTHER},
         "config": {k: v for k, v in cfg.__dict__.items()},
         "history": result.history,
         "train_seconds": round(result.seconds, 1),
-        "metrics": {
-            "heldout": "real drawings split off before training; 'other' words never seen in training",
-            "heldout_accuracy": val["accuracy"],
-            "heldout_balanced_accuracy": val["balanced_accuracy"],
-            "heldout_main_accuracy": main_report["accuracy"],
-            "heldout_other_rejected": val.get("other_rejected"),
-            "heldout_per_class": val["per_class"],
-            "heldout_counts": val_counts,
-            "heldout_n": val["n"],
-            "heldout_n_other": val.get("n_other"),
-        },
+        "metrics": metrics,
     }
     out = Path(args.out) if args.out else store.shipped_model_dir("shapes")
     store.save_model(model, out, metadata)

@@ -7,12 +7,15 @@ rename). Shipped models are read-only; retrained versions live under the user-mo
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
+import math
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +62,8 @@ ALLOWED_INITIALIZERS = {
 }
 ALLOWED_ACTIVATIONS = {"linear", "relu", "sigmoid", "softmax", "tanh", "hard_sigmoid", "elu", "selu", "gelu", "swish"}
 MAX_ELEMENTS = 2**31 - 1
+MAX_NAME_CHARS = 200  # layer and tensor names; the shipped models use at most 30
+INITIALIZER_ATTRIBUTES = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "embeddings_initializer")
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -144,6 +149,18 @@ def topology_layers(topology: dict) -> list[dict]:
     layers = topology.get("config", {}).get("layers") if isinstance(topology.get("config"), dict) else None
     if not isinstance(layers, list) or not layers:
         raise StoreError("modelTopology has no layers.")
+    max_layers = get_settings().max_model_layers
+    if len(layers) > max_layers:
+        raise StoreError(f"modelTopology has {len(layers):,} layers; this server reads models of at most {max_layers}.")
+    try:
+        _check_layers(layers)
+    except RecursionError:  # a config nested thousands deep: no layer config needs that
+        raise StoreError("modelTopology is nested too deeply to be a model file.") from None
+    return layers
+
+
+def _check_layers(layers: list) -> None:
+    names: set[str] = set()
     for i, entry in enumerate(layers):
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise StoreError(f"Layer {i} in modelTopology is not a {{class_name, config}} object.")
@@ -158,12 +175,30 @@ def topology_layers(topology: dict) -> list[dict]:
         _check_safe(config, f"Layer {i} ({config.get('name', cls)})")
         activation = config.get("activation")
         if activation is not None and (not isinstance(activation, str) or activation not in ALLOWED_ACTIVATIONS):
-            raise StoreError(f"Layer {i} uses the unknown activation {activation!r}.")
-    return layers
+            raise StoreError(f"Layer {i} uses the unknown activation {_short(activation)}.")
+        name = config.get("name")
+        if name is not None and (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS):
+            raise StoreError(
+                f"Layer {i} has the name {_short(name)}: a name must be text of 1-{MAX_NAME_CHARS} characters."
+            )
+        if name in names:
+            raise StoreError(f"Two layers are named {name!r}: every layer needs its own name.")
+        names.add(name)
 
 
-def build_model_from_topology(topology: dict):
-    """Rebuild a Keras 3 Sequential model from a Keras-2-style topology, using allowlisted classes only."""
+def _short(value, limit: int = 60) -> str:
+    """repr() of a value from a file, cut short: a message must stay one readable line whatever the file holds."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def build_model_from_topology(topology: dict, max_params: int | None = None):
+    """Rebuild a Keras 3 Sequential model from a Keras-2-style topology, using allowlisted classes only.
+
+    Its cost (parameters, layer outputs) is computed from the configs and checked against the caps first, and the
+    weights are created as zeros (the file's weights replace them): an Orthogonal initializer on a large layer would
+    cost seconds of CPU for values that are thrown away. The layers keep their own initializers for retraining.
+    """
     import keras
 
     layers = topology_layers(topology)
@@ -171,6 +206,7 @@ def build_model_from_topology(topology: dict):
     batch_shape = first.get("batch_input_shape") or first.get("batch_shape")
     if not isinstance(batch_shape, list) or not all(d is None or (isinstance(d, int) and d > 0) for d in batch_shape):
         raise StoreError("The first layer needs a valid batch_input_shape, such as [null, 3].")
+    check_cost(estimate_cost(layers, batch_shape), max_params)
     input_dtype = first.get("dtype") if isinstance(first.get("dtype"), str) and first["dtype"] in DTYPES else "float32"
     if layers[0]["class_name"] == "Embedding":
         input_dtype = "int32"
@@ -188,10 +224,183 @@ def build_model_from_topology(topology: dict):
                 f"Layer {config.get('name', '?')!s} ({entry['class_name']}) has an invalid config: {_plain(exc)}"
             ) from None
     name = topology.get("config", {}).get("name")
+    swapped = _zero_initializers(built[1:])
     try:
-        return keras.Sequential(built, name=name if isinstance(name, str) and name else "model")
+        model = keras.Sequential(
+            built, name=name if isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS else "model"
+        )
     except Exception as exc:  # e.g. strides of 0 fail inside Keras with a ZeroDivisionError while building
         raise StoreError(f"The layers do not fit together: {_plain(exc)}") from None
+    finally:
+        for target, attribute, initializer in swapped:
+            setattr(target, attribute, initializer)
+    return model
+
+
+def _zero_initializers(layers: list) -> list[tuple[object, str, object]]:
+    """Give every layer (and an LSTM's cell) Zeros initializers; returns what to put back after building."""
+    import keras
+
+    swapped = []
+    for layer in layers:
+        for target in (layer, getattr(layer, "cell", None)):
+            for attribute in INITIALIZER_ATTRIBUTES:
+                if (
+                    target is not None
+                    and not isinstance(getattr(type(target), attribute, None), property)  # LSTM's point to its cell
+                    and getattr(target, attribute, None) is not None
+                ):
+                    swapped.append((target, attribute, getattr(target, attribute)))
+                    setattr(target, attribute, keras.initializers.Zeros())
+    return swapped
+
+
+# ---------------------------------------------------------------- what a topology will cost, before building it
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What building a topology allocates: weights (parameters) and the largest layer output for one sample."""
+
+    layers: int
+    params: int
+    largest_output: int  # elements of the largest per-sample layer output (unknown dims counted as 1)
+    largest_output_layer: str
+
+
+def _whole(config: dict, key: str, where: str, default=None, low: int = 1) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or value > MAX_ELEMENTS:
+        raise StoreError(f"{where}: {key} must be a whole number from {low} to {MAX_ELEMENTS:,} (got {_short(value)}).")
+    return value
+
+
+def _pair(config: dict, key: str, where: str, default) -> tuple[int, int]:
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise StoreError(f"{where}: {key} must be a whole number or a pair of them (got {_short(value)}).")
+    a, b = (_whole({key: v}, key, where) for v in value)
+    return a, b
+
+
+def _padding(config: dict, where: str) -> str:
+    padding = config.get("padding", "valid")
+    if padding not in {"valid", "same"}:
+        raise StoreError(f"{where}: padding must be 'valid' or 'same' (got {_short(padding)}).")
+    if config.get("data_format") not in {None, "channels_last"}:
+        raise StoreError(
+            f"{where}: only data_format 'channels_last' runs on a CPU (got {_short(config['data_format'])})."
+        )
+    return padding
+
+
+def _spatial(size, kernel: int, stride: int, padding: str, dilation: int = 1) -> int | None:
+    if size is None:
+        return None
+    span = (kernel - 1) * dilation + 1
+    out = math.ceil(size / stride) if padding == "same" else (size - span) // stride + 1
+    return out if out > 0 else 0
+
+
+def _elements(shape: list) -> int:
+    return math.prod(1 if d is None else d for d in shape)
+
+
+def estimate_cost(layers: list[dict], batch_shape: list) -> Cost:
+    """Parameters and per-sample output sizes from the configs alone (no Keras): what building will allocate.
+
+    A config option Keras would reject (a negative unit count, a kernel larger than its input) is a StoreError here.
+    """
+    shape = list(batch_shape[1:])  # per sample; None = any length
+    params, largest, largest_name = 0, _elements(shape), "the input"
+    for i, entry in enumerate(layers):
+        cls, config = entry["class_name"], entry["config"]
+        where = f"Layer {i} ({_short(config.get('name', cls), 40)})"
+        count = 0
+        if cls == "Dense":
+            units = _whole(config, "units", where)
+            if not shape or shape[-1] is None:
+                raise StoreError(f"{where}: a Dense layer needs a known input size.")
+            count = shape[-1] * units + (units if config.get("use_bias", True) else 0)
+            shape = shape[:-1] + [units]
+        elif cls == "Conv2D":
+            if len(shape) != 3 or shape[-1] is None:
+                raise StoreError(f"{where}: Conv2D needs an input of height × width × channels (got {shape}).")
+            filters = _whole(config, "filters", where)
+            kh, kw = _pair(config, "kernel_size", where, None)
+            sh, sw = _pair(config, "strides", where, 1)
+            dh, dw = _pair(config, "dilation_rate", where, 1)
+            groups = _whole(config, "groups", where, 1)
+            padding = _padding(config, where)
+            if shape[-1] % groups or filters % groups:
+                raise StoreError(f"{where}: groups ({groups}) must divide the channels and the filters.")
+            count = kh * kw * (shape[-1] // groups) * filters + (filters if config.get("use_bias", True) else 0)
+            shape = [_spatial(shape[0], kh, sh, padding, dh), _spatial(shape[1], kw, sw, padding, dw), filters]
+        elif cls in {"MaxPooling2D", "AveragePooling2D"}:
+            if len(shape) != 3:
+                raise StoreError(f"{where}: pooling needs an input of height × width × channels (got {shape}).")
+            ph, pw = _pair(config, "pool_size", where, 2)
+            sh, sw = _pair(config, "strides", where, (ph, pw))
+            padding = _padding(config, where)
+            shape = [_spatial(shape[0], ph, sh, padding), _spatial(shape[1], pw, sw, padding), shape[2]]
+        elif cls == "GlobalAveragePooling2D":
+            if len(shape) != 3:
+                raise StoreError(f"{where}: pooling needs an input of height × width × channels (got {shape}).")
+            _padding({"data_format": config.get("data_format")}, where)
+            shape = [1, 1, shape[2]] if config.get("keepdims") else [shape[2]]
+        elif cls == "Flatten":
+            shape = [None if any(d is None for d in shape) else _elements(shape)]
+        elif cls == "Reshape":
+            target = config.get("target_shape")
+            if not isinstance(target, (list, tuple)) or not target:
+                raise StoreError(f"{where}: target_shape must be a list of sizes (got {_short(target)}).")
+            dims = [_whole({"target_shape": d}, "target_shape", where, low=-1) for d in target]
+            if 0 in dims or dims.count(-1) > 1:
+                raise StoreError(f"{where}: target_shape may hold one -1 and no 0 (got {dims}).")
+            known = math.prod(d for d in dims if d != -1)
+            total = None if any(d is None for d in shape) else _elements(shape)
+            if total is not None and (total % known if -1 in dims else total != known):
+                raise StoreError(f"{where}: {total:,} values cannot be reshaped to {dims}.")
+            shape = [None if d == -1 and total is None else total // known if d == -1 else d for d in dims]
+        elif cls == "Embedding":
+            input_dim, output_dim = _whole(config, "input_dim", where), _whole(config, "output_dim", where)
+            count = input_dim * output_dim
+            shape = shape + [output_dim]
+        elif cls == "LSTM":
+            units = _whole(config, "units", where)
+            if len(shape) != 2 or shape[-1] is None:
+                raise StoreError(f"{where}: an LSTM needs an input of time steps × features (got {shape}).")
+            count = 4 * units * (shape[-1] + units) + (4 * units if config.get("use_bias", True) else 0)
+            shape = [shape[0], units] if config.get("return_sequences") else [units]
+        # InputLayer, Rescaling, Dropout and Activation keep the shape and have no weights.
+        params += count
+        if any(d == 0 for d in shape):
+            raise StoreError(
+                f"{where}: its output would be empty ({shape}): the kernel or pool is larger than its input."
+            )
+        if _elements(shape) > largest:
+            largest, largest_name = _elements(shape), str(config.get("name", cls))
+    return Cost(len(layers), params, largest, largest_name)
+
+
+def check_cost(cost: Cost, max_params: int | None = None) -> Cost:
+    """Refuse, in plain words, a topology whose weights or layer outputs exceed this server's caps."""
+    settings = get_settings()
+    limit = settings.max_model_params if max_params is None else min(max_params, settings.max_model_params)
+    if cost.largest_output > settings.max_activation_elements:
+        raise StoreError(
+            f"Layer {cost.largest_output_layer} would output {cost.largest_output:,} values per sample; this server "
+            f"allows at most {settings.max_activation_elements:,}."
+        )
+    if cost.params > limit:
+        raise StoreError(
+            f"The layers declare {cost.params:,} parameters; this server builds models of at most {limit:,}."
+        )
+    return cost
 
 
 def _plain(exc: Exception) -> str:
@@ -234,6 +443,7 @@ def manifest_entries(model_json: dict) -> list[ManifestEntry]:
     if not isinstance(manifest, list) or not manifest:
         raise StoreError("weightsManifest must be a non-empty list of weight groups.")
     entries = []
+    seen: set[str] = set()
     for g, group in enumerate(manifest):
         if (
             not isinstance(group, dict)
@@ -247,19 +457,22 @@ def manifest_entries(model_json: dict) -> list[ManifestEntry]:
         for w in group["weights"]:
             if not isinstance(w, dict) or not isinstance(w.get("name"), str):
                 raise StoreError(f"A weight entry in group {g} has no name.")
+            if not 0 < len(w["name"]) <= MAX_NAME_CHARS:
+                raise StoreError(f"A weight name in group {g} is empty or longer than {MAX_NAME_CHARS} characters.")
+            if w["name"] in seen:
+                raise StoreError(f"The tensor {w['name']!r} is listed twice in the weights manifest.")
+            seen.add(w["name"])
             dtype = w.get("dtype", "float32")
             if not isinstance(dtype, str) or dtype not in DTYPES:
                 raise StoreError(
-                    f"Weight {w['name']!r} has the unsupported dtype {dtype!r} (supported: float32, int32)."
+                    f"Weight {w['name']!r} has the unsupported dtype {_short(dtype)} (supported: float32, int32)."
                 )
             shape = w.get("shape")
             if not isinstance(shape, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
             ):
-                raise StoreError(f"Weight {w['name']!r} has an invalid shape {shape!r}.")
-            count = 1
-            for d in shape:
-                count *= d
+                raise StoreError(f"Weight {w['name']!r} has an invalid shape {_short(shape)}.")
+            count = math.prod(shape) if len(shape) <= 64 else MAX_ELEMENTS + 1  # 64 dims: more than any tensor
             if count > MAX_ELEMENTS:
                 raise StoreError(f"Weight {w['name']!r} claims {count:,} elements, more than any model here can hold.")
             length = count * DTYPES[dtype].itemsize
@@ -279,6 +492,7 @@ def check_plain_filename(name: str) -> str:
 def read_model_json(folder: str | Path) -> dict:
     """Parse and minimally validate model.json, with plain messages for missing or broken files."""
     folder = Path(folder)
+    recover_folder(folder)
     if not folder.is_dir():
         raise StoreError(f"There is no model folder at {folder}.")
     path = folder / MODEL_JSON
@@ -294,6 +508,8 @@ def parse_model_json(raw: bytes | str) -> dict:
         raise StoreError(f"model.json is not valid JSON ({exc}); it may be truncated.") from None
     except RecursionError:  # e.g. 100,000 nested brackets: valid-looking JSON no model file needs
         raise StoreError("model.json is nested too deeply to be a model file.") from None
+    except ValueError as exc:  # e.g. an integer of 5,000 digits, which Python refuses to convert
+        raise StoreError(f"model.json holds a value no model file needs ({_plain(exc)}).") from None
     if not isinstance(data, dict):
         raise StoreError("model.json must hold a JSON object.")
     missing = [k for k in REQUIRED_KEYS if k not in data]
@@ -344,10 +560,24 @@ def _read_shards(folder: Path, model_json: dict, max_bytes: int) -> dict[str, by
     return shards
 
 
+def non_finite_weights(arrays: dict[str, np.ndarray]) -> list[str]:
+    """'name (N of M values)' for every tensor holding NaN or ±inf: such a model predicts NaN, so it is broken."""
+    out = []
+    for name, array in arrays.items():
+        if array.dtype.kind == "f":
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            if bad:
+                out.append(f"{name} ({bad:,} of {array.size:,} values)")
+    return out
+
+
 def model_from_json_and_shards(model_json: dict, shard_bytes: dict[str, bytes]):
-    """Rebuild the model and set every weight by name; any mismatch is a StoreError."""
+    """Rebuild the model and set every weight by name; any mismatch or a NaN/inf weight is a StoreError."""
+    arrays = {e.name: a for e, a in read_weight_arrays(model_json, shard_bytes)}  # cheap checks before building
+    broken = non_finite_weights(arrays)
+    if broken:
+        raise StoreError(f"Weights hold NaN or infinity, so the model would predict nonsense: {', '.join(broken[:5])}.")
     model = build_model_from_topology(model_json["modelTopology"])
-    arrays = {e.name: a for e, a in read_weight_arrays(model_json, shard_bytes)}
     named = named_weights(model)
     for name, variable in named:
         if name not in arrays:
@@ -462,9 +692,68 @@ def check_replaceable(folder: Path) -> None:
         )
 
 
-def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
-    """Atomically create or replace `folder`: write a hidden temp folder, fsync, then rename into place."""
+# Tests set this to a function called with the name of each step of a replace ("exchanged", "moved-aside", ...), to
+# inject a failure or a SIGKILL between the steps.
+_STEP_HOOK: Callable[[str], None] | None = None
+RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically
+AT_FDCWD = -100
+
+
+def _step(name: str) -> None:
+    if _STEP_HOOK is not None:
+        _STEP_HOOK(name)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # not glibc/Linux
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in {22, 38, 95}:  # EINVAL, ENOSYS, EOPNOTSUPP: this kernel or file system cannot exchange
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
+
+
+def _aside_name(folder: Path) -> str:
+    return f".old-{folder.name}-"
+
+
+def recover_folder(folder: str | Path) -> bool:
+    """Finish a replace that was killed between its two renames: the old folder is back. True if one was restored.
+
+    Only the two-rename fallback (no RENAME_EXCHANGE) can leave `folder` missing, with the old one moved aside.
+    """
     folder = Path(folder)
+    if folder.exists() or not folder.parent.is_dir():
+        return False
+    aside = sorted(
+        (p for p in folder.parent.glob(_aside_name(folder) + "*") if (p / MODEL_JSON).is_file()),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not aside:
+        return False
+    try:
+        os.rename(aside[-1], folder)
+    except OSError:  # another process restored it first
+        return folder.exists()
+    return True
+
+
+def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
+    """Atomically create or replace `folder`: write a hidden temp folder, fsync, then swap it into place.
+
+    After any failure, or a SIGKILL at any point, `folder` is the old model or the new one, never missing or half
+    written: a replace is one renameat2(RENAME_EXCHANGE); where the system lacks it, two renames with a rollback,
+    and `recover_folder` (run by every read) puts the old folder back if a kill came between them.
+    """
+    if not str(folder).strip():  # Path("") is the current folder: an empty destination must not mean "here"
+        raise StoreError("The destination folder is empty: give the folder to write the model to.")
+    folder = Path(folder)
+    recover_folder(folder)
     check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
@@ -473,19 +762,34 @@ def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
         _fsync_write(tmp / SHARD_NAME, shard)
         _fsync_write(tmp / MODEL_JSON, json.dumps(model_json, indent=1).encode())
         _fsync_dir(tmp)
-        if folder.exists():
-            # Replacing: move the old folder aside first, because rename() cannot replace a non-empty folder.
-            trash = folder.parent / f".old-{folder.name}-{uuid.uuid4().hex[:8]}"
-            os.rename(folder, trash)
+        _step("written")
+        if not folder.exists():
             os.rename(tmp, folder)
-            shutil.rmtree(trash, ignore_errors=True)
+        elif _exchange(tmp, folder):
+            _step("exchanged")  # `folder` is the new model; tmp now holds the old one
         else:
-            os.rename(tmp, folder)
+            _replace_in_two_steps(tmp, folder)
         _fsync_dir(folder.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the unused new files, or the old model after an exchange
     return folder
+
+
+def _replace_in_two_steps(tmp: Path, folder: Path) -> None:
+    """rename() cannot replace a non-empty folder: move the old one aside, move the new one in, roll back on error."""
+    aside = folder.parent / f"{_aside_name(folder)}{uuid.uuid4().hex[:8]}"
+    os.rename(folder, aside)
+    try:
+        _step("moved-aside")
+        os.rename(tmp, folder)
+    except BaseException:
+        if not folder.exists():
+            os.rename(aside, folder)
+        raise
+    try:
+        _step("moved-in")
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def save_model(model, folder: str | Path, metadata: dict | None = None) -> Path:

@@ -476,8 +476,23 @@ class SeedCheck:
         return " ".join(parts)
 
 
-def clean_seed(text: str, vocab: Vocabulary) -> SeedCheck:
-    """Map seed characters the vocabulary lacks to close ones (’ → ', é → e, Q → q if needed), drop the rest."""
+def check_text_length(text, max_chars: int, what: str = "The seed") -> str:
+    """The text itself, or a plain ValueError when it is longer than `max_chars`: checked on the server before any
+    work, because a widget's max_chars is only enforced in the browser."""
+    text = "" if text is None else str(text)
+    if len(text) > max_chars:
+        raise ValueError(f"{what} is {len(text):,} characters long; at most {max_chars:,} are allowed.")
+    return text
+
+
+def clean_seed(text: str, vocab: Vocabulary, max_chars: int | None = None) -> SeedCheck:
+    """Map seed characters the vocabulary lacks to close ones (’ → ', é → e, Q → q if needed), drop the rest.
+
+    Longer than `max_chars` (default: the server's MLX_MAX_SEED_CHARS) is a ValueError, before any work.
+    """
+    from core.settings import get_settings
+
+    text = check_text_length(text, get_settings().max_seed_chars if max_chars is None else max_chars)
     index = vocab.index
     mapped: dict[str, str] = {}
     dropped: list[str] = []
@@ -639,9 +654,16 @@ def find_loop(text: str, max_period: int = 200, min_repeats: int = 2) -> tuple[i
     return None
 
 
-def surprisal(sampler: CharSampler, text: str) -> tuple[str, np.ndarray]:
-    """-log2 p(char | everything before it) for each character after the first, in bits; text is cleaned first."""
-    cleaned = clean_seed(text, sampler.vocab).text
+def surprisal(sampler: CharSampler, text: str, max_chars: int | None = None) -> tuple[str, np.ndarray]:
+    """-log2 p(char | everything before it) for each character after the first, in bits; text is cleaned first.
+
+    The LSTM keeps every step's state, so the cost grows with the text: past `max_chars` (default: the server's
+    MLX_MAX_TRICK_CHARS) it is a ValueError before any work.
+    """
+    from core.settings import get_settings
+
+    limit = get_settings().max_trick_chars if max_chars is None else max_chars
+    cleaned = clean_seed(check_text_length(text, limit, "The text"), sampler.vocab, limit).text
     ids = sampler.vocab.encode(cleaned)
     if len(ids) < 2:
         return cleaned, np.zeros(0)
@@ -746,6 +768,22 @@ def text_metadata(
         "training_seconds": round(float(seconds), 1),
         "corpus": corpus,
     }
+
+
+def measured_summary(metadata: dict | None) -> str:
+    """One line: what the model read and how well it predicts text it never trained on."""
+    meta = metadata or {}
+    m, corpus = meta.get("metrics") or {}, meta.get("corpus") or {}
+    if m.get("val_loss_nats_per_char") is None:
+        return "This model has no figure measured on held-out text."
+    cfg = config_from_metadata(meta)
+    chars = corpus.get("chars")
+    held_out = f"{round(chars * cfg.validation_fraction):,} characters" if chars else "text"
+    return (
+        f"Trained on the first {1 - cfg.validation_fraction:.0%} of {corpus.get('name') or 'its corpus'}; on the "
+        f"last {cfg.validation_fraction:.0%} ({held_out} it never trained on) it scores "
+        f"{m['val_loss_nats_per_char']:.3f} nats per character (best epoch {m.get('best_epoch', '?')})."
+    )
 
 
 def _overrides(args) -> dict:

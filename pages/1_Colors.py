@@ -6,7 +6,8 @@ import streamlit as st
 
 from core import colors, samples
 from core import figures as fig
-from ui.common import DEMO_SEED, demo_mode, page_header
+from core.settings import get_settings
+from ui.common import DEMO_SEED, demo_mode, guarded, page_header
 from ui.models import active_label, load_active
 
 page_header(
@@ -56,6 +57,7 @@ if "colors.picker" not in state:
 
 
 @st.fragment
+@guarded("The live prediction")
 def live_prediction() -> None:
     left, right = st.columns([1, 2])
     with left:
@@ -64,7 +66,11 @@ def live_prediction() -> None:
         st.slider("G", 0, 255, key="colors.g", on_change=_from_sliders)
         st.slider("B", 0, 255, key="colors.b", on_change=_from_sliders)
         st.text_input(
-            "…or type a colour", key="colors.text", on_change=_from_text, placeholder="#ff8800 or rgb(255, 136, 0)"
+            "…or type a colour",
+            key="colors.text",
+            on_change=_from_text,
+            placeholder="#ff8800 or rgb(255, 136, 0)",
+            max_chars=get_settings().max_typed_chars,  # parse_color checks the length again on the server
         )
         if state.get("colors.text_error"):
             st.error(state["colors.text_error"])

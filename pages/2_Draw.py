@@ -7,7 +7,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from core import figures as fig
 from core import samples, shapes
-from ui.common import page_header
+from ui.canvas import CanvasError, canvas_rgba
+from ui.common import guarded, page_header
 from ui.models import active_label, load_active
 
 CANVAS_PX = 320
@@ -65,7 +66,20 @@ def _image_for(array: np.ndarray, size: int) -> np.ndarray:
     return np.kron(a, np.ones((k, k), dtype=a.dtype))
 
 
+def _show_answer(name: str, confidence: float | None = None) -> None:
+    """The page's answer in large type: a class name with its probability, or "none of these"."""
+    if confidence is None:
+        st.markdown(f"<div><b data-testid='draw-top' style='font-size:1.6em'>{name}</b></div>", unsafe_allow_html=True)
+    else:
+        st.markdown(
+            f"<div>It looks like a <b data-testid='draw-top' style='font-size:1.6em'>{name}</b> "
+            f"({confidence:.0%} sure)</div>",
+            unsafe_allow_html=True,
+        )
+
+
 @st.fragment
+@guarded("The live drawing")
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -80,34 +94,29 @@ def live_drawing() -> None:
             key=f"draw.canvas.{state['draw.canvas_round']}",
         )
         st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
-    rgba = result.image_data if result is not None else None
+    try:
+        rgba = canvas_rgba(result)  # the PNG header's size is checked before anything is decoded
+    except CanvasError as exc:
+        with right:
+            st.warning(str(exc))
+        return
     steps = shapes.preprocess_steps(rgba) if rgba is not None else None
-    image = steps.image if steps is not None and steps.status in {"ok", "scribble"} else None
+    image = steps.image if steps is not None and steps.status == "ok" else None
     state["draw.image"] = image
     with right:
         if steps is None or steps.status == "blank":
             st.markdown("<h3 data-testid='draw-empty'>Draw a shape</h3>", unsafe_allow_html=True)
             st.caption("The prediction appears here as soon as you lift the mouse.")
             return
-        if steps.status == "dot":
+        if steps.status in {"dot", "scribble"}:  # no shape to name: say so before the model is asked
+            _show_answer(shapes.NONE_OF_THESE)
             st.warning(steps.message)
             return
-        if steps.status == "scribble":
-            st.warning(steps.message)
         probs = shapes.predict_proba(model, image)
         said = shapes.verdict(probs, class_names, min_confidence)
+        _show_answer(said.name, None if said.rejected else said.confidence)
         if said.rejected:
-            st.markdown(
-                f"<div><b data-testid='draw-top' style='font-size:1.6em'>{said.name}</b></div>",
-                unsafe_allow_html=True,
-            )
             st.caption(said.message)
-        else:
-            st.markdown(
-                f"<div>It looks like a <b data-testid='draw-top' style='font-size:1.6em'>{said.name}</b> "
-                f"({said.confidence:.0%} sure)</div>",
-                unsafe_allow_html=True,
-            )
         st.plotly_chart(fig.probability_bars(probs, shown_names, "Softmax over the classes"), key="draw.bars")
         others = [c for i, c in enumerate(class_names) if i != said.index and c != shapes.OTHER]
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")

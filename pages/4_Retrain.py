@@ -134,8 +134,8 @@ with st.form(f"retrain.form.{family}"):
             )
             fresh = start == "fresh"
         builtin_label = {
-            "colors": "Built-in: the XKCD colour survey",
-            "shapes": "Built-in: generated hand-drawn-looking shapes",
+            "colors": "Built-in: The Coding Train's crowd colour labels",
+            "shapes": "Built-in: real Quick, Draw! drawings (and generated ones where real ones are few)",
             "text": "Built-in: the Shakespeare corpus",
         }[family]
         has_builtin = family != "text" or retrain.builtin_corpus_path() is not None
@@ -162,11 +162,11 @@ with st.form(f"retrain.form.{family}"):
         samples_per_class = None
         if family == "shapes" and not demo:
             samples_per_class = st.number_input(
-                "Generated drawings per class",
+                "Built-in drawings per class",
                 value=defaults["samples_per_class"],
                 step=50,
                 key=_key("per_class"),
-                help=f"At most {settings.max_generated_per_class} on this server. More is slower to generate.",
+                help=f"At most {settings.max_generated_per_class} on this server. More is slower to train.",
             )
         elif family == "shapes":
             samples_per_class = defaults["samples_per_class"]

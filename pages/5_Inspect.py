@@ -11,7 +11,7 @@ from core import export, store
 from core import figures as fig
 from core import inspect as inspector
 from core.settings import get_settings
-from ui.common import page_header
+from ui.common import guard, guarded, page_header
 
 page_header(
     "Inspect",
@@ -21,25 +21,26 @@ page_header(
 )
 
 
-@st.cache_resource(show_spinner="Reading the model…", max_entries=16)
+@st.cache_resource(show_spinner="Reading the model…", max_entries=8, ttl=3600)
 def inspect_folder(path: str, stamp: float) -> inspector.Inspection:
     del stamp  # cache key only: a re-saved folder is read afresh
     return inspector.inspect_folder(path)
 
 
-@st.cache_resource(show_spinner="Reading the upload…", max_entries=8)
+# Each entry can hold a model of up to MLX_MAX_MODEL_PARAMS weights: few entries, and they expire.
+@st.cache_resource(show_spinner="Reading the upload…", max_entries=4, ttl=600)
 def inspect_upload(digest: str, _json_bytes: bytes, _shards: dict[str, bytes]) -> inspector.Inspection:
     del digest  # the cache key: a hash of the uploaded bytes (the bytes themselves are not hashed again)
     return inspector.inspect_files(inspector.files_from_uploads(_json_bytes, _shards, label="your upload"))
 
 
-@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=8)
+@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=4, ttl=600)
 def tfjs_zip(path: str, stamp: float) -> bytes:
     del stamp
     return export.tfjs_zip(path)
 
 
-@st.cache_resource(show_spinner="Reading the weights…", max_entries=8)
+@st.cache_resource(show_spinner="Reading the weights…", max_entries=4, ttl=600)
 def read_arrays(path: str, stamp: float) -> dict:
     del stamp
     return inspector.read_arrays(path)
@@ -55,6 +56,7 @@ def _show(value) -> str:
 
 
 @st.fragment
+@guarded("The tensor view")
 def tensor_view(inspection: inspector.Inspection) -> None:
     """One tensor: hex bytes beside Keras's values, stats, histogram, heatmap (a fragment: choosing reruns only this)."""
     names = [row["name"] for row in inspection.manifest]
@@ -102,6 +104,7 @@ def tensor_view(inspection: inspector.Inspection) -> None:
 
 
 @st.fragment
+@guarded("The version diff")
 def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoice | None) -> None:
     """Two versions of one model, tensor by tensor (a fragment: picking versions reruns only this)."""
     st.markdown("Pick two versions of one model to see what retraining changed in each tensor.")
@@ -141,135 +144,141 @@ def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoic
                 st.caption(caption)
 
 
-# ---------------------------------------------------------------- 1. choose a model
-choices = inspector.model_choices()
-source = st.radio("Model", ["A saved model", "Upload model.json + .bin"], horizontal=True, key="inspect.source")
-inspection, chosen = None, None
-if source == "A saved model":
-    if not choices:
-        st.info("No saved models were found.")
-        st.stop()
-    labels = [c.label for c in choices]
-    label = st.selectbox("Saved model", labels, key="inspect.model")
-    chosen = choices[labels.index(label)]
-    try:
-        inspection = inspect_folder(str(chosen.path), _stamp(chosen.path))
-    except store.StoreError as exc:
-        st.error(f"This model folder cannot be read: {exc}")
-        st.stop()
-else:
-    limit = get_settings().max_upload_mb
-    st.caption(f"Files are read as data only, never run, and each may be at most {limit:g} MB.")
-    up_json = st.file_uploader("model.json", type=["json"], key="inspect.upload_json")
-    up_bins = st.file_uploader("weights (.bin)", type=["bin"], accept_multiple_files=True, key="inspect.upload_bin")
-    if up_json is None:
-        st.info("Upload a model.json (and its .bin file) to inspect it.")
-        st.stop()
-    shards = {f.name: f.getvalue() for f in up_bins or []}
-    json_bytes = up_json.getvalue()
-    digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
-    try:
-        inspection = inspect_upload(digest, json_bytes, shards)
-    except store.StoreError as exc:
-        st.error(str(exc))
-        st.stop()
-
-failed = [c for c in inspection.checks if c.status == inspector.FAIL]
-if failed:
-    st.error(
-        f"{len(failed)} consistency check(s) failed, so this model does not load. The checklist explains why:\n\n"
-        + "\n".join(f"- **{c.title}**: {c.detail}" for c in failed)
-    )
-else:
-    st.success(f"All {len(inspection.checks)} consistency checks pass: the layers and the bytes agree.")
-for note in inspection.notes:
-    st.caption(note)
-
-tab_layers, tab_weights, tab_checks, tab_diff, tab_export = st.tabs(
-    ["Layers", "Weights", "Checks", "Diff", "Export to TF.js"]
-)
-
-# ---------------------------------------------------------------- 2. layers
-with tab_layers:
-    if inspection.layers:
-        table = pd.DataFrame(inspection.layers)
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.caption(f"Total parameters: {int(table['params'].sum()):,} (the numbers model.summary() prints).")
-    else:
-        st.warning("The layers could not be rebuilt, so there are no output shapes or parameter counts.")
-    if inspection.configs:
-        st.markdown(
-            "**Every config value,** compared with a freshly built layer of the same class: what the model's author "
-            "wrote is *set explicitly*; everything else is a *Keras default* nobody wrote."
-        )
-    for layer, values in inspection.configs.items():
-        explicit = [v.key for v in values if v.explicit]
-        with st.expander(f"{layer}: set explicitly → {', '.join(explicit) or 'nothing'}"):
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "key": [v.key for v in values],
-                        "value": [_show(v.value) for v in values],
-                        "source": [("✏️ " if v.explicit else "· ") + v.source for v in values],
-                        "Keras default": ["" if v.default is None else _show(v.default) for v in values],
-                    }
-                ),
-                hide_index=True,
-                width="stretch",
-            )
-    if inspection.initializers:
-        st.markdown("**Initializers:** how each weight was filled before training started.")
-        for row in inspection.initializers:
-            st.markdown(f"- `{row['layer']}.{row['argument']}` — {row['explanation']}")
-
-# ---------------------------------------------------------------- 3. weights
-with tab_weights:
-    if not inspection.manifest:
-        st.warning("The weights manifest could not be read; see the Checks tab.")
-    else:
-        st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
-        st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
-        st.plotly_chart(fig.byte_strip(inspection.manifest), key="inspect.strip")
-        per_layer = pd.DataFrame(inspection.manifest).groupby("layer", sort=False)["length"].sum()
-        total_bytes = int(per_layer.sum())
-        if total_bytes:
-            st.caption(
-                f"{per_layer.idxmax()} holds {per_layer.max() / total_bytes:.0%} of the {total_bytes:,} bytes; "
-                "hover a thin sliver to see the smaller tensors."
-            )
-        tensor_view(inspection)
-
-# ---------------------------------------------------------------- 4. checks
-with tab_checks:
-    icons = {inspector.PASS: "✅", inspector.FAIL: "❌", inspector.SKIPPED: "⏭️"}
-    for check in inspection.checks:
-        st.markdown(f"{icons[check.status]} **{check.title}** — {check.detail}")
-
-# ---------------------------------------------------------------- 5. diff
-with tab_diff:
-    diff_view(choices, chosen)
-
-# ---------------------------------------------------------------- 6. export
-with tab_export:
-    st.markdown(
-        "This project saves models in the TensorFlow.js layers format, so the export is the same format, re-written "
-        "from the checked model. Unzip it next to a web page and load it with "
-        "`await tf.loadLayersModel('model.json')`. The command line does the same: "
-        "`python -m core export tfjs SOURCE OUTDIR`."
-    )
-    if not inspection.ok:
-        st.warning("A model that fails its checks cannot be exported.")
-    else:
+def main() -> None:
+    """The page body; any error in it becomes one plain line (see ui.common.guard)."""
+    # ---------------------------------------------------------------- 1. choose a model
+    choices = inspector.model_choices()
+    source = st.radio("Model", ["A saved model", "Upload model.json + .bin"], horizontal=True, key="inspect.source")
+    inspection, chosen = None, None
+    if source == "A saved model":
+        if not choices:
+            st.info("No saved models were found.")
+            st.stop()
+        labels = [c.label for c in choices]
+        label = st.selectbox("Saved model", labels, key="inspect.model")
+        chosen = choices[labels.index(label)]
         try:
-            if chosen is not None:
-                data = tfjs_zip(str(chosen.path), _stamp(chosen.path))
-                filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
-            else:
-                metadata = (inspection.model_json or {}).get("userDefinedMetadata") or {}
-                data = export.tfjs_zip_from_model(inspection.model, metadata)
-                filename = "upload-tfjs.zip"
-            st.download_button(
-                "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
-            )
+            inspection = inspect_folder(str(chosen.path), _stamp(chosen.path))
         except store.StoreError as exc:
-            st.error(f"The export failed: {exc}")
+            st.error(f"This model folder cannot be read: {exc}")
+            st.stop()
+    else:
+        limit = get_settings().max_upload_mb
+        st.caption(f"Files are read as data only, never run, and each may be at most {limit:g} MB.")
+        up_json = st.file_uploader("model.json", type=["json"], key="inspect.upload_json")
+        up_bins = st.file_uploader("weights (.bin)", type=["bin"], accept_multiple_files=True, key="inspect.upload_bin")
+        if up_json is None:
+            st.info("Upload a model.json (and its .bin file) to inspect it.")
+            st.stop()
+        shards = {f.name: f.getvalue() for f in up_bins or []}
+        json_bytes = up_json.getvalue()
+        digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
+        try:
+            inspection = inspect_upload(digest, json_bytes, shards)
+        except store.StoreError as exc:
+            st.error(str(exc))
+            st.stop()
+
+    failed = [c for c in inspection.checks if c.status == inspector.FAIL]
+    if failed:
+        st.error(
+            f"{len(failed)} consistency check(s) failed, so this model does not load. The checklist explains why:\n\n"
+            + "\n".join(f"- **{c.title}**: {c.detail}" for c in failed)
+        )
+    else:
+        st.success(f"All {len(inspection.checks)} consistency checks pass: the layers and the bytes agree.")
+    for note in inspection.notes:
+        st.caption(note)
+
+    tab_layers, tab_weights, tab_checks, tab_diff, tab_export = st.tabs(
+        ["Layers", "Weights", "Checks", "Diff", "Export to TF.js"]
+    )
+
+    # ---------------------------------------------------------------- 2. layers
+    with tab_layers:
+        if inspection.layers:
+            table = pd.DataFrame(inspection.layers)
+            st.dataframe(table, hide_index=True, width="stretch")
+            st.caption(f"Total parameters: {int(table['params'].sum()):,} (the numbers model.summary() prints).")
+        else:
+            st.warning("The layers could not be rebuilt, so there are no output shapes or parameter counts.")
+        if inspection.configs:
+            st.markdown(
+                "**Every config value,** compared with a freshly built layer of the same class: what the model's author "
+                "wrote is *set explicitly*; everything else is a *Keras default* nobody wrote."
+            )
+        for layer, values in inspection.configs.items():
+            explicit = [v.key for v in values if v.explicit]
+            with st.expander(f"{layer}: set explicitly → {', '.join(explicit) or 'nothing'}"):
+                st.dataframe(
+                    pd.DataFrame(
+                        {
+                            "key": [v.key for v in values],
+                            "value": [_show(v.value) for v in values],
+                            "source": [("✏️ " if v.explicit else "· ") + v.source for v in values],
+                            "Keras default": ["" if v.default is None else _show(v.default) for v in values],
+                        }
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
+        if inspection.initializers:
+            st.markdown("**Initializers:** how each weight was filled before training started.")
+            for row in inspection.initializers:
+                st.markdown(f"- `{row['layer']}.{row['argument']}` — {row['explanation']}")
+
+    # ---------------------------------------------------------------- 3. weights
+    with tab_weights:
+        if not inspection.manifest:
+            st.warning("The weights manifest could not be read; see the Checks tab.")
+        else:
+            st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
+            st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
+            st.plotly_chart(fig.byte_strip(inspection.manifest), key="inspect.strip")
+            per_layer = pd.DataFrame(inspection.manifest).groupby("layer", sort=False)["length"].sum()
+            total_bytes = int(per_layer.sum())
+            if total_bytes:
+                st.caption(
+                    f"{per_layer.idxmax()} holds {per_layer.max() / total_bytes:.0%} of the {total_bytes:,} bytes; "
+                    "hover a thin sliver to see the smaller tensors."
+                )
+            tensor_view(inspection)
+
+    # ---------------------------------------------------------------- 4. checks
+    with tab_checks:
+        icons = {inspector.PASS: "✅", inspector.FAIL: "❌", inspector.SKIPPED: "⏭️"}
+        for check in inspection.checks:
+            st.markdown(f"{icons[check.status]} **{check.title}** — {check.detail}")
+
+    # ---------------------------------------------------------------- 5. diff
+    with tab_diff:
+        diff_view(choices, chosen)
+
+    # ---------------------------------------------------------------- 6. export
+    with tab_export:
+        st.markdown(
+            "This project saves models in the TensorFlow.js layers format, so the export is the same format, re-written "
+            "from the checked model. Unzip it next to a web page and load it with "
+            "`await tf.loadLayersModel('model.json')`. The command line does the same: "
+            "`python -m core export tfjs SOURCE OUTDIR`."
+        )
+        if not inspection.ok:
+            st.warning("A model that fails its checks cannot be exported.")
+        else:
+            try:
+                if chosen is not None:
+                    data = tfjs_zip(str(chosen.path), _stamp(chosen.path))
+                    filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
+                else:
+                    metadata = (inspection.model_json or {}).get("userDefinedMetadata") or {}
+                    data = export.tfjs_zip_from_model(inspection.model, metadata)
+                    filename = "upload-tfjs.zip"
+                st.download_button(
+                    "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
+                )
+            except store.StoreError as exc:
+                st.error(f"The export failed: {exc}")
+
+
+with guard("The Inspect page"):
+    main()

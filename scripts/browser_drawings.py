@@ -47,12 +47,14 @@ def canvas_rgba(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA"))
 
 
-def collect(url: str, per_class: int, seed: int, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def collect(
+    url: str, per_class: int, seed: int, classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=30_000)
     rng = np.random.default_rng(seed)
-    images, labels = [], []
+    images, labels, inks = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -65,10 +67,12 @@ def collect(url: str, per_class: int, seed: int, classes: tuple[str, ...]) -> tu
         for i in range(per_class):
             for name in classes:
                 draw_on_canvas(page, canvas, mouse_strokes(name, rng))
-                image = shapes.preprocess_canvas(canvas_rgba(page))
+                rgba = canvas_rgba(page)
+                image = shapes.preprocess_canvas(rgba)
                 if image is not None:
                     images.append(image)
                     labels.append(name)
+                    inks.append(np.clip(shapes.canvas_ink(rgba) * 255, 0, 255).astype(np.uint8))
                 else:
                     print(f"a {name} did not reach the canvas; skipped", file=sys.stderr)
                 # The canvas toolbar's reset clears in the browser without remounting the component.
@@ -76,7 +80,7 @@ def collect(url: str, per_class: int, seed: int, classes: tuple[str, ...]) -> tu
                 drawing_layer.evaluate(BLANK_CHECK)
             print(f"round {i + 1}/{per_class}", file=sys.stderr)
         browser.close()
-    return np.stack(images), np.array(labels)
+    return np.stack(images), np.array(labels), np.stack(inks)
 
 
 def main() -> int:
@@ -86,6 +90,9 @@ def main() -> int:
     parser.add_argument("--out", default="browser_drawings.npz")
     parser.add_argument("--url", help="a running app; default: start one")
     parser.add_argument("--classes", nargs="*", default=list(SHAPES))
+    parser.add_argument(
+        "--canvas-out", help="also save each drawing's canvas ink (uint8, 0 paper to 255 ink) here, to re-preprocess"
+    )
     args = parser.parse_args()
     proc = None
     url = args.url
@@ -94,11 +101,13 @@ def main() -> int:
 
         proc, url = start_app(Path(tempfile.mkdtemp(prefix="draw_eval_")))
     try:
-        images, labels = collect(url, args.per_class, args.seed, tuple(args.classes))
+        images, labels, inks = collect(url, args.per_class, args.seed, tuple(args.classes))
     finally:
         if proc is not None:
             proc.terminate()
     np.savez_compressed(args.out, images=images, labels=labels)
+    if args.canvas_out:
+        np.savez_compressed(args.canvas_out, ink=inks, labels=labels)
     print(f"{len(labels)} drawings -> {args.out}")
     return 0
 

@@ -256,6 +256,35 @@ def _(env):
     return " ".join(json.dumps(s) for s in result["skipped"])
 
 
+@case(
+    "cli-evaluate-colors-json-broken",
+    "CLI",
+    "`evaluate colors` on a crowd .json that is not valid JSON",
+    "not valid JSON",
+)
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "broken.json", '{"entries": [{"r": 1,'))
+
+
+@case("cli-evaluate-colors-json-no-entries", "CLI", "`evaluate colors` on JSON without an entries list", "entries")
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "other.json", '{"colors": []}'))
+
+
+@case("cli-evaluate-colors-json-bad-entries", "CLI", "`evaluate colors` crowd JSON with bad entries", "must be between")
+def _(env):
+    entries = [
+        {"r": 255, "g": 0, "b": 0, "label": "red-ish", "uid": "a"},
+        {"r": 300, "g": 0, "b": 0, "label": "red-ish", "uid": "a"},
+        "not an object",
+        {"r": 0, "g": 0, "b": 255, "label": "teal", "uid": "b"},
+    ]
+    path = write(env, "crowd.json", json.dumps({"entries": entries}))
+    result = json.loads(cli(env, "evaluate", "colors", path, code=0))
+    assert result["n"] == 1 and [s["entry"] for s in result["skipped"]] == [1, 2, 3]
+    return " ".join(s["reason"] for s in result["skipped"])
+
+
 @case("cli-evaluate-colors-not-utf8", "CLI", "`evaluate colors` on a binary (non-UTF-8) file", "not UTF-8")
 def _(env):
     return cli(env, "evaluate", "colors", write(env, "bin.csv", b"\xff\xfe\x00\x81r,g"))
@@ -786,7 +815,7 @@ case("retrain-unknown-optimizer", "Retrain page", "optimizer `rmsprop`", "choose
     _refused(optimizer="rmsprop")
 )
 case("retrain-seed-negative", "Retrain page", "random seed -1", "random seed")(_refused(seed=-1))
-case("retrain-generated-per-class-zero", "Retrain page", "0 generated drawings per class", "between 1 and")(
+case("retrain-generated-per-class-zero", "Retrain page", "0 built-in drawings per class", "between 1 and")(
     _refused(family="shapes", samples_per_class=0)
 )
 case("retrain-batch-larger-than-data", "Retrain page", "batch size 100,000 on 4 own colours", "larger than")(
@@ -973,6 +1002,166 @@ def _(env):
     return cli(env, "experiment", "vector-search", "--pool-size", "0")
 
 
+# ---- issue 13: bounded work per request, no traceback anywhere, broken models refused
+
+
+def _timed(limit_s: float, run: Callable[[], object]) -> str:
+    """Run a refusal and check it came before the work: well under a second of CPU."""
+    import time
+
+    started = time.process_time()
+    try:
+        message = str(run())
+    except ValueError as exc:
+        message = str(exc)
+    assert time.process_time() - started < limit_s, "the refusal came after the work"
+    return message
+
+
+@case("colors-typed-backtracking", "Colors page", "typed colour `rgb(` + 20,000 spaces + `1,2`", "at most 100")
+def _(env):
+    from core import colors
+
+    return _timed(0.1, lambda: colors.parse_color("rgb(" + " " * 20_000 + "1,2"))
+
+
+@case("colors-label-too-long", "Colors page", "a colour label of 10,000 characters", "at most 100 characters")
+def _(env):
+    return str(samples.add_color_label((1, 2, 3), "x" * 10_000))
+
+
+@case("text-trick-too-long", "Text page", "a 1,000,000-character text in the “trick it” box", "at most 500")
+def _(env):
+    from core import text
+
+    return _timed(0.5, lambda: text.surprisal(text_sampler(), "To be or not " * 80_000))
+
+
+@case("text-seed-too-long", "Text page", "a 1,000,000-character seed (the widget's limit bypassed)", "at most 1,000")
+def _(env):
+    from core import text
+
+    return _timed(0.5, lambda: text.GenerationStream(text_sampler(), "x" * 1_000_000, 10))
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height: a few hundred bytes that would decode to gigabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+@case("draw-canvas-forged-huge", "Draw page", "a forged canvas value: a PNG declaring 9,000 × 9,000 pixels", "pixels")
+def _(env):
+    from ui import canvas
+
+    url = "data:image/png;base64," + base64.b64encode(_png_header_only(9000, 9000)).decode()
+    return _timed(0.1, lambda: canvas.decode_canvas_url(url))
+
+
+@case("draw-canvas-not-an-image", "Draw page", "a forged canvas value that is not a PNG", "could not be read")
+def _(env):
+    from ui import canvas
+
+    return str(canvas.decode_canvas_url("data:image/png;base64," + base64.b64encode(b"GIF89a nonsense").decode()))
+
+
+def _tiny_upload(layers: list[dict]) -> bytes:
+    topology = {"class_name": "Sequential", "config": {"name": "m", "layers": layers}}
+    return json.dumps(
+        {"format": "layers-model", "modelTopology": topology, "weightsManifest": [{"paths": ["w.bin"], "weights": []}]}
+    ).encode()
+
+
+@case("inspect-upload-declares-gigabytes", "Inspect page", "a 300-byte `model.json` declaring 10^10 weights", "at most")
+def _(env):
+    raw = _tiny_upload(
+        [{"class_name": "Dense", "config": {"name": "d", "units": 100_000, "batch_input_shape": [None, 10**5]}}]
+    )
+    assert len(raw) < 300
+    return _timed(1.0, lambda: _inspect_upload(raw))
+
+
+@case("inspect-negative-units", "Inspect page", "a Dense layer with `units: -5`", "units must be")
+def _(env):
+    return failed_checks(
+        edit_json(model_copy(env), lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(units=-5))
+    )
+
+
+@case("inspect-huge-integer", "Inspect page", "a `model.json` holding a 5,000-digit number", "holds a value")
+def _(env):
+    return _inspect_upload(b'{"format": "layers-model", "modelTopology": ' + b"9" * 5000 + b', "weightsManifest": []}')
+
+
+def _nan_weight(folder: Path) -> Path:
+    shard = folder / "group1-shard1of1.bin"
+    raw = shard.read_bytes()
+    shard.write_bytes(np.array([np.nan], "<f4").tobytes() + raw[4:])
+    return folder
+
+
+@case("inspect-nan-weights", "Inspect page", "a `.bin` with a NaN weight (every size and name right)", "NaN")
+def _(env):
+    return failed_checks(_nan_weight(model_copy(env)))
+
+
+@case("inspect-duplicate-tensor", "Inspect page", "a manifest listing one tensor name twice", "listed twice")
+def _(env):
+    def change(d):
+        d["weightsManifest"][0]["weights"][1]["name"] = d["weightsManifest"][0]["weights"][0]["name"]
+
+    return failed_checks(edit_json(model_copy(env), change))
+
+
+@case("store-nan-weights", "Model store (all pages)", "a version whose weights hold NaN", "NaN")
+def _(env):
+    return str(store.load_model(_nan_weight(model_copy(env))))
+
+
+@case("cli-export-nan-weights", "CLI", "`export tfjs` from a folder whose weights hold NaN", "NaN")
+def _(env):
+    out = env.tmp / "out"
+    message = cli(env, "export", "tfjs", _nan_weight(model_copy(env)), out)
+    assert not out.exists()
+    return message
+
+
+@case("cli-export-empty-outdir", "CLI", "`export tfjs SOURCE ''` (an empty OUTDIR)", "export folder is empty")
+def _(env):
+    return cli(env, "export", "tfjs", store.shipped_model_dir("colors"), "")
+
+
+@case("cli-train-empty-out", "CLI", "`train colors --out ''` (an empty --out)", "--out is empty")
+def _(env):
+    return cli(env, "train", "colors", "--epochs", "1", "--out", "")
+
+
+@case(
+    "cli-unexpected-error",
+    "CLI",
+    "any command that hits a bug (here: inspect, made to raise TypeError)",
+    "unexpectedly",
+)
+def _(env):
+    from core import inspect
+
+    def bug(args):
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    env.mp.setattr(inspect, "inspect_cli", bug)
+    message = cli(env, "inspect", store.shipped_model_dir("colors"))
+    assert message.count("\n") == 1 and "NoneType" not in message  # one line; the details go to the log
+    return message
+
+
 # ---------------------------------------------------------------- page-level cases (AppTest)
 
 
@@ -1039,7 +1228,22 @@ def _vectors_all_zero(at):
     at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()  # every slider still at 0
 
 
+def _trick_too_long(at):
+    # AppTest, like the browser, ignores input past max_chars; a forged websocket message does not, so the value is
+    # put straight into the session, where the page's server-side check must catch it.
+    at.session_state["text.trick_text.Invented words"] = "To be or not " * 100  # 1,300 characters
+    at.run()
+
+
 PAGE_CASES = [
+    PageCase(
+        "page-text-trick-too-long",
+        "Text page",
+        "1,300 characters in the “trick it” box (the widget's max_chars bypassed)",
+        "at most 500",
+        "pages/3_Text.py",
+        _trick_too_long,
+    ),
     PageCase(
         "page-colors-typed-hex", "Colors page", "typing `#12`", "not a hex colour", "pages/1_Colors.py", _type_colour
     ),

@@ -64,7 +64,11 @@ def test_train_colors_to_out_leaves_shipped_model_alone(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "train", "colors", "--epochs", "2", "--out", str(tmp_path / "c"), "--seed", "1")
     assert code == 0, out
     report = json.loads(out)
-    assert report["out"] == str(tmp_path / "c") and 0 <= report["test_accuracy"] <= 1
+    assert (
+        report["out"] == str(tmp_path / "c")
+        and 0 <= report["heldout_accuracy"] <= 1
+        and report["heldout_people"] == 113
+    )
     assert (tmp_path / "c" / "model.json").is_file()
     assert (REPO / "saved_models/colors/model.json").read_bytes() == shipped
 

@@ -20,7 +20,7 @@ def test_home_page_lists_every_page():
 def test_colors_page_sliders_drive_the_prediction():
     at = app_test("pages/1_Colors.py").run()
     assert not at.exception
-    assert top_family(at) == "blue-ish"  # the default #3366cc
+    assert top_family(at) == "green-ish"  # the default, a dark teal (colors.DEFAULT_COLOR)
     for key, value in (("colors.r", 255), ("colors.g", 0), ("colors.b", 0)):
         at.slider(key=key).set_value(value)
     at.run()
@@ -67,4 +67,4 @@ def test_broken_active_model_falls_back_to_shipped(tmp_path):
     at.run()
     assert not at.exception
     assert any("could not be loaded" in w.value for w in at.warning)
-    assert top_family(at) == "blue-ish"
+    assert top_family(at) == "green-ish"

@@ -78,7 +78,7 @@ def test_injected_drawing_is_predicted_with_bars_steps_and_maps(page):
     assert "What the first convolution layer sees" in [s.value for s in page.subheader]
     captions = [c for img in page.get("image") for c in img.captions]
     assert any(c.startswith("4 · what the model reads") for c in captions)
-    maps_caption = next(c for c in captions if c.startswith("conv_1: 16 feature maps"))
+    maps_caption = next(c for c in captions if c.startswith("conv_1: 32 feature maps"))
     assert "The strongest response is filter" in maps_caption
 
 
@@ -93,7 +93,8 @@ def test_a_single_dot_gets_a_message_not_a_prediction(page):
     page.run()
     assert not page.exception
     assert "just a dot" in texts(page)
-    assert "draw-top" not in texts(page)
+    assert ">none of these</b>" in texts(page) and "sure)" not in texts(page)
+    assert not page.selectbox  # nothing to correct: no shape was named
 
 
 def test_a_scribble_gets_a_warning(page):
@@ -103,7 +104,34 @@ def test_a_scribble_gets_a_warning(page):
     )
     page.run()
     assert not page.exception
-    assert "scribble" in texts(page)
+    assert "scribble" in texts(page) and ">none of these</b>" in texts(page)
+
+
+def house(d):
+    d.rectangle((80, 150, 240, 290), outline=(0, 0, 0, 255), width=10)
+    d.line([(60, 160), (160, 50), (260, 160)], fill=(0, 0, 0, 255), width=10, joint="curve")
+    d.rectangle((140, 220, 180, 290), outline=(0, 0, 0, 255), width=8)
+
+
+def smiley(d):
+    d.ellipse((50, 50, 270, 270), outline=(0, 0, 0, 255), width=10)
+    d.ellipse((110, 110, 130, 130), fill=(0, 0, 0, 255))
+    d.ellipse((190, 110, 210, 130), fill=(0, 0, 0, 255))
+    d.arc((100, 120, 220, 220), 20, 160, fill=(0, 0, 0, 255), width=10)
+
+
+@pytest.mark.parametrize("drawing", [house, smiley])
+def test_a_drawing_that_is_no_shape_is_none_of_these(page, drawing):
+    page.session_state[CANVAS_KEY] = canvas_value(drawing)
+    page.run()
+    assert not page.exception
+    assert ">none of these</b>" in texts(page) and "None of the shapes I know" in texts(page)
+
+
+def test_the_page_says_what_the_model_was_measured_on(page):
+    text = texts(page)
+    assert "held-out real drawings of circle, square, triangle and star" in text
+    assert "drawings of words it never saw" in text
 
 
 def test_correction_saves_the_drawing_as_a_sample(page):

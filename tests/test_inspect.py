@@ -225,6 +225,10 @@ def corrupted(folder, edit_json=None, bin_bytes=None):
     return inspector.inspect_files(files)
 
 
+def set_config(data, index, **changes):
+    data["modelTopology"]["config"]["layers"][index]["config"].update(changes)
+
+
 def set_layer(data, index, **changes):
     data["modelTopology"]["config"]["layers"][index].update(changes)
 
@@ -277,10 +281,44 @@ BAD_INPUTS = {
     "pooling strides of 0": (
         lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(strides=[0, 0]),
         None,
-        "can be rebuilt",
-        "MaxPooling2D.call(). division by zero",
+        "options are ones Keras accepts",  # refused from the config, before Keras divides by zero while building
+        "strides must be a whole number from 1",
     ),
     "dtype that is not a name": (lambda d: set_weight(d, 0, dtype=[]), None, "manifest is well formed", "unsupported"),
+    # issue 13: valid-looking but broken models, and a few hundred bytes that declare gigabytes
+    "a NaN weight": (None, lambda raw: np.array([np.nan], "<f4").tobytes() + raw[4:], "finite number", "NaN"),
+    "an infinite weight": (None, lambda raw: raw[:-4] + np.array([np.inf], "<f4").tobytes(), "finite", "infinity"),
+    "a tensor listed twice": (
+        lambda d: set_weight(d, 1, name=d["weightsManifest"][0]["weights"][0]["name"]),
+        None,
+        "manifest is well formed",
+        "listed twice",
+    ),
+    "two layers with one name": (
+        lambda d: set_config(d, 1, name=d["modelTopology"]["config"]["layers"][0]["config"]["name"]),
+        None,
+        "layer class is allowed",
+        "Two layers are named",
+    ),
+    "a Dense layer of a billion units": (
+        lambda d: set_config(d, -1, units=1_000_000_000),
+        None,
+        "declared size",
+        "this server",
+    ),
+    "a huge input image": (
+        lambda d: set_config(d, 0, batch_input_shape=[None, 3000, 3000, 1]),
+        None,
+        "declared size",
+        "values per sample",
+    ),
+    "negative units": (lambda d: set_config(d, -1, units=-5), None, "options are ones Keras accepts", "units must be"),
+    "channels_first": (
+        lambda d: set_config(d, 0, data_format="channels_first"),
+        None,
+        "declared size",
+        "channels_last",
+    ),
     "wrong shape": (
         lambda d: set_weight(d, 3, shape=[4]),
         None,
@@ -412,3 +450,39 @@ def test_shipped_models_pass_every_check():
         if choice.shipped:
             inspection = inspector.inspect_folder(choice.path)
             assert inspection.ok, f"{choice.label}: {failures(inspection)}"
+
+
+def test_a_few_hundred_bytes_declaring_gigabytes_cost_little_to_inspect():
+    """Issue 13: an uploaded model.json of a few hundred bytes once made the server allocate gigabytes."""
+    import resource
+    import time
+
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 50_000, "batch_input_shape": [None, 50_000]}},
+        {"class_name": "Dense", "config": {"name": "b", "units": 50_000}},
+    ]
+    model_json = {
+        "format": "layers-model",
+        "modelTopology": {"class_name": "Sequential", "config": {"name": "m", "layers": layers}},
+        "weightsManifest": [{"paths": ["w.bin"], "weights": []}],
+    }
+    raw = json.dumps(model_json).encode()
+    assert len(raw) < 400
+    cpu, rss = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    inspection = inspector.inspect_files(inspector.files_from_uploads(raw, {"w.bin": b""}))
+    assert time.process_time() - cpu < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 100 * 1024  # KB
+    assert not inspection.ok and inspection.model is None
+    assert "5,000,100,000 parameters" in status(inspection, "declared size").detail
+
+
+def test_an_unexpected_error_is_a_failed_check_not_a_crash(conv_folder, monkeypatch):
+    def boom(_):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(inspector, "byte_map", boom)
+    inspection = inspector.inspect_folder(conv_folder)
+    assert not inspection.ok
+    assert (
+        status(inspection, "without an internal error").detail == "The inspector could not read this file (TypeError)."
+    )

@@ -32,9 +32,9 @@ def test_default_model_passes_every_check():
     at = app_test("pages/5_Inspect.py").run()
     assert not at.exception
     assert at.selectbox(key="inspect.model").value == "colors · shipped"
-    assert any("All 9 consistency checks pass" in s.value for s in at.success)
+    assert any("All 11 consistency checks pass" in s.value for s in at.success)
     ticks = [m.value for m in at.markdown if m.value.startswith("✅")]
-    assert len(ticks) == 9
+    assert len(ticks) == 11  # issue 13 added the size and finite-weights checks
     assert any("set explicitly" in e.label for e in at.expander)
     assert at.selectbox(key="inspect.tensor").value == "hidden/kernel"
     assert at.get("download_button")

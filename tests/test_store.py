@@ -193,3 +193,174 @@ def test_user_models_dir_follows_the_environment(tmp_path, monkeypatch, color_mo
     v = store.save_version(color_model, "colors", "envtest")
     assert v.path.parent.parent == (tmp_path / "elsewhere").resolve()
     assert os.path.isfile(v.path / "model.json")
+
+
+# ---------------------------------------------------------------- issue 13: atomic replace, bounded cost, broken weights
+
+
+def _two_models(tmp_path, color_model):
+    """A folder holding model A, and the files of model B (different weights) ready to replace it."""
+    folder = store.save_model(color_model, tmp_path / "m", {"which": "old"})
+    other = keras.models.clone_model(color_model)
+    other.set_weights([w + 1.0 for w in color_model.get_weights()])
+    new_json, new_shard = store.model_to_files(other, {"which": "new"})
+    return folder, new_json, new_shard
+
+
+def _which(folder) -> str:
+    return store.load_model(folder).metadata["which"]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
+@pytest.mark.parametrize("step", ["written", "exchanged", "moved-aside", "moved-in"])
+def test_a_failure_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
+    tmp_path, color_model, monkeypatch, exchange, step
+):
+    folder, new_json, new_shard = _two_models(tmp_path, color_model)
+    if not exchange:
+        monkeypatch.setattr(store, "_exchange", lambda a, b: False)
+    steps = []
+
+    def fail(name):
+        steps.append(name)
+        if name == step:
+            raise OSError("injected failure")
+
+    monkeypatch.setattr(store, "_STEP_HOOK", fail)
+    try:
+        store.write_model_folder(folder, new_json, new_shard)
+    except OSError as exc:
+        assert str(exc) == "injected failure"
+    monkeypatch.setattr(store, "_STEP_HOOK", None)
+    expected = "new" if step in {"exchanged", "moved-in"} else "old"
+    if step not in steps:  # this step belongs to the other strategy
+        expected = "new"
+    assert _which(folder) == expected
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left behind
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from core import store
+folder, step, exchange = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+model_json = store.read_model_json(folder)
+model_json["userDefinedMetadata"]["which"] = "new"
+shard = (folder / store.SHARD_NAME).read_bytes()
+if not exchange:
+    store._exchange = lambda a, b: False
+store._STEP_HOOK = lambda name: os.kill(os.getpid(), signal.SIGKILL) if name == step else None
+store.write_model_folder(folder, model_json, shard)
+"""
+
+
+@pytest.mark.parametrize(
+    "exchange,step,expected",
+    [(True, "written", "old"), (True, "exchanged", "new"), (False, "moved-aside", "old"), (False, "moved-in", "new")],
+)
+def test_sigkill_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
+    tmp_path, color_model, exchange, step, expected
+):
+    import signal
+    import subprocess
+    import sys
+
+    folder = store.save_model(color_model, tmp_path / "m", {"which": "old"})
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(folder), step, "1" if exchange else "0"],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    if step == "moved-aside":
+        assert not folder.exists()  # the kill came between the renames: only a read can put it back
+    assert _which(folder) == expected  # every read recovers first
+    assert folder.is_dir()
+
+
+def test_replacing_an_empty_destination_is_refused(color_model):
+    model_json, shard = store.model_to_files(color_model)
+    with pytest.raises(store.StoreError, match="destination folder is empty"):
+        store.write_model_folder("", model_json, shard)
+
+
+def test_building_keeps_each_layers_own_initializers(color_model):
+    """Weights are created as zeros while building (the file's replace them), but a retrain that re-creates a layer
+    from its config must still get the file's initializer, not Zeros."""
+    model = build_text_model(11, TextConfig.tiny())
+    rebuilt = store.build_model_from_topology(store.to_tfjs_topology(model))
+    for old, new in zip(model.layers, rebuilt.layers, strict=True):
+        assert store._to_keras2(new.get_config()) == store._to_keras2(old.get_config())
+    kernels = [v for name, v in store.named_weights(rebuilt) if name.endswith(("kernel", "embeddings"))]
+    assert len(kernels) == 4 and all(not np.any(v.numpy()) for v in kernels)  # zeros: no Orthogonal or Glorot ran
+
+
+def _dense_topology(units: int, inputs: int = 3) -> dict:
+    return {
+        "class_name": "Sequential",
+        "config": {
+            "name": "big",
+            "layers": [
+                {"class_name": "Dense", "config": {"name": "d", "units": units, "batch_input_shape": [None, inputs]}}
+            ],
+        },
+    }
+
+
+def test_a_topology_declaring_billions_of_parameters_is_refused_before_building(monkeypatch):
+    import resource
+    import time
+
+    before_cpu, before_rss = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(store.StoreError, match="at most 10,000,000"):
+        store.build_model_from_topology(_dense_topology(100_000, 100_000))  # 10^10 parameters = 40 GB
+    assert time.process_time() - before_cpu < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_rss < 100 * 1024  # KB
+    monkeypatch.setenv("MLX_MAX_MODEL_PARAMS", "100")
+    with pytest.raises(store.StoreError, match="declare 400 parameters"):
+        store.build_model_from_topology(_dense_topology(100))
+    assert store.build_model_from_topology(_dense_topology(24)).count_params() == 96
+
+
+def test_estimated_cost_equals_keras_parameter_count():
+    """The estimate is what the caps are checked against, so it must be Keras' own count for every layer kind."""
+    models = [
+        build_text_model(11, TextConfig.tiny()),
+        keras.Sequential(
+            [
+                keras.Input((12, 12, 2)),
+                keras.layers.Conv2D(4, 3, strides=2, padding="same", name="c1"),
+                keras.layers.AveragePooling2D(2, name="p1"),
+                keras.layers.Conv2D(3, (2, 1), use_bias=False, name="c2"),
+                keras.layers.GlobalAveragePooling2D(name="g"),
+                keras.layers.Reshape((3, 1), name="r"),
+                keras.layers.Flatten(name="f"),
+                keras.layers.Dense(5, name="d"),
+            ]
+        ),
+    ]
+    for model in models:
+        topology = store.to_tfjs_topology(model)
+        layers = store.topology_layers(topology)
+        cost = store.estimate_cost(layers, layers[0]["config"]["batch_input_shape"])
+        assert cost.params == model.count_params()
+
+
+def test_non_finite_weights_are_refused_by_load(tmp_path, color_model):
+    folder = store.save_model(color_model, tmp_path / "m")
+    shard = folder / store.SHARD_NAME
+    raw = bytearray(shard.read_bytes())
+    raw[0:4] = np.array([np.nan], "<f4").tobytes()
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(store.StoreError, match=r"NaN or infinity.*hidden/kernel \(1 of"):
+        store.load_model(folder)
+
+
+def test_a_tensor_listed_twice_is_refused(tmp_path, color_model):
+    folder = store.save_model(color_model, tmp_path / "m")
+    _corrupt(folder, lambda d: d["weightsManifest"][0]["weights"][1].update(name="hidden/kernel"))
+    with pytest.raises(store.StoreError, match="listed twice"):
+        store.load_model(folder)

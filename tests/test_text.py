@@ -434,3 +434,11 @@ def test_one_blas_thread_restores_the_limit_after_nested_use():
             assert all(n == 1 for n in blas_threads())
         assert all(n == 1 for n in blas_threads())  # still inside the outer use
     assert blas_threads() == before
+
+
+def test_measured_summary_names_the_held_out_text_and_its_figure():
+    loaded, _ = T.load_text_model()
+    line = T.measured_summary(loaded.metadata)
+    assert "last 10%" in line and "tinyshakespeare" in line
+    assert f"{loaded.metadata['metrics']['val_loss_nats_per_char']:.3f} nats per character" in line
+    assert "no figure" in T.measured_summary({})

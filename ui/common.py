@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+
 import streamlit as st
 
 from core.settings import get_settings
@@ -22,3 +27,46 @@ def page_header(title: str, icon: str, intro: str) -> None:
     st.caption(intro)
     if demo_mode():
         st.info("Demo mode: seeds are fixed and expert controls are hidden.", icon="🎓")
+
+
+# ---------------------------------------------------------------- the page boundary: no traceback reaches a user
+
+log = logging.getLogger("mlx.pages")
+
+
+def plain_message(exc: BaseException, what: str) -> str:
+    """One line for the user: a core error's own words, else what failed and that the details are in the log."""
+    if isinstance(exc, ValueError) and str(exc).strip():  # StoreError, HeadError, ... carry a message for the user
+        text = " ".join(str(exc).split())
+        return text if len(text) <= 500 else text[:500] + "…"
+    return (
+        f"{what} failed unexpectedly ({type(exc).__name__}). This is a bug, not something you did; the details are "
+        "in the server log. Reload the page to carry on."
+    )
+
+
+@contextmanager
+def guard(what: str):
+    """Catch any error at a page's boundary: show one plain line (st.error), log the traceback on the server.
+
+    Streamlit's own st.stop() / st.rerun() are BaseExceptions, not Exceptions, so they pass through.
+    """
+    try:
+        yield
+    except (Exception, RecursionError, MemoryError) as exc:
+        log.exception("%s failed", what)
+        st.error(plain_message(exc, what))
+
+
+def guarded(what: str) -> Callable:
+    """The same boundary as a decorator, for fragments (a fragment rerun does not pass through the page's guard)."""
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with guard(what):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap
