@@ -184,6 +184,79 @@ def check_dataset(req: RetrainRequest, user: UserData) -> list[str]:
     return notes
 
 
+def version_name(req: RetrainRequest) -> str:
+    """The folder-safe name a finished run is saved under: the studio's name, slugified."""
+    return store.slugify(str(req.version_name or "retrain")).lstrip("_-.") or "retrain"
+
+
+def check_version_name(req: RetrainRequest) -> str:
+    """The name `_save` will use, checked now as the store will check it then (a refusal there would lose the run)."""
+    name = version_name(req)
+    try:
+        store.check_name(name, "version name")
+        store.check_name(f"20000101-000000-{name}-abcd", "version")  # the longest id save_version can make
+    except store.StoreError:
+        raise TrainingError(
+            f"The version name {str(req.version_name)[:60]!r} cannot be used (it would be saved as {name!r}): use "
+            "letters, digits, '_', '-' and single dots, such as 'my-run-2'."
+        ) from None
+    return name
+
+
+def base_folder(req: RetrainRequest) -> Path:
+    """The model a run copies and compares against: the session's active one, or the shipped model."""
+    return Path(req.base_path) if req.base_path else store.shipped_model_dir(req.family)
+
+
+def check_base(req: RetrainRequest) -> dict:
+    """The base model's metadata, once its model.json reads and fits the family; TrainingError otherwise."""
+    from core import model_fit
+
+    folder = base_folder(req)
+    which = "the shipped model" if _is_shipped(folder, req.family) else f"your version {folder.name}"
+    try:
+        model_json = store.read_model_json(folder)
+        model_fit.check_model_fits(req.family, model_json)
+    except store.StoreError as exc:
+        raise TrainingError(
+            f"The model to start from ({which}) cannot be retrained: {exc} Go back to the shipped model (Versions, "
+            "below) and start again."
+        ) from None
+    return model_json.get("userDefinedMetadata") or {}
+
+
+def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> None:
+    """The checks a run makes on its prepared data (validation rows, data size against the batch and the cap), made
+    before queueing where preparing the data is cheap: colours and text. Shapes' user classes are checked by
+    `check_dataset`; its built-in drawings always leave validation rows, and its size is checked in the worker."""
+    try:
+        if req.family == "colors":
+            data = _color_data(req, user, _request_config(req, config_from_metadata("colors", base_metadata)))
+            n_train, n_val = len(data["y_train"]), len(data["y_val"])
+        elif req.family == "text":
+            from core import text
+
+            cfg = _request_config(req, text.config_from_metadata(base_metadata))
+            corpus, vocab, notes, _ = prepare_corpus(req, base_metadata)
+            try:
+                _, (x_train, _), (x_val, _) = text.prepare_text_data(corpus, cfg, vocab)
+            except ValueError as exc:  # say why it is short when characters were left out
+                raise TrainingError(" ".join([str(exc), *(n for n in notes if "left out" in n)])) from None
+            n_train, n_val = len(x_train), len(x_val)
+        else:
+            return
+    except TrainingError:
+        raise
+    except ValueError as exc:  # the data modules' plain messages (a corpus too short, an unknown label)
+        raise TrainingError(str(exc)) from None
+    if n_val == 0:
+        raise TrainingError(
+            "The validation split would be empty, so the new model could not be compared with the old one: add "
+            "samples or raise the validation fraction."
+        )
+    _check_size(n_train, req)
+
+
 # ---------------------------------------------------------------- data per family
 
 
@@ -236,6 +309,28 @@ def text_corpus(req: RetrainRequest) -> tuple[str, list[str], dict]:
     return corpus, notes, {**text.describe_corpus(corpus, " + ".join(names)), "split": "last part validates"}
 
 
+def prepare_corpus(req: RetrainRequest, base_metadata: dict):
+    """(corpus, vocabulary, notes, description) for a text run. A copy keeps the base model's vocabulary (its input
+    and output size), so characters it cannot read are left out; a fresh model learns the corpus' own alphabet."""
+    from core import text
+
+    corpus, notes, description = text_corpus(req)
+    if req.fresh:
+        return corpus, text.Vocabulary.from_text(corpus), notes, description
+    vocab = text.vocab_from_metadata(base_metadata)
+    corpus = "".join(text.CHAR_MAP.get(c, c) for c in corpus)
+    known = set(vocab.chars)
+    dropped = Counter(c for c in corpus if c not in known)
+    if dropped:
+        corpus = "".join(c for c in corpus if c in known)
+        shown = "".join(sorted(dropped))[:40]
+        notes.append(
+            f"{sum(dropped.values()):,} characters the model cannot read were left out ({shown!r}); start from a "
+            "fresh model to learn a new alphabet."
+        )
+    return corpus, vocab, notes, description
+
+
 def _prepare_shapes(cfg: ShapeConfig, extra: list) -> dict:
     """core.shapes.prepare_shape_data with the generated drawings cached on disk: generating thousands takes tens of
     seconds, and a worker process starts with an empty memory, so the cache lives in the user-data folder."""
@@ -258,6 +353,13 @@ def _custom_color_data(cfg: ColorConfig, extra: list) -> dict:
         "y_val": y[val_idx],
         "n_user_labels": len(extra),
     }
+
+
+def _color_data(req: RetrainRequest, user: UserData, cfg: ColorConfig) -> dict:
+    from core import colors
+
+    extra = user.colors if req.use_user_samples else []
+    return colors.prepare_color_data(cfg, extra) if req.use_builtin else _custom_color_data(cfg, extra)
 
 
 def _align_classes(data: dict, base_names: list[str]) -> dict:
@@ -305,8 +407,9 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
     so the active model stays as it was; nothing is saved unless training finished normally.
     """
     check_request(req)
-    base_path = Path(req.base_path) if req.base_path else store.shipped_model_dir(req.family)
-    before = store.load_model(base_path)
+    check_version_name(req)
+    check_base(req)
+    before = store.load_model(base_folder(req))
     runner = {"colors": _run_colors, "shapes": _run_shapes, "text": _run_text}[req.family]
     return runner(req, user, job, before)
 
@@ -357,7 +460,7 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
 
     cfg = _request_config(req, config_from_metadata("colors", before.metadata))
     extra = user.colors if req.use_user_samples else []
-    data = colors.prepare_color_data(cfg, extra) if req.use_builtin else _custom_color_data(cfg, extra)
+    data = _color_data(req, user, cfg)
     if not _ready(job, req, len(data["y_train"])):
         return None
     trainee = colors.build_color_model(cfg) if req.fresh else copy_model(before.model)
@@ -450,22 +553,7 @@ def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
 
     del user  # the LSTM learns from text only
     cfg = _request_config(req, text.config_from_metadata(before.metadata))
-    corpus, notes, description = text_corpus(req)
-    if req.fresh:
-        vocab = text.Vocabulary.from_text(corpus)
-    else:
-        # A copy keeps the base model's vocabulary (its input and output size), so unknown characters must go.
-        vocab = text.vocab_from_metadata(before.metadata)
-        corpus = "".join(text.CHAR_MAP.get(c, c) for c in corpus)
-        known = set(vocab.chars)
-        dropped = Counter(c for c in corpus if c not in known)
-        if dropped:
-            corpus = "".join(c for c in corpus if c in known)
-            shown = "".join(sorted(dropped))[:40]
-            notes.append(
-                f"{sum(dropped.values()):,} characters the model cannot read were left out ({shown!r}); start from a "
-                "fresh model to learn a new alphabet."
-            )
+    corpus, vocab, notes, description = prepare_corpus(req, before.metadata)
     vocab, (x_train, _), (x_val, y_val) = text.prepare_text_data(corpus, cfg, vocab)
     if not _ready(job, req, len(x_train)):
         return None
@@ -550,7 +638,7 @@ def _is_shipped(path, family: str) -> bool:
 
 def _save(req: RetrainRequest, model, before, outcome: dict, result, metadata: dict) -> dict:
     """Save a new version (never over a shipped model) and add its id and path to the outcome."""
-    name = store.slugify(req.version_name or "retrain").lstrip("_-.") or "retrain"
+    name = version_name(req)
     metrics = dict(metadata.get("metrics") or {})
     metrics.update(
         val_accuracy=outcome["after"]["accuracy"],
@@ -585,7 +673,9 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
     from core import jobs
 
     check_request(req)
+    check_version_name(req)
     notes = check_dataset(req, user)
+    check_data(req, user, check_base(req))  # what the run would check after preparing its data, or at its end
     queue = queue or jobs.QUEUE
     title = (
         f"Retrain {req.family}: {req.epochs} epoch(s), batch {req.batch_size}, {req.optimizer} {req.learning_rate:g}"

@@ -47,9 +47,7 @@ def canvas_rgba(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA"))
 
 
-def collect(
-    url: str, per_class: int, seed: int, classes: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collect(url: str, per_class: int, seed: int, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=30_000)

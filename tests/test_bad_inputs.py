@@ -256,6 +256,11 @@ def _(env):
     return " ".join(json.dumps(s) for s in result["skipped"])
 
 
+@case("cli-evaluate-colors-csv-line-break", "CLI", "`evaluate colors` CSV with a carriage return in a field", "line 2")
+def _(env):
+    return cli(env, "evaluate", "colors", write(env, "cr.csv", b"r,g,b,label\n\r0,0,0,red\n"))
+
+
 @case(
     "cli-evaluate-colors-json-broken",
     "CLI",
@@ -865,6 +870,97 @@ def _(env):
     return ""
 
 
+# ---- Retrain page: what a run would refuse after preparing its data or at its end is refused at Start (issue 13)
+
+
+def _refused_at_start(user=None, family: str = "colors", base=None, **changes) -> Callable[[Env], str]:
+    """Start a retrain the way the page does; the refusal must come before anything is queued. `base(env)` makes
+    the model folder to start from."""
+
+    def run(env: Env) -> str:
+        from core import jobs, retrain
+
+        queue = jobs.JobQueue(limit=lambda: 1)
+        data = retrain.UserData(colors=list(user or []))
+        req = _request(family=family, **changes, **({"base_path": str(base(env))} if base else {}))
+        try:
+            job = retrain.start_retrain(req, data, "sweep", queue=queue)
+        except ValueError as exc:
+            assert queue.job_for("sweep") is None
+            return str(exc)
+        job.cancel()
+        queue.wait(job, 120)
+        return ""  # queued: the case fails as "accepted silently"
+
+    return run
+
+
+SHORT_TEXT = ("To be, or not to be, that is the question.\n" * 6)[:240]  # passes the upload check
+
+case("retrain-version-name-dots", "Retrain page", "version name `a..b` (the store refuses '..')", "cannot be used")(
+    _refused_at_start(TWO_COLORS, use_builtin=False, batch_size=2, validation_fraction=0.5, version_name="a..b")
+)
+case(
+    "retrain-text-validation-too-short",
+    "Retrain page",
+    "a 240-character upload with validation fraction 0.2 (no validation sequence)",
+    "validation part",
+)(_refused_at_start(family="text", optimizer="adam", use_builtin=False, text=SHORT_TEXT, validation_fraction=0.2))
+case(
+    "retrain-text-unreadable-characters",
+    "Retrain page",
+    "an upload of 400 characters the copied model cannot read (`Ω`)",
+    "too short",
+)(_refused_at_start(family="text", optimizer="adam", use_builtin=False, text="\u03a9" * 400))
+
+
+def _five_class_colors(env: Env) -> Path:
+    from tests import misfit_models
+
+    return misfit_models.colors_with_outputs(env.tmp / "five-classes", n_outputs=5)
+
+
+case(
+    "retrain-base-does-not-fit", "Retrain page", "an active colour version with 5 outputs as the base", "does not fit"
+)(_refused_at_start(TWO_COLORS, use_builtin=False, batch_size=2, validation_fraction=0.5, base=_five_class_colors))
+
+
+def _fit(family: str, make) -> Callable[[Env], str]:
+    def run(env: Env) -> str:
+        from core import model_fit
+
+        model_fit.check_model_fits(family, store.read_model_json(make(env)))
+        return ""
+
+    return run
+
+
+def _channel_input_shapes(env: Env) -> Path:
+    from tests import misfit_models
+
+    return misfit_models.shapes_with_channel_input(env.tmp / "channel-input")
+
+
+def _colors_copy(env: Env) -> Path:
+    from tests import misfit_models
+
+    return misfit_models.shipped_copy(env.tmp / "colors-copy", "colors")
+
+
+case("store-version-wrong-class-count", "Model store (all pages)", "a colour version with 5 outputs", "needs 9")(
+    _fit("colors", _five_class_colors)
+)
+case(
+    "store-version-wrong-input-shape",
+    "Model store (all pages)",
+    "a drawing version that takes (28, 28, 1)",
+    "(28, 28)",
+)(_fit("shapes", _channel_input_shapes))
+case("store-version-wrong-family", "Model store (all pages)", "the colour model as a text version", "not a text model")(
+    _fit("text", _colors_copy)
+)
+
+
 @case("cli-train-colors-epochs-zero", "CLI", "`train colors --epochs 0`", "at least 1")
 def _(env):
     out = env.tmp / "colors_out"
@@ -1235,6 +1331,29 @@ def _trick_too_long(at):
     at.run()
 
 
+def _misfit_active(key: str, make, **state):
+    """Make a version that loads but does not fit the page the session's active model, then open the page."""
+
+    def act(at):
+        from core.settings import get_settings
+        from tests import misfit_models
+
+        folder = get_settings().user_data_dir / "misfit"  # the test's own folder, outside the versions listing
+        folder.mkdir(parents=True, exist_ok=True)
+        at.session_state[key] = str(make(misfit_models, folder / "model"))
+        for name, value in state.items():
+            at.session_state[name] = value
+        at.run()
+
+    return act
+
+
+def _retrain_name(at):
+    at.run()
+    at.text_input(key="retrain.colors.name").set_value("a..b")
+    at.button(key="FormSubmitter:retrain.form.colors-Start training").click().run()
+
+
 PAGE_CASES = [
     PageCase(
         "page-text-trick-too-long",
@@ -1294,6 +1413,46 @@ PAGE_CASES = [
         "nothing to train on",
         "pages/6_Vector_search.py",
         _vectors_all_zero,
+    ),
+    PageCase(
+        "page-colors-version-wrong-class-count",
+        "Colors page",
+        "an active colour version with 5 outputs",
+        "does not fit this page",
+        "pages/1_Colors.py",
+        _misfit_active("active.colors", lambda m, f: m.colors_with_outputs(f, n_outputs=5)),
+    ),
+    PageCase(
+        "page-draw-version-wrong-input",
+        "Draw page",
+        "an active drawing version that takes (28, 28, 1)",
+        "(28, 28, 1)",
+        "pages/2_Draw.py",
+        _misfit_active("active.shapes", lambda m, f: m.shapes_with_channel_input(f)),
+    ),
+    PageCase(
+        "page-text-version-not-text",
+        "Text page",
+        "the colour model as the active text version",
+        "not a text model",
+        "pages/3_Text.py",
+        _misfit_active("active.text", lambda m, f: m.shipped_copy(f, "colors")),
+    ),
+    PageCase(
+        "page-vectors-version-wrong-family",
+        "Vector search page",
+        "the text model as the active colour version",
+        "not a colors model",
+        "pages/6_Vector_search.py",
+        _misfit_active("active.colors", lambda m, f: m.shipped_copy(f, "text"), **{"vectors.pool_size": 200}),
+    ),
+    PageCase(
+        "page-retrain-version-name-dots",
+        "Retrain page",
+        "Start training with version name `a..b`",
+        "cannot be used",
+        "pages/4_Retrain.py",
+        _retrain_name,
     ),
 ]
 

@@ -341,10 +341,20 @@ def test_a_new_shape_class_with_one_drawing_is_refused():
         retrain.check_dataset(request(family="shapes", use_builtin=True, samples_per_class=5), user)
 
 
-def test_a_batch_larger_than_the_data_fails_the_job_with_a_plain_message():
-    job = run_job(request(batch_size=500), user_colors())
-    assert job.status == "failed"
-    assert "larger than the training data" in job.message
+def test_a_batch_larger_than_the_data_is_refused_before_queueing():
+    queue = jobs.JobQueue(limit=lambda: 1)
+    with pytest.raises(TrainingError, match="larger than the training data"):
+        retrain.start_retrain(request(batch_size=500), user_colors(), "s", queue=queue)
+    assert queue.job_for("s") is None
+    assert store.list_versions("colors") == []
+
+
+def test_a_batch_larger_than_the_data_still_fails_a_job_that_skipped_the_start_checks():
+    """The worker checks again (the CLI and tests call run_retrain directly), before planning any epoch."""
+    job = jobs.Job(session_id="s", title="t")
+    with pytest.raises(TrainingError, match="larger than the training data"):
+        retrain.run_retrain(request(batch_size=500), user_colors(), job)
+    assert job.epochs == 0 and job.epoch_logs == []
     assert store.list_versions("colors") == []
 
 

@@ -106,16 +106,37 @@ def test_an_empty_custom_dataset_and_a_single_sample_class_are_refused():
     assert session_job(at) is None
 
 
-def test_a_batch_larger_than_the_data_ends_with_a_plain_message():
+def test_a_batch_larger_than_the_data_is_refused_when_start_is_pressed():
     for _ in range(3):
         samples.add_color_label((250, 5, 5), "red")
         samples.add_color_label((5, 5, 250), "blue")
     at = app_test(PAGE).run()
     at.checkbox(key="retrain.colors.builtin").uncheck()
     at.checkbox(key="retrain.colors.user").check()
-    at = wait_for_results(start(at, batch=64, epochs=2))
+    at = start(at, batch=64, epochs=2)
+    assert not at.exception
     assert any("larger than the training data" in e.value for e in at.error)
+    assert session_job(at) is None  # refused before anything was queued
     assert store.list_versions("colors") == []
+
+
+def test_a_version_name_the_store_would_refuse_is_refused_when_start_is_pressed():
+    at = start(app_test(PAGE).run(), name="a..b")
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+    assert session_job(at) is None
+    assert at.text_input(key="retrain.colors.name").value == "a..b"  # the form keeps what was typed
+
+
+def test_an_active_version_that_does_not_fit_is_refused_as_a_base(tmp_path):
+    from tests import misfit_models
+
+    at = app_test(PAGE)
+    at.session_state["active.colors"] = str(misfit_models.colors_with_outputs(tmp_path / "five", n_outputs=5))
+    at = start(at.run(), epochs=1)
+    assert not at.exception
+    assert any("does not fit" in e.value and "5 outputs" in e.value for e in at.error)
+    assert session_job(at) is None
 
 
 def test_a_run_shows_results_saves_a_version_and_only_this_session_uses_it():
@@ -172,3 +193,17 @@ def test_leaving_and_coming_back_finds_the_running_job():
     assert any("Training now" in s.value for s in at.subheader) or not job.active
     job.cancel()
     assert jobs.QUEUE.wait(job, 120)
+
+
+def test_an_unexpected_error_is_one_plain_line_not_a_traceback(monkeypatch):
+    """The page boundary (ui.common.guard): a bug below it shows a plain message; the traceback goes to the log."""
+    from core import retrain
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the versions table")
+
+    monkeypatch.setattr(retrain, "versions_table", broken)
+    at = app_test(PAGE).run()
+    assert not at.exception
+    assert any("The Retrain page failed unexpectedly (RuntimeError)" in e.value for e in at.error)
+    assert any("Setup" in s.value for s in at.subheader)  # what came before the error is still on the page

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from core import store
+from core import model_fit, store
 
 
 def _clean_without_keras() -> None:
@@ -61,17 +61,28 @@ def set_active(family: str, path: str | Path | None) -> None:
 
 
 def load_active(family: str) -> store.LoadedModel | None:
-    """The session's active model, or None after showing a plain error (the page then explains what to do)."""
+    """The session's active model, or None after showing a plain error (the page then explains what to do).
+
+    A version that cannot be loaded, or that does not fit the family's pages (class count, input shape, family;
+    core.model_fit), is dropped for the session with a warning naming the problem, and the shipped model is used.
+    """
     path = active_path(family)
+    shipped = path == store.shipped_model_dir(family)
     try:
-        return load_model_folder(path)
+        loaded = load_model_folder(path)
     except store.StoreError as exc:
-        if path != store.shipped_model_dir(family):
-            st.warning(f"Your active {family} version could not be loaded ({exc}); using the shipped model instead.")
-            set_active(family, None)
-            return load_active(family)
-        st.error(f"The {family} model could not be loaded: {exc}")
-        return None
+        if shipped:
+            st.error(f"The {family} model could not be loaded: {exc}")
+            return None
+        problem = f"could not be loaded ({exc})"
+    else:
+        misfit = None if shipped else model_fit.fit_problem(family, loaded.model_json)
+        if misfit is None:
+            return loaded
+        problem = f"does not fit this page: {misfit}"
+    st.warning(f"Your active {family} version {path.name} {problem}. Using the shipped model instead.")
+    set_active(family, None)
+    return load_active(family)
 
 
 def active_label(family: str) -> str:
