@@ -19,7 +19,7 @@ def test_home_page_renders(page, app_url):
 def test_pure_red_then_pure_blue(page, app_url):
     page.goto(f"{app_url}/Colors")
     top = page.locator(".st-key-colors-top b").first
-    expect(top).to_have_text("blue-ish")  # the default colour
+    expect(top).to_have_text("green-ish")  # the default colour, a dark teal (colors.DEFAULT_COLOR)
     box = page.get_by_label("…or type a colour")
     box.fill("#ff0000")
     box.press("Enter")
