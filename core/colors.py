@@ -8,6 +8,7 @@ import io
 import math
 import re
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -495,3 +496,95 @@ def train_cli(args) -> dict:
     out = Path(args.out) if args.out else store.shipped_model_dir("colors")
     store.save_model(model, out, metadata)
     return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}
+
+
+# ---------------------------------------------------------------- the network as plain numbers (live view, regions)
+
+CHANNELS = ("R", "G", "B")
+MAX_GRID_STEPS = 256  # one cell per 0-255 value at most: 65,536 colours in one batched call
+
+
+def forward_weights(model) -> dict[str, float | list]:
+    """Everything a browser needs to run this model itself, as plain numbers: the Rescaling layer's `scale` and
+    `offset`, the hidden layer's `hidden_kernel` (3, H) and `hidden_bias` (H,), the output layer's `logits_kernel`
+    (H, 9) and `logits_bias` (9,). A network of any other shape raises ValueError in plain words."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    kinds = [type(layer).__name__ for layer in layers]
+    expected = ["Rescaling", "Dense", "Dense", "Activation"]
+    if kinds != expected or [layers[1].name, layers[2].name] != ["hidden", "logits"]:
+        raise ValueError(
+            "The live view runs only the colour network's own shape (Rescaling -> Dense 'hidden' -> Dense 'logits' "
+            f"-> softmax); this model's layers are {', '.join(kinds) or 'none'}."
+        )
+    rescale, hidden, logits, out = layers
+    activations = [layer.get_config().get("activation") for layer in (hidden, logits, out)]
+    if activations != ["sigmoid", "linear", "softmax"]:
+        raise ValueError(
+            "The live view runs sigmoid hidden units, linear logits and a softmax; this model uses "
+            f"{', '.join(str(a) for a in activations)}."
+        )
+    hidden_kernel, hidden_bias = (np.asarray(w, dtype=np.float64) for w in hidden.get_weights())  # (3, H), (H,)
+    logits_kernel, logits_bias = (np.asarray(w, dtype=np.float64) for w in logits.get_weights())  # (H, 9), (9,)
+    if hidden_kernel.shape[0] != 3 or logits_kernel.shape != (hidden_kernel.shape[1], len(FAMILIES)):
+        raise ValueError(
+            f"The live view needs 3 inputs and {len(FAMILIES)} outputs; this model maps {hidden_kernel.shape[0]} "
+            f"inputs to {logits_kernel.shape[-1]} outputs."
+        )
+    return {
+        "scale": float(np.asarray(rescale.scale)),
+        "offset": float(np.asarray(rescale.offset)),
+        "hidden_kernel": hidden_kernel.tolist(),
+        "hidden_bias": hidden_bias.tolist(),
+        "logits_kernel": logits_kernel.tolist(),
+        "logits_bias": logits_bias.tolist(),
+    }
+
+
+def channel_index(channel) -> int:
+    """'R'/'G'/'B' (any case, or 'red'/'green'/'blue') -> 0/1/2; anything else raises ValueError in plain words."""
+    name = str(channel).strip().lower()
+    for i, full in enumerate(("red", "green", "blue")):
+        if name in (full, full[0]):
+            return i
+    raise ValueError(f"The fixed channel must be R, G or B (got {_echo(channel)}).")
+
+
+@dataclass(frozen=True)
+class DecisionGrid:
+    """The model's answer over one flat slice of RGB space: `fixed_channel` held at `fixed_value`, the two other
+    channels (`axes`, x then y) stepped over 0-255. Arrays are indexed [y, x]."""
+
+    fixed_channel: str  # "R", "G" or "B"
+    fixed_value: int
+    axes: tuple[str, str]  # the free channels: x, then y
+    values: np.ndarray  # (steps,) int: the 0-255 values along each free axis
+    rgb: np.ndarray  # (steps, steps, 3) int: the colour of every cell
+    probabilities: np.ndarray  # (steps, steps, 9): the model's softmax at every cell
+    family: np.ndarray  # (steps, steps) int: the argmax family's index
+    confidence: np.ndarray  # (steps, steps): the top probability
+
+
+def decision_grid(model, fixed_channel, fixed_value, steps: int = 64) -> DecisionGrid:
+    """Predict a steps x steps grid over the two channels other than `fixed_channel` (held at `fixed_value`), in one
+    batched call. Bad channel names, values outside 0-255 and step counts outside 2-256 raise ValueError."""
+    fixed = channel_index(fixed_channel)
+    value = check_rgb([fixed_value if i == fixed else 0 for i in range(3)])[fixed]  # its message names the channel
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 2 <= steps <= MAX_GRID_STEPS:
+        raise ValueError(f"The grid needs a whole number of steps from 2 to {MAX_GRID_STEPS} (got {str(steps)[:40]}).")
+    x_axis, y_axis = (i for i in range(3) if i != fixed)
+    values = np.round(np.linspace(0, 255, int(steps))).astype(np.int64)  # (S,) distinct for S <= 256
+    ys, xs = np.meshgrid(values, values, indexing="ij")  # (S, S) each, [y, x]
+    rgb = np.empty((steps, steps, 3), dtype=np.int64)
+    rgb[..., fixed], rgb[..., x_axis], rgb[..., y_axis] = value, xs, ys
+    probs = np.asarray(predict_proba(model, rgb.reshape(-1, 3).astype(np.float32)), dtype=np.float64)
+    probs = probs.reshape(steps, steps, -1)  # (S, S, 9)
+    return DecisionGrid(
+        fixed_channel=CHANNELS[fixed],
+        fixed_value=value,
+        axes=(CHANNELS[x_axis], CHANNELS[y_axis]),
+        values=values,
+        rgb=rgb,
+        probabilities=probs,
+        family=probs.argmax(axis=-1),
+        confidence=probs.max(axis=-1),
+    )

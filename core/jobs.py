@@ -48,6 +48,16 @@ def _check_status(status: str) -> None:
         raise ValueError(f"Unknown job status {status!r}.")
 
 
+def _copy_curve(curve: dict | None) -> dict | None:
+    """A copy a view may keep: its lists and records are new objects, so a later change cannot reach them."""
+    if curve is None:
+        return None
+    return {
+        k: ([dict(r) for r in v] if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+        for k, v in curve.items()
+    }
+
+
 def _unexpected(exc: BaseException) -> str:
     return f"Training failed unexpectedly ({type(exc).__name__}: {exc})."
 
@@ -71,6 +81,7 @@ class Job(_Reporting):
     batch_logs: list[dict] = field(default_factory=list)  # every reported batch: {"step": 40, "loss": ...}
     result: Any = None
     notes: list[str] = field(default_factory=list)  # things worth telling the user, e.g. that text was cut
+    curve: dict | None = None  # a diverged run's loss up to the divergence (core.training.TrainResult.loss_curve)
     worker: str = ""  # "process" or "thread", fixed when the job is submitted
     pid: int | None = None  # the worker process's id, in process mode
     _train_started: float | None = None
@@ -100,11 +111,14 @@ class Job(_Reporting):
     def should_stop(self) -> bool:
         return self._cancel.is_set()
 
-    def finish(self, status: str, message: str = "") -> None:
-        """Let the work function end as 'cancelled' or 'diverged' (with a message) instead of 'done'."""
+    def finish(self, status: str, message: str = "", curve: dict | None = None) -> None:
+        """Let the work function end as 'cancelled' or 'diverged' (with a message) instead of 'done'; `curve` is
+        what it recorded up to the divergence, kept for the view after the run ended."""
         _check_status(status)
         with self._lock:
             self.status, self.message = status, message
+            if curve is not None:
+                self.curve = curve
 
     # ------------------------------------------------------------ read by anyone
 
@@ -149,6 +163,7 @@ class Job(_Reporting):
                 "batch_logs": list(self.batch_logs),
                 "cancel_requested": self.cancel_requested,
                 "notes": list(self.notes),
+                "curve": _copy_curve(self.curve),
             }
 
 
@@ -181,9 +196,9 @@ class _WorkerJob(_Reporting):
         self._stop = self._stop or self._control.poll()
         return self._stop
 
-    def finish(self, status: str, message: str = "") -> None:
+    def finish(self, status: str, message: str = "", curve: dict | None = None) -> None:
         _check_status(status)
-        self._send("finish", status, message)
+        self._send("finish", status, message, curve)
 
 
 def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:

@@ -419,8 +419,10 @@ def _stopped(job, result) -> bool:
         return False
     if result is None:
         job.finish("cancelled", "Cancelled before training started. Nothing was saved.")
+    elif result.diverged:
+        job.finish("diverged", result.message, result.loss_curve())  # the page draws the loss up to the divergence
     else:
-        job.finish("diverged" if result.diverged else "cancelled", result.message)
+        job.finish("cancelled", result.message)
     return True
 
 
@@ -465,7 +467,12 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
         return None
     trainee = colors.build_color_model(cfg) if req.fresh else copy_model(before.model)
     model, result, data = colors.train_color_model(
-        cfg, data=data, model=trainee, loss_ceiling=chance_loss(len(colors.CLASS_NAMES)), **job.hooks()
+        cfg,
+        data=data,
+        model=trainee,
+        loss_ceiling=chance_loss(len(colors.CLASS_NAMES)),
+        record_batches=True,  # no batch reports (epochs take well under a second), but a divergence curve per batch
+        **job.hooks(),
     )
     if _stopped(job, result):
         return None

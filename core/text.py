@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import secrets
 import sys
 import threading
 import unicodedata
@@ -30,6 +31,8 @@ PRESETS: dict[str, TextConfig] = {
 SHAKESPEARE_URL = "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt"
 SHAKESPEARE_FILE = "shakespeare.txt"
 MAX_SAMPLES = 8  # parallel samples per request: each one is a row of the batch
+DRAWN_SEED_LIMIT = 1_000_000  # a fresh seed has at most six digits: short enough to read off and type back in
+MAX_RANDOM_SEED = 2**32 - 1  # the largest seed a user may type (NumPy takes more, but a browser number field may not)
 DEFAULT_SEED_CHAR = "\n"  # an empty seed starts "at the beginning of a line", the most common context in plays
 # Typographic characters people paste that a plain-ASCII corpus spells differently.
 CHAR_MAP = {
@@ -528,6 +531,26 @@ class Step(NamedTuple):
     probabilities: np.ndarray  # (B, V) the distribution they were drawn from
     hidden: np.ndarray  # (B, U) LSTM hidden state after reading the sampled character
     cell: np.ndarray  # (B, U) LSTM cell state after reading it
+    logits: np.ndarray  # (B, V) the raw scores before temperature and top-k: any temperature can be replayed on them
+
+
+def draw_random_seed() -> int:
+    """A fresh random seed for one Generate, from the OS's entropy: different every call, short enough to type."""
+    return secrets.randbelow(DRAWN_SEED_LIMIT)
+
+
+def check_random_seed(value) -> int:
+    """A whole number from 0 to MAX_RANDOM_SEED, or a plain ValueError (negative, fractional, NaN, text, too big)."""
+    message = f"The random seed must be a whole number from 0 to {MAX_RANDOM_SEED:,} (got {value!r})."
+    if isinstance(value, bool):
+        raise ValueError(message)
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(message) from None
+    if not math.isfinite(as_float) or as_float != int(as_float) or not 0 <= int(as_float) <= MAX_RANDOM_SEED:
+        raise ValueError(message)
+    return int(value) if isinstance(value, (int, np.integer)) else int(as_float)
 
 
 def check_sampling(n_samples, top_k) -> None:
@@ -558,11 +581,12 @@ def iter_generate(
     logits = np.repeat(logits[-1:], n_samples, axis=0)  # (B, V)
     state = LSTMState(np.repeat(state.h, n_samples, axis=0), np.repeat(state.c, n_samples, axis=0))
     for _ in range(int(length)):
-        probabilities = next_char_probabilities(logits, temperature, top_k)  # (B, V)
+        step_logits = np.asarray(logits, dtype=np.float32)  # (B, V) what this step's distribution comes from
+        probabilities = next_char_probabilities(step_logits, temperature, top_k)  # (B, V)
         ids = np.argmax(probabilities, axis=-1) if temperature == 0 else sample_ids(probabilities, rng)
         with one_blas_thread():  # per step, not around the loop: the caller runs other code between yields
             logits, state = sampler.step(state, ids)
-        yield Step(ids, probabilities.astype(np.float32), state.h, state.c)
+        yield Step(ids, probabilities.astype(np.float32), state.h, state.c, step_logits)
 
 
 @dataclass
@@ -574,11 +598,18 @@ class Generation:
     hidden: np.ndarray  # (L, U) of sample 0
     cell: np.ndarray  # (L, U) of sample 0
     notes: list[str] = field(default_factory=list)
+    logits: np.ndarray | None = None  # (B, L, V) raw scores each distribution came from (before temperature, top-k)
+    random_seed: int | None = None  # the seed the draws came from: the same seed and settings give the same text
+    temperature: float | None = None
+    top_k: int | None = None
 
 
 class GenerationStream:
     """Generate while streaming: iterating yields sample 0's characters one at a time (for st.write_stream);
     when the iteration ends, `.result` holds the full Generation. Bad arguments raise before the first character.
+
+    Without a `random_seed` a fresh one is drawn (draw_random_seed) and kept in `.random_seed`, so any run can be
+    repeated by passing it back.
     """
 
     def __init__(
@@ -595,13 +626,14 @@ class GenerationStream:
         self.length, length_note = check_length(length, max_chars)
         self.temperature = check_temperature(temperature)
         check_sampling(n_samples, top_k)
-        self.sampler, self.top_k, self.n_samples, self.random_seed = sampler, top_k, int(n_samples), random_seed
+        self.random_seed = draw_random_seed() if random_seed is None else check_random_seed(random_seed)
+        self.sampler, self.top_k, self.n_samples = sampler, top_k, int(n_samples)
         self.seed = clean_seed(seed_text, sampler.vocab)
         self.notes = [n for n in (self.seed.message, length_note) if n]
         self.result: Generation | None = None
 
     def __iter__(self) -> Iterator[str]:
-        ids, probs, hidden, cell = [], [], [], []
+        ids, probs, hidden, cell, logits = [], [], [], [], []
         chars = self.sampler.vocab.chars
         steps = iter_generate(
             self.sampler, self.seed.text, self.length, self.temperature, self.top_k, self.n_samples, self.random_seed
@@ -611,6 +643,7 @@ class GenerationStream:
             probs.append(step.probabilities)
             hidden.append(step.hidden[0])
             cell.append(step.cell[0])
+            logits.append(step.logits)
             yield chars[int(step.ids[0])]
         id_array = np.stack(ids, axis=1)  # (B, L)
         self.result = Generation(
@@ -621,6 +654,10 @@ class GenerationStream:
             hidden=np.stack(hidden),  # (L, U)
             cell=np.stack(cell),  # (L, U)
             notes=self.notes,
+            logits=np.stack(logits, axis=1),  # (B, L, V)
+            random_seed=self.random_seed,
+            temperature=self.temperature,
+            top_k=int(self.top_k) if self.top_k else None,
         )
 
 
@@ -634,7 +671,10 @@ def generate_text(
     random_seed: int | None = None,
     max_chars: int = 2000,
 ) -> Generation:
-    """Generate `n_samples` continuations of a seed; records every distribution and sample 0's activations."""
+    """Generate `n_samples` continuations of a seed; records every distribution, its logits and sample 0's activations.
+
+    Without `random_seed` a fresh seed is drawn and recorded in the result's `random_seed`.
+    """
     stream = GenerationStream(sampler, seed_text, length, temperature, top_k, n_samples, random_seed, max_chars)
     for _ in stream:
         pass

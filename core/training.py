@@ -12,6 +12,7 @@ import numpy as np
 
 EpochHook = Callable[[int, dict], None]
 BatchHook = Callable[[int, int, dict], None]
+MAX_BATCH_RECORDS = 4000  # per-batch losses kept for the divergence curve; past it the older half is thinned
 
 
 class TrainingError(ValueError):
@@ -26,10 +27,30 @@ class TrainResult:
     diverged: bool = False
     message: str = ""
     seconds: float = 0.0
+    steps_per_epoch: int = 0
+    # Every batch's loss (Keras' running mean within the epoch), when batches are watched (`on_batch_end` or
+    # `record_batches`): {"epoch": 1, "batch": 1, "step": 1, "loss": ...}, 1-based; a diverging batch is the last.
+    batch_history: list[dict] = field(default_factory=list)
+    # Where the loss diverged: epoch and batch (1-based; batch None when caught at the end of an epoch), the global
+    # step, the metric and its value (NaN/inf kept as floats), why ("nan", "inf" or "ceiling"), the ceiling, and the
+    # diverging epoch's logs when it was caught there. `history` keeps finished, finite epochs only.
+    divergence: dict | None = None
 
     @property
     def ok(self) -> bool:
         return not (self.cancelled or self.diverged)
+
+    def loss_curve(self) -> dict:
+        """What was recorded up to and including the divergence point, for a view to draw after the run ended:
+        {"epoch_logs": [{"epoch": 1, "loss": ...}, ...], "batch_logs": [...], "steps_per_epoch", "divergence"}."""
+        n = max((len(v) for v in self.history.values()), default=0)
+        epochs = [{"epoch": i + 1, **{k: v[i] for k, v in self.history.items() if i < len(v)}} for i in range(n)]
+        return {
+            "epoch_logs": epochs,
+            "batch_logs": [dict(b) for b in self.batch_history],
+            "steps_per_epoch": int(self.steps_per_epoch),
+            "divergence": dict(self.divergence) if self.divergence else None,
+        }
 
 
 def make_optimizer(name: str, learning_rate: float, decay_steps: int = 0, final_fraction: float = 1.0):
@@ -82,7 +103,21 @@ def _ceiling_message(loss: float, ceiling: float, epoch: int) -> str:
     )
 
 
-def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop, loss_ceiling=None):
+def _reason(value: float) -> str:
+    return "nan" if math.isnan(value) else "inf"
+
+
+def _record_batch(result: TrainResult, record: dict) -> None:
+    history = result.batch_history
+    history.append(record)
+    if len(history) > MAX_BATCH_RECORDS:  # drop every other one of the older half: recent batches stay dense
+        half = len(history) // 2
+        history[:half] = history[:half:2]
+
+
+def _make_callback(
+    result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop, loss_ceiling=None, watch_batches=False
+):
     import keras
 
     # Subclassing keras' Callback is the hook model.fit offers; everything else stays inside fit.
@@ -106,15 +141,20 @@ def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every,
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
-            bad = [v for v in logs.values() if not math.isfinite(v)]
+            bad = [(k, v) for k, v in logs.items() if not math.isfinite(v)]
+            where = {"epoch": epoch + 1, "batch": None, "step": (epoch + 1) * result.steps_per_epoch, "logs": logs}
             if bad and not result.cancelled and not result.diverged:
                 result.diverged = True
-                result.message = _divergence_message(bad[0], epoch, None)
+                result.message = _divergence_message(bad[0][1], epoch, None)
+                result.divergence = {**where, "metric": bad[0][0], "value": bad[0][1], "reason": _reason(bad[0][1])}
                 self.model.stop_training = True
             elif self._above_ceiling(logs.get("loss")) and not result.cancelled and not result.diverged:
                 result.diverged = True
                 result.message = _ceiling_message(logs["loss"], loss_ceiling, epoch)
+                result.divergence = {**where, "metric": "loss", "value": logs["loss"], "reason": "ceiling"}
                 self.model.stop_training = True
+            if result.divergence is not None:
+                result.divergence.setdefault("ceiling", loss_ceiling)
             if result.cancelled or result.diverged:
                 return
             for k, v in logs.items():
@@ -130,20 +170,26 @@ def _make_callback(result: TrainResult, on_epoch_end, on_batch_end, batch_every,
             if result.cancelled or result.diverged:
                 return
             loss = float((logs or {}).get("loss", 0.0))
+            step = self.epoch * result.steps_per_epoch + batch + 1
+            # Recorded before the checks, so a diverging batch is the curve's last point.
+            _record_batch(result, {"epoch": self.epoch + 1, "batch": batch + 1, "step": step, "loss": loss})
+            where = {"epoch": self.epoch + 1, "batch": batch + 1, "step": step, "metric": "loss", "value": loss}
             if not math.isfinite(loss):
                 result.diverged = True
                 result.message = _divergence_message(loss, self.epoch, batch)
+                result.divergence = {**where, "reason": _reason(loss), "ceiling": loss_ceiling}
                 self.model.stop_training = True
                 return
             if batch >= batch_every and self._above_ceiling(loss):  # Keras' batch loss is the epoch's running mean
                 result.diverged = True
                 result.message = _ceiling_message(loss, loss_ceiling, self.epoch)
+                result.divergence = {**where, "reason": "ceiling", "ceiling": loss_ceiling}
                 self.model.stop_training = True
                 return
-            if batch % batch_every == 0 or batch + 1 == self.params.get("steps"):
+            if on_batch_end is not None and (batch % batch_every == 0 or batch + 1 == self.params.get("steps")):
                 on_batch_end(self.epoch, batch, {k: float(v) for k, v in (logs or {}).items()})
 
-    return BatchReporter() if on_batch_end is not None else Reporter()
+    return BatchReporter() if on_batch_end is not None or watch_batches else Reporter()
 
 
 def train(
@@ -164,6 +210,7 @@ def train(
     batch_every: int = 1,
     should_stop: Callable[[], bool] | None = None,
     loss_ceiling: float | None = None,
+    record_batches: bool = False,
     max_epochs: int | None = None,
     shuffle: bool = True,
     deterministic: bool = False,
@@ -174,6 +221,9 @@ def train(
 
     The caller owns `model`: pass a copy (see `copy_model`) when the original must stay untouched.
     Training stops as diverged when the loss is NaN/inf, or above `loss_ceiling` (see `chance_loss`).
+    Every batch's loss is kept in `TrainResult.batch_history` when batches are reported or `record_batches` is set
+    (which costs a sync per batch: Keras then turns each batch's logs into floats), and divergence is then caught
+    at the batch it happens in; `TrainResult.loss_curve()` is the curve up to that point.
     """
     import keras
 
@@ -187,8 +237,10 @@ def train(
     steps = int(epochs) * math.ceil(len(x) / int(batch_size))
     opt = make_optimizer(optimizer, float(learning_rate), steps, float(final_learning_rate_fraction))
     model.compile(optimizer=opt, loss=loss, metrics=metrics or ["accuracy"])
-    result = TrainResult()
-    callback = _make_callback(result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop, loss_ceiling)
+    result = TrainResult(steps_per_epoch=math.ceil(len(x) / int(batch_size)))
+    callback = _make_callback(
+        result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop, loss_ceiling, record_batches
+    )
     start = time.perf_counter()
     model.fit(
         x,

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import colors, samples
+from core import colors, colors_live, samples
 from core import figures as fig
+from core.figures import colors as colors_fig
 from core.settings import get_settings
 from ui.common import DEMO_SEED, demo_mode, guarded, page_header
 from ui.models import active_label, load_active
@@ -34,6 +35,12 @@ def _set_rgb(rgb) -> None:
     state["colors.rgb"] = (r, g, b)
     state["colors.picker"] = colors.to_hex((r, g, b))
     state["colors.r"], state["colors.g"], state["colors.b"] = r, g, b
+    # the decision-region slice follows the colour (the user can move it off again with its own slider)
+    state["colors.slice_value"] = (r, g, b)[colors.channel_index(state.get("colors.slice_channel", "B"))]
+
+
+def _from_slice_channel() -> None:
+    state["colors.slice_value"] = state["colors.rgb"][colors.channel_index(state["colors.slice_channel"])]
 
 
 def _from_picker() -> None:
@@ -54,6 +61,57 @@ def _from_text() -> None:
 
 if "colors.picker" not in state:
     _set_rgb(state["colors.rgb"])
+FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]  # each family's display colour
+
+
+def live_bars(rgb: tuple[int, int, int]) -> None:
+    """The network run in the browser (as TensorFlow Playground does), so its bars move while a slider is dragged."""
+    st.subheader("Drag for live bars")
+    try:
+        weights = colors.forward_weights(model)
+    except ValueError as exc:
+        st.warning(f"No live view for this model: {exc}")
+        return
+    units = len(weights["hidden_bias"])
+    st.write(
+        "The sliders above ask the server when you let go. These run the same network in your browser: its "
+        f"3 × {units} + {units} × {len(weights['logits_bias'])} weights are sent to the page once, and every step of "
+        "a drag recomputes the hidden units and the softmax. They start at your colour; dragging here does not change "
+        "the rest of the page."
+    )
+    st.iframe(  # numbers and the fixed class names only: core.colors_live escapes everything it embeds
+        colors_live.live_view_html(weights, rgb, colors.CLASS_NAMES, FAMILY_HEX), height=colors_live.LIVE_VIEW_HEIGHT
+    )
+
+
+def decision_regions(rgb: tuple[int, int, int]) -> None:
+    """The model's answer over a flat slice of RGB space: one channel held fixed, the other two stepped."""
+    st.subheader("Decision regions: a slice of RGB space")
+    st.write(
+        "Hold one channel fixed and step the other two over 0–255: every cell is painted in the family the model "
+        "picks there, paler where it is less sure (hover for the probability). The borders are where the model "
+        "changes its mind; your colour is ringed."
+    )
+    c1, c2 = st.columns([1, 3])
+    channel = c1.radio(
+        "Hold fixed", colors.CHANNELS, index=2, key="colors.slice_channel", on_change=_from_slice_channel
+    )
+    value = c2.slider(f"{channel} value", 0, 255, key="colors.slice_value")
+    try:
+        grid = colors.decision_grid(model, channel, value, steps=64)
+    except ValueError as exc:
+        st.warning(f"No decision regions: {exc}")
+        return
+    share = np.bincount(grid.family.ravel(), minlength=len(colors.FAMILIES)) / grid.family.size
+    st.plotly_chart(
+        colors_fig.decision_regions(grid, colors.CLASS_NAMES, FAMILY_HEX, marker_rgb=rgb), key="colors.regions"
+    )
+    st.caption(
+        f"{len(grid.values)} × {len(grid.values)} colours with {channel} = {grid.fixed_value}, predicted in one batch. "
+        "Share of this slice per family: "
+        + ", ".join(f"{colors.CLASS_NAMES[k]} {share[k]:.0%}" for k in np.argsort(-share) if share[k] > 0)
+        + "."
+    )
 
 
 @st.fragment
@@ -90,13 +148,13 @@ def live_prediction() -> None:
                 probs,
                 colors.CLASS_NAMES,
                 "Softmax over the 9 families",
-                colors=[
-                    colors.to_hex(colors.OBVIOUS_COLORS[f]) if i != top else "#111"
-                    for i, f in enumerate(colors.FAMILIES)
-                ],
+                colors=[shade if i != top else "#111" for i, shade in enumerate(FAMILY_HEX)],
             ),
             key="colors.bars",
         )
+
+    live_bars(rgb)
+    decision_regions(rgb)
 
     st.subheader("The same logits, three ways")
     st.write(

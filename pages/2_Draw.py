@@ -5,10 +5,12 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from core import cnn_explain as cnn
 from core import figures as fig
 from core import samples, shapes
+from core.figures import cnn as cnn_fig
 from ui.canvas import CanvasError, canvas_rgba
-from ui.common import guarded, page_header
+from ui.common import guard, guarded, page_header
 from ui.models import active_label, load_active
 
 CANVAS_PX = 320
@@ -78,6 +80,121 @@ def _show_answer(name: str, confidence: float | None = None) -> None:
         )
 
 
+def _input_name(layer: str, names: list[str]) -> str:
+    at = names.index(layer)
+    return f"{names[at - 1]}'s output" if at else "the drawing scaled to 0–1"
+
+
+def _default(key: str, low: int, high: int, value: int) -> None:
+    """Start a 1-based number input at `value`, and bring back one whose stored value no longer fits (another
+    model's layer of another size)."""
+    stored = state.get(key)
+    if not isinstance(stored, int) or not low <= stored <= high:
+        state[key] = value
+
+
+def _take_click(chart_key: str, row_key: str, col_key: str, shape: tuple[int, int]) -> None:
+    """A click on the feature map moves the row and column inputs to the clicked cell."""
+    cell = cnn_fig.clicked_cell(state.get(chart_key), shape)
+    if cell is not None:
+        state[row_key], state[col_key] = cell[0] + 1, cell[1] + 1
+
+
+def _explore_layers(activations: cnn.Activations) -> None:
+    """CNN Explainer's view: every conv and pool layer's maps, then any one cell's arithmetic with its numbers."""
+    st.subheader("Every layer, one neuron at a time")
+    st.caption(
+        "Your drawing through every convolution (conv) and max-pooling (pool) layer, one tile per filter, each tile "
+        "scaled to its own strongest response. Each layer reads the one before it: a conv cell is a 3×3 window of "
+        "every map of the layer before, multiplied by its filter's weights and summed; a pool cell is the largest of "
+        "a 2×2 window, so each pool halves the maps."
+    )
+    names = list(activations.outputs)
+    for column, name in zip(st.columns(len(names)), names):
+        h, w, n = activations.outputs[name].shape
+        column.image(cnn_fig.layer_mosaic(activations.outputs[name]), caption=f"{name} · {h}×{w}×{n}", width="stretch")
+    layer = st.radio(
+        "Layer to open",
+        names,
+        horizontal=True,
+        key="draw.cnn.layer",
+        format_func=lambda n: f"{n} ({'×'.join(map(str, activations.outputs[n].shape))})",
+    )
+    out = activations.outputs[layer]  # (H, W, filters)
+    h, w, n = out.shape
+    kind = cnn.layer_kind(model, layer)
+    what = "Filter" if kind == "conv" else "Channel"
+    keys = {k: f"draw.cnn.{k}.{layer}" for k in ("filter", "row", "col", "map", "channel")}
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        _default(keys["filter"], 1, n, shapes.strongest_filter(out)[0] + 1)
+        chosen = st.number_input(f"{what} (1–{n})", 1, n, step=1, key=keys["filter"]) - 1
+        peak_row, peak_col = np.unravel_index(int(np.argmax(out[:, :, chosen])), (h, w))
+        _default(keys["row"], 1, h, int(peak_row) + 1)
+        _default(keys["col"], 1, w, int(peak_col) + 1)
+        row, col = state[keys["row"]] - 1, state[keys["col"]] - 1
+        st.plotly_chart(
+            cnn_fig.feature_map_figure(out[:, :, chosen], (row, col), f"{layer}, {what.lower()} {chosen + 1}"),
+            key=keys["map"],
+            on_select=lambda: _take_click(keys["map"], keys["row"], keys["col"], (h, w)),
+            selection_mode="points",
+        )
+        r1, r2 = st.columns(2)
+        row = r1.number_input(f"Row (1–{h})", 1, h, step=1, key=keys["row"]) - 1
+        col = r2.number_input(f"Column (1–{w})", 1, w, step=1, key=keys["col"]) - 1
+        st.caption("Click a cell of the map, or set the row and column here.")
+    with right:
+        cell = cnn.cell_arithmetic(model, activations, layer, row, col, chosen)
+        st.markdown(
+            f"**{layer}, {what.lower()} {chosen + 1}, row {row + 1}, column {col + 1} = {cell.output:.4f}**  \n"
+            f"The layer's own output there: {float(out[row, col, chosen]):.4f}."
+        )
+        source = _input_name(layer, names)
+        if kind == "conv":
+            _explain_conv(cell, source, keys["channel"])
+        else:
+            kh, kw = cell.window.shape
+            st.plotly_chart(cnn_fig.pool_cell_figure(cell), key="draw.cnn.pool", width="content")
+            st.caption(
+                f"The {kh}×{kw} window at rows {cell.top + 1}–{cell.top + kh}, columns {cell.left + 1}–{cell.left + kw} "
+                f"of {source}, channel {chosen + 1}; the outlined value is the largest and passes on."
+            )
+            st.code(cnn.pool_equation(cell), language=None, wrap_lines=True)
+
+
+def _explain_conv(cell: cnn.ConvCell, source: str, channel_key: str) -> None:
+    kh, kw, n_in = cell.window.shape
+    channel = 0
+    if n_in > 1:
+        _default(channel_key, 1, n_in, int(np.argmax(np.abs(cell.channel_sums))) + 1)
+        channel = (
+            st.number_input(
+                f"Input channel to show (1–{n_in})",
+                1,
+                n_in,
+                step=1,
+                key=channel_key,
+                help=f"The kernel has one {kh}×{kw} slice per map of the layer before; the bars show every slice's share.",
+            )
+            - 1
+        )
+    st.plotly_chart(cnn_fig.conv_cell_figure(cell, channel), key="draw.cnn.conv")
+    st.caption(
+        f"The {kh}×{kw} window at rows {cell.top + 1}–{cell.top + kh}, columns {cell.left + 1}–{cell.left + kw} of "
+        f"{source}"
+        + (f", map {channel + 1} of {n_in}" if n_in > 1 else "")
+        + "."
+        + (
+            " Cells marked pad lie outside the input: 'same' padding puts zeros there so the map keeps its size."
+            if cell.outside.any()
+            else ""
+        )
+    )
+    st.code("\n".join(cnn.conv_equation(cell, channel)), language=None, wrap_lines=True)
+    if n_in > 1:
+        st.plotly_chart(cnn_fig.channel_shares_figure(cell, channel), key="draw.cnn.shares")
+
+
 @st.fragment
 @guarded("The live drawing")
 def live_drawing() -> None:
@@ -139,12 +256,14 @@ def live_drawing() -> None:
         "convention, so public Quick, Draw! bitmaps can test and train this model."
     )
     st.subheader("What the first convolution layer sees")
-    maps = shapes.feature_maps(model, image, ("conv_1",))["conv_1"]
+    activations = cnn.layer_activations(model, image)  # every conv and pool layer, one forward pass
+    first_conv = next(n for n in activations.outputs if cnn.layer_kind(model, n) == "conv")
+    maps = activations.outputs[first_conv]
     strongest, peak = shapes.strongest_filter(maps)
     st.image(
         fig.feature_map_mosaic(maps, columns=8, scale=4),
         caption=(
-            f"conv_1: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}, filters 1–{maps.shape[-1]} "
+            f"{first_conv}: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}, filters 1–{maps.shape[-1]} "
             f"in reading order. The strongest response is filter {strongest + 1} "
             f"(activation {peak:.2f})."
         ),
@@ -154,6 +273,8 @@ def live_drawing() -> None:
         "light up on edges of one direction, some on corners or on the stroke itself; the next layers combine them "
         "into shapes."
     )
+    with guard("The layer-by-layer view"):  # a layer it cannot explain shows one line; the page carries on
+        _explore_layers(activations)
 
     st.subheader("Save this drawing as a sample")
     n1, n2 = st.columns([2, 1], vertical_alignment="bottom")

@@ -1,6 +1,7 @@
 """Text: a character-level LSTM writes Shakespeare one character at a time; see every next-character distribution."""
 
 import html
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,7 @@ import streamlit as st
 
 from core import figures as fig
 from core import text as T
+from core import text_steps as TS
 from core.settings import get_settings
 from ui.common import DEMO_SEED, demo_mode, guard, guarded, page_header
 from ui.models import active_label, active_path, load_active
@@ -98,11 +100,22 @@ with guard("The Text page"):
     c1, c2, c3 = st.columns(3)
     n_samples = c1.slider("Samples (generated together, as one batch)", 1, 5, 1, key="text.samples")
     if demo_mode():
-        random_seed = DEMO_SEED
+        random_seed = DEMO_SEED  # fixed, so a class sees exactly the teacher's text
         c2.number_input("Random seed", value=DEMO_SEED, disabled=True, key="text.random_seed_demo")
         top_k = 0
     else:
-        random_seed = int(c2.number_input("Random seed", value=0, step=1, min_value=0, key="text.random_seed"))
+        # Empty: every Generate draws a fresh seed (and says which); a typed seed repeats that run exactly.
+        random_seed = c2.number_input(
+            "Random seed (empty = a fresh one each time)",
+            value=None,
+            min_value=0,
+            max_value=T.MAX_RANDOM_SEED,
+            step=1,
+            placeholder="fresh each Generate",
+            key="text.random_seed",
+            help="Leave it empty for new text on every Generate. Type in the seed a run reports to repeat it: the "
+            "same seed with the same settings (seed text, temperature, length, samples, top-k) gives the same text.",
+        )
         top_k = int(
             c3.number_input(
                 "Top-k (0 = off)",
@@ -137,7 +150,13 @@ with guard("The Text page"):
                 st.write_stream(_escape_markdown(c) for c in stream)
             live.empty()
             state["text.result"] = stream.result
-            state["text.settings"] = {"temperature": stream.temperature, "top_k": top_k, "seed": random_seed}
+            state["text.settings"] = {
+                "temperature": stream.temperature,
+                "top_k": top_k,
+                "seed": stream.random_seed,
+                "seed_source": "demo" if demo_mode() else ("fresh" if random_seed is None else "typed"),
+            }
+            state.pop("text.step_temperature", None)  # the step-through's slider starts at this run's temperature
             # The same start, decoded greedily: for the sampling-versus-argmax comparison below.
             state["text.argmax"] = T.generate_text(sampler, stream.seed.text, min(stream.length, 400), temperature=0)
 
@@ -149,6 +168,22 @@ with guard("The Text page"):
             f"**Seed used:** `{result.seed.text!r}`"
             + (" (cleaned)" if result.seed.text != result.seed.original else "")
         )
+        run_seed, source = state["text.settings"]["seed"], state["text.settings"].get("seed_source")
+        if source == "fresh":
+            left, right = st.columns([4, 1])
+            left.info(f"Random seed {run_seed} — type it in to repeat this run.", icon="🎲")
+
+            def _keep_seed(seed: int = run_seed) -> None:
+                state["text.random_seed"] = seed  # a callback runs before the widget: allowed to set its value
+
+            right.button("Repeat with this seed", key="text.keep_seed", on_click=_keep_seed)
+        elif source == "typed":
+            st.caption(
+                f"Random seed {run_seed}, typed in: the same seed and settings give the same text. "
+                "Empty the box for a fresh seed on each Generate."
+            )
+        elif source == "demo":
+            st.caption(f"Demo mode: the random seed is fixed at {run_seed}, so everyone sees the same text.")
         tabs = st.tabs([f"Sample {i + 1}" for i in range(len(result.texts))])
         for i, (tab, generated) in enumerate(zip(tabs, result.texts)):
             with tab, st.container(key=f"text-sample-{i}"):
@@ -179,19 +214,94 @@ with guard("The Text page"):
             f"{html.escape(T.show_char(generated[pos]))}</mark>{PRE_CLOSE}",
             unsafe_allow_html=True,
         )
-        nonzero = p[p > 0]
-        m1, m2, m3 = st.columns(3)
-        m1.metric("p(sampled character)", f"{p[chosen]:.3f}")
-        m2.metric(f"rank among {len(vocab)}", int((p > p[chosen]).sum()) + 1)
-        m3.metric("entropy of the distribution", f"{float(-(nonzero * np.log2(nonzero)).sum()):.2f} bits")
+        sampled_t = state["text.settings"]["temperature"]
+        used = TS.StepDistribution(sampled_t, p, float(TS.entropy_nats(p)))
+        if result.logits is None:  # a result kept from before logits were stored: only the sampled distribution
+            st.plotly_chart(
+                fig.next_char_bars(p, vocab.chars, chosen, k, f"Next-character distribution at position {pos + 1}"),
+                key="text.step_bars",
+            )
+            return
+
+        # The temperature slider replays this step's stored logits: softmax(logits / T), nothing is regenerated.
+        top = float(min(5.0, max(2.0, math.ceil(sampled_t))))
+        start_t = min(sampled_t, top)
+        if not 0.0 <= state.get("text.step_temperature", start_t) <= top:
+            state["text.step_temperature"] = start_t
+        state.setdefault("text.step_temperature", start_t)
+        s1, s2 = st.columns([4, 1])
+        live_t = s1.slider(
+            "Temperature for this step (replayed on its scores: nothing is generated again)",
+            0.0,
+            top,
+            step=0.05,
+            key="text.step_temperature",
+            help="softmax(scores / T). Below 1 the likeliest characters take more of the probability; above 1 it "
+            "spreads towards a uniform choice; 0 keeps only the likeliest.",
+        )
+
+        def _reset_temperature() -> None:
+            state["text.step_temperature"] = start_t
+
+        s2.button(f"Back to T = {start_t:g}", key="text.step_temperature_reset", on_click=_reset_temperature)
+        live = TS.distribution_at(result.logits[sample, pos], live_t, result.top_k)
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric(
+            f"p(sampled character) at T = {live_t:g}",
+            f"{live.probabilities[chosen]:.3f}",
+            delta=f"{live.probabilities[chosen] - p[chosen]:+.3f} vs sampling",
+            delta_color="off",
+        )
+        m2.metric(f"its rank among {len(vocab)}", live.rank_of(chosen))
+        m3.metric(
+            f"entropy at T = {live_t:g}",
+            f"{live.entropy_bits:.2f} bits · {live.entropy_nats:.2f} nats",
+            delta=f"{live.entropy_bits - used.entropy_bits:+.2f} bits vs sampling",
+            delta_color="off",
+            help=f"Like a fair choice among {live.effective_choices:.1f} characters (e^entropy in nats).",
+        )
+        m4.metric(
+            f"entropy when sampled (T = {sampled_t:g})",
+            f"{used.entropy_bits:.2f} bits · {used.entropy_nats:.2f} nats",
+            help=f"Like a fair choice among {used.effective_choices:.1f} characters. The character was drawn from "
+            "this distribution.",
+        )
         st.plotly_chart(
-            fig.next_char_bars(p, vocab.chars, chosen, k, f"Next-character distribution at position {pos + 1}"),
+            fig.temperature_bars(
+                live.probabilities,
+                p,
+                vocab.chars,
+                chosen,
+                k,
+                f"Next-character distribution at position {pos + 1}, T = {live_t:g}",
+                live_t,
+                sampled_t,
+            ),
             key="text.step_bars",
         )
         st.caption(
+            "Bars: the distribution at the slider's temperature; black ticks: the one the character was drawn from. "
             "The orange bar is the character that was drawn. With temperature above 0 it need not be the tallest: "
             "sampling picks each character with its probability, which is what keeps the text from repeating."
+            + (f" Top-k = {result.top_k} still applies: the other characters stay at 0." if result.top_k else "")
         )
+        with st.expander("Entropy against temperature at this step", expanded=False):
+            temperatures = np.linspace(0.0, top, 81)
+            curve = TS.entropy_by_temperature(result.logits[sample, pos], temperatures, result.top_k)
+            choices = min(result.top_k or len(vocab), len(vocab))
+            st.plotly_chart(
+                fig.entropy_curve(
+                    temperatures,
+                    curve,
+                    [("when sampled", sampled_t, used.entropy_bits), ("slider", live_t, live.entropy_bits)],
+                    max_bits=math.log2(choices),
+                ),
+                key="text.step_entropy_curve",
+            )
+            st.caption(
+                f"Entropy −Σ p log₂ p in bits (× ln 2 for nats). At T = 0 it is 0 (one certain character); as T "
+                f"grows it climbs towards log₂ {choices} = {math.log2(choices):.2f} bits, a uniform choice."
+            )
 
     step_through()
 

@@ -1,16 +1,19 @@
 """Retrain studio: retrain a copy of the colour, shape or text model in the background, watch it learn, look under
-the hood (accuracy per class, confusion matrix, the misclassified samples), and keep, use or delete versions."""
+the hood (accuracy per class, confusion matrix, the misclassified samples, the loss up to a divergence), keep, use
+or delete versions, and compare two versions on the same held-out inputs."""
 
 import uuid
 
+import numpy as np
 import streamlit as st
 
+from core import colors as colors_core
+from core import compare, jobs, retrain, samples, store
 from core import figures as fig
-from core import jobs, retrain, samples, store
 from core import text as text_core
 from core.settings import get_settings
 from ui.common import DEMO_SEED, demo_mode, guard, guarded, page_header
-from ui.models import active_label, active_path, set_active
+from ui.models import active_label, active_path, load_model_folder, set_active
 
 page_header(
     "Retrain studio",
@@ -275,6 +278,37 @@ with guard("The Retrain page"):
             if x in labels and y in labels:
                 state[f"retrain.cell.{job_id}"] = (labels.index(y), labels.index(x))
 
+    def _divergence(curve: dict, job_id: str) -> None:
+        """The loss the diverged run recorded, up to and including the step where it diverged."""
+        where = curve["divergence"]
+        st.plotly_chart(fig.divergence_curve(curve), key=f"retrain.divergence.{job_id}")
+        place = f"epoch {where['epoch']}" + (f", batch {where['batch']}" if where.get("batch") else "")
+        value = fig.divergence_label(where["value"])
+        shown = "every batch's loss (Keras' running mean within its epoch) and " if curve["batch_logs"] else ""
+        why = (
+            f"The dotted line is the ceiling, {where['ceiling']:.3g}: a loss far worse than guessing."
+            if where.get("reason") == "ceiling"
+            else f"A loss of {value} cannot be drawn, so its cross sits just above the highest loss, labelled."
+        )
+        st.caption(
+            f"The loss up to the divergence: {shown}each finished epoch's. In {place} the {where['metric']} became "
+            f"**{value}** (the red ✕). {why}"
+        )
+        rows = [
+            {"epoch": r.get("epoch"), "batch": str(r["batch"]) if "batch" in r else "end of epoch", "loss": r["loss"]}
+            for r in (curve["batch_logs"][-6:] or curve["epoch_logs"][-5:])
+            if "loss" in r
+        ]
+        if where.get("batch") is None:  # caught at the end of an epoch: that epoch is not in the finished ones
+            rows.append({"epoch": where["epoch"], "batch": "end of epoch", "loss": where["value"]})
+        if rows:
+            st.caption("The last losses recorded, the diverging one last:")
+            st.dataframe(
+                [{**r, "loss": fig.divergence_label(r["loss"])} for r in rows],
+                hide_index=True,
+                key=f"retrain.divergence.table.{job_id}",
+            )
+
     def results(job) -> None:
         snap = job.snapshot()
         outcome = job.result
@@ -288,7 +322,10 @@ with guard("The Retrain page"):
             st.error(snap["message"])
         for note in snap["notes"] + ((outcome or {}).get("notes") or []):
             st.info(note)
-        if snap["epoch_logs"] or snap["batch_logs"]:
+        curve = snap.get("curve")
+        if snap["status"] == "diverged" and curve and curve.get("divergence"):
+            _divergence(curve, job.id)
+        elif snap["epoch_logs"] or snap["batch_logs"]:
             _curves(snap)
         if outcome is None:
             return
@@ -407,3 +444,150 @@ with guard("The Retrain page"):
                 st.rerun()
             except store.StoreError as exc:
                 st.error(str(exc))
+
+    # ---------------------------------------------------------------- compare two versions
+
+    MAX_SHOWN = 24  # disagreements drawn as swatches, images or snippets; the table lists up to 200
+
+    def _truth_table(c, which: np.ndarray, describe) -> list[dict]:
+        names = c.class_names
+        out = []
+        for i in which:
+            a_ok, b_ok = c.pred_a[i] == c.y_true[i], c.pred_b[i] == c.y_true[i]
+            out.append(
+                {
+                    "input": describe(int(i)),
+                    "truth": names[c.y_true[i]],
+                    "A predicts": names[c.pred_a[i]],
+                    "B predicts": names[c.pred_b[i]],
+                    "right": "A" if a_ok else "B" if b_ok else "neither",
+                }
+            )
+        return out
+
+    def _show_disagreements(family: str, vc) -> None:
+        c = vc.comparison
+        st.markdown(f"**Where they disagree** ({c.n_disagree:,} of {c.n:,} inputs)")
+        if not c.n_disagree:
+            st.success("The two models predict the same class for every input.")
+            return
+        # Inputs where exactly one model is right first: those are the ones that tell the models apart.
+        one_right = (c.pred_a == c.y_true) ^ (c.pred_b == c.y_true)
+        order = c.disagreements[np.argsort(~one_right[c.disagreements], kind="stable")]
+        names = c.class_names
+        if family == "text":
+            seq = vc.inputs.shape[1]
+
+            def context(i: int) -> str:
+                window, pos = divmod(i, seq)
+                ids = vc.inputs[window, max(0, pos - 40) : pos + 1]
+                return "".join(names[k] for k in ids).replace("␣", " ").replace("⏎", "⏎ ")
+
+            for i in order[:12]:
+                st.code(
+                    f"…{context(int(i))}  → truth {names[c.y_true[i]]!r}, A {names[c.pred_a[i]]!r}, "
+                    f"B {names[c.pred_b[i]]!r}",
+                    language=None,
+                )
+            return
+        if family == "colors":
+            hexes = [colors_core.to_hex(np.asarray(rgb).round().astype(int)) for rgb in vc.inputs]
+            swatches = "".join(
+                f"<div title='{hexes[i]}: truth {names[c.y_true[i]]}, A {names[c.pred_a[i]]}, B "
+                f"{names[c.pred_b[i]]}' style='width:44px;height:44px;border-radius:6px;border:1px solid #999;"
+                f"background:{hexes[i]}'></div>"
+                for i in order[:MAX_SHOWN]
+            )
+            st.markdown(
+                f"<div data-testid='disagreements' style='display:flex;flex-wrap:wrap;gap:6px'>{swatches}</div>",
+                unsafe_allow_html=True,
+            )
+            describe = hexes.__getitem__
+        else:
+            st.image(
+                [vc.inputs[i] for i in order[:MAX_SHOWN]],
+                width=72,
+                caption=[
+                    f"{names[c.y_true[i]]}: A {names[c.pred_a[i]]}, B {names[c.pred_b[i]]}" for i in order[:MAX_SHOWN]
+                ],
+            )
+
+            def describe(i: int) -> str:
+                return f"drawing #{int(vc.comparison.kept[i]) + 1}"
+
+        st.dataframe(
+            _truth_table(c, order[:200], describe),
+            hide_index=True,
+            width="stretch",
+            key=f"retrain.compare.table.{family}",
+        )
+
+    def _show_comparison(family: str, vc) -> None:
+        c = vc.comparison
+        st.caption(f"Inputs: {vc.description}.")
+        for note in c.notes:
+            st.info(note)
+        acc_a, acc_b = c.report_a["accuracy"], c.report_b["accuracy"]
+        m1, m2, m3 = st.columns(3)
+        m1.metric(f"Accuracy of A ({vc.label_a})", f"{acc_a:.1%}")
+        m2.metric(f"Accuracy of B ({vc.label_b})", f"{acc_b:.1%}", delta=f"{acc_b - acc_a:+.1%}")
+        m3.metric("They disagree on", f"{c.n_disagree / c.n:.1%}", help=f"{c.n_disagree:,} of {c.n:,} inputs")
+        st.caption(" · ".join(f"{k}: {v:,}" for k, v in c.outcome_counts().items()))
+        labels, conf_a, conf_b = c.class_names, np.asarray(c.report_a["confusion"]), np.asarray(c.report_b["confusion"])
+        which = ""
+        if family == "text":  # 65 characters are too many to read: the most frequent ones
+            top = np.argsort(-np.bincount(c.y_true, minlength=len(labels)), kind="stable")[:12]
+            labels, conf_a, conf_b = [labels[i] for i in top], conf_a[np.ix_(top, top)], conf_b[np.ix_(top, top)]
+            which = " (the 12 most frequent characters)"
+        left, right = st.columns(2)
+        left.plotly_chart(
+            fig.confusion_heatmap(conf_a, labels, f"A: {vc.label_a}{which}"), key=f"retrain.compare.conf_a.{family}"
+        )
+        right.plotly_chart(
+            fig.confusion_heatmap(conf_b, labels, f"B: {vc.label_b}{which}"), key=f"retrain.compare.conf_b.{family}"
+        )
+        _show_disagreements(family, vc)
+        if family != "text":
+            st.plotly_chart(
+                fig.agreement_heatmap(c.agreement(), c.class_names, c.class_names, "A's prediction against B's"),
+                key=f"retrain.compare.agreement.{family}",
+            )
+
+    @guarded("The comparison")
+    def compare_panel(family: str, rows: list[dict]) -> None:
+        st.subheader("Compare two versions on the same inputs")
+        if family == "text" and retrain.builtin_corpus_path() is None:
+            st.info(
+                "Text models are not compared here: the built-in corpus is not on this server (the Text page can "
+                "download it), so there is no held-out text to run them on."
+            )
+            return
+        options = {str(store.shipped_model_dir(family)): "the shipped model"}
+        options.update(
+            {r["path"]: f"version {r['version']}" + ("" if r["mine"] else " (another session's)") for r in rows}
+        )
+        if len(options) < 2:
+            st.caption("Train a version first: then you can run it and the shipped model on the same held-out inputs.")
+            return
+        paths = list(options)
+        a_col, b_col = st.columns(2)
+        path_a = a_col.selectbox("Model A", paths, index=0, format_func=options.get, key=f"retrain.compare.a.{family}")
+        path_b = b_col.selectbox("Model B", paths, index=1, format_func=options.get, key=f"retrain.compare.b.{family}")
+        result_key = f"retrain.compare.result.{family}"
+        if st.button("Compare on the held-out inputs", key=f"retrain.compare.run.{family}"):
+            state.pop(result_key, None)
+            if path_a == path_b:
+                st.warning("Model A and model B are the same model: pick two different ones to compare.")
+            else:
+                try:
+                    with st.spinner("Running both models on the held-out inputs…"):
+                        labels = (options[path_a], options[path_b])
+                        vc = compare.compare_versions(family, path_a, path_b, load_model_folder, labels)
+                    state[result_key] = (path_a, path_b, vc)
+                except compare.CompareError as exc:
+                    st.error(str(exc))
+        saved = state.get(result_key)
+        if saved is not None and saved[:2] == (path_a, path_b):
+            _show_comparison(family, saved[2])
+
+    compare_panel(family, rows)

@@ -256,6 +256,120 @@ def _(env):
     return " ".join(json.dumps(s) for s in result["skipped"])
 
 
+# ---- Text page: seeds and the live temperature (issue 17)
+
+
+@case("text-random-seed-negative", "Text page", "random seed −3", "whole number from 0")
+def _(env):
+    from core import text
+
+    return str(text.check_random_seed(-3))
+
+
+@case("text-random-seed-bad", "Text page", "random seed 1.5 (or NaN, text, 2³²)", "whole number from 0")
+def _(env):
+    from core import text
+
+    return str(text.check_random_seed(1.5))
+
+
+@case("text-step-logits-not-finite", "Text page", "a step's logits with NaN in them", "non-finite")
+def _(env):
+    from core import text_steps
+
+    return str(text_steps.distribution_at([math.nan, 1.0, 2.0], 1.0))
+
+
+# ---- Inspect page: paging and byte offsets (issue 17)
+
+
+def _colors_files():
+    from core import inspect as inspector
+
+    return inspector.read_folder_files(store.shipped_model_dir("colors"))
+
+
+@case("inspect-offset-negative", "Inspect page", "go to byte offset −8", "negative")
+def _(env):
+    from core import tensor_pages
+
+    return str(tensor_pages.locate_offset(_colors_files(), -8))
+
+
+@case("inspect-offset-past-end", "Inspect page", "go to a byte offset past the end of the .bin", "past the end")
+def _(env):
+    from core import tensor_pages
+
+    return str(tensor_pages.locate_offset(_colors_files(), 10**9))
+
+
+@case("inspect-page-does-not-exist", "Inspect page", "page 0 (or past the last) of a tensor", "does not exist")
+def _(env):
+    from core import tensor_pages
+
+    return str(tensor_pages.tensor_page(_colors_files(), "hidden/kernel", 0))
+
+
+@case("inspect-offset-no-tensor", "Inspect page", "a byte offset in extra bytes no tensor describes", "belongs to no")
+def _(env):
+    from core import inspect as inspector
+    from core import tensor_pages
+
+    folder = store.shipped_model_dir("colors")
+    shard = (folder / store.SHARD_NAME).read_bytes() + b"\0" * 16
+    files = inspector.files_from_uploads((folder / store.MODEL_JSON).read_bytes(), {store.SHARD_NAME: shard})
+    return str(tensor_pages.locate_offset(files, len(shard) - 4))
+
+
+# ---- Colors page: the live view and the decision regions (issue 17)
+
+
+@case("colors-slice-channel-unknown", "Colors page", "decision regions with fixed channel `alpha`", "R, G or B")
+def _(env):
+    from core import colors
+
+    return str(colors.decision_grid(shipped_colors().model, "alpha", 0))
+
+
+@case("colors-slice-value-above-255", "Colors page", "decision regions with B = 256", "between 0 and 255")
+def _(env):
+    from core import colors
+
+    return str(colors.decision_grid(shipped_colors().model, "B", 256))
+
+
+@case("colors-slice-value-nan", "Colors page", "decision regions with R = NaN", "not a number")
+def _(env):
+    from core import colors
+
+    return str(colors.decision_grid(shipped_colors().model, "R", math.nan))
+
+
+@case("colors-slice-steps-out-of-range", "Colors page", "a decision grid of 1000 steps", "from 2 to 256")
+def _(env):
+    from core import colors
+
+    return str(colors.decision_grid(shipped_colors().model, "R", 0, steps=1000))
+
+
+@case("colors-live-view-other-network", "Colors page", "an active version whose hidden layer is relu", "sigmoid")
+def _(env):
+    import keras
+
+    from core import colors
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Rescaling(1 / 255, name="scale_0_1"),
+            keras.layers.Dense(4, activation="relu", name="hidden"),
+            keras.layers.Dense(9, name="logits"),
+            keras.layers.Activation("softmax", name="softmax"),
+        ]
+    )
+    return str(colors.forward_weights(model))
+
+
 @case(
     "cli-evaluate-colors-csv-line-break",
     "CLI",

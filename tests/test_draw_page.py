@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -238,3 +239,103 @@ def test_server_config_skips_the_forced_collection_after_each_rerun():
 
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+# ---------------------------------------------------------------- every layer, one neuron at a time (issue 17)
+
+LAYERS = {
+    "conv_1": (28, 28, 32),
+    "pool_1": (14, 14, 32),
+    "conv_2": (14, 14, 64),
+    "pool_2": (7, 7, 64),
+    "conv_3": (7, 7, 128),
+    "pool_3": (3, 3, 128),
+}
+SHOWN_CELL = re.compile(
+    r"\*\*(\w+), (?:filter|channel) (\d+), row (\d+), column (\d+) = (-?[\d.]+)\*\*\s+"
+    r"The layer's own output there: (-?[\d.]+)\."
+)
+
+
+def shown_cell(at) -> tuple[str, int, int, int, float, float]:
+    """(layer, filter, row, column (1-based), the arithmetic's value, the layer output's value) as the page shows."""
+    found = [SHOWN_CELL.search(str(m.value)) for m in at.markdown]
+    match = next(m for m in found if m)
+    layer, f, r, c, value, own = match.groups()
+    return layer, int(f), int(r), int(c), float(value), float(own)
+
+
+@pytest.fixture(scope="module")
+def shipped_outputs_for():
+    """The shipped model's conv/pool outputs for an image, computed here, apart from the page."""
+    from core import cnn_explain, store
+
+    model = store.load_family_model("shapes").model
+    return lambda image: cnn_explain.layer_outputs(model, image)
+
+
+def test_every_layer_is_shown_and_a_cell_explained(page, shipped_outputs_for):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    assert not page.exception
+    assert "Every layer, one neuron at a time" in [s.value for s in page.subheader]
+    captions = [c for img in page.get("image") for c in img.captions]
+    for name, (h, w, n) in LAYERS.items():
+        assert f"{name} · {h}×{w}×{n}" in captions
+    assert page.radio(key="draw.cnn.layer").options == [f"{n} ({h}×{w}×{c})" for n, (h, w, c) in LAYERS.items()]
+    layer, f, r, c, value, own = shown_cell(page)
+    outputs = shipped_outputs_for(page.session_state["draw.image"])
+    assert layer == "conv_1" and value == own
+    assert value == pytest.approx(float(outputs["conv_1"][r - 1, c - 1, f - 1]), abs=5e-5)
+    assert value > 0  # the page opens on the strongest cell of the strongest filter, not on a dead one
+    equation = page.code[0].value
+    assert equation.startswith("input channel 1:") and equation.count("×") == 9
+    assert equation.rstrip().endswith(f"= {value:.4f}") and "ReLU" in equation
+
+
+def test_any_cell_of_any_layer_can_be_picked_with_the_controls(page, shipped_outputs_for):
+    page.session_state[CANVAS_KEY] = canvas_value(triangle)
+    page.run()
+    outputs = shipped_outputs_for(page.session_state["draw.image"])
+    rng = np.random.default_rng(4)
+    for name, (h, w, n) in LAYERS.items():
+        page.radio(key="draw.cnn.layer").set_value(name)
+        page.run()
+        want = (int(rng.integers(1, n + 1)), int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
+        for part, value in zip(("filter", "row", "col"), want):
+            page.number_input(key=f"draw.cnn.{part}.{name}").set_value(value)
+        page.run()
+        assert not page.exception
+        layer, f, r, c, value, own = shown_cell(page)
+        assert (layer, f, r, c) == (name, *want)
+        assert value == own == pytest.approx(float(outputs[name][r - 1, c - 1, f - 1]), abs=5e-5)
+        equation = page.code[0].value
+        if name.startswith("pool"):
+            assert equation.startswith("max(") and equation.endswith(f"= {value:.4f}")
+        else:
+            assert "sum over the" in equation or name == "conv_1"
+            assert equation.rstrip().endswith(f"= {value:.4f}")
+
+
+def test_the_input_channel_control_writes_out_that_channel(page):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    page.radio(key="draw.cnn.layer").set_value("conv_2")
+    page.run()
+    page.number_input(key="draw.cnn.channel.conv_2").set_value(17)
+    page.run()
+    assert not page.exception
+    lines = page.code[0].value.splitlines()
+    assert lines[0].startswith("input channel 17:")
+    assert lines[1].startswith("sum over the 32 input channels:") and lines[1].count(" + ") == 31
+
+
+def test_stale_cell_choices_are_brought_back_into_range(page):
+    """A row or filter left in the session from another model's larger layer must not break the page."""
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.session_state["draw.cnn.row.conv_1"] = 99
+    page.session_state["draw.cnn.filter.conv_1"] = 0
+    page.run()
+    assert not page.exception and not page.error
+    layer, f, r, c, value, own = shown_cell(page)
+    assert layer == "conv_1" and 1 <= f <= 32 and 1 <= r <= 28 and value == own

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from core import export, store
+from core import export, figures, store
 from core import inspect as inspector
 from core.__main__ import main as cli
 from core.config import TextConfig
@@ -486,3 +486,72 @@ def test_an_unexpected_error_is_a_failed_check_not_a_crash(conv_folder, monkeypa
     assert (
         status(inspection, "without an internal error").detail == "The inspector could not read this file (TypeError)."
     )
+
+
+# ---------------------------------------------------------------- the layer graph
+
+
+def graph_points(figure) -> list[dict]:
+    """Every node of a layer_graph figure, top to bottom: y, text, class (its trace) and colour."""
+    points = [
+        {"y": y, "text": text, "class": trace.name, "color": trace.marker.color}
+        for trace in figure.data
+        if trace.name != "edges"
+        for y, text in zip(trace.y, trace.text, strict=True)
+    ]
+    return sorted(points, key=lambda p: -p["y"])
+
+
+@pytest.mark.parametrize("name", ["colors", "shapes", "text"])
+def test_the_layer_graph_of_each_shipped_model_follows_its_topology(name):
+    folder = SHIPPED_MODELS_DIR / name
+    topology = json.loads((folder / store.MODEL_JSON).read_bytes())["modelTopology"]["config"]["layers"]
+    keras_model = store.load_model(folder).model  # the reference: Keras's own shapes and counts
+    nodes = inspector.graph_nodes(inspector.inspect_folder(folder))
+    assert [(n["name"], n["class"]) for n in nodes] == [(e["config"]["name"], e["class_name"]) for e in topology]
+    assert sum(n["params"] for n in nodes) == keras_model.count_params()
+
+    figure = figures.layer_graph(nodes)
+    points = graph_points(figure)
+    assert len(points) == len(topology)
+    for point, entry in zip(points, topology, strict=True):
+        layer = keras_model.get_layer(entry["config"]["name"])
+        shape = "(" + ", ".join("None" if d is None else str(d) for d in layer.output.shape) + ")"
+        assert point["class"] == entry["class_name"]
+        assert f"<b>{layer.name}</b>" in point["text"]
+        assert f"{entry['class_name']} → {shape}" in point["text"]
+        assert f"{layer.count_params():,} param" in point["text"]
+    colors = {p["class"]: p["color"] for p in points}
+    assert all(p["color"] == colors[p["class"]] for p in points)
+    assert len(set(colors.values())) == len(colors)  # one colour per layer class
+
+    edges = next(t for t in figure.data if t.name == "edges")
+    segments = [(edges.y[i], edges.y[i + 1]) for i in range(0, len(edges.y), 3)]
+    ys = [p["y"] for p in points]
+    assert segments == list(zip(ys, ys[1:], strict=False))  # one edge from each layer to the next
+    assert len(figure.layout.annotations) == len(topology) - 1  # and an arrowhead on each
+
+
+def test_an_input_layer_is_a_node_with_its_batch_shape(conv_folder):
+    def add_input_layer(data):
+        layers = data["modelTopology"]["config"]["layers"]
+        shape = layers[0]["config"].pop("batch_input_shape")
+        layers.insert(0, {"class_name": "InputLayer", "config": {"name": "pixels", "batch_input_shape": shape}})
+
+    inspection = corrupted(conv_folder, add_input_layer)
+    assert inspection.ok, failures(inspection)
+    nodes = inspector.graph_nodes(inspection)
+    assert nodes[0] == {"name": "pixels", "class": "InputLayer", "output_shape": "(None, 8, 8, 1)", "params": 0}
+    assert [n["name"] for n in nodes[1:]] == [r["name"] for r in inspection.layers]
+    assert [n["output_shape"] for n in nodes[1:]] == [r["output_shape"] for r in inspection.layers]
+
+
+def test_the_graph_of_a_refused_or_unbuilt_topology(conv_folder):
+    refused = corrupted(conv_folder, lambda d: set_layer(d, 1, class_name="Lambda", config={"name": "evil"}))
+    assert inspector.graph_nodes(refused) == []
+    too_big = corrupted(conv_folder, lambda d: set_config(d, 3, units=10**7))  # refused by the size check
+    nodes = inspector.graph_nodes(too_big)
+    assert [n["name"] for n in nodes] == ["conv_1", "pool_1", "flatten", "dense_out"]
+    assert all(n["output_shape"] is None and n["params"] is None for n in nodes)
+    texts = [p["text"] for p in graph_points(figures.layer_graph(nodes))]
+    assert all("→ ?" in t and "? params" in t for t in texts)

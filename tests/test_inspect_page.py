@@ -1,6 +1,9 @@
-"""AppTest for the Inspect page: a shipped model, a conv kernel's first value in both views, the diff, a corrupt version."""
+"""AppTest for the Inspect page: a shipped model, a conv kernel's first value in both views, the diff, a corrupt version,
+every value page by page, a jump to a byte offset, and the layer graph (of a saved model and of an upload)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -80,3 +83,112 @@ def test_a_truncated_version_is_explained_not_crashed():
     assert any("truncated" in e.value for e in at.error)
     assert any(m.value.startswith("❌") and "truncated" in m.value for m in at.markdown)
     assert any("cannot be exported" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- issue 17: every value, page by page; the graph
+
+
+def values_table(at):
+    return next(df.value for df in at.dataframe if "bytes (hex)" in df.value.columns)
+
+
+def manifest_entry(folder, name: str) -> store.ManifestEntry:
+    model_json = json.loads((folder / store.MODEL_JSON).read_bytes())
+    return next(e for e in store.manifest_entries(model_json) if e.name == name)
+
+
+def graph_texts(at) -> list[str]:
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "layers as a graph" in json.dumps(json.loads(c.proto.spec)["layout"].get("title"))
+    )
+    points = [
+        (y, t) for trace in spec["data"] if trace.get("name") != "edges" for y, t in zip(trace["y"], trace["text"])
+    ]
+    return [t for _, t in sorted(points, key=lambda p: -p[0])]
+
+
+def test_the_last_page_of_the_text_models_lstm_kernel():
+    folder = store.shipped_model_dir("text")
+    entry = manifest_entry(folder, "lstm/kernel")
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    reference = np.frombuffer(raw[entry.offset : entry.offset + entry.length], "<f4")
+    last_page = -(-reference.size // 64)
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value("text · shipped").run()
+    at.selectbox(key="inspect.tensor").set_value("lstm/kernel").run()
+    assert at.number_input(key="inspect.page").value == 1
+    at.number_input(key="inspect.page").set_value(last_page).run()
+    assert not at.exception
+    table = values_table(at)
+    assert table["value #"].tolist() == list(range(reference.size - 64, reference.size))
+    assert table["index"].iloc[-1] == f"({entry.shape[0] - 1}, {entry.shape[1] - 1})"
+    starts = [entry.offset + 4 * i for i in table["value #"]]
+    assert table["byte offset"].tolist() == starts
+    assert table["bytes (hex)"].tolist() == [raw[s : s + 4].hex(" ") for s in starts]
+    assert table["little-endian float32"].tolist() == [f"{v:.9g}" for v in reference[-64:]]
+    assert table["Keras value"].tolist() == table["little-endian float32"].tolist()
+    assert set(table["match"]) == {"✓"}
+    assert at.button(key="inspect.next").disabled
+    at.button(key="inspect.prev").click().run()
+    assert at.number_input(key="inspect.page").value == last_page - 1
+    assert values_table(at)["value #"].iloc[0] == reference.size - 128
+
+
+def test_go_to_a_byte_offset_jumps_to_its_tensor_and_page():
+    label, folder = conv_version()
+    kernel = manifest_entry(folder, "dense_hidden/kernel" if "shipped" in label else "dense_out/kernel")
+    position = min(1000, kernel.elements - 1)
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value(label).run()
+    at.number_input(key="inspect.offset").set_value(kernel.offset + 4 * position + 2).run()
+    at.button(key="inspect.go").click().run()
+    assert not at.exception
+    assert at.selectbox(key="inspect.tensor").value == kernel.name
+    assert at.number_input(key="inspect.page").value == position // 64 + 1
+    start = kernel.offset + 4 * position
+    assert any(
+        f"inside value {position:,} of {kernel.name}" in w.value and f"bytes {start:,}-{start + 3:,}" in w.value
+        for w in at.warning
+    )
+    table = values_table(at)
+    assert table.loc[table["offset asked for"] == "◀", "byte offset"].tolist() == [start]
+
+    size = (folder / store.SHARD_NAME).stat().st_size
+    for offset, words in [(size, "past the end"), (-8, "negative")]:
+        at.number_input(key="inspect.offset").set_value(offset).run()
+        at.button(key="inspect.go").click().run()
+        assert not at.exception
+        assert any(words in w.value for w in at.warning), offset
+        assert at.selectbox(key="inspect.tensor").value == kernel.name  # a refused offset moves nothing
+
+
+def test_the_layer_graph_of_the_default_model():
+    folder = store.shipped_model_dir("colors")
+    topology = json.loads((folder / store.MODEL_JSON).read_bytes())["modelTopology"]["config"]["layers"]
+    at = app_test("pages/5_Inspect.py").run()
+    assert not at.exception
+    texts = graph_texts(at)
+    assert [t.split("</b>")[0].removeprefix("<b>") for t in texts] == [e["config"]["name"] for e in topology]
+    assert all(e["class_name"] in t for t, e in zip(texts, topology, strict=True))
+
+
+def test_an_uploaded_model_gets_its_graph_and_value_pages():
+    folder = store.shipped_model_dir("colors")
+    json_bytes, raw = (folder / store.MODEL_JSON).read_bytes(), (folder / store.SHARD_NAME).read_bytes()
+    at = app_test("pages/5_Inspect.py").run()
+    at.radio(key="inspect.source").set_value("Upload model.json + .bin").run()
+    at.file_uploader(key="inspect.upload_json").upload("model.json", json_bytes, "application/json")
+    at.file_uploader(key="inspect.upload_bin").upload("weights.bin", raw)
+    at.run()
+    assert not at.exception
+    assert any("consistency checks pass" in s.value for s in at.success)
+    assert len(graph_texts(at)) == len(json.loads(json_bytes)["modelTopology"]["config"]["layers"])
+    table = values_table(at)
+    assert table["bytes (hex)"].iloc[0] == raw[:4].hex(" ")
+    assert set(table["match"]) == {"✓"}
+    at.number_input(key="inspect.offset").set_value(len(raw) - 4).run()
+    at.button(key="inspect.go").click().run()
+    assert any("first byte of value" in i.value for i in at.info)
+    assert values_table(at)["byte offset"].iloc[-1] == len(raw) - 4

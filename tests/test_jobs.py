@@ -408,3 +408,57 @@ def test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets():
     shipped_vocab = text.vocab_from_metadata(store.load_metadata(store.shipped_model_dir("text")))
     assert vocab == shipped_vocab
     assert loaded.metadata["corpus"]["name"] == "tiny.txt"
+
+
+# ---------------------------------------------------------------- the loss curve of a diverged run
+
+
+def test_a_diverged_job_keeps_its_loss_curve_up_to_the_divergence_point():
+    """A real tiny run: the user's colours only, batch 16 (2 batches an epoch), SGD at a learning rate of 50."""
+    import math
+
+    job = run_job(request(learning_rate=50.0, epochs=5), user_colors())
+    assert job.status == "diverged" and job.result is None
+    curve = job.snapshot()["curve"]
+    where = curve["divergence"]
+    assert where is not None and where["batch"] is not None  # colours record every batch, so it is caught there
+    batches = curve["batch_logs"]
+    assert len(batches) >= 2  # the points before the divergence, then the divergence itself
+    assert [b["step"] for b in batches] == list(range(1, where["step"] + 1))
+    last, before = batches[-1], batches[:-1]
+    assert last["step"] == where["step"]
+    assert last["loss"] == where["value"] or (math.isnan(last["loss"]) and math.isnan(where["value"]))
+    assert all(math.isfinite(b["loss"]) for b in before)
+    if where["reason"] == "ceiling":  # a finite loss above the ceiling; the run started below it
+        assert where["value"] > where["ceiling"] > before[0]["loss"]
+    else:
+        assert not math.isfinite(where["value"])
+    assert curve["steps_per_epoch"] == job.snapshot()["steps_per_epoch"]
+    # Finished epochs (if any) are the ones reported live, and the message names the same epoch.
+    assert [e["epoch"] for e in curve["epoch_logs"]] == [e["epoch"] for e in job.snapshot()["epoch_logs"]]
+    assert f"epoch {where['epoch']}" in job.message
+
+
+def test_the_snapshot_curve_is_a_copy_and_a_worker_process_sends_it_with_the_finish():
+    from multiprocessing import Pipe
+
+    curve = {
+        "epoch_logs": [{"epoch": 1, "loss": 2.0}],
+        "batch_logs": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": float("inf")}],
+        "steps_per_epoch": 1,
+        "divergence": {"epoch": 2, "batch": 1, "step": 2, "value": float("inf"), "reason": "inf"},
+    }
+    reader, writer = Pipe(duplex=False)
+    control_reader, _control_writer = Pipe(duplex=False)
+    jobs._WorkerJob(writer, control_reader).finish("diverged", "The loss became inf.", curve)
+    kind, *args = reader.recv()
+    job = jobs.Job(session_id="s", title="t", status="running")
+    getattr(job, kind)(*args)  # as the parent thread applies a worker's report
+    snap = job.snapshot()
+    assert snap["status"] == "diverged" and snap["curve"] == curve
+    snap["curve"]["batch_logs"].append({"step": 3})
+    assert len(job.snapshot()["curve"]["batch_logs"]) == 2
+    # A cancel carries no curve.
+    other = jobs.Job(session_id="s", title="t", status="running")
+    other.finish("cancelled", "Cancelled.")
+    assert other.snapshot()["curve"] is None

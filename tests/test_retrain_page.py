@@ -207,3 +207,107 @@ def test_an_unexpected_error_is_one_plain_line_not_a_traceback(monkeypatch):
     assert not at.exception
     assert any("The Retrain page failed unexpectedly (RuntimeError)" in e.value for e in at.error)
     assert any("Setup" in s.value for s in at.subheader)  # what came before the error is still on the page
+
+
+# ---------------------------------------------------------------- the loss up to a divergence
+
+
+def plotly_specs(at) -> list[dict]:
+    import json
+
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_a_diverged_run_draws_its_loss_up_to_the_divergence_point():
+    at = wait_for_results(start(app_test(PAGE).run(), lr="50", epochs=5, batch=256))
+    assert not at.exception
+    job = session_job(at)
+    assert job.status == "diverged"
+    assert any("Training diverged" in e.value for e in at.error)
+    curve = job.snapshot()["curve"]
+    where = curve["divergence"]
+    specs = [s for s in plotly_specs(at) if any(t.get("name") == "diverged here" for t in s["data"])]
+    assert len(specs) == 1
+    traces = {t.get("name"): t for t in specs[0]["data"]}
+    marker = traces["diverged here"]
+    label = "nan" if where["value"] != where["value"] else "inf" if abs(where["value"]) == float("inf") else None
+    assert (label or f"{where['value']:.4g}") in marker["text"][0]
+    assert marker["x"][0] == pytest.approx(where["step"] / curve["steps_per_epoch"])
+    batches = traces["training (every batch)"]
+    assert len(batches["y"]) == where["step"] - 1  # every batch before the diverging one
+    assert batches["y"] == pytest.approx([b["loss"] for b in curve["batch_logs"][:-1]])
+    assert any(f"epoch {where['epoch']}, batch {where['batch']}" in c.value for c in at.caption)
+    assert store.list_versions("colors") == []
+
+
+# ---------------------------------------------------------------- comparing two versions
+
+
+def fresh_colour_version():
+    from core import colors
+    from core.config import ColorConfig
+
+    model = colors.build_color_model(ColorConfig())  # untrained: it disagrees with the shipped model on many inputs
+    return model, store.save_version(model, "colors", "fresh", {"family": "colors", "class_names": colors.CLASS_NAMES})
+
+
+def test_two_versions_are_compared_on_the_same_held_out_inputs():
+    import numpy as np
+
+    from core import colors, compare
+
+    at = app_test(PAGE).run()
+    assert any("Train a version first" in c.value for c in at.caption)
+    model, version = fresh_colour_version()
+    at = app_test(PAGE).run()
+    assert at.selectbox(key="retrain.compare.a.colors").value == str(store.shipped_model_dir("colors"))
+    assert at.selectbox(key="retrain.compare.b.colors").value == str(version.path)
+    at.button(key="retrain.compare.run.colors").click().run()
+    assert not at.exception, at.exception
+    held = compare.held_out_inputs("colors")
+    ref_a = colors.predict_proba(store.load_model(store.shipped_model_dir("colors")).model, held.x).argmax(axis=1)
+    ref_b = colors.predict_proba(model, held.x).argmax(axis=1)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Accuracy of A (the shipped model)"] == f"{np.mean(ref_a == held.y):.1%}"
+    label_b = f"version {version.version_id} (another session's)"  # saved outside this browser session
+    assert metrics[f"Accuracy of B ({label_b})"] == f"{np.mean(ref_b == held.y):.1%}"
+    assert metrics["They disagree on"] == f"{np.mean(ref_a != ref_b):.1%}"
+    assert any(f"{int(np.sum(ref_a != ref_b)):,} of {len(held.y):,} inputs" in m.value for m in at.markdown)
+    tables = [d.value for d in at.dataframe if "A predicts" in d.value.columns]
+    assert len(tables) == 1
+    table = tables[0]
+    assert len(table) == min(200, int(np.sum(ref_a != ref_b)))
+    assert (table["A predicts"] != table["B predicts"]).all()
+    confusion_titles = [s["layout"]["title"]["text"] for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"]
+    assert "A: the shipped model" in confusion_titles and f"B: {label_b}" in confusion_titles
+
+
+def test_comparing_a_model_with_itself_is_refused_in_plain_words():
+    fresh_colour_version()
+    at = app_test(PAGE).run()
+    at.selectbox(key="retrain.compare.b.colors").set_value(str(store.shipped_model_dir("colors")))
+    at.button(key="retrain.compare.run.colors").click().run()
+    assert not at.exception
+    assert any("the same model" in w.value for w in at.warning)
+    assert not any(m.label.startswith("Accuracy of A") for m in at.metric)
+
+
+def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
+    _, version = fresh_colour_version()
+    for shard in version.path.glob("*.bin"):
+        shard.unlink()  # listed (its model.json reads) but it cannot be loaded
+    at = app_test(PAGE).run()
+    at.button(key="retrain.compare.run.colors").click().run()
+    assert not at.exception
+    assert any(e.value.startswith(f"version {version.version_id}") and "cannot be loaded" in e.value for e in at.error)
+    assert not any(m.label.startswith("Accuracy of A") for m in at.metric)
+
+
+def test_text_models_are_skipped_without_the_corpus(monkeypatch):
+    from core import retrain
+
+    monkeypatch.setattr(retrain, "builtin_corpus_path", lambda: None)
+    at = app_test(PAGE).run()
+    at.radio(key="retrain.family").set_value("text").run()
+    assert not at.exception
+    assert any("Text models are not compared here" in i.value for i in at.info)

@@ -442,3 +442,117 @@ def test_measured_summary_names_the_held_out_text_and_its_figure():
     assert "last 10%" in line and "tinyshakespeare" in line
     assert f"{loaded.metadata['metrics']['val_loss_nats_per_char']:.3f} nats per character" in line
     assert "no figure" in T.measured_summary({})
+
+
+# ---------------------------------------------------------------- stored logits, fresh seeds, live temperature
+
+
+def _softmax_reference(logits, temperature):
+    """Independent NumPy reference: exp(z / T) / sum exp(z / T), in float64."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _entropy_reference(p):
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def test_steps_keep_the_logits_their_distribution_came_from(sampler):
+    steps = list(T.iter_generate(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4))
+    assert all(s.logits.shape == (2, len(sampler.vocab)) for s in steps)
+    for s in steps:
+        np.testing.assert_allclose(T.next_char_probabilities(s.logits, 0.7, 5), s.probabilities, atol=1e-6)
+    g = T.generate_text(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4)
+    assert g.logits.shape == (2, 12, len(sampler.vocab)) and g.top_k == 5 and g.temperature == 0.7
+    # each step's logits are the model's scores after reading the seed and everything generated before it
+    for t in (0, 5, 11):
+        reference, _, _, _ = sampler.run(sampler.vocab.encode("To be" + g.texts[1][:t]))
+        np.testing.assert_allclose(g.logits[1, t], reference[-1], atol=1e-5)
+
+
+def test_without_a_seed_each_run_draws_a_fresh_one_that_repeats_it(sampler):
+    a = T.generate_text(sampler, "To be", 50, temperature=1.0)
+    b = T.generate_text(sampler, "To be", 50, temperature=1.0)
+    assert a.random_seed is not None and b.random_seed is not None
+    assert a.random_seed != b.random_seed and a.texts != b.texts  # fresh samples (a tie has chance 1e-6)
+    again = T.generate_text(sampler, "To be", 50, temperature=1.0, random_seed=a.random_seed)
+    assert again.texts == a.texts and again.random_seed == a.random_seed
+    np.testing.assert_array_equal(again.logits, a.logits)
+    stream = T.GenerationStream(sampler, "To be", 5)
+    assert 0 <= stream.random_seed < T.DRAWN_SEED_LIMIT  # known before the first character
+
+
+def test_drawn_seeds_are_short_and_vary():
+    seeds = [T.draw_random_seed() for _ in range(40)]
+    assert all(isinstance(s, int) and 0 <= s < T.DRAWN_SEED_LIMIT for s in seeds)
+    assert len(set(seeds)) > 30
+
+
+def test_random_seeds_are_checked(sampler):
+    for good, expected in ((0, 0), (5, 5), (np.int64(7), 7), (7.0, 7), (T.MAX_RANDOM_SEED, T.MAX_RANDOM_SEED)):
+        assert T.check_random_seed(good) == expected
+    for bad in (-1, 1.5, math.nan, math.inf, "abc", None, True, T.MAX_RANDOM_SEED + 1, 10**400):
+        with pytest.raises(ValueError, match="random seed must be a whole number"):
+            T.check_random_seed(bad)
+    with pytest.raises(ValueError, match="random seed"):
+        T.GenerationStream(sampler, "To be", 5, random_seed=-3)  # refused before any character
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.3, 0.8, 1.0, 1.7, 5.0])
+def test_distribution_at_a_temperature_matches_a_numpy_reference(temperature):
+    from core import text_steps as TS
+
+    logits = np.random.default_rng(1).normal(0, 3, 65)
+    d = TS.distribution_at(logits, temperature)
+    np.testing.assert_allclose(d.probabilities, _softmax_reference(logits, temperature), rtol=1e-10, atol=1e-14)
+    assert math.isclose(d.probabilities.sum(), 1.0, rel_tol=1e-12)
+    assert math.isclose(d.entropy_nats, _entropy_reference(d.probabilities), rel_tol=1e-10, abs_tol=1e-12)
+    assert math.isclose(d.entropy_bits, d.entropy_nats / math.log(2), rel_tol=1e-12)
+    assert math.isclose(d.effective_choices, math.exp(_entropy_reference(d.probabilities)), rel_tol=1e-10)
+
+
+def test_entropy_limits_and_top_k():
+    from core import text_steps as TS
+
+    logits = np.array([3.0, 1.0, 0.5, -2.0, 0.0])
+    assert TS.distribution_at(logits, 0).entropy_nats == 0.0  # argmax: one certain character
+    assert math.isclose(TS.distribution_at(np.zeros(8), 0.7).entropy_bits, 3.0, rel_tol=1e-12)  # uniform over 8
+    assert math.isclose(TS.distribution_at(logits, 1e6).entropy_bits, math.log2(5), rel_tol=1e-5)
+    curve = TS.entropy_by_temperature(logits, np.linspace(0, 4, 41))
+    assert curve[0] == 0.0 and (np.diff(curve) > -1e-12).all()  # a higher temperature never sharpens it
+    top2 = TS.distribution_at(logits, 1.0, top_k=2)
+    reference = _softmax_reference(logits[:2], 1.0)
+    np.testing.assert_allclose(top2.probabilities, [*reference, 0, 0, 0], atol=1e-12)
+    assert math.isclose(top2.entropy_nats, _entropy_reference(reference), rel_tol=1e-10)
+    assert top2.rank_of(0) == 1 and top2.rank_of(1) == 2
+    np.testing.assert_allclose(TS.entropy_bits(np.array([[0.5, 0.5, 0], [1, 0, 0]])), [1.0, 0.0])
+
+
+def test_bad_step_logits_and_temperatures_are_plain_errors():
+    from core import text_steps as TS
+
+    for bad in ([], [[1.0, 2.0]], [1.0, math.nan], [math.inf, 0.0]):
+        with pytest.raises(ValueError, match="logits"):
+            TS.distribution_at(bad, 1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        TS.distribution_at([1.0, 2.0], -0.5)
+
+
+def test_temperature_figures_show_both_distributions(sampler):
+    from core import figures as fig
+    from core import text_steps as TS
+
+    g = T.generate_text(sampler, "To", 5, temperature=0.8, random_seed=2)
+    live = TS.distribution_at(g.logits[0, 3], 2.0)
+    chosen = int(g.ids[0, 3])
+    bars = fig.temperature_bars(live.probabilities, g.probabilities[0, 3], sampler.vocab.chars, chosen, k=3)
+    assert len(bars.data) == 2 and len(bars.data[0].x) in (3, 4)
+    order = np.argsort(-live.probabilities)[:3]
+    np.testing.assert_allclose(bars.data[0].y[:3], live.probabilities[order])
+    np.testing.assert_allclose(bars.data[1].y[:3], g.probabilities[0, 3][order])
+    ts = np.linspace(0, 2, 5)
+    curve = fig.entropy_curve(ts, TS.entropy_by_temperature(g.logits[0, 3], ts), [("slider", 2.0, live.entropy_bits)])
+    assert len(curve.data) == 2 and curve.data[1].y[0] == live.entropy_bits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import urllib.error
 
 import pytest
@@ -195,3 +196,74 @@ def test_download_stores_the_corpus(monkeypatch):
     at.button(key="text.download").click().run()
     assert not at.exception and not at.error
     assert at.session_state["text.corpus"] == GOOD_TEXT.decode()
+
+
+def _metric(at, starts: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(starts))
+
+
+def test_step_temperature_slider_reshapes_the_distribution_without_generating_again():
+    from core import text_steps as TS
+
+    at = _generate(_run(**{"text.length": 40, "text.temperature": 0.8, "text.random_seed": 3}))
+    result = at.session_state["text.result"]
+    slider = at.slider(key="text.step_temperature")
+    assert slider.value == 0.8  # it starts at the temperature the text was sampled with
+    # at the sampling temperature, the live entropy is the sampled distribution's entropy
+    assert _metric(at, "entropy at T = 0.8") == _metric(at, "entropy when sampled (T = 0.8)")
+    at.slider(key="text.step_pos").set_value(12).run()
+    for t in (2.0, 0.3, 0.0):
+        at.slider(key="text.step_temperature").set_value(t).run()
+        assert not at.exception
+        assert at.session_state["text.result"] is result  # nothing was generated again
+        live = TS.distribution_at(result.logits[0, 11], t)
+        assert _metric(at, f"entropy at T = {t:g}") == f"{live.entropy_bits:.2f} bits · {live.entropy_nats:.2f} nats"
+        sampled = result.probabilities[0, 11]
+        used = TS.entropy_nats(sampled)
+        assert _metric(at, "entropy when sampled") == f"{used / math.log(2):.2f} bits · {used:.2f} nats"
+        chosen = int(result.ids[0, 11])
+        assert _metric(at, "p(sampled character)") == f"{live.probabilities[chosen]:.3f}"
+        charts = "".join(str(c.proto) for c in at.get("plotly_chart"))
+        assert f"position 12, T = {t:g}" in charts
+    assert _metric(at, "entropy at T = 0") == "0.00 bits · 0.00 nats"  # argmax: one certain character
+    at.button(key="text.step_temperature_reset").click().run()
+    assert at.slider(key="text.step_temperature").value == 0.8
+
+
+def test_each_generate_draws_a_fresh_seed_that_repeats_the_run():
+    at = _run(**{"text.length": 60, "text.temperature": 1.0})
+    runs = []
+    for _ in range(2):
+        _generate(at)
+        settings = at.session_state["text.settings"]
+        assert settings["seed_source"] == "fresh"
+        assert any(f"Random seed {settings['seed']} — type it in to repeat this run" in i.value for i in at.info)
+        runs.append((settings["seed"], at.session_state["text.result"].texts[0]))
+    assert runs[0][0] != runs[1][0] and runs[0][1] != runs[1][1]  # new samples on each Generate
+    # typed back in, a seed repeats its run exactly (a fresh AppTest: nothing else carried over)
+    again = _generate(_run(**{"text.length": 60, "text.temperature": 1.0, "text.random_seed": runs[0][0]}))
+    assert again.session_state["text.result"].texts[0] == runs[0][1]
+    assert again.session_state["text.settings"]["seed_source"] == "typed"
+    assert any(f"Random seed {runs[0][0]}, typed in" in c.value for c in again.caption)
+    # the button types the last run's seed in for you
+    at.button(key="text.keep_seed").click().run()
+    assert at.number_input(key="text.random_seed").value == runs[1][0]
+    _generate(at)
+    assert at.session_state["text.result"].texts[0] == runs[1][1]
+
+
+def test_demo_mode_says_the_seed_is_fixed(monkeypatch):
+    monkeypatch.setenv("MLX_DEMO_MODE", "1")
+    at = _generate(_run(**{"text.length": 30}))
+    assert any("fixed at 1234" in c.value for c in at.caption)
+    assert not any("type it in" in i.value for i in at.info)
+    assert at.session_state["text.result"].random_seed == 1234
+
+
+@pytest.mark.parametrize("seed", [-5, 2**40])
+def test_out_of_range_seed_falls_back_to_a_fresh_one(seed):
+    at = _generate(_run(**{"text.length": 20, "text.random_seed": seed}))  # the widget's bounds bypassed
+    assert not at.error
+    settings = at.session_state["text.settings"]
+    assert settings["seed_source"] == "fresh" and 0 <= settings["seed"] < 1_000_000
+    assert any(f"Random seed {settings['seed']}" in i.value for i in at.info)

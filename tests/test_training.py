@@ -152,3 +152,78 @@ def test_training_a_copy_leaves_the_original_untouched():
     fit(clone, x, y)
     assert all(np.array_equal(a, b) for a, b in zip(before, original.get_weights()))
     assert not all(np.array_equal(a, b) for a, b in zip(before, clone.get_weights()))
+
+
+# ---------------------------------------------------------------- the curve up to a divergence
+
+
+def exploding_run(**kwargs):
+    """The NaN test's run: a linear model on scaled-up targets with SGD at 50 blows up within a few batches."""
+    x, y = blobs(60)
+    options = dict(
+        epochs=20,
+        batch_size=10,
+        learning_rate=50,
+        optimizer="sgd",
+        loss="mse",
+        metrics=["mae"],
+    )
+    options.update(kwargs)
+    return train(tiny_mlp(activation="linear"), x * 100.0, np.eye(3, dtype=np.float32)[y] * 100.0, **options)
+
+
+def test_a_diverged_run_keeps_every_batch_up_to_and_including_the_diverging_one():
+    result = exploding_run(record_batches=True)
+    where = result.divergence
+    assert result.diverged and where is not None
+    assert where["batch"] is not None and where["reason"] in ("nan", "inf")
+    steps = [b["step"] for b in result.batch_history]
+    assert steps == list(range(1, where["step"] + 1))  # every batch, none after the divergence
+    assert result.steps_per_epoch == 6  # 60 samples, batch 10
+    last = result.batch_history[-1]
+    assert (last["epoch"], last["batch"]) == (where["epoch"], where["batch"])
+    assert not math.isfinite(last["loss"]) and not math.isfinite(where["value"])
+    assert all(math.isfinite(b["loss"]) for b in result.batch_history[:-1])
+    assert where["step"] == (where["epoch"] - 1) * 6 + where["batch"]
+    curve = result.loss_curve()
+    assert curve["divergence"] == where and curve["batch_logs"] == result.batch_history
+    assert [e["epoch"] for e in curve["epoch_logs"]] == list(range(1, result.epochs_run + 1))
+    assert [e["loss"] for e in curve["epoch_logs"]] == result.history.get("loss", [])
+
+
+def test_a_divergence_caught_at_the_end_of_an_epoch_records_that_epoch():
+    result = exploding_run()  # no batch watching: the check runs once per epoch
+    where = result.divergence
+    assert result.diverged and where["batch"] is None and result.batch_history == []
+    assert where["epoch"] == result.epochs_run + 1  # the diverging epoch is not in the (finite) history
+    assert where["metric"] in where["logs"] and not math.isfinite(where["logs"][where["metric"]])
+    assert all(math.isfinite(v) for v in result.history.get("loss", []))
+
+
+def test_a_ceiling_divergence_records_the_ceiling_and_the_finite_value():
+    x, y = blobs(90)
+    result = fit(
+        tiny_mlp(), x, y, epochs=10, learning_rate=50, optimizer="sgd", loss_ceiling=chance_loss(3), record_batches=True
+    )
+    where = result.divergence
+    assert result.diverged and where["reason"] == "ceiling"
+    assert where["ceiling"] == pytest.approx(chance_loss(3)) and where["value"] > where["ceiling"]
+    assert result.batch_history[-1]["loss"] == where["value"]
+
+
+def test_a_healthy_run_records_every_batch_and_no_divergence():
+    x, y = blobs(60)
+    result = fit(tiny_mlp(), x, y, record_batches=True)
+    assert result.ok and result.divergence is None
+    assert [b["step"] for b in result.batch_history] == list(range(1, 3 * 6 + 1))
+    assert result.loss_curve()["divergence"] is None
+
+
+def test_the_batch_record_is_thinned_past_its_cap_but_keeps_the_latest(monkeypatch):
+    from core import training
+
+    monkeypatch.setattr(training, "MAX_BATCH_RECORDS", 10)
+    x, y = blobs(60)
+    result = fit(tiny_mlp(), x, y, epochs=5, record_batches=True)
+    steps = [b["step"] for b in result.batch_history]
+    assert len(steps) <= 10 and steps[-1] == 5 * 6 and steps == sorted(steps) and steps[0] == 1

@@ -1,4 +1,5 @@
-"""Figures for the model inspector: the .bin strip chart, tensor histograms and heatmaps, and the version diff."""
+"""Figures for the model inspector: the .bin strip chart, tensor histograms and heatmaps, the version diff, and the
+layer graph."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-__all__ = ["byte_strip", "tensor_histogram_figure", "tensor_heatmap", "diff_bars"]
+__all__ = ["byte_strip", "tensor_histogram_figure", "tensor_heatmap", "diff_bars", "layer_graph", "layer_graph_label"]
 
 
 def byte_strip(
@@ -105,4 +106,81 @@ def diff_bars(rows: Sequence[dict], title: str = "What retraining changed, per t
         margin=dict(l=10, r=10, t=40, b=10),
     )
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def layer_graph_label(node: dict) -> str:
+    """A graph node's text: name, class → output shape, parameters ('?' where the model could not be built)."""
+    shape = node.get("output_shape") or "?"
+    params = node.get("params")
+    count = "? params" if params is None else f"{params:,} param" + ("" if params == 1 else "s")
+    return f"<b>{node['name']}</b><br>{node['class']} → {shape}<br>{count}"
+
+
+def layer_graph(nodes: Sequence[dict], title: str = "The layers as a graph") -> go.Figure:
+    """A Sequential model as a chain, top to bottom: one node per layer (coloured by class, labelled with name,
+    class, output shape and parameters) and an arrow from each layer to the next."""
+    classes = list(dict.fromkeys(n["class"] for n in nodes))
+    palette = qualitative.Plotly + qualitative.D3
+    ys = [-float(i) for i in range(len(nodes))]
+    fig = go.Figure()
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for upper, lower in zip(ys, ys[1:], strict=False):
+        edge_x += [0.0, 0.0, None]
+        edge_y += [upper, lower, None]
+    fig.add_trace(
+        go.Scatter(
+            x=edge_x,
+            y=edge_y,
+            mode="lines",
+            name="edges",
+            line=dict(color="#999", width=2),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for upper, lower in zip(ys, ys[1:], strict=False):  # the arrowheads: data flows from each layer to the next
+        fig.add_annotation(
+            x=0.0,
+            y=lower + 0.22,
+            ax=0.0,
+            ay=upper - 0.22,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1.2,
+            arrowcolor="#999",
+            text="",
+        )
+    for cls in classes:
+        members = [i for i, n in enumerate(nodes) if n["class"] == cls]
+        fig.add_trace(
+            go.Scatter(
+                x=[0.0] * len(members),
+                y=[ys[i] for i in members],
+                mode="markers+text",
+                name=cls,
+                marker=dict(
+                    symbol="square", size=22, color=palette[classes.index(cls) % len(palette)], line=dict(width=1)
+                ),
+                text=[layer_graph_label(nodes[i]) for i in members],
+                textposition="middle right",
+                customdata=[[i] for i in members],
+                hovertemplate="layer %{customdata[0]}: %{text}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=90 + 78 * max(1, len(nodes)),
+        margin=dict(l=10, r=10, t=40, b=10),
+        showlegend=True,
+        legend=dict(title="layer class"),
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(visible=False, range=[-0.3, 2.2])
+    fig.update_yaxes(visible=False, range=[-len(nodes) + 0.5, 0.6])
     return fig

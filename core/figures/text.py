@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from core.figures.common import ACCENT, BASE
 
-__all__ = ["next_char_bars", "activation_heatmap", "surprisal_bars"]
+__all__ = ["next_char_bars", "temperature_bars", "entropy_curve", "activation_heatmap", "surprisal_bars"]
 
 
 def _label(c: str) -> str:
@@ -42,6 +42,99 @@ def next_char_bars(
         xaxis=dict(type="category", title="next character"),
         yaxis=dict(range=[0, max(1.0, float(p.max()) * 1.1)], title="probability"),
         showlegend=False,
+    )
+    return fig
+
+
+def temperature_bars(
+    probabilities: Sequence[float],
+    sampled_probabilities: Sequence[float],
+    chars: Sequence[str],
+    chosen: int | None = None,
+    k: int = 10,
+    title: str = "",
+    temperature: float | None = None,
+    sampled_temperature: float | None = None,
+) -> go.Figure:
+    """One step's distribution at the slider's temperature (bars) against the one it was sampled from (markers).
+
+    The k likeliest characters at the slider's temperature, plus the sampled one; both series share those columns.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    q = np.asarray(sampled_probabilities, dtype=float)
+    order = [int(i) for i in np.argsort(-p, kind="stable")[: max(1, k)]]
+    if chosen is not None and int(chosen) not in order:
+        order.append(int(chosen))
+    labels = [_label(chars[i]) for i in order]
+    now = f"T = {temperature:g}" if temperature is not None else "now"
+    then = f"T = {sampled_temperature:g}" if sampled_temperature is not None else "when sampled"
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=labels,
+                y=p[order],
+                name=f"at {now}",
+                marker_color=[ACCENT if i == chosen else BASE for i in order],
+                text=[f"{p[i]:.2f}" for i in order],
+                textposition="outside",
+                hovertemplate="%{x}: p = %{y:.4f}<extra>" + now + "</extra>",
+            ),
+            go.Scatter(
+                x=labels,
+                y=q[order],
+                name=f"when sampled ({then})",
+                mode="markers",
+                marker=dict(symbol="line-ew", size=26, line=dict(width=3, color="black")),
+                hovertemplate="%{x}: p = %{y:.4f}<extra>when sampled</extra>",
+            ),
+        ]
+    )
+    top = max(float(p[order].max()), float(q[order].max()))
+    fig.update_layout(
+        title=title,
+        height=320,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis=dict(type="category", title="next character"),
+        yaxis=dict(range=[0, max(1.0, top * 1.1)], title="probability"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    )
+    return fig
+
+
+def entropy_curve(
+    temperatures: Sequence[float],
+    entropy_bits: Sequence[float],
+    points: Sequence[tuple[str, float, float]] = (),
+    max_bits: float | None = None,
+    title: str = "",
+) -> go.Figure:
+    """Entropy (bits) of one step's distribution against the temperature, with marked points (label, T, bits).
+
+    `max_bits` (log2 of the vocabulary size) is the ceiling: a uniform choice, which T -> infinity tends to.
+    """
+    t = np.asarray(temperatures, dtype=float)
+    h = np.asarray(entropy_bits, dtype=float)
+    traces = [go.Scatter(x=t, y=h, mode="lines", name="entropy", line=dict(color=BASE))]
+    for (label, value, bits), color in zip(points, ("black", ACCENT, "#72b7b2", "#54a24b")):
+        traces.append(
+            go.Scatter(
+                x=[value],
+                y=[bits],
+                mode="markers",
+                name=f"{label} (T = {value:g}: {bits:.2f} bits)",
+                marker=dict(size=11, color=color),
+            )
+        )
+    fig = go.Figure(traces)
+    if max_bits is not None:
+        fig.add_hline(y=max_bits, line_dash="dot", annotation_text=f"uniform: {max_bits:.2f} bits")
+    fig.update_layout(
+        title=title,
+        height=280,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis_title="temperature T",
+        yaxis=dict(title="entropy (bits)", rangemode="tozero"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
     return fig
 
