@@ -261,6 +261,7 @@ def test_conv_cell_figure_shows_window_kernel_and_products(shipped):
     np.testing.assert_allclose(products, window * kernel)
     text = np.asarray(fig.data[0].text)
     assert (text[cell.outside] == "0 (pad)").all() and cell.outside[0].all()
+    assert not any(t.startswith("-0.000") for t in np.asarray(fig.data[2].text).ravel())  # 0 x negative is 0
     shares = cnn_fig.channel_shares_figure(cell, 7)
     bars = np.asarray(shares.data[0].y, dtype=float)
     assert len(bars) == 33 and bars.sum() == pytest.approx(cell.pre_activation, abs=1e-9)

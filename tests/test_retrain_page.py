@@ -301,6 +301,7 @@ def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
     assert not at.exception
     assert any(e.value.startswith(f"version {version.version_id}") and "cannot be loaded" in e.value for e in at.error)
     assert not any(m.label.startswith("Accuracy of A") for m in at.metric)
+    assert any("cannot be downloaded" in e.value for e in at.error)  # the versions list says it plainly too
 
 
 def test_text_models_are_skipped_without_the_corpus(monkeypatch):
@@ -311,3 +312,35 @@ def test_text_models_are_skipped_without_the_corpus(monkeypatch):
     at.radio(key="retrain.family").set_value("text").run()
     assert not at.exception
     assert any("Text models are not compared here" in i.value for i in at.info)
+
+
+def test_a_shapes_version_with_its_own_class_is_compared_on_the_shared_classes():
+    import numpy as np
+
+    from core import compare, shapes
+
+    shipped = store.load_model(store.shipped_model_dir("shapes"))
+    names = shapes.class_names_for(shipped.metadata, shipped.model)
+    wider = shapes.with_classes(shipped.model, len(names) + 1)
+    rng = np.random.default_rng(0)
+    wider.get_layer("dense_out").set_weights(
+        [w + rng.normal(0, 0.5, w.shape) for w in wider.get_layer("dense_out").get_weights()]
+    )
+    version = store.save_version(wider, "shapes", "heart", {**shipped.metadata, "class_names": [*names, "heart"]})
+    at = app_test(PAGE).run()
+    at.radio(key="retrain.family").set_value("shapes").run()
+    at.selectbox(key="retrain.compare.b.shapes").set_value(str(version.path))
+    at.button(key="retrain.compare.run.shapes").click().run()
+    assert not at.exception, at.exception
+    assert any("heart" in i.value and "share" in i.value for i in at.info)
+    held = compare.held_out_inputs("shapes")
+    ref_a = shapes.predict_proba(shipped.model, held.x).argmax(axis=1)
+    ref_b = shapes.predict_proba(wider, held.x)[:, : len(names)].argmax(axis=1)  # B picks among the shared classes
+    assert int(np.sum(ref_a != ref_b)) > 0
+    assert any(f"{int(np.sum(ref_a != ref_b)):,} of {len(held.y):,} inputs" in m.value for m in at.markdown)
+    # The drawings they disagree on, each captioned with the truth and both predictions.
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert captions and all(": A " in c and ", B " in c for c in captions)
+    tables = [d.value for d in at.dataframe if "A predicts" in d.value.columns]
+    assert len(tables) == 1 and (tables[0]["A predicts"] != tables[0]["B predicts"]).all()
+    assert "heart" not in set(tables[0]["B predicts"])  # B chose among the shared classes only

@@ -227,3 +227,22 @@ def test_the_batch_record_is_thinned_past_its_cap_but_keeps_the_latest(monkeypat
     result = fit(tiny_mlp(), x, y, epochs=5, record_batches=True)
     steps = [b["step"] for b in result.batch_history]
     assert len(steps) <= 10 and steps[-1] == 5 * 6 and steps == sorted(steps) and steps[0] == 1
+
+
+def test_the_divergence_figure_plots_only_finite_values_and_writes_nan_or_inf_as_text():
+    import plotly.io as pio
+
+    from core import figures
+
+    result = exploding_run(record_batches=True)
+    fig = figures.divergence_curve(result.loss_curve())
+    traces = {t.name: t for t in fig.data}
+    marker = traces["diverged here"]
+    label = figures.divergence_label(result.divergence["value"])
+    assert label in ("nan", "inf", "-inf") and marker.text[0] == f"loss = {label}"
+    finite = [b["loss"] for b in result.batch_history[:-1]]
+    assert list(traces["training (every batch)"].y) == pytest.approx(finite)
+    assert marker.y[0] > max(finite)  # drawn just above the highest finite loss
+    assert marker.x[0] == pytest.approx(result.divergence["step"] / result.steps_per_epoch)
+    assert all(math.isfinite(v) for t in fig.data for v in t.y)
+    pio.to_json(fig, validate=True)  # plotly accepts it as it is

@@ -76,8 +76,8 @@ def feature_map_figure(values: np.ndarray, selected: tuple[int, int] | None = No
     if selected is not None:
         fig.add_shape(_cell_box(*selected))
     fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    fig.update_xaxes(title="column", constrain="domain", showgrid=False, zeroline=False)
-    fig.update_yaxes(title="row", autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False)
+    fig.update_xaxes(title="column", range=[0.5, w + 0.5], constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(title="row", range=[h + 0.5, 0.5], scaleanchor="x", showgrid=False, zeroline=False)  # row 1 on top
     return fig
 
 
@@ -95,6 +95,16 @@ def clicked_cell(event, shape: tuple[int, int]) -> tuple[int, int] | None:
         return None
     row, col = round(y) - 1, round(x) - 1
     return (row, col) if 0 <= row < shape[0] and 0 <= col < shape[1] else None
+
+
+def _numbers(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """Each value written with `digits` decimals, never as -0.000."""
+
+    def write(value: float) -> str:
+        text = f"{value:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+    return np.vectorize(write)(values)
 
 
 def _grid_heatmap(values, text, colorscale: str, zmid: float | None, zmin=None, zmax=None) -> go.Heatmap:
@@ -120,7 +130,7 @@ def conv_cell_figure(cell: ConvCell, channel: int) -> go.Figure:
     and their products, side by side with every number written in."""
     window, kernel = cell.window[:, :, channel], cell.kernel[:, :, channel]
     products = cell.products[:, :, channel]
-    window_text = np.where(cell.outside, "0 (pad)", np.vectorize(lambda v: f"{v:.3f}")(window))
+    window_text = np.where(cell.outside, "0 (pad)", _numbers(window))
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -129,8 +139,8 @@ def conv_cell_figure(cell: ConvCell, channel: int) -> go.Figure:
     )
     top = max(float(window.max()), 1e-9)
     fig.add_trace(_grid_heatmap(window, window_text, "Viridis", None, 0.0, top), 1, 1)
-    fig.add_trace(_grid_heatmap(kernel, np.vectorize(lambda v: f"{v:.3f}")(kernel), "RdBu", 0.0), 1, 2)
-    fig.add_trace(_grid_heatmap(products, np.vectorize(lambda v: f"{v:.3f}")(products), "RdBu", 0.0), 1, 3)
+    fig.add_trace(_grid_heatmap(kernel, _numbers(kernel), "RdBu", 0.0), 1, 2)
+    fig.add_trace(_grid_heatmap(products, _numbers(products), "RdBu", 0.0), 1, 3)
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
@@ -158,7 +168,7 @@ def channel_shares_figure(cell: ConvCell, chosen: int | None = None) -> go.Figur
 
 def pool_cell_figure(cell: PoolCell) -> go.Figure:
     """A max-pool cell's window with its values written in and the maximum outlined."""
-    text = np.where(cell.outside, "outside", np.vectorize(lambda v: f"{v:.4f}")(cell.window))
+    text = np.where(cell.outside, "outside", _numbers(cell.window, 4))
     shown = np.where(cell.outside, np.nan, cell.window)
     fig = go.Figure(_grid_heatmap(shown, text, "Viridis", None, 0.0, max(cell.output, 1e-9)))
     fig.add_shape(_cell_box(*cell.argmax))
