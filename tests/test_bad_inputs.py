@@ -370,6 +370,44 @@ def _(env):
     return str(colors.forward_weights(model))
 
 
+# ---- Draw page: one neuron at a time (issue 17)
+
+
+@lru_cache(maxsize=1)
+def shipped_shapes():
+    return store.load_model(store.shipped_model_dir("shapes"))
+
+
+@case("draw-cell-row-out-of-range", "Draw page", "cell row 28 of conv_1", "has no row 28")
+def _(env):
+    from core import cnn_explain
+
+    image = np.zeros((28, 28), np.uint8)
+    return str(cnn_explain.conv_cell_arithmetic(shipped_shapes().model, image, "conv_1", 28, 0, 0))
+
+
+@case("draw-cell-unknown-layer", "Draw page", "layer `dense_out` picked for the cell view", "no convolution layer")
+def _(env):
+    from core import cnn_explain
+
+    image = np.zeros((28, 28), np.uint8)
+    return str(cnn_explain.conv_cell_arithmetic(shipped_shapes().model, image, "dense_out", 0, 0, 0))
+
+
+@case("draw-cell-image-wrong-shape", "Draw page", "a (10, 28) image for the layer view", "reads images of shape")
+def _(env):
+    from core import cnn_explain
+
+    return str(cnn_explain.layer_activations(shipped_shapes().model, np.zeros((10, 28), np.uint8)))
+
+
+@case("draw-cell-image-not-finite", "Draw page", "an image of NaN for the layer view", "not finite")
+def _(env):
+    from core import cnn_explain
+
+    return str(cnn_explain.layer_activations(shipped_shapes().model, np.full((28, 28), np.nan)))
+
+
 @case(
     "cli-evaluate-colors-csv-line-break",
     "CLI",
