@@ -270,6 +270,7 @@ def compare_versions(
     load = load or store.load_model
     loaded = []
     for path, label in zip((path_a, path_b), labels):
+        label = label[:1].upper() + label[1:]  # it starts the message
         try:
             model = load(path)
         except store.StoreError as exc:

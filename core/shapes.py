@@ -503,7 +503,7 @@ def verdict(probs: np.ndarray, class_names: list[str], min_confidence: float) ->
     if OTHER in class_names and index == class_names.index(OTHER):
         best = max((i for i, n in enumerate(class_names) if n != OTHER), key=lambda i: p[i])
         why = (
-            f"it looks more like one of the {p[top]:.0%} 'other' drawings it learned from"
+            f"it looks most like the drawings of other things it learned from ({p[top]:.0%})"
             if class_names[top] == OTHER
             else f"its best guess, {class_names[best]}, is only {p[best]:.0%} sure"
         )

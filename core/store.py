@@ -898,9 +898,13 @@ def zip_model_folder(folder: str | Path) -> bytes:
     folder = Path(folder)
     model_json = read_model_json(folder)
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(folder / MODEL_JSON, MODEL_JSON)
-        for group in model_json["weightsManifest"]:
-            for p in group["paths"]:
-                zf.write(folder / check_plain_filename(p), p)
+    try:
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(folder / MODEL_JSON, MODEL_JSON)
+            for group in model_json["weightsManifest"]:
+                for p in group["paths"]:
+                    zf.write(folder / check_plain_filename(p), p)
+    except OSError as exc:
+        missing = Path(getattr(exc, "filename", "") or "").name or "a file"
+        raise StoreError(f"{folder.name} cannot be zipped: {missing} is missing or cannot be read.") from None
     return buf.getvalue()

@@ -408,6 +408,47 @@ def _(env):
     return str(cnn_explain.layer_activations(shipped_shapes().model, np.full((28, 28), np.nan)))
 
 
+# ---- Retrain page: compare two versions (issue 17)
+
+
+@case("compare-no-shared-classes", "Retrain page", "compare models sharing fewer than 2 classes", "nothing to compare")
+def _(env):
+    from core import compare
+
+    x, y = np.zeros((4, 3), np.float32), np.array([0, 1, 0, 1])
+    return str(compare.compare_models(None, None, x, y, ["cat", "dog"], classes_a=["cat", "dog"], classes_b=["cat"]))
+
+
+@case("compare-length-mismatch", "Retrain page", "compare on 200 inputs with 199 labels", "inputs but 199 labels")
+def _(env):
+    from core import compare
+
+    return str(compare.compare_models(None, None, np.zeros((200, 3)), np.zeros(199), ["a", "b"]))
+
+
+@case("retrain-compare-unloadable", "Retrain page", "compare a version whose weights file is gone", "cannot be loaded")
+def _(env):
+    from core import compare
+
+    folder = model_copy(env, "gone")
+    (folder / store.SHARD_NAME).unlink()
+    return str(compare.compare_versions("colors", store.shipped_model_dir("colors"), folder))
+
+
+@case("retrain-compare-misfit", "Retrain page", "compare a shapes model as a colours version", "does not fit")
+def _(env):
+    from core import compare
+
+    return str(compare.compare_versions("colors", store.shipped_model_dir("colors"), store.shipped_model_dir("shapes")))
+
+
+@case("retrain-download-missing-file", "Retrain page", "download a version whose weights file is gone", "missing")
+def _(env):
+    folder = model_copy(env, "nozip")
+    (folder / store.SHARD_NAME).unlink()
+    return str(store.zip_model_folder(folder))
+
+
 @case(
     "cli-evaluate-colors-csv-line-break",
     "CLI",

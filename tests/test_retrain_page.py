@@ -299,7 +299,7 @@ def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
     at = app_test(PAGE).run()
     at.button(key="retrain.compare.run.colors").click().run()
     assert not at.exception
-    assert any(e.value.startswith(f"version {version.version_id}") and "cannot be loaded" in e.value for e in at.error)
+    assert any(e.value.startswith(f"Version {version.version_id}") and "cannot be loaded" in e.value for e in at.error)
     assert not any(m.label.startswith("Accuracy of A") for m in at.metric)
     assert any("cannot be downloaded" in e.value for e in at.error)  # the versions list says it plainly too
 
