@@ -431,9 +431,7 @@ with guard("The Retrain page"):
                 mime="application/zip",
                 key="retrain.download",
             )
-        except store.StoreError as exc:
-            b2.error(str(exc))
-        except OSError:  # a file of the version vanished or cannot be read (store.zip_model_folder reads them all)
+        except (store.StoreError, OSError):  # a file of the version vanished or cannot be read
             b2.error(f"Version {chosen} cannot be downloaded: one of its files is missing or cannot be read.")
         if b3.button(
             "Delete", key="retrain.delete", disabled=not row["mine"], help="Only versions made in this session."

@@ -42,7 +42,7 @@ def test_page_loads_with_summary_tables():
     frames = [df.value for df in at.dataframe]
     params = [list(f["params"]) for f in frames]
     assert [16_640, 5_246_976, 66_625] in params  # the tutorial preset's table
-    assert any(p != [16_640, 5_246_976, 66_625] and len(p) == 3 for p in params)  # and the shipped model's
+    assert any(p != [16_640, 5_246_976, 66_625] and len(p) == 4 and p[2] == 0 for p in params)  # shipped: + dropout
 
 
 def test_generate_shows_every_sample_and_the_step_through():

@@ -62,29 +62,53 @@ def heatmap(
     return fig
 
 
-def confusion_heatmap(confusion, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
-    """Rows are the true class, columns the predicted class; each cell shows its count."""
-    m = np.asarray(confusion, dtype=int)
+def count_heatmap(
+    counts,
+    x_labels: Sequence[str],
+    y_labels: Sequence[str],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    hover: str,
+    colorscale: str = "Blues",
+    base_height: int = 120,
+) -> go.Figure:
+    """A grid of whole counts with each cell's number written in; rows read top to bottom."""
+    m = np.asarray(counts, dtype=int)
     fig = go.Figure(
         go.Heatmap(
             z=m,
-            x=list(labels),
-            y=list(labels),
-            colorscale="Blues",
+            x=list(x_labels),
+            y=list(y_labels),
+            colorscale=colorscale,
             text=m,
             texttemplate="%{text}",
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>",
+            hovertemplate=hover,
         )
     )
     fig.update_layout(
         title=title,
-        xaxis_title="predicted",
-        yaxis_title="true",
-        height=120 + 30 * len(labels),
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=base_height + 30 * len(y_labels),
         margin=dict(l=10, r=10, t=40, b=10),
     )
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def confusion_heatmap(confusion, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
+    """Rows are the true class, columns the predicted class; each cell shows its count."""
+    return count_heatmap(
+        confusion,
+        labels,
+        labels,
+        title=title,
+        x_title="predicted",
+        y_title="true",
+        hover="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>",
+    )
 
 
 def per_class_bars(

@@ -211,24 +211,16 @@ def divergence_curve(curve: dict, title: str = "Loss up to the divergence") -> g
 def agreement_heatmap(counts, labels_a: Sequence[str], labels_b: Sequence[str], title: str) -> go.Figure:
     """How often model A predicted each class (rows) while model B predicted each class (columns), on the same
     inputs: the diagonal is where they agree, everything off it is a disagreement."""
-    m = np.asarray(counts, dtype=int)
-    fig = go.Figure(
-        go.Heatmap(
-            z=m,
-            x=list(labels_b),
-            y=list(labels_a),
-            colorscale="Purples",
-            text=m,
-            texttemplate="%{text}",
-            hovertemplate="A says %{y}<br>B says %{x}<br>%{z} inputs<extra></extra>",
-        )
-    )
-    fig.update_layout(
+    from core.figures.common import count_heatmap
+
+    return count_heatmap(
+        counts,
+        labels_b,
+        labels_a,
         title=title,
-        xaxis_title="model B predicts",
-        yaxis_title="model A predicts",
-        height=80 + 30 * len(labels_a),
-        margin=dict(l=10, r=10, t=40, b=10),
+        x_title="model B predicts",
+        y_title="model A predicts",
+        hover="A says %{y}<br>B says %{x}<br>%{z} inputs<extra></extra>",
+        colorscale="Purples",
+        base_height=80,
     )
-    fig.update_yaxes(autorange="reversed")
-    return fig
