@@ -39,7 +39,7 @@ def free_port() -> int:
 
 
 def start_app(data_dir: Path, env_extra: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run Home.py` on a free port with its own data folder; returns (process, base URL)."""
+    """Start `streamlit run app.py` on a free port with its own data folder; returns (process, base URL)."""
     port = port or free_port()
     env = {**os.environ, "MLX_USER_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
     proc = subprocess.Popen(
@@ -48,7 +48,7 @@ def start_app(data_dir: Path, env_extra: dict | None = None, port: int | None = 
             "-m",
             "streamlit",
             "run",
-            "Home.py",
+            "app.py",
             "--server.port",
             str(port),
             "--server.headless",

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core import color_data
+from core import color_data, maths
 from core.config import ColorConfig
+from core.maths import softmax as softmax  # re-exported: the Colors page's softmax lesson calls colors.softmax
 from core.metrics import classification_report, expected_calibration_error, negative_log_likelihood
 
 FAMILIES = ("red", "green", "blue", "orange", "yellow", "pink", "purple", "brown", "grey")
@@ -126,21 +127,6 @@ def normalize_label(label: str) -> str:
 # ---------------------------------------------------------------- softmax lessons (NumPy, shown on the page)
 
 
-def softmax(logits, temperature: float = 1.0) -> np.ndarray:
-    """Softmax of logits / temperature, computed stably; temperature 0 gives the one-hot argmax."""
-    z = np.asarray(logits, dtype=np.float64)
-    if temperature < 0 or not math.isfinite(temperature):
-        raise ValueError("The temperature must be 0 or a positive number.")
-    if temperature == 0:
-        out = np.zeros_like(z)
-        out[..., :] = (z == z.max(axis=-1, keepdims=True)).astype(float)
-        return out / out.sum(axis=-1, keepdims=True)
-    z = z / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def divide_by_sum(scores) -> tuple[np.ndarray | None, str]:
     """scores / sum(scores): the naive normalisation. Returns (values, warning); values is None when undefined."""
     s = np.asarray(scores, dtype=np.float64)
@@ -180,8 +166,7 @@ def explain_divide_by_sum(logits) -> list[str]:
 
 def cross_entropy(probabilities, true_index: int) -> float:
     """-log p[true]: how surprised the model is by the truth, in nats."""
-    p = float(np.asarray(probabilities, dtype=np.float64)[true_index])
-    return float(-math.log(max(p, 1e-12)))
+    return float(maths.cross_entropy(probabilities, true_index))
 
 
 def mean_squared_error(probabilities, true_index: int) -> float:
@@ -194,7 +179,7 @@ def mean_squared_error(probabilities, true_index: int) -> float:
 # ---------------------------------------------------------------- data
 
 
-def split_table(x, y, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_table(y, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified index split for rows with no person id (a user's own labels): (train_idx, test_idx), at least
     one test row per class that has two or more."""
     rng = np.random.default_rng(seed)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.maths import confusion_matrix
 from core.metrics import classification_report
 
 PREDICT_BATCH = 512  # inputs per model call: bounded memory on a shared server
@@ -59,10 +60,7 @@ class Comparison:
 
     def agreement(self) -> np.ndarray:
         """(C, C) counts: rows are A's prediction, columns B's; off the diagonal are the disagreements."""
-        k = len(self.class_names)
-        m = np.zeros((k, k), dtype=np.int64)
-        np.add.at(m, (self.pred_a, self.pred_b), 1)
-        return m
+        return confusion_matrix(self.pred_a, self.pred_b, len(self.class_names))
 
 
 def compare_predictions(pred_a, pred_b, y_true, class_names: Sequence[str]) -> Comparison:

@@ -1,4 +1,5 @@
-"""Classification metrics shared by every model family: confusion matrix, per-class recall, balanced accuracy."""
+"""Classification metrics shared by every model family: confusion matrix, per-class recall, balanced accuracy,
+negative log-likelihood and calibration. The formulas themselves live in core.maths."""
 
 from __future__ import annotations
 
@@ -6,15 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
-    """Counts with rows = true class and columns = predicted class.
-
-    Written with np.add.at rather than pulling in scikit-learn for one function.
-    """
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)), 1)
-    return m
+from core.maths import confusion_matrix, cross_entropy
 
 
 def classification_report(y_true, y_pred, labels: Sequence[str]) -> dict:
@@ -37,9 +30,8 @@ def classification_report(y_true, y_pred, labels: Sequence[str]) -> dict:
 
 def negative_log_likelihood(probs, y_true) -> float:
     """Mean -ln p[true class] in nats: how surprised the model is by the labels people gave."""
-    p = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y_true, dtype=int)
-    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)).mean()) if len(y) else float("nan")
+    return float(np.mean(cross_entropy(probs, y))) if len(y) else float("nan")
 
 
 def expected_calibration_error(probs, y_true, n_bins: int = 15) -> float:

@@ -345,7 +345,7 @@ def _custom_color_data(cfg: ColorConfig, extra: list) -> dict:
 
     x = np.array([row[:3] for row in extra], dtype=np.float32)
     y = np.array([colors.FAMILIES.index(colors.normalize_label(row[3])) for row in extra])
-    fit_idx, val_idx = colors.split_table(x, y, cfg.validation_fraction, cfg.seed + 1)
+    fit_idx, val_idx = colors.split_table(y, cfg.validation_fraction, cfg.seed + 1)
     return {
         "x_train": x[fit_idx],
         "y_train": y[fit_idx],
@@ -493,7 +493,7 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
         ),
         "config": asdict(cfg),
     }
-    return _save(req, model, before, outcome, result, metadata)
+    return _save(req, model, outcome, result, metadata)
 
 
 def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None:
@@ -552,7 +552,7 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
         "config": asdict(cfg),
         "rejection": (before.metadata or {}).get("rejection"),  # the base model's "none of these" threshold
     }
-    return _save(req, model, before, outcome, result, metadata)
+    return _save(req, model, outcome, result, metadata)
 
 
 def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
@@ -596,7 +596,7 @@ def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     outcome["examples"] = _cell_examples(y_true, after_pred, snippet)
     outcome["notes"] = notes + outcome["notes"]
     metadata = text.text_metadata(vocab, cfg, result.history, result.seconds, description, None)
-    return _save(req, model, before, outcome, result, metadata)
+    return _save(req, model, outcome, result, metadata)
 
 
 def _text_argmax(model, x) -> np.ndarray:
@@ -643,7 +643,7 @@ def _is_shipped(path, family: str) -> bool:
     return Path(path).resolve() == store.shipped_model_dir(family).resolve()
 
 
-def _save(req: RetrainRequest, model, before, outcome: dict, result, metadata: dict) -> dict:
+def _save(req: RetrainRequest, model, outcome: dict, result, metadata: dict) -> dict:
     """Save a new version (never over a shipped model) and add its id and path to the outcome."""
     name = version_name(req)
     metrics = dict(metadata.get("metrics") or {})

@@ -1,21 +1,43 @@
 """Every deployment knob in one place: paths and hosted limits, each overridable by an environment variable.
 
-Read with `get_settings()`; it reads the environment on each call so tests and deployments can override it.
+Read with `get_settings()`; it reads the environment on each call so tests and deployments can override it. The
+parsing is pydantic-settings' (MLX_<FIELD NAME>, e.g. MLX_MAX_EPOCHS); a bad value is one plain ValueError line that
+names the variable and what it accepts.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import get_args
+
+from pydantic import ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODELS_DIR = REPO_ROOT / "saved_models"
 TRAINING_WORKERS = ("process", "thread")
+ENV_PREFIX = "MLX_"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+# What each kind of value accepts, for the one-line error of a bad environment variable.
+_ACCEPTS = {
+    int: "a whole number",
+    float: "a number",
+    bool: "1 or 0 (also true/false, yes/no, on/off)",
+    str: "text",
+    Path: "a file or folder path",
+}
+_FIELD_ACCEPTS = {  # fields with rules beyond their type
+    "training_worker": "'process' (each training in its own low-priority process) or 'thread' (in the server process)",
+    "training_nice": "a whole number from 0 (off) to 19",
+}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    # Only the environment is read (no .env file); names are matched without regard to case, as pydantic-settings does.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
     user_data_dir: Path = REPO_ROOT / "user_data"  # MLX_USER_DATA_DIR
     user_models_dir: Path | None = None  # MLX_USER_MODELS_DIR; default <user_data_dir>/models
     db_path: Path | None = None  # MLX_DB_PATH; default <user_data_dir>/samples.sqlite3
@@ -47,18 +69,41 @@ class Settings:
     max_canvas_bytes: int = 4_000_000  # MLX_MAX_CANVAS_BYTES: the canvas' base64 data URL, before decoding
     demo_mode: bool = False  # MLX_DEMO_MODE=1: fixed seeds, expert controls hidden
 
-    def __post_init__(self):
-        object.__setattr__(self, "training_worker", str(self.training_worker).strip().lower())  # "Process " is fine
-        if self.training_worker not in TRAINING_WORKERS:
-            raise ValueError(
-                f"Environment variable MLX_TRAINING_WORKER={self.training_worker!r} is not valid: use 'process' "
-                "(each training in its own low-priority process) or 'thread' (in the server process)."
-            )
-        if not 0 <= self.training_nice <= 19:  # a negative increment needs root; above 19 is clamped by the kernel
-            raise ValueError(
-                f"Environment variable MLX_TRAINING_NICE={self.training_nice!r} is not valid: use a whole number "
-                "from 0 (off) to 19."
-            )
+    @field_validator("user_data_dir", "user_models_dir", "db_path", "qdrant_path", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value):
+        if isinstance(value, str) and value == "":  # MLX_DB_PATH= (empty) means the default, not the current folder
+            raise PydanticUseDefault()
+        return value
+
+    @field_validator("user_data_dir", "user_models_dir", "db_path", "qdrant_path")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("demo_mode", mode="before")
+    @classmethod
+    def _flag(cls, value):
+        if isinstance(value, str):  # " On " is on; an empty variable is off
+            word = value.strip().lower()
+            if word in _TRUE | _FALSE:
+                return word in _TRUE
+        return value  # anything else: pydantic's bool rules, so "banana" is an error rather than silently off
+
+    @field_validator("training_worker")
+    @classmethod
+    def _known_worker(cls, value: str) -> str:
+        value = value.strip().lower()  # "Process " is fine
+        if value not in TRAINING_WORKERS:
+            raise ValueError(f"use {_FIELD_ACCEPTS['training_worker']}")
+        return value
+
+    @field_validator("training_nice")
+    @classmethod
+    def _niceness(cls, value: int) -> int:
+        if not 0 <= value <= 19:  # a negative increment needs root; above 19 is clamped by the kernel
+            raise ValueError(f"use {_FIELD_ACCEPTS['training_nice']}")
+        return value
 
     @property
     def models_dir(self) -> Path:
@@ -73,27 +118,35 @@ class Settings:
         return str(self.qdrant_path) if self.qdrant_path is not None else str(self.user_data_dir / "qdrant")
 
 
-def _coerce(kind: str, raw: str):
-    if "bool" in kind:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if "int" in kind:
-        return int(raw)
-    if "float" in kind:
-        return float(raw)
-    if "Path" in kind:
-        return Path(raw).expanduser()
-    return raw
+def _accepts(name: str) -> str:
+    """What the environment variable of field `name` accepts, in words."""
+    if name in _FIELD_ACCEPTS:
+        return _FIELD_ACCEPTS[name]
+    annotation = Settings.model_fields[name].annotation
+    kinds = [kind for kind in get_args(annotation) if kind is not type(None)] or [annotation]  # Path | None: Path
+    return _ACCEPTS.get(kinds[0], "a valid value")
+
+
+def _plain(exc: ValidationError) -> str:
+    """One line per bad variable, e.g. "Environment variable MLX_MAX_EPOCHS='lots' is not valid: use a whole number."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name not in Settings.model_fields:  # not a field (cannot happen from the environment): pydantic's words
+            lines.append(error["msg"] + ".")
+            continue
+        lines.append(
+            f"Environment variable {ENV_PREFIX}{name.upper()}={error['input']!r} is not valid: use {_accepts(name)}."
+        )
+    return " ".join(lines)
 
 
 def get_settings() -> Settings:
-    """Settings from the environment (MLX_<FIELD NAME>), falling back to the defaults above."""
-    values = {}
-    for f in fields(Settings):
-        raw = os.environ.get(f"MLX_{f.name.upper()}")
-        if raw is None or raw == "" and "Path" in str(f.type):
-            continue
-        try:
-            values[f.name] = _coerce(str(f.type), raw)
-        except ValueError:
-            raise ValueError(f"Environment variable MLX_{f.name.upper()}={raw!r} is not a valid {f.type}.") from None
-    return Settings(**values)
+    """Settings from the environment (MLX_<FIELD NAME>), falling back to the defaults above.
+
+    A bad value raises ValueError with one line naming the variable and what it accepts.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ValueError(_plain(exc)) from None

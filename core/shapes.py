@@ -683,10 +683,6 @@ def predict_proba(model, images) -> np.ndarray:
     return probs[0] if single else probs
 
 
-def conv_layer_names(model) -> list[str]:
-    return [layer.name for layer in model.layers if layer.name.startswith("conv_")]
-
-
 def strongest_filter(maps: np.ndarray) -> tuple[int, float]:
     """(H, W, filters) activations -> (index of the filter with the highest activation anywhere, that activation)."""
     peaks = np.asarray(maps).reshape(-1, np.shape(maps)[-1]).max(axis=0)  # (filters,)

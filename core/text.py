@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.config import TextConfig
+from core.maths import cross_entropy, sigmoid, softmax
 
 PRESETS: dict[str, TextConfig] = {
     "shipped": TextConfig(),
@@ -325,13 +326,9 @@ def one_blas_thread() -> _OneBlasThread:
     return _ONE_BLAS_THREAD
 
 
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # tanh form: no overflow warnings for large |x|
-
-
 ACTIVATIONS = {
     "tanh": np.tanh,
-    "sigmoid": _sigmoid,
+    "sigmoid": sigmoid,
     "hard_sigmoid": lambda x: np.clip((x + 3.0) / 6.0, 0.0, 1.0),
     "relu": lambda x: np.maximum(x, 0.0),
     "linear": lambda x: x,
@@ -414,14 +411,11 @@ def next_char_probabilities(logits, temperature: float = 1.0, top_k: int | None 
         k = min(int(top_k), z.shape[-1])
         kth = np.sort(z, axis=-1)[..., -k][..., None]
         z = np.where(z >= kth, z, -np.inf)
-    if temperature == 0:
+    if temperature == 0:  # greedy decoding picks one character, the first of tied ones (softmax would share them)
         out = np.zeros_like(z)
         np.put_along_axis(out, np.argmax(z, axis=-1)[..., None], 1.0, axis=-1)
         return out
-    z = z / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax(z, temperature)
 
 
 def sample_ids(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -707,9 +701,8 @@ def surprisal(sampler: CharSampler, text: str, max_chars: int | None = None) -> 
     ids = sampler.vocab.encode(cleaned)
     if len(ids) < 2:
         return cleaned, np.zeros(0)
-    logits, _, _, _ = sampler.run(ids[:-1])
-    log_probs = logits - _logsumexp(logits)  # (T-1, V)
-    return cleaned, -log_probs[np.arange(len(ids) - 1), ids[1:]] / math.log(2)
+    logits, _, _, _ = sampler.run(ids[:-1])  # (T-1, V)
+    return cleaned, cross_entropy(logits, ids[1:], from_logits=True) / math.log(2)
 
 
 def top_units(activations: np.ndarray, n: int) -> list[int]:
@@ -719,11 +712,6 @@ def top_units(activations: np.ndarray, n: int) -> list[int]:
 
 
 # ---------------------------------------------------------------- evaluation
-
-
-def _logsumexp(logits: np.ndarray) -> np.ndarray:
-    m = logits.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
 
 
 def evaluate_text(model, vocab: Vocabulary, text: str, seq_length: int, batch_size: int = 64) -> dict:
@@ -748,8 +736,7 @@ def evaluate_text(model, vocab: Vocabulary, text: str, seq_length: int, batch_si
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = np.asarray(model(xb, training=False), dtype=np.float64)  # (b, T, V)
-        log_probs = logits - _logsumexp(logits)
-        total -= float(np.take_along_axis(log_probs, yb[..., None].astype(np.int64), axis=-1).sum())
+        total += float(cross_entropy(logits, yb, from_logits=True).sum())
     scored = int(y.size)
     nats = total / scored
     return {

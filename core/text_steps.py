@@ -11,22 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.maths import entropy as entropy_nats  # Shannon entropy in nats; the Text page calls it by this name
 from core.text import next_char_probabilities
 
 LN2 = math.log(2.0)  # nats per bit
 
 
-def entropy_nats(probabilities) -> np.ndarray | float:
-    """Shannon entropy -sum p ln p over the last axis, in nats; 0 ln 0 counts as 0 (top-k and argmax rows)."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    h = np.maximum(terms.sum(axis=-1), 0.0)  # rounding can give -1e-17 for a one-hot row
-    return float(h) if h.ndim == 0 else h
-
-
 def entropy_bits(probabilities) -> np.ndarray | float:
-    """The same entropy in bits (-sum p log2 p): nats / ln 2."""
+    """Shannon entropy in bits (-sum p log2 p): nats / ln 2; 0 log 0 counts as 0."""
     h = entropy_nats(probabilities)
     return h / LN2
 

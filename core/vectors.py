@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.maths import binary_cross_entropy_from_logits, f1_score, sigmoid
+
 DEFAULT_SESSION = "default"  # the CLI's and the tests' single user
 COLOR_POOL_SIZE = 4096  # "many thousands" of colours; on-disk Qdrant indexes ~100 points/s, once per model
 DRAWINGS_PER_CLASS = 500  # 8 classes x 500 = 4000 generated drawings
@@ -345,9 +347,7 @@ def label_targets(labels) -> tuple[np.ndarray, np.ndarray]:
 
 def bce_with_logits(logits, targets) -> float:
     """Mean binary cross-entropy on raw scores, in the stable form max(z,0) - z*t + log(1 + e^-|z|)."""
-    z = np.asarray(logits, dtype=np.float64)
-    t = np.asarray(targets, dtype=np.float64)
-    return float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
+    return float(np.mean(binary_cross_entropy_from_logits(logits, targets)))
 
 
 def check_labels(labels) -> str:
@@ -388,7 +388,7 @@ def train_head(w, b: float, x, labels, iterations: int = ITERATIONS, learning_ra
     for _ in range(int(iterations)):
         z = x @ w + b  # (L,) logits
         losses.append(bce_with_logits(z, targets))
-        grad = 1.0 / (1.0 + np.exp(-z)) - targets  # (L,) dBCE/dz
+        grad = sigmoid(z) - targets  # (L,) dBCE/dz
         w -= lr * (x.T @ grad) / len(targets)
         b -= lr * float(grad.mean())
     if not np.all(np.isfinite(w)) or not math.isfinite(b):
@@ -432,13 +432,6 @@ def boundary_offset(pool: Pool, w, b: float, seen_ids, k: int) -> int:
     unseen[np.asarray(list(seen_ids), dtype=int)] = False
     n_positive = int((pool_logits(pool, w, b)[unseen] > 0).sum())
     return int(max(0, min(int(unseen.sum()) - k, n_positive - k // 2)))
-
-
-def f1_score(predicted, truth) -> float:
-    predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
-    tp = int((predicted & truth).sum())
-    denominator = int(predicted.sum() + truth.sum())
-    return 2.0 * tp / denominator if denominator else 1.0
 
 
 def pca_2d(vectors) -> tuple[np.ndarray, np.ndarray]:

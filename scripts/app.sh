@@ -7,4 +7,4 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements.txt
-exec .venv/bin/streamlit run Home.py "$@"
+exec .venv/bin/streamlit run app.py "$@"

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 APPTEST_TIMEOUT = 60  # seconds; the first page run imports TensorFlow and loads a model
 # A live app for browser tests runs the shipped training worker (a separate process), whatever the tests' own mode.
-SHIPPED_WORKER = {"MLX_TRAINING_WORKER": Settings.training_worker}
+SHIPPED_WORKER = {"MLX_TRAINING_WORKER": Settings.model_fields["training_worker"].default}
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ def test_core_never_imports_streamlit():
 def test_home_page_does_not_import_tensorflow():
     loaded = _modules_after(
         "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(REPO / 'Home.py')!r}, default_timeout=30).run()\n"
+        f"at = AppTest.from_file({str(REPO / 'app.py')!r}, default_timeout=30).run()\n"
         "assert not at.exception, at.exception"
     )
     assert "streamlit" in loaded

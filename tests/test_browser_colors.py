@@ -13,7 +13,8 @@ def test_home_page_renders(page, app_url):
     expect(page.get_by_text("The machine-learning explainer")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("Colors")).first).to_be_visible()
     sidebar = page.get_by_test_id("stSidebarNav")
-    expect(sidebar.get_by_role("link", name="Home", exact=True)).to_be_visible()  # named after Home.py
+    expect(sidebar.get_by_role("link", name="Home", exact=True)).to_be_visible()  # app.py's st.Page title
+    expect(sidebar.get_by_role("link", name="Vector search", exact=True)).to_be_visible()  # not "Vector_search"
 
 
 def test_pure_red_then_pure_blue(page, app_url):

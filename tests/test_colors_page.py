@@ -14,7 +14,7 @@ def top_family(at) -> str:
 
 
 def test_home_page_lists_every_page():
-    at = app_test("Home.py").run()
+    at = app_test("app.py").run()  # the home page is app.py's default page
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     for word in ("softmax", "CNN", "LSTM", "Retrain", "model.json", "vector database"):

@@ -4,7 +4,7 @@ from tests.conftest import app_test
 
 
 def test_query_parameter_turns_demo_mode_on_for_the_home_page():
-    at = app_test("Home.py")
+    at = app_test("app.py")
     at.query_params["demo"] = "1"
     at.run()
     assert not at.exception
@@ -12,7 +12,7 @@ def test_query_parameter_turns_demo_mode_on_for_the_home_page():
 
 
 def test_home_page_without_demo_mode_has_no_banner():
-    at = app_test("Home.py").run()
+    at = app_test("app.py").run()
     assert not any("Demo mode" in i.value for i in at.info)
 
 

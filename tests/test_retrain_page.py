@@ -182,7 +182,7 @@ def test_a_second_start_while_training_is_refused_and_cancel_saves_nothing():
 
 
 def test_leaving_and_coming_back_finds_the_running_job():
-    at = app_test("Home.py").run()
+    at = app_test("app.py").run()
     at = start(at.switch_page(PAGE).run(), epochs=150, batch=8)
     job = session_job(at)
     assert job is not None

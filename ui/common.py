@@ -12,13 +12,25 @@ import streamlit as st
 from core.settings import get_settings
 
 DEMO_SEED = 1234  # demo mode fixes every random seed to this, so a class sees the same thing as the teacher
+DEMO_VALUES = {"1", "true", "yes"}  # what `?demo=` may say to turn demo mode on
 
 
 def demo_mode() -> bool:
-    """Demo mode: `?demo=1` in the URL, or MLX_DEMO_MODE=1 on the server. Hides expert controls, fixes seeds."""
-    if st.query_params.get("demo") in {"1", "true", "yes"}:
+    """Demo mode: `?demo=1` in the URL, or MLX_DEMO_MODE=1 on the server. Hides expert controls, fixes seeds.
+
+    Once seen, `?demo=1` is remembered for the session and kept in the address: changing page through the menu drops
+    the query string, and a reload, a bookmark or a link shared with the class should stay in demo mode.
+    """
+    if st.query_params.get("demo") in DEMO_VALUES:
         st.session_state["demo"] = True
+    elif st.session_state.get("demo"):
+        st.query_params["demo"] = "1"
     return bool(st.session_state.get("demo") or get_settings().demo_mode)
+
+
+def demo_query_params() -> dict[str, str]:
+    """The query parameters that carry this session's `?demo=1` to another page (a link, a new tab): or none."""
+    return {"demo": "1"} if st.session_state.get("demo") else {}
 
 
 def page_header(title: str, icon: str, intro: str) -> None:
