@@ -336,13 +336,6 @@ class JobQueue:
             self._cond.notify_all()
         return True
 
-    def forget(self, session_id: str) -> None:
-        """Drop a finished job's results (a queued or running job cannot be forgotten, only cancelled)."""
-        with self._cond:
-            job = self._by_session.get(session_id)
-            if job is not None and not job.active:
-                del self._by_session[session_id]
-
     def position(self, job: Job) -> int:
         """1 for the next job to start, 2 for the one after, ...; 0 when the job is not waiting."""
         with self._cond:

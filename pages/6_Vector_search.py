@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core import figures as fig
-from core import store, vectors
+from core import maths, store, vectors
 from core.settings import get_settings
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
 from ui.models import active_label, load_active
@@ -92,7 +92,7 @@ with guard("The Vector search page"):
 
     @st.cache_resource(show_spinner="Embedding the pool…", max_entries=8)
     def cached_pool(name: str, model_path: str, stamp: float, size: int, n_user: int) -> vectors.Pool:
-        del stamp, n_user  # cache key only
+        del model_path, stamp, n_user  # cache key only: one pool per model, save time and user samples
         if name == "colors":
             return vectors.color_pool(model, size)
         from core import samples
@@ -347,7 +347,7 @@ with guard("The Vector search page"):
     top = np.argsort(-logits)[:20]
     cols = st.columns(10)
     for n, item_id in enumerate(top):
-        show_item(cols[n % 10], int(item_id), f"{1 / (1 + np.exp(-logits[item_id])):.2f}")
+        show_item(cols[n % 10], int(item_id), f"{maths.sigmoid(logits[item_id]):.2f}")
     st.caption(f"{int((logits > 0).sum())} of {len(pool):,} items score above the boundary (p > 0.5).")
     s1, s2 = st.columns([2, 1])
     head_name = s1.text_input("Head name", value="my-concept", max_chars=40, key="vectors.head_name")
