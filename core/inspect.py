@@ -409,7 +409,8 @@ def canonical_initializer(init: dict) -> dict:
 
 
 def _normalize(value):
-    if isinstance(value, dict) and "class_name" in value and value.get("class_name") in store.ALLOWED_INITIALIZERS:
+    name = value.get("class_name") if isinstance(value, dict) else None
+    if isinstance(name, str) and name in store.ALLOWED_INITIALIZERS:
         value = canonical_initializer(value)
     return json.loads(json.dumps(value, sort_keys=True, default=str))  # tuples → lists, so (1, 1) == [1, 1]
 
@@ -429,7 +430,7 @@ def fresh_layer_config(class_name: str, config: dict) -> tuple[dict, set[str]] |
     names (a required argument has no default, so it is always set explicitly)."""
     import keras
 
-    if class_name not in store.ALLOWED_LAYERS or class_name == "InputLayer":
+    if not isinstance(class_name, str) or class_name not in store.ALLOWED_LAYERS or class_name == "InputLayer":
         return None
     cls = getattr(keras.layers, class_name)
     required = {

@@ -127,7 +127,7 @@ def _check_safe(value, where: str) -> None:
     """Refuse any nested object that is not a plain built-in: this is what keeps loading from executing code."""
     if isinstance(value, dict):
         name = value.get("class_name")
-        if name is not None and name not in ALLOWED_INITIALIZERS | ALLOWED_LAYERS:
+        if name is not None and (not isinstance(name, str) or name not in ALLOWED_INITIALIZERS | ALLOWED_LAYERS):
             raise StoreError(f"{where}: the object class {name!r} is not allowed in a model file.")
         for key, item in value.items():
             if key in {"function", "function_type", "module", "fn"}:
@@ -167,7 +167,7 @@ def _check_layers(layers: list) -> None:
         cls = entry.get("class_name")
         if cls == "Lambda":
             raise StoreError(f"Layer {i} is a Lambda layer, which holds Python code; it is refused and never run.")
-        if cls not in ALLOWED_LAYERS:
+        if not isinstance(cls, str) or cls not in ALLOWED_LAYERS:
             raise StoreError(
                 f"Layer {i} has the unknown layer class {cls!r}; allowed: {', '.join(sorted(ALLOWED_LAYERS))}."
             )

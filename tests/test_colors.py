@@ -2,7 +2,6 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
@@ -11,6 +10,8 @@ from core.config import ColorConfig
 
 
 def test_softmax_matches_numpy_reference_and_keras():
+    import keras
+
     logits = np.array([[2.0, -1.0, 0.5, 0.0], [10.0, 10.0, -3.0, 1.0]])
     reference = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(colors.softmax(logits), reference, rtol=1e-12)

@@ -12,8 +12,8 @@ import io
 import json
 import re
 import time
+from functools import lru_cache
 
-import keras
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +30,8 @@ FUZZ = settings(
 
 
 def _tiny_conv():
+    import keras
+
     keras.utils.set_random_seed(0)
     return keras.Sequential(
         [
@@ -43,8 +45,6 @@ def _tiny_conv():
     )
 
 
-MODEL = _tiny_conv()
-MODEL_JSON, SHARD = store.model_to_files(MODEL, {"family": "fuzz"})
 PROBE = np.random.default_rng(0).uniform(0, 1, (2, 6, 6, 1)).astype("float32")
 
 HOSTILE = st.one_of(
@@ -73,14 +73,19 @@ def _paths(value, prefix=()):
             yield from _paths(item, (*prefix, i))
 
 
-ALL_PATHS = [p for p in _paths(MODEL_JSON) if p and p[0] != "userDefinedMetadata"]
+@lru_cache(maxsize=1)
+def fuzz_model() -> tuple[dict, bytes, list[tuple]]:
+    """The tiny model's model.json, shard and every place in its JSON; built on first use, so collecting imports no TF."""
+    model_json, shard = store.model_to_files(_tiny_conv(), {"family": "fuzz"})
+    return model_json, shard, [p for p in _paths(model_json) if p and p[0] != "userDefinedMetadata"]
 
 
 @st.composite
 def mutated_model(draw):
     """(model.json bytes, shard bytes): one to three mutations of a valid tiny model."""
-    data = copy.deepcopy(MODEL_JSON)
-    shard = bytearray(SHARD)
+    model_json, model_shard, all_paths = fuzz_model()
+    data = copy.deepcopy(model_json)
+    shard = bytearray(model_shard)
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["replace", "replace", "delete", "duplicate-name", "weight", "truncate"]))
         if kind == "weight":  # a non-finite or extreme value somewhere in the weights
@@ -93,18 +98,21 @@ def mutated_model(draw):
             continue
         if kind == "duplicate-name":  # two layers or two tensors with one name
             group = draw(st.sampled_from(["layers", "weights"]))
-            items = (
-                data["modelTopology"]["config"]["layers"]
-                if group == "layers"
-                else data["weightsManifest"][0]["weights"]
-            )
-            a, b = draw(st.integers(0, len(items) - 1)), draw(st.integers(0, len(items) - 1))
-            if group == "layers":
-                items[b]["config"]["name"] = items[a]["config"]["name"]
-            else:
-                items[b]["name"] = items[a]["name"]
+            try:  # an earlier mutation may have replaced or deleted what this one renames
+                items = (
+                    data["modelTopology"]["config"]["layers"]
+                    if group == "layers"
+                    else data["weightsManifest"][0]["weights"]
+                )
+                a, b = draw(st.integers(0, len(items) - 1)), draw(st.integers(0, len(items) - 1))
+                if group == "layers":
+                    items[b]["config"]["name"] = items[a]["config"]["name"]
+                else:
+                    items[b]["name"] = items[a]["name"]
+            except (KeyError, IndexError, TypeError, ValueError):
+                pass
             continue
-        path = draw(st.sampled_from(ALL_PATHS))
+        path = draw(st.sampled_from(all_paths))
         parent = data
         try:
             for key in path[:-1]:
@@ -244,3 +252,25 @@ def test_an_empty_out_or_outdir_is_an_error_and_touches_nothing(capsys, bad):
     rc, out, err = run_cli(capsys, "export", "tfjs", shipped, bad)
     assert rc == 2 and "export folder is empty" in err
     assert (shipped / store.SHARD_NAME).read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["bias_initializer", "layer"])
+def test_an_unhashable_class_name_is_a_failed_check_not_a_crash(where):
+    """Found by the fuzz test: {"class_name": {}} made the store and the inspector raise TypeError (unhashable)."""
+    import json
+
+    folder = store.shipped_model_dir("colors")
+    model_json = json.loads((folder / store.MODEL_JSON).read_bytes())
+    layers = model_json["modelTopology"]["config"]["layers"]
+    hidden = next(layer for layer in layers if layer["config"].get("name") == "hidden")
+    if where == "layer":
+        hidden["class_name"] = {}
+    else:
+        hidden["config"]["bias_initializer"] = {"class_name": {}}
+    raw = json.dumps(model_json).encode()
+    shards = {store.SHARD_NAME: (folder / store.SHARD_NAME).read_bytes()}
+    inspection = inspector.inspect_files(inspector.files_from_uploads(raw, shards))
+    assert not inspection.ok
+    assert inspector.INTERNAL_ERROR not in [c.title for c in inspection.checks]
+    with pytest.raises(store.StoreError, match="not allowed|unknown layer class"):
+        store.model_from_json_and_shards(store.parse_model_json(raw), shards)

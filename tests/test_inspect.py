@@ -9,7 +9,6 @@ import struct
 import zipfile
 from io import BytesIO
 
-import keras
 import numpy as np
 import pytest
 
@@ -22,6 +21,8 @@ from core.text import build_text_model
 
 
 def conv_model():
+    import keras
+
     keras.utils.set_random_seed(0)
     return keras.Sequential(
         [

@@ -190,7 +190,11 @@ def test_leaving_and_coming_back_finds_the_running_job():
     assert not at.exception
     at.switch_page(PAGE).run()
     assert session_job(at) is job
-    assert any("Training now" in s.value for s in at.subheader) or not job.active
+    # A status only moves on from running, so a job active after that run was active during it: 150 epochs outlast it.
+    assert job.active, f"the 150-epoch run ended before the page came back: {job.status} {job.message}"
+    assert any("Training now" in s.value for s in at.subheader)
+    assert any(c.value == job.title for c in at.caption)  # the panel shows this job, not another session's
+    assert at.button(key="retrain.cancel").label == "Cancel training"
     job.cancel()
     assert jobs.QUEUE.wait(job, 120)
 

@@ -4,7 +4,6 @@ import json
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -16,6 +15,8 @@ from core.text import build_text_model
 
 @pytest.fixture
 def color_model():
+    import keras
+
     keras.utils.set_random_seed(0)
     return build_color_model(ColorConfig.tiny())
 
@@ -46,6 +47,8 @@ def test_topology_is_keras2_style(color_model):
 
 @pytest.mark.parametrize("kind", ["dense", "lstm", "conv"])
 def test_round_trip_gives_identical_predictions(tmp_path, kind, color_model):
+    import keras
+
     if kind == "dense":
         model, x = color_model, np.random.default_rng(0).uniform(0, 255, (5, 3)).astype("float32")
     elif kind == "lstm":
@@ -200,6 +203,8 @@ def test_user_models_dir_follows_the_environment(tmp_path, monkeypatch, color_mo
 
 def _two_models(tmp_path, color_model):
     """A folder holding model A, and the files of model B (different weights) ready to replace it."""
+    import keras
+
     folder = store.save_model(color_model, tmp_path / "m", {"which": "old"})
     other = keras.models.clone_model(color_model)
     other.set_weights([w + 1.0 for w in color_model.get_weights()])
@@ -327,6 +332,8 @@ def test_a_topology_declaring_billions_of_parameters_is_refused_before_building(
 
 def test_estimated_cost_equals_keras_parameter_count():
     """The estimate is what the caps are checked against, so it must be Keras' own count for every layer kind."""
+    import keras
+
     models = [
         build_text_model(11, TextConfig.tiny()),
         keras.Sequential(

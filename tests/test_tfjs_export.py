@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -35,6 +34,8 @@ pytestmark = [
 
 
 def tiny_conv_model():
+    import keras
+
     keras.utils.set_random_seed(1)
     return keras.Sequential(
         [
@@ -52,6 +53,8 @@ def tiny_conv_model():
 
 def fixed_inputs(model) -> np.ndarray:
     """Inputs from a fixed seed: token ids for an Embedding model, 0–255 pixels or colours otherwise."""
+    import keras
+
     rng = np.random.default_rng(7)
     first = model.layers[0]
     dims = [d if d is not None else 12 for d in model.inputs[0].shape[1:]]
@@ -78,6 +81,8 @@ def run_tfjs(folder: Path, x: np.ndarray, tmp_path: Path, *flags: str) -> np.nda
 
 def source_folder(kind: str, tmp_path: Path) -> Path:
     """The shipped model when it exists; for Conv2D and LSTM a tiny stand-in otherwise, so the format is always tested."""
+    import keras
+
     shipped = {"dense": "colors", "conv": "shapes", "lstm": "text"}[kind]
     if (SHIPPED_MODELS_DIR / shipped / store.MODEL_JSON).is_file():
         return SHIPPED_MODELS_DIR / shipped
@@ -88,6 +93,8 @@ def source_folder(kind: str, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["dense", "conv", "lstm", "tiny-conv", "tiny-lstm"])
 def test_export_loads_in_tfjs_and_matches_keras(kind, tmp_path, capsys):
+    import keras
+
     if kind.startswith("tiny"):
         keras.utils.set_random_seed(0)
         model = tiny_conv_model() if kind == "tiny-conv" else build_text_model(13, TextConfig.tiny())

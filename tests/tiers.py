@@ -62,11 +62,16 @@ FILE_TIERS: dict[str, str] = {
 TEST_TIERS: dict[str, str] = {
     "test_bad_inputs.py::test_page_shows_the_message_without_an_exception": "apptest",
     "test_cli.py::test_cli_runs_as_a_module": "integration",
+    "test_cli.py::test_train_colors_to_out_leaves_shipped_model_alone": "integration",  # 5 folds + a full fit
     "test_colors_live.py::test_the_javascript_itself_under_node_equals_keras": "integration",
     "test_colors_live.py::test_new_modules_do_not_import_streamlit": "integration",
     "test_colors_live.py::test_live_bars_move_while_the_slider_is_held": "browser",
+    "test_jobs.py::test_a_new_shape_class_widens_the_model_and_keeps_the_old_classes_in_place": "integration",
+    "test_jobs.py::test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets": "integration",
+    "test_maths.py::test_maths_imports_no_tensorflow": "integration",
     "test_navigation.py::test_app_and_home_page_import_no_tensorflow": "integration",
     "test_navigation.py::test_menu_has_sections_and_keeps_demo_mode_across_pages": "browser",
+    "test_navigation.py::test_first_visit_after_a_start_on_a_model_page_gets_the_sections": "browser",
     "test_protocol_client.py::test_a_protocol_session_draws_gets_a_prediction_and_clears": "integration",
     "test_shapes.py::test_evaluate_cli_end_to_end": "integration",
     "test_shapes.py::test_train_cli_writes_a_loadable_model": "integration",
