@@ -306,7 +306,12 @@ def _inspect_files(files: ModelFiles) -> Inspection:
             ).reshape(e.shape)
     broken = store.non_finite_weights(result.arrays)
     add(
-        Check(titles[7], FAIL, f"NaN or infinity in {', '.join(broken[:5])}: the model would predict nonsense.")
+        Check(
+            titles[7],
+            FAIL,
+            f"NaN or infinity (or a value beyond ±{store.MAX_ABS_WEIGHT:.0e}) in {', '.join(broken[:5])}: the model "
+            "would predict nonsense.",
+        )
         if broken
         else Check(titles[7], PASS, f"All {sum(a.size for a in result.arrays.values()):,} values read are finite.")
     )

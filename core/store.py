@@ -289,9 +289,9 @@ def _pair(config: dict, key: str, where: str, default) -> tuple[int, int]:
 
 def _padding(config: dict, where: str) -> str:
     padding = config.get("padding", "valid")
-    if padding not in {"valid", "same"}:
+    if not isinstance(padding, str) or padding not in {"valid", "same"}:
         raise StoreError(f"{where}: padding must be 'valid' or 'same' (got {_short(padding)}).")
-    if config.get("data_format") not in {None, "channels_last"}:
+    if config.get("data_format") is not None and config.get("data_format") != "channels_last":
         raise StoreError(
             f"{where}: only data_format 'channels_last' runs on a CPU (got {_short(config['data_format'])})."
         )
@@ -315,6 +315,13 @@ def estimate_cost(layers: list[dict], batch_shape: list) -> Cost:
 
     A config option Keras would reject (a negative unit count, a kernel larger than its input) is a StoreError here.
     """
+    try:
+        return _estimate_cost(layers, batch_shape)
+    except TypeError as exc:  # an option of a type no check expected, e.g. {} where a name goes (found by fuzzing)
+        raise StoreError(f"A layer option has a type Keras does not accept ({exc}).") from None
+
+
+def _estimate_cost(layers: list[dict], batch_shape: list) -> Cost:
     shape = list(batch_shape[1:])  # per sample; None = any length
     params, largest, largest_name = 0, _elements(shape), "the input"
     for i, entry in enumerate(layers):
@@ -560,12 +567,18 @@ def _read_shards(folder: Path, model_json: dict, max_bytes: int) -> dict[str, by
     return shards
 
 
+MAX_ABS_WEIGHT = 1e15  # no trained network has weights near this; ones past it overflow float32 sums into NaN
+
+
 def non_finite_weights(arrays: dict[str, np.ndarray]) -> list[str]:
-    """'name (N of M values)' for every tensor holding NaN or ±inf: such a model predicts NaN, so it is broken."""
+    """'name (N of M values)' for every tensor holding NaN, ±inf or a value beyond ±MAX_ABS_WEIGHT: such a model
+    predicts NaN (3.4e38 is finite, yet two of them overflow a float32 sum), so it is broken."""
     out = []
     for name, array in arrays.items():
         if array.dtype.kind == "f":
-            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(array) & (np.abs(array) <= MAX_ABS_WEIGHT)
+            bad = int(array.size - np.count_nonzero(ok))
             if bad:
                 out.append(f"{name} ({bad:,} of {array.size:,} values)")
     return out
@@ -576,7 +589,10 @@ def model_from_json_and_shards(model_json: dict, shard_bytes: dict[str, bytes]):
     arrays = {e.name: a for e, a in read_weight_arrays(model_json, shard_bytes)}  # cheap checks before building
     broken = non_finite_weights(arrays)
     if broken:
-        raise StoreError(f"Weights hold NaN or infinity, so the model would predict nonsense: {', '.join(broken[:5])}.")
+        raise StoreError(
+            f"Weights hold NaN, infinity or values beyond ±{MAX_ABS_WEIGHT:.0e}, so the model would predict nonsense: "
+            f"{', '.join(broken[:5])}."
+        )
     model = build_model_from_topology(model_json["modelTopology"])
     named = named_weights(model)
     for name, variable in named:

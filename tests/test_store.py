@@ -362,7 +362,7 @@ def test_non_finite_weights_are_refused_by_load(tmp_path, color_model):
     raw = bytearray(shard.read_bytes())
     raw[0:4] = np.array([np.nan], "<f4").tobytes()
     shard.write_bytes(bytes(raw))
-    with pytest.raises(store.StoreError, match=r"NaN or infinity.*hidden/kernel \(1 of"):
+    with pytest.raises(store.StoreError, match=r"NaN, infinity.*hidden/kernel \(1 of"):
         store.load_model(folder)
 
 
