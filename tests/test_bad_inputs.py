@@ -449,6 +449,28 @@ def _(env):
     return str(store.zip_model_folder(folder))
 
 
+# ---- Model store: found by the fuzz test
+
+
+@case("store-extreme-weight", "Model store (all pages)", "a weight of 3.4e38 (finite, but sums overflow)", "beyond")
+def _(env):
+    folder = model_copy(env, "extreme")
+    raw = bytearray((folder / store.SHARD_NAME).read_bytes())
+    raw[0:4] = np.array([3.4e38], "<f4").tobytes()
+    (folder / store.SHARD_NAME).write_bytes(bytes(raw))
+    return str(store.load_model(folder))
+
+
+@case("store-unhashable-class-name", "Model store (all pages)", "a layer whose class_name is `{}`", "not allowed")
+def _(env):
+    folder = model_copy(env, "unhashable")
+    edit_json(
+        folder,
+        lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(bias_initializer={"class_name": {}}),
+    )
+    return str(store.load_model(folder))
+
+
 @case(
     "cli-evaluate-colors-csv-line-break",
     "CLI",
