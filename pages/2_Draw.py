@@ -273,8 +273,11 @@ def live_drawing() -> None:
         "light up on edges of one direction, some on corners or on the stroke itself; the next layers combine them "
         "into shapes."
     )
-    with guard("The layer-by-layer view"):  # a layer it cannot explain shows one line; the page carries on
-        _explore_layers(activations)
+    # Off until asked for: drawing six layers' pictures and the cell view on every stroke doubled the server's CPU
+    # per drawing (bench.app), and most drawings are made to see the answer.
+    if st.toggle("Open every layer, one neuron at a time", key="draw.layers_open"):
+        with guard("The layer-by-layer view"):  # a layer it cannot explain shows one line; the page carries on
+            _explore_layers(activations)
 
     st.subheader("Save this drawing as a sample")
     n1, n2 = st.columns([2, 1], vertical_alignment="bottom")

@@ -135,6 +135,15 @@ def test_the_page_says_what_the_model_was_measured_on(page):
     assert "drawings of words it never saw" in text
 
 
+def test_the_layer_view_is_closed_until_asked_for(page):
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    assert "Every layer, one neuron at a time" not in [s.value for s in page.subheader]
+    page.toggle(key="draw.layers_open").set_value(True).run()
+    assert not page.exception
+    assert "Every layer, one neuron at a time" in [s.value for s in page.subheader]
+
+
 def test_correction_saves_the_drawing_as_a_sample(page):
     page.session_state[CANVAS_KEY] = canvas_value(circle)
     page.run()
@@ -275,6 +284,7 @@ def shipped_outputs_for():
 
 
 def test_every_layer_is_shown_and_a_cell_explained(page, shipped_outputs_for):
+    page.session_state["draw.layers_open"] = True  # the view opens on request
     page.session_state[CANVAS_KEY] = canvas_value(circle)
     page.run()
     assert not page.exception
@@ -294,6 +304,7 @@ def test_every_layer_is_shown_and_a_cell_explained(page, shipped_outputs_for):
 
 
 def test_any_cell_of_any_layer_can_be_picked_with_the_controls(page, shipped_outputs_for):
+    page.session_state["draw.layers_open"] = True  # the view opens on request
     page.session_state[CANVAS_KEY] = canvas_value(triangle)
     page.run()
     outputs = shipped_outputs_for(page.session_state["draw.image"])
@@ -318,6 +329,7 @@ def test_any_cell_of_any_layer_can_be_picked_with_the_controls(page, shipped_out
 
 
 def test_the_input_channel_control_writes_out_that_channel(page):
+    page.session_state["draw.layers_open"] = True  # the view opens on request
     page.session_state[CANVAS_KEY] = canvas_value(circle)
     page.run()
     page.radio(key="draw.cnn.layer").set_value("conv_2")
@@ -331,6 +343,7 @@ def test_the_input_channel_control_writes_out_that_channel(page):
 
 
 def test_stale_cell_choices_are_brought_back_into_range(page):
+    page.session_state["draw.layers_open"] = True  # the view opens on request
     """A row or filter left in the session from another model's larger layer must not break the page."""
     page.session_state[CANVAS_KEY] = canvas_value(circle)
     page.session_state["draw.cnn.row.conv_1"] = 99
