@@ -1,324 +1,60 @@
-"""Hand-drawn shape recognition: the canvas preprocessing (Quick, Draw! 28x28 convention), a procedural generator of
-hand-drawn-looking shapes rendered through that same pipeline, the CNN, fast prediction and feature maps, the Quick,
-Draw! bitmap loader, and the `train shapes` / `evaluate shapes` commands."""
+"""Hand-drawn shape recognition: the canvas preprocessing (Quick, Draw! 28x28 convention; core.shape_preprocess), a
+procedural generator of hand-drawn-looking shapes rendered through that same pipeline (core.shape_generator), the
+CNN, fast prediction and feature maps, the Quick, Draw! bitmap loader, and the `train shapes` / `evaluate shapes`
+commands."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import re
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-from core import shape_data
+from core import shape_data, shape_generator, shape_preprocess
 from core.config import ShapeConfig
 from core.metrics import classification_report
 from core.shape_data import OTHER
 
-CLASS_NAMES = ("circle", "square", "triangle", "star", "line", "hexagon", "octagon", "zigzag")  # Quick, Draw! names
+# Re-exported: callers and tests use these names through core.shapes.
+from core.shape_generator import CLASS_NAMES, draw_shape, generate_shapes, render_strokes  # noqa: F401
+from core.shape_preprocess import (  # noqa: F401
+    IMAGE_SIZE,
+    INK_THRESHOLD,
+    MARGIN,
+    MIN_INK_FRACTION,
+    SCRIBBLE_FRACTION,
+    STROKE_WIDTH,
+    UPSCALE,
+    Preprocessed,
+    canvas_ink,
+    fit_to_frame,
+    ink_box,
+    preprocess_canvas,
+    preprocess_steps,
+    stroke_width,
+)
+from core.shape_verdict import (  # noqa: F401  (the model's answer lives there; callers keep using shapes.X)
+    MAIN_CLASSES,
+    NONE_OF_THESE,
+    Verdict,
+    answer,
+    display_names,
+    heldout_table,
+    measured_summary,
+    min_confidence_for,
+    tune_min_confidence,
+    verdict,
+)
+
 MODEL_CLASSES = (*CLASS_NAMES, OTHER)  # the shipped model's outputs: the shapes, then "none of these"
-IMAGE_SIZE = 28
-MARGIN = 2  # pixels of black border around the scaled drawing, as in the Quick, Draw! bitmaps
-INK_THRESHOLD = 0.15  # ink below this (0-1) is anti-aliasing haze or paper, not a stroke
-MIN_INK_FRACTION = 0.03  # a drawing whose longest side is below 3% of the canvas is a dot, not a shape
-SCRIBBLE_FRACTION = 0.45  # ink covering more than this share of its box (and most of the canvas) is a scribble
-UPSCALE = 8  # the stroke width is normalised at 8x the model's resolution (a thin stroke still spans 3+ pixels)
-STROKE_WIDTH = 1.8  # output pixels; gives the ink per drawing and share of bright pixels of real Quick, Draw! bitmaps
 RARE_COPIES = 40  # augmented copies per real drawing, at most, for a class with few real drawings
 MAX_LABEL_LENGTH = 32
 QUICKDRAW_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap/"
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9 _-]*$")
-
-
-# ---------------------------------------------------------------- preprocessing: canvas RGBA -> 28x28 white-on-black
-
-
-def canvas_ink(rgba: np.ndarray) -> np.ndarray:
-    """Ink amount per pixel in 0-1: opaque dark is ink; transparent or light is paper. (H, W) float32.
-
-    Accepts RGBA (H, W, 4), RGB (H, W, 3) or grey (H, W) arrays, dark-on-light.
-    """
-    a = np.asarray(rgba)
-    if a.ndim == 2:
-        rgb, alpha = a[..., None].astype(np.float32), np.full(a.shape, 255.0, np.float32)
-    elif a.ndim == 3 and a.shape[2] in (3, 4):
-        rgb = a[..., :3].astype(np.float32)
-        alpha = a[..., 3].astype(np.float32) if a.shape[2] == 4 else np.full(a.shape[:2], 255.0, np.float32)
-    else:
-        raise ValueError(f"A canvas image must be (H, W), (H, W, 3) or (H, W, 4) (got shape {a.shape}).")
-    darkness = 1.0 - rgb.mean(axis=-1) / 255.0  # (H, W): black 1, white 0
-    return (darkness * alpha / 255.0).astype(np.float32)
-
-
-def ink_box(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) bounds of the ink (bottom/right exclusive), or None when there is none."""
-    mask = ink > threshold
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width in pixels of a boolean ink mask: a stroke of width w and length L covers w*L pixels and
-    has about 2*L boundary pixels, so w is about 2 * area / boundary."""
-    pad = np.pad(mask, 1)
-    interior = pad[1:-1, 1:-1] & pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
-    boundary = int((mask & ~interior).sum())
-    return 2.0 * float(mask.sum()) / max(boundary, 1)
-
-
-def _square_filter(mask: np.ndarray, k: int, reduce) -> np.ndarray:
-    """Max (widen) or min (thin) over a (2k+1)-square window, as two 1-D passes with NumPy's sliding windows: a
-    square window is separable, so this costs 2(2k+1) per pixel instead of PIL's (2k+1)^2. Widening pads the mask
-    by k on every side so nothing is cut off."""
-    if reduce is np.max:
-        mask = np.pad(mask, k)
-    padded = np.pad(mask, ((k, k), (0, 0)), constant_values=reduce is np.min)
-    rows = reduce(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1, axis=0), axis=-1)
-    padded = np.pad(rows, ((0, 0), (k, k)), constant_values=reduce is np.min)
-    return reduce(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1, axis=1), axis=-1)
-
-
-def fit_to_frame(crop: np.ndarray, size: int = IMAGE_SIZE, margin: int = MARGIN) -> np.ndarray:
-    """Scale a cropped ink image (0-1) so its longest side fills size - 2*margin, keep the aspect, centre it, and
-    redraw its strokes STROKE_WIDTH output pixels wide.
-
-    Google renders every Quick, Draw! bitmap from strokes scaled to one box with one line width, so its stroke
-    width does not depend on the pen or on how big the person drew. A canvas gives pixels, not strokes: so the
-    drawing is scaled to UPSCALE times the final size, binarised, its stroke width measured (stroke_width) and
-    widened (max filter) or thinned (min filter) to the target there, then box-averaged down, which anti-aliases
-    the edges as Google's renderer does. Returns (size, size) uint8, white strokes on black.
-    """
-    h, w = crop.shape
-    big, inner = UPSCALE * size, UPSCALE * (size - 2 * margin)
-    scale = inner / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    img = Image.fromarray(np.clip(crop * 255.0, 0, 255).astype(np.uint8))
-    method = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX
-    small = np.asarray(img.resize((nw, nh), method), dtype=np.float32)  # (nh, nw) at UPSCALE x
-    peak = float(small.max())
-    if peak <= 0:
-        return np.zeros((size, size), np.uint8)
-    mask = small > 0.35 * peak  # 0.35: the anti-aliased edge of a stroke counts, the haze beside it does not
-    k = int(round((STROKE_WIDTH * UPSCALE - stroke_width(mask)) / 2))  # pixels to add (or remove) on each side
-    if k > 0:
-        mask = _square_filter(mask, k, np.max)
-    elif k < 0:
-        thinner = _square_filter(mask, -k, np.min)
-        mask = thinner if thinner.any() else mask  # never thin a drawing away
-    pad = max(k, 0)  # a widened mask grew by k on each side; it may spill into the margin, as a pen's stroke would
-    t0, l0 = (big - nh) // 2 - pad, (big - nw) // 2 - pad
-    frame = np.zeros((big, big), np.uint8)
-    y0, x0 = max(t0, 0), max(l0, 0)
-    y1, x1 = min(t0 + mask.shape[0], big), min(l0 + mask.shape[1], big)
-    frame[y0:y1, x0:x1] = mask[y0 - t0 : y1 - t0, x0 - l0 : x1 - l0] * np.uint8(255)
-    image = Image.fromarray(frame)
-    out = np.asarray(image.resize((size, size), Image.Resampling.BOX), dtype=np.float32)  # (28, 28)
-    peak = float(out.max())
-    return np.clip(out * (255.0 / peak), 0, 255).astype(np.uint8) if peak > 0 else out.astype(np.uint8)
-
-
-@dataclass
-class Preprocessed:
-    """Every step of the canvas -> model-input pipeline, for the page to show; `image` is None for a blank canvas."""
-
-    ink: np.ndarray  # (H, W) float 0-1
-    box: tuple[int, int, int, int] | None
-    crop: np.ndarray | None  # (h, w) float 0-1
-    image: np.ndarray | None  # (28, 28) uint8 white on black: what the model sees
-    status: str  # "blank", "dot", "scribble" or "ok"
-    message: str
-
-
-def preprocess_steps(rgba: np.ndarray) -> Preprocessed:
-    """Run the pipeline keeping the intermediate images, and judge whether the drawing is usable."""
-    ink = canvas_ink(rgba)
-    box = ink_box(ink)
-    if box is None:
-        return Preprocessed(ink, None, None, None, "blank", "Draw a shape")
-    top, bottom, left, right = box
-    crop = ink[top:bottom, left:right]
-    image = fit_to_frame(crop)
-    longest = max(bottom - top, right - left)
-    if longest < max(6, MIN_INK_FRACTION * max(ink.shape)):
-        return Preprocessed(
-            ink, box, crop, image, "dot", "That is just a dot: draw a whole shape, bigger than a few pixels."
-        )
-    coverage = float((crop > INK_THRESHOLD).mean())
-    box_share = (bottom - top) * (right - left) / float(ink.shape[0] * ink.shape[1])
-    if coverage > SCRIBBLE_FRACTION and box_share > 0.5:
-        return Preprocessed(
-            ink,
-            box,
-            crop,
-            image,
-            "scribble",
-            f"That looks like a scribble over the canvas ({coverage:.0%} of it is ink): clear it and draw one shape.",
-        )
-    return Preprocessed(ink, box, crop, image, "ok", "")
-
-
-def preprocess_canvas(rgba: np.ndarray) -> np.ndarray | None:
-    """Canvas RGBA (dark ink on light or transparent) -> (28, 28) uint8 white-on-black, or None if blank."""
-    return preprocess_steps(rgba).image
-
-
-# ---------------------------------------------------------------- the procedural generator
-
-
-def _densify(points: np.ndarray, step: float) -> np.ndarray:
-    """Resample a polyline so consecutive points are about `step` apart (the wobble needs many points)."""
-    out = [points[0]]
-    for a, b in zip(points[:-1], points[1:]):
-        n = max(1, int(np.linalg.norm(b - a) / step))
-        t = np.linspace(0, 1, n + 1)[1:, None]
-        out.extend(a + (b - a) * t)
-    return np.array(out)
-
-
-def _wobble(points: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
-    """Add a hand's low-frequency drift and tremor: a few random sinusoids along the arc length, per axis."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    s = s / max(s[-1], 1e-6)
-    out = points.copy()
-    for axis in range(2):
-        for freq in (rng.uniform(0.5, 1.5), rng.uniform(2, 4), rng.uniform(5, 9)):
-            amp = amount * rng.uniform(0.2, 1.0) / math.sqrt(freq)
-            out[:, axis] += amp * np.sin(2 * math.pi * freq * s + rng.uniform(0, 2 * math.pi))
-    out += rng.normal(0, amount * 0.08, out.shape)
-    return out
-
-
-def _polygon(n: int, rng: np.random.Generator, jitter: float, start: float) -> np.ndarray:
-    angles = start + np.arange(n) * 2 * math.pi / n + rng.normal(0, jitter, n)
-    radii = 1.0 + rng.normal(0, jitter, n)
-    return np.stack([np.cos(angles) * radii, np.sin(angles) * radii], axis=1)
-
-
-def _closed(vertices: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    """A closed outline as the strokes a person draws: usually one stroke with over/undershoot, sometimes
-    several strokes, sometimes a gap."""
-    n = len(vertices)
-    start = int(rng.integers(n))
-    ring = np.concatenate([vertices[start:], vertices[:start]])
-    path = np.concatenate([ring, ring[:1]])
-    end_shift = rng.uniform(-0.25, 0.3)  # <0 leaves a gap before the start, >0 overshoots past it
-    last = path[-2] + (path[-1] - path[-2]) * (1 + end_shift) if end_shift < 0 else path[-1]
-    path = path.copy()
-    path[-1] = last
-    if end_shift > 0:
-        path = np.concatenate([path, path[-1:] + (path[1:2] - path[:1]) * end_shift])
-    if rng.random() < 0.25 and n >= 3:  # drawn in two or more strokes
-        cut = int(rng.integers(1, len(path) - 1))
-        return [path[: cut + 1], path[cut:]]
-    return [path]
-
-
-def _shape_strokes(name: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """Strokes of one shape in roughly [-1, 1] coordinates, y pointing down."""
-    if name == "circle":
-        a0 = rng.uniform(0, 2 * math.pi)
-        turn = 2 * math.pi * (1 + rng.uniform(-0.12, 0.2)) * (1 if rng.random() < 0.5 else -1)
-        t = np.linspace(a0, a0 + turn, 80)
-        r = 1 + rng.uniform(-0.12, 0.12) * (t - a0) / abs(turn)  # a slight spiral: the end misses the start
-        return [np.stack([np.cos(t) * r, np.sin(t) * r], axis=1)]
-    if name == "square":
-        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) + rng.normal(0, 0.06, (4, 2))
-        if rng.random() < 0.3:  # four separate sides
-            return [np.stack([corners[i], corners[(i + 1) % 4]]) for i in range(4)]
-        return _closed(corners, rng)
-    if name == "triangle":
-        apex_x = rng.uniform(-0.6, 0.6) if rng.random() < 0.75 else rng.choice([-1.0, 1.0])  # some right triangles
-        verts = np.array([[apex_x, -1], [1, 1], [-1, 1]], float) + rng.normal(0, 0.06, (3, 2))
-        if rng.random() < 0.15:
-            verts[:, 1] *= -1  # upside down
-        return _closed(verts, rng)
-    if name == "star":
-        outer = _polygon(5, rng, 0.05, -math.pi / 2 + rng.normal(0, 0.15))
-        if rng.random() < 0.6:  # the pentagram, drawn in one stroke
-            order = [0, 2, 4, 1, 3, 0]
-            path = outer[order]
-            path[-1] = path[-1] + rng.normal(0, 0.08, 2)
-            return [path]
-        inner = _polygon(5, rng, 0.05, -math.pi / 2 + math.pi / 5) * rng.uniform(0.35, 0.5)
-        outline = np.empty((10, 2))
-        outline[0::2], outline[1::2] = outer, inner
-        return _closed(outline, rng)
-    if name == "line":
-        path = np.array([[-1, 0], [1, 0]], float) + rng.normal(0, 0.03, (2, 2))
-        return [path]
-    if name == "hexagon":
-        return _closed(_polygon(6, rng, 0.05, rng.uniform(0, math.pi / 3)), rng)
-    if name == "octagon":
-        return _closed(_polygon(8, rng, 0.04, rng.uniform(0, math.pi / 4)), rng)
-    if name == "zigzag":
-        n = int(rng.integers(3, 8))
-        xs = np.linspace(-1, 1, n + 1) + rng.normal(0, 0.04, n + 1)
-        ys = np.where(np.arange(n + 1) % 2 == 0, -1.0, 1.0) * rng.uniform(0.25, 0.6) + rng.normal(0, 0.06, n + 1)
-        return [np.stack([xs, ys], axis=1)]
-    raise ValueError(f"The generator cannot draw {name!r}; it knows {', '.join(CLASS_NAMES)}.")
-
-
-def _place(strokes: list[np.ndarray], name: str, rng: np.random.Generator, canvas: int) -> list[np.ndarray]:
-    """Aspect, rotation, size and position on the canvas."""
-    if name == "line":
-        angle = rng.choice([rng.normal(0, 0.2), rng.uniform(-math.pi, math.pi)])
-        aspect = (1.0, 1.0)
-    else:
-        spread = {"square": 0.2, "star": 0.25, "triangle": 0.25, "zigzag": 0.35}.get(name, math.pi)
-        angle = rng.normal(0, spread) if spread < 1 else rng.uniform(-math.pi, math.pi)
-        stretch = math.exp(rng.normal(0, 0.15))
-        aspect = (stretch, 1 / stretch)
-    c, s = math.cos(angle), math.sin(angle)
-    rot = np.array([[c, -s], [s, c]])
-    size = rng.uniform(0.2, 0.45) * canvas  # half the drawing's extent, in canvas pixels
-    center = rng.uniform(size * 0.9, canvas - size * 0.9, 2)
-    return [(st * np.array(aspect)) @ rot.T * size + center for st in strokes]
-
-
-def render_strokes(strokes: list[np.ndarray], canvas: int, pen: float) -> np.ndarray:
-    """Strokes (canvas pixel coordinates) -> RGBA (canvas, canvas, 4): black ink on a transparent canvas."""
-    img = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img)
-    r = pen / 2
-    for st in strokes:
-        pts = [tuple(p) for p in st]
-        if len(pts) > 1:
-            draw.line(pts, fill=(0, 0, 0, 255), width=max(1, round(pen)), joint="curve")
-        for x, y in (pts[0], pts[-1]):  # round caps, as a canvas brush has
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=(0, 0, 0, 255))
-    return np.asarray(img)
-
-
-def draw_shape(name: str, rng: np.random.Generator, canvas: int = 192) -> np.ndarray:
-    """One hand-drawn-looking shape as a canvas RGBA image."""
-    strokes = _place(_shape_strokes(name, rng), name, rng, canvas)
-    size = max(float(np.ptp(np.concatenate(strokes), axis=0).max()), 1.0)
-    strokes = [_wobble(_densify(st, size / 40), rng, size * rng.uniform(0.005, 0.03)) for st in strokes]
-    pen = rng.uniform(0.02, 0.09) * size + 1.5
-    return render_strokes(strokes, canvas, pen)
-
-
-def generate_shapes(
-    n_per_class: int, seed: int, classes: tuple[str, ...] = CLASS_NAMES, canvas: int = 192
-) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, 28, 28) uint8, labels (N,) int) of generated drawings; the same seed gives the same arrays."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n_per_class * len(classes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    labels = np.repeat(np.arange(len(classes)), n_per_class)
-    for i, c in enumerate(labels):
-        image = preprocess_canvas(draw_shape(classes[c], rng, canvas))
-        images[i] = image if image is not None else 0
-    order = rng.permutation(len(labels))
-    return images[order], labels[order]
 
 
 # ---------------------------------------------------------------- user class names
@@ -356,10 +92,13 @@ def generate_shapes_cached(
 ) -> tuple[np.ndarray, np.ndarray]:
     """generate_shapes, kept in `cache_dir` as .npz (read with allow_pickle=False): thousands of drawings take tens
     of seconds, and each retrain runs in a fresh worker process, so an in-memory cache would never be hit. The key
-    includes a hash of this module, so a changed generator or preprocessing never reads stale drawings."""
+    includes a hash of this module and of the generator and preprocessing modules, so a changed generator or
+    preprocessing never reads stale drawings."""
     if cache_dir is None:
         return generate_shapes(n_per_class, seed, classes)
-    code = hashlib.sha256(Path(__file__).read_bytes() + "|".join(classes).encode()).hexdigest()[:16]
+    files = (__file__, shape_generator.__file__, shape_preprocess.__file__)
+    sources = b"".join(Path(f).read_bytes() for f in files)
+    code = hashlib.sha256(sources + "|".join(classes).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"shapes-{n_per_class}-{seed}-{code}.npz"
     try:
         with np.load(path, allow_pickle=False) as cached:
@@ -465,104 +204,6 @@ def prepare_shape_data(
 
 
 # ---------------------------------------------------------------- "none of these"
-
-
-def answer(probs: np.ndarray, class_names: list[str], min_confidence: float) -> np.ndarray:
-    """The model's answer per drawing, as a class index: the most likely class, or OTHER's index when OTHER wins
-    or when no class reaches `min_confidence`. (C,) -> scalar array, (B, C) -> (B,)."""
-    p = np.asarray(probs, dtype=np.float64)
-    top = p.argmax(axis=-1)
-    if OTHER not in class_names:
-        return top
-    other = class_names.index(OTHER)
-    return np.where(p.max(axis=-1) < min_confidence, other, top)
-
-
-NONE_OF_THESE = "none of these"  # how the OTHER output is shown to people
-
-
-def display_names(class_names: list[str]) -> list[str]:
-    """Class names as a page shows them: OTHER reads "none of these"."""
-    return [NONE_OF_THESE if n == OTHER else n for n in class_names]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    index: int  # the answer's class index (OTHER's index for "none of these")
-    name: str  # the answer as shown: a class name or NONE_OF_THESE
-    confidence: float  # the top class's probability
-    rejected: bool  # True when the answer is "none of these"
-    message: str  # one sentence for the page
-
-
-def verdict(probs: np.ndarray, class_names: list[str], min_confidence: float) -> Verdict:
-    """What the Draw page says about one drawing's probabilities (C,)."""
-    p = np.asarray(probs, dtype=np.float64)
-    top = int(p.argmax())
-    index = int(answer(p, class_names, min_confidence))
-    if OTHER in class_names and index == class_names.index(OTHER):
-        best = max((i for i, n in enumerate(class_names) if n != OTHER), key=lambda i: p[i])
-        why = (
-            f"it looks most like the drawings of other things it learned from ({p[top]:.0%})"
-            if class_names[top] == OTHER
-            else f"its best guess, {class_names[best]}, is only {p[best]:.0%} sure"
-        )
-        return Verdict(index, NONE_OF_THESE, float(p[top]), True, f"None of the shapes I know: {why}.")
-    return Verdict(index, class_names[index], float(p[index]), False, f"It looks like a {class_names[index]}.")
-
-
-def measured_summary(metadata: dict | None) -> str:
-    """One line: what the model was trained on and how it scored on held-out real drawings (with the counts)."""
-    m = (metadata or {}).get("metrics") or {}
-    if m.get("heldout_main_accuracy") is None:
-        return "This model has no figure measured on held-out real drawings."
-    counts = m.get("heldout_counts") or {}
-    n_main = sum(counts.get(c, 0) for c in ("circle", "square", "triangle", "star"))
-    line = (
-        f"Trained on real Quick, Draw! drawings (Google, CC BY 4.0). On {n_main:,} held-out real drawings of circle, "
-        f"square, triangle and star it is right {m['heldout_main_accuracy']:.1%} of the time"
-    )
-    if m.get("heldout_other_rejected") is not None:
-        line += (
-            f"; it says “none of these” for {m['heldout_other_rejected']:.0%} of {m.get('heldout_n_other', 0):,} "
-            "drawings of words it never saw"
-        )
-    return line + "."
-
-
-def heldout_table(metadata: dict | None) -> list[dict]:
-    """Rows (class, real drawings in all, held out, recall on them) from a model's metadata, for the page."""
-    meta = metadata or {}
-    m = meta.get("metrics") or {}
-    per_class, counts, real = (
-        m.get("heldout_per_class") or {},
-        m.get("heldout_counts") or {},
-        meta.get("real_counts") or {},
-    )
-    rows = [
-        {
-            "class": name,
-            "real drawings": real.get(name, 0),
-            "held out": counts.get(name, 0),
-            "recall on them": None if recall is None else round(recall, 3),
-        }
-        for name, recall in per_class.items()
-    ]
-    if m.get("heldout_other_rejected") is not None:
-        rows.append(
-            {
-                "class": NONE_OF_THESE,
-                "real drawings": real.get(OTHER, 0),
-                "held out": m.get("heldout_n_other", 0),
-                "recall on them": round(m["heldout_other_rejected"], 3),
-            }
-        )
-    return rows
-
-
-def min_confidence_for(metadata: dict | None) -> float:
-    """The rejection threshold a model was shipped with (0: only the OTHER output rejects)."""
-    return float(((metadata or {}).get("rejection") or {}).get("min_confidence", 0.0))
 
 
 # ---------------------------------------------------------------- Quick, Draw! bitmaps (when online)
@@ -844,24 +485,6 @@ def evaluate_cli(args) -> dict:
     loaded = store.load_family_model("shapes", getattr(args, "model", None))
     names = class_names_for(loaded.metadata, loaded.model)
     return evaluate_npz(loaded.model, names, path.read_bytes(), min_confidence_for(loaded.metadata))
-
-
-MAIN_CLASSES = ("circle", "square", "triangle", "star")  # the classes with thousands of real drawings
-
-
-def tune_min_confidence(probs: np.ndarray, y: np.ndarray, class_names: list[str], max_loss: float = 0.005) -> float:
-    """The rejection threshold that rejects the most held-out "other" drawings while costing the in-class
-    drawings at most `max_loss` accuracy against no threshold (chosen on validation data, never on a test)."""
-    other = class_names.index(OTHER)
-    in_class = y != other
-    base = float((answer(probs[in_class], class_names, 0.0) == y[in_class]).mean())
-    best, best_rejected = 0.0, -1.0
-    for t in np.round(np.arange(0.0, 0.96, 0.05), 2):
-        acc = float((answer(probs[in_class], class_names, t) == y[in_class]).mean())
-        rejected = float((answer(probs[~in_class], class_names, t) == other).mean()) if (~in_class).any() else 0.0
-        if acc >= base - max_loss and rejected > best_rejected:
-            best, best_rejected = float(t), rejected
-    return best
 
 
 def measure_heldout(model, data: dict) -> tuple[float, dict]:

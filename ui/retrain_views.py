@@ -1,0 +1,429 @@
+"""The Retrain studio's self-contained views: the live training panel, the last run's results (with the
+divergence view), the versions list and the comparison of two versions. Used by pages/4_Retrain.py."""
+
+import numpy as np
+import streamlit as st
+
+from core import colors as colors_core
+from core import compare, retrain, store
+from core import figures as fig
+from core import text as text_core
+from ui.common import guarded
+from ui.models import active_label, active_path, load_model_folder, set_active
+
+
+def _eta(seconds) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d} left"
+
+
+def _curves(snap: dict, family_hint: str = "") -> None:
+    left, right = st.columns(2)
+    args = dict(
+        epoch_logs=snap["epoch_logs"],
+        batch_logs=snap["batch_logs"],
+        steps_per_epoch=snap["steps_per_epoch"],
+        epochs=snap["epochs"],
+    )
+    left.plotly_chart(fig.training_curves(metric="loss", title="Loss", **args), key=f"retrain.loss{family_hint}")
+    right.plotly_chart(
+        fig.training_curves(metric="accuracy", title="Accuracy", **args), key=f"retrain.acc{family_hint}"
+    )
+
+
+@guarded("The training panel")
+def job_panel(queue, session: str, was_active: bool) -> None:
+    """The job of this session while it runs: queue place, progress, live curves, cancel (a polled fragment)."""
+    job = queue.job_for(session)
+    if job is None:
+        return
+    snap = job.snapshot()
+    if was_active and not job.active:
+        st.rerun()  # finished: redraw the whole page once, with the results and without the poller
+    if not job.active:
+        return
+    st.subheader("Training now")
+    st.caption(snap["title"])
+    if snap["status"] == "queued":
+        over = queue.overview()
+        st.info(
+            f"⏳ Waiting in the queue: you are number **{queue.position(job)}**. This server trains at most "
+            f"{over['limit']} model(s) at once ({over['running']} running, {over['waiting']} waiting)."
+        )
+    elif snap["epochs"] == 0:
+        st.info(
+            "Starting the training process and preparing the data… (a few seconds; generated drawings take longer "
+            "the first time)"
+        )
+    else:
+        epoch = min(snap["epochs"], snap["steps_done"] // max(1, snap["steps_per_epoch"]) + 1)
+        done = snap["progress"] >= 1.0
+        st.progress(
+            snap["progress"],
+            text="Trained: scoring the new and the old model on the validation data, then saving the version…"
+            if done
+            else f"Epoch {epoch} of {snap['epochs']} · {snap['progress']:.0%} · {_eta(snap['eta_seconds'])}",
+        )
+        _curves(snap, ".live")
+    if snap["cancel_requested"]:
+        st.warning("Cancelling… (the current batch finishes first)")
+    elif st.button("Cancel training", key="retrain.cancel", type="secondary"):
+        queue.cancel(session)
+        st.rerun(scope="fragment")
+
+
+def _show_examples(outcome: dict, true_i: int, pred_i: int) -> None:
+    items = outcome["examples"].get(f"{true_i},{pred_i}", [])
+    names = outcome["class_names"]
+    st.markdown(f"**True {names[true_i]}, predicted {names[pred_i]}** ({len(items)} shown)")
+    if not items:
+        st.caption("No validation sample landed in this cell.")
+    elif outcome["family"] == "colors":
+        swatches = "".join(
+            f"<div title='{h}' style='width:44px;height:44px;border-radius:6px;border:1px solid #999;"
+            f"background:{h}'></div>"
+            for h in items
+        )
+        st.markdown(
+            f"<div data-testid='misclassified' style='display:flex;flex-wrap:wrap;gap:6px'>{swatches}</div>",
+            unsafe_allow_html=True,
+        )
+    elif outcome["family"] == "shapes":
+        st.image(list(items), width=56, caption=[f"#{i + 1}" for i in range(len(items))])
+    else:
+        for item in items[:12]:
+            shown = item["context"].replace("\n", "⏎")
+            st.code(
+                f"…{shown}  → expected {text_core.show_char(item['expected'])!r}, "
+                f"predicted {text_core.show_char(item['predicted'])!r}",
+                language=None,
+            )
+
+
+def _from_chart(job_id: str, labels: list[str]) -> None:
+    """A click on a heatmap cell picks the same cell in the selectbox below it."""
+    event = st.session_state.get(f"retrain.confusion.{job_id}")
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []
+    if not points and event is not None and hasattr(event, "selection"):
+        points = event.selection.get("points", [])
+    if points:
+        x, y = points[0].get("x"), points[0].get("y")
+        if x in labels and y in labels:
+            st.session_state[f"retrain.cell.{job_id}"] = (labels.index(y), labels.index(x))
+
+
+def _divergence(curve: dict, job_id: str) -> None:
+    """The loss the diverged run recorded, up to and including the step where it diverged."""
+    where = curve["divergence"]
+    st.plotly_chart(fig.divergence_curve(curve), key=f"retrain.divergence.{job_id}")
+    place = f"epoch {where['epoch']}" + (f", batch {where['batch']}" if where.get("batch") else "")
+    value = fig.divergence_label(where["value"])
+    shown = "every batch's loss (Keras' running mean within its epoch) and " if curve["batch_logs"] else ""
+    why = (
+        f"The dotted line is the ceiling, {where['ceiling']:.3g}: a loss far worse than guessing."
+        if where.get("reason") == "ceiling"
+        else f"A loss of {value} cannot be drawn, so its cross sits just above the highest loss, labelled."
+    )
+    st.caption(
+        f"The loss up to the divergence: {shown}each finished epoch's. In {place} the {where['metric']} became "
+        f"**{value}** (the red ✕). {why}"
+    )
+    rows = [
+        {"epoch": r.get("epoch"), "batch": str(r["batch"]) if "batch" in r else "end of epoch", "loss": r["loss"]}
+        for r in (curve["batch_logs"][-6:] or curve["epoch_logs"][-5:])
+        if "loss" in r
+    ]
+    if where.get("batch") is None:  # caught at the end of an epoch: that epoch is not in the finished ones
+        rows.append({"epoch": where["epoch"], "batch": "end of epoch", "loss": where["value"]})
+    if rows:
+        st.caption("The last losses recorded, the diverging one last:")
+        st.dataframe(
+            [{**r, "loss": fig.divergence_label(r["loss"])} for r in rows],
+            hide_index=True,
+            key=f"retrain.divergence.table.{job_id}",
+        )
+
+
+def results(job) -> None:
+    """The last finished run: its status, curves or divergence, scores, per-class bars and confusion matrix."""
+    snap = job.snapshot()
+    outcome = job.result
+    st.subheader("Last run")
+    st.caption(snap["title"])
+    if snap["status"] == "diverged":
+        st.error(f"📉 Training diverged. {snap['message']}")
+    elif snap["status"] == "cancelled":
+        st.warning(snap["message"] or "Training was cancelled. Nothing was saved.")
+    elif snap["status"] == "failed":
+        st.error(snap["message"])
+    for note in snap["notes"] + ((outcome or {}).get("notes") or []):
+        st.info(note)
+    curve = snap.get("curve")
+    if snap["status"] == "diverged" and curve and curve.get("divergence"):
+        _divergence(curve, job.id)
+    elif snap["epoch_logs"] or snap["batch_logs"]:
+        _curves(snap)
+    if outcome is None:
+        return
+    st.success(
+        f"Saved as version **{outcome['version_id']}** ({outcome['epochs_run']} epochs, {outcome['seconds']:.0f} s). "
+        f"Compared with the {outcome['base']} on the same {outcome['after']['n']:,} validation samples."
+    )
+    after, before = outcome["after"], outcome["before"]
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Validation accuracy, retrained", f"{after['accuracy']:.1%}")
+    if before is not None:
+        m2.metric(
+            "…the model before",
+            f"{before['accuracy']:.1%}",
+            delta=f"{(after['accuracy'] - before['accuracy']):+.1%}",
+        )
+    m3.metric("Balanced accuracy", f"{after['balanced_accuracy']:.1%}")
+    family = outcome["family"]
+    if st.button("Use this version on every page (this session only)", key=f"retrain.use.{job.id}", type="primary"):
+        set_active(family, outcome["version_path"])
+        st.toast(f"The {family} pages now use {outcome['version_id']}.")
+        st.rerun()
+    labels = outcome["class_names"]
+    st.plotly_chart(
+        fig.before_after_bars(after["per_class"], before["per_class"] if before else None),
+        key=f"retrain.perclass.{job.id}",
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(
+            fig.clickable_confusion(after["confusion"], labels, "Confusion matrix (validation): click a cell"),
+            key=f"retrain.confusion.{job.id}",
+            on_select=lambda: _from_chart(job.id, labels),
+            selection_mode="points",
+        )
+    with right:
+        confusion = after["confusion"]
+        cells = sorted(
+            ((t, p) for t in range(len(labels)) for p in range(len(labels)) if t != p and confusion[t][p]),
+            key=lambda c: -confusion[c[0]][c[1]],
+        )
+        if not cells:
+            st.success("No validation sample was misclassified.")
+            return
+        key = f"retrain.cell.{job.id}"
+        if st.session_state.get(key) not in cells:
+            st.session_state[key] = cells[0]
+        cell = st.selectbox(
+            "Misclassified samples",
+            cells,
+            key=key,
+            format_func=lambda c: f"true {labels[c[0]]} → predicted {labels[c[1]]} ({confusion[c[0]][c[1]]})",
+        )
+        _show_examples(outcome, *cell)
+
+
+def versions(family: str, session: str, name: str) -> list[dict]:
+    """The versions list with its actions; returns its rows for the comparison below it."""
+    st.subheader(f"Versions of the {name} model")
+    active = active_path(family)
+    st.write(f"Your pages use: **{active_label(family)}**. The version you choose is for your session only.")
+    if active != store.shipped_model_dir(family) and st.button("Go back to the shipped model", key="retrain.shipped"):
+        set_active(family, None)
+        st.rerun()
+    try:
+        rows = retrain.versions_table(family, session)
+    except store.StoreError as exc:
+        rows = []
+        st.error(str(exc))
+    if not rows:
+        st.caption("No saved versions yet: every finished training adds one.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "version": r["version"],
+                    "active": "✅" if r["path"] == str(active) else "",
+                    "validation accuracy": None if r["val_accuracy"] is None else round(r["val_accuracy"], 3),
+                    "before": None if r["before_val_accuracy"] is None else round(r["before_val_accuracy"], 3),
+                    "from": r["from"],
+                    "yours": "yes" if r["mine"] else "another session",
+                }
+                for r in rows
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        by_id = {r["version"]: r for r in rows}
+        chosen = st.selectbox("Version", list(by_id), key=f"retrain.version.{family}")
+        row = by_id[chosen]
+        b1, b2, b3 = st.columns(3)
+        if b1.button("Make active", key="retrain.activate", disabled=row["path"] == str(active)):
+            set_active(family, row["path"])
+            st.rerun()
+        try:
+            b2.download_button(
+                "Download (.zip: model.json + weights)",
+                data=store.zip_model_folder(row["path"]),
+                file_name=f"{family}-{chosen}.zip",
+                mime="application/zip",
+                key="retrain.download",
+            )
+        except (store.StoreError, OSError):  # a file of the version vanished or cannot be read
+            b2.error(f"Version {chosen} cannot be downloaded: one of its files is missing or cannot be read.")
+        if b3.button(
+            "Delete", key="retrain.delete", disabled=not row["mine"], help="Only versions made in this session."
+        ):
+            try:
+                retrain.delete_own_version(family, chosen, session)
+                if row["path"] == str(active):
+                    set_active(family, None)
+                st.toast(f"Deleted {chosen}.")
+                st.rerun()
+            except store.StoreError as exc:
+                st.error(str(exc))
+    return rows
+
+
+MAX_SHOWN = 24  # disagreements drawn as swatches, images or snippets; the table lists up to 200
+
+
+def _truth_table(c, which: np.ndarray, describe) -> list[dict]:
+    names = c.class_names
+    out = []
+    for i in which:
+        a_ok, b_ok = c.pred_a[i] == c.y_true[i], c.pred_b[i] == c.y_true[i]
+        out.append(
+            {
+                "input": describe(int(i)),
+                "truth": names[c.y_true[i]],
+                "A predicts": names[c.pred_a[i]],
+                "B predicts": names[c.pred_b[i]],
+                "right": "A" if a_ok else "B" if b_ok else "neither",
+            }
+        )
+    return out
+
+
+def _show_disagreements(family: str, vc) -> None:
+    c = vc.comparison
+    st.markdown(f"**Where they disagree** ({c.n_disagree:,} of {c.n:,} inputs)")
+    if not c.n_disagree:
+        st.success("The two models predict the same class for every input.")
+        return
+    # Inputs where exactly one model is right first: those are the ones that tell the models apart.
+    one_right = (c.pred_a == c.y_true) ^ (c.pred_b == c.y_true)
+    order = c.disagreements[np.argsort(~one_right[c.disagreements], kind="stable")]
+    names = c.class_names
+    if family == "text":
+        seq = vc.inputs.shape[1]
+
+        def context(i: int) -> str:
+            window, pos = divmod(i, seq)
+            ids = vc.inputs[window, max(0, pos - 40) : pos + 1]
+            return "".join(names[k] for k in ids).replace("␣", " ").replace("⏎", "⏎ ")
+
+        for i in order[:12]:
+            st.code(
+                f"…{context(int(i))}  → truth {names[c.y_true[i]]!r}, A {names[c.pred_a[i]]!r}, "
+                f"B {names[c.pred_b[i]]!r}",
+                language=None,
+            )
+        return
+    if family == "colors":
+        hexes = [colors_core.to_hex(np.asarray(rgb).round().astype(int)) for rgb in vc.inputs]
+        swatches = "".join(
+            f"<div title='{hexes[i]}: truth {names[c.y_true[i]]}, A {names[c.pred_a[i]]}, B "
+            f"{names[c.pred_b[i]]}' style='width:44px;height:44px;border-radius:6px;border:1px solid #999;"
+            f"background:{hexes[i]}'></div>"
+            for i in order[:MAX_SHOWN]
+        )
+        st.markdown(
+            f"<div data-testid='disagreements' style='display:flex;flex-wrap:wrap;gap:6px'>{swatches}</div>",
+            unsafe_allow_html=True,
+        )
+        describe = hexes.__getitem__
+    else:
+        st.image(
+            [vc.inputs[i] for i in order[:MAX_SHOWN]],
+            width=72,
+            caption=[
+                f"{names[c.y_true[i]]}: A {names[c.pred_a[i]]}, B {names[c.pred_b[i]]}" for i in order[:MAX_SHOWN]
+            ],
+        )
+
+        def describe(i: int) -> str:
+            return f"drawing #{int(vc.comparison.kept[i]) + 1}"
+
+    st.dataframe(
+        _truth_table(c, order[:200], describe),
+        hide_index=True,
+        width="stretch",
+        key=f"retrain.compare.table.{family}",
+    )
+
+
+def _show_comparison(family: str, vc) -> None:
+    c = vc.comparison
+    st.caption(f"Inputs: {vc.description}.")
+    for note in c.notes:
+        st.info(note)
+    acc_a, acc_b = c.report_a["accuracy"], c.report_b["accuracy"]
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"Accuracy of A ({vc.label_a})", f"{acc_a:.1%}")
+    m2.metric(f"Accuracy of B ({vc.label_b})", f"{acc_b:.1%}", delta=f"{acc_b - acc_a:+.1%}")
+    m3.metric("They disagree on", f"{c.n_disagree / c.n:.1%}", help=f"{c.n_disagree:,} of {c.n:,} inputs")
+    st.caption(" · ".join(f"{k}: {v:,}" for k, v in c.outcome_counts().items()))
+    labels, conf_a, conf_b = c.class_names, np.asarray(c.report_a["confusion"]), np.asarray(c.report_b["confusion"])
+    which = ""
+    if family == "text":  # 65 characters are too many to read: the most frequent ones
+        top = np.argsort(-np.bincount(c.y_true, minlength=len(labels)), kind="stable")[:12]
+        labels, conf_a, conf_b = [labels[i] for i in top], conf_a[np.ix_(top, top)], conf_b[np.ix_(top, top)]
+        which = " (the 12 most frequent characters)"
+    left, right = st.columns(2)
+    left.plotly_chart(
+        fig.confusion_heatmap(conf_a, labels, f"A: {vc.label_a}{which}"), key=f"retrain.compare.conf_a.{family}"
+    )
+    right.plotly_chart(
+        fig.confusion_heatmap(conf_b, labels, f"B: {vc.label_b}{which}"), key=f"retrain.compare.conf_b.{family}"
+    )
+    _show_disagreements(family, vc)
+    if family != "text":
+        st.plotly_chart(
+            fig.agreement_heatmap(c.agreement(), c.class_names, c.class_names, "A's prediction against B's"),
+            key=f"retrain.compare.agreement.{family}",
+        )
+
+
+@guarded("The comparison")
+def compare_panel(family: str, rows: list[dict]) -> None:
+    """Run two versions on the same held-out inputs and show where they differ."""
+    st.subheader("Compare two versions on the same inputs")
+    if family == "text" and retrain.builtin_corpus_path() is None:
+        st.info(
+            "Text models are not compared here: the built-in corpus is not on this server (the Text page can "
+            "download it), so there is no held-out text to run them on."
+        )
+        return
+    options = {str(store.shipped_model_dir(family)): "the shipped model"}
+    options.update({r["path"]: f"version {r['version']}" + ("" if r["mine"] else " (another session's)") for r in rows})
+    if len(options) < 2:
+        st.caption("Train a version first: then you can run it and the shipped model on the same held-out inputs.")
+        return
+    paths = list(options)
+    a_col, b_col = st.columns(2)
+    path_a = a_col.selectbox("Model A", paths, index=0, format_func=options.get, key=f"retrain.compare.a.{family}")
+    path_b = b_col.selectbox("Model B", paths, index=1, format_func=options.get, key=f"retrain.compare.b.{family}")
+    result_key = f"retrain.compare.result.{family}"
+    if st.button("Compare on the held-out inputs", key=f"retrain.compare.run.{family}"):
+        st.session_state.pop(result_key, None)
+        if path_a == path_b:
+            st.warning("Model A and model B are the same model: pick two different ones to compare.")
+        else:
+            try:
+                with st.spinner("Running both models on the held-out inputs…"):
+                    labels = (options[path_a], options[path_b])
+                    vc = compare.compare_versions(family, path_a, path_b, load_model_folder, labels)
+                st.session_state[result_key] = (path_a, path_b, vc)
+            except compare.CompareError as exc:
+                st.error(str(exc))
+    saved = st.session_state.get(result_key)
+    if saved is not None and saved[:2] == (path_a, path_b):
+        _show_comparison(family, saved[2])
