@@ -1,0 +1,139 @@
+"""The Colors page's self-contained sections: the live in-browser bars, the decision regions, the "how it was
+trained" expander and the crowdsourcing "label it yourself" section (pages/1_Colors.py calls them)."""
+
+import numpy as np
+import streamlit as st
+
+from core import colors, colors_live, samples
+from core import figures as fig
+from core.figures import colors as colors_fig
+from ui.common import DEMO_SEED, demo_mode
+
+FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]  # each family's display colour
+
+
+def from_slice_channel() -> None:
+    """Changing the held channel moves the slice to the picked colour's value on that channel
+    (the on_change callback of the "Hold fixed" radio)."""
+    state = st.session_state
+    state["colors.slice_value"] = state["colors.rgb"][colors.channel_index(state["colors.slice_channel"])]
+
+
+def live_bars(model, rgb: tuple[int, int, int]) -> None:
+    """The network run in the browser (as TensorFlow Playground does), so its bars move while a slider is
+    dragged."""
+    st.subheader("Drag for live bars")
+    try:
+        weights = colors.forward_weights(model)
+    except ValueError as exc:
+        st.warning(f"No live view for this model: {exc}")
+        return
+    units = len(weights["hidden_bias"])
+    st.write(
+        "The sliders above ask the server when you let go. These run the same network in your browser: its "
+        f"3 × {units} + {units} × {len(weights['logits_bias'])} weights are sent to the page once, and every step of "
+        "a drag recomputes the hidden units and the softmax. They start at your colour; dragging here does not change "
+        "the rest of the page."
+    )
+    st.iframe(  # numbers and the fixed class names only: core.colors_live escapes everything it embeds
+        colors_live.live_view_html(weights, rgb, colors.CLASS_NAMES, FAMILY_HEX), height=colors_live.LIVE_VIEW_HEIGHT
+    )
+
+
+def decision_regions(model, rgb: tuple[int, int, int]) -> None:
+    """The model's answer over a flat slice of RGB space: one channel held fixed, the other two stepped, each
+    cell painted in its family's colour."""
+    st.subheader("Decision regions: a slice of RGB space")
+    st.write(
+        "Hold one channel fixed and step the other two over 0–255: every cell is painted in the family the model "
+        "picks there, paler where it is less sure (hover for the probability). The borders are where the model "
+        "changes its mind; your colour is ringed."
+    )
+    c1, c2 = st.columns([1, 3])
+    channel = c1.radio("Hold fixed", colors.CHANNELS, index=2, key="colors.slice_channel", on_change=from_slice_channel)
+    value = c2.slider(f"{channel} value", 0, 255, key="colors.slice_value")
+    try:
+        grid = colors.decision_grid(model, channel, value, steps=64)
+    except ValueError as exc:
+        st.warning(f"No decision regions: {exc}")
+        return
+    share = np.bincount(grid.family.ravel(), minlength=len(colors.FAMILIES)) / grid.family.size
+    st.plotly_chart(
+        colors_fig.decision_regions(grid, colors.CLASS_NAMES, FAMILY_HEX, marker_rgb=rgb), key="colors.regions"
+    )
+    st.caption(
+        f"{len(grid.values)} × {len(grid.values)} colours with {channel} = {grid.fixed_value}, predicted in one batch. "
+        "Share of this slice per family: "
+        + ", ".join(f"{colors.CLASS_NAMES[k]} {share[k]:.0%}" for k in np.argsort(-share) if share[k] > 0)
+        + "."
+    )
+
+
+def how_it_was_trained(meta: dict) -> None:
+    """The shipped model's training: crowd labels per family, held-out agreement and the loss curve,
+    in a collapsed expander."""
+    with st.expander("How it was trained", expanded=False):
+        metrics = meta.get("metrics", {})
+        counts = meta.get("counts_per_family", {})
+        c1, c2 = st.columns(2)
+        with c1:
+            if counts:
+                st.plotly_chart(
+                    fig.per_class_bars({k: v for k, v in counts.items()}, "Crowd labels per family").update_yaxes(
+                        range=None, autorange=True
+                    ),
+                    key="colors.counts",
+                )
+            acc = metrics.get("heldout_accuracy")
+            if acc is not None:
+                st.metric(
+                    "Agreement with people it never saw",
+                    f"{acc:.1%}",
+                    help=f"{metrics.get('heldout_n')} labels; {metrics.get('heldout', '')}",
+                )
+            st.caption(meta.get("training_data", ""))
+            st.caption("Data: The Coding Train's crowdsourced colour labels (MIT, © 2019 Coding Train).")
+        with c2:
+            history = meta.get("history") or {}
+            if history:
+                st.plotly_chart(fig.history_curves(history, "loss", "Loss per epoch"), key="colors.history")
+
+
+def label_it_yourself() -> None:
+    """The crowdsourcing section: name a random colour's family; labels are saved for the Retrain studio
+    and can be downloaded as CSV."""
+    state = st.session_state
+    st.subheader("Label it yourself")
+    st.write(
+        "The series crowdsourced its data. Name this colour's family; your labels are saved here and join the crowd's "
+        "labels when you retrain the model in the Retrain studio."
+    )
+    rng_key = "colors.label_rgb"
+    if rng_key not in state:
+        seed = DEMO_SEED if demo_mode() else None
+        state[rng_key] = tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3))
+    swatch = state[rng_key]
+    st.markdown(
+        f"<div style='width:100%;height:60px;border-radius:8px;background:{colors.to_hex(swatch)}'></div>",
+        unsafe_allow_html=True,
+    )
+    buttons = st.columns(len(colors.FAMILIES))
+    for col, family in zip(buttons, colors.FAMILIES):
+        if col.button(f"{family}-ish", key=f"colors.label.{family}"):
+            try:
+                samples.add_color_label(swatch, family)
+                st.toast(f"Saved {colors.to_hex(swatch)} as {family}-ish.")
+                state[rng_key] = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
+                st.rerun()
+            except samples.SampleStoreError as exc:
+                st.error(str(exc))
+    try:
+        counts = samples.color_label_counts()
+        total = sum(counts.values())
+        st.write(
+            f"**{total}** labels so far" + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ".")
+        )
+        if total:
+            st.download_button("Download labels as CSV", samples.export_color_csv(), "color_labels.csv", "text/csv")
+    except samples.SampleStoreError as exc:
+        st.error(str(exc))

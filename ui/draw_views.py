@@ -1,0 +1,210 @@
+"""The Draw page's self-contained views: the every-layer CNN view, the samples browser, the training notes
+and small display helpers. Used by pages/2_Draw.py."""
+
+import numpy as np
+import streamlit as st
+
+from core import cnn_explain as cnn
+from core import figures as fig
+from core import samples, shapes
+from core.figures import cnn as cnn_fig
+
+
+def image_for(array: np.ndarray, size: int) -> np.ndarray:
+    """Upscale a small grey image with square pixels, so 28x28 stays crisp."""
+    a = np.asarray(array)
+    k = max(1, size // max(a.shape))
+    return np.kron(a, np.ones((k, k), dtype=a.dtype))
+
+
+def show_answer(name: str, confidence: float | None = None) -> None:
+    """The page's answer in large type: a class name with its probability, or "none of these"."""
+    if confidence is None:
+        st.markdown(f"<div><b data-testid='draw-top' style='font-size:1.6em'>{name}</b></div>", unsafe_allow_html=True)
+    else:
+        st.markdown(
+            f"<div>It looks like a <b data-testid='draw-top' style='font-size:1.6em'>{name}</b> "
+            f"({confidence:.0%} sure)</div>",
+            unsafe_allow_html=True,
+        )
+
+
+def _input_name(layer: str, names: list[str]) -> str:
+    at = names.index(layer)
+    return f"{names[at - 1]}'s output" if at else "the drawing scaled to 0–1"
+
+
+def _default(key: str, low: int, high: int, value: int) -> None:
+    """Start a 1-based number input at `value`, and bring back one whose stored value no longer fits (another
+    model's layer of another size)."""
+    stored = st.session_state.get(key)
+    if not isinstance(stored, int) or not low <= stored <= high:
+        st.session_state[key] = value
+
+
+def _take_click(chart_key: str, row_key: str, col_key: str, shape: tuple[int, int]) -> None:
+    """A click on the feature map moves the row and column inputs to the clicked cell."""
+    cell = cnn_fig.clicked_cell(st.session_state.get(chart_key), shape)
+    if cell is not None:
+        st.session_state[row_key], st.session_state[col_key] = cell[0] + 1, cell[1] + 1
+
+
+def explore_layers(model, activations: cnn.Activations) -> None:
+    """CNN Explainer's view: every conv and pool layer's maps, then any one cell's arithmetic with its numbers."""
+    st.subheader("Every layer, one neuron at a time")
+    st.caption(
+        "Your drawing through every convolution (conv) and max-pooling (pool) layer, one tile per filter, each tile "
+        "scaled to its own strongest response. Each layer reads the one before it: a conv cell is a 3×3 window of "
+        "every map of the layer before, multiplied by its filter's weights and summed; a pool cell is the largest of "
+        "a 2×2 window, so each pool halves the maps."
+    )
+    names = list(activations.outputs)
+    for column, name in zip(st.columns(len(names)), names):
+        h, w, n = activations.outputs[name].shape
+        column.image(cnn_fig.layer_mosaic(activations.outputs[name]), caption=f"{name} · {h}×{w}×{n}", width="stretch")
+    layer = st.radio(
+        "Layer to open",
+        names,
+        horizontal=True,
+        key="draw.cnn.layer",
+        format_func=lambda n: f"{n} ({'×'.join(map(str, activations.outputs[n].shape))})",
+    )
+    out = activations.outputs[layer]  # (H, W, filters)
+    h, w, n = out.shape
+    kind = cnn.layer_kind(model, layer)
+    what = "Filter" if kind == "conv" else "Channel"
+    keys = {k: f"draw.cnn.{k}.{layer}" for k in ("filter", "row", "col", "map", "channel")}
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        _default(keys["filter"], 1, n, shapes.strongest_filter(out)[0] + 1)
+        chosen = st.number_input(f"{what} (1–{n})", 1, n, step=1, key=keys["filter"]) - 1
+        peak_row, peak_col = np.unravel_index(int(np.argmax(out[:, :, chosen])), (h, w))
+        _default(keys["row"], 1, h, int(peak_row) + 1)
+        _default(keys["col"], 1, w, int(peak_col) + 1)
+        row, col = st.session_state[keys["row"]] - 1, st.session_state[keys["col"]] - 1
+        st.plotly_chart(
+            cnn_fig.feature_map_figure(out[:, :, chosen], (row, col), f"{layer}, {what.lower()} {chosen + 1}"),
+            key=keys["map"],
+            on_select=lambda: _take_click(keys["map"], keys["row"], keys["col"], (h, w)),
+            selection_mode="points",
+        )
+        r1, r2 = st.columns(2)
+        row = r1.number_input(f"Row (1–{h})", 1, h, step=1, key=keys["row"]) - 1
+        col = r2.number_input(f"Column (1–{w})", 1, w, step=1, key=keys["col"]) - 1
+        st.caption("Click a cell of the map, or set the row and column here.")
+    with right:
+        cell = cnn.cell_arithmetic(model, activations, layer, row, col, chosen)
+        st.markdown(
+            f"**{layer}, {what.lower()} {chosen + 1}, row {row + 1}, column {col + 1} = {cell.output:.4f}**  \n"
+            f"The layer's own output there: {float(out[row, col, chosen]):.4f}."
+        )
+        source = _input_name(layer, names)
+        if kind == "conv":
+            _explain_conv(cell, source, keys["channel"])
+        else:
+            kh, kw = cell.window.shape
+            st.plotly_chart(cnn_fig.pool_cell_figure(cell), key="draw.cnn.pool", width="content")
+            st.caption(
+                f"The {kh}×{kw} window at rows {cell.top + 1}–{cell.top + kh}, columns {cell.left + 1}–{cell.left + kw} "
+                f"of {source}, channel {chosen + 1}; the outlined value is the largest and passes on."
+            )
+            st.code(cnn.pool_equation(cell), language=None, wrap_lines=True)
+
+
+def _explain_conv(cell: cnn.ConvCell, source: str, channel_key: str) -> None:
+    kh, kw, n_in = cell.window.shape
+    channel = 0
+    if n_in > 1:
+        _default(channel_key, 1, n_in, int(np.argmax(np.abs(cell.channel_sums))) + 1)
+        channel = (
+            st.number_input(
+                f"Input channel to show (1–{n_in})",
+                1,
+                n_in,
+                step=1,
+                key=channel_key,
+                help=f"The kernel has one {kh}×{kw} slice per map of the layer before; the bars show every slice's share.",
+            )
+            - 1
+        )
+    st.plotly_chart(cnn_fig.conv_cell_figure(cell, channel), key="draw.cnn.conv")
+    st.caption(
+        f"The {kh}×{kw} window at rows {cell.top + 1}–{cell.top + kh}, columns {cell.left + 1}–{cell.left + kw} of "
+        f"{source}"
+        + (f", map {channel + 1} of {n_in}" if n_in > 1 else "")
+        + "."
+        + (
+            " Cells marked pad lie outside the input: 'same' padding puts zeros there so the map keeps its size."
+            if cell.outside.any()
+            else ""
+        )
+    )
+    st.code("\n".join(cnn.conv_equation(cell, channel)), language=None, wrap_lines=True)
+    if n_in > 1:
+        st.plotly_chart(cnn_fig.channel_shares_figure(cell, channel), key="draw.cnn.shares")
+
+
+def samples_browser() -> None:
+    """The gathered samples: counts per class, one class's latest drawings with a delete button each, and the
+    .npz export."""
+    st.header("Your samples")
+    st.write(
+        "Like Teachable Machine: save drawings per class (a built-in class or a new one). The Retrain studio can "
+        "retrain the network with them; export them to test any model with `python -m core evaluate shapes FILE.npz`."
+    )
+    try:
+        counts = samples.drawing_counts()
+    except samples.SampleStoreError as exc:
+        st.error(f"{exc} Samples cannot be shown or saved until this is fixed.")
+        counts = None
+    if counts is not None:
+        if not counts:
+            st.info("No samples yet. Draw something above and save it.")
+        else:
+            st.write(", ".join(f"**{k}** {v}" for k, v in counts.items()))
+            chosen = st.selectbox("Show the samples of", list(counts), key="draw.show_class")
+            try:
+                rows = samples.drawings(chosen)
+            except samples.SampleStoreError as exc:
+                st.error(str(exc))
+                rows = []
+            shown = rows[-30:]
+            if len(rows) > len(shown):
+                st.caption(f"The latest {len(shown)} of {len(rows)}.")
+            grid = st.columns(10)
+            for i, (sample_id, img, _, created) in enumerate(shown):
+                with grid[i % 10]:
+                    st.image(image_for(img, 56), caption=created[5:16].replace("T", " "), width=56)
+                    if st.button("Delete", key=f"draw.delete.{sample_id}"):
+                        try:
+                            samples.delete_drawing(sample_id)
+                            st.rerun()
+                        except samples.SampleStoreError as exc:
+                            st.error(str(exc))
+            try:
+                st.download_button(
+                    "Download all samples as .npz",
+                    samples.export_drawings_npz(),
+                    "drawings.npz",
+                    "application/octet-stream",
+                    key="draw.export",
+                )
+            except samples.SampleStoreError as exc:
+                st.error(str(exc))
+
+
+def training_notes(meta: dict) -> None:
+    """How the shipped model was trained: its data, held-out recall per class and accuracy per epoch, in a
+    closed expander."""
+    with st.expander("How the shipped model was trained"):
+        st.caption(meta.get("training_data", ""))
+        table = shapes.heldout_table(meta)
+        if table:
+            st.write(
+                "Recall per class on held-out real drawings, and how many real drawings each figure rests on. Classes "
+                "with a handful of real drawings also learned from generated ones; their figures are barely measured."
+            )
+            st.dataframe(table, hide_index=True)
+        st.caption("Drawings: Quick, Draw! dataset by Google (CC BY 4.0).")
+        if meta.get("history"):
+            st.plotly_chart(fig.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history")
