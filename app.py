@@ -35,6 +35,7 @@ NAVIGATION: dict[str, list[Entry]] = {
         Entry("pages/4_Retrain.py", "Retrain", "🏋️", "Retrain"),
         Entry("pages/5_Inspect.py", "Inspect", "🔬", "Inspect"),
         Entry("pages/6_Vector_search.py", "Vector search", "🧭", "Vector_search"),
+        Entry("pages/7_Teach.py", "Teach", "🧑‍🏫", "Teach"),
     ],
 }
 

@@ -9,8 +9,6 @@ import sys
 import traceback
 from pathlib import Path
 
-FAMILIES = ("colors", "shapes", "text")
-
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
@@ -21,20 +19,21 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The CLI's commands; `train` and `evaluate` list every family in core.families' registry."""
+    from core import families
+
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model and save it in the store format")
     train_sub = train.add_subparsers(dest="family", required=True)
-    for family in FAMILIES:
-        p = train_sub.add_parser(family, help=f"rebuild saved_models/{family}")
+    for family in families.FAMILIES.values():
+        p = train_sub.add_parser(family.name, help=f"rebuild the {family.label.lower()} model: {family.description}")
         _add_train_options(p)
-        if family == "text":
-            p.add_argument("--corpus", required=True, help="a UTF-8 text file")
-            p.add_argument("--preset", default="shipped")
+        family.add_cli_options(p)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a shipped model on a file")
-    evaluate.add_argument("family", choices=FAMILIES)
+    evaluate.add_argument("family", choices=families.names())
     evaluate.add_argument("file")
     evaluate.add_argument("--model", help="a model folder (default: the shipped one)")
     evaluate.add_argument("--tail", type=float, help="text only: evaluate the last FRACTION of the file")
@@ -59,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Dispatch to the family module that owns the command."""
-    import importlib
+    """Dispatch to the family (through the registry) or the module that owns the command."""
+    from core import families
 
     if args.command == "train" and args.out is not None:
         from pathlib import Path
@@ -72,15 +71,16 @@ def run(args: argparse.Namespace) -> dict:
         out = Path(args.out).resolve()
         if (
             out.is_relative_to(store.SHIPPED_MODELS_DIR.resolve())
-            and out != store.shipped_model_dir(args.family).resolve()
+            and out != families.get(args.family).shipped_dir().resolve()
         ):
             raise ValueError(
                 f"--out {args.out} is another shipped model's folder; a {args.family} model cannot go there."
             )
         store.check_replaceable(Path(args.out))  # refuse a non-model --out folder now, not after an hour of training
-    if args.command in {"train", "evaluate"}:
-        module = importlib.import_module(f"core.{args.family}")
-        return getattr(module, f"{args.command}_cli")(args)
+    if args.command == "train":
+        return families.get(args.family).train_cli(args)
+    if args.command == "evaluate":
+        return families.get(args.family).evaluate_cli(args)
     if args.command == "inspect":
         from core import inspect as inspector
 

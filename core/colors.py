@@ -281,14 +281,14 @@ def embed_colors(model, rgb) -> np.ndarray:
 
 
 def train_color_model(cfg: ColorConfig = ColorConfig(), data: dict | None = None, model=None, **hooks):
-    """Train (a copy of) the colour model; returns (model, TrainResult, data)."""
+    """Train a new colour model, or a copy of `model` (never `model` itself); returns core.training.Trained."""
     import keras
 
-    from core.training import train
+    from core.training import Trained, copy_model, train
 
     data = data or prepare_color_data(cfg)
     keras.utils.set_random_seed(cfg.seed)
-    model = model or build_color_model(cfg)
+    model = copy_model(model) if model is not None else build_color_model(cfg)
     result = train(
         model,
         data["x_train"],
@@ -304,7 +304,7 @@ def train_color_model(cfg: ColorConfig = ColorConfig(), data: dict | None = None
         class_weight=class_weights(data["y_train"], cfg.class_weight_power),
         **hooks,
     )
-    return model, result, data
+    return Trained(model, result, data)
 
 
 def evaluate_arrays(model, x, y) -> dict:
@@ -573,3 +573,10 @@ def decision_grid(model, fixed_channel, fixed_value, steps: int = 64) -> Decisio
         family=probs.argmax(axis=-1),
         confidence=probs.max(axis=-1),
     )
+
+
+def example(loaded) -> dict:
+    """The family contract's example: what the model calls the page's default colour (a dark teal)."""
+    p = predict_proba(loaded.model, [DEFAULT_COLOR])[0]  # a batch of one: (9,)
+    best = int(p.argmax())
+    return {"input": f"the colour {to_hex(DEFAULT_COLOR)}", "label": CLASS_NAMES[best], "p": float(p[best])}

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import families, store
 from core.config import ColorConfig, ShapeConfig
 from core.metrics import classification_report
 from core.retrain_checks import (  # noqa: F401  (re-exported: pages, tests and core.compare use core.retrain.*)
-    CONFIGS,
-    FAMILIES,
     OPTIMIZERS,
     _is_shipped,
     _user_labels,
@@ -33,7 +31,7 @@ from core.retrain_checks import (  # noqa: F401  (re-exported: pages, tests and 
     version_name,
 )
 from core.settings import REPO_ROOT, get_settings
-from core.training import TrainingError, chance_loss, check_hyperparameters, copy_model
+from core.training import TrainingError, chance_loss, check_hyperparameters
 
 MAX_EXAMPLES = 24  # misclassified samples kept per confusion cell: enough to see a pattern, small in memory
 TEXT_TOP_CHARS = 12  # the text confusion matrix shows the most frequent characters plus "other"
@@ -78,9 +76,10 @@ def read_user_data(family: str) -> UserData:
     """The user's labelled colours or drawings from the sample database (SampleStoreError if it cannot be read)."""
     from core import samples
 
-    if family == "colors":
+    kind = families.get(family).user_samples
+    if kind == "colors":
         return UserData(colors=samples.color_labels())
-    if family == "shapes":
+    if kind == "drawings":
         return UserData(drawings=[(img, lab) for _, img, lab, _ in samples.drawings()])
     return UserData()
 
@@ -198,12 +197,9 @@ def _align_classes(data: dict, base_names: list[str]) -> dict:
 
 
 def _predict_classes(family: str, model, x) -> np.ndarray:
-    from core import colors, shapes
-
-    if family == "colors":
-        return colors.predict_proba(model, np.asarray(x, np.float32).reshape(-1, 3)).argmax(axis=1)
+    predict = families.get(family).predict
     x = np.asarray(x, np.float32)
-    return np.concatenate([shapes.predict_proba(model, x[i : i + 512]).argmax(axis=1) for i in range(0, len(x), 512)])
+    return np.concatenate([np.atleast_2d(predict(model, x[i : i + 512])).argmax(axis=1) for i in range(0, len(x), 512)])
 
 
 def _cell_examples(y_true, y_pred, render) -> dict[str, list]:
@@ -235,8 +231,7 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
     check_version_name(req)
     check_base(req)
     before = store.load_model(base_folder(req))
-    runner = {"colors": _run_colors, "shapes": _run_shapes, "text": _run_text}[req.family]
-    return runner(req, user, job, before)
+    return families.get(req.family).retrain(req, user, job, before)
 
 
 def _stopped(job, result) -> bool:
@@ -282,7 +277,7 @@ def _ready(job, req: RetrainRequest, n_train: int) -> bool:
     return True
 
 
-def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     from core import colors
 
     cfg = _request_config(req, config_from_metadata("colors", before.metadata))
@@ -290,11 +285,10 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
     data = _color_data(req, user, cfg)
     if not _ready(job, req, len(data["y_train"])):
         return None
-    trainee = colors.build_color_model(cfg) if req.fresh else copy_model(before.model)
     model, result, data = colors.train_color_model(
         cfg,
         data=data,
-        model=trainee,
+        model=None if req.fresh else before.model,  # the family contract: it trains a copy
         loss_ceiling=chance_loss(len(colors.CLASS_NAMES)),
         record_batches=True,  # no batch reports (epochs take well under a second), but a divergence curve per batch
         **job.hooks(),
@@ -321,7 +315,7 @@ def _run_colors(req: RetrainRequest, user: UserData, job, before) -> dict | None
     return _save(req, model, outcome, result, metadata)
 
 
-def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     from core import shapes
 
     base_names = shapes.class_names_for(before.metadata, before.model)
@@ -336,18 +330,14 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
     if not _ready(job, req, len(data["y_train"])):
         return None
     names = list(data["class_names"])
-    if req.fresh:
-        import keras
-
-        keras.utils.set_random_seed(cfg.seed)
-        trainee = shapes.build_shape_cnn(cfg, len(names))
-    else:
-        trainee = before.model  # train_shape_model copies it (widening the output layer for new classes)
+    # A copy, with its output layer widened for new classes; None builds a fresh CNN for the data's classes.
     model, result, data = shapes.train_shape_model(
-        cfg, data=data, model=trainee, loss_ceiling=chance_loss(len(names)), **job.hooks(SHAPES_BATCH_EVERY)
+        cfg,
+        data=data,
+        model=None if req.fresh else before.model,
+        loss_ceiling=chance_loss(len(names)),
+        **job.hooks(SHAPES_BATCH_EVERY),
     )
-    if model is before.model:  # the contract says it copies; if that ever changes, refuse to save a mutated base
-        raise TrainingError("Internal error: the shape trainer did not copy the model.")
     if _stopped(job, result):
         return None
     after_pred = _predict_classes("shapes", model, data["x_val"])
@@ -380,7 +370,7 @@ def _run_shapes(req: RetrainRequest, user: UserData, job, before) -> dict | None
     return _save(req, model, outcome, result, metadata)
 
 
-def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     from core import text
 
     del user  # the LSTM learns from text only
@@ -389,15 +379,13 @@ def _run_text(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     vocab, (x_train, _), (x_val, y_val) = text.prepare_text_data(corpus, cfg, vocab)
     if not _ready(job, req, len(x_train)):
         return None
-    if req.fresh:
-        import keras
-
-        keras.utils.set_random_seed(cfg.seed)
-        trainee = text.build_text_model(len(vocab), cfg)
-    else:
-        trainee = copy_model(before.model)
-    model, vocab, result = text.train_text_model(
-        corpus, cfg, model=trainee, vocab=vocab, loss_ceiling=chance_loss(len(vocab)), **job.hooks(TEXT_BATCH_EVERY)
+    model, result, _ = text.train_text_model(
+        corpus,
+        cfg,
+        model=None if req.fresh else before.model,  # the family contract: it trains a copy
+        vocab=vocab,
+        loss_ceiling=chance_loss(len(vocab)),
+        **job.hooks(TEXT_BATCH_EVERY),
     )
     if _stopped(job, result):
         return None

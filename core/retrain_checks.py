@@ -11,27 +11,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core import store
-from core.config import ColorConfig, ShapeConfig, TextConfig
+from core import families, store
 from core.settings import get_settings
 from core.training import TrainingError, check_hyperparameters
 
 if TYPE_CHECKING:
     from core.retrain import RetrainRequest, UserData
 
-FAMILIES = ("colors", "shapes", "text")
 OPTIMIZERS = ("adam", "sgd")
-CONFIGS = {"colors": ColorConfig, "shapes": ShapeConfig, "text": TextConfig}
 
 
 def epoch_cap(family: str) -> int:
-    s = get_settings()
-    return s.max_text_epochs if family == "text" else s.max_epochs
+    return int(getattr(get_settings(), families.get(family).max_epochs_setting))
 
 
 def config_from_metadata(family: str, metadata: dict | None):
     """The family's config with the fields a model's metadata records (its training settings)."""
-    cls = CONFIGS[family]
+    cls = families.get(family).config
     known = cls.__dataclass_fields__
     values = {k: v for k, v in ((metadata or {}).get("config") or {}).items() if k in known}
     for k, v in values.items():
@@ -54,15 +50,21 @@ def default_settings(family: str, metadata: dict | None) -> dict:
         "validation_fraction": float(cfg.validation_fraction),
         "seed": int(cfg.seed),
     }
-    if family == "shapes":
+    if hasattr(cfg, "samples_per_class"):  # a family that draws generated samples per class (shapes)
         out["samples_per_class"] = int(min(cfg.samples_per_class, get_settings().max_generated_per_class))
     return out
 
 
+def quick_settings(family: str, metadata: dict | None) -> dict:
+    """The defaults with the family's quick preset: a retrain that takes seconds on a 2-core server (for a class)."""
+    quick = families.get(family).quick
+    return {**default_settings(family, metadata), **{k: v for k, v in quick.items()}}
+
+
 def check_request(req: RetrainRequest) -> None:
     """Plain-message checks of the settings alone (the data is checked by `check_dataset`)."""
-    if req.family not in FAMILIES:
-        raise TrainingError(f"Unknown model {req.family!r}: choose one of {', '.join(FAMILIES)}.")
+    if req.family not in families.FAMILIES:
+        raise TrainingError(f"Unknown model {str(req.family)[:40]!r}: choose one of {', '.join(families.names())}.")
     if req.optimizer not in OPTIMIZERS:
         raise TrainingError(f"Unknown optimizer {req.optimizer!r}: choose SGD or Adam.")
     # Batch size against the data comes later; n_samples=batch_size here checks only the numbers themselves.

@@ -359,14 +359,14 @@ def embed_drawings(model, images) -> np.ndarray:
 
 
 def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None, model=None, **hooks):
-    """Train (a copy of) the shape CNN; returns (model, TrainResult, data).
+    """Train a new shape CNN, or a copy of `model` (never `model` itself); returns core.training.Trained.
 
     A passed `model` is copied, with its output layer widened when the data has new classes. `hooks` go to
     core.training.train (on_epoch_end, on_batch_end, should_stop, deterministic, ...).
     """
     import keras
 
-    from core.training import train
+    from core.training import Trained, train
 
     data = data or prepare_shape_data(cfg)
     n_classes = len(data.get("class_names") or MODEL_CLASSES)
@@ -388,7 +388,7 @@ def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None
         **hooks,
     )
     _predict_fns.pop(model, None)  # the weights changed; a traced function would still be right, but be explicit
-    return model, result, data
+    return Trained(model, result, data)
 
 
 def predict_batches(model, x) -> np.ndarray:
@@ -549,3 +549,16 @@ def train_cli(args) -> dict:
     out = Path(args.out) if args.out else store.shipped_model_dir("shapes")
     store.save_model(model, out, metadata)
     return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}
+
+
+def example(loaded) -> dict:
+    """The family contract's example: what the model calls a real Quick, Draw! circle (the first one shipped)."""
+    from core.shape_data import SHAPES_FILE
+
+    with np.load(SHAPES_FILE, allow_pickle=False) as f:
+        labels = f["labels"].astype(str)
+        image = f["images"][int(np.flatnonzero(labels == "circle")[0])]  # (28, 28) uint8, white on black
+    p = predict_proba(loaded.model, image[None])[0]
+    best = int(p.argmax())
+    names = class_names_for(loaded.metadata, loaded.model)
+    return {"input": "a real Quick, Draw! circle", "label": names[best], "p": float(p[best])}

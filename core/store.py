@@ -467,7 +467,11 @@ def save_model(model, folder: str | Path, metadata: dict | None = None) -> Path:
 
 
 def shipped_model_dir(family: str) -> Path:
-    return SHIPPED_MODELS_DIR / check_name(family, "model name")
+    """Where a family's shipped model lives: what its registry entry says (core.families), else saved_models/<name>."""
+    from core import families  # imported here: the registry imports this module
+
+    registered = families.FAMILIES.get(family)
+    return registered.shipped_dir() if registered is not None else SHIPPED_MODELS_DIR / check_name(family, "model name")
 
 
 def check_name(name: str, what: str = "name") -> str:

@@ -260,16 +260,19 @@ def summary_table(model) -> list[dict]:
 
 
 def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, vocab: Vocabulary | None = None, **hooks):
-    """Train a char-LSTM on `text` through core.training.train; returns (model, vocab, TrainResult)."""
+    """Train a new char-LSTM on `text`, or a copy of `model` (never `model` itself), through core.training.train;
+    returns core.training.Trained with the vocabulary in `data["vocab"]`."""
     import keras
 
-    from core.training import train
+    from core.training import Trained, copy_model, train
 
     vocab, (x_train, y_train), (x_val, y_val) = prepare_text_data(text, cfg, vocab)
     if model is None:
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
         model = build_text_model(len(vocab), cfg)
+    else:
+        model = copy_model(model)
     result = train(
         model,
         x_train,
@@ -285,7 +288,43 @@ def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, voca
         final_learning_rate_fraction=cfg.final_learning_rate_fraction,
         **hooks,
     )
-    return model, vocab, result
+    return Trained(model, result, {"vocab": vocab, "x_val": x_val, "y_val": y_val})
+
+
+def train_text_family(cfg: TextConfig, data: dict | None = None, model=None, **hooks):
+    """The family contract's train: `data` is {"text": corpus} (and optionally "vocab"); None reads the built-in
+    corpus. Returns core.training.Trained."""
+    data = data or load_corpus_data(cfg)
+    return train_text_model(data["text"], cfg, model=model, vocab=data.get("vocab"), **hooks)
+
+
+def load_corpus_data(cfg: TextConfig | None = None) -> dict:
+    """The family contract's built-in data: {"text": the Shakespeare corpus} when it is on this server."""
+    del cfg  # every preset reads the same corpus
+    from core.retrain import builtin_corpus
+
+    found = builtin_corpus()
+    if found is None:
+        raise ValueError("The Shakespeare corpus is not on this server: the Text page downloads it, or upload one.")
+    return {"text": found[0]}
+
+
+def predict_next_proba(model, x) -> np.ndarray:
+    """The family contract's predict: next-character probabilities after each window of ids, (N, vocabulary)."""
+    from core import maths
+
+    logits = np.asarray(model(np.asarray(x, np.int32), training=False))[:, -1, :]  # (N, vocab)
+    return maths.softmax(logits, axis=-1)
+
+
+def example(loaded) -> dict:
+    """The family contract's example: what the model expects after a line opener from the corpus."""
+    vocab = vocab_from_metadata(loaded.metadata)
+    prompt = "ROMEO:\nWhat light through yonder windo"
+    ids = vocab.encode("".join(c for c in prompt if c in set(vocab.chars)))
+    p = predict_next_proba(loaded.model, ids[None, :])[0]
+    best = int(p.argmax())
+    return {"input": prompt.replace("\n", " / ") + "…", "label": show_char(vocab.chars[best]), "p": float(p[best])}
 
 
 # ---------------------------------------------------------------- evaluation
@@ -416,22 +455,16 @@ def train_cli(args) -> dict:
     text = read_corpus(args.corpus)
     vocab, _, _ = prepare_text_data(text, cfg)  # fails fast, before building anything, on a too-short corpus
     keras.utils.set_random_seed(cfg.seed)
-    model = build_text_model(len(vocab), cfg)
-    best = {"loss": math.inf, "epoch": 0, "weights": None}
 
-    def keep_best(epoch: int, logs: dict) -> None:
-        # The validation loss rises again once an LSTM this size starts memorising, so keep the best epoch.
+    def progress(epoch: int, logs: dict) -> None:
         print(json.dumps({"epoch": epoch + 1, **{k: round(v, 4) for k, v in logs.items()}}), file=sys.stderr)
-        if logs.get("val_loss", math.inf) < best["loss"]:
-            best.update(loss=logs["val_loss"], epoch=epoch + 1, weights=model.get_weights())
 
-    model, vocab, result = train_text_model(text, cfg, model=model, vocab=vocab, on_epoch_end=keep_best)
+    # The validation loss rises again once an LSTM this size starts memorising, so the model keeps its best epoch.
+    model, result, _ = train_text_model(text, cfg, vocab=vocab, on_epoch_end=progress, keep_best="val_loss")
     if not result.ok:
         raise ValueError(result.message)
-    if best["weights"] is not None:
-        model.set_weights(best["weights"])
     corpus = describe_corpus(text, Path(args.corpus).name)
-    metadata = text_metadata(vocab, cfg, result.history, result.seconds, corpus, best["epoch"])
+    metadata = text_metadata(vocab, cfg, result.history, result.seconds, corpus, result.best_epoch or None)
     out = Path(args.out) if args.out else store.shipped_model_dir("text")
     store.save_model(model, out, metadata)
     return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}

@@ -35,6 +35,7 @@ class TrainResult:
     # step, the metric and its value (NaN/inf kept as floats), why ("nan", "inf" or "ceiling"), the ceiling, and the
     # diverging epoch's logs when it was caught there. `history` keeps finished, finite epochs only.
     divergence: dict | None = None
+    best_epoch: int = 0  # with train(keep_best=...): the epoch whose weights the model ends with (1-based)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +52,19 @@ class TrainResult:
             "steps_per_epoch": int(self.steps_per_epoch),
             "divergence": dict(self.divergence) if self.divergence else None,
         }
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What every family's `train` returns: a NEW model (the one passed in is never changed), how training went, and
+    the data it trained on (text adds its vocabulary under "vocab")."""
+
+    model: object
+    result: TrainResult
+    data: dict
+
+    def __iter__(self):  # `model, result, data = family.train(...)` reads like the call it replaces
+        return iter((self.model, self.result, self.data))
 
 
 def make_optimizer(name: str, learning_rate: float, decay_steps: int = 0, final_fraction: float = 1.0):
@@ -116,7 +130,14 @@ def _record_batch(result: TrainResult, record: dict) -> None:
 
 
 def _make_callback(
-    result: TrainResult, on_epoch_end, on_batch_end, batch_every, should_stop, loss_ceiling=None, watch_batches=False
+    result: TrainResult,
+    on_epoch_end,
+    on_batch_end,
+    batch_every,
+    should_stop,
+    loss_ceiling=None,
+    watch_batches=False,
+    keep_best: str | None = None,
 ):
     import keras
 
@@ -125,6 +146,7 @@ def _make_callback(
         def __init__(self):
             super().__init__()
             self.epoch = 0
+            self.best = (math.inf, None)  # (keep_best's value, the weights at that epoch)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
@@ -160,6 +182,9 @@ def _make_callback(
             for k, v in logs.items():
                 result.history.setdefault(k, []).append(v)
             result.epochs_run = epoch + 1
+            if keep_best is not None and logs.get(keep_best, math.inf) < self.best[0]:
+                self.best = (logs[keep_best], self.model.get_weights())
+                result.best_epoch = epoch + 1
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
 
@@ -216,6 +241,7 @@ def train(
     deterministic: bool = False,
     final_learning_rate_fraction: float = 1.0,
     class_weight: dict[int, float] | None = None,
+    keep_best: str | None = None,
 ) -> TrainResult:
     """Compile and fit `model` in place, reporting through the hooks; returns what happened.
 
@@ -224,6 +250,7 @@ def train(
     Every batch's loss is kept in `TrainResult.batch_history` when batches are reported or `record_batches` is set
     (which costs a sync per batch: Keras then turns each batch's logs into floats), and divergence is then caught
     at the batch it happens in; `TrainResult.loss_curve()` is the curve up to that point.
+    `keep_best="val_loss"` ends with the weights of the epoch where that log was lowest (`result.best_epoch`).
     """
     import keras
 
@@ -239,7 +266,14 @@ def train(
     model.compile(optimizer=opt, loss=loss, metrics=metrics or ["accuracy"])
     result = TrainResult(steps_per_epoch=math.ceil(len(x) / int(batch_size)))
     callback = _make_callback(
-        result, on_epoch_end, on_batch_end, max(1, int(batch_every)), should_stop, loss_ceiling, record_batches
+        result,
+        on_epoch_end,
+        on_batch_end,
+        max(1, int(batch_every)),
+        should_stop,
+        loss_ceiling,
+        record_batches,
+        keep_best,
     )
     start = time.perf_counter()
     model.fit(
@@ -254,6 +288,8 @@ def train(
         class_weight=class_weight,
     )
     result.seconds = time.perf_counter() - start
+    if keep_best is not None and callback.best[1] is not None and result.ok:
+        model.set_weights(callback.best[1])
     return result
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from core import jobs, retrain, samples, store
+from core import families, jobs, retrain, samples, store
 from core import text as text_core
 from core.settings import get_settings
 from ui import retrain_views as views
@@ -28,12 +28,6 @@ with guard("The Retrain page"):
     QUEUE = jobs.QUEUE
     settings = get_settings()
     demo = demo_mode()
-    LABELS = {"colors": "🎨 Colours", "shapes": "✏️ Shapes", "text": "📜 Text"}
-    DESCRIPTIONS = {
-        "colors": "RGB → 32 sigmoid units → 9 colour families.",
-        "shapes": "A small CNN on 28×28 drawings, white on black.",
-        "text": "A character-level LSTM that predicts the next character.",
-    }
 
     current = QUEUE.job_for(SESSION)
     running = current is not None and current.active
@@ -41,15 +35,22 @@ with guard("The Retrain page"):
 
     # ---------------------------------------------------------------- setup
 
-    available = [f for f in retrain.FAMILIES if (store.shipped_model_dir(f) / store.MODEL_JSON).is_file()]
+    available = {f.name: f for f in families.with_shipped_model()}  # the registry: every family alike
     if not available:
         st.error("No shipped model is installed on this server, so there is nothing to retrain.")
         st.stop()
     family = st.radio(
-        "Model", available, format_func=lambda f: LABELS[f], horizontal=True, key="retrain.family", disabled=running
+        "Model",
+        list(available),
+        format_func=lambda f: f"{available[f].icon} {available[f].label}",
+        horizontal=True,
+        key="retrain.family",
+        disabled=running,
     )
-    st.caption(f"{DESCRIPTIONS[family]} In use for you: {active_label(family)}.")
-    shipped_meta = store.load_metadata(store.shipped_model_dir(family))
+    FAMILY = available[family]
+    st.caption(f"{FAMILY.description} In use for you: {active_label(family)}.")
+    views.example_line(family)
+    shipped_meta = store.load_metadata(FAMILY.shipped_dir())
     defaults = retrain.default_settings(family, shipped_meta)
     cap = retrain.epoch_cap(family)
 
@@ -70,13 +71,10 @@ with guard("The Retrain page"):
                     key=_key("start"),
                 )
                 fresh = start == "fresh"
-            builtin_label = {
-                "colors": "Built-in: The Coding Train's crowd colour labels",
-                "shapes": "Built-in: real Quick, Draw! drawings (and generated ones where real ones are few)",
-                "text": "Built-in: the Shakespeare corpus",
-            }[family]
-            has_builtin = family != "text" or retrain.builtin_corpus_path() is not None
-            use_builtin = st.checkbox(builtin_label, value=has_builtin, key=_key("builtin"), disabled=not has_builtin)
+            has_builtin = not FAMILY.text_upload or retrain.builtin_corpus_path() is not None
+            use_builtin = st.checkbox(
+                f"Built-in: {FAMILY.builtin_data}", value=has_builtin, key=_key("builtin"), disabled=not has_builtin
+            )
             if not has_builtin:
                 st.caption(
                     "The corpus is not on this server yet (the Text page can download it): upload a .txt instead."
@@ -84,22 +82,22 @@ with guard("The Retrain page"):
             use_user = False
             upload = None
             try:
-                if family == "colors":
+                if FAMILY.user_samples == "colors":
                     n = sum(samples.color_label_counts().values())
                     use_user = st.checkbox(f"My labelled colours ({n})", value=n > 0, key=_key("user"))
-                elif family == "shapes":
+                elif FAMILY.user_samples == "drawings":
                     counts = samples.drawing_counts()
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
                     use_user = st.checkbox(f"My drawings ({shown})", value=bool(counts), key=_key("user"))
             except samples.SampleStoreError as exc:
                 st.warning(f"Your samples cannot be read right now: {exc}")
-            if family == "text":
+            if FAMILY.text_upload:
                 upload = st.file_uploader(
                     f"My own text (.txt, UTF-8, up to {settings.max_upload_mb:g} MB)", type=["txt"], key=_key("upload")
                 )
                 st.caption(f"At most {settings.max_text_train_chars:,} characters are used per run (the last ones).")
             samples_per_class = None
-            if family == "shapes" and not demo:
+            if "samples_per_class" in defaults and not demo:
                 samples_per_class = st.number_input(
                     "Built-in drawings per class",
                     value=defaults["samples_per_class"],
@@ -107,7 +105,7 @@ with guard("The Retrain page"):
                     key=_key("per_class"),
                     help=f"At most {settings.max_generated_per_class} on this server. More is slower to train.",
                 )
-            elif family == "shapes":
+            elif "samples_per_class" in defaults:
                 samples_per_class = defaults["samples_per_class"]
             version_name = st.text_input("Version name", value="retrain", max_chars=40, key=_key("name"))
         with settings_col:
@@ -181,5 +179,5 @@ with guard("The Retrain page"):
     last = QUEUE.job_for(SESSION)
     if last is not None and not last.active:
         views.results(last)
-    rows = views.versions(family, SESSION, LABELS[family][2:].lower())
+    rows = views.versions(family, SESSION, FAMILY.label.lower())
     views.compare_panel(family, rows)

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core import colors as colors_core
-from core import compare, retrain, store
+from core import compare, families, model_fit, retrain, store
 from core import figures as fig
 from core import text as text_core
 from ui.common import guarded
@@ -74,13 +74,21 @@ def job_panel(queue, session: str, was_active: bool) -> None:
         st.rerun(scope="fragment")
 
 
+def _sample_view(outcome: dict) -> str:
+    """How this outcome's inputs are shown: its own "sample_view", else its family's (an unknown family: images)."""
+    if outcome.get("sample_view"):
+        return str(outcome["sample_view"])
+    family = families.FAMILIES.get(outcome.get("family"))
+    return family.sample_view if family is not None else "image"
+
+
 def _show_examples(outcome: dict, true_i: int, pred_i: int) -> None:
     items = outcome["examples"].get(f"{true_i},{pred_i}", [])
     names = outcome["class_names"]
     st.markdown(f"**True {names[true_i]}, predicted {names[pred_i]}** ({len(items)} shown)")
     if not items:
         st.caption("No validation sample landed in this cell.")
-    elif outcome["family"] == "colors":
+    elif _sample_view(outcome) == "swatch":
         swatches = "".join(
             f"<div title='{h}' style='width:44px;height:44px;border-radius:6px;border:1px solid #999;"
             f"background:{h}'></div>"
@@ -90,7 +98,7 @@ def _show_examples(outcome: dict, true_i: int, pred_i: int) -> None:
             f"<div data-testid='misclassified' style='display:flex;flex-wrap:wrap;gap:6px'>{swatches}</div>",
             unsafe_allow_html=True,
         )
-    elif outcome["family"] == "shapes":
+    elif _sample_view(outcome) == "image":
         st.image(list(items), width=56, caption=[f"#{i + 1}" for i in range(len(items))])
     else:
         for item in items[:12]:
@@ -312,7 +320,7 @@ def _show_disagreements(family: str, vc) -> None:
     one_right = (c.pred_a == c.y_true) ^ (c.pred_b == c.y_true)
     order = c.disagreements[np.argsort(~one_right[c.disagreements], kind="stable")]
     names = c.class_names
-    if family == "text":
+    if families.get(family).sample_view == "text":
         seq = vc.inputs.shape[1]
 
         def context(i: int) -> str:
@@ -327,7 +335,7 @@ def _show_disagreements(family: str, vc) -> None:
                 language=None,
             )
         return
-    if family == "colors":
+    if families.get(family).sample_view == "swatch":
         hexes = [colors_core.to_hex(np.asarray(rgb).round().astype(int)) for rgb in vc.inputs]
         swatches = "".join(
             f"<div title='{hexes[i]}: truth {names[c.y_true[i]]}, A {names[c.pred_a[i]]}, B "
@@ -373,7 +381,7 @@ def _show_comparison(family: str, vc) -> None:
     st.caption(" · ".join(f"{k}: {v:,}" for k, v in c.outcome_counts().items()))
     labels, conf_a, conf_b = c.class_names, np.asarray(c.report_a["confusion"]), np.asarray(c.report_b["confusion"])
     which = ""
-    if family == "text":  # 65 characters are too many to read: the most frequent ones
+    if families.get(family).sample_view == "text":  # 65 characters are too many to read: the most frequent ones
         top = np.argsort(-np.bincount(c.y_true, minlength=len(labels)), kind="stable")[:12]
         labels, conf_a, conf_b = [labels[i] for i in top], conf_a[np.ix_(top, top)], conf_b[np.ix_(top, top)]
         which = " (the 12 most frequent characters)"
@@ -385,7 +393,7 @@ def _show_comparison(family: str, vc) -> None:
         fig.confusion_heatmap(conf_b, labels, f"B: {vc.label_b}{which}"), key=f"retrain.compare.conf_b.{family}"
     )
     _show_disagreements(family, vc)
-    if family != "text":
+    if families.get(family).sample_view != "text":
         st.plotly_chart(
             fig.agreement_heatmap(c.agreement(), c.class_names, c.class_names, "A's prediction against B's"),
             key=f"retrain.compare.agreement.{family}",
@@ -396,7 +404,7 @@ def _show_comparison(family: str, vc) -> None:
 def compare_panel(family: str, rows: list[dict]) -> None:
     """Run two versions on the same held-out inputs and show where they differ."""
     st.subheader("Compare two versions on the same inputs")
-    if family == "text" and retrain.builtin_corpus_path() is None:
+    if families.get(family).text_upload and retrain.builtin_corpus_path() is None:
         st.info(
             "Text models are not compared here: the built-in corpus is not on this server (the Text page can "
             "download it), so there is no held-out text to run them on."
@@ -427,3 +435,18 @@ def compare_panel(family: str, rows: list[dict]) -> None:
     saved = st.session_state.get(result_key)
     if saved is not None and saved[:2] == (path_a, path_b):
         _show_comparison(family, saved[2])
+
+
+@guarded("The example")
+def example_line(family: str) -> None:
+    """One line: what the model in use says about the family's example input (its contract's `example`).
+
+    Read-only: a version that does not load or fit is left for the form's checks to name, so nothing is shown."""
+    try:
+        loaded = load_model_folder(active_path(family))
+    except store.StoreError:
+        return
+    if model_fit.fit_problem(family, loaded.model_json) is not None:
+        return
+    ex = families.get(family).example(loaded)
+    st.caption(f"Example: {ex['input']} → **{ex['label']}** ({ex['p']:.0%}).")

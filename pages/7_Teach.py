@@ -1,0 +1,163 @@
+"""Teach: your own classes from webcam photos, microphone recordings or drawings (Teachable Machine's projects):
+gather samples, train in the background, look under the hood, try the model live, experiment, export."""
+
+import uuid
+
+import streamlit as st
+
+from core import jobs, teach, teach_store
+from core.teach_data import BACKGROUND, KINDS, TeachError
+from core.teach_models import TeachConfig
+from ui import retrain_views
+from ui import teach_views as views
+from ui.common import guard, page_header
+
+page_header(
+    "Teach",
+    "🧑‍🏫",
+    "Teach a model your own classes, as in Google's Teachable Machine: photos from your webcam, sounds from your "
+    "microphone, or drawings. Name the classes, give each some samples, train, and try it on new ones.",
+)
+with guard("The Teach page"):
+    if "retrain.session" not in st.session_state:  # the Retrain studio's owner id, shared until identities persist
+        st.session_state["retrain.session"] = uuid.uuid4().hex
+    state = st.session_state.setdefault("teach", views.TeachState())
+    state.owner = st.session_state["retrain.session"]
+    QUEUE = jobs.QUEUE
+    KIND_LABELS = {"image": "📷 Images", "sound": "🎙️ Sounds", "drawing": "✏️ Drawings"}
+
+    # ---------------------------------------------------------------- 1. the project
+    st.subheader("1 · Project")
+    projects = teach_store.list_projects(state.owner)
+    NEW = "➕ A new project"
+    choice = st.selectbox(
+        "Project",
+        [NEW, *projects],
+        index=1 + projects.index(state.project) if state.project in projects else 0,
+        key=f"teach.project.{len(projects)}",  # a new key when a project is added, so the new one is selected
+    )
+    state.project = None if choice == NEW else choice
+    if state.project is None:
+        with st.form("teach.new"):
+            kind = st.radio("What will it learn from?", KINDS, format_func=KIND_LABELS.get, horizontal=True)
+            name = st.text_input("Project name", placeholder="e.g. my-gestures", max_chars=64, key="teach.new.name")
+            classes = st.text_area(
+                "Class names, one per line (2 to 10)",
+                value="Class 1\nClass 2",
+                key="teach.new.classes",
+                help=f"A sound project also gets the class “{BACKGROUND}” (the room with no sound of yours).",
+            )
+            if st.form_submit_button("Create the project", type="primary"):
+                try:
+                    teach_store.create_project(state.owner, name.strip(), kind, classes.splitlines())
+                    state.project = name.strip()
+                    st.rerun()
+                except ValueError as exc:
+                    st.error(str(exc))
+        st.stop()
+    project = teach_store.load_project(state.owner, state.project)
+    st.caption(f"{KIND_LABELS[project.kind]} · {len(project.classes)} classes · created {project.created[:10]}")
+    with st.expander("Edit the classes"):
+        c1, c2, c3 = st.columns(3)
+        old = c1.selectbox("Class", project.classes, key="teach.edit.class")
+        new = c2.text_input("New name", key="teach.edit.name", max_chars=teach_store.MAX_CLASS_CHARS)
+        try:
+            if c2.button("Rename", key="teach.edit.rename"):
+                teach_store.rename_class(state.owner, project.name, old, new)
+                st.rerun()
+            if c3.button("Remove with its samples", key="teach.edit.remove"):
+                teach_store.remove_class(state.owner, project.name, old)
+                st.rerun()
+            if c3.button("Add a class named as typed", key="teach.edit.add"):
+                teach_store.add_class(state.owner, project.name, new)
+                st.rerun()
+        except ValueError as exc:
+            st.error(str(exc))
+
+    # ---------------------------------------------------------------- 2. samples
+    st.subheader("2 · Samples")
+    views.show_messages(state)
+    with guard("Adding samples"):
+        views.gather(state, project)
+    views.samples_browser(state, project)
+
+    # ---------------------------------------------------------------- 3. training
+    st.subheader("3 · Train")
+    job = QUEUE.job_for(state.queue_id)
+    running = job is not None and job.active
+    defaults = TeachConfig()
+    with st.form("teach.train"):
+        c1, c2, c3 = st.columns(3)
+        epochs = c1.number_input("Epochs", value=defaults.epochs, step=1, key="teach.epochs", disabled=running)
+        batch = c2.number_input("Batch size", value=defaults.batch_size, step=1, key="teach.batch", disabled=running)
+        lr_text = c3.text_input("Learning rate", value=f"{defaults.learning_rate:g}", key="teach.lr", disabled=running)
+        held = defaults.validation_fraction
+        st.caption(
+            f"{1 - held:.0%} of each class's samples train the model; {held:.0%} are held out to test it "
+            "(Teachable Machine's split). The defaults are Teachable Machine's: 50 epochs, batch 16, Adam at 0.001."
+        )
+        submitted = st.form_submit_button("Train the model", type="primary", disabled=running)
+    if submitted:
+        try:
+            try:
+                learning_rate = float(lr_text)
+            except ValueError:
+                raise TeachError(f"The learning rate must be a number such as 0.001 (got {lr_text!r}).") from None
+            request = teach.TeachRequest(
+                kind=project.kind,
+                samples_dir=str(project.path),
+                epochs=int(epochs),
+                batch_size=int(batch),
+                learning_rate=learning_rate,
+                version_name=project.name,
+                owner=state.owner,
+            )
+            teach.start_teach(request, state.queue_id, QUEUE)
+            state.job_project = project.name
+            st.rerun()
+        except ValueError as exc:
+            st.error(str(exc))
+    # Progress, live curves and Cancel right under the button; polled only while a training runs.
+    st.fragment(run_every=1.0 if running else None)(retrain_views.job_panel)(QUEUE, state.queue_id, running)
+    if job is not None and not job.active and state.job_project == project.name:
+        if job.status == "done" and job.result:
+            state.outcomes[project.name] = job.result
+        elif job.status != "done":
+            st.warning(job.snapshot()["message"] or f"The training ended: {job.status}.")
+        state.job_project = None
+    outcome = state.outcomes.get(project.name)
+    if outcome is not None:
+        views.results(outcome, outcome["version_id"])
+
+        # ------------------------------------------------------------ 4. preview
+        st.subheader("4 · Try it")
+        views.preview(state, outcome)
+
+    # ---------------------------------------------------------------- 5. experiments
+    st.subheader("5 · Experiments")
+    st.caption(
+        "Each one trains several new models on this project's samples and measures them on the same held-out ones. "
+        "They run in the background, one training after another."
+    )
+    exp_job = QUEUE.job_for(state.experiment_queue_id)
+    exp_running = exp_job is not None and exp_job.active
+    c1, c2, c3 = st.columns(3)
+    exp_epochs = c1.number_input("Epochs per training", 1, 200, 20, key="teach.exp.epochs", disabled=exp_running)
+    runs = c2.number_input("Seeds (trainings per point)", 1, 10, 3, key="teach.exp.runs", disabled=exp_running)
+    for which, label in views.EXPERIMENT_TEXT.items():
+        if c3.button(label, key=f"teach.exp.{which}", disabled=exp_running):
+            try:
+                views.start_experiment(state, project, which, int(exp_epochs), int(batch), 0.001, int(runs))
+                st.rerun()
+            except ValueError as exc:
+                st.error(str(exc))
+    st.fragment(run_every=1.0 if exp_running else None)(views.experiment_panel)(state, project, exp_running)
+    for which in views.EXPERIMENT_TEXT:
+        result = state.experiments.get(f"{project.name}.{which}")
+        if result is not None:
+            st.plotly_chart(views.experiment_figure(result), key=f"teach.exp.plot.{which}")
+
+    # ---------------------------------------------------------------- 6. export
+    if outcome is not None:
+        st.subheader("6 · Export")
+        views.export_buttons(outcome, project.name)
