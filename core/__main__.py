@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = sub.add_parser("experiment", help="run an experiment")
     experiment.add_argument("name", choices=["vector-search"])
-    experiment.add_argument("--pool", choices=["colors", "drawings"], default="colors")
+    experiment.add_argument("--pool", choices=[f.pool for f in families.FAMILIES.values() if f.pool], default="colors")
     experiment.add_argument("--concept", default="teal")
     experiment.add_argument("--budget", type=int, default=200)
     experiment.add_argument("--seed", type=int, default=0)

@@ -72,6 +72,8 @@ class Family:
     max_epochs_setting: str = "max_epochs"  # the core.settings field that caps a retrain's epochs
     quick: dict = field(default_factory=dict)  # a retrain preset that takes seconds on a 2-core server
     models_dir: Path | None = None  # where its shipped model lives; None: saved_models/<name>
+    pool: str = ""  # the Vector search pool its embedding layer indexes ("" none)
+    build_pool: Callable | None = None  # (model, size, seed=0) -> core.vectors.Pool
 
     def shipped_dir(self) -> Path:
         return self.models_dir or store.SHIPPED_MODELS_DIR / self.name
@@ -107,6 +109,19 @@ def names() -> tuple[str, ...]:
     return tuple(FAMILIES)
 
 
+def for_pool(pool: str) -> Family:
+    """The family whose model embeds the Vector search pool `pool`."""
+    found = [f for f in FAMILIES.values() if f.pool and f.pool == pool]
+    if not found:
+        raise FamilyError(f"Unknown pool {str(pool)[:40]!r}: choose one of {', '.join(pools())}.")
+    return found[0]
+
+
+def pools() -> list[str]:
+    """The Vector search pools whose family's shipped model is installed."""
+    return [f.pool for f in with_shipped_model() if f.pool]
+
+
 def with_shipped_model() -> list[Family]:
     """The families whose shipped model is installed on this server, in registry order."""
     return [f for f in FAMILIES.values() if f.has_shipped_model()]
@@ -140,6 +155,8 @@ def _register_builtin() -> None:
             builtin_data="The Coding Train's crowd colour labels",
             user_samples="colors",
             quick={"epochs": 20},
+            pool="colors",
+            build_pool=Ref("core.vectors", "color_pool"),
         )
     )
     register(
@@ -161,6 +178,8 @@ def _register_builtin() -> None:
             builtin_data="real Quick, Draw! drawings (and generated ones where real ones are few)",
             user_samples="drawings",
             quick={"epochs": 1, "samples_per_class": 100},
+            pool="drawings",
+            build_pool=Ref("core.vectors", "drawing_pool"),
         )
     )
     register(

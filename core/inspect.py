@@ -559,17 +559,20 @@ class ModelChoice:
 
 
 def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
-    """Every shipped model, then every saved user version of any family, newest first."""
-    out = []
+    """Every registered family's shipped model (core.families), any other shipped folder, then every saved user
+    version of any family, newest first."""
+    from core import families as registry
+
+    out = [ModelChoice(f"{f.name} · shipped", f.name, f.shipped_dir(), True) for f in registry.with_shipped_model()]
     if SHIPPED_MODELS_DIR.is_dir():
         for folder in sorted(SHIPPED_MODELS_DIR.iterdir()):
-            if (folder / store.MODEL_JSON).is_file():
+            if (folder / store.MODEL_JSON).is_file() and folder.name not in registry.FAMILIES:
                 out.append(ModelChoice(f"{folder.name} · shipped", folder.name, folder, True))
     base = Path(models_dir or get_settings().models_dir)
-    families = {c.family for c in out}
+    names = {c.family for c in out} | set(registry.FAMILIES)
     if base.is_dir():
-        families |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
-    for family in sorted(families):
+        names |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
+    for family in sorted(names):
         try:
             versions = store.list_versions(family, models_dir=base)
         except store.StoreError:  # a stray folder whose name the store would never write (e.g. 'a..b')

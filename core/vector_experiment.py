@@ -21,8 +21,6 @@ from core.vectors import (
     Pool,
     PoolIndex,
     boundary_offset,
-    color_pool,
-    drawing_pool,
     open_client,
     pool_logits,
     seed_head,
@@ -195,19 +193,19 @@ def run_experiment(
 
 
 def load_pool(name: str, size: int | None = None, seed: int = 0) -> Pool:
-    """The CLI's pools, embedded by the shipped models."""
-    if name == "colors":
-        from core import colors
+    """The CLI's pools, each embedded by its family's shipped model (core.families)."""
+    from core import families, store
 
-        return color_pool(colors.load_shipped().model, size if size is not None else COLOR_POOL_SIZE, seed)
-    if name == "drawings":
-        from core import shapes, store
+    family = families.for_pool(name)
+    if not family.has_shipped_model():
+        raise ValueError(f"There is no shipped {family.name} model yet ({family.shipped_dir()}), so no {name} pool.")
+    model = store.load_model(family.shipped_dir()).model
+    if name == "drawings":  # its size is per class: the pool has one batch of drawings per shape
+        from core import shapes
 
-        if not (store.shipped_model_dir("shapes") / store.MODEL_JSON).is_file():
-            raise ValueError("There is no shipped shapes model yet (saved_models/shapes), so no drawings pool.")
         per_class = DRAWINGS_PER_CLASS if size is None else max(1, size // len(shapes.CLASS_NAMES))
-        return drawing_pool(shapes.load_shipped().model, per_class, seed)
-    raise ValueError(f"Unknown pool {name!r}: choose colors or drawings.")
+        return family.build_pool(model, per_class, seed)
+    return family.build_pool(model, size if size is not None else COLOR_POOL_SIZE, seed)
 
 
 def experiment_cli(args) -> dict:

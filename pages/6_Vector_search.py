@@ -11,8 +11,8 @@ import uuid
 import numpy as np
 import streamlit as st
 
+from core import families, store, vectors
 from core import figures as fig
-from core import store, vectors
 from core.settings import get_settings
 from ui import vector_views as views
 from ui.common import demo_mode, guard, page_header
@@ -39,7 +39,7 @@ with guard("The Vector search page"):
 
     # ---------------------------------------------------------------- the pool
     pool_name, pool_size = views.pool_picker()
-    family = "colors" if pool_name == "colors" else "shapes"
+    family = families.for_pool(pool_name).name
     loaded = load_active(family)
     if loaded is None:
         st.stop()

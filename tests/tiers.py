@@ -33,6 +33,7 @@ FILE_TIERS: dict[str, str] = {
     "test_compare.py": "unit",
     "test_crash_safety.py": "slow",
     "test_demo_mode.py": "apptest",
+    "test_families.py": "apptest",
     "test_draw_page.py": "apptest",
     "test_fuzz.py": "unit",
     "test_inspect.py": "unit",
@@ -62,6 +63,7 @@ FILE_TIERS: dict[str, str] = {
 TEST_TIERS: dict[str, str] = {
     "test_bad_inputs.py::test_page_shows_the_message_without_an_exception": "apptest",
     "test_cli.py::test_cli_runs_as_a_module": "integration",
+    "test_families.py::test_the_registry_imports_without_tensorflow": "integration",
     "test_cli.py::test_train_colors_to_out_leaves_shipped_model_alone": "integration",  # 5 folds + a full fit
     "test_colors_live.py::test_the_javascript_itself_under_node_equals_keras": "integration",
     "test_colors_live.py::test_new_modules_do_not_import_streamlit": "integration",

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core import families, maths, store, vectors
 from core import figures as fig
-from core import maths, store, vectors
 from ui.common import DEMO_SEED, demo_mode
 
 QUERY_MODES = ("around w's decision boundary", "the top matches for w")
@@ -50,7 +50,7 @@ def pool_picker() -> tuple[str, int]:
     """The pool radio and its size input.
 
     Returns the pool name ('colors' or 'drawings') and the chosen size."""
-    pools = ["colors"] + (["drawings"] if (store.shipped_model_dir("shapes") / store.MODEL_JSON).is_file() else [])
+    pools = families.pools()  # the registry: every family whose model has an embedding to search
     left, right = st.columns([2, 3])
     pool_name = left.radio("Pool", pools, horizontal=True, key="vectors.pool_name")
     if pool_name == "colors":

@@ -1,0 +1,106 @@
+"""The family registry: every family follows one contract, and a new family (tests/toy_family.py: one module plus
+one register() call) shows up in the CLI and the Retrain studio and trains there like the built-in ones."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from core import families, jobs, store
+from core.__main__ import build_parser, main
+from tests import toy_family
+from tests.conftest import REPO, app_test
+
+PAGE = "pages/4_Retrain.py"
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """The toy family registered, with its 'shipped' model trained by the CLI into a temporary folder."""
+    shipped = tmp_path / "shipped_toy"
+    families.register(toy_family.family(models_dir=shipped))
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            assert main(["train", "toy", "--out", str(shipped), "--points", "50"]) == 0
+        yield shipped, json.loads(printed.getvalue())
+    finally:
+        families.unregister("toy")
+        for job in list(jobs.QUEUE._by_session.values()):
+            if job.active:
+                job.cancel()
+                jobs.QUEUE.wait(job, 60)
+
+
+def test_the_registry_imports_without_tensorflow():
+    code = "import sys, core.families as f; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+    code += "print(','.join(f.names()))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "colors,shapes,text"
+
+
+def test_every_builtin_family_declares_the_whole_contract():
+    for family in families.FAMILIES.values():
+        assert family.config.tiny() != family.config()  # a tiny variant for tests
+        for part in ("build", "load_data", "train", "predict", "example", "retrain", "train_cli", "evaluate_cli"):
+            assert callable(getattr(family, part).resolve()), (family.name, part)
+        assert family.needs.output in family.needs.layers  # the layer whose units are the classes is named
+
+
+def test_an_unknown_family_is_a_plain_error():
+    with pytest.raises(families.FamilyError, match="choose one of colors, shapes, text"):
+        families.get("nope")
+
+
+def test_train_always_returns_a_new_model_and_leaves_the_passed_one_alone():
+    family = families.get("colors")
+    cfg = family.config.tiny()
+    base = family.build(cfg)
+    before = [w.copy() for w in base.get_weights()]
+    trained = family.train(cfg, model=base)
+    assert trained.model is not base
+    assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights()))
+    assert trained.result.epochs_run == cfg.epochs
+    assert set(trained.data) >= {"x_train", "y_train", "x_val", "y_val"}
+
+
+def test_the_toy_family_is_in_the_cli(toy, tmp_path, capsys):
+    shipped, trained = toy  # what the fixture's `python -m core train toy` printed: one JSON object
+    assert build_parser().parse_args(["train", "toy", "--points", "9"]).family == "toy"
+    assert trained["accuracy"] >= 0.9 and trained["points"] == 50  # its own flag reached its train_cli
+    points = tmp_path / "points.csv"
+    points.write_text("-2,-2,0\n2,2,1\n-3,-1,0\n3,1,1\n")
+    assert main(["evaluate", "toy", str(points), "--model", str(shipped)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accuracy": 1.0, "n": 4}
+    families.unregister("toy")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "toy"])  # gone from the CLI with its registry entry
+
+
+def test_the_toy_family_trains_in_the_studio(toy):
+    at = app_test(PAGE).run()
+    assert not at.exception
+    radio = at.radio(key="retrain.family")
+    assert "🧸 Toy points" in radio.options  # its label and icon, from its registry entry
+    at = radio.set_value("toy").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Softmax regression on 2-D points." in captions
+    assert "Example: the point (2, 2) → **right**" in captions
+    assert at.number_input(key="retrain.toy.epochs").value == toy_family.ToyConfig().epochs
+    at.button(key="FormSubmitter:retrain.form.toy-Start training").click().run()
+    assert not at.error, [e.value for e in at.error]
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("Last run" in s.value for s in at.subheader):
+        time.sleep(0.3)
+        at.run()
+    assert any("Saved as version" in s.value for s in at.success)
+    versions = store.list_versions("toy")
+    assert len(versions) == 1 and versions[0].metadata["family"] == "toy"
