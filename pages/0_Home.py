@@ -48,6 +48,11 @@ ABOUT = {
         "what comes back on a −1…+1 scale, and repeating.",
         "Start from a few positives or an existing class, label the results, press Train step, repeat.",
     ),
+    "pages/7_Teach.py": (
+        "Teach a model your own classes, as in Teachable Machine: webcam pictures, sounds cut into one-second "
+        "clips, or drawings. Train it, try it live, and see how the number and variety of samples change it.",
+        "Choose image, sound or drawing, name your classes, add samples to each, press Train, then try a new one.",
+    ),
 }
 
 for section, entries in NAVIGATION.items():

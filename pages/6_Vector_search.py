@@ -6,17 +6,16 @@ live in the payload under seen.<token>, so sessions never see each other's flags
 st.session_state. A server URL (MLX_QDRANT_URL) uses the same code, and many app processes can share it.
 """
 
-import uuid
-
-import numpy as np
 import streamlit as st
 
 from core import families, store, vectors
 from core import figures as fig
 from core.settings import get_settings
+from core.vector_loop import LabellingLoop
 from ui import vector_views as views
 from ui.common import demo_mode, guard, page_header
 from ui.models import active_label, load_active
+from ui.state import page_state
 
 page_header(
     "Vector search",
@@ -28,8 +27,7 @@ page_header(
 
 # The page's boundary: any error below is one plain line on the page, its traceback in the server log.
 with guard("The Vector search page"):
-    state = st.session_state
-    state.setdefault("vectors.session", uuid.uuid4().hex[:16])
+    state = page_state("vectors", views.VectorState)  # everything this page remembers, in one typed object
     settings = get_settings()
 
     # ---------------------------------------------------------------- the vector database (one client per process)
@@ -75,9 +73,7 @@ with guard("The Vector search page"):
         st.error(f"{exc} Choose a pool size above 0 (or save some drawings on the Draw page).")
         st.stop()
 
-    index = vectors.PoolIndex(
-        client, pool.name, pool.vectors.shape[1], pool.fingerprint, session=state["vectors.session"]
-    )
+    index = vectors.PoolIndex(client, pool.name, pool.vectors.shape[1], pool.fingerprint, session=state.session)
 
     def ensure_index() -> bool:
         """Build the shared collection on first use (after a button, since on-disk indexing takes a while)."""
@@ -103,12 +99,9 @@ with guard("The Vector search page"):
 
     # ---------------------------------------------------------------- per-session loop state
     loop_key = f"{pool.name}-{pool.fingerprint}"
-    if state.get("vectors.loop_key") != loop_key:
-        state["vectors.loop_key"] = loop_key
-        for key in ("vectors.w", "vectors.b", "vectors.path", "vectors.hits", "vectors.losses", "vectors.warning"):
-            state.pop(key, None)
-        state["vectors.labelled"] = {}
-        state["vectors.round"] = 0
+    if state.loop.key != loop_key:  # another pool or embedding: a new loop
+        state.loop = LabellingLoop(key=loop_key)
+    loop = state.loop
     coords, components = vectors.pca_2d(pool.vectors)
     if pool.name == "colors":
         from core import colors
@@ -121,30 +114,19 @@ with guard("The Vector search page"):
         class_names = shapes.class_names_for(loaded.metadata, model)
         head_layer = "dense_out"
 
-    def query(w, b: float) -> None:
-        """The next items to label: the top-k for w, or the k unseen items straddling w's decision boundary."""
-        k = int(state.get("vectors.k", vectors.TOP_K))
-        offset = 0
-        if state.get("vectors.query_mode", views.QUERY_MODES[0]) == views.QUERY_MODES[0]:
-            offset = vectors.boundary_offset(pool, w, b, index.seen_ids(), k)
-        state["vectors.hits"] = [(h.id, h.score) for h in index.search(w, k, offset=offset)]
+    def query_settings() -> dict:
+        """k and the query mode, as the widgets below last set them (they apply from the next query)."""
+        mode = st.session_state.get("vectors.query_mode", views.QUERY_MODES[0])
+        return {"k": int(st.session_state.get("vectors.k", vectors.TOP_K)), "mode": views.QUERY_MODE_KEYS[mode]}
 
     def start(w, b: float) -> None:
-        if not ensure_index():
-            return
-        index.reset_seen()
-        state["vectors.w"], state["vectors.b"] = np.asarray(w, np.float32), float(b)
-        state["vectors.path"] = [components @ state["vectors.w"]]
-        state["vectors.labelled"] = {}
-        state["vectors.losses"] = []
-        state["vectors.warning"] = ""
-        state["vectors.round"] += 1
-        query(state["vectors.w"], state["vectors.b"])
+        if ensure_index():
+            loop.start(index, pool, components, w, b, **query_settings())
 
     # ---------------------------------------------------------------- 1. start
     views.start_section(state, pool, model, class_names, head_layer, start)
 
-    if "vectors.w" not in state:
+    if not loop.started:
         st.info("Choose a start above: the loop begins once w points somewhere.")
         st.stop()
     if not ensure_index():
@@ -152,13 +134,11 @@ with guard("The Vector search page"):
 
     # ---------------------------------------------------------------- 2. the loop
     st.subheader("2 · Label what the query returns, train, repeat")
-    w, b = state["vectors.w"], state["vectors.b"]
-    hits = state.get("vectors.hits") or []
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Labelled", len(state["vectors.labelled"]))
+    c1.metric("Labelled", len(loop.labelled))
     c2.metric("Seen (excluded from the query)", index.seen_count())
-    c3.metric("Train steps", len(state["vectors.path"]) - 1)
-    k = c4.number_input("Items per query (k)", 4, 40, vectors.TOP_K, key="vectors.k")
+    c3.metric("Train steps", loop.steps)
+    c4.number_input("Items per query (k)", 4, 40, vectors.TOP_K, key="vectors.k")
     st.radio(
         "Query",
         views.QUERY_MODES,
@@ -169,8 +149,8 @@ with guard("The Vector search page"):
         "sure about, so each label lands where w is unsure. Applies from the next query.",
     )
     st.caption("Each score is Qdrant's dot product of the item with w/|w|: the ranking the query uses.")
-    round_id = state["vectors.round"]
-    views.label_grid(pool, hits, round_id)
+    round_id = loop.round
+    views.label_grid(pool, loop.hits, round_id)
 
     with st.form("vectors.train_form", border=False):
         f1_, f2_, f3_ = st.columns([1, 1, 1])
@@ -183,53 +163,36 @@ with guard("The Vector search page"):
             )
         train_clicked = f3_.form_submit_button("Train step", type="primary")
     if train_clicked:
-        batch = {item_id: float(state.get(f"vectors.label.{round_id}.{item_id}", 0.0)) for item_id, _ in hits}
-        labelled = {**state["vectors.labelled"], **{i: v for i, v in batch.items() if v != 0}}
+        sliders = st.session_state
+        batch = {item_id: float(sliders.get(f"vectors.label.{round_id}.{item_id}", 0.0)) for item_id, _ in loop.hits}
         try:
-            if hits and all(v == 0 for v in batch.values()):
-                vectors.check_labels(list(batch.values()))  # says plainly that all-0 is nothing to train on
-            ids = list(labelled)
-            step = vectors.train_head(
-                w, b, pool.vectors[ids], [labelled[i] for i in ids], int(iterations), learning_rate
-            )
+            loop.train_step(index, pool, components, batch, int(iterations), learning_rate, **query_settings())
         except vectors.HeadError as exc:
             st.error(str(exc))  # nothing changed: the sliders keep their values
         else:
-            index.mark_seen([item_id for item_id, _ in hits])
-            state["vectors.labelled"] = labelled
-            state["vectors.w"], state["vectors.b"] = step.w, step.b
-            state["vectors.path"].append(components @ step.w)
-            state["vectors.losses"] = step.losses
-            state["vectors.warning"] = step.warning
-            state["vectors.round"] += 1
-            try:
-                query(step.w, step.b)
-            except vectors.HeadError as exc:
-                st.error(str(exc))
             st.rerun()
 
-    if state.get("vectors.warning"):
-        st.warning(state["vectors.warning"])
+    if loop.warning:
+        st.warning(loop.warning)
     b1, b2 = st.columns(2)
     if b1.button("Reset seen", key="vectors.reset", help="Clear this session's seen flags: every item can come back."):
-        n = index.reset_seen()
-        query(w, b)
-        state["vectors.round"] += 1
+        n = loop.reset_seen(index, pool, **query_settings())
         st.toast(f"Cleared {n} seen flags.")
         st.rerun()
+    w, b = loop.w, loop.b
 
     logits = vectors.pool_logits(pool, w, b)
     g1, g2 = st.columns(2)
     with g1:
         point_colors = [item["hex"] for item in pool.items] if pool.name == "colors" else None
         st.plotly_chart(
-            fig.pool_projection(coords, point_colors, state["vectors.labelled"], state["vectors.path"]),
+            fig.pool_projection(coords, point_colors, loop.labelled, loop.path),
             key="vectors.pca",
         )
     with g2:
         st.plotly_chart(fig.score_histogram(logits), key="vectors.hist")
-        if state.get("vectors.losses"):
-            losses = state["vectors.losses"]
+        if loop.losses:
+            losses = loop.losses
             st.plotly_chart(fig.head_loss_curve(losses), key="vectors.loss")
             st.caption(f"BCE loss {losses[0]:.4f} → {losses[-1]:.4f} over {len(losses)} iterations.")
 

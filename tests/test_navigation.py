@@ -15,7 +15,7 @@ from tests.conftest import REPO, app_test
 EXPECTED = {
     "": ["Home"],
     "Explore": ["Colors", "Draw", "Text"],
-    "Build": ["Retrain", "Inspect", "Vector search"],
+    "Build": ["Retrain", "Inspect", "Vector search", "Teach"],
 }
 URL_PATHS = {"Home": "", "Vector search": "Vector_search"}  # the rest are served at /<title>
 

@@ -55,6 +55,7 @@ FILE_TIERS: dict[str, str] = {
     "test_tiers.py": "unit",
     "test_training.py": "unit",
     "test_validate_first.py": "unit",
+    "test_vector_loop.py": "unit",
     "test_vectors.py": "unit",
     "test_vectors_page.py": "apptest",
 }

@@ -5,14 +5,30 @@ Each function draws one self-contained part of pages/6_Vector_search.py and keep
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
+
 import numpy as np
 import streamlit as st
 
 from core import families, maths, store, vectors
 from core import figures as fig
+from core.vector_loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
 from ui.common import DEMO_SEED, demo_mode
 
 QUERY_MODES = ("around w's decision boundary", "the top matches for w")
+QUERY_MODE_KEYS = {QUERY_MODES[0]: QUERY_BOUNDARY, QUERY_MODES[1]: QUERY_TOP}  # the radio's words -> the loop's
+
+
+@dataclass
+class VectorState:
+    """Everything the Vector search page remembers for a session, in one object (session key "vectors")."""
+
+    session: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # this session's seen flags in Qdrant
+    loop: LabellingLoop = field(default_factory=LabellingLoop)
+    shuffle: int = 0  # "Show other items" presses: which 15 items the pick-positives start shows
+    failed_backends: dict[str, str] = field(default_factory=dict)  # Qdrant backends that failed, and why
+    experiment: dict | None = None  # the last simulated-annotator comparison
 
 
 @st.cache_resource(show_spinner="Opening Qdrant…")
@@ -23,7 +39,7 @@ def shared_client(location: str, url: str):
     return vectors.open_client(location=location, url=url)
 
 
-def open_backend(settings, state):
+def open_backend(settings, state: VectorState):
     """The configured Qdrant; on failure, say why and fall back (server → embedded folder → memory).
 
     Returns the client, or None when every backend failed."""
@@ -32,7 +48,7 @@ def open_backend(settings, state):
         attempts.append(("", settings.qdrant_url))
     attempts += [(settings.qdrant_location, ""), (":memory:", "")]
     # A failed backend is remembered for the session, so a dead server URL does not slow every rerun.
-    failed = state.setdefault("vectors.failed_backends", {})
+    failed = state.failed_backends
     for location, url in attempts:
         key = f"{url}|{location}"
         if key in failed:
@@ -91,7 +107,7 @@ def show_item(pool, container, item_id: int, caption: str) -> None:
         container.image(255 - pool.raw[item_id], width=64, caption=f"{caption} · {pool.items[item_id]['label']}")
 
 
-def start_section(state, pool, model, class_names, head_layer, start) -> None:
+def start_section(state: VectorState, pool, model, class_names, head_layer, start) -> None:
     """Section 1: start w from an existing class head or from a few picked positives.
 
     start(w, b) is the page's callback that resets the loop and runs the first query."""
@@ -112,16 +128,16 @@ def start_section(state, pool, model, class_names, head_layer, start) -> None:
                 st.error(str(exc))
     else:
         if st.button("Show other items", key="vectors.shuffle", help="None of these is the concept? Draw 15 others."):
-            state["vectors.shuffle"] = state.get("vectors.shuffle", 0) + 1
-        shuffle = state.get("vectors.shuffle", 0)
-        rng = np.random.default_rng([DEMO_SEED if demo_mode() else 0, state["vectors.round"], shuffle])
+            state.shuffle += 1
+        shuffle, round_id = state.shuffle, state.loop.round
+        rng = np.random.default_rng([DEMO_SEED if demo_mode() else 0, round_id, shuffle])
         sample = [int(i) for i in rng.choice(len(pool), min(15, len(pool)), replace=False)]
         cols = st.columns(5)
         picked = []
         for n, item_id in enumerate(sample):
             cell = cols[n % 5]
             show_item(pool, cell, item_id, f"item {item_id}")
-            if cell.checkbox("positive", key=f"vectors.pick.{state['vectors.round']}.{shuffle}.{item_id}"):
+            if cell.checkbox("positive", key=f"vectors.pick.{round_id}.{shuffle}.{item_id}"):
                 picked.append(item_id)
         if st.button("Start from these positives", key="vectors.start_picks", type="primary"):
             if not picked:
@@ -155,7 +171,7 @@ def label_grid(pool, hits, round_id: int) -> None:
         )
 
 
-def finish_section(state, pool, w, b: float, logits) -> None:
+def finish_section(state: VectorState, pool, w, b: float, logits) -> None:
     """Section 3: the whole pool's top positives under w, and saving the head.
 
     The saved head lands in heads/ for the Inspector."""
@@ -174,17 +190,17 @@ def finish_section(state, pool, w, b: float, logits) -> None:
                 b,
                 pool,
                 head_name,
-                {"labels": len(state["vectors.labelled"]), "session_steps": len(state["vectors.path"]) - 1},
+                {"labels": len(state.loop.labelled), "session_steps": state.loop.steps},
             )
             st.success(f"Saved as heads/{version.version_id}: open it in the Inspector.")
         except (store.StoreError, OSError) as exc:
             st.error(f"The head could not be saved: {exc}")
 
 
-def experiment_section(state, pool) -> None:
+def experiment_section(state: VectorState, pool) -> None:
     """Section 4: simulated annotators compare vector search with random sampling.
 
-    The result is kept in state['vectors.experiment'] across reruns."""
+    The result is kept in state.experiment across reruns."""
     st.subheader("4 · Does it need fewer labels than random?")
     st.write(
         "A simulated annotator labels by a fixed rule. Every strategy starts from the same 3 positives and trains the "
@@ -199,10 +215,10 @@ def experiment_section(state, pool) -> None:
     st.caption(f"{concept}: {concepts[concept].description}.")
     if st.button("Run the comparison", key="vectors.run_experiment"):
         with st.spinner("Simulating both annotators…"):
-            state["vectors.experiment"] = vectors.run_experiment(
+            state.experiment = vectors.run_experiment(
                 pool, concept, int(budget), DEMO_SEED if demo_mode() else 0, float(target)
             )
-    result = state.get("vectors.experiment")
+    result = state.experiment
     if result and result["pool"] == pool.name:
         st.plotly_chart(fig.strategy_f1_curves(result), key="vectors.experiment_chart")
         needed = {s: v["labels_to_target"] for s, v in result["strategies"].items()}
