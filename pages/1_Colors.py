@@ -7,9 +7,11 @@ import streamlit as st
 from core import colors
 from core import figures as fig
 from core.settings import get_settings
+from ui import colors_views as views
 from ui.colors_views import FAMILY_HEX, decision_regions, how_it_was_trained, label_it_yourself, live_bars
 from ui.common import guarded, page_header
 from ui.models import active_label, load_active
+from ui.state import page_state
 
 page_header(
     "Colors",
@@ -25,38 +27,37 @@ meta = loaded.metadata
 st.caption(f"Using {active_label('colors')}. " + colors.measured_summary(meta))
 
 # ---------------------------------------------------------------- the picked colour, kept in sync across widgets
-state = st.session_state
-if "colors.rgb" not in state:
-    state["colors.rgb"] = colors.DEFAULT_COLOR
+state = page_state("colors", views.ColorsState)  # what this page remembers, in one typed object
+widgets = st.session_state  # the picker, sliders and text box keep their own values, under colors.*
 
 
 def _set_rgb(rgb) -> None:
     r, g, b = colors.check_rgb(rgb)
-    state["colors.rgb"] = (r, g, b)
-    state["colors.picker"] = colors.to_hex((r, g, b))
-    state["colors.r"], state["colors.g"], state["colors.b"] = r, g, b
+    state.rgb = (r, g, b)
+    widgets["colors.picker"] = colors.to_hex((r, g, b))
+    widgets["colors.r"], widgets["colors.g"], widgets["colors.b"] = r, g, b
     # the decision-region slice follows the colour (the user can move it off again with its own slider)
-    state["colors.slice_value"] = (r, g, b)[colors.channel_index(state.get("colors.slice_channel", "B"))]
+    widgets["colors.slice_value"] = (r, g, b)[colors.channel_index(widgets.get("colors.slice_channel", "B"))]
 
 
 def _from_picker() -> None:
-    _set_rgb(colors.parse_hex(state["colors.picker"]))
+    _set_rgb(colors.parse_hex(widgets["colors.picker"]))
 
 
 def _from_sliders() -> None:
-    _set_rgb((state["colors.r"], state["colors.g"], state["colors.b"]))
+    _set_rgb((widgets["colors.r"], widgets["colors.g"], widgets["colors.b"]))
 
 
 def _from_text() -> None:
     try:
-        _set_rgb(colors.parse_color(state["colors.text"]))
-        state["colors.text_error"] = ""
+        _set_rgb(colors.parse_color(widgets["colors.text"]))
+        state.text_error = ""
     except ValueError as exc:
-        state["colors.text_error"] = str(exc)
+        state.text_error = str(exc)
 
 
-if "colors.picker" not in state:
-    _set_rgb(state["colors.rgb"])
+if "colors.picker" not in widgets:
+    _set_rgb(state.rgb)
 
 
 @st.fragment
@@ -75,9 +76,9 @@ def live_prediction() -> None:
             placeholder="#ff8800 or rgb(255, 136, 0)",
             max_chars=get_settings().max_typed_chars,  # parse_color checks the length again on the server
         )
-        if state.get("colors.text_error"):
-            st.error(state["colors.text_error"])
-    rgb = state["colors.rgb"]
+        if state.text_error:
+            st.error(state.text_error)
+    rgb = state.rgb
     logits, probs = colors.predict_logits_proba(model, rgb)
     top = int(np.argmax(probs))
     with right, st.container(key="colors-top"):

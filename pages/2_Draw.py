@@ -12,6 +12,7 @@ from ui import draw_views
 from ui.canvas import CanvasError, canvas_rgba
 from ui.common import guard, guarded, page_header
 from ui.models import active_label, load_active
+from ui.state import page_state
 
 CANVAS_PX = 320
 STROKE_PX = 10
@@ -33,14 +34,13 @@ min_confidence = shapes.min_confidence_for(loaded.metadata)
 st.caption(f"Model: {active_label('shapes')} ({len(class_names)} classes: {', '.join(shown_names)}).")
 st.caption(shapes.measured_summary(loaded.metadata), help="Measured by `python -m core train shapes`; see the README.")
 
-state = st.session_state
-state.setdefault("draw.canvas_round", 0)
+state = page_state("draw", draw_views.DrawState)  # everything this page remembers, in one typed object
 
 
 def _clear_canvas() -> None:
     # A new key gives a fresh, empty canvas component.
-    state["draw.canvas_round"] += 1
-    state["draw.image"] = None
+    state.canvas_round += 1
+    state.image = None
 
 
 def _save_sample(image: np.ndarray | None, label: str) -> None:
@@ -74,7 +74,7 @@ def live_drawing() -> None:
             width=CANVAS_PX,
             drawing_mode="freedraw",
             return_image_data=True,
-            key=f"draw.canvas.{state['draw.canvas_round']}",
+            key=f"draw.canvas.{state.canvas_round}",
         )
         st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
     try:
@@ -85,7 +85,7 @@ def live_drawing() -> None:
         return
     steps = shapes.preprocess_steps(rgba) if rgba is not None else None
     image = steps.image if steps is not None and steps.status == "ok" else None
-    state["draw.image"] = image
+    state.image = image
     with right:
         if steps is None or steps.status == "blank":
             st.markdown("<h3 data-testid='draw-empty'>Draw a shape</h3>", unsafe_allow_html=True)

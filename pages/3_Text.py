@@ -7,6 +7,7 @@ from core.settings import get_settings
 from ui import text_views as V
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
 from ui.models import active_label, active_path, load_active
+from ui.state import page_state
 
 page_header(
     "Text",
@@ -19,7 +20,7 @@ page_header(
 # The page's boundary: any error below is one plain line on the page, its traceback in the server log.
 with guard("The Text page"):
     settings = get_settings()
-    state = st.session_state
+    state = page_state("text", V.TextState)  # everything this page remembers, in one typed object
     loaded = load_active("text")
     if loaded is None:
         st.info("The text model is missing: rebuild it with `python -m core train text --corpus PATH`.")
@@ -125,18 +126,20 @@ with guard("The Text page"):
                 st.caption("Sample 1, as it is generated:")
                 st.write_stream(V.escape_markdown(c) for c in stream)
             live.empty()
-            state["text.result"] = stream.result
-            state["text.settings"] = {
+            state.result = stream.result
+            state.settings = {
                 "temperature": stream.temperature,
                 "top_k": top_k,
                 "seed": stream.random_seed,
                 "seed_source": "demo" if demo_mode() else ("fresh" if random_seed is None else "typed"),
             }
-            state.pop("text.step_temperature", None)  # the step-through's slider starts at this run's temperature
+            st.session_state.pop(
+                "text.step_temperature", None
+            )  # the step-through's slider starts at this run's temperature
             # The same start, decoded greedily: for the sampling-versus-argmax comparison below.
-            state["text.argmax"] = T.generate_text(sampler, stream.seed.text, min(stream.length, 400), temperature=0)
+            state.argmax = T.generate_text(sampler, stream.seed.text, min(stream.length, 400), temperature=0)
 
-    result: T.Generation | None = state.get("text.result")
+    result: T.Generation | None = state.result
     if result is None:
         st.info("Press **Generate** to let the model write.")
     else:
@@ -144,7 +147,7 @@ with guard("The Text page"):
 
     V.step_through(state, vocab)
 
-    if result is not None and state.get("text.argmax") is not None:
+    if result is not None and state.argmax is not None:
         V.sampling_vs_argmax(state, result)
 
     V.activations(state)
@@ -171,24 +174,24 @@ with guard("The Text page"):
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                if state.get("text.corpus_name") != uploaded.name or state.get("text.corpus") != corpus_text:
-                    state["text.scored"] = None
-                state["text.corpus"], state["text.corpus_name"] = corpus_text, uploaded.name
+                if state.corpus_name != uploaded.name or state.corpus != corpus_text:
+                    state.scored = None
+                state.corpus, state.corpus_name = corpus_text, uploaded.name
     with down:
         if st.button("Download the Shakespeare corpus", key="text.download"):
             try:
                 with st.spinner("Downloading…"):
                     path = T.download_shakespeare(settings.user_data_dir)
-                state["text.corpus"], state["text.corpus_name"] = T.read_corpus(path), path.name
-                state["text.scored"] = None
+                state.corpus, state.corpus_name = T.read_corpus(path), path.name
+                state.scored = None
                 st.success(f"Downloaded {path.name}.")
             except (ValueError, OSError) as exc:
                 st.error(str(exc))
         st.caption(f"From TensorFlow's public copy: {T.SHAKESPEARE_URL}")
 
-    if state.get("text.corpus"):
-        corpus_text = state["text.corpus"]
-        info = T.describe_corpus(corpus_text, state.get("text.corpus_name", ""))
+    if state.corpus:
+        corpus_text = state.corpus
+        info = T.describe_corpus(corpus_text, state.corpus_name)
         unknown = sorted(set(corpus_text) - set(vocab.chars))
         st.markdown(
             f"**{info['name']}**: {info['chars']:,} characters, {info['vocab_size']} distinct, {info['lines']:,} lines."
@@ -207,11 +210,11 @@ with guard("The Text page"):
                     scored = T.evaluate_text(
                         loaded.model, vocab, corpus_text[: settings.max_score_chars], cfg.seq_length
                     )
-                    state["text.scored"] = scored
+                    state.scored = scored
                 except ValueError as exc:
                     st.error(str(exc))
-        if state.get("text.scored"):
-            s = state["text.scored"]
+        if state.scored:
+            s = state.scored
             st.metric(
                 "Loss on your text", f"{s['loss_nats_per_char']:.3f} nats/char", help=f"{s['bits_per_char']:.3f} bits"
             )

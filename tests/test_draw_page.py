@@ -294,7 +294,7 @@ def test_every_layer_is_shown_and_a_cell_explained(page, shipped_outputs_for):
         assert f"{name} · {h}×{w}×{n}" in captions
     assert page.radio(key="draw.cnn.layer").options == [f"{n} ({h}×{w}×{c})" for n, (h, w, c) in LAYERS.items()]
     layer, f, r, c, value, own = shown_cell(page)
-    outputs = shipped_outputs_for(page.session_state["draw.image"])
+    outputs = shipped_outputs_for(page.session_state["draw"].image)
     assert layer == "conv_1" and value == own
     assert value == pytest.approx(float(outputs["conv_1"][r - 1, c - 1, f - 1]), abs=5e-5)
     assert value > 0  # the page opens on the strongest cell of the strongest filter, not on a dead one
@@ -307,7 +307,7 @@ def test_any_cell_of_any_layer_can_be_picked_with_the_controls(page, shipped_out
     page.session_state["draw.layers_open"] = True  # the view opens on request
     page.session_state[CANVAS_KEY] = canvas_value(triangle)
     page.run()
-    outputs = shipped_outputs_for(page.session_state["draw.image"])
+    outputs = shipped_outputs_for(page.session_state["draw"].image)
     rng = np.random.default_rng(4)
     for name, (h, w, n) in LAYERS.items():
         page.radio(key="draw.cnn.layer").set_value(name)

@@ -48,7 +48,7 @@ def test_page_loads_with_summary_tables():
 def test_generate_shows_every_sample_and_the_step_through():
     at = _run(**{"text.length": 60, "text.samples": 2, "text.temperature": 1.0})
     _generate(at)
-    result = at.session_state["text.result"]
+    result = at.session_state["text"].result
     assert len(result.texts) == 2 and all(len(t) == 60 for t in result.texts)
     md = _markdown(at)
     assert "data-testid='text-generated-0' data-chars='60'" in md and "text-generated-1" in md
@@ -65,9 +65,9 @@ def test_same_random_seed_same_text_and_argmax_comparison():
     for _ in range(2):
         at = _run(**{"text.length": 80, "text.random_seed": 5})
         _generate(at)
-        texts.append(at.session_state["text.result"].texts[0])
+        texts.append(at.session_state["text"].result.texts[0])
     assert texts[0] == texts[1]
-    assert at.session_state["text.argmax"].texts[0]
+    assert at.session_state["text"].argmax.texts[0]
     assert "Argmax" in _markdown(at)
 
 
@@ -77,8 +77,8 @@ def test_demo_mode_fixes_the_seed(monkeypatch):
     for seed in (1, 2):
         at = _run(**{"text.length": 40, "text.random_seed": seed})  # ignored in demo mode
         _generate(at)
-        texts.append(at.session_state["text.result"].texts[0])
-        assert at.session_state["text.settings"]["seed"] == 1234
+        texts.append(at.session_state["text"].result.texts[0])
+        assert at.session_state["text"].settings["seed"] == 1234
     assert texts[0] == texts[1]
 
 
@@ -93,14 +93,14 @@ def test_demo_mode_fixes_the_seed(monkeypatch):
 def test_bad_settings_show_a_message_not_a_traceback(widgets, kind, words):
     at = _generate(_run(**widgets))
     assert any(words in e.value for e in getattr(at, kind))
-    assert "text.result" not in at.session_state  # nothing half-generated is kept
+    assert at.session_state["text"].result is None  # nothing half-generated is kept
 
 
 def test_huge_length_is_capped(monkeypatch):
     monkeypatch.setenv("MLX_MAX_GENERATE_CHARS", "120")
     at = _generate(_run(**{"text.length": 10_000_000}))
     assert any("capped at 120" in w.value for w in at.warning)
-    assert len(at.session_state["text.result"].texts[0]) == 120
+    assert len(at.session_state["text"].result.texts[0]) == 120
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_huge_length_is_capped(monkeypatch):
 )
 def test_odd_seeds_are_handled(seed, words, used):
     at = _generate(_run(**{"text.seed": seed, "text.length": 20}))
-    result = at.session_state["text.result"]
+    result = at.session_state["text"].result
     assert len(result.texts[0]) == 20
     if words:
         assert any(words in w.value for w in at.warning)
@@ -161,7 +161,7 @@ def test_bad_uploads_show_a_message(content, words):
     at.file_uploader(key="text.upload").upload("mine.txt", content, "text/plain").run()
     assert not at.exception
     assert any(words in e.value for e in at.error)
-    assert "text.corpus" not in at.session_state  # nothing kept from a refused upload
+    assert not at.session_state["text"].corpus  # nothing kept from a refused upload
 
 
 def test_upload_over_the_size_cap_is_refused(monkeypatch):
@@ -175,11 +175,11 @@ def test_good_upload_is_described_and_scored():
     at = _run()
     at.file_uploader(key="text.upload").upload("mine.txt", GOOD_TEXT, "text/plain").run()
     assert not at.exception and not at.error
-    assert at.session_state["text.corpus"] == GOOD_TEXT.decode()
+    assert at.session_state["text"].corpus == GOOD_TEXT.decode()
     assert any("mine.txt" in m.value and f"{len(GOOD_TEXT):,} characters" in m.value for m in at.markdown)
     at.button(key="text.score").click().run()
     assert not at.exception
-    scored = at.session_state["text.scored"]
+    scored = at.session_state["text"].scored
     assert scored["chars"] > 0 and 0 < scored["loss_nats_per_char"] < 4.2  # better than uniform over 65 (4.17)
 
 
@@ -195,7 +195,7 @@ def test_download_stores_the_corpus(monkeypatch):
     at = _run()
     at.button(key="text.download").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["text.corpus"] == GOOD_TEXT.decode()
+    assert at.session_state["text"].corpus == GOOD_TEXT.decode()
 
 
 def _metric(at, starts: str) -> str:
@@ -206,7 +206,7 @@ def test_step_temperature_slider_reshapes_the_distribution_without_generating_ag
     from core import text_steps as TS
 
     at = _generate(_run(**{"text.length": 40, "text.temperature": 0.8, "text.random_seed": 3}))
-    result = at.session_state["text.result"]
+    result = at.session_state["text"].result
     slider = at.slider(key="text.step_temperature")
     assert slider.value == 0.8  # it starts at the temperature the text was sampled with
     # at the sampling temperature, the live entropy is the sampled distribution's entropy
@@ -215,7 +215,7 @@ def test_step_temperature_slider_reshapes_the_distribution_without_generating_ag
     for t in (2.0, 0.3, 0.0):
         at.slider(key="text.step_temperature").set_value(t).run()
         assert not at.exception
-        assert at.session_state["text.result"] is result  # nothing was generated again
+        assert at.session_state["text"].result is result  # nothing was generated again
         live = TS.distribution_at(result.logits[0, 11], t)
         assert _metric(at, f"entropy at T = {t:g}") == f"{live.entropy_bits:.2f} bits · {live.entropy_nats:.2f} nats"
         sampled = result.probabilities[0, 11]
@@ -235,21 +235,21 @@ def test_each_generate_draws_a_fresh_seed_that_repeats_the_run():
     runs = []
     for _ in range(2):
         _generate(at)
-        settings = at.session_state["text.settings"]
+        settings = at.session_state["text"].settings
         assert settings["seed_source"] == "fresh"
         assert any(f"Random seed {settings['seed']} — type it in to repeat this run" in i.value for i in at.info)
-        runs.append((settings["seed"], at.session_state["text.result"].texts[0]))
+        runs.append((settings["seed"], at.session_state["text"].result.texts[0]))
     assert runs[0][0] != runs[1][0] and runs[0][1] != runs[1][1]  # new samples on each Generate
     # typed back in, a seed repeats its run exactly (a fresh AppTest: nothing else carried over)
     again = _generate(_run(**{"text.length": 60, "text.temperature": 1.0, "text.random_seed": runs[0][0]}))
-    assert again.session_state["text.result"].texts[0] == runs[0][1]
-    assert again.session_state["text.settings"]["seed_source"] == "typed"
+    assert again.session_state["text"].result.texts[0] == runs[0][1]
+    assert again.session_state["text"].settings["seed_source"] == "typed"
     assert any(f"Random seed {runs[0][0]}, typed in" in c.value for c in again.caption)
     # the button types the last run's seed in for you
     at.button(key="text.keep_seed").click().run()
     assert at.number_input(key="text.random_seed").value == runs[1][0]
     _generate(at)
-    assert at.session_state["text.result"].texts[0] == runs[1][1]
+    assert at.session_state["text"].result.texts[0] == runs[1][1]
 
 
 def test_demo_mode_says_the_seed_is_fixed(monkeypatch):
@@ -257,13 +257,13 @@ def test_demo_mode_says_the_seed_is_fixed(monkeypatch):
     at = _generate(_run(**{"text.length": 30}))
     assert any("fixed at 1234" in c.value for c in at.caption)
     assert not any("type it in" in i.value for i in at.info)
-    assert at.session_state["text.result"].random_seed == 1234
+    assert at.session_state["text"].result.random_seed == 1234
 
 
 @pytest.mark.parametrize("seed", [-5, 2**40])
 def test_out_of_range_seed_falls_back_to_a_fresh_one(seed):
     at = _generate(_run(**{"text.length": 20, "text.random_seed": seed}))  # the widget's bounds bypassed
     assert not at.error
-    settings = at.session_state["text.settings"]
+    settings = at.session_state["text"].settings
     assert settings["seed_source"] == "fresh" and 0 <= settings["seed"] < 1_000_000
     assert any(f"Random seed {settings['seed']}" in i.value for i in at.info)

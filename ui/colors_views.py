@@ -1,6 +1,8 @@
 """The Colors page's self-contained sections: the live in-browser bars, the decision regions, the "how it was
 trained" expander and the crowdsourcing "label it yourself" section (pages/1_Colors.py calls them)."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -8,15 +10,26 @@ from core import colors, colors_live, samples
 from core import figures as fig
 from core.figures import colors as colors_fig
 from ui.common import DEMO_SEED, demo_mode
+from ui.state import page_state
 
 FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]  # each family's display colour
+
+
+@dataclass
+class ColorsState:
+    """What the Colors page remembers for a session, in one object (session key "colors")."""
+
+    rgb: tuple[int, int, int] = colors.DEFAULT_COLOR  # the colour every view shows
+    text_error: str = ""  # why the typed colour was refused ("" when it was not)
+    label_rgb: tuple[int, int, int] | None = None  # the swatch "Label it yourself" asks about
 
 
 def from_slice_channel() -> None:
     """Changing the held channel moves the slice to the picked colour's value on that channel
     (the on_change callback of the "Hold fixed" radio)."""
-    state = st.session_state
-    state["colors.slice_value"] = state["colors.rgb"][colors.channel_index(state["colors.slice_channel"])]
+    widgets = st.session_state
+    rgb = page_state("colors", ColorsState).rgb
+    widgets["colors.slice_value"] = rgb[colors.channel_index(widgets["colors.slice_channel"])]
 
 
 def live_bars(model, rgb: tuple[int, int, int]) -> None:
@@ -102,17 +115,16 @@ def how_it_was_trained(meta: dict) -> None:
 def label_it_yourself() -> None:
     """The crowdsourcing section: name a random colour's family; labels are saved for the Retrain studio
     and can be downloaded as CSV."""
-    state = st.session_state
+    state = page_state("colors", ColorsState)
     st.subheader("Label it yourself")
     st.write(
         "The series crowdsourced its data. Name this colour's family; your labels are saved here and join the crowd's "
         "labels when you retrain the model in the Retrain studio."
     )
-    rng_key = "colors.label_rgb"
-    if rng_key not in state:
+    if state.label_rgb is None:
         seed = DEMO_SEED if demo_mode() else None
-        state[rng_key] = tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3))
-    swatch = state[rng_key]
+        state.label_rgb = tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3))
+    swatch = state.label_rgb
     st.markdown(
         f"<div style='width:100%;height:60px;border-radius:8px;background:{colors.to_hex(swatch)}'></div>",
         unsafe_allow_html=True,
@@ -123,7 +135,7 @@ def label_it_yourself() -> None:
             try:
                 samples.add_color_label(swatch, family)
                 st.toast(f"Saved {colors.to_hex(swatch)} as {family}-ish.")
-                state[rng_key] = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
+                state.label_rgb = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
                 st.rerun()
             except samples.SampleStoreError as exc:
                 st.error(str(exc))

@@ -1,6 +1,8 @@
 """The Draw page's self-contained views: the every-layer CNN view, the samples browser, the training notes
 and small display helpers. Used by pages/2_Draw.py."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -8,6 +10,14 @@ from core import cnn_explain as cnn
 from core import figures as fig
 from core import samples, shapes
 from core.figures import cnn as cnn_fig
+
+
+@dataclass
+class DrawState:
+    """Everything the Draw page remembers for a session, in one object (session key "draw")."""
+
+    canvas_round: int = 0  # the canvas widget's generation: Clear gives a new key, so a fresh, empty canvas
+    image: np.ndarray | None = None  # the last drawing as the model's 28x28 input, None when there is none
 
 
 def image_for(array: np.ndarray, size: int) -> np.ndarray:

@@ -3,6 +3,7 @@ view, the trick-it box and the model/training expanders (pages/3_Text.py calls t
 
 import html
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,20 @@ def escape_markdown(chunk: str) -> str:
 
 # Streamlit restyles <pre> and drops its style, so an inner block keeps the line breaks; <pre> itself is needed
 # because a markdown HTML block would end at the first blank line of the generated text.
+
+
+@dataclass
+class TextState:
+    """Everything the Text page remembers for a session, in one object (session key "text")."""
+
+    result: T.Generation | None = None  # the last generation, with every step's logits
+    settings: dict = field(default_factory=dict)  # what produced it: seed, seed_source, temperature, ...
+    argmax: T.Generation | None = None  # the greedy continuation of the same start
+    corpus: str = ""  # the text to score the model on (uploaded or the built-in one)
+    corpus_name: str = ""
+    scored: dict | None = None  # the model's loss on that corpus
+
+
 PRE_OPEN = "<pre><span style='display:block;white-space:pre-wrap;font-family:ui-monospace,monospace'>"
 PRE_CLOSE = "</span></pre>"
 
@@ -35,18 +50,18 @@ def pre(seed: str, generated: str, test_id: str) -> str:
     )
 
 
-def show_result(state, result: T.Generation) -> None:
+def show_result(state: TextState, result: T.Generation) -> None:
     """The seed used, where the random seed came from, and one tab per generated sample."""
     st.markdown(
         f"**Seed used:** `{result.seed.text!r}`" + (" (cleaned)" if result.seed.text != result.seed.original else "")
     )
-    run_seed, source = state["text.settings"]["seed"], state["text.settings"].get("seed_source")
+    run_seed, source = state.settings["seed"], state.settings.get("seed_source")
     if source == "fresh":
         left, right = st.columns([4, 1])
         left.info(f"Random seed {run_seed} — type it in to repeat this run.", icon="🎲")
 
         def _keep_seed(seed: int = run_seed) -> None:
-            state["text.random_seed"] = seed  # a callback runs before the widget: allowed to set its value
+            st.session_state["text.random_seed"] = seed  # a callback runs before the widget: allowed to set its value
 
         right.button("Repeat with this seed", key="text.keep_seed", on_click=_keep_seed)
     elif source == "typed":
@@ -64,9 +79,9 @@ def show_result(state, result: T.Generation) -> None:
 
 @st.fragment
 @guarded("The step-through")
-def step_through(state, vocab) -> None:
+def step_through(state: TextState, vocab) -> None:
     """Every next-character distribution of a sample, replayed at any temperature from its stored logits."""
-    result = state.get("text.result")
+    result = state.result
     if result is None:
         return
     st.subheader("Step through: what did it consider at each character?")
@@ -84,7 +99,7 @@ def step_through(state, vocab) -> None:
         f"{html.escape(T.show_char(generated[pos]))}</mark>{PRE_CLOSE}",
         unsafe_allow_html=True,
     )
-    sampled_t = state["text.settings"]["temperature"]
+    sampled_t = state.settings["temperature"]
     used = TS.StepDistribution(sampled_t, p, float(TS.entropy_nats(p)))
     if result.logits is None:  # a result kept from before logits were stored: only the sampled distribution
         st.plotly_chart(
@@ -96,9 +111,10 @@ def step_through(state, vocab) -> None:
     # The temperature slider replays this step's stored logits: softmax(logits / T), nothing is regenerated.
     top = float(min(5.0, max(2.0, math.ceil(sampled_t))))
     start_t = min(sampled_t, top)
-    if not 0.0 <= state.get("text.step_temperature", start_t) <= top:
-        state["text.step_temperature"] = start_t
-    state.setdefault("text.step_temperature", start_t)
+    widgets = st.session_state
+    if not 0.0 <= widgets.get("text.step_temperature", start_t) <= top:
+        widgets["text.step_temperature"] = start_t
+    widgets.setdefault("text.step_temperature", start_t)
     s1, s2 = st.columns([4, 1])
     live_t = s1.slider(
         "Temperature for this step (replayed on its scores: nothing is generated again)",
@@ -111,7 +127,7 @@ def step_through(state, vocab) -> None:
     )
 
     def _reset_temperature() -> None:
-        state["text.step_temperature"] = start_t
+        st.session_state["text.step_temperature"] = start_t
 
     s2.button(f"Back to T = {start_t:g}", key="text.step_temperature_reset", on_click=_reset_temperature)
     live = TS.distribution_at(result.logits[sample, pos], live_t, result.top_k)
@@ -174,14 +190,14 @@ def step_through(state, vocab) -> None:
         )
 
 
-def sampling_vs_argmax(state, result: T.Generation) -> None:
+def sampling_vs_argmax(state: TextState, result: T.Generation) -> None:
     """Sample 1 beside the greedy (temperature 0) continuation of the same start, with any loop marked."""
     st.subheader("Sampling against argmax")
-    greedy: T.Generation = state["text.argmax"]
+    greedy: T.Generation = state.argmax
     loop = T.find_loop(greedy.texts[0])
     a, b = st.columns(2)
     with a:
-        st.markdown(f"**Sampled** (temperature {state['text.settings']['temperature']:g})")
+        st.markdown(f"**Sampled** (temperature {state.settings['temperature']:g})")
         st.markdown(
             pre(result.seed.text, result.texts[0][: len(greedy.texts[0])], "text-sampled"), unsafe_allow_html=True
         )
@@ -210,9 +226,9 @@ def sampling_vs_argmax(state, result: T.Generation) -> None:
 
 @st.fragment
 @guarded("The activations view")
-def activations(state) -> None:
+def activations(state: TextState) -> None:
     """A heatmap of LSTM cell or hidden activations over sample 1."""
-    result = state.get("text.result")
+    result = state.result
     if result is None:
         return
     st.subheader("Inside the LSTM: activations over the text (LSTMVis-style)")
