@@ -11,6 +11,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from ui.common import demo_mode
+from ui.identity import remember_in_browser
 
 
 class Entry(NamedTuple):
@@ -58,4 +59,5 @@ if __name__ == "__main__":
     st.set_page_config(page_title="ML explainer", page_icon="🧠", layout="wide")
     page = build_navigation()
     demo_mode()  # remembers ?demo=1 for the session, or puts it back when the menu has dropped it
+    remember_in_browser()  # a new visitor's identity goes into a cookie, so a reload or a new tab is still them
     page.run()

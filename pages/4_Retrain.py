@@ -2,8 +2,6 @@
 the hood (accuracy per class, confusion matrix, the misclassified samples, the loss up to a divergence), keep, use
 or delete versions, and compare two versions on the same held-out inputs."""
 
-import uuid
-
 import streamlit as st
 
 from core import families, jobs, retrain, samples, store
@@ -11,6 +9,7 @@ from core import text as text_core
 from core.settings import get_settings
 from ui import retrain_views as views
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
+from ui.identity import owner
 from ui.models import active_label, active_path
 
 page_header(
@@ -21,10 +20,7 @@ page_header(
 )
 # The page's boundary: any error below is one plain line on the page, its traceback in the server log.
 with guard("The Retrain page"):
-    state = st.session_state
-    if "retrain.session" not in state:
-        state["retrain.session"] = uuid.uuid4().hex  # the key of this browser session's jobs in core.jobs.QUEUE
-    SESSION = state["retrain.session"]
+    SESSION = owner()  # the user's identity: their job in core.jobs.QUEUE and their versions survive a reload
     QUEUE = jobs.QUEUE
     settings = get_settings()
     demo = demo_mode()

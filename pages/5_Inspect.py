@@ -9,6 +9,7 @@ from core import export, store
 from core import figures as fig
 from core import inspect as inspector
 from core import tensor_pages as pager
+from ui import inspect_views as views
 from ui.common import guard, guarded, page_header
 from ui.inspect_views import layers_tab, upload_source, weights_tab
 
@@ -101,6 +102,14 @@ def main() -> None:
             st.info("No saved models were found.")
             st.stop()
         labels = [c.label for c in choices]
+        asked = views.inspect_state().open_path  # another page's "Open it in Inspect": select that folder, once
+        if asked:
+            views.inspect_state().open_path = ""
+            found = [c.label for c in choices if str(c.path) == asked]
+            if found:
+                st.session_state["inspect.model"] = found[0]
+            else:
+                st.warning("The model you asked to open is not among the saved models any more.")
         label = st.selectbox("Saved model", labels, key="inspect.model")
         chosen = choices[labels.index(label)]
         try:

@@ -33,7 +33,7 @@ def wait_for_results(at, seconds: float = 180):
 
 
 def session_job(at):
-    return jobs.QUEUE.job_for(at.session_state["retrain.session"])
+    return jobs.QUEUE.job_for(at.session_state["identity"].owner)
 
 
 @pytest.fixture(autouse=True)

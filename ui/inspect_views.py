@@ -3,6 +3,7 @@ weights tab (the byte map and the tensor pages, value by value). Used by pages/5
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,20 @@ from core import store
 from core import tensor_pages as pager
 from core.settings import get_settings
 from ui.common import guarded
+from ui.state import page_state
+
+
+@dataclass
+class InspectState:
+    """What the Inspect page remembers for a session beyond its widgets, in one object (session key "inspect")."""
+
+    page_tensor: str = ""  # the tensor whose value pages are shown: another one starts at its page 1
+    goto: dict | None = None  # the last "Go to byte offset": where it landed, or why it could not
+    open_path: str = ""  # a model folder another page asked to open here (Teach's "Open it in Inspect"), once
+
+
+def inspect_state() -> InspectState:
+    return page_state("inspect", InspectState)
 
 
 # Each entry can hold a model of up to MLX_MAX_MODEL_PARAMS weights: few entries, and they expire.
@@ -127,10 +142,11 @@ def tensor_view(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
     names = [row["name"] for row in inspection.manifest]
     default = next((i for i, n in enumerate(names) if n.endswith("/kernel")), 0)
     name = st.selectbox("Tensor", names, index=default, key="inspect.tensor")
-    if st.session_state.get("inspect.page_tensor") != name:  # another tensor: start at its first page
-        st.session_state["inspect.page_tensor"] = name
+    state = inspect_state()
+    if state.page_tensor != name:  # another tensor: start at its first page
+        state.page_tensor = name
         st.session_state["inspect.page"] = 1
-        st.session_state.pop("inspect.goto", None)  # the last jump's message was about another tensor
+        state.goto = None  # the last jump's message was about another tensor
     rows = inspector.hex_rows(inspection, name, count=8)
     if not rows:
         st.warning(f"The bytes of {name} are not in the weights file (it is truncated or missing).")
@@ -167,15 +183,15 @@ def tensor_view(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
 
 def _go_to_offset(layout: pager.WeightsLayout) -> None:
     """The "Go" button: select the tensor and page that hold the byte offset asked for, or say why there is none."""
-    state = st.session_state
+    widgets, state = st.session_state, inspect_state()
     try:
-        where = pager.locate_offset(layout, int(state["inspect.offset"]), state.get("inspect.offset_file"))
+        where = pager.locate_offset(layout, int(widgets["inspect.offset"]), widgets.get("inspect.offset_file"))
     except store.StoreError as exc:
-        state["inspect.goto"] = {"error": str(exc)}
+        state.goto = {"error": str(exc)}
         return
-    state["inspect.tensor"] = state["inspect.page_tensor"] = where.tensor
-    state["inspect.page"] = where.page
-    state["inspect.goto"] = {
+    widgets["inspect.tensor"] = state.page_tensor = where.tensor
+    widgets["inspect.page"] = where.page
+    state.goto = {
         "tensor": where.tensor,
         "position": where.position,
         "message": where.message,
@@ -204,7 +220,7 @@ def value_pages(inspection: inspector.Inspection, layout: pager.WeightsLayout, n
         st.session_state.pop("inspect.offset_file", None)
         file_col.caption(f"of {file_names[0]}" if file_names else "no weights file was found")
     go_col.button("Go", key="inspect.go", on_click=_go_to_offset, args=(layout,), disabled=not file_names)
-    goto = st.session_state.get("inspect.goto") or {}
+    goto = inspect_state().goto or {}
     if "error" in goto:
         st.warning(goto["error"])
     elif goto.get("tensor") == name:

@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from core import model_fit, store
+from core import identity, model_fit, store
+from ui.identity import owner
 
 
 def _clean_without_keras() -> None:
@@ -48,16 +49,25 @@ def load_model_folder(path: str | Path) -> store.LoadedModel:
 
 
 def active_path(family: str) -> Path:
-    """This session's active model folder for `family`: a chosen user version, or the shipped model."""
-    chosen = st.session_state.get(f"active.{family}")
+    """The user's active model folder for `family`: a chosen user version, or the shipped model.
+
+    The choice belongs to the user's identity (ui.identity), so it survives a reload; the session keeps a copy."""
+    key = f"active.{family}"
+    if key not in st.session_state:
+        st.session_state[key] = identity.active_models(owner()).get(family)
+    chosen = st.session_state.get(key)
     if chosen and Path(chosen).is_dir():
         return Path(chosen)
     return store.shipped_model_dir(family)
 
 
 def set_active(family: str, path: str | Path | None) -> None:
-    """Make a version active for this session only (None goes back to the shipped model)."""
+    """Make a version active for this user only (None goes back to the shipped model), in every tab after a reload."""
     st.session_state[f"active.{family}"] = str(path) if path else None
+    try:
+        identity.set_active_model(owner(), family, str(path) if path else None)
+    except OSError as exc:  # a read-only data folder: the choice still holds for this session
+        st.warning(f"Your choice holds for this session only: it could not be saved ({exc}).")
 
 
 def load_active(family: str) -> store.LoadedModel | None:
