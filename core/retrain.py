@@ -72,15 +72,15 @@ class UserData:
 # ---------------------------------------------------------------- data per family
 
 
-def read_user_data(family: str) -> UserData:
+def read_user_data(family: str, owner: str | None = None) -> UserData:
     """The user's labelled colours or drawings from the sample database (SampleStoreError if it cannot be read)."""
     from core import samples
 
     kind = families.get(family).user_samples
     if kind == "colors":
-        return UserData(colors=samples.color_labels())
+        return UserData(colors=samples.color_labels(owner=owner))
     if kind == "drawings":
-        return UserData(drawings=[(img, lab) for _, img, lab, _ in samples.drawings()])
+        return UserData(drawings=[(img, lab) for _, img, lab, _ in samples.drawings(owner=owner)])
     return UserData()
 
 

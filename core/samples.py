@@ -1,4 +1,8 @@
-"""User-gathered samples in one SQLite database (WAL mode): colour labels and drawings, with export helpers."""
+"""User-gathered samples in one SQLite database (WAL mode): colour labels and drawings, with export helpers.
+
+Every sample belongs to an owner (core.identity's owner id; "" for the command line) and is private to them unless
+they add it to a class (core.classroom), which pools its members' shared samples. Reads with `owner=None` see every
+owner's samples (the command line and tests); the pages always pass the user's owner."""
 
 from __future__ import annotations
 
@@ -18,15 +22,25 @@ CREATE TABLE IF NOT EXISTS color_labels (
     g INTEGER NOT NULL CHECK (g BETWEEN 0 AND 255),
     b INTEGER NOT NULL CHECK (b BETWEEN 0 AND 255),
     label TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    class_code TEXT NOT NULL DEFAULT ''   -- the class it is shared with ('' private)
 );
 CREATE TABLE IF NOT EXISTS drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     image BLOB NOT NULL,          -- 28*28 uint8, white strokes on black
     label TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    class_code TEXT NOT NULL DEFAULT ''
 );
 """
+# Databases written before samples had owners get the two columns (their rows belong to "", the command line's).
+MIGRATIONS = [
+    (table, column, f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+    for table in ("color_labels", "drawings")
+    for column in ("owner", "class_code")
+]
 IMAGE_SHAPE = (28, 28)
 
 
@@ -47,6 +61,9 @@ def connect(path: str | Path | None = None) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
+        for table, column, sql in MIGRATIONS:
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(sql)
     except (sqlite3.Error, OSError) as exc:
         raise SampleStoreError(f"The sample database at {path} cannot be opened or written ({exc}).") from None
     return conn
@@ -86,7 +103,13 @@ def check_label(label) -> str:
     return label
 
 
-def add_color_label(rgb: tuple[int, int, int], label: str, path=None) -> int:
+def _mine(owner: str | None, where: str = "") -> tuple[str, tuple]:
+    """The WHERE clause (and its parameters) for one owner's rows, or every row when owner is None."""
+    clauses = ([where] if where else []) + (["owner = ?"] if owner is not None else [])
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", (owner,) if owner is not None else ()
+
+
+def add_color_label(rgb: tuple[int, int, int], label: str, path=None, owner: str = "") -> int:
     label = check_label(label)
     try:
         r, g, b = (int(v) for v in rgb)
@@ -95,57 +118,103 @@ def add_color_label(rgb: tuple[int, int, int], label: str, path=None) -> int:
     if not all(0 <= v <= 255 for v in (r, g, b)):
         raise ValueError("R, G and B must each be between 0 and 255.")
     return _write(
-        path, "INSERT INTO color_labels (r, g, b, label, created_at) VALUES (?, ?, ?, ?, ?)", (r, g, b, label, _now())
+        path,
+        "INSERT INTO color_labels (r, g, b, label, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
+        (r, g, b, label, _now(), str(owner)),
     )
 
 
-def color_labels(path=None) -> list[tuple[int, int, int, str]]:
-    return [tuple(row) for row in _read(path, "SELECT r, g, b, label FROM color_labels ORDER BY id")]
+def color_labels(path=None, owner: str | None = None) -> list[tuple[int, int, int, str]]:
+    where, params = _mine(owner)
+    return [tuple(row) for row in _read(path, f"SELECT r, g, b, label FROM color_labels{where} ORDER BY id", params)]
 
 
-def color_label_counts(path=None) -> dict[str, int]:
-    return dict(_read(path, "SELECT label, COUNT(*) FROM color_labels GROUP BY label ORDER BY label"))
+def color_label_counts(path=None, owner: str | None = None) -> dict[str, int]:
+    where, params = _mine(owner)
+    return dict(_read(path, f"SELECT label, COUNT(*) FROM color_labels{where} GROUP BY label ORDER BY label", params))
 
 
-def export_color_csv(path=None) -> str:
+def export_color_csv(path=None, owner: str | None = None) -> str:
     """The labels as CSV in the `python -m core evaluate colors` format (header r,g,b,label)."""
-    lines = ["r,g,b,label"] + [f"{r},{g},{b},{label}" for r, g, b, label in color_labels(path)]
+    lines = ["r,g,b,label"] + [f"{r},{g},{b},{label}" for r, g, b, label in color_labels(path, owner)]
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- drawings
 
 
-def add_drawing(image: np.ndarray, label: str, path=None) -> int:
+def add_drawing(image: np.ndarray, label: str, path=None, owner: str = "") -> int:
     label = check_label(label)
     image = np.asarray(image)
     if image.shape != IMAGE_SHAPE or image.dtype != np.uint8:
         raise ValueError(f"A drawing sample must be a 28x28 uint8 image (got {image.shape} {image.dtype}).")
     return _write(
-        path, "INSERT INTO drawings (image, label, created_at) VALUES (?, ?, ?)", (image.tobytes(), label, _now())
+        path,
+        "INSERT INTO drawings (image, label, created_at, owner) VALUES (?, ?, ?, ?)",
+        (image.tobytes(), label, _now(), str(owner)),
     )
 
 
-def drawings(label: str | None = None, path=None) -> list[tuple[int, np.ndarray, str, str]]:
+def drawings(label: str | None = None, path=None, owner: str | None = None) -> list[tuple[int, np.ndarray, str, str]]:
     """(id, image, label, created_at) rows, optionally for one label."""
-    sql = "SELECT id, image, label, created_at FROM drawings"
-    rows = _read(path, sql + (" WHERE label = ? ORDER BY id" if label else " ORDER BY id"), (label,) if label else ())
+    where, params = _mine(owner, "label = ?" if label else "")
+    rows = _read(
+        path, f"SELECT id, image, label, created_at FROM drawings{where} ORDER BY id", (label,) * bool(label) + params
+    )
     return [(i, np.frombuffer(img, dtype=np.uint8).reshape(IMAGE_SHAPE), lab, at) for i, img, lab, at in rows]
 
 
-def drawing_counts(path=None) -> dict[str, int]:
-    return dict(_read(path, "SELECT label, COUNT(*) FROM drawings GROUP BY label ORDER BY label"))
+def drawing_counts(path=None, owner: str | None = None) -> dict[str, int]:
+    where, params = _mine(owner)
+    return dict(_read(path, f"SELECT label, COUNT(*) FROM drawings{where} GROUP BY label ORDER BY label", params))
 
 
-def delete_drawing(sample_id: int, path=None) -> int:
-    return _write(path, "DELETE FROM drawings WHERE id = ?", (int(sample_id),))
+def delete_drawing(sample_id: int, path=None, owner: str | None = None) -> int:
+    """Delete one drawing; with an owner, only if it is theirs (returns 0 otherwise)."""
+    where, params = _mine(owner, "id = ?")
+    return _write(path, f"DELETE FROM drawings{where}", (int(sample_id),) + params)
 
 
-def export_drawings_npz(label: str | None = None, path=None) -> bytes:
+def export_drawings_npz(label: str | None = None, path=None, owner: str | None = None) -> bytes:
     """Drawings as .npz bytes in the `python -m core evaluate shapes` format: images (N,28,28) uint8, labels (N,)."""
-    rows = drawings(label, path)
+    rows = drawings(label, path, owner)
     images = np.stack([r[1] for r in rows]) if rows else np.zeros((0, *IMAGE_SHAPE), np.uint8)
     labels = np.array([r[2] for r in rows], dtype=str)
     buf = io.BytesIO()
     np.savez_compressed(buf, images=images, labels=labels)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- sharing with a class
+
+
+def share_with_class(owner: str, class_code: str, path=None) -> int:
+    """Add every sample of `owner` to the class `class_code` ('' takes them out again); returns how many."""
+    if not owner:
+        raise ValueError("Only a signed-in or returning user can share samples with a class.")
+    n = 0
+    for table in ("color_labels", "drawings"):
+        n += _write(path, f"UPDATE {table} SET class_code = ? WHERE owner = ?", (str(class_code), owner))
+    return n
+
+
+def shared_counts(owner: str, class_code: str, path=None) -> int:
+    """How many of `owner`'s samples are in the class."""
+    return sum(
+        _read(path, f"SELECT COUNT(*) FROM {t} WHERE owner = ? AND class_code = ?", (owner, class_code))[0][0]
+        for t in ("color_labels", "drawings")
+    )
+
+
+def class_color_labels(class_code: str, path=None) -> list[tuple[int, int, int, str]]:
+    """The class's pooled colour labels: every member's shared ones."""
+    rows = _read(path, "SELECT r, g, b, label FROM color_labels WHERE class_code = ? ORDER BY id", (class_code,))
+    return [tuple(row) for row in rows]
+
+
+def class_drawings(class_code: str, path=None) -> list[tuple[int, np.ndarray, str, str]]:
+    """The class's pooled drawings, as (id, image, label, created_at) rows."""
+    rows = _read(
+        path, "SELECT id, image, label, created_at FROM drawings WHERE class_code = ? ORDER BY id", (class_code,)
+    )
+    return [(i, np.frombuffer(img, dtype=np.uint8).reshape(IMAGE_SHAPE), lab, at) for i, img, lab, at in rows]

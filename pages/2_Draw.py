@@ -9,8 +9,9 @@ from core import cnn_explain as cnn
 from core import figures as fig
 from core import samples, shapes
 from ui import draw_views
-from ui.canvas import CanvasError, canvas_rgba
+from ui.canvas import CanvasError, canvas_rgba, fitted_canvas
 from ui.common import guard, guarded, page_header
+from ui.identity import owner
 from ui.models import active_label, load_active
 from ui.state import page_state
 
@@ -50,15 +51,17 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
         return
     try:
         label = shapes.check_class_name(label)
-        samples.add_drawing(image, label)
+        samples.add_drawing(image, label, owner=owner())
     except ValueError as exc:
         st.error(str(exc))
         return
     except samples.SampleStoreError as exc:
         st.error(f"{exc} Your drawing is still on the canvas; try again once the database can be written.")
         return
-    st.toast(f"Saved as a sample of “{label}”.")
-    st.success(f"Saved this drawing as a sample of “{label}”.")
+    # The save runs inside the live fragment; the samples list below it is outside, so the whole page reruns to
+    # show the new sample there, and the confirmation waits in the page state until then.
+    state.saved = f"Saved this drawing as a sample of “{label}”."
+    st.rerun()
 
 
 @st.fragment
@@ -66,16 +69,17 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
-        result = st_canvas(
-            stroke_width=STROKE_PX,
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=CANVAS_PX,
-            width=CANVAS_PX,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"draw.canvas.{state.canvas_round}",
-        )
+        with fitted_canvas("draw-canvas-fit", CANVAS_PX):  # shown smaller in a narrow column; still CANVAS_PX inside
+            result = st_canvas(
+                stroke_width=STROKE_PX,
+                stroke_color="#000000",
+                background_color="#ffffff",
+                height=CANVAS_PX,
+                width=CANVAS_PX,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key=f"draw.canvas.{state.canvas_round}",
+            )
         st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
     try:
         rgba = canvas_rgba(result)  # the PNG header's size is checked before anything is decoded
@@ -83,6 +87,10 @@ def live_drawing() -> None:
         with right:
             st.warning(str(exc))
         return
+    if state.saved:
+        with right:
+            st.success(state.saved)
+        state.saved = ""
     steps = shapes.preprocess_steps(rgba) if rgba is not None else None
     image = steps.image if steps is not None and steps.status == "ok" else None
     state.image = image

@@ -79,10 +79,10 @@ with guard("The Retrain page"):
             upload = None
             try:
                 if FAMILY.user_samples == "colors":
-                    n = sum(samples.color_label_counts().values())
+                    n = sum(samples.color_label_counts(owner=SESSION).values())
                     use_user = st.checkbox(f"My labelled colours ({n})", value=n > 0, key=_key("user"))
                 elif FAMILY.user_samples == "drawings":
-                    counts = samples.drawing_counts()
+                    counts = samples.drawing_counts(owner=SESSION)
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
                     use_user = st.checkbox(f"My drawings ({shown})", value=bool(counts), key=_key("user"))
             except samples.SampleStoreError as exc:
@@ -165,7 +165,7 @@ with guard("The Retrain page"):
                 version_name=version_name,
                 owner=SESSION,
             )
-            retrain.start_retrain(request, retrain.read_user_data(family), SESSION)
+            retrain.start_retrain(request, retrain.read_user_data(family, SESSION), SESSION)
             st.rerun()
         except (ValueError, samples.SampleStoreError) as exc:
             st.error(str(exc))

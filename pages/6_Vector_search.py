@@ -14,6 +14,7 @@ from core.settings import get_settings
 from core.vector_loop import LabellingLoop
 from ui import vector_views as views
 from ui.common import demo_mode, guard, page_header
+from ui.identity import owner
 from ui.models import active_label, load_active
 from ui.state import page_state
 
@@ -51,7 +52,7 @@ with guard("The Vector search page"):
         from core import samples
 
         try:
-            user = [(image, label) for _, image, label, _ in samples.drawings()]
+            user = [(image, label) for _, image, label, _ in samples.drawings(owner=owner())]
         except samples.SampleStoreError:
             user = []  # an unreadable samples database must not take the generated pool down with it
         return vectors.drawing_pool(model, size, user_drawings=user)
@@ -62,7 +63,7 @@ with guard("The Vector search page"):
         from core import samples
 
         try:
-            return sum(samples.drawing_counts().values())
+            return sum(samples.drawing_counts(owner=owner()).values())
         except samples.SampleStoreError:
             return 0
 

@@ -86,3 +86,15 @@ def app_test(page_file: str):
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(REPO / page_file), default_timeout=APPTEST_TIMEOUT)
+
+
+TEST_OWNER = "u" + "0" * 20  # an owner id as core.identity makes them
+
+
+def app_test_as(page_file: str, owner: str = TEST_OWNER):
+    """An AppTest whose session is the returning user `owner` (as if their browser sent its identity cookie)."""
+    from ui.identity import Identity
+
+    at = app_test(page_file)
+    at.session_state["identity"] = Identity(owner, "cookie")
+    return at

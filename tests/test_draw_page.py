@@ -352,3 +352,24 @@ def test_stale_cell_choices_are_brought_back_into_range(page):
     assert not page.exception and not page.error
     layer, f, r, c, value, own = shown_cell(page)
     assert layer == "conv_1" and 1 <= f <= 32 and 1 <= r <= 28 and value == own
+
+
+def test_a_saved_drawing_is_listed_at_once_and_is_private_to_its_owner():
+    from conftest import app_test_as
+
+    mine = app_test_as("pages/2_Draw.py", owner="u" + "1" * 20).run()
+    mine.session_state[CANVAS_KEY] = canvas_value(circle)
+    mine.run()
+    mine.text_input(key="draw.new_label").set_value("moon")
+    mine.button(key="draw.save").click().run()
+    assert not mine.exception
+    assert "Saved this drawing as a sample of “moon”." in [s.value for s in mine.success]
+    assert not any("No samples yet" in i.value for i in mine.info)  # the list under it already has the sample
+    assert mine.selectbox(key="draw.show_class").value == "moon"
+    assert samples.drawing_counts(owner="u" + "1" * 20) == {"moon": 1}
+
+    theirs = app_test_as("pages/2_Draw.py", owner="u" + "2" * 20).run()
+    assert any("No samples yet" in i.value for i in theirs.info)  # another user sees none of them
+    sample_id = samples.drawings(owner="u" + "1" * 20)[0][0]
+    assert samples.delete_drawing(sample_id, owner="u" + "2" * 20) == 0  # and cannot delete them
+    assert samples.drawing_counts() == {"moon": 1}

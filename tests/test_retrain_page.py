@@ -6,7 +6,7 @@ import time
 import pytest
 
 from core import jobs, samples, store
-from tests.conftest import app_test
+from tests.conftest import TEST_OWNER, app_test, app_test_as
 
 PAGE = "pages/4_Retrain.py"
 SUBMIT = "FormSubmitter:retrain.form.colors-Start training"
@@ -95,10 +95,11 @@ def test_an_empty_custom_dataset_and_a_single_sample_class_are_refused():
     at.checkbox(key="retrain.colors.builtin").uncheck()
     at = start(at)
     assert any("dataset is empty" in e.value for e in at.error)
-    samples.add_color_label((250, 5, 5), "red")
-    samples.add_color_label((245, 0, 10), "red")
-    samples.add_color_label((5, 5, 250), "blue")
-    at = app_test(PAGE).run()
+    samples.add_color_label((250, 5, 5), "red", owner=TEST_OWNER)
+    samples.add_color_label((245, 0, 10), "red", owner=TEST_OWNER)
+    samples.add_color_label((5, 5, 250), "blue", owner=TEST_OWNER)
+    samples.add_color_label((5, 5, 250), "blue", owner="someone else")  # another user's labels are not this one's
+    at = app_test_as(PAGE).run()
     at.checkbox(key="retrain.colors.builtin").uncheck()
     at.checkbox(key="retrain.colors.user").check()
     at = start(at)
@@ -108,9 +109,9 @@ def test_an_empty_custom_dataset_and_a_single_sample_class_are_refused():
 
 def test_a_batch_larger_than_the_data_is_refused_when_start_is_pressed():
     for _ in range(3):
-        samples.add_color_label((250, 5, 5), "red")
-        samples.add_color_label((5, 5, 250), "blue")
-    at = app_test(PAGE).run()
+        samples.add_color_label((250, 5, 5), "red", owner=TEST_OWNER)
+        samples.add_color_label((5, 5, 250), "blue", owner=TEST_OWNER)
+    at = app_test_as(PAGE).run()
     at.checkbox(key="retrain.colors.builtin").uncheck()
     at.checkbox(key="retrain.colors.user").check()
     at = start(at, batch=64, epochs=2)

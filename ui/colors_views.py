@@ -10,6 +10,7 @@ from core import colors, colors_live, samples
 from core import figures as fig
 from core.figures import colors as colors_fig
 from ui.common import DEMO_SEED, demo_mode
+from ui.identity import owner
 from ui.state import page_state
 
 FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]  # each family's display colour
@@ -133,19 +134,21 @@ def label_it_yourself() -> None:
     for col, family in zip(buttons, colors.FAMILIES):
         if col.button(f"{family}-ish", key=f"colors.label.{family}"):
             try:
-                samples.add_color_label(swatch, family)
+                samples.add_color_label(swatch, family, owner=owner())
                 st.toast(f"Saved {colors.to_hex(swatch)} as {family}-ish.")
                 state.label_rgb = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
                 st.rerun()
             except samples.SampleStoreError as exc:
                 st.error(str(exc))
     try:
-        counts = samples.color_label_counts()
+        counts = samples.color_label_counts(owner=owner())
         total = sum(counts.values())
         st.write(
             f"**{total}** labels so far" + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ".")
         )
         if total:
-            st.download_button("Download labels as CSV", samples.export_color_csv(), "color_labels.csv", "text/csv")
+            st.download_button(
+                "Download labels as CSV", samples.export_color_csv(owner=owner()), "color_labels.csv", "text/csv"
+            )
     except samples.SampleStoreError as exc:
         st.error(str(exc))

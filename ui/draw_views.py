@@ -10,6 +10,7 @@ from core import cnn_explain as cnn
 from core import figures as fig
 from core import samples, shapes
 from core.figures import cnn as cnn_fig
+from ui.identity import owner
 
 
 @dataclass
@@ -18,6 +19,7 @@ class DrawState:
 
     canvas_round: int = 0  # the canvas widget's generation: Clear gives a new key, so a fresh, empty canvas
     image: np.ndarray | None = None  # the last drawing as the model's 28x28 input, None when there is none
+    saved: str = ""  # the last save's confirmation, shown once after the page reruns to list the new sample
 
 
 def image_for(array: np.ndarray, size: int) -> np.ndarray:
@@ -163,7 +165,7 @@ def samples_browser() -> None:
         "retrain the network with them; export them to test any model with `python -m core evaluate shapes FILE.npz`."
     )
     try:
-        counts = samples.drawing_counts()
+        counts = samples.drawing_counts(owner=owner())
     except samples.SampleStoreError as exc:
         st.error(f"{exc} Samples cannot be shown or saved until this is fixed.")
         counts = None
@@ -174,7 +176,7 @@ def samples_browser() -> None:
             st.write(", ".join(f"**{k}** {v}" for k, v in counts.items()))
             chosen = st.selectbox("Show the samples of", list(counts), key="draw.show_class")
             try:
-                rows = samples.drawings(chosen)
+                rows = samples.drawings(chosen, owner=owner())
             except samples.SampleStoreError as exc:
                 st.error(str(exc))
                 rows = []
@@ -187,14 +189,14 @@ def samples_browser() -> None:
                     st.image(image_for(img, 56), caption=created[5:16].replace("T", " "), width=56)
                     if st.button("Delete", key=f"draw.delete.{sample_id}"):
                         try:
-                            samples.delete_drawing(sample_id)
+                            samples.delete_drawing(sample_id, owner=owner())
                             st.rerun()
                         except samples.SampleStoreError as exc:
                             st.error(str(exc))
             try:
                 st.download_button(
                     "Download all samples as .npz",
-                    samples.export_drawings_npz(),
+                    samples.export_drawings_npz(owner=owner()),
                     "drawings.npz",
                     "application/octet-stream",
                     key="draw.export",
