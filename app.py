@@ -12,6 +12,7 @@ import streamlit as st
 
 from ui.common import demo_mode
 from ui.identity import remember_in_browser
+from ui.presenter import apply_presenter_mode
 
 
 class Entry(NamedTuple):
@@ -38,6 +39,7 @@ NAVIGATION: dict[str, list[Entry]] = {
         Entry("pages/6_Vector_search.py", "Vector search", "🧭", "Vector_search"),
         Entry("pages/7_Teach.py", "Teach", "🧑‍🏫", "Teach"),
     ],
+    "Together": [Entry("pages/8_Class.py", "Class", "👩‍🏫", "Class")],
 }
 
 
@@ -59,5 +61,6 @@ if __name__ == "__main__":
     st.set_page_config(page_title="ML explainer", page_icon="🧠", layout="wide")
     page = build_navigation()
     demo_mode()  # remembers ?demo=1 for the session, or puts it back when the menu has dropped it
+    apply_presenter_mode()  # ?present=1 or the sidebar toggle: large type, sidebar collapsed; kept like demo mode
     remember_in_browser()  # a new visitor's identity goes into a cookie, so a reload or a new tab is still them
     page.run()

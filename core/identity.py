@@ -76,6 +76,16 @@ def save_profile(owner: str, profile: dict) -> None:
         raise
 
 
+def class_code(owner: str) -> str:
+    """The class the owner is in ("" none): one at a time, chosen on the Class page."""
+    code = load_profile(owner).get("class_code")
+    return code if isinstance(code, str) else ""
+
+
+def set_class_code(owner: str, code: str) -> None:
+    save_profile(owner, {**load_profile(owner), "class_code": str(code)})
+
+
 def active_models(owner: str) -> dict[str, str]:
     """{family: model folder} the owner chose to use (missing families: the shipped model)."""
     active = load_profile(owner).get("active") or {}

@@ -72,15 +72,18 @@ class UserData:
 # ---------------------------------------------------------------- data per family
 
 
-def read_user_data(family: str, owner: str | None = None) -> UserData:
-    """The user's labelled colours or drawings from the sample database (SampleStoreError if it cannot be read)."""
+def read_user_data(family: str, owner: str | None = None, class_code: str = "") -> UserData:
+    """The user's labelled colours or drawings from the sample database, or with `class_code` the class's pooled
+    ones (every member's shared samples); SampleStoreError if the database cannot be read."""
     from core import samples
 
     kind = families.get(family).user_samples
     if kind == "colors":
-        return UserData(colors=samples.color_labels(owner=owner))
+        rows = samples.class_color_labels(class_code) if class_code else samples.color_labels(owner=owner)
+        return UserData(colors=rows)
     if kind == "drawings":
-        return UserData(drawings=[(img, lab) for _, img, lab, _ in samples.drawings(owner=owner)])
+        rows = samples.class_drawings(class_code) if class_code else samples.drawings(owner=owner)
+        return UserData(drawings=[(img, lab) for _, img, lab, _ in rows])
     return UserData()
 
 
@@ -448,6 +451,13 @@ def _outcome(req, before, names, y_true, after_pred, before_pred, result) -> dic
         "before": before_report,
         "base": "shipped model" if _is_shipped(before.path, req.family) else f"version {Path(before.path).name}",
         "fresh": req.fresh,
+        "settings": {
+            "epochs": int(req.epochs),
+            "batch_size": int(req.batch_size),
+            "learning_rate": float(req.learning_rate),
+            "optimizer": req.optimizer,
+            "seed": int(req.seed),
+        },
         "notes": [],
     }
 

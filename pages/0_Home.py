@@ -53,6 +53,11 @@ ABOUT = {
         "clips, or drawings. Train it, try it live, and see how the number and variety of samples change it.",
         "Choose image, sound or drawing, name your classes, add samples to each, press Train, then try a new one.",
     ),
+    "pages/8_Class.py": (
+        "Learn as a class: pool everyone's colour labels and drawings, retrain on the pool, and see every student's "
+        "run side by side — the same recipe lands on different accuracies.",
+        "The teacher opens a class and shows the code; students join with it and add their samples.",
+    ),
 }
 
 for section, entries in NAVIGATION.items():

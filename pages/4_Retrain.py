@@ -4,7 +4,7 @@ or delete versions, and compare two versions on the same held-out inputs."""
 
 import streamlit as st
 
-from core import families, jobs, retrain, samples, store
+from core import families, identity, jobs, retrain, samples, store
 from core import text as text_core
 from core.settings import get_settings
 from ui import retrain_views as views
@@ -21,6 +21,7 @@ page_header(
 # The page's boundary: any error below is one plain line on the page, its traceback in the server log.
 with guard("The Retrain page"):
     SESSION = owner()  # the user's identity: their job in core.jobs.QUEUE and their versions survive a reload
+    CLASS_CODE = identity.class_code(SESSION)  # the class the user joined on the Class page ("" none)
     QUEUE = jobs.QUEUE
     settings = get_settings()
     demo = demo_mode()
@@ -75,7 +76,7 @@ with guard("The Retrain page"):
                 st.caption(
                     "The corpus is not on this server yet (the Text page can download it): upload a .txt instead."
                 )
-            use_user = False
+            use_user = use_class = False
             upload = None
             try:
                 if FAMILY.user_samples == "colors":
@@ -85,6 +86,12 @@ with guard("The Retrain page"):
                     counts = samples.drawing_counts(owner=SESSION)
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
                     use_user = st.checkbox(f"My drawings ({shown})", value=bool(counts), key=_key("user"))
+                if CLASS_CODE and FAMILY.user_samples:
+                    use_class = st.checkbox(
+                        f"My class's pool ({views.class_pool_size(CLASS_CODE, FAMILY.user_samples)} shared samples; "
+                        "instead of my own)",
+                        key=_key("class"),
+                    )
             except samples.SampleStoreError as exc:
                 st.warning(f"Your samples cannot be read right now: {exc}")
             if FAMILY.text_upload:
@@ -158,14 +165,15 @@ with guard("The Retrain page"):
                 base_path=None if fresh else str(active_path(family)),
                 fresh=fresh,
                 use_builtin=use_builtin,
-                use_user_samples=use_user,
+                use_user_samples=use_user or use_class,
                 text=uploaded_text,
                 text_name=upload.name if upload is not None else "",
                 samples_per_class=int(samples_per_class) if samples_per_class is not None else None,
                 version_name=version_name,
                 owner=SESSION,
             )
-            retrain.start_retrain(request, retrain.read_user_data(family, SESSION), SESSION)
+            user_data = retrain.read_user_data(family, SESSION, CLASS_CODE if use_class else "")
+            retrain.start_retrain(request, user_data, SESSION)
             st.rerun()
         except (ValueError, samples.SampleStoreError) as exc:
             st.error(str(exc))
@@ -175,5 +183,6 @@ with guard("The Retrain page"):
     last = QUEUE.job_for(SESSION)
     if last is not None and not last.active:
         views.results(last)
+        views.send_to_class(last, CLASS_CODE, SESSION)
     rows = views.versions(family, SESSION, FAMILY.label.lower())
     views.compare_panel(family, rows)

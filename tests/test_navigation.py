@@ -16,6 +16,7 @@ EXPECTED = {
     "": ["Home"],
     "Explore": ["Colors", "Draw", "Text"],
     "Build": ["Retrain", "Inspect", "Vector search", "Teach"],
+    "Together": ["Class"],
 }
 URL_PATHS = {"Home": "", "Vector search": "Vector_search"}  # the rest are served at /<title>
 

@@ -25,6 +25,8 @@ FILE_TIERS: dict[str, str] = {
     "test_browser_retrain.py": "browser",
     "test_browser_text.py": "browser",
     "test_browser_vectors.py": "browser",
+    "test_class_page.py": "apptest",
+    "test_classroom.py": "unit",
     "test_cli.py": "unit",
     "test_cnn_explain.py": "unit",
     "test_colors.py": "unit",

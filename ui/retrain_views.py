@@ -4,8 +4,8 @@ divergence view), the versions list and the comparison of two versions. Used by 
 import numpy as np
 import streamlit as st
 
+from core import classroom, compare, families, model_fit, retrain, samples, store
 from core import colors as colors_core
-from core import compare, families, model_fit, retrain, store
 from core import figures as fig
 from core import text as text_core
 from ui.common import guarded
@@ -450,3 +450,21 @@ def example_line(family: str) -> None:
         return
     ex = families.get(family).example(loaded)
     st.caption(f"Example: {ex['input']} → **{ex['label']}** ({ex['p']:.0%}).")
+
+
+def class_pool_size(class_code: str, kind: str) -> int:
+    """How many samples of this kind the class's members have shared."""
+    rows = samples.class_color_labels(class_code) if kind == "colors" else samples.class_drawings(class_code)
+    return len(rows)
+
+
+@guarded("Sending the run to your class")
+def send_to_class(job, class_code: str, owner: str) -> None:
+    """A finished run of a class member joins the class's side-by-side results (once: the store keys it by version)."""
+    if not class_code or job.result is None or not job.result.get("version_id"):
+        return
+    try:
+        new = classroom.record_result(class_code, owner, job.result)
+    except classroom.ClassError:
+        return  # left the class since: the run stays yours only
+    st.caption(("Sent to" if new else "In") + " your class's results: see them side by side on the Class page.")

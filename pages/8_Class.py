@@ -1,0 +1,35 @@
+"""Class: a teacher opens a class and gets a join code; students join, pool their samples, and see everyone's retrain
+runs side by side (core.classroom)."""
+
+import streamlit as st
+
+from core import classroom, identity, samples
+from ui import class_views as views
+from ui.common import guard, page_header
+from ui.identity import owner
+
+page_header(
+    "Class",
+    "👩‍🏫",
+    "Learn together: the teacher opens a class and shows its join code; everyone joins, adds their colour labels and "
+    "drawings to the class's pool, retrains on it, and sees every run of the class side by side.",
+)
+with guard("The Class page"):
+    me = owner()
+    code = identity.class_code(me)
+    info = None
+    if code:
+        try:
+            info = classroom.class_info(code)
+            if not classroom.is_member(me, code):
+                raise classroom.ClassError("You are no longer a member of that class.")
+        except (classroom.ClassError, samples.SampleStoreError) as exc:
+            st.warning(f"{exc} Join a class again below.")
+            identity.set_class_code(me, "")
+            info = None
+    if info is None:
+        views.open_or_join(me)
+    else:
+        views.header(info, me)
+        views.sharing(info, me)
+        views.runs(info, me)
