@@ -11,7 +11,6 @@ from typing import NamedTuple
 import streamlit as st
 
 from ui.common import demo_mode
-from ui.identity import remember_in_browser
 from ui.presenter import apply_presenter_mode
 
 
@@ -62,5 +61,4 @@ if __name__ == "__main__":
     page = build_navigation()
     demo_mode()  # remembers ?demo=1 for the session, or puts it back when the menu has dropped it
     apply_presenter_mode()  # ?present=1 or the sidebar toggle: large type, sidebar collapsed; kept like demo mode
-    remember_in_browser()  # a new visitor's identity goes into a cookie, so a reload or a new tab is still them
     page.run()

@@ -28,6 +28,7 @@ from core.retrain_checks import (  # noqa: F401  (re-exported: pages, tests and 
     config_from_metadata,
     default_settings,
     epoch_cap,
+    quick_settings,
     version_name,
 )
 from core.settings import REPO_ROOT, get_settings

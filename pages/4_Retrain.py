@@ -28,7 +28,6 @@ with guard("The Retrain page"):
 
     current = QUEUE.job_for(SESSION)
     running = current is not None and current.active
-    st.fragment(run_every=1.0 if running else None)(views.job_panel)(QUEUE, SESSION, running)
 
     # ---------------------------------------------------------------- setup
 
@@ -54,6 +53,19 @@ with guard("The Retrain page"):
     def _key(name: str) -> str:
         return f"retrain.{family}.{name}"  # per family, so switching models brings back that model's defaults
 
+    quick = retrain.quick_settings(family, shipped_meta)
+    if st.button(
+        f"⚡ Quick preset: {quick['epochs']} epoch(s), ready in seconds",
+        key=_key("quick"),
+        disabled=running,
+        help="For a class: everyone can train at once. The shipped model's own settings take minutes.",
+    ):
+        widgets = st.session_state  # set before the form's widgets exist in this run, so they show these values
+        widgets[_key("epochs")], widgets[_key("batch")] = int(quick["epochs"]), int(quick["batch_size"])
+        widgets[_key("lr")] = f"{quick['learning_rate']:g}"
+        if "samples_per_class" in quick:
+            widgets[_key("per_class")] = int(quick["samples_per_class"])
+        st.rerun()
     with st.form(f"retrain.form.{family}"):
         st.subheader("Setup")
         data_col, settings_col = st.columns(2)
@@ -66,11 +78,15 @@ with guard("The Retrain page"):
                     ["copy", "fresh"],
                     format_func={"copy": "a copy of your active model", "fresh": "a fresh, untrained model"}.get,
                     key=_key("start"),
+                    disabled=running,
                 )
                 fresh = start == "fresh"
             has_builtin = not FAMILY.text_upload or retrain.builtin_corpus_path() is not None
             use_builtin = st.checkbox(
-                f"Built-in: {FAMILY.builtin_data}", value=has_builtin, key=_key("builtin"), disabled=not has_builtin
+                f"Built-in: {FAMILY.builtin_data}",
+                value=has_builtin,
+                key=_key("builtin"),
+                disabled=running or not has_builtin,
             )
             if not has_builtin:
                 st.caption(
@@ -81,22 +97,30 @@ with guard("The Retrain page"):
             try:
                 if FAMILY.user_samples == "colors":
                     n = sum(samples.color_label_counts(owner=SESSION).values())
-                    use_user = st.checkbox(f"My labelled colours ({n})", value=n > 0, key=_key("user"))
+                    use_user = st.checkbox(
+                        f"My labelled colours ({n})", value=n > 0, key=_key("user"), disabled=running
+                    )
                 elif FAMILY.user_samples == "drawings":
                     counts = samples.drawing_counts(owner=SESSION)
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
-                    use_user = st.checkbox(f"My drawings ({shown})", value=bool(counts), key=_key("user"))
+                    use_user = st.checkbox(
+                        f"My drawings ({shown})", value=bool(counts), key=_key("user"), disabled=running
+                    )
                 if CLASS_CODE and FAMILY.user_samples:
                     use_class = st.checkbox(
                         f"My class's pool ({views.class_pool_size(CLASS_CODE, FAMILY.user_samples)} shared samples; "
                         "instead of my own)",
                         key=_key("class"),
+                        disabled=running,
                     )
             except samples.SampleStoreError as exc:
                 st.warning(f"Your samples cannot be read right now: {exc}")
             if FAMILY.text_upload:
                 upload = st.file_uploader(
-                    f"My own text (.txt, UTF-8, up to {settings.max_upload_mb:g} MB)", type=["txt"], key=_key("upload")
+                    f"My own text (.txt, UTF-8, up to {settings.max_upload_mb:g} MB)",
+                    type=["txt"],
+                    key=_key("upload"),
+                    disabled=running,
                 )
                 st.caption(f"At most {settings.max_text_train_chars:,} characters are used per run (the last ones).")
             samples_per_class = None
@@ -106,21 +130,27 @@ with guard("The Retrain page"):
                     value=defaults["samples_per_class"],
                     step=50,
                     key=_key("per_class"),
+                    disabled=running,
                     help=f"At most {settings.max_generated_per_class} on this server. More is slower to train.",
                 )
             elif "samples_per_class" in defaults:
                 samples_per_class = defaults["samples_per_class"]
-            version_name = st.text_input("Version name", value="retrain", max_chars=40, key=_key("name"))
+            version_name = st.text_input(
+                "Version name", value="retrain", max_chars=40, key=_key("name"), disabled=running
+            )
         with settings_col:
             st.markdown("**Training**")
             epochs = st.number_input(
-                "Epochs", value=defaults["epochs"], step=1, key=_key("epochs"), help=f"1 to {cap}."
+                "Epochs", value=defaults["epochs"], step=1, key=_key("epochs"), disabled=running, help=f"1 to {cap}."
             )
-            batch_size = st.number_input("Batch size", value=defaults["batch_size"], step=1, key=_key("batch"))
+            batch_size = st.number_input(
+                "Batch size", value=defaults["batch_size"], step=1, key=_key("batch"), disabled=running
+            )
             lr_text = st.text_input(
                 "Learning rate",
                 value=f"{defaults['learning_rate']:g}",
                 key=_key("lr"),
+                disabled=running,
                 help="How big each step is. Try 50 to see what too big does.",
             )
             optimizer, validation_fraction, seed = defaults["optimizer"], defaults["validation_fraction"], DEMO_SEED
@@ -131,6 +161,7 @@ with guard("The Retrain page"):
                     index=retrain.OPTIMIZERS.index(defaults["optimizer"]),
                     format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o],
                     key=_key("optimizer"),
+                    disabled=running,
                 )
                 validation_fraction = st.number_input(
                     "Validation fraction",
@@ -138,11 +169,16 @@ with guard("The Retrain page"):
                     step=0.05,
                     format="%.2f",
                     key=_key("val"),
+                    disabled=running,
                     help="The share of the data held back to check the model; strictly between 0 and 1.",
                 )
-                seed = st.number_input("Random seed", value=defaults["seed"], step=1, key=_key("seed"))
-        # Not disabled while a training runs: a second start gets the queue's plain refusal instead of silence.
-        submitted = st.form_submit_button("Start training", type="primary")
+                seed = st.number_input(
+                    "Random seed", value=defaults["seed"], step=1, key=_key("seed"), disabled=running
+                )
+        # Locked while this user's training runs (the queue also refuses a second one, e.g. from another tab).
+        submitted = st.form_submit_button("Start training", type="primary", disabled=running)
+    # Progress and Cancel right under the button: the training's own panel, polled while it runs.
+    st.fragment(run_every=1.0 if running else None)(views.job_panel)(QUEUE, SESSION, running)
 
     if submitted:
         try:

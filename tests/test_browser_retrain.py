@@ -46,9 +46,30 @@ def test_retrain_shapes_then_the_draw_page_uses_the_new_version(page, small_app)
     expect(confusion.locator(".hm, .heatmaplayer image, image").first).to_be_attached()  # the heatmap is drawn
     version = re.search(r"\d{8}-\d{6}-browser", page.get_by_text(re.compile("Saved as version")).inner_text()).group(0)
 
-    page.get_by_role("button", name="Use this version on every page (this session only)").click()
+    page.get_by_role("button", name="Use this version on every page (for you only)").click()
     expect(page.get_by_text(f"your version {version}").first).to_be_visible()
 
-    # Navigate inside the app (a fresh page load would be a new session, with the shipped model).
+    # Navigate inside the app (a reload would find the same version: the choice belongs to the identity cookie).
     page.get_by_role("link", name=re.compile("Draw")).first.click()
     expect(page.get_by_text(re.compile(f"Model: your version {version}"))).to_be_visible(timeout=120_000)
+
+
+def test_a_reload_mid_training_finds_its_progress_and_cancel(page, small_app):
+    page.goto(f"{small_app}/Retrain")
+    expect(page.get_by_text("Setup")).to_be_visible()
+    page.wait_for_function("document.cookie.includes('mlx_id=')", timeout=30_000)  # the identity is kept
+    page.get_by_role("spinbutton", name="Epochs").fill("150")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()  # the form is locked
+
+    page.reload()  # F5: a new browser session, the same user
+    expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    page.get_by_role("button", name="Cancel training").click()
+    expect(page.get_by_text("Last run")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile("cancelled", re.I)).first).to_be_visible()
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+
+    page.goto(f"{small_app}/Retrain")  # a third visit after the run: still the same user, with the last run's result
+    expect(page.get_by_text("Last run")).to_be_visible(timeout=60_000)

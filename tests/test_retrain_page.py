@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from core import jobs, samples, store
+from core import families, jobs, samples, store
 from tests.conftest import TEST_OWNER, app_test, app_test_as
 
 PAGE = "pages/4_Retrain.py"
@@ -167,8 +167,12 @@ def test_a_second_start_while_training_is_refused_and_cancel_saves_nothing():
     at = start(app_test(PAGE).run(), epochs=150, batch=8)
     job = session_job(at)
     assert job is not None and job.active
-    at.button(key=SUBMIT).click().run()  # a double click, or a click while it trains
-    assert any("already running" in e.value for e in at.error)
+    assert at.button(key=SUBMIT).disabled  # the form is locked while it trains...
+    assert at.number_input(key="retrain.colors.epochs").disabled and at.text_input(key="retrain.colors.lr").disabled
+    other_tab = app_test_as(PAGE, at.session_state["identity"].owner).run()  # ...in every tab of this user,
+    assert other_tab.button(key=SUBMIT).disabled and other_tab.button(key="retrain.cancel").label == "Cancel training"
+    with pytest.raises(jobs.JobError, match="already running"):  # ...and the queue refuses a second one anyway
+        jobs.QUEUE.submit(at.session_state["identity"].owner, "again", lambda j: None)
     assert session_job(at) is job
     deadline = time.time() + 120
     while not job.snapshot()["epoch_logs"] and time.time() < deadline:
@@ -349,3 +353,15 @@ def test_a_shapes_version_with_its_own_class_is_compared_on_the_shared_classes()
     tables = [d.value for d in at.dataframe if "A predicts" in d.value.columns]
     assert len(tables) == 1 and (tables[0]["A predicts"] != tables[0]["B predicts"]).all()
     assert "heart" not in set(tables[0]["B predicts"])  # B chose among the shared classes only
+
+
+def test_the_quick_preset_fills_the_form_with_the_familys_quick_settings():
+    at = app_test(PAGE).run()
+    at.button(key="retrain.colors.quick").click().run()
+    assert not at.exception
+    assert at.number_input(key="retrain.colors.epochs").value == families.get("colors").quick["epochs"]
+    at.radio(key="retrain.family").set_value("shapes").run()
+    at.button(key="retrain.shapes.quick").click().run()
+    quick = families.get("shapes").quick
+    assert at.number_input(key="retrain.shapes.epochs").value == quick["epochs"]
+    assert at.number_input(key="retrain.shapes.per_class").value == quick["samples_per_class"]

@@ -37,6 +37,10 @@ def page_header(title: str, icon: str, intro: str) -> None:
     st.set_page_config(page_title=f"{title} · ML explainer", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
     st.caption(intro)
+    # Here rather than in app.py alone: a page opened by its address before anyone opened "/" runs without app.py.
+    from ui.identity import remember_in_browser
+
+    remember_in_browser()
     if demo_mode():
         st.info("Demo mode: seeds are fixed and expert controls are hidden.", icon="🎓")
 

@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from core import identity
 
@@ -61,8 +60,8 @@ def remember_in_browser() -> None:
     # quoting makes that explicit. SameSite=Strict: the cookie is never sent by another site's page.
     cookie = json.dumps(f"{identity.COOKIE}={ident.token}; path=/; max-age={COOKIE_DAYS * 86400}; SameSite=Strict")
     script = (
-        f"<script>var c = {cookie}; if (window.parent.location.protocol === 'https:') c += '; Secure';"
+        f"<script>var c = {cookie}; if (window.location.protocol === 'https:') c += '; Secure';"
         "document.cookie = c;</script>"
     )
     with st.sidebar:
-        components.html(script, height=0)
+        st.html(script, unsafe_allow_javascript=True)  # our own script only: no user text reaches it

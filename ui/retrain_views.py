@@ -190,7 +190,7 @@ def results(job) -> None:
         )
     m3.metric("Balanced accuracy", f"{after['balanced_accuracy']:.1%}")
     family = outcome["family"]
-    if st.button("Use this version on every page (this session only)", key=f"retrain.use.{job.id}", type="primary"):
+    if st.button("Use this version on every page (for you only)", key=f"retrain.use.{job.id}", type="primary"):
         set_active(family, outcome["version_path"])
         st.toast(f"The {family} pages now use {outcome['version_id']}.")
         st.rerun()
@@ -232,7 +232,9 @@ def versions(family: str, session: str, name: str) -> list[dict]:
     """The versions list with its actions; returns its rows for the comparison below it."""
     st.subheader(f"Versions of the {name} model")
     active = active_path(family)
-    st.write(f"Your pages use: **{active_label(family)}**. The version you choose is for your session only.")
+    st.write(
+        f"Your pages use: **{active_label(family)}**. The version you choose is for you only, and stays chosen after a reload."
+    )
     if active != store.shipped_model_dir(family) and st.button("Go back to the shipped model", key="retrain.shipped"):
         set_active(family, None)
         st.rerun()
