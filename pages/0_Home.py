@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import NAVIGATION
 from ui.common import demo_mode, demo_query_params
+from ui.presenter import presenter_query_params
 
 st.title("🧠 The machine-learning explainer")
 st.write(
@@ -67,8 +68,13 @@ for section, entries in NAVIGATION.items():
     for entry in entries:
         what, how = ABOUT[entry.path]
         with st.container(border=True):
-            # the link carries ?demo=1, so a page opened in a new tab (a new session) is in demo mode too
-            st.page_link(entry.path, label=entry.title, icon=entry.icon, query_params=demo_query_params())
+            # the link carries ?demo=1 and ?present=1, so a page opened in a new tab (a new session) keeps them
+            st.page_link(
+                entry.path,
+                label=entry.title,
+                icon=entry.icon,
+                query_params={**demo_query_params(), **presenter_query_params()},
+            )
             st.write(what)
             st.caption(f"How to use it: {how}")
 

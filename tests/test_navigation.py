@@ -53,7 +53,7 @@ def test_home_page_is_the_default_and_links_every_page_under_its_section():
     at = app_test("app.py").run()
     assert not at.exception
     assert at.title[0].value.endswith("The machine-learning explainer")
-    assert [s.value for s in at.subheader] == ["Explore", "Build"]
+    assert [s.value for s in at.subheader] == ["Explore", "Build", "Together"]
     links = [(link.label, link.proto.icon, link.proto.page) for link in at.get("page_link")]
     assert links == [(e.title, e.icon, e.url_path) for e in entries() if e.url_path]
 

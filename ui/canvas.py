@@ -3,6 +3,9 @@
 The canvas sends a base64 PNG data URL, and streamlit-drawable-canvas' `image_data` decodes whatever arrives: a
 forged value of a few kilobytes can declare a 50,000 × 50,000 image. Here the data URL's length and the PNG header's
 width × height are checked against MLX_MAX_CANVAS_BYTES / MLX_MAX_CANVAS_PIXELS before a single pixel is decoded.
+
+`fitted_canvas` shrinks a canvas on screen to fit a narrow column (a 1024 px projector, a zoomed browser) while it keeps
+its size in canvas pixels, so the drawing it sends, and the model's 28×28 input, do not depend on the screen.
 """
 
 from __future__ import annotations
@@ -10,8 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import streamlit as st
 
 from core.settings import get_settings
 
@@ -62,3 +70,40 @@ def canvas_rgba(result) -> np.ndarray | None:
     if result is None:
         return None
     return decode_canvas_url(getattr(result, "_image_data_url", None))
+
+
+# ---------------------------------------------------------------- fitting the canvas to its column
+
+FIT_STEP_PX = 8  # the shrink goes in steps of this much column width: at most 8 px of the column is left unused
+FIT_MIN_ZOOM = 0.4  # below this a canvas is too small to draw on; a narrower column scrolls it sideways instead
+FIT_MARGIN_PX = 4  # the canvas' border, so a column exactly as wide as the canvas still fits it
+
+
+def fit_canvas_css(box_key: str, canvas_px: int) -> str:
+    """CSS that zooms the canvas in `st.container(key=box_key)` down until it fits the container's width.
+
+    A CSS zoom, not a smaller canvas: fabric.js maps the mouse through the displayed size, so a stroke lands where it
+    is drawn and stays in proportion to the canvas, and the image sent back is canvas_px square whatever the screen.
+    Container queries pick the zoom from the column's own width (CSS cannot divide a width by a length in every
+    browser yet), one step per FIT_STEP_PX: a column of width w in [t - step, t) gets zoom (t - step) / needed <= w / needed.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", box_key):
+        raise ValueError(f"A canvas box key is letters, digits, '-' and '_' only (got {box_key!r}).")
+    box = f".st-key-{box_key}"
+    needed = int(canvas_px) + FIT_MARGIN_PX
+    rules = [f"{box} {{ container-type: inline-size; }}"]
+    width = needed
+    while (zoom := math.floor((width - FIT_STEP_PX) / needed * 10_000) / 10_000) >= FIT_MIN_ZOOM:  # down: never over
+        rules.append(
+            f'@container (width < {width}px) {{ {box} [data-testid="stElementContainer"] {{ zoom: {zoom:.4f}; }} }}'
+        )
+        width -= FIT_STEP_PX
+    return "\n".join(rules)
+
+
+@contextmanager
+def fitted_canvas(box_key: str, canvas_px: int) -> Iterator[None]:
+    """A container for one st_canvas of canvas_px square that shrinks it on screen to fit a narrower column."""
+    st.html(f"<style>{fit_canvas_css(box_key, canvas_px)}</style>")  # style only: takes no room on the page
+    with st.container(key=box_key):
+        yield
