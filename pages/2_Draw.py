@@ -3,13 +3,12 @@ gathers your drawings as samples, as Teachable Machine does."""
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from core import cnn_explain as cnn
 from core import figures as fig
 from core import samples, shapes
 from ui import draw_views
-from ui.canvas import CanvasError, canvas_rgba, fitted_canvas
+from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guard, guarded, page_header
 from ui.identity import owner
 from ui.models import active_label, load_active
@@ -69,17 +68,8 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
-        with fitted_canvas("draw-canvas-fit", CANVAS_PX):  # shown smaller in a narrow column; still CANVAS_PX inside
-            result = st_canvas(
-                stroke_width=STROKE_PX,
-                stroke_color="#000000",
-                background_color="#ffffff",
-                height=CANVAS_PX,
-                width=CANVAS_PX,
-                drawing_mode="freedraw",
-                return_image_data=True,
-                key=f"draw.canvas.{state.canvas_round}",
-            )
+        # Shown smaller in a narrow column; still CANVAS_PX inside, so the model's input does not change.
+        result = drawing_canvas(f"draw.canvas.{state.canvas_round}", "draw-canvas-fit", CANVAS_PX, STROKE_PX)
         st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
     try:
         rgba = canvas_rgba(result)  # the PNG header's size is checked before anything is decoded

@@ -107,3 +107,21 @@ def fitted_canvas(box_key: str, canvas_px: int) -> Iterator[None]:
     st.html(f"<style>{fit_canvas_css(box_key, canvas_px)}</style>")  # style only: takes no room on the page
     with st.container(key=box_key):
         yield
+
+
+def drawing_canvas(key: str, fit_key: str, canvas_px: int, stroke_px: int = 10):
+    """The app's one drawing canvas: black freehand strokes on white, `canvas_px` square inside (shown smaller in a
+    narrow column), returning its image data for canvas_rgba. Used by the Draw and Teach pages."""
+    from streamlit_drawable_canvas import st_canvas
+
+    with fitted_canvas(fit_key, canvas_px):
+        return st_canvas(
+            stroke_width=stroke_px,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=canvas_px,
+            width=canvas_px,
+            drawing_mode="freedraw",
+            return_image_data=True,  # the canvas needs it to hand back the drawing at all
+            key=key,
+        )
