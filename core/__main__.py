@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model and save it in the store format")
     train_sub = train.add_subparsers(dest="family", required=True)
     for family in families.FAMILIES.values():
-        p = train_sub.add_parser(family.name, help=f"rebuild the {family.label.lower()} model: {family.description}")
+        p = train_sub.add_parser(family.name, help=f"{family.label}: {family.description}")
         _add_train_options(p)
         family.add_cli_options(p)
 
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--seed", type=int, default=0)
     experiment.add_argument("--target", type=float, default=0.9)
     experiment.add_argument("--pool-size", type=int)
+
+    from core.teach_cli import add_teach_parser
+
+    add_teach_parser(sub)
     return parser
 
 
@@ -89,6 +93,10 @@ def run(args: argparse.Namespace) -> dict:
         from core import export
 
         return export.export_cli(args)
+    if args.command == "teach":
+        from core.teach_cli import teach_cli
+
+        return teach_cli(args)
     if args.command == "experiment":
         from core import vectors
 

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # interpreter; "thread" trains in a thread of the server (no process start-up, but it competes with every page).
     training_worker: str = "process"
     training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
+    # A training starts only while memory for one more is available (core.jobs.memory_slots): each worker process is
+    # counted at this size (the largest measured peak RSS of a quick-preset retrain, text's, was 1,058 MB: TensorFlow
+    # alone is ~580 MB), and this much is kept free for the server's pages and sessions.
+    training_rss_mb: float = 1200.0  # MLX_TRAINING_RSS_MB
+    training_reserve_mb: float = 2048.0  # MLX_TRAINING_RESERVE_MB
     max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
     max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read
     max_generate_chars: int = 1500  # MLX_MAX_GENERATE_CHARS: 5 samples x 1,500 chars stay under ~1 s of CPU
@@ -68,6 +73,12 @@ class Settings(BaseSettings):
     max_canvas_pixels: int = 1_000_000  # MLX_MAX_CANVAS_PIXELS: a canvas image (the real one is 280 x 280)
     max_canvas_bytes: int = 4_000_000  # MLX_MAX_CANVAS_BYTES: the canvas' base64 data URL, before decoding
     demo_mode: bool = False  # MLX_DEMO_MODE=1: fixed seeds, expert controls hidden
+    # Teach projects (core/teach_data.py): a user's own folder of class subfolders. Each cap is checked from the file
+    # size or the header before a sample is decoded.
+    max_teach_files: int = 3000  # MLX_MAX_TEACH_FILES: samples in one project folder, all classes together
+    max_teach_mb: float = 200.0  # MLX_MAX_TEACH_MB: the project folder's samples, all together
+    max_teach_image_pixels: int = 25_000_000  # MLX_MAX_TEACH_IMAGE_PIXELS: one photo (a 24-megapixel camera's)
+    max_teach_wav_seconds: float = 120.0  # MLX_MAX_TEACH_WAV_SECONDS: one recording (Speech Commands' noise: ~95 s)
 
     @field_validator("user_data_dir", "user_models_dir", "db_path", "qdrant_path", mode="before")
     @classmethod

@@ -1,8 +1,6 @@
 """Teach: your own classes from webcam photos, microphone recordings or drawings (Teachable Machine's projects):
 gather samples, train in the background, look under the hood, try the model live, experiment, export."""
 
-import uuid
-
 import streamlit as st
 
 from core import jobs, teach, teach_store
@@ -11,6 +9,8 @@ from core.teach_models import TeachConfig
 from ui import retrain_views
 from ui import teach_views as views
 from ui.common import guard, page_header
+from ui.identity import owner
+from ui.state import page_state
 
 page_header(
     "Teach",
@@ -19,10 +19,8 @@ page_header(
     "microphone, or drawings. Name the classes, give each some samples, train, and try it on new ones.",
 )
 with guard("The Teach page"):
-    if "retrain.session" not in st.session_state:  # the Retrain studio's owner id, shared until identities persist
-        st.session_state["retrain.session"] = uuid.uuid4().hex
-    state = st.session_state.setdefault("teach", views.TeachState())
-    state.owner = st.session_state["retrain.session"]
+    state = page_state("teach", views.TeachState)
+    state.owner = owner()  # the user's identity (ui.identity): projects and trainings survive a reload
     QUEUE = jobs.QUEUE
     KIND_LABELS = {"image": "📷 Images", "sound": "🎙️ Sounds", "drawing": "✏️ Drawings"}
 

@@ -17,7 +17,10 @@ import json
 import math
 import re
 import shutil
+import struct
 import threading
+import wave
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -469,6 +472,370 @@ def _(env):
         lambda d: d["modelTopology"]["config"]["layers"][1]["config"].update(bias_initializer={"class_name": {}}),
     )
     return str(store.load_model(folder))
+
+
+# ---- Teach page and `python -m core teach` (teachcore). Paste into tests/test_bad_inputs.py; needs `import struct`
+# `import wave` and `import zlib` at the top (io, np, json are already imported). The CLI cases need `teach` wired in core/__main__.py.
+
+
+def _teach_project(env: Env, kind: str = "image", classes=("a", "b"), per_class: int = 2) -> Path:
+    """A tiny Teach project folder: one subfolder per class with plain PNG photos (or tones for sound)."""
+    from core import teach_data as td
+
+    root = env.tmp / f"teach-{kind}-{'-'.join(classes)}"
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            if kind == "sound":
+                tone = 0.3 * np.sin(2 * np.pi * (300 + 300 * c) * np.arange(16000) / 16000)
+                (root / name / f"{i}.wav").write_bytes(td.encode_wav(tone))
+            else:
+                (root / name / f"{i}.png").write_bytes(td.encode_png(np.full((8, 8, 3), 60 * c + 20, np.uint8)))
+    return root
+
+
+def _teach_wav(seconds: float = 1.0, rate: int = 16000, fmt: int = 1) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x00" * int(seconds * rate))
+    data = bytearray(buf.getvalue())
+    data[20:22] = struct.pack("<H", fmt)  # the WAV format tag: 1 PCM, 3 IEEE float
+    return bytes(data)
+
+
+@case("teach-image-not-an-image", "Teach page", "a text file uploaded as a photo sample", "not a PNG or JPEG")
+def _(env):
+    from core import teach_data
+
+    return str(teach_data.decode_image(b"hello, I am not a photo"))
+
+
+@case("teach-image-too-many-pixels", "Teach page", "a photo whose header claims 6000 x 6000 pixels", "at most")
+def _(env):
+    from core import teach_data
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 6000, 6000, 8, 2, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+    return str(teach_data.decode_image(png))
+
+
+@case("teach-drawing-blank", "Teach page", "adding a blank canvas as a drawing sample", "blank")
+def _(env):
+    from core import teach_data
+
+    return str(teach_data.decode_drawing(np.full((280, 280, 4), 255, np.uint8)))
+
+
+@case("teach-sound-float-wav", "Teach page", "a 32-bit float WAV recording", "PCM")
+def _(env):
+    from core import teach_data
+
+    return str(teach_data.decode_wav(_teach_wav(fmt=3)))
+
+
+@case("teach-sound-too-long", "Teach page", "a WAV whose header says it lasts 10 minutes", "at most")
+def _(env):
+    from core import teach_data
+
+    head = bytearray(_teach_wav(0.01)[:44])
+    head[40:44] = struct.pack("<I", 600 * 16000 * 2)  # the data chunk claims 600 s; the frames are not there
+    return str(teach_data.decode_wav(bytes(head)))
+
+
+@case("teach-sound-not-wav", "Teach page", "an MP3 uploaded as a recording", "not a WAV")
+def _(env):
+    from core import teach_data
+
+    return str(teach_data.decode_wav(b"ID3\x03\x00\x00\x00 an mp3 file"))
+
+
+@case("teach-train-one-class", "Teach page", "training a project with only one class", "at least 2 classes")
+def _(env):
+    from core import teach
+
+    root = _teach_project(env, classes=("only",))
+    return str(teach.check_teach_request(teach.TeachRequest("image", str(root))))
+
+
+@case("teach-empty-class", "Teach page", "training with a class that has no samples", "no samples")
+def _(env):
+    from core import teach
+
+    root = _teach_project(env)
+    (root / "empty").mkdir()
+    return str(teach.check_teach_request(teach.TeachRequest("image", str(root))))
+
+
+@case("teach-sound-no-background", "Teach page", "a sound project without a background noise class", "background")
+def _(env):
+    from core import teach
+
+    root = _teach_project(env, "sound", classes=("yes", "no"))
+    return str(teach.check_teach_request(teach.TeachRequest("sound", str(root))))
+
+
+@case("teach-broken-sample", "Teach page", "a project with a damaged PNG sample", "b/broken.png")
+def _(env):
+    from core import teach
+
+    root = _teach_project(env)
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return str(teach.check_teach_request(teach.TeachRequest("image", str(root))))
+
+
+@case("teach-too-many-samples", "Teach page", "a project with more samples than MLX_MAX_TEACH_FILES", "at most")
+def _(env):
+    from core import teach
+
+    env.mp.setenv("MLX_MAX_TEACH_FILES", "3")
+    root = _teach_project(env)
+    return str(teach.check_teach_request(teach.TeachRequest("image", str(root))))
+
+
+@case("teach-version-name-escapes", "Teach page", "a model name of `../../etc`", "not allowed")
+def _(env):
+    from core import teach
+
+    root = _teach_project(env)
+    return str(teach.check_teach_request(teach.TeachRequest("image", str(root), version_name="../../etc")))
+
+
+@case("cli-teach-train-missing-folder", "CLI", "`teach train --data` a folder that does not exist", "no project folder")
+def _(env):
+    return cli(env, "teach", "train", "--kind", "image", "--data", env.tmp / "nope", "--out", env.tmp / "m")
+
+
+@case("cli-teach-train-out-not-a-model", "CLI", "`teach train --out` a folder of other files", "not a model folder")
+def _(env):
+    keep = env.tmp / "documents"
+    keep.mkdir()
+    (keep / "thesis.txt").write_text("keep me")
+    err = cli(env, "teach", "train", "--kind", "image", "--data", _teach_project(env), "--out", keep)
+    assert (keep / "thesis.txt").read_text() == "keep me"
+    return err
+
+
+@case("cli-teach-evaluate-not-teach-model", "CLI", "`teach evaluate` on the shipped colour model", "not a Teach model")
+def _(env):
+    return cli(env, "teach", "evaluate", store.shipped_model_dir("colors"), "--data", _teach_project(env))
+
+
+# ---- Teach page: projects, classes and samples (core/teach_store.py; pages/7_Teach.py). Insert among CASES; the
+# two PageCase entries at the end go into PAGE_CASES. OWNER is the module's "sweep-session".
+
+
+def _store_project(kind: str = "image", classes=("a", "b")):
+    from core import teach_store
+
+    return teach_store.create_project(OWNER, f"p-{kind}", kind, list(classes))
+
+
+def _store_png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 20, 20)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _store_wav(seconds: float) -> bytes:
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * int(16000 * seconds))
+    return buf.getvalue()
+
+
+@case("teach-project-name-escapes", "Teach page", "project name `../../etc`", "not allowed")
+def _(env):
+    from core import teach_store
+
+    return str(teach_store.create_project(OWNER, "../../etc", "image", ["a", "b"]))
+
+
+@case("teach-class-name-escapes", "Teach page", "class name `../up`", "not allowed")
+def _(env):
+    return str(_store_project(classes=("../up", "b")))
+
+
+@case("teach-one-class", "Teach page", "a project with one class", "2 to 10 classes")
+def _(env):
+    return str(_store_project(classes=("only",)))
+
+
+@case("teach-eleven-classes", "Teach page", "a project with 11 classes", "2 to 10 classes")
+def _(env):
+    return str(_store_project(classes=[f"c{i}" for i in range(11)]))
+
+
+@case("teach-duplicate-class", "Teach page", "classes `cat` and `Cat`", "same name")
+def _(env):
+    return str(_store_project(classes=("cat", "Cat")))
+
+
+@case("teach-project-exists", "Teach page", "a second project with the same name", "already have")
+def _(env):
+    _store_project()
+    return str(_store_project())
+
+
+@case(
+    "teach-remove-background", "Teach page", "removing a sound project's `background noise` class", "cannot be removed"
+)
+def _(env):
+    from core import teach_store
+    from core.teach_data import BACKGROUND
+
+    p = _store_project("sound", ("clap",))
+    return str(teach_store.remove_class(OWNER, p.name, BACKGROUND))
+
+
+@case("teach-remove-last-classes", "Teach page", "removing a class of a 2-class project", "at least 2")
+def _(env):
+    from core import teach_store
+
+    p = _store_project()
+    return str(teach_store.remove_class(OWNER, p.name, "a"))
+
+
+@case("teach-upload-not-image", "Teach page", "a text file uploaded as a photo", "PNG or JPEG")
+def _(env):
+    from core import teach_store
+
+    p = _store_project()
+    return str(teach_store.add_sample(OWNER, p.name, "a", b"hello, not a PNG"))
+
+
+@case("teach-upload-too-big", "Teach page", "a 6 MB upload", "at most 5 MB")
+def _(env):
+    from core import teach_store
+
+    p = _store_project()
+    return str(teach_store.add_sample(OWNER, p.name, "a", b"\x89PNG" + b"\0" * (6 * 2**20)))
+
+
+@case("teach-recording-not-wav", "Teach page", "an MP3 (or any non-WAV) recording", "not a WAV")
+def _(env):
+    from core import teach_store
+
+    p = _store_project("sound", ("clap",))
+    return str(teach_store.add_sample(OWNER, p.name, "clap", b"ID3\x03\x00 mp3 bytes"))
+
+
+@case("teach-class-full", "Teach page", "a 3-second recording into a class with room for 2 samples", "at most")
+def _(env):
+    from core import teach_store
+
+    p = _store_project("sound", ("clap",))
+    env.mp.setattr(teach_store, "MAX_SAMPLES_PER_CLASS", 2)
+    message = str(teach_store.add_sample(OWNER, p.name, "clap", _store_wav(3.0)))
+    return message
+
+
+@case("teach-blank-drawing", "Teach page", "adding an empty canvas as a drawing", "blank")
+def _(env):
+    from core import teach_store
+
+    p = _store_project("drawing")
+    return str(teach_store.add_sample(OWNER, p.name, "a", np.full((280, 280, 4), 255, np.uint8)))
+
+
+@case("teach-delete-forged-sample", "Teach page", "deleting sample id `../../project`", "no sample")
+def _(env):
+    from core import teach_store
+
+    p = _store_project()
+    return str(teach_store.delete_sample(OWNER, p.name, "a", "../../project"))
+
+
+@case("teach-other-owners-project", "Teach page", "opening another session's project by name", "no project")
+def _(env):
+    from core import teach_store
+
+    _store_project()
+    return str(teach_store.load_project("another-session", "p-image"))
+
+
+@case("teach-project-json-damaged", "Teach page", "a project whose project.json is not JSON", "damaged")
+def _(env):
+    from core import teach_store
+
+    p = _store_project()
+    (p.path / "project.json").write_text("{oops")
+    return str(teach_store.load_project(OWNER, p.name))
+
+
+# ---- page-level (PAGE_CASES)
+
+
+def _teach_bad_upload(at):
+    at.run()
+    at.text_input(key="teach.new.name").set_value("fruit")
+    at.button(key="FormSubmitter:teach.new-Create the project").click().run()
+    at.file_uploader[0].set_value(("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png")).run()
+
+
+def _teach_train_empty(at):
+    at.run()
+    at.text_input(key="teach.new.name").set_value("empty")
+    at.button(key="FormSubmitter:teach.new-Create the project").click().run()
+    at.button(key="FormSubmitter:teach.train-Train the model").click().run()
+
+
+# ---- Class page and identity (core/classroom.py, core/identity.py)
+
+
+@case("class-join-code-malformed", "Class page", "join code `NOPE`", "6 letters and digits")
+def _(env):
+    from core import classroom
+
+    return str(classroom.join_class(OWNER, "NOPE", "Anna"))
+
+
+@case("class-join-code-unknown", "Class page", "a well-formed join code no class has", "no class with the code")
+def _(env):
+    from core import classroom
+
+    return str(classroom.join_class(OWNER, "ZZZZZZ", "Anna"))
+
+
+@case("class-nickname-taken", "Class page", "a nickname another member already has", "already called")
+def _(env):
+    from core import classroom
+
+    info = classroom.open_class("u" + "9" * 20, "x")
+    classroom.join_class("u" + "8" * 20, info.code, "Sam")
+    return str(classroom.join_class(OWNER, info.code, "Sam"))
+
+
+@case("class-nickname-markup", "Class page", "nickname `<script>`", "nickname is 1 to 24 letters")
+def _(env):
+    from core import classroom
+
+    info = classroom.open_class("u" + "9" * 20, "x")
+    return str(classroom.join_class(OWNER, info.code, "<script>"))
+
+
+@case(
+    "identity-forged-token",
+    "every page",
+    "an identity cookie this app did not make (`../../x`)",
+    "not one this app made",
+)
+def _(env):
+    from core import identity
+
+    return identity.owner_id("../../x")
 
 
 @case(
@@ -1673,6 +2040,22 @@ PAGE_CASES = [
         "cannot be used",
         "pages/4_Retrain.py",
         _retrain_name,
+    ),
+    PageCase(
+        "page-teach-broken-photo",
+        "Teach page",
+        "uploading a broken PNG as a sample",
+        "broken.png",
+        "pages/7_Teach.py",
+        _teach_bad_upload,
+    ),
+    PageCase(
+        "page-teach-train-without-samples",
+        "Teach page",
+        "Train the model with no samples yet",
+        "has no samples",
+        "pages/7_Teach.py",
+        _teach_train_empty,
     ),
 ]
 

@@ -44,7 +44,7 @@ def test_the_registry_imports_without_tensorflow():
     code += "print(','.join(f.names()))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "colors,shapes,text"
+    assert out.stdout.strip() == "colors,shapes,text,teach-image,teach-sound,teach-drawing"
 
 
 def test_every_builtin_family_declares_the_whole_contract():
@@ -104,3 +104,27 @@ def test_the_toy_family_trains_in_the_studio(toy):
     assert any("Saved as version" in s.value for s in at.success)
     versions = store.list_versions("toy")
     assert len(versions) == 1 and versions[0].metadata["family"] == "toy"
+
+
+def test_a_teach_project_trains_and_evaluates_through_the_registry_cli(tmp_path, capsys):
+    from PIL import Image, ImageDraw
+
+    project = tmp_path / "project"
+    for name, draw in (("ring", lambda d: d.ellipse((6, 6, 22, 22), outline=255, width=2)), ("bar", None)):
+        (project / name).mkdir(parents=True)
+        for i in range(4):
+            img = Image.new("L", (28, 28), 0)
+            d = ImageDraw.Draw(img)
+            if draw is not None:
+                draw(d)
+            else:
+                d.line((4 + i, 14, 24 - i, 14), fill=255, width=3)
+            img.save(project / name / f"{i}.png")
+    out = tmp_path / "model"
+    assert main(["train", "teach-drawing", "--data", str(project), "--out", str(out), "--epochs", "2"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["class_names"] == ["bar", "ring"] and trained["epochs_run"] == 2
+    assert main(["evaluate", "teach-drawing", str(project), "--model", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 8
+    assert main(["train", "teach-drawing", "--data", str(project)]) == 2  # no --out: a plain error, not a traceback
+    assert "--out is needed" in capsys.readouterr().err

@@ -1,0 +1,340 @@
+"""The Teach page's sections: gathering samples per class (webcam, microphone, canvas, uploads), the last training's
+results, the live preview, the experiments and the export. Used by pages/7_Teach.py; all state is its TeachState."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core import export, teach_data, teach_store
+from core import figures as fig
+from core.figures import teach as teach_fig
+from core.teach_data import TeachError
+from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
+from ui.common import guarded
+from ui.inspect_views import inspect_state
+from ui.models import load_model_folder
+
+SHOWN_PER_CLASS = 24  # newest samples drawn per class; the count says how many there are in all
+CANVAS_PX = 280
+IMAGE_TYPES = ["png", "jpg", "jpeg"]
+
+
+@dataclass
+class TeachState:
+    """Everything the Teach page remembers, under st.session_state["teach"]."""
+
+    owner: str = ""  # whose projects: the user's identity (ui.identity.owner())
+    project: str | None = None
+    round: int = 0  # part of the input widgets' keys: a new round gives an empty uploader, camera and canvas
+    messages: list[tuple[str, str]] = field(default_factory=list)  # ("error" | "success", text), shown once
+    last_sound: list[str] = field(default_factory=list)  # the last recording's sample ids, shown as spectrograms
+    job_project: str | None = None  # the project the session's training job trains
+    outcomes: dict[str, dict] = field(default_factory=dict)  # project -> its last finished training's outcome
+    experiments: dict[str, dict] = field(default_factory=dict)  # "<project>.<which>" -> the experiment's result
+    preview: dict | None = None  # {"project", "probs"}: the last live prediction
+
+    @property
+    def queue_id(self) -> str:
+        """The session's key in core.jobs.QUEUE for Teach trainings (apart from its Retrain jobs)."""
+        return f"teach-{self.owner}"
+
+    @property
+    def experiment_queue_id(self) -> str:
+        return f"teach-experiments-{self.owner}"
+
+
+def show_messages(state: TeachState) -> None:
+    for level, text in state.messages:
+        (st.error if level == "error" else st.success)(text)
+    state.messages = []
+
+
+# ---------------------------------------------------------------- gathering samples
+
+
+def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes | np.ndarray]]) -> None:
+    """Store each item; a bad one is named and skipped (the others are kept). Then a fresh round of inputs."""
+    added, sound_ids = 0, []
+    for name, data in items:
+        try:
+            ids = teach_store.add_sample(state.owner, project.name, target, data)
+        except TeachError as exc:
+            state.messages.append(("error", f"{name}: {exc} Nothing from it was added."))
+            continue
+        added += len(ids)
+        sound_ids += ids if project.kind == "sound" else []
+    if added:
+        state.messages.append(("success", f"Added {added} sample(s) to “{target}”."))
+    if sound_ids:
+        state.last_sound = sound_ids[-10:]
+    state.round += 1
+    st.rerun()
+
+
+def gather(state: TeachState, project) -> None:
+    """The inputs of the project's kind, each adding to the chosen class."""
+    classes = project.classes
+    target = st.radio("Add samples to", classes, horizontal=True, key=f"teach.target.{project.name}")
+    r = f"{project.name}.{state.round}"
+    left, right = st.columns(2)
+    if project.kind == "image":
+        photo = left.camera_input(f"Take a photo of “{target}” with your webcam", key=f"teach.camera.{r}")
+        files = right.file_uploader(
+            f"…or upload photos of “{target}” (PNG or JPEG, up to {teach_store.MAX_UPLOAD_BYTES / 2**20:g} MB each)",
+            type=IMAGE_TYPES,
+            accept_multiple_files=True,
+            key=f"teach.upload.{r}",
+        )
+        items = ([("the photo", photo.getvalue())] if photo else []) + [(f.name, f.getvalue()) for f in files or []]
+    elif project.kind == "sound":
+        rec = left.audio_input(f"Record “{target}” with your microphone", key=f"teach.mic.{r}")
+        files = right.file_uploader(
+            f"…or upload WAV recordings of “{target}” (cut into 1-second samples)",
+            type=["wav"],
+            accept_multiple_files=True,
+            key=f"teach.upload.{r}",
+        )
+        items = ([("the recording", rec.getvalue())] if rec else []) + [(f.name, f.getvalue()) for f in files or []]
+        left.caption("A longer recording is cut into 1-second samples, as Teachable Machine does.")
+    else:
+        with left:
+            result = drawing_canvas(f"teach.canvas.{r}", "teach-canvas-fit", CANVAS_PX)
+        items = []
+        if right.button(f"Add this drawing to “{target}”", key=f"teach.add_drawing.{r}", type="primary"):
+            try:
+                rgba = canvas_rgba(result)
+            except CanvasError as exc:
+                right.error(str(exc))
+                rgba = None
+            if rgba is None:
+                right.warning("There is no drawing yet: draw on the canvas first.")
+            else:
+                items = [("the drawing", rgba)]
+        right.caption("Each drawing becomes a 28×28 bitmap, white on black, as on the Draw page.")
+    if items:
+        _add(state, project, target, items)
+
+
+def _delete(state: TeachState, project: str, class_name: str, sample_id: str) -> None:
+    try:
+        teach_store.delete_sample(state.owner, project, class_name, sample_id)
+    except TeachError as exc:
+        state.messages.append(("error", str(exc)))
+
+
+def _spectrogram(path: Path, title: str):
+    chunk = teach_data.decode_wav(path.read_bytes())
+    return teach_fig.spectrogram_figure(teach_data.log_mel(chunk), title)
+
+
+@guarded("The samples")
+def samples_browser(state: TeachState, project) -> None:
+    """Every class's newest samples with a delete button each; a sound project's last recording as spectrograms."""
+    paths = teach_store.sample_paths(state.owner, project.name)
+    if project.kind == "sound" and state.last_sound:
+        by_id = {p.stem: p for files in paths.values() for p in files}
+        shown = [by_id[i] for i in state.last_sound if i in by_id]
+        if shown:
+            st.markdown(f"**Your last recording: {len(shown)} one-second sample(s)**")
+            for col, (n, path) in zip(st.columns(min(len(shown), 3)) * 4, enumerate(shown)):
+                col.plotly_chart(_spectrogram(path, f"second {n + 1}"), key=f"teach.spec.{path.stem}")
+    tabs = st.tabs([f"{c} ({len(paths[c])})" for c in project.classes])
+    for tab, class_name in zip(tabs, project.classes):
+        files = paths[class_name]
+        with tab:
+            if not files:
+                st.caption("No samples yet.")
+                continue
+            if len(files) > SHOWN_PER_CLASS:
+                st.caption(f"The newest {SHOWN_PER_CLASS} of {len(files)} samples.")
+            columns = st.columns(8 if project.kind != "sound" else 4)
+            for i, path in enumerate(files[-SHOWN_PER_CLASS:][::-1]):
+                col = columns[i % len(columns)]
+                if project.kind == "sound":
+                    col.audio(str(path), format="audio/wav")
+                else:
+                    col.image(str(path), width=64 if project.kind == "image" else 56)
+                col.button(
+                    "✕",
+                    key=f"teach.delete.{path.stem}",
+                    help="Delete this sample",
+                    on_click=_delete,
+                    args=(state, project.name, class_name, path.stem),
+                )
+
+
+# ---------------------------------------------------------------- the last training
+
+
+def _show_cell(outcome: dict, true_i: int, pred_i: int) -> None:
+    names, kind = outcome["class_names"], outcome["kind"]
+    files = [Path(f) for f in outcome["examples"].get(f"{true_i},{pred_i}", []) if Path(f).is_file()]
+    st.markdown(f"**True {names[true_i]}, predicted {names[pred_i]}** ({len(files)} shown)")
+    if kind == "sound":
+        for f in files[:6]:
+            st.audio(str(f), format="audio/wav")
+    elif files:
+        st.image([str(f) for f in files], width=64)
+    else:
+        st.caption("Those samples have been deleted since.")
+
+
+@guarded("The training results")
+def results(outcome: dict, key: str) -> None:
+    """The under-the-hood panel: curves, accuracy per class with its count, the confusion matrix and its samples."""
+    st.success(
+        f"Trained in {outcome['seconds']:.0f} s ({outcome['epochs_run']} epochs), saved as version "
+        f"**{outcome['version_id']}**. Accuracy {outcome['accuracy']:.0%} on {outcome['measured_on']}."
+    )
+    for note in outcome.get("notes", []):
+        st.info(note)
+    history, names = outcome["history"], outcome["class_names"]
+    left, right = st.columns(2)
+    left.plotly_chart(fig.history_curves(history, "accuracy", "Accuracy per epoch"), key=f"teach.acc.{key}")
+    right.plotly_chart(fig.history_curves(history, "loss", "Loss per epoch"), key=f"teach.loss.{key}")
+    per_class = outcome["per_class"]
+    labelled = {f"{n} ({per_class[n]['held_out']} held out, {per_class[n]['train']} trained)": n for n in names}
+    st.plotly_chart(
+        fig.before_after_bars({k: per_class[n]["accuracy"] for k, n in labelled.items()}, None),
+        key=f"teach.perclass.{key}",
+    )
+    conf = outcome["confusion"]
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fig.confusion_heatmap(conf, names, "Confusion matrix (held-out samples)"), key=f"teach.cm.{key}")
+    cells = sorted(
+        ((t, p) for t in range(len(names)) for p in range(len(names)) if t != p and conf[t][p]),
+        key=lambda c: -conf[c[0]][c[1]],
+    )
+    with right:
+        if not cells:
+            st.success("No held-out sample was misclassified.")
+            return
+        cell = st.selectbox(
+            "Misclassified samples",
+            cells,
+            key=f"teach.cell.{key}",
+            format_func=lambda c: f"true {names[c[0]]} → predicted {names[c[1]]} ({conf[c[0]][c[1]]})",
+        )
+        _show_cell(outcome, *cell)
+
+
+# ---------------------------------------------------------------- preview, experiments, export
+
+
+@st.fragment
+@guarded("The preview")
+def preview(state: TeachState, outcome: dict) -> None:
+    """A new snapshot, recording or drawing through the trained model, with its softmax bars (a fragment)."""
+    from core import teach
+
+    kind, names = outcome["kind"], outcome["class_names"]
+    key = f"teach.preview.{outcome['version_id']}"
+    left, right = st.columns(2)
+    with left:
+        if kind == "image":
+            shot = st.camera_input("A new photo to classify", key=f"{key}.camera")
+            upload = st.file_uploader("…or a photo file", type=IMAGE_TYPES, key=f"{key}.upload")
+            raw = (shot or upload).getvalue() if (shot or upload) else None
+        elif kind == "sound":
+            rec = st.audio_input("A new recording to classify", key=f"{key}.mic")
+            upload = st.file_uploader("…or a WAV file", type=["wav"], key=f"{key}.upload")
+            raw = (rec or upload).getvalue() if (rec or upload) else None
+        else:
+            result = drawing_canvas(f"{key}.canvas", "teach-preview-canvas-fit", CANVAS_PX)
+            raw = canvas_rgba(result)
+    with right:
+        if raw is None:
+            st.caption("The model's answer appears here.")
+            return
+        if isinstance(raw, bytes) and len(raw) > teach_store.MAX_UPLOAD_BYTES:
+            st.error(f"The file is larger than {teach_store.MAX_UPLOAD_BYTES / 2**20:g} MB.")
+            return
+        try:
+            model = load_model_folder(outcome["version_path"]).model
+            probs = teach.predict_sample(model, kind, raw)
+        except TeachError as exc:
+            st.warning(str(exc))
+            return
+        top = int(np.argmax(probs))
+        st.markdown(f"It is **{names[top]}** ({probs[top]:.0%} sure).")
+        st.plotly_chart(fig.probability_bars(probs, names, "Softmax over your classes"), key=f"{key}.bars")
+        state.preview = {"project": state.project, "probs": [float(p) for p in probs]}
+
+
+EXPERIMENT_TEXT = {
+    "samples": "Accuracy & confidence vs samples per class",
+    "variance": "Samples all alike vs varied samples",
+    "seeds": "Train N times with different seeds",
+}
+
+
+def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int):
+    from core import jobs
+
+    teach_data.load_folder(project.kind, project.path)  # a plain error now rather than a failed job later
+    work = functools.partial(
+        teach_store.run_experiment, which, project.kind, str(project.path), epochs, batch, lr, runs
+    )
+    title = f"{EXPERIMENT_TEXT[which]} ({project.name}, {epochs} epochs per training)"
+    job = jobs.QUEUE.submit(state.experiment_queue_id, title, work)
+    state.experiments[f"{project.name}.pending"] = {"which": which, "job": job.id}
+    return job
+
+
+def experiment_figure(result: dict):
+    which, rows = result["which"], result["rows"]
+    if which == "samples":
+        return teach_fig.samples_curve_figure(rows)
+    if which == "variance":
+        return teach_fig.variance_figure(rows)
+    return teach_fig.seed_spread_figure(rows)
+
+
+def export_buttons(outcome: dict, project_name: str) -> None:
+    """Download the model as a TF.js folder zip, or open it on the Inspect page."""
+    left, right = st.columns(2)
+    try:
+        left.download_button(
+            "Download for TensorFlow.js (.zip: model.json + weights)",
+            data=export.tfjs_zip(outcome["version_path"]),
+            file_name=f"{project_name}-{outcome['version_id']}-tfjs.zip",
+            mime="application/zip",
+            key=f"teach.download.{outcome['version_id']}",
+        )
+    except (ValueError, OSError) as exc:
+        left.error(f"The model cannot be exported: {exc}")
+    if right.button("Open it in Inspect", key=f"teach.inspect.{outcome['version_id']}", icon="🔬"):
+        st.session_state["inspect.source"] = "A saved model"
+        inspect_state().open_path = str(outcome["version_path"])  # Inspect selects this folder when it opens
+        st.switch_page("pages/5_Inspect.py")
+
+
+@guarded("The experiment")
+def experiment_panel(state: TeachState, project, was_active: bool) -> None:
+    """The session's experiment job: progress and cancel while it runs (a polled fragment), its plot once done."""
+    from core import jobs
+
+    job = jobs.QUEUE.job_for(state.experiment_queue_id)
+    pending = state.experiments.get(f"{project.name}.pending")
+    if job is None or pending is None or pending["job"] != job.id:
+        return
+    snap = job.snapshot()
+    if was_active and not job.active:
+        st.rerun()  # finished: the whole page once more, with the plot
+    if job.active:
+        done = snap["steps_done"] // max(1, snap["steps_per_epoch"])
+        st.progress(snap["progress"], text=f"{snap['title']}: step {done} of {snap['epochs'] or '…'}")
+        if st.button("Cancel the experiment", key="teach.experiment.cancel"):
+            jobs.QUEUE.cancel(state.experiment_queue_id)
+            st.rerun(scope="fragment")
+        return
+    if snap["status"] == "done" and job.result:
+        state.experiments[f"{project.name}.{job.result['which']}"] = job.result
+    elif snap["status"] != "done":
+        st.warning(snap["message"] or f"The experiment ended: {snap['status']}.")
+    state.experiments.pop(f"{project.name}.pending", None)
