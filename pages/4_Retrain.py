@@ -8,6 +8,7 @@ from core import families, identity, jobs, retrain, samples, store
 from core import text as text_core
 from core.settings import get_settings
 from ui import retrain_views as views
+from ui import spread_views
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
 from ui.identity import owner
 from ui.models import active_label, active_path
@@ -222,3 +223,4 @@ with guard("The Retrain page"):
         views.send_to_class(last, CLASS_CODE, SESSION)
     rows = views.versions(family, SESSION, FAMILY.label.lower())
     views.compare_panel(family, rows)
+    spread_views.spread_panel(family, FAMILY.label, SESSION, QUEUE)

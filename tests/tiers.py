@@ -50,6 +50,7 @@ FILE_TIERS: dict[str, str] = {
     "test_protocol_client.py": "unit",
     "test_retrain_page.py": "apptest",
     "test_samples.py": "unit",
+    "test_seed_spread.py": "apptest",
     "test_settings.py": "unit",
     "test_shapes.py": "unit",
     "test_store.py": "unit",
