@@ -35,6 +35,9 @@ LOAD_DRAWINGS = 12  # protocol drawings per session in the concurrent phases
 BASELINE_DRAWINGS = 36  # the one-session baseline: as many drawings as it takes to make its p95 steady
 PACE_S = (1.0, 2.0)  # a person's time to draw a shape, and to look at the answer (uniform, seeded)
 CANVAS_KEY = "draw.canvas.0"
+# Any answer of the Draw page, a shape or "none of these" (ui/draw_views.py). "It looks like a" appears only for a
+# shape, so an answer of "none of these" used to count as a missing answer: the load_errors of earlier runs.
+ANSWER_MARKER = "data-testid='draw-top'"
 REDRAW_AFTER_S = 15
 REDRAWS: list[float] = []
 MODEL_PAGES = ["Colors", "Draw", "Text", "Retrain", "Inspect", "Vector_search"]
@@ -81,7 +84,7 @@ async def draw_once(page, phase: float) -> float:
         t0 = time.perf_counter()
         await page.mouse.up()
         try:
-            await page.get_by_text("It looks like a").first.wait_for(timeout=REDRAW_AFTER_S * 1000)
+            await page.get_by_test_id("draw-top").first.wait_for(timeout=REDRAW_AFTER_S * 1000)
             break
         except PlaywrightTimeout:
             if attempt == 3:
@@ -105,6 +108,12 @@ ERRORS: list[str] = []
 WRONG: list[int] = []  # protocol drawings (circles) predicted as another shape: reported, not hidden
 
 
+def error(message: str) -> None:
+    """Count an error and say what it was, on stderr and in the figures (`load_error_list`)."""
+    ERRORS.append(message)
+    log(f"error: {message}")
+
+
 async def session_cycles(page, cycles: int, seed: int) -> list[float]:
     """Latencies of `cycles` drawings; a drawing whose prediction never shows is counted as an error."""
     out = []
@@ -112,7 +121,7 @@ async def session_cycles(page, cycles: int, seed: int) -> list[float]:
         try:
             out.append(await asyncio.wait_for(draw_once(page, phase=seed + i * 0.37), 90))
         except (TimeoutError, PlaywrightTimeout) as exc:
-            ERRORS.append(f"session {seed} drawing {i}: {type(exc).__name__}")
+            error(f"session {seed} drawing {i}: {type(exc).__name__}")
             await page.screenshot(path=f"/tmp/bench_app_error_{seed}_{i}.png")
             await page.reload()
             await page.locator("canvas.upper-canvas").first.wait_for(timeout=120_000)
@@ -125,13 +134,17 @@ async def protocol_session(url: str, seed: int, paced: bool, drawings: int = LOA
     rng = np.random.default_rng(seed)
     session = await Session.open(url, "Draw")
     out = []
+    if CANVAS_KEY not in session.widgets:  # seen once: the page opened without its canvas; say what it showed
+        error(f"protocol session {seed}: the Draw page opened without its canvas ({session.first_run.texts[:4]})")
+        await session.close()
+        return out
     try:
         for i in range(drawings):
             if paced:
                 await asyncio.sleep(rng.uniform(*PACE_S))  # drawing the shape
-            result = await session.set_json_widget(CANVAS_KEY, canvas_circle(seed * 1000 + i), "It looks like a")
+            result = await session.set_json_widget(CANVAS_KEY, canvas_circle(seed * 1000 + i), ANSWER_MARKER)
             if result.marker_seconds is None:
-                ERRORS.append(f"protocol session {seed} drawing {i}: no prediction ({result.texts[:2]})")
+                error(f"protocol session {seed} drawing {i}: no prediction ({result.texts[:2]})")
                 continue
             out.append(result.marker_seconds * 1000.0)
             if not any("draw-top" in t and ">circle</b>" in t for t in result.texts):
@@ -140,7 +153,7 @@ async def protocol_session(url: str, seed: int, paced: bool, drawings: int = LOA
                 await asyncio.sleep(rng.uniform(*PACE_S))  # looking at the answer
             cleared = await session.set_json_widget(CANVAS_KEY, canvas_blank(), "Draw a shape")
             if cleared.marker_seconds is None:
-                ERRORS.append(f"protocol session {seed} clear {i}: no 'Draw a shape'")
+                error(f"protocol session {seed} clear {i}: no 'Draw a shape' ({cleared.texts[:2]})")
     finally:
         await session.close()
     return out
@@ -209,9 +222,10 @@ async def measure(url: str, server: psutil.Process) -> dict:
         try:  # the figures above stand even if the page is too busy to take the click (seen with thread workers)
             await trainer.get_by_role("button", name="Cancel training").click(timeout=60_000)
         except PlaywrightTimeout:
-            ERRORS.append("the Retrain page did not take the cancel click within 60 s")
+            error("the Retrain page did not take the cancel click within 60 s")
         log("load while training measured")
         out["load_errors"] = len(ERRORS)
+        out["load_error_list"] = ERRORS[:10]
         out["load_redraws"] = len(REDRAWS)
         out["load_not_named_circle"] = len(WRONG)
         await browser.close()

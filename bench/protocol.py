@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -35,6 +36,7 @@ class RunResult:
     seconds: float  # from sending the request to the script_finished message
     marker_seconds: float | None  # from sending until the first delta whose text contains the marker
     texts: list[str] = field(default_factory=list)  # the markdown/text bodies the run sent
+    fragments: dict[str, str] = field(default_factory=dict)  # text -> the id of the fragment that sent it
 
 
 def _element_text(msg: ForwardMsg) -> str:
@@ -54,7 +56,11 @@ class Session:
         self.ws = ws
         self.page_name = page_name
         self.page_script_hash = ""
+        self.first_run: RunResult | None = None
         self.widgets: dict[str, tuple[str, str]] = {}  # user key -> (widget id, fragment id)
+        self.buttons: dict[str, str] = {}  # a form's submit button: label -> widget id
+        # What the browser would send with every rerun: the value of each widget this client has set.
+        self.values: dict[str, WidgetState] = {}
 
     @classmethod
     async def open(cls, base_url: str, page_name: str, timeout: float = 120.0) -> Session:
@@ -62,13 +68,13 @@ class Session:
         session = cls(ws, page_name)
         msg = BackMsg()
         msg.rerun_script.page_name = page_name
-        await session._send_and_wait(msg, None, timeout)
+        session.first_run = await session._send_and_wait(msg, None, timeout)  # what the page showed on opening
         return session
 
     async def _send_and_wait(self, msg: BackMsg, marker: str | None, timeout: float) -> RunResult:
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        marker_at, texts = None, []
+        marker_at, texts, fragments = None, [], {}
         deadline = t0 + timeout
         while True:
             if time.perf_counter() > deadline:
@@ -84,15 +90,24 @@ class Session:
             kind = fwd.WhichOneof("type")
             if kind == "new_session":
                 self.page_script_hash = fwd.new_session.page_script_hash
+            elif kind == "navigation" and fwd.navigation.page_script_hash:
+                # st.navigation: the page actually shown. A whole-page rerun must name it, or it runs the home page
+                # (new_session's hash is the entry script's).
+                self.page_script_hash = fwd.navigation.page_script_hash
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 self._remember_widget(fwd)
                 text = _element_text(fwd)
                 if text:
                     texts.append(text)
+                    fragments[text] = fwd.delta.fragment_id
                     if marker and marker_at is None and marker in text:
                         marker_at = time.perf_counter() - t0
             elif kind == "script_finished":
-                return RunResult(time.perf_counter() - t0, marker_at, texts)
+                # A run that called st.rerun() (the Retrain page after Start) ends early; its rerun follows, and it
+                # is what a browser shows: keep reading, or its messages would be taken for the next request's.
+                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue
+                return RunResult(time.perf_counter() - t0, marker_at, texts, fragments)
 
     def _remember_widget(self, fwd: ForwardMsg) -> None:
         element = fwd.delta.new_element
@@ -101,22 +116,68 @@ class Session:
         if widget_id.startswith("$$ID-"):
             user_key = widget_id.split("-", 2)[-1]
             self.widgets[user_key] = (widget_id, fwd.delta.fragment_id)
+        if element.WhichOneof("type") == "button" and element.button.is_form_submitter:
+            self.buttons[element.button.label] = widget_id
 
-    async def set_json_widget(self, key: str, value: dict, marker: str | None = None, timeout: float = 120.0):
-        """Send a new JSON value for the widget with user key `key` (rerunning its fragment, if it has one)."""
+    def _widget_id(self, key: str) -> tuple[str, str]:
         if key not in self.widgets:
             raise ProtocolError(f"The page has no widget with key {key!r} (it has {sorted(self.widgets)}).")
-        widget_id, fragment_id = self.widgets[key]
+        return self.widgets[key]
+
+    def _remember_value(self, key: str, value) -> str:
+        """Keep `value` as the widget's state for this and every later rerun; returns the widget's fragment id."""
+        widget_id, fragment_id = self._widget_id(key)
+        widget = WidgetState(id=widget_id)
+        if isinstance(value, bool):
+            widget.bool_value = value
+        elif isinstance(value, int):  # a number_input of whole numbers, or a radio's / selectbox's index
+            widget.int_value = value
+        elif isinstance(value, float):
+            widget.double_value = value
+        elif isinstance(value, str):  # text_input, color_picker
+            widget.string_value = value
+        else:
+            widget.json_value = json.dumps(value)
+        self.values[widget_id] = widget
+        return fragment_id
+
+    def _rerun(self, fragment_id: str = "", trigger: str = "") -> BackMsg:
         msg = BackMsg()
         state = msg.rerun_script
         state.page_script_hash = self.page_script_hash
         state.page_name = self.page_name
         if fragment_id:
             state.fragment_id = fragment_id
-        widget = state.widget_states.widgets.add()
-        widget.id = widget_id
-        widget.json_value = json.dumps(value)
-        return await self._send_and_wait(msg, marker, timeout)
+        for widget in self.values.values():
+            state.widget_states.widgets.add().CopyFrom(widget)
+        if trigger:
+            state.widget_states.widgets.add(id=trigger, trigger_value=True)  # a click: sent once, never kept
+        return msg
+
+    async def set_widget(self, key: str, value, marker: str | None = None, timeout: float = 120.0) -> RunResult:
+        """Send a new value for the widget with user key `key` (rerunning its fragment, if it has one), with the
+        values set before, as a browser does."""
+        fragment_id = self._remember_value(key, value)
+        return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
+
+    async def set_json_widget(self, key: str, value: dict, marker: str | None = None, timeout: float = 120.0):
+        """Send a new JSON value (e.g. a canvas') for the widget with user key `key`."""
+        return await self.set_widget(key, value, marker, timeout)
+
+    async def submit_form(
+        self, button: str, values: dict, marker: str | None = None, timeout: float = 120.0
+    ) -> RunResult:
+        """Fill in a form's widgets (user key -> value) and press its submit button (by label): one whole-page
+        rerun, as a browser sends it."""
+        if button not in self.buttons:
+            raise ProtocolError(f"The page has no form button {button!r} (it has {sorted(self.buttons)}).")
+        for key, value in values.items():
+            self._remember_value(key, value)
+        return await self._send_and_wait(self._rerun(trigger=self.buttons[button]), marker, timeout)
+
+    async def rerun_fragment(self, fragment_id: str, marker: str | None = None, timeout: float = 120.0) -> RunResult:
+        """What a fragment with run_every does in the browser: rerun only that fragment."""
+        return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
 
     async def close(self) -> None:
         await self.ws.close()

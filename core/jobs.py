@@ -1,10 +1,13 @@
-"""Background training jobs: at most N running on the server at once (later ones wait in a first-come queue),
-each in its own low-priority worker process (or, MLX_TRAINING_WORKER=thread, a thread of the server), with progress
-events and an ETA, cancel, and results. Jobs live in a module-level registry keyed by a session id, so a person can
-leave the page and come back. No UI here: the page only reads `Job.snapshot()`."""
+"""Background training jobs: as many at once as the machine's cores and memory allow (later ones wait in a
+first-come queue, with a wait estimated from measured durations), each in a low-priority worker process (kept warm
+for the next job a while) or a server thread, with progress, an ETA, cancel and results. Jobs are keyed by a user's
+identity, so a person can leave the page and come back. No UI here: pages read `Job.snapshot()` and `estimate()`."""
 
 from __future__ import annotations
 
+import gc
+import heapq
+import math
 import os
 import pickle
 import signal
@@ -14,18 +17,31 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from statistics import median
 from typing import Any
 
-from core.settings import REPO_ROOT, get_settings
+import psutil
+
+from core.settings import ENV_PREFIX, REPO_ROOT, Settings, get_settings
 
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled", "diverged")
 KEEP_FINISHED_SECONDS = 6 * 3600  # a finished job's results stay this long for a session that comes back
 CANCEL_GRACE_SECONDS = 30.0  # a worker process that has not honoured a cancel by then is terminated
 POLL_SECONDS = 0.2  # how often the parent thread looks for a cancel while no report arrives
+# A worker process that finished a job waits this long for the next one before it exits. Importing TensorFlow is
+# ~3.4 s of CPU of a quick colour retrain's ~7.6 (measured): a class's trainings that reuse a worker need ~45% less.
+WORKER_IDLE_SECONDS = 30.0
+WORKER_MAX_JOBS = 10  # then a fresh process, so whatever a run leaves behind in memory cannot pile up
+DURATIONS_KEPT = 20  # finished durations remembered per kind: a steady median that still follows the server's load
+# Trainings at once per CPU core when MLX_MAX_CONCURRENT_TRAININGS is not set. Measured on the 2-core server with
+# quick retrains (bench/classroom.py, /tmp-only throughput runs): a worker spends its first seconds single-threaded
+# (Python start, TensorFlow import, data preparation), so two per core keep both cores busy; more only add memory.
+TRAININGS_PER_CORE = 2
 
 
 class JobError(ValueError):
@@ -66,8 +82,9 @@ def _unexpected(exc: BaseException) -> str:
 class Job(_Reporting):
     """One training job. The worker writes to it; the page reads `snapshot()`; `cancel()` may come from anywhere."""
 
-    session_id: str
+    session_id: str  # the user's identity: one running or queued job per identity
     title: str
+    kind: str = ""  # jobs of one kind take about as long as each other: the queue's wait estimate goes by it
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "queued"
     message: str = ""
@@ -151,6 +168,7 @@ class Job(_Reporting):
             return {
                 "id": self.id,
                 "title": self.title,
+                "kind": self.kind,
                 "status": self.status,
                 "message": self.message,
                 "epochs": self.epochs,
@@ -202,15 +220,31 @@ class _WorkerJob(_Reporting):
 
 
 def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
-    """The worker process: lower its priority, receive the work, run it, send back ("result", value) or ("failed",
-    message). Started by `_run_in_process` as `python -c _WORKER_BOOT ...`."""
+    """The worker process: lower its priority, then, job after job, receive the work, run it and send back ("result",
+    value) or ("failed", message). It exits when the parent closes the control pipe (a cancel, retirement, or the
+    server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`."""
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
+    try:
+        while True:
+            try:
+                env, sys_path, payload = control.recv()
+            except (EOFError, OSError):
+                return
+            _use_environment(env)
+            sys.path[:] = sys_path  # import the work function the way the server does (its app folder, tests, ...)
+            if not _run_one(payload, reports, control):
+                return
+            _forget_models()
+    finally:
+        reports.close()
+
+
+def _run_one(payload: bytes, reports: Connection, control: Connection) -> bool:
+    """Run one job in the worker and send its outcome; False when nobody is listening any more."""
     job = _WorkerJob(reports, control)
     try:
-        sys_path, payload = control.recv()
-        sys.path[:] = sys_path  # import the work function the way the server does (its app folder, tests, ...)
         value = pickle.loads(payload)(job)
     except ValueError as exc:
         outcome = ("failed", str(exc))
@@ -222,12 +256,25 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     try:
         reports.send(outcome)
     except OSError:
-        pass  # nobody is listening any more
+        return False
     except Exception as exc:  # the value could not be pickled: a bug in the work function, said plainly
         traceback.print_exc()
         job._send("failed", _unexpected(exc))
-    finally:
-        reports.close()
+    return True
+
+
+def _use_environment(env: dict[str, str]) -> None:
+    """The server's MLX_* settings as they were when the job was submitted (a reused worker started earlier)."""
+    for name in [n for n in os.environ if n.startswith(ENV_PREFIX) and n not in env]:
+        del os.environ[name]
+    os.environ.update(env)
+
+
+def _forget_models() -> None:
+    """Between two jobs in one worker: drop the last job's Keras graphs, so a reused worker does not grow."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
 
 
 # The worker's command line: put this checkout first on sys.path (whatever the server's working folder), then run.
@@ -235,6 +282,45 @@ _WORKER_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); from core.jobs import _worker_main; "
     "_worker_main(*map(int, sys.argv[2:]))"
 )
+
+
+def default_kind(title: str) -> str:
+    """The kind a job gets when none is given: its title up to the first colon ("Retrain colors: 20 epochs, ..." ->
+    "Retrain colors"), so jobs of one model family share their measured durations."""
+    return title.split(":", 1)[0].strip() or title
+
+
+def memory_slots(available_mb: float, reserve_mb: float, per_training_mb: float, running_rss_mb: list[float]) -> int:
+    """How many trainings memory allows: the running ones, plus as many more as fit into what is available now once
+    `reserve_mb` is kept for the pages and each running worker has grown to `per_training_mb` (a worker starts small:
+    counting only its present size would let a burst of starts overshoot)."""
+    growth = sum(max(0.0, per_training_mb - rss) for rss in running_rss_mb)
+    room = available_mb - reserve_mb - growth
+    return len(running_rss_mb) + max(0, int(room // max(1.0, per_training_mb)))
+
+
+def cpu_slots(settings: Settings, worker: str | None = None) -> int:
+    """The cap from the settings: MLX_MAX_CONCURRENT_TRAININGS when set; otherwise TRAININGS_PER_CORE per core for
+    process workers, and 1 for thread workers (they share the server's interpreter with every page)."""
+    if "max_concurrent_trainings" in settings.model_fields_set:
+        return max(1, int(settings.max_concurrent_trainings))
+    if (worker or settings.training_worker) == "thread":
+        return 1
+    return TRAININGS_PER_CORE * len(os.sched_getaffinity(0))
+
+
+def estimate_wait(slot_free_in: list[float | None], ahead: list[float | None]) -> float | None:
+    """Seconds until a queued job starts: `slot_free_in` says when each training slot frees up (0: free now) and
+    `ahead` how long each job queued before this one takes, in queue order (each starts on the first free slot).
+    None when a figure it needs is unknown (None)."""
+    if not slot_free_in:
+        return None
+    free = [math.inf if t is None else max(0.0, float(t)) for t in slot_free_in]
+    heapq.heapify(free)
+    for seconds in ahead:
+        start = heapq.heappop(free)
+        heapq.heappush(free, start + (math.inf if seconds is None else max(0.0, float(seconds))))
+    return None if math.isinf(free[0]) else free[0]
 
 
 class JobQueue:
@@ -245,21 +331,31 @@ class JobQueue:
     job is submitted. In process mode the work function is pickled by reference, so it must be importable (a
     top-level function, or a functools.partial of one over picklable arguments): `submit` raises TypeError for a
     lambda or a local closure instead of quietly running it in the server, which would undo the point of the mode.
+    `limit` replaces the default rule (`cpu_slots` and `memory_slots`); `clock` is the time source of the start and
+    end times and of the estimates (a fake one in tests).
     """
 
-    def __init__(self, limit: Callable[[], int] | None = None, worker: str | None = None):
+    def __init__(
+        self,
+        limit: Callable[[], int] | None = None,
+        worker: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         if worker not in (None, "process", "thread"):
             raise ValueError(f"Unknown worker {worker!r}: use 'process', 'thread' or None (the setting).")
-        # The limit is re-read while waiting, so an environment change reaches queued jobs too.
-        self._limit = limit or (lambda: get_settings().max_concurrent_trainings)
+        # The limit is re-read while waiting, so an environment change (or memory freed) reaches queued jobs too.
+        self._limit = limit or self._default_limit
         self._worker = worker
+        self._clock = clock
         self._cond = threading.Condition()
         self._waiting: list[Job] = []
         self._running: dict[str, Job] = {}
         self._by_session: dict[str, Job] = {}
+        self._durations: dict[str, deque[float]] = {}
 
-    def submit(self, session_id: str, title: str, work: Callable[[Job], Any]) -> Job:
-        """Queue `work(job)` for `session_id`; refuses a second active job from the same session."""
+    def submit(self, session_id: str, title: str, work: Callable[[Job], Any], kind: str | None = None) -> Job:
+        """Queue `work(job)` for `session_id` (the user's identity); refuses a second active job from the same one.
+        `kind` groups jobs that take about as long as each other (default: `default_kind(title)`)."""
         if not session_id:
             raise JobError("A training needs a session id.")
         worker = self._worker or get_settings().training_worker
@@ -272,14 +368,34 @@ class JobQueue:
                     "another one."
                 )
             self._forget_old()
-            job = Job(session_id=session_id, title=title, worker=worker)
+            job = Job(session_id=session_id, title=title, kind=kind or default_kind(title), worker=worker)
             self._waiting.append(job)
             self._by_session[session_id] = job
         threading.Thread(target=self._run, args=(job, work, payload), name=f"train-{job.id}", daemon=True).start()
         return job
 
+    def limit(self) -> int:
+        """How many jobs may run at once now (at least 1, so the queue always moves)."""
+        return max(1, int(self._limit()))
+
+    def _default_limit(self) -> int:
+        settings = get_settings()
+        rss = []
+        for job in list(self._running.values()):
+            if job.pid is None:
+                continue  # a thread job's memory is already in the server's
+            try:
+                rss.append(psutil.Process(job.pid).memory_info().rss / 2**20)
+            except psutil.Error:
+                rss.append(0.0)  # starting or just gone: count it at full size
+        # An idle warm worker's memory is what the next job will use: count it as available.
+        available = psutil.virtual_memory().available / 2**20 + _rss_mb(idle_workers())
+        by_memory = memory_slots(available, settings.training_reserve_mb, settings.training_rss_mb, rss)
+        return min(cpu_slots(settings, self._worker), by_memory)
+
     def _can_start(self, job: Job) -> bool:
-        return self._waiting and self._waiting[0] is job and len(self._running) < max(1, int(self._limit()))
+        # The limit is read for the first in line only, so 30 waiting jobs cost one look at memory, not 30.
+        return bool(self._waiting) and self._waiting[0] is job and len(self._running) < self.limit()
 
     def _run(self, job: Job, work: Callable[[Job], Any], payload: bytes | None) -> None:
         with self._cond:
@@ -290,12 +406,13 @@ class JobQueue:
                 job.status, job.message, job.finished = (
                     "cancelled",
                     "Cancelled while waiting in the queue.",
-                    time.time(),
+                    self._clock(),
                 )
                 self._cond.notify_all()
                 return
             self._running[job.id] = job
-            job.status, job.started = "running", time.time()
+            job.status, job.started = "running", self._clock()
+            self._cond.notify_all()  # the next in line may start too, if the limit allows
         outcome: tuple[str, Any] = ("failed", "Training failed unexpectedly.")
         try:
             outcome = _run_in_thread(job, work) if payload is None else _run_in_process(job, payload)
@@ -311,13 +428,60 @@ class JobQueue:
                         job.status = "done"
                 else:
                     job.status, job.message = kind, value
-                job.finished = time.time()
+                job.finished = self._clock()
             with self._cond:
                 self._running.pop(job.id, None)
+                if job.status == "done":  # cancelled, failed and diverged runs say nothing about a full run's length
+                    self.record(job.kind, job.finished - job.started)
                 self._cond.notify_all()
 
+    def record(self, kind: str, seconds: float) -> None:
+        """Remember that a job of `kind` took `seconds` from start to end (done by the queue for every finished job)."""
+        with self._cond:
+            self._durations.setdefault(kind, deque(maxlen=DURATIONS_KEPT)).append(float(seconds))
+
+    def typical_seconds(self, kind: str) -> float | None:
+        """The median measured duration of recent jobs of `kind`; None before one has finished."""
+        with self._cond:
+            seen = self._durations.get(kind)
+            return median(seen) if seen else None
+
+    def _remaining(self, job: Job, now: float) -> float | None:
+        """Seconds a running job still needs: the larger of its progress ETA (which leaves out start-up and the
+        scoring after training) and its kind's typical duration minus the time it has run; None if neither is known."""
+        typical = self.typical_seconds(job.kind)
+        guesses = [job.eta_seconds()]
+        if typical is not None and job.started is not None:
+            guesses.append(typical - (now - job.started))
+        known = [g for g in guesses if g is not None]
+        return max(0.0, *known) if known else None
+
+    def estimate(self, job: Job) -> dict:
+        """Where `job` stands: `position` (as `position()`), `wait_seconds` until it starts (0 once it runs; None
+        while a duration it depends on has never been measured), `remaining_seconds` once it runs, and the queue's
+        `running`, `waiting` and `limit`. Assumes the jobs ahead take their kind's typical time."""
+        with self._cond:
+            now, limit = self._clock(), self.limit()
+            running = list(self._running.values())
+            ahead = self._waiting[: self._waiting.index(job)] if job in self._waiting else None
+            waiting = len(self._waiting)
+        out = {"position": 0, "wait_seconds": 0.0, "remaining_seconds": None, "running": len(running)}
+        out.update(waiting=waiting, limit=limit)
+        if job.status == "running":
+            out["remaining_seconds"] = self._remaining(job, now)
+        elif not job.active:
+            out["remaining_seconds"] = 0.0
+        elif ahead is not None:
+            # Slots free up as running jobs end; with more running than the limit (it fell), the extra ones must
+            # end before anyone starts, so only the last `limit` of them to end open a slot.
+            ends = sorted((self._remaining(j, now) for j in running), key=lambda t: math.inf if t is None else t)
+            slots = ends[max(0, len(ends) - limit) :] + [0.0] * max(0, limit - len(ends))
+            out["position"] = len(ahead) + 1
+            out["wait_seconds"] = estimate_wait(slots, [self.typical_seconds(j.kind) for j in ahead])
+        return out
+
     def _forget_old(self) -> None:
-        cutoff = time.time() - KEEP_FINISHED_SECONDS
+        cutoff = self._clock() - KEEP_FINISHED_SECONDS
         for sid, job in list(self._by_session.items()):
             if not job.active and (job.finished or job.created) < cutoff:
                 del self._by_session[sid]
@@ -343,7 +507,7 @@ class JobQueue:
 
     def overview(self) -> dict:
         with self._cond:
-            return {"running": len(self._running), "waiting": len(self._waiting), "limit": max(1, int(self._limit()))}
+            return {"running": len(self._running), "waiting": len(self._waiting), "limit": self.limit()}
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
         """Block until `job` has finished (for the CLI and tests); False on timeout."""
@@ -378,8 +542,107 @@ def _run_in_thread(job: Job, work: Callable[[Job], Any]) -> tuple[str, Any]:
         return "failed", _unexpected(exc)
 
 
+class _Worker:
+    """A worker process and our ends of its two pipes. It runs jobs one after another; between them it waits in
+    `_IDLE`."""
+
+    def __init__(self, nice: int):
+        control_r, control_w = os.pipe()
+        reports_r, reports_w = os.pipe()
+        self.control = Connection(control_w, readable=False)
+        self.reports = Connection(reports_r, writable=False)
+        self.nice, self.jobs_done = nice, 0
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_BOOT, str(REPO_ROOT), str(control_r), str(reports_w), str(nice)],
+                pass_fds=(control_r, reports_w),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.control.close()
+            self.reports.close()
+            raise
+        finally:
+            os.close(control_r)  # the worker holds these ends now; ours would hide its exit from us
+            os.close(reports_w)
+
+    def retire(self, wait: float) -> int:
+        """Close its pipes (it exits at its next read, or its next should_stop) and reap it; returns its exit code."""
+        self.control.close()
+        self.reports.close()
+        return _reap(self.proc, wait)
+
+
+_POOL = threading.Lock()
+_IDLE: list[_Worker] = []
+
+
+def _take_worker(nice: int) -> _Worker:
+    """The most recently used idle worker at this niceness, or a new one."""
+    stale = []
+    with _POOL:
+        while _IDLE:
+            worker = _IDLE.pop()
+            if worker.nice == nice and worker.proc.poll() is None:
+                break
+            stale.append(worker)
+        else:
+            worker = None
+    for old in stale:
+        old.retire(wait=5)
+    return worker or _Worker(nice)
+
+
+def _give_back(worker: _Worker) -> None:
+    """Park a worker that finished a job cleanly; it is retired if no job takes it within WORKER_IDLE_SECONDS."""
+    worker.jobs_done += 1
+    if worker.jobs_done >= WORKER_MAX_JOBS:
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+        return
+    stamp = worker.jobs_done
+    with _POOL:
+        _IDLE.append(worker)
+
+    def expire() -> None:
+        with _POOL:
+            if worker not in _IDLE or worker.jobs_done != stamp:
+                return  # taken (and maybe parked again) since
+            _IDLE.remove(worker)
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+
+    timer = threading.Timer(WORKER_IDLE_SECONDS, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss / 2**20
+        except psutil.Error:
+            pass  # gone since
+    return total
+
+
+def idle_workers() -> list[int]:
+    """The process ids of the idle workers (for tests and the bench)."""
+    with _POOL:
+        return [w.proc.pid for w in _IDLE]
+
+
+def retire_idle_workers() -> None:
+    """Stop every idle worker now and reap it (tests; a server that needs the memory back)."""
+    with _POOL:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for worker in idle:
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+
+
 def _run_in_process(job: Job, payload: bytes) -> tuple[str, Any]:
-    """Run the pickled work in a new, niced Python process; apply its reports to `job` as they come; reap it.
+    """Run the pickled work in a niced worker process (an idle one, or a new one); apply its reports to `job` as
+    they come; then park the worker for the next job, or reap it.
 
     Why not multiprocessing's spawn: it re-runs the parent's `__main__` in the child, and inside Streamlit that is
     the fake module of whichever page script ran last (Streamlit swaps `sys.modules["__main__"]` on every run), so
@@ -387,31 +650,21 @@ def _run_in_process(job: Job, payload: bytes) -> tuple[str, Any]:
     threads running, which a fork would copy mid-state. So: a plain `python -c` child, talking over two pipes with
     multiprocessing's Connection (length-prefixed pickles). Reports come back on one; the other carries the work
     and, when closed, the cancel. The worker's exit, however it happens, reads as end-of-file on the reports pipe.
+    A worker is reused only after a job that ended by itself: a cancelled, killed or overdue one is never reused.
     """
-    control_r, control_w = os.pipe()
-    reports_r, reports_w = os.pipe()
-    control, reports = Connection(control_w, readable=False), Connection(reports_r, writable=False)
-    outcome, code, overdue, proc = None, None, False, None
+    settings = get_settings()
+    worker = _take_worker(settings.training_nice)
+    job.pid = worker.proc.pid
+    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    outcome, code, overdue, cancelled_at = None, None, False, None
     try:
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_BOOT, str(REPO_ROOT), str(control_r), str(reports_w)]
-                + [str(get_settings().training_nice)],
-                pass_fds=(control_r, reports_w),
-                stdin=subprocess.DEVNULL,
-            )
-        finally:
-            os.close(control_r)  # the worker holds these ends now; ours would hide its exit from us
-            os.close(reports_w)
-        job.pid = proc.pid
-        try:
-            control.send((sys.path, payload))
+            worker.control.send((env, sys.path, payload))
         except OSError:
             pass  # it died before reading its work: the end-of-file below says how
-        cancelled_at = None
         while outcome is None:
             if job.cancel_requested and cancelled_at is None:
-                control.close()  # the worker's should_stop() now answers True
+                worker.control.close()  # the worker's should_stop() now answers True
                 cancelled_at = time.monotonic()
             if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS:
                 overdue = True
@@ -422,9 +675,9 @@ def _run_in_process(job: Job, payload: bytes) -> tuple[str, Any]:
                 )
                 break
             try:
-                if not reports.poll(POLL_SECONDS):
+                if not worker.reports.poll(POLL_SECONDS):
                     continue
-                kind, *args = reports.recv()
+                kind, *args = worker.reports.recv()
             except (EOFError, OSError):
                 break  # the worker exited without a result: said below, with its exit code
             if kind in ("result", "failed"):
@@ -432,10 +685,10 @@ def _run_in_process(job: Job, payload: bytes) -> tuple[str, Any]:
             else:
                 getattr(job, kind)(*args)  # plan, on_epoch_end, on_batch_end or finish
     finally:
-        control.close()
-        reports.close()
-        if proc is not None:
-            code = _reap(proc, wait=0 if overdue else CANCEL_GRACE_SECONDS)
+        if outcome is not None and cancelled_at is None and worker.proc.poll() is None:
+            _give_back(worker)
+        else:
+            code = worker.retire(wait=0 if overdue else CANCEL_GRACE_SECONDS)
     if outcome is None:
         outcome = ("failed", f"The training process stopped unexpectedly ({_exit_reason(code)}). Nothing was saved.")
     return outcome

@@ -508,7 +508,8 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
         f"Retrain {req.family}: {req.epochs} epoch(s), batch {req.batch_size}, {req.optimizer} {req.learning_rate:g}"
     )
     # A partial of a top-level function (not a lambda) pickles by reference, so it can run in a worker process.
-    job = queue.submit(session_id, title, functools.partial(run_retrain, req, user))
+    # The kind groups runs of one recipe for the queue's wait estimate, so quick presets are not mixed with long runs.
+    job = queue.submit(session_id, title, functools.partial(run_retrain, req, user), kind=title)
     job.notes.extend(notes)
     return job
 

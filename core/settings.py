@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     max_train_samples: int = 200_000  # MLX_MAX_TRAIN_SAMPLES
     max_text_train_chars: int = 200_000  # MLX_MAX_TEXT_TRAIN_CHARS: about 30 s per LSTM epoch on 2 CPU cores
     max_generated_per_class: int = 400  # MLX_MAX_GENERATED_PER_CLASS: generated drawings per shape class in a retrain
-    max_concurrent_trainings: int = 1  # MLX_MAX_CONCURRENT_TRAININGS; later ones wait in a queue
+    # MLX_MAX_CONCURRENT_TRAININGS: a fixed cap when set in the environment; unset, core.jobs decides from the cores
+    # and the free memory (JobQueue.limit). Later trainings wait in a queue.
+    max_concurrent_trainings: int = 1
     # MLX_TRAINING_WORKER: "process" trains each job in its own spawned process, so it cannot hold the server's
     # interpreter; "thread" trains in a thread of the server (no process start-up, but it competes with every page).
     training_worker: str = "process"

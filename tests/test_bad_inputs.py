@@ -838,6 +838,16 @@ def _(env):
     return identity.owner_id("../../x")
 
 
+@case("settings-training-rss-not-a-number", "server start / Retrain queue", "MLX_TRAINING_RSS_MB=lots", "use a number")
+def _(env):
+    from core.settings import get_settings
+
+    env.mp.setenv("MLX_TRAINING_RSS_MB", "lots")
+    with pytest.raises(ValueError) as exc:
+        get_settings()
+    return str(exc.value)
+
+
 @case(
     "cli-evaluate-colors-csv-line-break",
     "CLI",

@@ -2,6 +2,7 @@
 
 import hashlib
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -62,8 +63,12 @@ def test_a_higher_limit_lets_two_jobs_run_together():
 
 
 def test_the_limit_comes_from_the_settings(monkeypatch):
+    monkeypatch.setattr(jobs.psutil, "virtual_memory", lambda: SimpleNamespace(available=64 * 2**30))
     monkeypatch.setenv("MLX_MAX_CONCURRENT_TRAININGS", "3")
     assert jobs.JobQueue().overview()["limit"] == 3
+    # Memory for one only: the setting is a cap, not a promise.
+    monkeypatch.setenv("MLX_TRAINING_RSS_MB", str(40 * 1024))
+    assert jobs.JobQueue().overview()["limit"] == 1
 
 
 def test_two_trainings_from_one_session_are_refused():

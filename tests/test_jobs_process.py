@@ -1,8 +1,10 @@
-"""core.jobs in process mode: each job trains in its own spawned, niced worker process, and the parent thread
-turns the worker's reports, result, errors, cancel and death into the same Job the page reads in thread mode."""
+"""core.jobs in process mode: each job trains in a spawned, niced worker process (reused, while idle, by the next
+job), and the parent thread turns the worker's reports, result, errors, cancel and death into the same Job the page
+reads in thread mode."""
 
 import functools
 import os
+import signal
 import sys
 import threading
 import types
@@ -14,6 +16,14 @@ from tests import job_workers
 from tests.test_jobs import request, user_colors
 
 WAIT = 120  # seconds at most; a worker without TensorFlow starts in well under a second
+
+
+@pytest.fixture(autouse=True)
+def no_idle_workers():
+    """Each test starts and ends without idle workers, so a worker of one test never serves the next."""
+    jobs.retire_idle_workers()
+    yield
+    jobs.retire_idle_workers()
 
 
 def process_queue() -> jobs.JobQueue:
@@ -48,6 +58,8 @@ def test_reports_and_the_result_come_back_from_another_niced_process():
     assert worker["pid"] != os.getpid() and worker["ppid"] == os.getpid() and job.pid == worker["pid"]
     assert worker["nice"] == min(19, os.nice(0) + 10)  # the shipped MLX_TRAINING_NICE
     assert job.worker == "process"
+    assert jobs.idle_workers() == [worker["pid"]]  # waiting for the next job
+    jobs.retire_idle_workers()
     assert_reaped(worker["pid"])
 
 
@@ -170,4 +182,69 @@ def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data
     loaded = store.load_model(version)
     assert loaded.metadata["owner"] == "session-a"
     assert colors.predict_proba(loaded.model, [[250, 10, 10]]).shape == (1, len(colors.CLASS_NAMES))
+    again = retrain.start_retrain(request(seed=6), user_colors(), "session-b", queue=queue)
+    assert queue.wait(again, WAIT) and again.status == "done", again.message
+    assert again.pid == job.pid  # the warm worker (TensorFlow already imported) took the second training
+    jobs.retire_idle_workers()
     assert_reaped(job.pid)
+
+
+def test_a_warm_worker_takes_the_next_job_with_the_settings_of_now(monkeypatch, tmp_path):
+    queue = process_queue()
+    first = queue.submit("a", "A", job_workers.report_and_identify)
+    assert queue.wait(first, WAIT) and first.status == "done"
+    monkeypatch.setenv("MLX_USER_DATA_DIR", str(tmp_path / "elsewhere"))
+    # os.getenv(name, job): a top-level function, so it pickles; the variable is set, so the job is never returned.
+    second = queue.submit("b", "B", functools.partial(os.getenv, "MLX_USER_DATA_DIR"))
+    assert queue.wait(second, WAIT) and second.status == "done", second.message
+    assert second.pid == first.pid and second.result == str(tmp_path / "elsewhere")
+    monkeypatch.setenv("MLX_TRAINING_NICE", "3")  # a different niceness needs a different process
+    third = queue.submit("c", "C", job_workers.report_and_identify)
+    assert queue.wait(third, WAIT) and third.pid != first.pid
+    assert third.result["nice"] == min(19, os.nice(0) + 3)
+
+
+def test_an_idle_worker_exits_after_a_while_and_a_worn_one_at_once(monkeypatch):
+    monkeypatch.setattr(jobs, "WORKER_IDLE_SECONDS", 0.3)
+    queue = process_queue()
+    job = queue.submit("a", "A", job_workers.report_and_identify)
+    assert queue.wait(job, WAIT) and job.pid in jobs.idle_workers()
+    wait_until(lambda: not jobs.idle_workers(), 10)
+    wait_until(lambda: _reaped(job.pid), 10)
+    monkeypatch.setattr(jobs, "WORKER_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(jobs, "WORKER_MAX_JOBS", 2)
+    pids = []
+    for session in "bcd":
+        done = queue.submit(session, session, job_workers.report_and_identify)
+        assert queue.wait(done, WAIT) and done.status == "done"
+        pids.append(done.pid)
+    assert pids[0] == pids[1] != pids[2]  # two jobs, then a fresh process
+    assert_reaped(pids[0])
+
+
+def test_a_worker_that_died_while_idle_is_replaced():
+    queue = process_queue()
+    job = queue.submit("a", "A", job_workers.report_and_identify)
+    assert queue.wait(job, WAIT)
+    os.kill(job.pid, signal.SIGKILL)  # e.g. the kernel's out-of-memory killer chose it
+    wait_until(lambda: _exited(job.pid))
+    after = queue.submit("b", "B", job_workers.report_and_identify)
+    assert queue.wait(after, WAIT) and after.status == "done", after.message
+    assert after.pid != job.pid
+
+
+def _exited(pid: int) -> bool:
+    """True once the process is gone or a zombie (dead, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False

@@ -19,6 +19,11 @@ def _eta(seconds) -> str:
     return f"{seconds // 60}:{seconds % 60:02d} left"
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 def _curves(snap: dict, family_hint: str = "") -> None:
     left, right = st.columns(2)
     args = dict(
@@ -47,10 +52,13 @@ def job_panel(queue, session: str, was_active: bool) -> None:
     st.subheader("Training now")
     st.caption(snap["title"])
     if snap["status"] == "queued":
-        over = queue.overview()
+        est = queue.estimate(job)
+        wait = est.get("wait_seconds")
         st.info(
-            f"⏳ Waiting in the queue: you are number **{queue.position(job)}**. This server trains at most "
-            f"{over['limit']} model(s) at once ({over['running']} running, {over['waiting']} waiting)."
+            f"⏳ Waiting in the queue: you are number **{est['position']}**"
+            + (f", your turn in about **{_duration(wait)}**" if wait is not None else "")
+            + f". This server trains {est['limit']} model(s) at once here ({est['running']} running, "
+            f"{est['waiting']} waiting); the wait is estimated from how long recent trainings took."
         )
     elif snap["epochs"] == 0:
         st.info(
