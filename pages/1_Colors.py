@@ -1,14 +1,23 @@
 """Colors: a trained classifier's softmax over 9 colour families, live, with the softmax and loss lessons."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core import colors
 from core import figures as fig
 from core.settings import get_settings
 from ui import colors_views as views
-from ui.colors_views import FAMILY_HEX, decision_regions, how_it_was_trained, label_it_yourself, live_bars
+from ui.colors_views import (
+    EXPLANATIONS,
+    FAMILY_HEX,
+    cross_entropy_section,
+    decision_regions,
+    how_it_was_trained,
+    label_it_yourself,
+    live_bars,
+    scaling_bug,
+    three_ways,
+)
 from ui.common import guarded, page_header
 from ui.models import active_label, load_active
 from ui.state import page_state
@@ -100,82 +109,24 @@ def live_prediction() -> None:
         )
 
     live_bars(model, rgb)
-    decision_regions(model, rgb)
-
-    st.subheader("The same logits, three ways")
-    st.write(
-        "The output layer gives one raw score (a *logit*) per family. Softmax exponentiates and normalises them; "
-        "dividing by the sum just normalises. Exponentiating widens the gaps, and it keeps everything positive."
+    # One explanation at a time, computed only when shown: with all four on every pick, a colour pick cost the server
+    # ~100 ms of CPU (seven charts), and a class of 30 picking together queued behind each other (bench --only class).
+    explain = st.radio(
+        "Explain",
+        list(EXPLANATIONS),
+        format_func=EXPLANATIONS.get,
+        horizontal=True,
+        key="colors.explain",
+        help="Each explanation follows your colour; choose another any time.",
     )
-    temperature = st.slider(
-        "Softmax temperature",
-        0.0,
-        5.0,
-        1.0,
-        0.05,
-        key="colors.temperature",
-        help="Divide the logits by T before the softmax. T → 0 is argmax; large T flattens.",
-    )
-    by_sum, warning = colors.divide_by_sum(logits)
-    table = pd.DataFrame(
-        {
-            "family": colors.CLASS_NAMES,
-            "logit": logits,
-            "softmax": colors.softmax(logits),
-            "divide by sum": by_sum if by_sum is not None else np.full(len(logits), np.nan),
-            f"softmax, T={temperature:g}": colors.softmax(logits, temperature),
-        }
-    )
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        st.plotly_chart(fig.probability_bars(table["softmax"], colors.CLASS_NAMES, "softmax(logits)"), key="colors.sm")
-    with c2:
-        if by_sum is None:
-            st.warning(warning)
-        else:
-            st.plotly_chart(
-                fig.probability_bars(by_sum, colors.CLASS_NAMES, "logits / sum(logits)", range_max=None),
-                key="colors.sum",
-            )
-            for line in colors.explain_divide_by_sum(logits):
-                st.warning(line)
-    with c3:
-        st.plotly_chart(
-            fig.probability_bars(table.iloc[:, 4], colors.CLASS_NAMES, f"softmax(logits / {temperature:g})"),
-            key="colors.temp",
-        )
-    st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")
-
-    st.subheader("How wrong is it? Cross-entropy against the truth")
-    truth = st.selectbox("The true family of this colour", colors.CLASS_NAMES, index=top, key="colors.truth")
-    t = colors.CLASS_NAMES.index(truth)
-    onehot = np.eye(len(colors.FAMILIES))[t]
-    ce = colors.cross_entropy(probs, t)
-    mse = colors.mean_squared_error(probs, t)
-    m1, m2, m3 = st.columns(3)
-    m1.metric("p(true family)", f"{probs[t]:.3f}")
-    m2.metric("cross-entropy  −log p", f"{ce:.3f} nats")
-    m3.metric("mean squared error", f"{mse:.4f}")
-    st.dataframe(
-        pd.DataFrame([onehot, probs], index=["one-hot truth", "softmax"], columns=list(colors.CLASS_NAMES)),
-        width="stretch",
-    )
-    st.caption(
-        "Cross-entropy only looks at the probability of the true family and punishes confident mistakes without "
-        "limit (−log 0.01 ≈ 4.6). Mean squared error stays below 2 however wrong the model is, so its gradient "
-        "fades exactly when the model is most wrong."
-    )
-
-    st.subheader("The /255 bug")
-    wrong_logits, wrong_probs = colors.predict_logits_proba(model, np.asarray(rgb, dtype=np.float32) * 255.0)
-    st.write(
-        "This model divides by 255 *inside* itself (a Rescaling layer), so raw 0–255 values are always right. "
-        "The series' own code trained on values/255 but fed raw 0–255 at prediction time. Here is what that "
-        "mismatch does to the same colour: the sigmoid units saturate and the answer is nonsense."
-    )
-    b1, b2 = st.columns(2)
-    b1.plotly_chart(fig.probability_bars(probs, colors.CLASS_NAMES, "scaled as in training"), key="colors.ok")
-    b2.plotly_chart(fig.probability_bars(wrong_probs, colors.CLASS_NAMES, "inputs 255× too large"), key="colors.bug")
+    if explain == "three_ways":
+        three_ways(logits)
+    elif explain == "cross_entropy":
+        cross_entropy_section(probs, top)
+    elif explain == "regions":
+        decision_regions(model, rgb)
+    else:
+        scaling_bug(model, rgb, probs)
 
 
 live_prediction()

@@ -47,6 +47,7 @@ def test_colors_page_typed_colour_and_bad_input():
 
 def test_cross_entropy_follows_the_chosen_truth():
     at = app_test("pages/1_Colors.py").run()
+    at.radio(key="colors.explain").set_value("cross_entropy").run()
     metrics = {m.label: m.value for m in at.metric}
     right = float(metrics["cross-entropy  −log p"].split()[0])
     at.selectbox(key="colors.truth").set_value("yellow-ish").run()
@@ -112,6 +113,7 @@ def regions_marker(at) -> dict:
 
 def test_decision_regions_follow_the_colour_and_the_chosen_slice():
     at = app_test("pages/1_Colors.py").run()
+    at.radio(key="colors.explain").set_value("regions").run()
     assert not at.exception
     r, g, b = colors.DEFAULT_COLOR
     assert at.radio(key="colors.slice_channel").value == "B"
@@ -132,3 +134,14 @@ def test_decision_regions_follow_the_colour_and_the_chosen_slice():
     assert not at.exception
     assert "with R = 255" in regions_caption(at) and expected_shares("R", 255) in regions_caption(at)
     assert "off this slice: R = 0" in regions_marker(at)["name"]
+
+
+def test_one_explanation_at_a_time_each_computed_only_when_chosen():
+    at = app_test("pages/1_Colors.py").run()
+    assert at.radio(key="colors.explain").value == "three_ways"  # the default: softmax vs divide-by-sum vs T
+    keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    assert "colors.sm" in keys and "colors.regions" not in keys and "colors.bug" not in keys
+    at.radio(key="colors.explain").set_value("scaling_bug").run()
+    keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    assert "colors.bug" in keys and "colors.sm" not in keys
+    assert not at.exception

@@ -4,6 +4,7 @@ trained" expander and the crowdsourcing "label it yourself" section (pages/1_Col
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import colors, colors_live, samples
@@ -65,6 +66,8 @@ def decision_regions(model, rgb: tuple[int, int, int]) -> None:
     )
     c1, c2 = st.columns([1, 3])
     channel = c1.radio("Hold fixed", colors.CHANNELS, index=2, key="colors.slice_channel", on_change=from_slice_channel)
+    if "colors.slice_value" not in st.session_state:  # first shown (it is only drawn when chosen): through the colour
+        st.session_state["colors.slice_value"] = rgb[colors.channel_index(channel)]
     value = c2.slider(f"{channel} value", 0, 255, key="colors.slice_value")
     try:
         grid = colors.decision_grid(model, channel, value, steps=64)
@@ -152,3 +155,95 @@ def label_it_yourself() -> None:
             )
     except samples.SampleStoreError as exc:
         st.error(str(exc))
+
+
+EXPLANATIONS = {
+    "three_ways": "Softmax, three ways",
+    "cross_entropy": "Cross-entropy",
+    "regions": "Decision regions",
+    "scaling_bug": "The /255 bug",
+}
+
+
+def three_ways(logits: np.ndarray) -> None:
+    """Softmax against divide-by-sum against a softmax with temperature, on the same logits."""
+    st.subheader("The same logits, three ways")
+    st.write(
+        "The output layer gives one raw score (a *logit*) per family. Softmax exponentiates and normalises them; "
+        "dividing by the sum just normalises. Exponentiating widens the gaps, and it keeps everything positive."
+    )
+    temperature = st.slider(
+        "Softmax temperature",
+        0.0,
+        5.0,
+        1.0,
+        0.05,
+        key="colors.temperature",
+        help="Divide the logits by T before the softmax. T → 0 is argmax; large T flattens.",
+    )
+    by_sum, warning = colors.divide_by_sum(logits)
+    table = pd.DataFrame(
+        {
+            "family": colors.CLASS_NAMES,
+            "logit": logits,
+            "softmax": colors.softmax(logits),
+            "divide by sum": by_sum if by_sum is not None else np.full(len(logits), np.nan),
+            f"softmax, T={temperature:g}": colors.softmax(logits, temperature),
+        }
+    )
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.plotly_chart(fig.probability_bars(table["softmax"], colors.CLASS_NAMES, "softmax(logits)"), key="colors.sm")
+    with c2:
+        if by_sum is None:
+            st.warning(warning)
+        else:
+            st.plotly_chart(
+                fig.probability_bars(by_sum, colors.CLASS_NAMES, "logits / sum(logits)", range_max=None),
+                key="colors.sum",
+            )
+            for line in colors.explain_divide_by_sum(logits):
+                st.warning(line)
+    with c3:
+        st.plotly_chart(
+            fig.probability_bars(table.iloc[:, 4], colors.CLASS_NAMES, f"softmax(logits / {temperature:g})"),
+            key="colors.temp",
+        )
+    st.dataframe(table.round(3), hide_index=True, width="stretch")  # a Styler cost ~10 ms per rerun
+
+
+def cross_entropy_section(probs: np.ndarray, top: int) -> None:
+    """Cross-entropy and squared error of the softmax against a chosen true family."""
+    st.subheader("How wrong is it? Cross-entropy against the truth")
+    truth = st.selectbox("The true family of this colour", colors.CLASS_NAMES, index=top, key="colors.truth")
+    t = colors.CLASS_NAMES.index(truth)
+    onehot = np.eye(len(colors.FAMILIES))[t]
+    ce = colors.cross_entropy(probs, t)
+    mse = colors.mean_squared_error(probs, t)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("p(true family)", f"{probs[t]:.3f}")
+    m2.metric("cross-entropy  −log p", f"{ce:.3f} nats")
+    m3.metric("mean squared error", f"{mse:.4f}")
+    st.dataframe(
+        pd.DataFrame([onehot, probs], index=["one-hot truth", "softmax"], columns=list(colors.CLASS_NAMES)),
+        width="stretch",
+    )
+    st.caption(
+        "Cross-entropy only looks at the probability of the true family and punishes confident mistakes without "
+        "limit (−log 0.01 ≈ 4.6). Mean squared error stays below 2 however wrong the model is, so its gradient "
+        "fades exactly when the model is most wrong."
+    )
+
+
+def scaling_bug(model, rgb, probs: np.ndarray) -> None:
+    """What the seed's /255 mismatch does to the same colour."""
+    st.subheader("The /255 bug")
+    wrong_logits, wrong_probs = colors.predict_logits_proba(model, np.asarray(rgb, dtype=np.float32) * 255.0)
+    st.write(
+        "This model divides by 255 *inside* itself (a Rescaling layer), so raw 0–255 values are always right. "
+        "The series' own code trained on values/255 but fed raw 0–255 at prediction time. Here is what that "
+        "mismatch does to the same colour: the sigmoid units saturate and the answer is nonsense."
+    )
+    b1, b2 = st.columns(2)
+    b1.plotly_chart(fig.probability_bars(probs, colors.CLASS_NAMES, "scaled as in training"), key="colors.ok")
+    b2.plotly_chart(fig.probability_bars(wrong_probs, colors.CLASS_NAMES, "inputs 255× too large"), key="colors.bug")
