@@ -720,3 +720,18 @@ def _exit_reason(code: int | None) -> str:
 
 
 QUEUE = JobQueue()  # the server's one queue: every session's jobs, shared through this module-level registry
+
+
+def finish_if_stopped(job, result) -> bool:
+    """End `job` when its training did not finish normally (None: cancelled before it started); True if it did.
+
+    A diverged run keeps its loss curve, so the page can draw the loss up to the divergence."""
+    if result is not None and result.ok:
+        return False
+    if result is None:
+        job.finish("cancelled", "Cancelled before training started. Nothing was saved.")
+    elif result.diverged:
+        job.finish("diverged", result.message, result.loss_curve())
+    else:
+        job.finish("cancelled", result.message)
+    return True

@@ -239,15 +239,9 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
 
 
 def _stopped(job, result) -> bool:
-    if result is not None and result.ok:
-        return False
-    if result is None:
-        job.finish("cancelled", "Cancelled before training started. Nothing was saved.")
-    elif result.diverged:
-        job.finish("diverged", result.message, result.loss_curve())  # the page draws the loss up to the divergence
-    else:
-        job.finish("cancelled", result.message)
-    return True
+    from core.jobs import finish_if_stopped
+
+    return finish_if_stopped(job, result)
 
 
 def _check_size(n_train: int, req: RetrainRequest) -> None:

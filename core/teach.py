@@ -88,15 +88,9 @@ def check_teach_request(req: TeachRequest) -> None:
 
 
 def _stopped(job, result) -> bool:
-    if result is not None and result.ok:
-        return False
-    if result is None:
-        job.finish("cancelled", "Cancelled before training started. Nothing was saved.")
-    elif result.diverged:
-        job.finish("diverged", result.message, result.loss_curve())
-    else:
-        job.finish("cancelled", result.message)
-    return True
+    from core.jobs import finish_if_stopped
+
+    return finish_if_stopped(job, result)
 
 
 def _cell_files(y_true, y_pred, files: list[str]) -> dict[str, list[str]]:
@@ -192,12 +186,7 @@ def run_teach(req: TeachRequest, job) -> dict | None:
         "history": result.history,
         "seconds": round(result.seconds, 1),
         "epochs_run": result.epochs_run,
-        "accuracy": report["accuracy"],
-        "balanced_accuracy": report["balanced_accuracy"],
-        "mean_confidence": report["mean_confidence"],
-        "n": report["n"],
-        "measured_on": measured_on,
-        "per_class": per_class,
+        **metrics,  # accuracy, balanced accuracy, mean confidence, n, what it was measured on, per class
         "counts": counts,
         "confusion": report["confusion"],
         "examples": _cell_files(report["y_true"], report["predicted"], report["files"]),

@@ -55,41 +55,32 @@ def build_teach_model(kind: str, n_classes: int, cfg: TeachConfig | None = None)
         raise TeachError(f"A model needs 2 to 100 classes (got {n_classes}).")
     seed = (cfg or TeachConfig()).seed
     keras.utils.set_random_seed(int(seed))
+    # Each kind differs only in how its input becomes an image with channels; the three conv blocks are shared.
     if kind == "image":
-        body = [
+        stem = [
             keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)),
             layers.Rescaling(2.0, offset=-1.0, name="scale_to_pm1"),  # 0..1 pixels -> -1..1, centred for ReLUs
-            layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1"),  # (B, 32, 32, 16)
-            layers.MaxPooling2D(name="pool_1"),  # (B, 16, 16, 16)
-            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_2"),
-            layers.MaxPooling2D(name="pool_2"),  # (B, 8, 8, 32)
-            layers.Conv2D(48, 3, padding="same", activation="relu", name="conv_3"),
-            layers.GlobalAveragePooling2D(name="average"),  # (B, 48)
         ]
     elif kind == "drawing":
-        body = [
+        stem = [
             keras.Input((DRAWING_SIZE, DRAWING_SIZE)),
             layers.Reshape((DRAWING_SIZE, DRAWING_SIZE, 1), name="add_channel"),
-            layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1"),  # (B, 28, 28, 16)
-            layers.MaxPooling2D(name="pool_1"),  # (B, 14, 14, 16)
-            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_2"),
-            layers.MaxPooling2D(name="pool_2"),  # (B, 7, 7, 32)
-            layers.Conv2D(48, 3, padding="same", activation="relu", name="conv_3"),
-            layers.GlobalAveragePooling2D(name="average"),  # (B, 48)
         ]
     else:
-        body = [
+        stem = [
             keras.Input((N_FRAMES, N_MELS)),
             layers.Reshape((N_FRAMES, N_MELS, 1), name="add_channel"),
             # ln power runs from -13.8 (silence) to about 0: bring it near -1..1 for the first layer
             layers.Rescaling(1 / 7.0, offset=1.0, name="scale_log_mel"),
-            layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1"),  # (B, 49, 40, 16)
-            layers.MaxPooling2D(name="pool_1"),  # (B, 24, 20, 16)
-            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_2"),
-            layers.MaxPooling2D(name="pool_2"),  # (B, 12, 10, 32)
-            layers.Conv2D(48, 3, padding="same", activation="relu", name="conv_3"),
-            layers.GlobalAveragePooling2D(name="average"),  # (B, 48)
         ]
+    body = stem + [
+        layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1"),  # (B, H, W, 16)
+        layers.MaxPooling2D(name="pool_1"),  # (B, H/2, W/2, 16)
+        layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_2"),
+        layers.MaxPooling2D(name="pool_2"),  # (B, H/4, W/4, 32)
+        layers.Conv2D(48, 3, padding="same", activation="relu", name="conv_3"),
+        layers.GlobalAveragePooling2D(name="average"),  # (B, 48): position does not matter
+    ]
     head = [
         layers.Dense(32, activation="relu", name="dense_1"),
         layers.Dropout(0.3, name="dropout"),
