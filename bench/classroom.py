@@ -25,6 +25,7 @@ from bench.server import start_app, stop_app
 SESSIONS = 30
 BASELINE_ACTIONS = 12  # per page for the one-session baseline (a drawing session, then a colour session)
 LOAD_ACTIONS = 6  # per session with 30 at once
+JOIN_SPREAD_S = 15.0  # the 30 students open their page within this long (uniform); actions start once all are in
 TRAIN_FAMILIES = ("colors", "shapes")  # the pages the class uses; text's quick retrain needs the corpus (see README)
 TRAIN_SPREAD_S = 58.0  # the 30 presses are spread over this long: "within one minute"
 TRAIN_DEADLINE_S = 600.0  # give up waiting for the trainings after this long
@@ -33,10 +34,11 @@ POLL_S = 1.0  # the Retrain page's panel reruns every second while a job is acti
 
 
 class Tally:
-    """Latencies and errors of one phase."""
+    """Latencies and errors of one phase (`joins`: how long each page took to open, measured apart)."""
 
     def __init__(self) -> None:
         self.ms: list[float] = []
+        self.joins: list[float] = []
         self.errors: list[str] = []
 
     def error(self, message: str) -> None:
@@ -51,13 +53,13 @@ def log(message: str) -> None:
     print(f"[bench.class {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def draw_session(url: str, seed: int, actions: int, tally: Tally, until: asyncio.Event | None = None) -> None:
+async def draw_session(
+    url: str, seed: int, actions: int, tally: Tally, until: asyncio.Event | None = None, joined=None
+) -> None:
     """A person on the Draw page: 1-2 s drawing, send, look 1-2 s, clear; `actions` times, or until `until` is set."""
     rng = np.random.default_rng(seed)
-    try:
-        session = await Session.open(url, "Draw")
-    except (ProtocolError, OSError) as exc:
-        tally.error(f"draw {seed}: could not open the page ({exc})")
+    session = await _join(url, "Draw", seed, rng, tally, joined)
+    if session is None:
         return
     if CANVAS_KEY not in session.widgets:
         tally.error(f"draw {seed}: the page opened without its canvas ({session.first_run.texts[:4]})")
@@ -83,13 +85,13 @@ async def draw_session(url: str, seed: int, actions: int, tally: Tally, until: a
         await session.close()
 
 
-async def colour_session(url: str, seed: int, actions: int, tally: Tally, until: asyncio.Event | None = None) -> None:
+async def colour_session(
+    url: str, seed: int, actions: int, tally: Tally, until: asyncio.Event | None = None, joined=None
+) -> None:
     """A person on the Colors page: 1-2 s choosing, pick a colour, look 1-2 s at the softmax; repeat."""
     rng = np.random.default_rng(seed)
-    try:
-        session = await Session.open(url, "Colors")
-    except (ProtocolError, OSError) as exc:
-        tally.error(f"colours {seed}: could not open the page ({exc})")
+    session = await _join(url, "Colors", seed, rng, tally, joined)
+    if session is None:
         return
     try:
         i = 0
@@ -109,9 +111,33 @@ async def colour_session(url: str, seed: int, actions: int, tally: Tally, until:
         await session.close()
 
 
-def class_sessions(url: str, n: int, actions: int, tally: Tally, seed0: int, until: asyncio.Event | None = None):
-    """Half the sessions draw and half pick colours (the odd one draws)."""
-    return [(draw_session if i % 2 == 0 else colour_session)(url, seed0 + i, actions, tally, until) for i in range(n)]
+def class_sessions(
+    url: str, n: int, actions: int, tally: Tally, seed0: int, until: asyncio.Event | None = None, paced: bool = False
+):
+    """Half the sessions draw and half pick colours (the odd one draws). `paced`: the sessions join over
+    JOIN_SPREAD_S and start acting together once every page is open, so the measured requests are a class at work,
+    not 30 first page loads landing in the same second (those are measured apart, in `joins`)."""
+    joined = asyncio.Barrier(n) if paced else None
+    return [
+        (draw_session if i % 2 == 0 else colour_session)(url, seed0 + i, actions, tally, until, joined)
+        for i in range(n)
+    ]
+
+
+async def _join(url: str, page: str, seed: int, rng, tally: Tally, joined) -> Session | None:
+    """Open the page (after a random wait when joining a paced class); with a barrier, wait for everyone."""
+    session = None
+    try:
+        if joined is not None:
+            await asyncio.sleep(rng.uniform(0.0, JOIN_SPREAD_S))
+        started = time.perf_counter()
+        session = await Session.open(url, page)
+        tally.joins.append((time.perf_counter() - started) * 1000.0)
+    except (ProtocolError, OSError) as exc:
+        tally.error(f"{page} {seed}: could not open the page ({exc})")
+    if joined is not None:
+        await joined.wait()  # every session waits, even one that failed, so the others are not stuck
+    return session
 
 
 def quick_form(family: str) -> dict:
@@ -196,13 +222,14 @@ async def measure(url: str, server: psutil.Process, data_dir: Path) -> dict:
 
     rss_before = rss_mb(server)
     many = Tally()
-    await asyncio.gather(*class_sessions(url, SESSIONS, LOAD_ACTIONS, many, seed0=100))
+    await asyncio.gather(*class_sessions(url, SESSIONS, LOAD_ACTIONS, many, seed0=100, paced=True))
     out["class_rss_per_session_mb"] = round((rss_mb(server) - rss_before) / SESSIONS, 1)
     log(f"{SESSIONS} sessions: p95 {many.p95():.1f} ms over {len(many.ms)} requests")
     out["class_load_p95_ms_1_session"] = round(one.p95(), 1)
     out[f"class_load_p95_ms_{SESSIONS}"] = round(many.p95(), 1)
     out[f"class_load_p95_ratio_{SESSIONS}"] = round(many.p95() / one.p95(), 2)
     out["class_load_errors"] = len(one.errors) + len(many.errors)
+    out["class_join_p95_ms"] = round(float(np.percentile(many.joins, 95)), 1) if many.joins else None
     out["class_load_error_list"] = (one.errors + many.errors)[:10]
 
     # The class trains: 30 presses spread over a minute; 8 other sessions keep predicting until the last is done.
