@@ -85,6 +85,7 @@ class Job(_Reporting):
     session_id: str  # the user's identity: one running or queued job per identity
     title: str
     kind: str = ""  # jobs of one kind take about as long as each other: the queue's wait estimate goes by it
+    owner: str = ""  # whose job: one active job per owner, whatever its key
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "queued"
     message: str = ""
@@ -353,22 +354,26 @@ class JobQueue:
         self._by_session: dict[str, Job] = {}
         self._durations: dict[str, deque[float]] = {}
 
-    def submit(self, session_id: str, title: str, work: Callable[[Job], Any], kind: str | None = None) -> Job:
-        """Queue `work(job)` for `session_id` (the user's identity); refuses a second active job from the same one.
+    def submit(
+        self, session_id: str, title: str, work: Callable[[Job], Any], kind: str | None = None, owner: str = ""
+    ) -> Job:
+        """Queue `work(job)` under the key `session_id`; refuses a second active job of the same `owner` (the user's
+        identity, default the key), so a user's Retrain, Teach and run-to-run jobs never run side by side.
         `kind` groups jobs that take about as long as each other (default: `default_kind(title)`)."""
         if not session_id:
             raise JobError("A training needs a session id.")
         worker = self._worker or get_settings().training_worker
         payload = _pickled(work) if worker == "process" else None
         with self._cond:
-            current = self._by_session.get(session_id)
-            if current is not None and current.active:
+            owner = owner or session_id
+            current = next((j for j in self._by_session.values() if j.active and j.owner == owner), None)
+            if current is not None:
                 raise JobError(
-                    "A training is already running for you: wait for it to finish or cancel it before starting "
-                    "another one."
+                    f"A training is already running for you ({current.title}): wait for it to finish or cancel it "
+                    "before starting another one."
                 )
             self._forget_old()
-            job = Job(session_id=session_id, title=title, kind=kind or default_kind(title), worker=worker)
+            job = Job(session_id=session_id, title=title, kind=kind or default_kind(title), worker=worker, owner=owner)
             self._waiting.append(job)
             self._by_session[session_id] = job
         threading.Thread(target=self._run, args=(job, work, payload), name=f"train-{job.id}", daemon=True).start()

@@ -78,4 +78,4 @@ def start_spread(family: str, n_runs: int, owner: str, queue=None):
         raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
     queue = queue or jobs.QUEUE
     title = f"{family}: {n_runs} quick trainings with seeds 0–{int(n_runs) - 1}"
-    return queue.submit(f"spread-{owner}", title, functools.partial(run_spread, family, int(n_runs)))
+    return queue.submit(f"spread-{owner}", title, functools.partial(run_spread, family, int(n_runs)), owner=owner)

@@ -214,7 +214,7 @@ def start_teach(req: TeachRequest, session_id: str, queue=None):
     queue = queue or jobs.QUEUE
     title = f"Teach {req.kind}: {req.epochs} epoch(s), batch {req.batch_size}, learning rate {req.learning_rate:g}"
     # A partial of a top-level function pickles by reference, so it can run in a worker process.
-    return queue.submit(session_id, title, functools.partial(run_teach, req))
+    return queue.submit(session_id, title, functools.partial(run_teach, req), owner=req.owner or session_id)
 
 
 # ---------------------------------------------------------------- one sample

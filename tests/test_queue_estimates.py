@@ -227,3 +227,17 @@ def test_a_lowered_limit_makes_the_extra_running_jobs_end_first():
     assert queue.estimate(c)["wait_seconds"] == pytest.approx(5.0)
     release.set()
     assert all(queue.wait(j, WAIT) for j in (a, b, c))
+
+
+def test_one_active_job_per_owner_whatever_the_key():
+    queue = jobs.JobQueue(worker="thread")
+    release = threading.Event()
+    work = lambda job: release.wait(10)  # noqa: E731  (a thread worker runs closures)
+    first = queue.submit("u1", "Retrain colors: 20 epoch(s)", work)
+    with pytest.raises(jobs.JobError, match=r"already running for you \(Retrain colors"):
+        queue.submit("teach-u1", "Teach image: 50 epoch(s)", work, owner="u1")  # the same user's Teach training
+    other = queue.submit("teach-u2", "Teach image: 50 epoch(s)", work, owner="u2")  # another user is not held up
+    release.set()
+    assert queue.wait(first, 10) and queue.wait(other, 10)
+    again = queue.submit("spread-u1", "colors: 3 quick trainings", lambda job: None, owner="u1")  # free again
+    assert queue.wait(again, 10) and again.status == "done"
