@@ -98,3 +98,15 @@ def app_test_as(page_file: str, owner: str = TEST_OWNER):
     at = app_test(page_file)
     at.session_state["identity"] = Identity(owner, "cookie")
     return at
+
+
+@pytest.fixture
+def no_job_left_behind():
+    """The test leaves the server's queue idle, so the next one is not stuck behind it (page tests that train)."""
+    yield
+    from core import jobs
+
+    for job in list(jobs.QUEUE._by_session.values()):
+        if job.active:
+            job.cancel()
+            jobs.QUEUE.wait(job, 120)

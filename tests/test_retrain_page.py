@@ -36,14 +36,7 @@ def session_job(at):
     return jobs.QUEUE.job_for(at.session_state["identity"].owner)
 
 
-@pytest.fixture(autouse=True)
-def no_job_left_behind():
-    """Every test leaves the server's queue idle, so the next one is not stuck behind it."""
-    yield
-    for job in list(jobs.QUEUE._by_session.values()):
-        if job.active:
-            job.cancel()
-            jobs.QUEUE.wait(job, 120)
+pytestmark = pytest.mark.usefixtures("no_job_left_behind")
 
 
 def test_page_loads_with_the_shipped_models_settings():

@@ -19,6 +19,7 @@ from core import teach_data as td
 from core.teach_cli import add_teach_parser, teach_cli
 from core.teach_data import TeachError
 from tests.test_teach_core import sine, write_project
+from tests.test_tfjs_export import run_tfjs
 
 REPO = Path(__file__).resolve().parent.parent
 NODE = shutil.which("node")
@@ -133,21 +134,6 @@ def test_spoken_words_from_espeak_ng(tmp_path):
     measured = teach("evaluate", str(tmp_path / "m"), "--data", str(project))  # on the samples it learnt from
     assert measured["accuracy"] >= 0.8, measured
     assert out["per_class"]["yes"]["train"] >= 7
-
-
-def run_tfjs(folder: Path, x: np.ndarray, tmp_path: Path) -> np.ndarray:
-    spec = tmp_path / f"{folder.name}-inputs.json"
-    spec.write_text(json.dumps({"shape": list(x.shape), "dtype": "float32", "data": x.ravel().tolist()}))
-    proc = subprocess.run(
-        [NODE, str(REPO / "tests" / "tfjs_check.js"), str(folder), str(spec)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"TF.js could not load {folder}:\n{proc.stderr[-3000:]}"
-    out = json.loads(proc.stdout)
-    return np.asarray(out["data"], dtype=np.float64).reshape(out["shape"])
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)")

@@ -44,13 +44,7 @@ def canvas_value(shape: str) -> dict:
     return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
 
 
-@pytest.fixture(autouse=True)
-def no_job_left_behind():
-    yield
-    for job in list(jobs.QUEUE._by_session.values()):
-        if job.active:
-            job.cancel()
-            jobs.QUEUE.wait(job, 120)
+pytestmark = pytest.mark.usefixtures("no_job_left_behind")
 
 
 def new_project(kind: str, name: str, classes: str):
