@@ -11,6 +11,7 @@ import types
 
 import pytest
 
+from core import job_workers as worker_processes
 from core import jobs, retrain, store
 from tests import job_workers
 from tests.test_jobs import request, user_colors
@@ -117,7 +118,7 @@ def test_cancel_reaches_the_worker_and_the_job_ends_cancelled():
 
 
 def test_a_worker_that_ignores_cancel_is_stopped_after_the_grace_period(monkeypatch):
-    monkeypatch.setattr(jobs, "CANCEL_GRACE_SECONDS", 1.0)
+    monkeypatch.setattr(worker_processes, "CANCEL_GRACE_SECONDS", 1.0)
     queue = process_queue()
     job = queue.submit("a", "A", job_workers.ignore_cancel)
     wait_until(lambda: job.snapshot()["batch_logs"])
@@ -205,14 +206,14 @@ def test_a_warm_worker_takes_the_next_job_with_the_settings_of_now(monkeypatch, 
 
 
 def test_an_idle_worker_exits_after_a_while_and_a_worn_one_at_once(monkeypatch):
-    monkeypatch.setattr(jobs, "WORKER_IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", 0.3)
     queue = process_queue()
     job = queue.submit("a", "A", job_workers.report_and_identify)
     assert queue.wait(job, WAIT) and job.pid in jobs.idle_workers()
     wait_until(lambda: not jobs.idle_workers(), 10)
     wait_until(lambda: _reaped(job.pid), 10)
-    monkeypatch.setattr(jobs, "WORKER_IDLE_SECONDS", 60.0)
-    monkeypatch.setattr(jobs, "WORKER_MAX_JOBS", 2)
+    monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(worker_processes, "WORKER_MAX_JOBS", 2)
     pids = []
     for session in "bcd":
         done = queue.submit(session, session, job_workers.report_and_identify)

@@ -1,0 +1,326 @@
+"""The worker-process side of the training queue (core.jobs): a niced `python -c` child per training, kept warm
+for the next job a while, talking to the server over two pipes; and what a work function sees inside it. The queue
+(core.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import psutil
+
+from core.settings import ENV_PREFIX, REPO_ROOT, get_settings
+
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled", "diverged")
+CANCEL_GRACE_SECONDS = 30.0  # a worker process that has not honoured a cancel by then is terminated
+POLL_SECONDS = 0.2  # how often the parent thread looks for a cancel while no report arrives
+# A worker process that finished a job waits this long for the next one before it exits. Importing TensorFlow is
+# ~3.4 s of CPU of a quick colour retrain's ~7.6 (measured): a class's trainings that reuse a worker need ~45% less.
+WORKER_IDLE_SECONDS = 30.0
+WORKER_MAX_JOBS = 10  # then a fresh process, so whatever a run leaves behind in memory cannot pile up
+
+
+class _Reporting:
+    """What a work function may call besides the reports themselves; shared by Job and the worker's proxy."""
+
+    def hooks(self, batch_every: int | None = None) -> dict:
+        """The keyword arguments for core.training.train; batch reports only when `batch_every` is given."""
+        hooks = {"on_epoch_end": self.on_epoch_end, "should_stop": self.should_stop}
+        if batch_every:
+            hooks.update(on_batch_end=self.on_batch_end, batch_every=int(batch_every))
+        return hooks
+
+
+def _check_status(status: str) -> None:
+    if status not in FINISHED:
+        raise ValueError(f"Unknown job status {status!r}.")
+
+
+def _unexpected(exc: BaseException) -> str:
+    return f"Training failed unexpectedly ({type(exc).__name__}: {exc})."
+
+
+class _WorkerJob(_Reporting):
+    """The Job as a work function sees it inside a worker process: each report becomes a message to the parent
+    thread, which applies it to the real Job. The parent cancels by closing the control pipe, so a server that dies
+    cancels its workers the same way (their next `should_stop()` sees the end of the pipe)."""
+
+    def __init__(self, reports: Connection, control: Connection):
+        self._reports, self._control = reports, control
+        self._stop = False
+
+    def _send(self, *message) -> None:
+        try:
+            self._reports.send(message)
+        except OSError:  # the server is gone: stop at the next check and save nothing
+            self._stop = True
+
+    def plan(self, epochs: int, steps_per_epoch: int) -> None:
+        self._send("plan", int(epochs), int(steps_per_epoch))
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._send("on_epoch_end", epoch, dict(logs))
+
+    def on_batch_end(self, epoch: int, batch: int, logs: dict) -> None:
+        self._send("on_batch_end", epoch, batch, dict(logs))
+
+    def should_stop(self) -> bool:
+        # poll() is true once the parent has closed its end (cancel, or the server died); one cheap syscall a batch.
+        self._stop = self._stop or self._control.poll()
+        return self._stop
+
+    def finish(self, status: str, message: str = "", curve: dict | None = None) -> None:
+        _check_status(status)
+        self._send("finish", status, message, curve)
+
+
+def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
+    """The worker process: lower its priority, then, job after job, receive the work, run it and send back ("result",
+    value) or ("failed", message). It exits when the parent closes the control pipe (a cancel, retirement, or the
+    server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`."""
+    if nice > 0:
+        os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
+    control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
+    try:
+        while True:
+            try:
+                env, sys_path, payload = control.recv()
+            except (EOFError, OSError):
+                return
+            _use_environment(env)
+            sys.path[:] = sys_path  # import the work function the way the server does (its app folder, tests, ...)
+            if not _run_one(payload, reports, control):
+                return
+            _forget_models()
+    finally:
+        reports.close()
+
+
+def _run_one(payload: bytes, reports: Connection, control: Connection) -> bool:
+    """Run one job in the worker and send its outcome; False when nobody is listening any more."""
+    job = _WorkerJob(reports, control)
+    try:
+        value = pickle.loads(payload)(job)
+    except ValueError as exc:
+        outcome = ("failed", str(exc))
+    except Exception as exc:
+        traceback.print_exc()
+        outcome = ("failed", _unexpected(exc))
+    else:
+        outcome = ("result", value)
+    try:
+        reports.send(outcome)
+    except OSError:
+        return False
+    except Exception as exc:  # the value could not be pickled: a bug in the work function, said plainly
+        traceback.print_exc()
+        job._send("failed", _unexpected(exc))
+    return True
+
+
+def _use_environment(env: dict[str, str]) -> None:
+    """The server's MLX_* settings as they were when the job was submitted (a reused worker started earlier)."""
+    for name in [n for n in os.environ if n.startswith(ENV_PREFIX) and n not in env]:
+        del os.environ[name]
+    os.environ.update(env)
+
+
+def _forget_models() -> None:
+    """Between two jobs in one worker: drop the last job's Keras graphs, so a reused worker does not grow."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
+
+
+# The worker's command line: put this checkout first on sys.path (whatever the server's working folder), then run.
+_WORKER_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from core.job_workers import _worker_main; "
+    "_worker_main(*map(int, sys.argv[2:]))"
+)
+
+
+class _Worker:
+    """A worker process and our ends of its two pipes. It runs jobs one after another; between them it waits in
+    `_IDLE`."""
+
+    def __init__(self, nice: int):
+        control_r, control_w = os.pipe()
+        reports_r, reports_w = os.pipe()
+        self.control = Connection(control_w, readable=False)
+        self.reports = Connection(reports_r, writable=False)
+        self.nice, self.jobs_done = nice, 0
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_BOOT, str(REPO_ROOT), str(control_r), str(reports_w), str(nice)],
+                pass_fds=(control_r, reports_w),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.control.close()
+            self.reports.close()
+            raise
+        finally:
+            os.close(control_r)  # the worker holds these ends now; ours would hide its exit from us
+            os.close(reports_w)
+
+    def retire(self, wait: float) -> int:
+        """Close its pipes (it exits at its next read, or its next should_stop) and reap it; returns its exit code."""
+        self.control.close()
+        self.reports.close()
+        return _reap(self.proc, wait)
+
+
+_POOL = threading.Lock()
+_IDLE: list[_Worker] = []
+
+
+def _take_worker(nice: int) -> _Worker:
+    """The most recently used idle worker at this niceness, or a new one."""
+    stale = []
+    with _POOL:
+        while _IDLE:
+            worker = _IDLE.pop()
+            if worker.nice == nice and worker.proc.poll() is None:
+                break
+            stale.append(worker)
+        else:
+            worker = None
+    for old in stale:
+        old.retire(wait=5)
+    return worker or _Worker(nice)
+
+
+def _give_back(worker: _Worker) -> None:
+    """Park a worker that finished a job cleanly; it is retired if no job takes it within WORKER_IDLE_SECONDS."""
+    worker.jobs_done += 1
+    if worker.jobs_done >= WORKER_MAX_JOBS:
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+        return
+    stamp = worker.jobs_done
+    with _POOL:
+        _IDLE.append(worker)
+
+    def expire() -> None:
+        with _POOL:
+            if worker not in _IDLE or worker.jobs_done != stamp:
+                return  # taken (and maybe parked again) since
+            _IDLE.remove(worker)
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+
+    timer = threading.Timer(WORKER_IDLE_SECONDS, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss / 2**20
+        except psutil.Error:
+            pass  # gone since
+    return total
+
+
+def idle_workers() -> list[int]:
+    """The process ids of the idle workers (for tests and the bench)."""
+    with _POOL:
+        return [w.proc.pid for w in _IDLE]
+
+
+def retire_idle_workers() -> None:
+    """Stop every idle worker now and reap it (tests; a server that needs the memory back)."""
+    with _POOL:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for worker in idle:
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+
+
+def run_in_process(job, payload: bytes) -> tuple[str, Any]:
+    """Run the pickled work in a niced worker process (an idle one, or a new one); apply its reports to `job` as
+    they come; then park the worker for the next job, or reap it.
+
+    Why not multiprocessing's spawn: it re-runs the parent's `__main__` in the child, and inside Streamlit that is
+    the fake module of whichever page script ran last (Streamlit swaps `sys.modules["__main__"]` on every run), so
+    each worker would execute a page. Fork is no option either: the server has TensorFlow's and Streamlit's
+    threads running, which a fork would copy mid-state. So: a plain `python -c` child, talking over two pipes with
+    multiprocessing's Connection (length-prefixed pickles). Reports come back on one; the other carries the work
+    and, when closed, the cancel. The worker's exit, however it happens, reads as end-of-file on the reports pipe.
+    A worker is reused only after a job that ended by itself: a cancelled, killed or overdue one is never reused.
+    """
+    settings = get_settings()
+    worker = _take_worker(settings.training_nice)
+    job.pid = worker.proc.pid
+    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    outcome, code, overdue, cancelled_at = None, None, False, None
+    try:
+        try:
+            worker.control.send((env, sys.path, payload))
+        except OSError:
+            pass  # it died before reading its work: the end-of-file below says how
+        while outcome is None:
+            if job.cancel_requested and cancelled_at is None:
+                worker.control.close()  # the worker's should_stop() now answers True
+                cancelled_at = time.monotonic()
+            if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS:
+                overdue = True
+                outcome = (
+                    "cancelled",
+                    f"Cancelled: the training did not stop within {CANCEL_GRACE_SECONDS:g} s, so its process was "
+                    "stopped. Nothing was saved.",
+                )
+                break
+            try:
+                if not worker.reports.poll(POLL_SECONDS):
+                    continue
+                kind, *args = worker.reports.recv()
+            except (EOFError, OSError):
+                break  # the worker exited without a result: said below, with its exit code
+            if kind in ("result", "failed"):
+                outcome = (kind, args[0])
+            else:
+                getattr(job, kind)(*args)  # plan, on_epoch_end, on_batch_end or finish
+    finally:
+        if outcome is not None and cancelled_at is None and worker.proc.poll() is None:
+            _give_back(worker)
+        else:
+            code = worker.retire(wait=0 if overdue else CANCEL_GRACE_SECONDS)
+    if outcome is None:
+        outcome = ("failed", f"The training process stopped unexpectedly ({_exit_reason(code)}). Nothing was saved.")
+    return outcome
+
+
+def _reap(proc: subprocess.Popen, wait: float) -> int:
+    """Wait up to `wait` s for the worker to exit, then terminate it; waited for either way, so no zombie is left.
+    Returns its exit code (negative: the signal that stopped it)."""
+    try:
+        return proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = ", which often means the server ran out of memory" if name == "SIGKILL" else ""
+    return f"exit code {code}: it was stopped by {name}{hint}"
