@@ -92,7 +92,7 @@ def check_code(code) -> str:
     text = re.sub(r"[\s-]", "", str(code or "")).upper()[:32]
     if not CODE_PATTERN.match(text):
         raise ClassError(
-            f"A join code is {CODE_LENGTH} letters and digits, like {'K7QM3X'}; check it on the teacher's screen."
+            f"A join code is {CODE_LENGTH} letters and digits, like K7QM3X; check it on the teacher's screen."
         )
     return text
 

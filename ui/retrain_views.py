@@ -447,6 +447,14 @@ def compare_panel(family: str, rows: list[dict]) -> None:
         _show_comparison(family, saved[2])
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _example(family: str, path: str, stamp: float) -> dict:
+    """The family's example answer for one model folder, computed once per folder and save time (the shapes example
+    reads the shipped drawings; every rerun of the studio would otherwise do it again)."""
+    del stamp  # cache key only
+    return families.get(family).example(load_model_folder(path))
+
+
 @guarded("The example")
 def example_line(family: str) -> None:
     """One line: what the model in use says about the family's example input (its contract's `example`).
@@ -458,7 +466,7 @@ def example_line(family: str) -> None:
         return
     if model_fit.fit_problem(family, loaded.model_json) is not None:
         return
-    ex = families.get(family).example(loaded)
+    ex = _example(family, str(loaded.path), (loaded.path / store.MODEL_JSON).stat().st_mtime)
     st.caption(f"Example: {ex['input']} → **{ex['label']}** ({ex['p']:.0%}).")
 
 
