@@ -17,6 +17,7 @@ from core import color_data, maths
 from core.config import ColorConfig
 from core.maths import softmax as softmax  # re-exported: the Colors page's softmax lesson calls colors.softmax
 from core.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+from core.traced import traced_call
 
 FAMILIES = ("red", "green", "blue", "orange", "yellow", "pink", "purple", "brown", "grey")
 CLASS_NAMES = tuple(f"{f}-ish" for f in FAMILIES)
@@ -251,18 +252,18 @@ _embed_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _logits_view(model):
-    """A functional view returning (logits, probabilities), built once per model and cached."""
+    """A functional view returning (logits, probabilities), built and traced once per model."""
     import keras
 
     if model not in _views:
-        _views[model] = keras.Model(model.inputs[0], [model.get_layer("logits").output, model.outputs[0]])
+        _views[model] = traced_call(keras.Model(model.inputs[0], [model.get_layer("logits").output, model.outputs[0]]))
     return _views[model]
 
 
 def predict_logits_proba(model, rgb) -> tuple[np.ndarray, np.ndarray]:
     """Logits and softmax for one colour (or a batch), via a direct call rather than model.predict."""
     x = np.atleast_2d(np.asarray(rgb, dtype=np.float32))  # (B, 3) in 0-255
-    logits, probs = _logits_view(model)(x, training=False)
+    logits, probs = _logits_view(model)(x)
     logits, probs = np.asarray(logits), np.asarray(probs)
     return (logits[0], probs[0]) if np.ndim(rgb) == 1 else (logits, probs)
 

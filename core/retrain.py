@@ -16,6 +16,7 @@ from core import families, store
 from core.config import ColorConfig, ShapeConfig
 from core.metrics import classification_report
 from core.retrain_checks import (  # noqa: F401  (re-exported: pages, tests and core.compare use core.retrain.*)
+    MIN_TEXT_CHARS,
     OPTIMIZERS,
     _is_shipped,
     _user_labels,
@@ -58,6 +59,7 @@ class RetrainRequest:
     text: str = ""  # uploaded text for the LSTM, already checked by core.text.check_corpus_upload
     text_name: str = ""
     samples_per_class: int | None = None  # shapes: generated drawings per class
+    text_chars: int | None = None  # text: characters to train on (the last ones); None: this server's cap
     version_name: str = "retrain"
     owner: str = ""  # the session that asked; recorded so only it may delete the version
 
@@ -127,12 +129,15 @@ def text_corpus(req: RetrainRequest) -> tuple[str, list[str], dict]:
         names.append(req.text_name or "upload")
     # The upload comes last so that, when the corpus is cut, the user's own text is the part that stays.
     corpus = "\n".join(parts)
-    cap = get_settings().max_text_train_chars
+    limit = get_settings().max_text_train_chars
+    cap = min(int(req.text_chars), limit) if req.text_chars else limit
     if len(corpus) > cap:
-        notes.append(
-            f"Training on the last {cap:,} of {len(corpus):,} characters (this server's limit keeps an LSTM epoch "
-            "to about half a minute)."
+        why = (
+            "this server's limit keeps an LSTM epoch to about half a minute"
+            if cap == limit
+            else "as chosen: fewer characters, a shorter epoch"
         )
+        notes.append(f"Training on the last {cap:,} of {len(corpus):,} characters ({why}).")
         corpus = corpus[-cap:]
     return corpus, notes, {**text.describe_corpus(corpus, " + ".join(names)), "split": "last part validates"}
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.retrain import RetrainRequest, UserData
 
 OPTIMIZERS = ("adam", "sgd")
+MIN_TEXT_CHARS = 1_000  # a run on fewer characters than this learns nothing worth showing
 
 
 def epoch_cap(family: str) -> int:
@@ -52,6 +53,8 @@ def default_settings(family: str, metadata: dict | None) -> dict:
     }
     if hasattr(cfg, "samples_per_class"):  # a family that draws generated samples per class (shapes)
         out["samples_per_class"] = int(min(cfg.samples_per_class, get_settings().max_generated_per_class))
+    if families.get(family).text_upload:  # a family that learns from text: how much of it one run reads
+        out["text_chars"] = int(get_settings().max_text_train_chars)
     return out
 
 
@@ -81,6 +84,13 @@ def check_request(req: RetrainRequest) -> None:
         )
     if not isinstance(req.seed, (int, np.integer)) or req.seed < 0:
         raise TrainingError(f"The random seed must be a whole number of 0 or more (got {req.seed!r}).")
+    if req.text_chars is not None:
+        limit = get_settings().max_text_train_chars
+        n = req.text_chars
+        if not isinstance(n, (int, np.integer)) or not MIN_TEXT_CHARS <= n <= limit:
+            raise TrainingError(
+                f"Characters to train on must be a whole number between {MIN_TEXT_CHARS:,} and {limit:,} (got {n!r})."
+            )
     if req.family == "shapes" and req.use_builtin:
         cap = get_settings().max_generated_per_class
         n = req.samples_per_class

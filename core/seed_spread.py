@@ -35,11 +35,13 @@ def train_once(family: str, cfg, data: dict | None, seed: int, should_stop=None)
 
 
 def _data(family: str, cfg) -> dict:
-    """The family's built-in data, loaded once for every run; text is cut to the server's per-run cap."""
+    """The family's built-in data, loaded once for every run; text is cut to the quick preset's characters (at most
+    the server's per-run cap)."""
     fam = families.get(family)
     data = fam.load_data(cfg)
     if fam.text_upload:
-        data = {"text": data["text"][-get_settings().max_text_train_chars :]}
+        chars = min(int(fam.quick.get("text_chars", 10**12)), get_settings().max_text_train_chars)
+        data = {"text": data["text"][-chars:]}
     return data
 
 

@@ -23,6 +23,14 @@ def canvas_ink(rgba: np.ndarray) -> np.ndarray:
     Accepts RGBA (H, W, 4), RGB (H, W, 3) or grey (H, W) arrays, dark-on-light.
     """
     a = np.asarray(rgba)
+    if a.ndim == 3 and a.shape[2] in (3, 4) and a.dtype == np.uint8:
+        # The canvas's case, on every stroke: the same formula in integers, channel by channel (a float mean over
+        # a 320x320x4 canvas took ~2 ms, this ~0.4 ms). 255 * (765 - r - g - b) * alpha fits easily in uint32.
+        total = a[..., 0].astype(np.uint32)
+        total += a[..., 1]
+        total += a[..., 2]
+        alpha = a[..., 3] if a.shape[2] == 4 else np.uint32(255)
+        return ((765 - total) * alpha).astype(np.float32) * np.float32(1.0 / (765 * 255))
     if a.ndim == 2:
         rgb, alpha = a[..., None].astype(np.float32), np.full(a.shape, 255.0, np.float32)
     elif a.ndim == 3 and a.shape[2] in (3, 4):

@@ -49,6 +49,7 @@ from core.shape_verdict import (  # noqa: F401  (the model's answer lives there;
     tune_min_confidence,
     verdict,
 )
+from core.traced import traced_call
 
 MODEL_CLASSES = (*CLASS_NAMES, OTHER)  # the shipped model's outputs: the shapes, then "none of these"
 RARE_COPIES = 40  # augmented copies per real drawing, at most, for a class with few real drawings
@@ -302,25 +303,14 @@ def with_classes(model, n_classes: int):
     return clone
 
 
-_predict_fns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _predict_fn(model):
-    """A tf.function around a direct call of the model, traced once per model: far less overhead than predict()."""
-    import tensorflow as tf
-
-    if model not in _predict_fns:
-        spec = tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE), tf.float32)
-        _predict_fns[model] = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    return _predict_fns[model]
 
 
 def predict_proba(model, images) -> np.ndarray:
     """Class probabilities for one (28, 28) image -> (C,), or a batch (B, 28, 28) -> (B, C)."""
     x = np.asarray(images, dtype=np.float32)
     single = x.ndim == 2
-    probs = np.asarray(_predict_fn(model)(x[None] if single else x))  # (B, C)
+    probs = np.asarray(traced_call(model)(x[None] if single else x))  # (B, C)
     return probs[0] if single else probs
 
 
@@ -387,7 +377,6 @@ def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None
         final_learning_rate_fraction=cfg.final_learning_rate_fraction,
         **hooks,
     )
-    _predict_fns.pop(model, None)  # the weights changed; a traced function would still be right, but be explicit
     return Trained(model, result, data)
 
 

@@ -1431,6 +1431,12 @@ case("retrain-seed-negative", "Retrain page", "random seed -1", "random seed")(_
 case("retrain-generated-per-class-zero", "Retrain page", "0 built-in drawings per class", "between 1 and")(
     _refused(family="shapes", samples_per_class=0)
 )
+case("retrain-text-chars-too-few", "Retrain page", "10 characters to train on (text)", "between 1,000 and")(
+    _refused(family="text", optimizer="adam", text_chars=10)
+)
+case("retrain-text-chars-over-cap", "Retrain page", "10,000,000 characters to train on (text)", "between 1,000 and")(
+    _refused(family="text", optimizer="adam", text_chars=10_000_000)
+)
 case("retrain-batch-larger-than-data", "Retrain page", "batch size 100,000 on 4 own colours", "larger than")(
     _start(TWO_COLORS, use_builtin=False, batch_size=100_000, validation_fraction=0.5)
 )

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from core import families, jobs, samples, store
+from core.settings import get_settings
 from tests.conftest import TEST_OWNER, app_test, app_test_as
 
 PAGE = "pages/4_Retrain.py"
@@ -358,3 +359,8 @@ def test_the_quick_preset_fills_the_form_with_the_familys_quick_settings():
     quick = families.get("shapes").quick
     assert at.number_input(key="retrain.shapes.epochs").value == quick["epochs"]
     assert at.number_input(key="retrain.shapes.per_class").value == quick["samples_per_class"]
+    at.radio(key="retrain.family").set_value("text").run()
+    assert at.number_input(key="retrain.text.chars").value == get_settings().max_text_train_chars  # the default
+    at.button(key="retrain.text.quick").click().run()
+    assert not at.exception
+    assert at.number_input(key="retrain.text.chars").value == families.get("text").quick["text_chars"]

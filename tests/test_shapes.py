@@ -565,3 +565,19 @@ def test_strongest_filter_names_the_filter_with_the_highest_activation():
     maps[1, 2, 1] = 0.7
     maps[3, 0, 2] = 0.9
     assert shapes.strongest_filter(maps) == (2, 0.9)
+
+
+def test_canvas_ink_integer_path_matches_the_float_formula():
+    """The canvas's uint8 path (integer sums, for speed) gives the documented formula's values."""
+    rng = np.random.default_rng(5)
+    for channels in (3, 4):
+        rgba = rng.integers(0, 256, (40, 30, channels)).astype(np.uint8)
+        rgb = rgba[..., :3].astype(np.float64)
+        alpha = rgba[..., 3] / 255.0 if channels == 4 else 1.0
+        expected = (1.0 - rgb.mean(axis=-1) / 255.0) * alpha
+        ink = shapes.canvas_ink(rgba)
+        assert ink.dtype == np.float32 and ink.shape == (40, 30)
+        np.testing.assert_allclose(ink, expected, atol=1e-6)
+        np.testing.assert_allclose(shapes.canvas_ink(rgba.astype(np.float32)), expected, atol=1e-6)
+    assert shapes.canvas_ink(np.zeros((2, 2, 4), np.uint8)).max() == 0.0  # transparent black is paper
+    assert shapes.canvas_ink(np.array([[[0, 0, 0, 255]]], np.uint8))[0, 0] == 1.0

@@ -234,3 +234,15 @@ def test_text_page_with_a_colour_model_uses_the_shipped_model(tmp_path):
     assert not at.exception
     assert "not a text model" in warnings(at)
     assert any("Using the shipped model" in c.value for c in at.caption)
+
+
+def test_a_text_run_reads_the_chosen_number_of_last_characters(monkeypatch):
+    text = "abc" * 1000 + "END"
+    corpus, notes, _ = retrain.text_corpus(request(family="text", text=text, text_chars=1000))
+    assert len(corpus) == 1000 and corpus.endswith("END")
+    assert "last 1,000 of 3,003" in notes[0] and "as chosen" in notes[0]
+    monkeypatch.setenv("MLX_MAX_TEXT_TRAIN_CHARS", "2000")  # the server's cap wins over a larger choice
+    corpus, notes, _ = retrain.text_corpus(request(family="text", text=text, text_chars=None))
+    assert len(corpus) == 2000 and "this server's limit" in notes[0]
+    with pytest.raises(TrainingError, match="between 1,000 and 2,000"):
+        retrain.check_request(request(family="text", optimizer="adam", text_chars=5000))
