@@ -22,6 +22,11 @@ class DrawState:
     saved: str = ""  # the last save's confirmation, shown once after the page reruns to list the new sample
 
 
+def grey(values: np.ndarray) -> np.ndarray:
+    """0-1 floats as 0-255 grey pixels."""
+    return np.clip(np.asarray(values) * 255, 0, 255).astype(np.uint8)
+
+
 def image_for(array: np.ndarray, size: int) -> np.ndarray:
     """Upscale a small grey image with square pixels, so 28x28 stays crisp."""
     a = np.asarray(array)
