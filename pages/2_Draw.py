@@ -57,8 +57,8 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
     except samples.SampleStoreError as exc:
         st.error(f"{exc} Your drawing is still on the canvas; try again once the database can be written.")
         return
-    # The save runs inside the live fragment; the samples list below it is outside, so the whole page reruns to
-    # show the new sample there, and the confirmation waits in the page state until then.
+    # A correction is saved from inside the live fragment; the samples list is outside it, so the whole page reruns
+    # to show the new sample there, and the confirmation waits in the page state until then.
     state.saved = f"Saved this drawing as a sample of “{label}”."
     st.rerun()
 
@@ -151,19 +151,21 @@ def live_drawing() -> None:
         with guard("The layer-by-layer view"):  # a layer it cannot explain shows one line; the page carries on
             draw_views.explore_layers(model, activations)
 
-    st.subheader("Save this drawing as a sample")
-    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
-    label = n1.text_input(
-        "Class name (a built-in one or a new one)",
-        key="draw.new_label",
-        placeholder="e.g. heart",
-        max_chars=64,
-    )
-    if n2.button("Save as a sample", key="draw.save"):
-        _save_sample(image, label)
-
 
 live_drawing()
+
+# Outside the live fragment, so a stroke does not redraw it (every element is a message of its own, on every stroke
+# of every student); a click reruns the whole page, the fragment first, so the drawing saved is the one on the canvas.
+st.subheader("Save this drawing as a sample")
+n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+label = n1.text_input(
+    "Class name (a built-in one or a new one)",
+    key="draw.new_label",
+    placeholder="e.g. heart",
+    max_chars=64,
+)
+if n2.button("Save as a sample", key="draw.save"):
+    _save_sample(state.image, label)
 
 draw_views.samples_browser()
 draw_views.training_notes(loaded.metadata)

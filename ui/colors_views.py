@@ -191,24 +191,22 @@ def three_ways(logits: np.ndarray) -> None:
             f"softmax, T={temperature:g}": colors.softmax(logits, temperature),
         }
     )
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        st.plotly_chart(fig.probability_bars(table["softmax"], colors.CLASS_NAMES, "softmax(logits)"), key="colors.sm")
-    with c2:
-        if by_sum is None:
-            st.warning(warning)
-        else:
-            st.plotly_chart(
-                fig.probability_bars(by_sum, colors.CLASS_NAMES, "logits / sum(logits)", range_max=None),
-                key="colors.sum",
-            )
-            for line in colors.explain_divide_by_sum(logits):
-                st.warning(line)
-    with c3:
-        st.plotly_chart(
-            fig.probability_bars(table.iloc[:, 4], colors.CLASS_NAMES, f"softmax(logits / {temperature:g})"),
-            key="colors.temp",
-        )
+    st.plotly_chart(  # one figure of three panels: it is redrawn on every pick
+        fig.side_by_side_bars(
+            [
+                ("softmax(logits)", table["softmax"], 1.0),
+                ("logits / sum(logits)", by_sum, None),
+                (f"softmax(logits / {temperature:g})", table.iloc[:, 4], 1.0),
+            ],
+            colors.CLASS_NAMES,
+        ),
+        key="colors.sm",
+    )
+    if by_sum is None:
+        st.warning(warning)
+    else:
+        for line in colors.explain_divide_by_sum(logits):
+            st.warning(line)
     st.dataframe(table.round(3), hide_index=True, width="stretch")  # a Styler cost ~10 ms per rerun
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["probability_bars", "history_curves", "heatmap", "confusion_heatmap", "per_class_bars"]
+__all__ = ["probability_bars", "side_by_side_bars", "history_curves", "heatmap", "confusion_heatmap", "per_class_bars"]
 
 ACCENT = "#e4572e"
 BASE = "#4c78a8"
@@ -23,9 +23,67 @@ def probability_bars(
 ) -> go.Figure:
     """Horizontal bars, one per class, with the top (or `highlight`) class marked."""
     p = np.asarray(probabilities, dtype=float)
+    layout = {
+        "title": {"text": title},
+        "height": 40 + 28 * len(p),
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "yaxis": {"autorange": "reversed"},
+    }
+    if range_max is not None:
+        layout["xaxis"] = {"range": _bar_range(p, range_max)}
+    return unvalidated_figure([_bars(p, labels, highlight, colors)], layout)
+
+
+def side_by_side_bars(panels: Sequence[tuple[str, Sequence[float] | None, float | None]], labels: Sequence[str]):
+    """Several bar panels over the same classes in one figure, each (title, values or None, range_max); a None
+    panel stays empty (its caller says why). One figure instead of one per panel: the Colors page redraws these on
+    every pick, and each chart is a message of its own."""
+    n = len(panels)
+    gap = 0.04
+    width = (1.0 - gap * (n - 1)) / n
+    data, annotations = [], []
+    layout: dict = {
+        "height": 40 + 28 * len(labels),
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "showlegend": False,
+    }
+    for i, (title, values, range_max) in enumerate(panels):
+        suffix = "" if i == 0 else str(i + 1)
+        start = i * (width + gap)
+        layout[f"xaxis{suffix}"] = {"domain": [start, start + width], "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {"autorange": "reversed", "anchor": f"x{suffix}", "showticklabels": i == 0}
+        if i:
+            layout[f"yaxis{suffix}"]["matches"] = "y"
+        annotations.append(
+            {
+                "text": title,
+                "x": start + width / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
+        )
+        if values is None:
+            continue
+        p = np.asarray(values, dtype=float)
+        if range_max is not None:
+            layout[f"xaxis{suffix}"]["range"] = _bar_range(p, range_max)
+        data.append({**_bars(p, labels, None, None), "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    layout["annotations"] = annotations
+    return unvalidated_figure(data, layout)
+
+
+def _bar_range(p: np.ndarray, range_max: float) -> list[float]:
+    return [min(0.0, float(p.min())), max(range_max, float(p.max()))]
+
+
+def _bars(p: np.ndarray, labels: Sequence[str], highlight: int | None, colors: Sequence[str] | None) -> dict:
+    """One horizontal bar trace with the top (or `highlight`) class marked and each value written on its bar."""
     top = int(np.argmax(p)) if highlight is None else highlight
     bar_colors = list(colors) if colors is not None else [ACCENT if i == top else BASE for i in range(len(p))]
-    bars = {
+    return {
         "type": "bar",
         "x": p.tolist(),
         "y": [str(label) for label in labels],
@@ -37,15 +95,6 @@ def probability_bars(
         "text": [f"{v:.3f}" for v in p],
         "textposition": "auto",
     }
-    layout = {
-        "title": {"text": title},
-        "height": 40 + 28 * len(p),
-        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        "yaxis": {"autorange": "reversed"},
-    }
-    if range_max is not None:
-        layout["xaxis"] = {"range": [min(0.0, float(p.min())), max(range_max, float(p.max()))]}
-    return unvalidated_figure([bars], layout)
 
 
 def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
