@@ -87,7 +87,8 @@ def model_input(page) -> np.ndarray:
     """The page's own picture of the model's 28×28 input (step 3), read back from the served image."""
     from PIL import Image
 
-    image = page.get_by_test_id("stImage").filter(has_text="3 · scaled to 28×28").locator("img")
+    # The four steps are one image element; each picture sits in its own container with its caption.
+    image = page.get_by_test_id("stImageContainer").filter(has_text="3 · scaled to 28×28").locator("img")
     served = page.request.get(urljoin(page.url, image.get_attribute("src")))
     big = np.asarray(Image.open(io.BytesIO(served.body())).convert("L"))
     step = big.shape[0] // 28  # draw_views.image_for repeats each pixel step × step times
