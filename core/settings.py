@@ -33,6 +33,7 @@ _ACCEPTS = {
 _FIELD_ACCEPTS = {  # fields with rules beyond their type
     "training_worker": "'process' (each training in its own low-priority process) or 'thread' (in the server process)",
     "training_nice": "a whole number from 0 (off) to 19",
+    "live_turns": "a whole number from 1 to 64",
 }
 
 
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     max_epochs: int = 200  # MLX_MAX_EPOCHS
     max_text_epochs: int = 3  # MLX_MAX_TEXT_EPOCHS: LSTM epochs are minutes each on a CPU
     max_train_samples: int = 200_000  # MLX_MAX_TRAIN_SAMPLES
+    live_turns: int = 1  # MLX_LIVE_TURNS: live picks and strokes run at once (ui.common.taking_turns)
     max_text_train_chars: int = 200_000  # MLX_MAX_TEXT_TRAIN_CHARS: about 30 s per LSTM epoch on 2 CPU cores
     max_generated_per_class: int = 400  # MLX_MAX_GENERATED_PER_CLASS: generated drawings per shape class in a retrain
     # MLX_MAX_CONCURRENT_TRAININGS: a fixed cap when set in the environment; unset, core.jobs decides from the cores
@@ -111,6 +113,13 @@ class Settings(BaseSettings):
         value = value.strip().lower()  # "Process " is fine
         if value not in TRAINING_WORKERS:
             raise ValueError(f"use {_FIELD_ACCEPTS['training_worker']}")
+        return value
+
+    @field_validator("live_turns")
+    @classmethod
+    def _turns(cls, value: int) -> int:
+        if not 1 <= value <= 64:  # 0 would stop every live page
+            raise ValueError(f"use {_FIELD_ACCEPTS['live_turns']}")
         return value
 
     @field_validator("training_nice")

@@ -18,7 +18,7 @@ from ui.colors_views import (
     scaling_bug,
     three_ways,
 )
-from ui.common import guarded, page_header
+from ui.common import guarded, page_header, taking_turns
 from ui.models import active_label, load_active
 from ui.state import page_state
 
@@ -70,6 +70,7 @@ if "colors.picker" not in widgets:
 
 
 @st.fragment
+@taking_turns  # a class's picks and strokes run one at a time, each at full speed
 @guarded("The live prediction")
 def live_prediction() -> None:
     left, right = st.columns([1, 2])

@@ -58,6 +58,7 @@ FILE_TIERS: dict[str, str] = {
     "test_teach_cli.py": "integration",
     "test_teach_core.py": "unit",
     "test_figures.py": "unit",
+    "test_live_turns.py": "unit",
     "test_teach_page.py": "apptest",
     "test_teach_store.py": "unit",
     "test_tensor_pages.py": "unit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -72,6 +73,36 @@ def guard(what: str):
     except (Exception, RecursionError, MemoryError) as exc:
         log.exception("%s failed", what)
         st.error(plain_message(exc, what))
+
+
+LIVE_TURN_WAIT_S = 2.0  # then a run goes ahead without its turn: a stuck run never stops the others
+
+
+def taking_turns(fn: Callable) -> Callable:
+    """Run a live fragment (a colour pick, a stroke) when it is its turn: at most `MLX_LIVE_TURNS` (1) at once.
+
+    Every session's script runs in a thread of one interpreter. When a class of 30 picks and draws at once, a dozen
+    runs at a time made each other several times slower (GIL hand-offs: in `python -m bench --only class`, the
+    slowest requests of a burst took 110-160 ms); taking turns, each run goes at full speed and the same bursts
+    ended within ~55 ms. A run that waits longer than LIVE_TURN_WAIT_S goes ahead anyway, so one slow run can
+    delay the others but never stop them."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        turns = _live_turns(get_settings().live_turns)
+        got_turn = turns.acquire(timeout=LIVE_TURN_WAIT_S)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if got_turn:
+                turns.release()
+
+    return run
+
+
+@functools.lru_cache(maxsize=4)
+def _live_turns(n: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(n)
 
 
 def guarded(what: str) -> Callable:
