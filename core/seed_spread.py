@@ -40,8 +40,8 @@ def _data(family: str, cfg) -> dict:
     fam = families.get(family)
     data = fam.load_data(cfg)
     if fam.text_upload:
-        chars = min(int(fam.quick.get("text_chars", 10**12)), get_settings().max_text_train_chars)
-        data = {"text": data["text"][-chars:]}
+        cap = get_settings().max_text_train_chars
+        data = {"text": data["text"][-min(int(fam.quick.get("text_chars", cap)), cap) :]}
     return data
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_epochs: int = 200  # MLX_MAX_EPOCHS
     max_text_epochs: int = 3  # MLX_MAX_TEXT_EPOCHS: LSTM epochs are minutes each on a CPU
     max_train_samples: int = 200_000  # MLX_MAX_TRAIN_SAMPLES
-    live_turns: int = 1  # MLX_LIVE_TURNS: live picks and strokes run at once (ui.common.taking_turns)
+    live_turns: int = 1  # MLX_LIVE_TURNS: how many live picks and strokes run at once (ui.common.taking_turns)
     max_text_train_chars: int = 200_000  # MLX_MAX_TEXT_TRAIN_CHARS: about 30 s per LSTM epoch on 2 CPU cores
     max_generated_per_class: int = 400  # MLX_MAX_GENERATED_PER_CLASS: generated drawings per shape class in a retrain
     # MLX_MAX_CONCURRENT_TRAININGS: a fixed cap when set in the environment; unset, core.jobs decides from the cores

@@ -18,7 +18,7 @@ from ui.colors_views import (
     scaling_bug,
     three_ways,
 )
-from ui.common import guarded, page_header, taking_turns
+from ui.common import live_fragment, page_header
 from ui.models import active_label, load_active
 from ui.state import page_state
 
@@ -69,9 +69,7 @@ if "colors.picker" not in widgets:
     _set_rgb(state.rgb)
 
 
-@st.fragment
-@taking_turns  # a class's picks and strokes run one at a time, each at full speed
-@guarded("The live prediction")
+@live_fragment("The live prediction")  # a class's picks and strokes take turns, each at full speed
 def live_prediction() -> None:
     left, right = st.columns([1, 2])
     with left:

@@ -9,7 +9,7 @@ from core import figures as fig
 from core import samples, shapes
 from ui import draw_views
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
-from ui.common import guard, guarded, page_header, taking_turns
+from ui.common import guard, live_fragment, page_header
 from ui.identity import owner
 from ui.models import active_label, load_active
 from ui.state import page_state
@@ -63,9 +63,7 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
     st.rerun()
 
 
-@st.fragment
-@taking_turns  # a class's picks and strokes run one at a time, each at full speed
-@guarded("The live drawing")
+@live_fragment("The live drawing")  # a class's picks and strokes take turns, each at full speed
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:

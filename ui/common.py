@@ -105,6 +105,16 @@ def _live_turns(n: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(n)
 
 
+def live_fragment(what: str) -> Callable:
+    """A page's live part (it reruns on every pick or stroke): a fragment that takes turns, inside the error
+    boundary."""
+
+    def wrap(fn: Callable) -> Callable:
+        return st.fragment(taking_turns(guarded(what)(fn)))
+
+    return wrap
+
+
 def guarded(what: str) -> Callable:
     """The same boundary as a decorator, for fragments (a fragment rerun does not pass through the page's guard)."""
 
