@@ -145,8 +145,9 @@ async def _join(url: str, page: str, seed: int, rng, tally: Tally, joined) -> Se
 
 def quick_form(family: str) -> dict:
     """The Retrain form's values for the family's quick preset (user key -> value)."""
-    from core import families, store
-    from core.retrain_checks import quick_settings
+    from core.engine import registry as families
+    from core.engine.checks import quick_settings
+    from core.store import models as store
 
     quick = quick_settings(family, store.load_metadata(families.get(family).shipped_dir()))
     values = {f"retrain.{family}.epochs": int(quick["epochs"])}
@@ -160,7 +161,7 @@ async def train_session(
 ) -> None:
     """A student who opens the Retrain page, picks a family, presses Start on the quick preset after `delay` s, and
     keeps the page open until the training panel is gone (the job ended)."""
-    from core import families
+    from core.engine import registry as families
 
     family = TRAIN_FAMILIES[i % len(TRAIN_FAMILIES)]
     entry = families.get(family)

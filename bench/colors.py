@@ -8,7 +8,7 @@ from bench.timing import percentiles, time_calls
 
 
 def run() -> dict:
-    from core import colors
+    from core.families.colors import model as colors
 
     model = colors.load_shipped().model
     rgb = np.array([51, 102, 204], dtype=np.float32)

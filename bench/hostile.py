@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.families.text import generate as text_generate
+
 CPU_TARGET_S, MEMORY_TARGET_MB = 1.0, 200.0
 
 
@@ -84,13 +86,16 @@ def _real_png(side: int) -> str:
 
 def requests() -> dict[str, Callable[[], object]]:
     """name -> the request. Built lazily, so the models load before any measurement."""
-    from core import colors, inspect, store, text
+    from core.families.colors import model as colors
+    from core.families.text import model as text
+    from core.inspector import inspect
     from core.settings import get_settings
+    from core.store import models as store
     from ui import canvas
 
     settings = get_settings()
     loaded, vocab = text.load_text_model()
-    sampler = text.CharSampler(loaded.model, vocab)
+    sampler = text_generate.CharSampler(loaded.model, vocab)
     side = int(settings.max_model_params**0.5) - 1  # a Dense layer just under the parameter cap
     lstm_units = int((settings.max_model_params / 8) ** 0.5) - 2  # 4u(u + u + 1) just under the cap
     shipped_text = store.shipped_model_dir("text")
@@ -132,11 +137,11 @@ def requests() -> dict[str, Callable[[], object]]:
         "typed_colour_backtracking_at_cap": lambda: colors.parse_color("rgb(" + " " * 90 + "1,2"),
         "typed_colour_1mb": lambda: colors.parse_color("rgb(" + " " * 1_000_000 + "1,2"),
         "trick_it_at_cap": lambda: (
-            text.surprisal(sampler, ("The flumbering zorquist " * 25)[: settings.max_trick_chars]),
-            text.generate_text(sampler, ("The flumbering zorquist " * 25)[: settings.max_trick_chars], 160, 0),
+            text_generate.surprisal(sampler, ("The flumbering zorquist " * 25)[: settings.max_trick_chars]),
+            text_generate.generate_text(sampler, ("The flumbering zorquist " * 25)[: settings.max_trick_chars], 160, 0),
         ),
-        "trick_it_1m_chars": lambda: text.surprisal(sampler, "To be or not " * 80_000),
-        "generate_at_caps": lambda: text.generate_text(
+        "trick_it_1m_chars": lambda: text_generate.surprisal(sampler, "To be or not " * 80_000),
+        "generate_at_caps": lambda: text_generate.generate_text(
             sampler, "ROMEO:\n" * (settings.max_seed_chars // 7), settings.max_generate_chars, n_samples=5
         ),
         "score_text_at_cap": lambda: text.evaluate_text(

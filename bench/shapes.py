@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.timing import percentiles, time_calls
+from core.inputs import canvas as shape_preprocess
 
 
 def _canvas() -> np.ndarray:
@@ -17,20 +18,22 @@ def _canvas() -> np.ndarray:
 
 
 def run() -> dict:
-    from core import shapes
+    from core.families.shapes import model as shapes
 
     model = shapes.load_shipped().model
     rgba = _canvas()
 
     def ours():
-        return shapes.predict_proba(model, shapes.preprocess_canvas(rgba))
+        return shapes.predict_proba(model, shape_preprocess.preprocess_canvas(rgba))
 
     def baseline():
-        return model.predict(shapes.preprocess_canvas(rgba)[None].astype(np.float32), verbose=0)
+        return model.predict(shape_preprocess.preprocess_canvas(rgba)[None].astype(np.float32), verbose=0)
 
     fast = time_calls(ours)
     slow = time_calls(baseline, repeats=100)
     out = {**percentiles(fast, "shape_predict"), **percentiles(slow, "shape_model_predict")}
     out["shape_predict_speedup_vs_predict"] = round(float(np.percentile(slow, 50) / np.percentile(fast, 50)), 2)
-    out["shape_preprocess_p50_ms"] = percentiles(time_calls(lambda: shapes.preprocess_canvas(rgba)), "x")["x_p50_ms"]
+    out["shape_preprocess_p50_ms"] = percentiles(time_calls(lambda: shape_preprocess.preprocess_canvas(rgba)), "x")[
+        "x_p50_ms"
+    ]
     return out

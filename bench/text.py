@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from core.families.text import generate as text_generate
+
 N_CHARS = 1000  # per timed run: long enough that per-call overhead dominates, as it does in the app
 SEED = "ROMEO:"
 
@@ -74,15 +76,15 @@ class TutorialOneStep:
 
 
 def run() -> dict:
-    from core import text as T
+    from core.families.text import model as T
 
     loaded, vocab = T.load_text_model()
-    sampler = T.CharSampler(loaded.model, vocab)
+    sampler = text_generate.CharSampler(loaded.model, vocab)
     baseline = TutorialOneStep(loaded.model, vocab)
 
-    T.generate_text(sampler, SEED, 50, random_seed=0)  # warm-up
+    text_generate.generate_text(sampler, SEED, 50, random_seed=0)  # warm-up
     t0 = time.perf_counter()
-    ours = T.generate_text(sampler, SEED, N_CHARS, temperature=1.0, random_seed=0, max_chars=N_CHARS)
+    ours = text_generate.generate_text(sampler, SEED, N_CHARS, temperature=1.0, random_seed=0, max_chars=N_CHARS)
     ours_s = time.perf_counter() - t0
 
     baseline.generate(SEED, 20)  # warm-up: traces the tf.function for both input shapes
@@ -93,7 +95,7 @@ def run() -> dict:
 
     batch = 8
     t0 = time.perf_counter()
-    T.generate_text(sampler, SEED, N_CHARS, n_samples=batch, random_seed=0, max_chars=N_CHARS)
+    text_generate.generate_text(sampler, SEED, N_CHARS, n_samples=batch, random_seed=0, max_chars=N_CHARS)
     batch_s = time.perf_counter() - t0
     return {
         "text_chars_per_s": round(N_CHARS / ours_s, 1),

@@ -18,9 +18,9 @@ EPOCHS = 3
 def run() -> dict:
     import keras
 
-    from core import colors
-    from core.config import ColorConfig
-    from core.training import chance_loss, copy_model, make_optimizer, train
+    from core.engine.training import chance_loss, copy_model, make_optimizer, train
+    from core.families.colors import model as colors
+    from core.families.colors.config import ColorConfig
 
     cfg = ColorConfig()
     data = colors.prepare_color_data(cfg)

@@ -20,7 +20,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's commands; `train` and `evaluate` list every family in core.families' registry."""
-    from core import families
+    from core.engine import registry as families
 
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--target", type=float, default=0.9)
     experiment.add_argument("--pool-size", type=int)
 
-    from core.teach_cli import add_teach_parser
+    from core.families.teach.cli import add_teach_parser
 
     add_teach_parser(sub)
     return parser
@@ -63,12 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict:
     """Dispatch to the family (through the registry) or the module that owns the command."""
-    from core import families
+    from core.engine import registry as families
 
     if args.command == "train" and args.out is not None:
         from pathlib import Path
 
-        from core import store
+        from core.store import models as store
 
         if not args.out.strip():  # an empty --out used to fall through to saved_models/<family>, the shipped model
             raise ValueError("--out is empty: give the folder to write the model to, or leave --out out.")
@@ -86,19 +86,19 @@ def run(args: argparse.Namespace) -> dict:
     if args.command == "evaluate":
         return families.get(args.family).evaluate_cli(args)
     if args.command == "inspect":
-        from core import inspect as inspector
+        from core.inspector import inspect as inspector
 
         return inspector.inspect_cli(args)
     if args.command == "export":
-        from core import export
+        from core.store import export
 
         return export.export_cli(args)
     if args.command == "teach":
-        from core.teach_cli import teach_cli
+        from core.families.teach.cli import teach_cli
 
         return teach_cli(args)
     if args.command == "experiment":
-        from core import vectors
+        from core.vectors import search as vectors
 
         return vectors.experiment_cli(args)
     raise ValueError(f"Unknown command {args.command!r}.")

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODELS_DIR = REPO_ROOT / "saved_models"
+DATA_DIR = REPO_ROOT / "core" / "data"  # the real data the app ships (see its SOURCES.md)
 TRAINING_WORKERS = ("process", "thread")
 ENV_PREFIX = "MLX_"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}

@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core import colors
-from core import figures as fig
+from core.families.colors import model as colors
+from core.figures import common as common_figures
 from core.settings import get_settings
 from ui import colors_views as views
 from ui.colors_views import (
@@ -98,7 +98,7 @@ def live_prediction() -> None:
             unsafe_allow_html=True,
         )
         st.plotly_chart(
-            fig.probability_bars(
+            common_figures.probability_bars(
                 probs,
                 colors.CLASS_NAMES,
                 "Softmax over the 9 families",

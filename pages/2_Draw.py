@@ -4,9 +4,13 @@ gathers your drawings as samples, as Teachable Machine does."""
 import numpy as np
 import streamlit as st
 
-from core import cnn_explain as cnn
-from core import figures as fig
-from core import samples, shapes
+from core.families.shapes import explain as cnn
+from core.families.shapes import figures as shape_figures
+from core.families.shapes import model as shapes
+from core.families.shapes import verdict as shape_verdict
+from core.figures import common as common_figures
+from core.inputs import canvas as shape_preprocess
+from core.store import samples
 from ui import draw_views
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guard, live_fragment, page_header
@@ -29,10 +33,12 @@ if loaded is None:
     st.stop()
 model = loaded.model
 class_names = shapes.class_names_for(loaded.metadata, model)
-shown_names = shapes.display_names(class_names)
-min_confidence = shapes.min_confidence_for(loaded.metadata)
+shown_names = shape_verdict.display_names(class_names)
+min_confidence = shape_verdict.min_confidence_for(loaded.metadata)
 st.caption(f"Model: {active_label('shapes')} ({len(class_names)} classes: {', '.join(shown_names)}).")
-st.caption(shapes.measured_summary(loaded.metadata), help="Measured by `python -m core train shapes`; see the README.")
+st.caption(
+    shape_verdict.measured_summary(loaded.metadata), help="Measured by `python -m core train shapes`; see the README."
+)
 
 state = page_state("draw", draw_views.DrawState)  # everything this page remembers, in one typed object
 
@@ -80,7 +86,7 @@ def live_drawing() -> None:
         with right:
             st.success(state.saved)
         state.saved = ""
-    steps = shapes.preprocess_steps(rgba) if rgba is not None else None
+    steps = shape_preprocess.preprocess_steps(rgba) if rgba is not None else None
     image = steps.image if steps is not None and steps.status == "ok" else None
     state.image = image
     with right:
@@ -89,15 +95,17 @@ def live_drawing() -> None:
             st.caption("The prediction appears here as soon as you lift the mouse.")
             return
         if steps.status in {"dot", "scribble"}:  # no shape to name: say so before the model is asked
-            draw_views.show_answer(shapes.NONE_OF_THESE)
+            draw_views.show_answer(shape_verdict.NONE_OF_THESE)
             st.warning(steps.message)
             return
         probs = shapes.predict_proba(model, image)
-        said = shapes.verdict(probs, class_names, min_confidence)
+        said = shape_verdict.verdict(probs, class_names, min_confidence)
         draw_views.show_answer(said.name, None if said.rejected else said.confidence)
         if said.rejected:
             st.caption(said.message)
-        st.plotly_chart(fig.probability_bars(probs, shown_names, "Softmax over the classes"), key="draw.bars")
+        st.plotly_chart(
+            common_figures.probability_bars(probs, shown_names, "Softmax over the classes"), key="draw.bars"
+        )
         others = [c for i, c in enumerate(class_names) if i != said.index and c != shapes.OTHER]
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
         truth = c1.selectbox("Wrong? It was a …", others, key="draw.truth")
@@ -112,7 +120,7 @@ def live_drawing() -> None:
             draw_views.grey(steps.ink[::2, ::2]),
             draw_views.grey(steps.crop),
             draw_views.image_for(image, 150),
-            fig.value_image(image / 255.0, scale=5),
+            shape_figures.value_image(image / 255.0, scale=5),
         ],
         caption=[
             "1 · the canvas as ink",
@@ -132,7 +140,7 @@ def live_drawing() -> None:
     maps = activations.outputs[first_conv]
     strongest, peak = shapes.strongest_filter(maps)
     st.image(
-        fig.feature_map_mosaic(maps, columns=8, scale=4),
+        shape_figures.feature_map_mosaic(maps, columns=8, scale=4),
         caption=(
             f"{first_conv}: {maps.shape[-1]} feature maps of {maps.shape[0]}×{maps.shape[1]}, filters 1–{maps.shape[-1]} "
             f"in reading order. The strongest response is filter {strongest + 1} "

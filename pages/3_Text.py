@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core import text as T
+from core.families.text import generate as text_generate
+from core.families.text import model as T
 from core.settings import get_settings
 from ui import text_views as V
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
@@ -27,10 +28,10 @@ with guard("The Text page"):
         st.stop()
 
     @st.cache_resource(show_spinner=False, max_entries=8)
-    def _sampler(_loaded, key: str) -> T.CharSampler:
+    def _sampler(_loaded, key: str) -> text_generate.CharSampler:
         """One NumPy copy of the weights per model folder; it only reads the shared model."""
         del key  # the cache key: folder and save time
-        return T.CharSampler(_loaded.model, T.vocab_from_metadata(_loaded.metadata))
+        return text_generate.CharSampler(_loaded.model, T.vocab_from_metadata(_loaded.metadata))
 
     @st.cache_resource(show_spinner=False)
     def _tutorial_summary() -> list[dict]:
@@ -86,7 +87,7 @@ with guard("The Text page"):
             "Random seed (empty = a fresh one each time)",
             value=None,
             min_value=0,
-            max_value=T.MAX_RANDOM_SEED,
+            max_value=text_generate.MAX_RANDOM_SEED,
             step=1,
             placeholder="fresh each Generate",
             key="text.random_seed",
@@ -106,7 +107,7 @@ with guard("The Text page"):
 
     if st.button("Generate", type="primary", key="text.generate"):
         try:
-            stream = T.GenerationStream(
+            stream = text_generate.GenerationStream(
                 sampler,
                 seed_text,
                 length,
@@ -137,9 +138,11 @@ with guard("The Text page"):
                 "text.step_temperature", None
             )  # the step-through's slider starts at this run's temperature
             # The same start, decoded greedily: for the sampling-versus-argmax comparison below.
-            state.argmax = T.generate_text(sampler, stream.seed.text, min(stream.length, 400), temperature=0)
+            state.argmax = text_generate.generate_text(
+                sampler, stream.seed.text, min(stream.length, 400), temperature=0
+            )
 
-    result: T.Generation | None = state.result
+    result: text_generate.Generation | None = state.result
     if result is None:
         st.info("Press **Generate** to let the model write.")
     else:

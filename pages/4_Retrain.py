@@ -4,9 +4,13 @@ or delete versions, and compare two versions on the same held-out inputs."""
 
 import streamlit as st
 
-from core import families, identity, jobs, retrain, samples, store
-from core import text as text_core
+from core.engine import checks as retrain_checks
+from core.engine import jobs, retrain
+from core.engine import registry as families
+from core.families.text import model as text_core
 from core.settings import get_settings
+from core.store import identity, samples
+from core.store import models as store
 from ui import retrain_views as views
 from ui import spread_views
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
@@ -48,13 +52,13 @@ with guard("The Retrain page"):
     st.caption(f"{FAMILY.description} In use for you: {active_label(family)}.")
     views.example_line(family)
     shipped_meta = store.load_metadata(FAMILY.shipped_dir())
-    defaults = retrain.default_settings(family, shipped_meta)
-    cap = retrain.epoch_cap(family)
+    defaults = retrain_checks.default_settings(family, shipped_meta)
+    cap = retrain_checks.epoch_cap(family)
 
     def _key(name: str) -> str:
         return f"retrain.{family}.{name}"  # per family, so switching models brings back that model's defaults
 
-    quick = retrain.quick_settings(family, shipped_meta)
+    quick = retrain_checks.quick_settings(family, shipped_meta)
     if st.button(
         f"⚡ Quick preset: {quick['epochs']} epoch(s), ready in seconds",
         key=_key("quick"),
@@ -132,7 +136,7 @@ with guard("The Retrain page"):
                     step=10_000,
                     key=_key("chars"),
                     disabled=running,
-                    help=f"{retrain.MIN_TEXT_CHARS:,} to {settings.max_text_train_chars:,} on this server. Fewer "
+                    help=f"{retrain_checks.MIN_TEXT_CHARS:,} to {settings.max_text_train_chars:,} on this server. Fewer "
                     "characters, a shorter epoch: about 13,000 a second on two cores.",
                 )
             samples_per_class = None
@@ -169,8 +173,8 @@ with guard("The Retrain page"):
             if not demo:
                 optimizer = st.selectbox(
                     "Optimizer",
-                    retrain.OPTIMIZERS,
-                    index=retrain.OPTIMIZERS.index(defaults["optimizer"]),
+                    retrain_checks.OPTIMIZERS,
+                    index=retrain_checks.OPTIMIZERS.index(defaults["optimizer"]),
                     format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o],
                     key=_key("optimizer"),
                     disabled=running,

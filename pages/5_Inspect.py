@@ -5,10 +5,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import export, store
-from core import figures as fig
-from core import inspect as inspector
-from core import tensor_pages as pager
+from core.inspector import figures as inspect_figures
+from core.inspector import inspect as inspector
+from core.inspector import tensor_pages as pager
+from core.store import export, topology
+from core.store import models as store
 from ui import inspect_views as views
 from ui.common import guard, guarded, page_header
 from ui.inspect_views import layers_tab, upload_source, weights_tab
@@ -77,17 +78,19 @@ def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoic
         try:
             before_arrays = read_arrays(str(before.path), _stamp(before.path))
             after_arrays = read_arrays(str(after.path), _stamp(after.path))
-        except store.StoreError as exc:
+        except topology.StoreError as exc:
             st.error(f"These versions cannot be compared: {exc}")
         else:
             diff = inspector.diff_arrays(before_arrays, after_arrays)
             st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch")
-            st.plotly_chart(fig.diff_bars(diff), key="inspect.diff_bars")
+            st.plotly_chart(inspect_figures.diff_bars(diff), key="inspect.diff_bars")
             comparable = [r["name"] for r in diff if r["l2_change"] is not None]
             if comparable:
                 tensor = st.selectbox("Difference heatmap of", comparable, key="inspect.diff_tensor")
                 matrix, caption = inspector.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
-                st.plotly_chart(fig.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat")
+                st.plotly_chart(
+                    inspect_figures.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat"
+                )
                 st.caption(caption)
 
 
@@ -114,12 +117,12 @@ def main() -> None:
         chosen = choices[labels.index(label)]
         try:
             inspection = inspect_folder(str(chosen.path), _stamp(chosen.path))
-        except store.StoreError as exc:
+        except topology.StoreError as exc:
             st.error(f"This model folder cannot be read: {exc}")
             st.stop()
         try:
             layout, layout_error = folder_layout(str(chosen.path), _stamp(chosen.path)), ""
-        except store.StoreError as exc:  # the checks below say the same in their own words
+        except topology.StoreError as exc:  # the checks below say the same in their own words
             layout, layout_error = None, str(exc)
     else:
         inspection, layout, layout_error = upload_source()
@@ -179,7 +182,7 @@ def main() -> None:
                 st.download_button(
                     "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
                 )
-            except store.StoreError as exc:
+            except topology.StoreError as exc:
                 st.error(f"The export failed: {exc}")
 
 

@@ -8,10 +8,12 @@ st.session_state. A server URL (MLX_QDRANT_URL) uses the same code, and many app
 
 import streamlit as st
 
-from core import families, store, vectors
-from core import figures as fig
+from core.engine import registry as families
 from core.settings import get_settings
-from core.vector_loop import LabellingLoop
+from core.store import models as store
+from core.vectors import figures as vector_figures
+from core.vectors import search as vectors
+from core.vectors.loop import LabellingLoop
 from ui import vector_views as views
 from ui.common import demo_mode, guard, page_header
 from ui.identity import owner
@@ -49,7 +51,7 @@ with guard("The Vector search page"):
         del model_path, stamp, n_user  # cache key only: one pool per model, save time and user samples
         if name == "colors":
             return vectors.color_pool(model, size)
-        from core import samples
+        from core.store import samples
 
         try:
             user = [(image, label) for _, image, label, _ in samples.drawings(owner=owner())]
@@ -60,7 +62,7 @@ with guard("The Vector search page"):
     def n_user_drawings() -> int:
         if pool_name != "drawings":
             return 0
-        from core import samples
+        from core.store import samples
 
         try:
             return sum(samples.drawing_counts(owner=owner()).values())
@@ -105,12 +107,12 @@ with guard("The Vector search page"):
     loop = state.loop
     coords, components = vectors.pca_2d(pool.vectors)
     if pool.name == "colors":
-        from core import colors
+        from core.families.colors import model as colors
 
         class_names = list(colors.CLASS_NAMES)
         head_layer = "logits"
     else:
-        from core import shapes
+        from core.families.shapes import model as shapes
 
         class_names = shapes.class_names_for(loaded.metadata, model)
         head_layer = "dense_out"
@@ -187,14 +189,14 @@ with guard("The Vector search page"):
     with g1:
         point_colors = [item["hex"] for item in pool.items] if pool.name == "colors" else None
         st.plotly_chart(
-            fig.pool_projection(coords, point_colors, loop.labelled, loop.path),
+            vector_figures.pool_projection(coords, point_colors, loop.labelled, loop.path),
             key="vectors.pca",
         )
     with g2:
-        st.plotly_chart(fig.score_histogram(logits), key="vectors.hist")
+        st.plotly_chart(vector_figures.score_histogram(logits), key="vectors.hist")
         if loop.losses:
             losses = loop.losses
-            st.plotly_chart(fig.head_loss_curve(losses), key="vectors.loss")
+            st.plotly_chart(vector_figures.head_loss_curve(losses), key="vectors.loss")
             st.caption(f"BCE loss {losses[0]:.4f} → {losses[-1]:.4f} over {len(losses)} iterations.")
 
     # ---------------------------------------------------------------- 3. finish

@@ -3,9 +3,11 @@ gather samples, train in the background, look under the hood, try the model live
 
 import streamlit as st
 
-from core import jobs, teach, teach_store
-from core.teach_data import BACKGROUND, KINDS, TeachError
-from core.teach_models import TeachConfig
+from core.engine import jobs
+from core.families.teach import job as teach
+from core.families.teach import projects as teach_store
+from core.families.teach.data import BACKGROUND, KINDS, TeachError
+from core.families.teach.model import TeachConfig
 from ui import retrain_views
 from ui import teach_views as views
 from ui.common import guard, page_header

@@ -3,7 +3,7 @@ runs side by side (core.classroom)."""
 
 import streamlit as st
 
-from core import classroom, identity, samples
+from core.store import classroom, identity, samples
 from ui import class_views as views
 from ui.common import guard, page_header
 from ui.identity import owner

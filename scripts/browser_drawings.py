@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.inputs import canvas as shape_preprocess
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
 
 from mouse_paths import SHAPES, draw_on_canvas, mouse_strokes  # noqa: E402
-
-from core import shapes  # noqa: E402
 
 BLANK_CHECK = """c => new Promise(resolve => {
   const ctx = c.getContext('2d');
@@ -66,11 +66,11 @@ def collect(url: str, per_class: int, seed: int, classes: tuple[str, ...]) -> tu
             for name in classes:
                 draw_on_canvas(page, canvas, mouse_strokes(name, rng))
                 rgba = canvas_rgba(page)
-                image = shapes.preprocess_canvas(rgba)
+                image = shape_preprocess.preprocess_canvas(rgba)
                 if image is not None:
                     images.append(image)
                     labels.append(name)
-                    inks.append(np.clip(shapes.canvas_ink(rgba) * 255, 0, 255).astype(np.uint8))
+                    inks.append(np.clip(shape_preprocess.canvas_ink(rgba) * 255, 0, 255).astype(np.uint8))
                 else:
                     print(f"a {name} did not reach the canvas; skipped", file=sys.stderr)
                 # The canvas toolbar's reset clears in the browser without remounting the component.

@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.teach_data import BACKGROUND, encode_png, load_folder  # noqa: E402
-from core.teach_experiments import samples_curve, seed_spread, teach_run, variance_curve  # noqa: E402
-from core.teach_models import TeachConfig  # noqa: E402
+from core.families.teach.data import BACKGROUND, encode_png, load_folder  # noqa: E402
+from core.families.teach.experiments import samples_curve, seed_spread, teach_run, variance_curve  # noqa: E402
+from core.families.teach.model import TeachConfig  # noqa: E402
 
 QUICKDRAW = Path("/work/shared/data/quickdraw_train.npz")
 COUNTS = (1, 2, 4, 8, 16, 32)
@@ -309,7 +309,7 @@ def write_doc(path: Path, results: dict, timings: dict, total: float, quick: boo
     text = f"""# Teach: how many samples per class each kind needs (measured)
 
 Measured by `scripts/measure_teach.py`{" --quick (a smoke run, NOT the figures)" if quick else ""}: every model is a
-new `core.teach_models` CNN trained from scratch with Teachable Machine's defaults (50 epochs, batch 16, Adam 0.001;
+new `core.families.teach.model` CNN trained from scratch with Teachable Machine's defaults (50 epochs, batch 16, Adam 0.001;
 3 jittered copies of each sample), on *k* samples per class drawn at random (3 seeds: different samples, initial
 weights and batch order), and scored on held-out samples it never trained on. Accuracy is the share of held-out
 samples named right (mean of the 3 seeds; min–max beside it); confidence is the mean top probability, how sure the
@@ -320,7 +320,7 @@ the four scenarios in parallel processes (sound {timings["sound"]:.0f} s, image 
 cluttered {timings["image-cluttered"]:.0f} s, drawing {timings["drawing"]:.0f} s each, including making the data;
 Python {platform.python_version()}), while other work shared the machine (load average {load[0]:.1f} at the start,
 {load[1]:.1f} at the end), so the times are inflated. No PNG: plotly cannot write images without kaleido, so each
-curve is a table; `core.figures.teach.samples_curve_figure(rows)` draws the same rows on the page.
+curve is a table; `core.families.teach.figures.samples_curve_figure(rows)` draws the same rows on the page.
 
 ## Summary
 
@@ -367,7 +367,7 @@ Classes: {", ".join(dr["class_names"])}, from `quickdraw_train.npz` (Quick, Draw
 
 ## Alike or varied samples (the same number), drawings
 
-`core.teach_experiments.variance_curve`: per class, the *k* training drawings nearest their class mean in input
+`core.families.teach.experiments.variance_curve`: per class, the *k* training drawings nearest their class mean in input
 space (Euclidean over the 784 pixels) — drawings all alike, the most typical ones — against the *k* farthest from
 it — the most varied, which are also the most unusual. Same held-out drawings as above; spread is the subset's mean
 squared distance to its own mean.
@@ -376,7 +376,7 @@ squared distance to its own mean.
 
 ## The same training, different seeds
 
-`core.teach_experiments.seed_spread`: drawings, the same 8 per class, {spread["n_runs"]} trainings that differ only
+`core.families.teach.experiments.seed_spread`: drawings, the same 8 per class, {spread["n_runs"]} trainings that differ only
 in the seed (initial weights, jitter, batch order): accuracies {", ".join(f"{a:.3f}" for a in spread["accuracies"])}
 — mean {spread["mean"]:.3f}, min {spread["min"]:.3f}, max {spread["max"]:.3f}, standard deviation
 {spread["std"]:.3f}.

@@ -104,7 +104,7 @@ def app_test_as(page_file: str, owner: str = TEST_OWNER):
 def no_job_left_behind():
     """The test leaves the server's queue idle, so the next one is not stuck behind it (page tests that train)."""
     yield
-    from core import jobs
+    from core.engine import jobs
 
     for job in list(jobs.QUEUE._by_session.values()):
         if job.active:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core import samples, store
+from core.store import models as store
+from core.store import samples
 
 source, models_dir, db = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 model_json = store.read_model_json(source)

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from core import store
+from core.store import models as store
 
 
 def _save(layers: list, folder: Path, family: str) -> Path:

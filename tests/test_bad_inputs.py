@@ -29,8 +29,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import samples, store
+from core import maths
 from core.__main__ import main as cli_main
+from core.engine import checks as retrain_checks
+from core.families.text import generate as text_generate
+from core.inputs import canvas as shape_preprocess
+from core.store import models as store
+from core.store import samples, topology
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "bad_inputs.md"
@@ -48,10 +53,10 @@ def shipped_colors():
 
 @lru_cache(maxsize=1)
 def text_sampler():
-    from core import text
+    from core.families.text import model as text
 
     loaded, vocab = text.load_text_model()
-    return text.CharSampler(loaded.model, vocab)
+    return text_generate.CharSampler(loaded.model, vocab)
 
 
 def shipped_digest() -> dict[str, tuple[int, int, int]]:
@@ -171,7 +176,7 @@ def edit_json(folder: Path, change: Callable[[dict], None]) -> Path:
 
 
 def failed_checks(folder: Path) -> str:
-    from core import inspect
+    from core.inspector import inspect
 
     result = inspect.inspect_folder(folder)
     assert not result.ok
@@ -202,7 +207,7 @@ def canvas(draw: Callable[[np.ndarray], None]) -> np.ndarray:
 
 def _parse(text: str) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import colors
+        from core.families.colors import model as colors
 
         return str(colors.parse_color(text))  # the typed-colour box calls this; returning means no message
 
@@ -223,16 +228,15 @@ case("colors-value-nan", "Colors page", "typed colour `rgb(nan, 0, 0)`", "NaN")(
 
 @case("colors-rgb-nan-values", "Colors page", "R, G, B of (NaN, 0, 0) reaching the model", "NaN")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return str(colors.check_rgb((math.nan, 0, 0)))
 
 
 @case("colors-temperature-negative", "Colors page", "softmax temperature -1", "positive number")
 def _(env):
-    from core import colors
 
-    return str(colors.softmax([1.0, 2.0, 3.0], temperature=-1.0))
+    return str(maths.softmax([1.0, 2.0, 3.0], temperature=-1.0))
 
 
 @case("colors-label-out-of-range", "Colors page", "a colour label with R = 256", "between 0 and 255")
@@ -275,21 +279,19 @@ def _(env):
 
 @case("text-random-seed-negative", "Text page", "random seed −3", "whole number from 0")
 def _(env):
-    from core import text
 
-    return str(text.check_random_seed(-3))
+    return str(text_generate.check_random_seed(-3))
 
 
 @case("text-random-seed-bad", "Text page", "random seed 1.5 (or NaN, text, 2³²)", "whole number from 0")
 def _(env):
-    from core import text
 
-    return str(text.check_random_seed(1.5))
+    return str(text_generate.check_random_seed(1.5))
 
 
 @case("text-step-logits-not-finite", "Text page", "a step's logits with NaN in them", "non-finite")
 def _(env):
-    from core import text_steps
+    from core.families.text import steps as text_steps
 
     return str(text_steps.distribution_at([math.nan, 1.0, 2.0], 1.0))
 
@@ -298,36 +300,36 @@ def _(env):
 
 
 def _colors_files():
-    from core import inspect as inspector
+    from core.inspector import inspect as inspector
 
     return inspector.read_folder_files(store.shipped_model_dir("colors"))
 
 
 @case("inspect-offset-negative", "Inspect page", "go to byte offset −8", "negative")
 def _(env):
-    from core import tensor_pages
+    from core.inspector import tensor_pages
 
     return str(tensor_pages.locate_offset(_colors_files(), -8))
 
 
 @case("inspect-offset-past-end", "Inspect page", "go to a byte offset past the end of the .bin", "past the end")
 def _(env):
-    from core import tensor_pages
+    from core.inspector import tensor_pages
 
     return str(tensor_pages.locate_offset(_colors_files(), 10**9))
 
 
 @case("inspect-page-does-not-exist", "Inspect page", "page 0 (or past the last) of a tensor", "does not exist")
 def _(env):
-    from core import tensor_pages
+    from core.inspector import tensor_pages
 
     return str(tensor_pages.tensor_page(_colors_files(), "hidden/kernel", 0))
 
 
 @case("inspect-offset-no-tensor", "Inspect page", "a byte offset in extra bytes no tensor describes", "belongs to no")
 def _(env):
-    from core import inspect as inspector
-    from core import tensor_pages
+    from core.inspector import inspect as inspector
+    from core.inspector import tensor_pages
 
     folder = store.shipped_model_dir("colors")
     shard = (folder / store.SHARD_NAME).read_bytes() + b"\0" * 16
@@ -340,28 +342,28 @@ def _(env):
 
 @case("colors-slice-channel-unknown", "Colors page", "decision regions with fixed channel `alpha`", "R, G or B")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return str(colors.decision_grid(shipped_colors().model, "alpha", 0))
 
 
 @case("colors-slice-value-above-255", "Colors page", "decision regions with B = 256", "between 0 and 255")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return str(colors.decision_grid(shipped_colors().model, "B", 256))
 
 
 @case("colors-slice-value-nan", "Colors page", "decision regions with R = NaN", "not a number")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return str(colors.decision_grid(shipped_colors().model, "R", math.nan))
 
 
 @case("colors-slice-steps-out-of-range", "Colors page", "a decision grid of 1000 steps", "from 2 to 256")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return str(colors.decision_grid(shipped_colors().model, "R", 0, steps=1000))
 
@@ -370,7 +372,7 @@ def _(env):
 def _(env):
     import keras
 
-    from core import colors
+    from core.families.colors import model as colors
 
     model = keras.Sequential(
         [
@@ -394,7 +396,7 @@ def shipped_shapes():
 
 @case("draw-cell-row-out-of-range", "Draw page", "cell row 28 of conv_1", "has no row 28")
 def _(env):
-    from core import cnn_explain
+    from core.families.shapes import explain as cnn_explain
 
     image = np.zeros((28, 28), np.uint8)
     return str(cnn_explain.conv_cell_arithmetic(shipped_shapes().model, image, "conv_1", 28, 0, 0))
@@ -402,7 +404,7 @@ def _(env):
 
 @case("draw-cell-unknown-layer", "Draw page", "layer `dense_out` picked for the cell view", "no convolution layer")
 def _(env):
-    from core import cnn_explain
+    from core.families.shapes import explain as cnn_explain
 
     image = np.zeros((28, 28), np.uint8)
     return str(cnn_explain.conv_cell_arithmetic(shipped_shapes().model, image, "dense_out", 0, 0, 0))
@@ -410,14 +412,14 @@ def _(env):
 
 @case("draw-cell-image-wrong-shape", "Draw page", "a (10, 28) image for the layer view", "reads images of shape")
 def _(env):
-    from core import cnn_explain
+    from core.families.shapes import explain as cnn_explain
 
     return str(cnn_explain.layer_activations(shipped_shapes().model, np.zeros((10, 28), np.uint8)))
 
 
 @case("draw-cell-image-not-finite", "Draw page", "an image of NaN for the layer view", "not finite")
 def _(env):
-    from core import cnn_explain
+    from core.families.shapes import explain as cnn_explain
 
     return str(cnn_explain.layer_activations(shipped_shapes().model, np.full((28, 28), np.nan)))
 
@@ -427,7 +429,7 @@ def _(env):
 
 @case("compare-no-shared-classes", "Retrain page", "compare models sharing fewer than 2 classes", "nothing to compare")
 def _(env):
-    from core import compare
+    from core.engine import compare
 
     x, y = np.zeros((4, 3), np.float32), np.array([0, 1, 0, 1])
     return str(compare.compare_models(None, None, x, y, ["cat", "dog"], classes_a=["cat", "dog"], classes_b=["cat"]))
@@ -435,14 +437,14 @@ def _(env):
 
 @case("compare-length-mismatch", "Retrain page", "compare on 200 inputs with 199 labels", "inputs but 199 labels")
 def _(env):
-    from core import compare
+    from core.engine import compare
 
     return str(compare.compare_models(None, None, np.zeros((200, 3)), np.zeros(199), ["a", "b"]))
 
 
 @case("retrain-compare-unloadable", "Retrain page", "compare a version whose weights file is gone", "cannot be loaded")
 def _(env):
-    from core import compare
+    from core.engine import compare
 
     folder = model_copy(env, "gone")
     (folder / store.SHARD_NAME).unlink()
@@ -451,7 +453,7 @@ def _(env):
 
 @case("retrain-compare-misfit", "Retrain page", "compare a shapes model as a colours version", "does not fit")
 def _(env):
-    from core import compare
+    from core.engine import compare
 
     return str(compare.compare_versions("colors", store.shipped_model_dir("colors"), store.shipped_model_dir("shapes")))
 
@@ -491,7 +493,7 @@ def _(env):
 
 def _teach_project(env: Env, kind: str = "image", classes=("a", "b"), per_class: int = 2) -> Path:
     """A tiny Teach project folder: one subfolder per class with plain PNG photos (or tones for sound)."""
-    from core import teach_data as td
+    from core.families.teach import data as td
 
     root = env.tmp / f"teach-{kind}-{'-'.join(classes)}"
     for c, name in enumerate(classes):
@@ -519,14 +521,14 @@ def _teach_wav(seconds: float = 1.0, rate: int = 16000, fmt: int = 1) -> bytes:
 
 @case("teach-image-not-an-image", "Teach page", "a text file uploaded as a photo sample", "not a PNG or JPEG")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     return str(teach_data.decode_image(b"hello, I am not a photo"))
 
 
 @case("teach-image-too-many-pixels", "Teach page", "a photo whose header claims 6000 x 6000 pixels", "at most")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -538,21 +540,21 @@ def _(env):
 
 @case("teach-drawing-blank", "Teach page", "adding a blank canvas as a drawing sample", "blank")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     return str(teach_data.decode_drawing(np.full((280, 280, 4), 255, np.uint8)))
 
 
 @case("teach-sound-float-wav", "Teach page", "a 32-bit float WAV recording", "PCM")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     return str(teach_data.decode_wav(_teach_wav(fmt=3)))
 
 
 @case("teach-sound-too-long", "Teach page", "a WAV whose header says it lasts 10 minutes", "at most")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     head = bytearray(_teach_wav(0.01)[:44])
     head[40:44] = struct.pack("<I", 600 * 16000 * 2)  # the data chunk claims 600 s; the frames are not there
@@ -561,14 +563,14 @@ def _(env):
 
 @case("teach-sound-not-wav", "Teach page", "an MP3 uploaded as a recording", "not a WAV")
 def _(env):
-    from core import teach_data
+    from core.families.teach import data as teach_data
 
     return str(teach_data.decode_wav(b"ID3\x03\x00\x00\x00 an mp3 file"))
 
 
 @case("teach-train-one-class", "Teach page", "training a project with only one class", "at least 2 classes")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     root = _teach_project(env, classes=("only",))
     return str(teach.check_teach_request(teach.TeachRequest("image", str(root))))
@@ -576,7 +578,7 @@ def _(env):
 
 @case("teach-empty-class", "Teach page", "training with a class that has no samples", "no samples")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     root = _teach_project(env)
     (root / "empty").mkdir()
@@ -585,7 +587,7 @@ def _(env):
 
 @case("teach-sound-no-background", "Teach page", "a sound project without a background noise class", "background")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     root = _teach_project(env, "sound", classes=("yes", "no"))
     return str(teach.check_teach_request(teach.TeachRequest("sound", str(root))))
@@ -593,7 +595,7 @@ def _(env):
 
 @case("teach-broken-sample", "Teach page", "a project with a damaged PNG sample", "b/broken.png")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     root = _teach_project(env)
     (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -602,7 +604,7 @@ def _(env):
 
 @case("teach-too-many-samples", "Teach page", "a project with more samples than MLX_MAX_TEACH_FILES", "at most")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     env.mp.setenv("MLX_MAX_TEACH_FILES", "3")
     root = _teach_project(env)
@@ -611,7 +613,7 @@ def _(env):
 
 @case("teach-version-name-escapes", "Teach page", "a model name of `../../etc`", "not allowed")
 def _(env):
-    from core import teach
+    from core.families.teach import job as teach
 
     root = _teach_project(env)
     return str(teach.check_teach_request(teach.TeachRequest("image", str(root), version_name="../../etc")))
@@ -642,7 +644,7 @@ def _(env):
 
 
 def _store_project(kind: str = "image", classes=("a", "b")):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     return teach_store.create_project(OWNER, f"p-{kind}", kind, list(classes))
 
@@ -669,7 +671,7 @@ def _store_wav(seconds: float) -> bytes:
 
 @case("teach-project-name-escapes", "Teach page", "project name `../../etc`", "not allowed")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     return str(teach_store.create_project(OWNER, "../../etc", "image", ["a", "b"]))
 
@@ -704,8 +706,8 @@ def _(env):
     "teach-remove-background", "Teach page", "removing a sound project's `background noise` class", "cannot be removed"
 )
 def _(env):
-    from core import teach_store
-    from core.teach_data import BACKGROUND
+    from core.families.teach import projects as teach_store
+    from core.families.teach.data import BACKGROUND
 
     p = _store_project("sound", ("clap",))
     return str(teach_store.remove_class(OWNER, p.name, BACKGROUND))
@@ -713,7 +715,7 @@ def _(env):
 
 @case("teach-remove-last-classes", "Teach page", "removing a class of a 2-class project", "at least 2")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project()
     return str(teach_store.remove_class(OWNER, p.name, "a"))
@@ -721,7 +723,7 @@ def _(env):
 
 @case("teach-upload-not-image", "Teach page", "a text file uploaded as a photo", "PNG or JPEG")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project()
     return str(teach_store.add_sample(OWNER, p.name, "a", b"hello, not a PNG"))
@@ -729,7 +731,7 @@ def _(env):
 
 @case("teach-upload-too-big", "Teach page", "a 6 MB upload", "at most 5 MB")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project()
     return str(teach_store.add_sample(OWNER, p.name, "a", b"\x89PNG" + b"\0" * (6 * 2**20)))
@@ -737,7 +739,7 @@ def _(env):
 
 @case("teach-recording-not-wav", "Teach page", "an MP3 (or any non-WAV) recording", "not a WAV")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project("sound", ("clap",))
     return str(teach_store.add_sample(OWNER, p.name, "clap", b"ID3\x03\x00 mp3 bytes"))
@@ -745,7 +747,7 @@ def _(env):
 
 @case("teach-class-full", "Teach page", "a 3-second recording into a class with room for 2 samples", "at most")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project("sound", ("clap",))
     env.mp.setattr(teach_store, "MAX_SAMPLES_PER_CLASS", 2)
@@ -755,7 +757,7 @@ def _(env):
 
 @case("teach-blank-drawing", "Teach page", "adding an empty canvas as a drawing", "blank")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project("drawing")
     return str(teach_store.add_sample(OWNER, p.name, "a", np.full((280, 280, 4), 255, np.uint8)))
@@ -763,7 +765,7 @@ def _(env):
 
 @case("teach-delete-forged-sample", "Teach page", "deleting sample id `../../project`", "no sample")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project()
     return str(teach_store.delete_sample(OWNER, p.name, "a", "../../project"))
@@ -771,7 +773,7 @@ def _(env):
 
 @case("teach-other-owners-project", "Teach page", "opening another session's project by name", "no project")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     _store_project()
     return str(teach_store.load_project("another-session", "p-image"))
@@ -779,7 +781,7 @@ def _(env):
 
 @case("teach-project-json-damaged", "Teach page", "a project whose project.json is not JSON", "damaged")
 def _(env):
-    from core import teach_store
+    from core.families.teach import projects as teach_store
 
     p = _store_project()
     (p.path / "project.json").write_text("{oops")
@@ -808,21 +810,21 @@ def _teach_train_empty(at):
 
 @case("class-join-code-malformed", "Class page", "join code `NOPE`", "6 letters and digits")
 def _(env):
-    from core import classroom
+    from core.store import classroom
 
     return str(classroom.join_class(OWNER, "NOPE", "Anna"))
 
 
 @case("class-join-code-unknown", "Class page", "a well-formed join code no class has", "no class with the code")
 def _(env):
-    from core import classroom
+    from core.store import classroom
 
     return str(classroom.join_class(OWNER, "ZZZZZZ", "Anna"))
 
 
 @case("class-nickname-taken", "Class page", "a nickname another member already has", "already called")
 def _(env):
-    from core import classroom
+    from core.store import classroom
 
     info = classroom.open_class("u" + "9" * 20, "x")
     classroom.join_class("u" + "8" * 20, info.code, "Sam")
@@ -831,7 +833,7 @@ def _(env):
 
 @case("class-nickname-markup", "Class page", "nickname `<script>`", "nickname is 1 to 24 letters")
 def _(env):
-    from core import classroom
+    from core.store import classroom
 
     info = classroom.open_class("u" + "9" * 20, "x")
     return str(classroom.join_class(OWNER, info.code, "<script>"))
@@ -844,7 +846,7 @@ def _(env):
     "not one this app made",
 )
 def _(env):
-    from core import identity
+    from core.store import identity
 
     return identity.owner_id("../../x")
 
@@ -951,14 +953,14 @@ def _(env):
 
 @case("retrain-delete-missing-version", "Retrain page", "deleting a version that does not exist", "no version")
 def _(env):
-    from core import retrain
+    from core.engine import retrain
 
     return str(retrain.delete_own_version("colors", "20000101-000000-ghost", OWNER))
 
 
 @case("retrain-delete-other-session", "Retrain page", "deleting a version another session made", "not yours")
 def _(env):
-    from core import retrain
+    from core.engine import retrain
 
     return str(retrain.delete_own_version("colors", env.version.version_id, OWNER))
 
@@ -1040,7 +1042,7 @@ def _(env):
 
 @case("inspect-upload-over-cap", "Inspect page", "an uploaded `.bin` over the upload cap", "upload limit")
 def _(env):
-    from core import inspect
+    from core.inspector import inspect
 
     env.mp.setenv("MLX_MAX_UPLOAD_MB", "0.5")
     folder = store.shipped_model_dir("colors")
@@ -1048,14 +1050,14 @@ def _(env):
     message = ""
     try:
         inspect.files_from_uploads(json_bytes, {"w.bin": b"\0" * 2**20})
-    except store.StoreError as exc:
+    except topology.StoreError as exc:
         message = str(exc)
     assert message.startswith("w.bin is 1.0 MB")  # names the file that is too big
     return message
 
 
 def _inspect_upload(json_bytes: bytes) -> str:
-    from core import inspect
+    from core.inspector import inspect
 
     result = inspect.inspect_files(inspect.files_from_uploads(json_bytes, {"weights.bin": b"\0" * 64}))
     assert not result.ok
@@ -1168,9 +1170,8 @@ def _(env):
 
 def _steps(draw: Callable[[np.ndarray], None]) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import shapes
 
-        steps = shapes.preprocess_steps(canvas(draw))
+        steps = shape_preprocess.preprocess_steps(canvas(draw))
         assert steps.status != "ok"  # the page shows the message instead of a prediction
         return steps.message
 
@@ -1192,14 +1193,13 @@ case("draw-scribble", "Draw page", "a scribble over the whole canvas", "scribble
 
 @case("draw-canvas-wrong-shape", "Draw page", "a canvas image of shape (5, 5, 5)", "canvas image must be")
 def _(env):
-    from core import shapes
 
-    return str(shapes.preprocess_steps(np.zeros((5, 5, 5), np.uint8)))
+    return str(shape_preprocess.preprocess_steps(np.zeros((5, 5, 5), np.uint8)))
 
 
 def _class_name(name: str) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import shapes
+        from core.families.shapes import model as shapes
 
         return shapes.check_class_name(name)  # the Save button checks the name before anything is written
 
@@ -1269,9 +1269,8 @@ def _(env):
 
 def _generate(seed: str = "ROMEO:\n", length=50, temperature=0.8, n_samples=1) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import text
 
-        stream = text.GenerationStream(text_sampler(), seed, length, temperature, None, n_samples, 0, 100)
+        stream = text_generate.GenerationStream(text_sampler(), seed, length, temperature, None, n_samples, 0, 100)
         assert stream.notes  # accepted, with a note the page shows as a warning
         produced = "".join(stream)
         assert produced and len(stream.result.texts[0]) <= 100
@@ -1282,10 +1281,9 @@ def _generate(seed: str = "ROMEO:\n", length=50, temperature=0.8, n_samples=1) -
 
 def _generate_refused(**kwargs) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import text
 
         a = {"seed_text": "ROMEO:\n", "length": 50, "temperature": 0.8, "n_samples": 1, **kwargs}
-        text.GenerationStream(
+        text_generate.GenerationStream(
             text_sampler(), a["seed_text"], a["length"], a["temperature"], None, a["n_samples"], 0, 100
         )
         return ""
@@ -1311,7 +1309,7 @@ case("text-samples-zero", "Text page", "0 samples at once", "number of samples")
 
 def _upload(data: bytes, seq_length: int = 100) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import text
+        from core.families.text import model as text
         from core.settings import get_settings
 
         return text.check_corpus_upload(data, get_settings().max_upload_mb, seq_length)[:40]
@@ -1333,7 +1331,7 @@ case("text-corpus-too-short", "Retrain page", "a corpus shorter than one trainin
 
 @case("retrain-upload-over-cap", "Retrain page", "a `.txt` upload over the upload cap", "capped at")
 def _(env):
-    from core import text
+    from core.families.text import model as text
     from core.settings import get_settings
 
     env.mp.setenv("MLX_MAX_UPLOAD_MB", "0.01")
@@ -1364,7 +1362,7 @@ def _(env):
 
 
 def _request(**changes):
-    from core import retrain
+    from core.engine import retrain
 
     values = {
         "family": "colors",
@@ -1384,7 +1382,7 @@ def _start(user=None, **changes) -> Callable[[Env], str]:
     """Start a retrain the way the page does; a refusal comes before anything is queued."""
 
     def run(env: Env) -> str:
-        from core import jobs, retrain
+        from core.engine import jobs, retrain
 
         queue = jobs.JobQueue(limit=lambda: 1)
         data = retrain.UserData(colors=list(user or []))
@@ -1399,9 +1397,8 @@ def _start(user=None, **changes) -> Callable[[Env], str]:
 
 def _refused(**changes) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import retrain
 
-        retrain.check_request(_request(**changes))
+        retrain_checks.check_request(_request(**changes))
         return ""
 
     return run
@@ -1455,7 +1452,7 @@ case("retrain-divergence", "Retrain page", "learning rate 1e6 (the loss blows up
 
 
 def _start_shapes(env: Env, classes: list[tuple[str, int]]) -> str:
-    from core import jobs, retrain
+    from core.engine import jobs, retrain
 
     drawings = [(np.zeros((28, 28), np.uint8), name) for name, n in classes for _ in range(n)]
     user = retrain.UserData(drawings=drawings)
@@ -1471,7 +1468,7 @@ def _(env):
 
 @case("retrain-two-at-once", "Retrain page", "a second training started from the same session", "already running")
 def _(env):
-    from core import jobs, retrain
+    from core.engine import jobs, retrain
 
     queue = jobs.JobQueue(limit=lambda: 1)
     release = threading.Event()
@@ -1492,7 +1489,7 @@ def _refused_at_start(user=None, family: str = "colors", base=None, **changes) -
     the model folder to start from."""
 
     def run(env: Env) -> str:
-        from core import jobs, retrain
+        from core.engine import jobs, retrain
 
         queue = jobs.JobQueue(limit=lambda: 1)
         data = retrain.UserData(colors=list(user or []))
@@ -1541,7 +1538,7 @@ case(
 
 def _fit(family: str, make) -> Callable[[Env], str]:
     def run(env: Env) -> str:
-        from core import model_fit
+        from core.engine import fit as model_fit
 
         model_fit.check_model_fits(family, store.read_model_json(make(env)))
         return ""
@@ -1598,21 +1595,21 @@ def _(env):
 
 @lru_cache(maxsize=1)
 def small_pool():
-    from core import vectors
+    from core.vectors import search as vectors
 
     return vectors.color_pool(shipped_colors().model, size=60, seed=1)
 
 
 @case("vectors-labels-all-zero", "Vector search page", "every label 0", "nothing to train on")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     return vectors.check_labels([0.0, 0.0, 0.0])
 
 
 @case("vectors-labels-all-negative", "Vector search page", "every label negative", "no particular direction")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     warning = vectors.check_labels([-1.0, -0.5, -1.0])
     pool = small_pool()
@@ -1624,28 +1621,28 @@ def _(env):
 
 @case("vectors-labels-not-numbers", "Vector search page", "a label of NaN", "between -1 and +1")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     return vectors.check_labels([1.0, math.nan])
 
 
 @case("vectors-empty-pool", "Vector search page", "a colour pool of size 0", "pool is empty")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     return str(vectors.color_pool(shipped_colors().model, size=0))
 
 
 @case("vectors-no-positives", "Vector search page", "starting the loop with no positives picked", "at least one")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     return str(vectors.seed_head(small_pool(), []))
 
 
 @case("vectors-lr-zero", "Vector search page", "a head learning rate of 0", "positive number")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     pool = small_pool()
     return str(vectors.train_head(pool.vectors[0], 0.0, pool.vectors[:2], [1.0, -1.0], learning_rate=0.0))
@@ -1653,7 +1650,7 @@ def _(env):
 
 @case("vectors-iterations-zero", "Vector search page", "0 training iterations for the head", "Iterations")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     pool = small_pool()
     return str(vectors.train_head(pool.vectors[0], 0.0, pool.vectors[:2], [1.0, -1.0], iterations=0))
@@ -1661,7 +1658,7 @@ def _(env):
 
 @case("vectors-qdrant-unwritable", "Vector search page", "a Qdrant path that cannot be written", "cannot be written")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     blocker = write(env, "blocker", "a file, not a folder")
     return str(vectors.open_client(location=str(blocker / "qdrant")))
@@ -1669,7 +1666,7 @@ def _(env):
 
 @case("vectors-qdrant-locked", "Vector search page", "a Qdrant folder locked by another client", "locked")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     folder = env.tmp / "qdrant"
     holder = vectors.open_client(location=str(folder))
@@ -1681,7 +1678,7 @@ def _(env):
 
 @case("vectors-server-unreachable", "Vector search page", "an unreachable Qdrant server URL", "cannot be reached")
 def _(env):
-    from core import vectors
+    from core.vectors import search as vectors
 
     try:
         vectors.open_client(url="http://127.0.0.1:9", timeout=2)
@@ -1730,7 +1727,7 @@ def _timed(limit_s: float, run: Callable[[], object]) -> str:
 
 @case("colors-typed-backtracking", "Colors page", "typed colour `rgb(` + 20,000 spaces + `1,2`", "at most 100")
 def _(env):
-    from core import colors
+    from core.families.colors import model as colors
 
     return _timed(0.1, lambda: colors.parse_color("rgb(" + " " * 20_000 + "1,2"))
 
@@ -1742,16 +1739,14 @@ def _(env):
 
 @case("text-trick-too-long", "Text page", "a 1,000,000-character text in the “trick it” box", "at most 500")
 def _(env):
-    from core import text
 
-    return _timed(0.5, lambda: text.surprisal(text_sampler(), "To be or not " * 80_000))
+    return _timed(0.5, lambda: text_generate.surprisal(text_sampler(), "To be or not " * 80_000))
 
 
 @case("text-seed-too-long", "Text page", "a 1,000,000-character seed (the widget's limit bypassed)", "at most 1,000")
 def _(env):
-    from core import text
 
-    return _timed(0.5, lambda: text.GenerationStream(text_sampler(), "x" * 1_000_000, 10))
+    return _timed(0.5, lambda: text_generate.GenerationStream(text_sampler(), "x" * 1_000_000, 10))
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -1861,7 +1856,7 @@ def _(env):
     "unexpectedly",
 )
 def _(env):
-    from core import inspect
+    from core.inspector import inspect
 
     def bug(args):
         raise TypeError("'NoneType' object is not subscriptable")

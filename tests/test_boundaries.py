@@ -23,7 +23,7 @@ def test_core_never_imports_streamlit():
         "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
         "    if m.name != 'core.__main__': importlib.import_module(m.name)"
     )
-    assert "core.store" in loaded and "core.colors" in loaded
+    assert "core.store.models" in loaded and "core.families.colors.model" in loaded
     assert not any(name == "streamlit" or name.startswith("streamlit.") for name in loaded)
 
 

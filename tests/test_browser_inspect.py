@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from core import store
+from core.store import models as store
 from tests.conftest import start_app
 
 pytestmark = pytest.mark.browser

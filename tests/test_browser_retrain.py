@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.server import start_app, stop_app
-from core import retrain, store
+from core.engine import checks as retrain_checks
+from core.store import models as store
 from tests.conftest import SHIPPED_WORKER
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,7 @@ def test_retrain_shapes_then_the_draw_page_uses_the_new_version(page, small_app)
     page.goto(f"{small_app}/Retrain")
     expect(page.get_by_text("Setup")).to_be_visible()
     page.get_by_text("✏️ Shapes").click()
-    defaults = retrain.default_settings("shapes", store.load_metadata(store.shipped_model_dir("shapes")))
+    defaults = retrain_checks.default_settings("shapes", store.load_metadata(store.shipped_model_dir("shapes")))
     epochs = page.get_by_role("spinbutton", name="Epochs")
     expect(epochs).to_have_value(str(defaults["epochs"]))  # the form now shows the shapes model's settings
     epochs.fill("2")

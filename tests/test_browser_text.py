@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from core import store
-from core import text as T
+from core.families.text import model as T
+from core.store import models as store
 
 pytestmark = [
     pytest.mark.browser,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from conftest import app_test_as
 
-from core import classroom, jobs, samples
+from core.engine import jobs
+from core.store import classroom, samples
 
 TEACHER, ANNA = "u" + "d" * 20, "u" + "e" * 20
 CLASS_PAGE, RETRAIN_PAGE = "pages/8_Class.py", "pages/4_Retrain.py"

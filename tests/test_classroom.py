@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import classroom, identity, samples
+from core.store import classroom, identity, samples
 
 TEACHER, ANNA, BEN = "u" + "a" * 20, "u" + "b" * 20, "u" + "c" * 20
 

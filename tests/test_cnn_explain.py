@@ -1,4 +1,4 @@
-"""core.cnn_explain and core.figures.cnn: every conv and pool layer's activations in one pass, and one cell's
+"""core.families.shapes.explain and core.figures.cnn: every conv and pool layer's activations in one pass, and one cell's
 arithmetic recomputed in NumPy, checked against the layers' own outputs (the shipped model, the tiny config, and an
 odd model with even kernels, strides and 'same' pooling) and against an independent keras.ops.conv reference."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core import cnn_explain as cnn
-from core.figures import cnn as cnn_fig
+from core.families.shapes import explain as cnn
+from core.families.shapes import explain_figures as cnn_fig
 
 TOLERANCE = 1e-5  # the arithmetic must give the layer's own output to this, in float64 against TF's float32
 
@@ -30,7 +30,7 @@ def drawing(seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def shipped():
-    from core import store
+    from core.store import models as store
 
     return store.load_family_model("shapes").model
 
@@ -40,8 +40,8 @@ def tiny():
     """The tiny config's CNN with random, non-zero biases (a fresh model's are all zero)."""
     import keras
 
-    from core import shapes
-    from core.config import ShapeConfig
+    from core.families.shapes import model as shapes
+    from core.families.shapes.config import ShapeConfig
 
     keras.utils.set_random_seed(3)
     model = shapes.build_shape_cnn(ShapeConfig.tiny(), n_classes=3)
@@ -129,7 +129,7 @@ def test_shipped_model_has_every_conv_and_pool_layer_with_its_shapes(shipped):
 
 def test_the_last_pool_output_is_what_the_dense_layers_read(shipped):
     """The activations are the model's own: pushing pool_3 through the rest of the model gives its prediction."""
-    from core import shapes
+    from core.families.shapes import model as shapes
 
     image = drawing(2)
     pooled = cnn.layer_outputs(shipped, image)["pool_3"]

@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from core import color_data, colors, metrics
-from core.config import ColorConfig
+from core import maths, metrics
+from core.families.colors import data as color_data
+from core.families.colors import model as colors
+from core.families.colors.config import ColorConfig
 
 
 def test_softmax_matches_numpy_reference_and_keras():
@@ -14,24 +16,24 @@ def test_softmax_matches_numpy_reference_and_keras():
 
     logits = np.array([[2.0, -1.0, 0.5, 0.0], [10.0, 10.0, -3.0, 1.0]])
     reference = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(colors.softmax(logits), reference, rtol=1e-12)
-    np.testing.assert_allclose(colors.softmax(logits), np.asarray(keras.activations.softmax(logits)), rtol=1e-6)
-    np.testing.assert_allclose(colors.softmax(logits).sum(axis=1), 1.0)
+    np.testing.assert_allclose(maths.softmax(logits), reference, rtol=1e-12)
+    np.testing.assert_allclose(maths.softmax(logits), np.asarray(keras.activations.softmax(logits)), rtol=1e-6)
+    np.testing.assert_allclose(maths.softmax(logits).sum(axis=1), 1.0)
 
 
 def test_softmax_is_stable_for_huge_logits():
-    p = colors.softmax([1000.0, 999.0, -1000.0])
+    p = maths.softmax([1000.0, 999.0, -1000.0])
     assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-12
 
 
 def test_temperature_limits():
     logits = np.array([1.0, 3.0, 2.0])
-    np.testing.assert_array_equal(colors.softmax(logits, 0.0), [0, 1, 0])  # T = 0 is argmax
-    np.testing.assert_allclose(colors.softmax(logits, 1e-3), [0, 1, 0], atol=1e-12)  # T -> 0 approaches it
-    np.testing.assert_allclose(colors.softmax(logits, 1e6), [1 / 3] * 3, atol=1e-5)  # T -> inf is uniform
-    assert colors.softmax(logits, 0.5).max() > colors.softmax(logits).max() > colors.softmax(logits, 2.0).max()
+    np.testing.assert_array_equal(maths.softmax(logits, 0.0), [0, 1, 0])  # T = 0 is argmax
+    np.testing.assert_allclose(maths.softmax(logits, 1e-3), [0, 1, 0], atol=1e-12)  # T -> 0 approaches it
+    np.testing.assert_allclose(maths.softmax(logits, 1e6), [1 / 3] * 3, atol=1e-5)  # T -> inf is uniform
+    assert maths.softmax(logits, 0.5).max() > maths.softmax(logits).max() > maths.softmax(logits, 2.0).max()
     with pytest.raises(ValueError, match="temperature"):
-        colors.softmax(logits, -1.0)
+        maths.softmax(logits, -1.0)
 
 
 def test_softmax_widens_gaps_that_divide_by_sum_keeps():
@@ -39,7 +41,7 @@ def test_softmax_widens_gaps_that_divide_by_sum_keeps():
     by_sum, warning = colors.divide_by_sum(scores)
     assert warning == ""
     np.testing.assert_allclose(by_sum, [1 / 6, 2 / 6, 3 / 6])
-    assert colors.softmax(scores)[2] / colors.softmax(scores)[0] > by_sum[2] / by_sum[0]
+    assert maths.softmax(scores)[2] / maths.softmax(scores)[0] > by_sum[2] / by_sum[0]
 
 
 def test_divide_by_sum_with_negative_and_zero_sums():
@@ -144,7 +146,7 @@ def test_tiny_model_trains_and_loss_falls():
 def test_logits_and_probabilities_agree():
     model = colors.load_shipped().model
     logits, probs = colors.predict_logits_proba(model, (10, 200, 30))
-    np.testing.assert_allclose(probs, colors.softmax(logits), rtol=1e-5)
+    np.testing.assert_allclose(probs, maths.softmax(logits), rtol=1e-5)
     np.testing.assert_allclose(probs, model.predict(np.array([[10, 200, 30]]), verbose=0)[0], rtol=1e-5)
 
 
@@ -169,7 +171,7 @@ def test_default_colour_teaches_every_panel():
     model = colors.load_shipped().model
     logits, probs = colors.predict_logits_proba(model, colors.DEFAULT_COLOR)
     assert probs.max() < 0.7  # people split on it, and so does the model: softmax is not all-or-nothing
-    assert colors.softmax(logits, 2.0).max() < probs.max() - 0.1  # temperature visibly flattens
+    assert maths.softmax(logits, 2.0).max() < probs.max() - 0.1  # temperature visibly flattens
     by_sum, _ = colors.divide_by_sum(logits)
     assert (by_sum < 0).any() and by_sum.max() > 1  # negative shares, and shares past 1
     assert len(colors.explain_divide_by_sum(logits)) >= 2

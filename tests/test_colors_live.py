@@ -14,8 +14,9 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from core import colors, colors_live
-from core.figures import colors as colors_fig
+from core.families.colors import figures as colors_fig
+from core.families.colors import live as colors_live
+from core.families.colors import model as colors
 
 FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]
 

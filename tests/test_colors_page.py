@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from core import colors, samples
+from core.families.colors import model as colors
+from core.store import samples
 from tests.conftest import app_test
 
 

@@ -1,9 +1,10 @@
-"""core.compare: two models on the same inputs, checked against a NumPy forward pass; shared classes; saved versions."""
+"""core.engine.compare: two models on the same inputs, checked against a NumPy forward pass; shared classes; saved versions."""
 
 import numpy as np
 import pytest
 
-from core import compare, store
+from core.engine import compare
+from core.store import models as store
 
 
 def linear_model(n_in: int, n_out: int, seed: int):
@@ -95,8 +96,8 @@ def test_bad_inputs_are_refused_in_plain_words():
 
 
 def test_a_saved_colour_version_against_the_shipped_model_on_the_validation_people(user_data):
-    from core import colors
-    from core.config import ColorConfig
+    from core.families.colors import model as colors
+    from core.families.colors.config import ColorConfig
 
     shipped = store.shipped_model_dir("colors")
     fresh = colors.build_color_model(ColorConfig())  # untrained: it disagrees with the shipped model a lot
@@ -114,7 +115,7 @@ def test_a_saved_colour_version_against_the_shipped_model_on_the_validation_peop
 
 
 def test_a_shapes_version_with_a_user_class_is_compared_on_the_shared_classes(user_data):
-    from core import shapes
+    from core.families.shapes import model as shapes
 
     shipped = store.load_model(store.shipped_model_dir("shapes"))
     names = shapes.class_names_for(shipped.metadata, shipped.model)
@@ -131,7 +132,7 @@ def test_a_shapes_version_with_a_user_class_is_compared_on_the_shared_classes(us
 
 
 def test_text_without_the_corpus_is_skipped_with_a_plain_message(monkeypatch):
-    from core import retrain
+    from core.engine import retrain
 
     monkeypatch.setattr(retrain, "builtin_corpus", lambda: None)
     with pytest.raises(compare.CompareError, match="corpus is not on this server"):

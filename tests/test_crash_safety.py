@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from core import samples, store
+from core.store import models as store
+from core.store import samples
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

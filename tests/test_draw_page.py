@@ -16,7 +16,8 @@ import pytest
 from conftest import app_test
 from PIL import Image, ImageDraw
 
-from core import samples
+from core.families.shapes import generator as shape_generator
+from core.store import samples
 
 CANVAS_KEY = "draw.canvas.0"
 
@@ -213,11 +214,12 @@ def test_export_button_offers_the_samples(page):
 
 def test_the_page_uses_the_session_active_model(page, tmp_path):
     """A version with a new class, made active for the session, is what the page predicts with."""
-    from core import shapes, store
-    from core.config import ShapeConfig
+    from core.families.shapes import model as shapes
+    from core.families.shapes.config import ShapeConfig
+    from core.store import models as store
 
     model = shapes.build_shape_cnn(ShapeConfig.tiny(), n_classes=9)
-    names = [*shapes.CLASS_NAMES, "heart"]
+    names = [*shape_generator.CLASS_NAMES, "heart"]
     folder = tmp_path / "version"
     store.save_model(model, folder, {"class_names": names})
     page.session_state["active.shapes"] = str(folder)
@@ -277,7 +279,8 @@ def shown_cell(at) -> tuple[str, int, int, int, float, float]:
 @pytest.fixture(scope="module")
 def shipped_outputs_for():
     """The shipped model's conv/pool outputs for an image, computed here, apart from the page."""
-    from core import cnn_explain, store
+    from core.families.shapes import explain as cnn_explain
+    from core.store import models as store
 
     model = store.load_family_model("shapes").model
     return lambda image: cnn_explain.layer_outputs(model, image)

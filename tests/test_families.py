@@ -13,8 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from core import families, jobs, store
 from core.__main__ import build_parser, main
+from core.engine import jobs
+from core.engine import registry as families
+from core.store import models as store
 from tests import toy_family
 from tests.conftest import REPO, app_test
 

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from core import figures as fig
+from core.figures import common as common_figures
 
 pytestmark = pytest.mark.unit
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("range_max", [1.0, None])
 def test_unvalidated_bars_pass_plotlys_validation_unchanged(range_max):
     probs = np.array([0.1, 0.7, 0.2])
-    bars = fig.probability_bars(probs, ["red", "green", "blue"], "Softmax", range_max=range_max)
+    bars = common_figures.probability_bars(probs, ["red", "green", "blue"], "Softmax", range_max=range_max)
     raw = bars.to_dict()
     checked = go.Figure(raw).to_dict()  # the validating constructor: raises on any unknown or ill-typed property
     assert checked["data"] == raw["data"]
@@ -22,7 +23,7 @@ def test_unvalidated_bars_pass_plotlys_validation_unchanged(range_max):
 
 
 def test_bars_mark_the_top_class_and_show_each_value():
-    bars = fig.probability_bars([0.2, 0.5, 0.3], ["a", "b", "c"], colors=None)
+    bars = common_figures.probability_bars([0.2, 0.5, 0.3], ["a", "b", "c"], colors=None)
     trace = bars.to_dict()["data"][0]
     assert trace["text"] == ["0.200", "0.500", "0.300"]
     assert trace["marker"]["color"][1] == fig.common.ACCENT
@@ -31,7 +32,7 @@ def test_bars_mark_the_top_class_and_show_each_value():
 
 
 def test_bars_range_grows_for_values_outside_zero_to_one():
-    bars = fig.probability_bars([-0.5, 1.5], ["a", "b"], range_max=1.0, highlight=0)
+    bars = common_figures.probability_bars([-0.5, 1.5], ["a", "b"], range_max=1.0, highlight=0)
     assert bars.layout.xaxis.range == (-0.5, 1.5)
     assert bars.to_dict()["data"][0]["marker"]["line"]["color"][0] == "black"
 
@@ -39,7 +40,7 @@ def test_bars_range_grows_for_values_outside_zero_to_one():
 def test_side_by_side_bars_are_one_valid_figure_with_a_panel_each():
     labels = ["red", "green", "blue"]
     panels = [("softmax", [0.1, 0.7, 0.2], 1.0), ("by sum", None, None), ("T=2", [0.3, 0.4, 0.3], 1.0)]
-    figure = fig.side_by_side_bars(panels, labels)
+    figure = common_figures.side_by_side_bars(panels, labels)
     raw = figure.to_dict()
     go.Figure(raw)  # the validating constructor accepts the same dicts
     assert [t["xaxis"] for t in raw["data"]] == ["x", "x3"]  # the empty panel (None) draws no bars

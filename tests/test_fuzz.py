@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import inspect as inspector
-from core import store
 from core.__main__ import main as cli_main
+from core.inspector import inspect as inspector
+from core.store import models as store
+from core.store import topology as store_topology
 
 TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+')
 # In CI (CI=true) the examples are derandomized, so a landing never depends on the luck of a run; locally each run
@@ -152,7 +153,7 @@ def test_a_mutated_model_json_is_a_failed_check_or_a_correct_model(files):
             check_plain(check.detail)
     try:
         model = store.model_from_json_and_shards(store.parse_model_json(json_bytes), {store.SHARD_NAME: shard})
-    except store.StoreError as exc:  # the store refuses: so must the inspector
+    except store_topology.StoreError as exc:  # the store refuses: so must the inspector
         check_plain(str(exc))
         assert not inspection.ok, f"the inspector passed a model the store refuses: {exc}"
         return
@@ -165,7 +166,7 @@ def test_a_mutated_model_json_is_a_failed_check_or_a_correct_model(files):
 @FUZZ
 @given(st.text(max_size=300))
 def test_any_typed_colour_is_a_colour_or_a_plain_message_in_linear_time(text):
-    from core import colors
+    from core.families.colors import model as colors
 
     started = time.process_time()
     try:
@@ -280,7 +281,7 @@ def test_an_unhashable_class_name_is_a_failed_check_not_a_crash(where):
     inspection = inspector.inspect_files(inspector.files_from_uploads(raw, shards))
     assert not inspection.ok
     assert inspector.INTERNAL_ERROR not in [c.title for c in inspection.checks]
-    with pytest.raises(store.StoreError, match="not allowed|unknown layer class"):
+    with pytest.raises(store_topology.StoreError, match="not allowed|unknown layer class"):
         store.model_from_json_and_shards(store.parse_model_json(raw), shards)
 
 
@@ -291,5 +292,5 @@ def test_an_extreme_but_finite_weight_is_refused_like_nan():
     shard = np.array([3.4e38], "<f4").tobytes() + (folder / store.SHARD_NAME).read_bytes()[4:]
     inspection = inspector.inspect_files(inspector.files_from_uploads(raw, {store.SHARD_NAME: shard}))
     assert not inspection.ok and any("beyond" in c.detail for c in inspection.checks if c.status == inspector.FAIL)
-    with pytest.raises(store.StoreError, match="beyond"):
+    with pytest.raises(store_topology.StoreError, match="beyond"):
         store.model_from_json_and_shards(store.parse_model_json(raw), {store.SHARD_NAME: shard})

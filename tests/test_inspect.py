@@ -12,12 +12,16 @@ from io import BytesIO
 import numpy as np
 import pytest
 
-from core import export, figures, store
-from core import inspect as inspector
 from core.__main__ import main as cli
-from core.config import TextConfig
+from core.families.text.config import TextConfig
+from core.families.text.model import build_text_model
+from core.inspector import config as inspect_config
+from core.inspector import figures as inspect_figures
+from core.inspector import graph as inspect_graph
+from core.inspector import inspect as inspector
 from core.settings import SHIPPED_MODELS_DIR
-from core.text import build_text_model
+from core.store import export, topology
+from core.store import models as store
 
 
 def conv_model():
@@ -102,27 +106,29 @@ def test_tfjs_style_values_that_mean_the_keras_default_count_as_defaults():
             "activity_regularizer": None,
         },
     }
-    flags = {v.key: v for v in inspector.config_flags(entry)}
+    flags = {v.key: v for v in inspect_config.config_flags(entry)}
     assert not flags["kernel_initializer"].explicit and not flags["activity_regularizer"].explicit
     assert flags["units"].explicit
     he = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}}
     entry["config"]["kernel_initializer"] = he
-    assert {v.key: v for v in inspector.config_flags(entry)}["kernel_initializer"].explicit
-    assert inspector.explain_initializer(he, (4, 4)).startswith("VarianceScaling(2.0, fan_in, uniform) is He uniform")
+    assert {v.key: v for v in inspect_config.config_flags(entry)}["kernel_initializer"].explicit
+    assert inspect_config.explain_initializer(he, (4, 4)).startswith(
+        "VarianceScaling(2.0, fan_in, uniform) is He uniform"
+    )
 
 
 def test_auto_names_count_as_defaults():
-    assert inspector._auto_name("conv2d_3", "Conv2D")
-    assert inspector._auto_name("dense_Dense1", "Dense")  # TF.js's own naming
-    assert not inspector._auto_name("conv_1", "Conv2D")
+    assert inspect_config._auto_name("conv2d_3", "Conv2D")
+    assert inspect_config._auto_name("dense_Dense1", "Dense")  # TF.js's own naming
+    assert not inspect_config._auto_name("conv_1", "Conv2D")
 
 
 def test_initializer_sentences_use_the_weight_shape():
-    text = inspector.explain_initializer({"class_name": "GlorotUniform", "config": {}}, (3, 32))
+    text = inspect_config.explain_initializer({"class_name": "GlorotUniform", "config": {}}, (3, 32))
     assert f"{math.sqrt(6 / 35):.4g}" in text and "fan_in 3" in text
-    conv = inspector.explain_initializer({"class_name": "HeNormal", "config": {}}, (3, 3, 2, 8))
+    conv = inspect_config.explain_initializer({"class_name": "HeNormal", "config": {}}, (3, 3, 2, 8))
     assert f"{math.sqrt(2 / 18):.4g}" in conv  # fan_in = 3 * 3 * 2
-    assert "orthogonal" in inspector.explain_initializer({"class_name": "Orthogonal", "config": {}}).lower()
+    assert "orthogonal" in inspect_config.explain_initializer({"class_name": "Orthogonal", "config": {}}).lower()
 
 
 # ---------------------------------------------------------------- bytes
@@ -388,7 +394,7 @@ def test_uploads_are_size_capped_and_a_renamed_bin_is_matched(conv_folder, monke
     assert list(files.shards) == [store.SHARD_NAME] and files.notes
     assert inspector.inspect_files(files).ok
     monkeypatch.setenv("MLX_MAX_UPLOAD_MB", "0.0001")
-    with pytest.raises(store.StoreError, match="upload limit"):
+    with pytest.raises(topology.StoreError, match="upload limit"):
         inspector.files_from_uploads(json_bytes, {"w.bin": shard})
 
 
@@ -428,14 +434,14 @@ def test_export_refuses_destinations_it_would_wipe(conv_folder, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("keep me")
-    with pytest.raises(store.StoreError, match="not empty"):
+    with pytest.raises(topology.StoreError, match="not empty"):
         export.export_tfjs(conv_folder, busy)
     assert (busy / "notes.txt").read_text() == "keep me"
-    with pytest.raises(store.StoreError, match="differ"):
+    with pytest.raises(topology.StoreError, match="differ"):
         export.export_tfjs(conv_folder, conv_folder)
-    with pytest.raises(store.StoreError, match="shipped"):
+    with pytest.raises(topology.StoreError, match="shipped"):
         export.export_tfjs(conv_folder, SHIPPED_MODELS_DIR / "exported")
-    with pytest.raises(store.StoreError):
+    with pytest.raises(topology.StoreError):
         export.export_tfjs(tmp_path / "missing", tmp_path / "out")
 
 
@@ -508,11 +514,11 @@ def test_the_layer_graph_of_each_shipped_model_follows_its_topology(name):
     folder = SHIPPED_MODELS_DIR / name
     topology = json.loads((folder / store.MODEL_JSON).read_bytes())["modelTopology"]["config"]["layers"]
     keras_model = store.load_model(folder).model  # the reference: Keras's own shapes and counts
-    nodes = inspector.graph_nodes(inspector.inspect_folder(folder))
+    nodes = inspect_graph.graph_nodes(inspector.inspect_folder(folder))
     assert [(n["name"], n["class"]) for n in nodes] == [(e["config"]["name"], e["class_name"]) for e in topology]
     assert sum(n["params"] for n in nodes) == keras_model.count_params()
 
-    figure = figures.layer_graph(nodes)
+    figure = inspect_figures.layer_graph(nodes)
     points = graph_points(figure)
     assert len(points) == len(topology)
     for point, entry in zip(points, topology, strict=True):
@@ -541,7 +547,7 @@ def test_an_input_layer_is_a_node_with_its_batch_shape(conv_folder):
 
     inspection = corrupted(conv_folder, add_input_layer)
     assert inspection.ok, failures(inspection)
-    nodes = inspector.graph_nodes(inspection)
+    nodes = inspect_graph.graph_nodes(inspection)
     assert nodes[0] == {"name": "pixels", "class": "InputLayer", "output_shape": "(None, 8, 8, 1)", "params": 0}
     assert [n["name"] for n in nodes[1:]] == [r["name"] for r in inspection.layers]
     assert [n["output_shape"] for n in nodes[1:]] == [r["output_shape"] for r in inspection.layers]
@@ -549,10 +555,10 @@ def test_an_input_layer_is_a_node_with_its_batch_shape(conv_folder):
 
 def test_the_graph_of_a_refused_or_unbuilt_topology(conv_folder):
     refused = corrupted(conv_folder, lambda d: set_layer(d, 1, class_name="Lambda", config={"name": "evil"}))
-    assert inspector.graph_nodes(refused) == []
+    assert inspect_graph.graph_nodes(refused) == []
     too_big = corrupted(conv_folder, lambda d: set_config(d, 3, units=10**7))  # refused by the size check
-    nodes = inspector.graph_nodes(too_big)
+    nodes = inspect_graph.graph_nodes(too_big)
     assert [n["name"] for n in nodes] == ["conv_1", "pool_1", "flatten", "dense_out"]
     assert all(n["output_shape"] is None and n["params"] is None for n in nodes)
-    texts = [p["text"] for p in graph_points(figures.layer_graph(nodes))]
+    texts = [p["text"] for p in graph_points(inspect_figures.layer_graph(nodes))]
     assert all("→ ?" in t and "? params" in t for t in texts)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from core import store
+from core.store import models as store
 from tests.conftest import app_test
 
 

@@ -1,4 +1,4 @@
-"""core.jobs (the queue, workers, cancel, progress) and core.retrain (a retrain job end to end, on tiny data)."""
+"""core.engine.jobs (the queue, workers, cancel, progress) and core.retrain (a retrain job end to end, on tiny data)."""
 
 import hashlib
 import threading
@@ -7,8 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core import jobs, retrain, store
-from core.training import TrainingError
+from core.engine import checks as retrain_checks
+from core.engine import job_workers, jobs, retrain
+from core.engine.training import TrainingError
+from core.families.shapes import generator as shape_generator
+from core.store import models as store
+from core.store import topology as store_topology
 
 WAIT = 120  # seconds a test waits for a job at most; jobs here take a few seconds
 
@@ -133,7 +137,7 @@ def test_progress_and_eta_follow_the_reports():
 
 def user_colors(per_class: int = 4) -> retrain.UserData:
     """A few labelled colours per family around the family's obvious colour."""
-    from core import colors
+    from core.families.colors import model as colors
 
     rng = np.random.default_rng(0)
     rows = []
@@ -178,7 +182,7 @@ def run_job(req, user, session="session-a"):
 
 
 def test_a_retrain_saves_a_new_version_and_never_touches_the_shipped_model(user_data):
-    from core import colors
+    from core.families.colors import model as colors
 
     shipped = store.shipped_model_dir("colors")
     digest = folder_digest(shipped)
@@ -202,8 +206,8 @@ def test_a_retrain_saves_a_new_version_and_never_touches_the_shipped_model(user_
 
 
 def test_the_confusion_matrix_matches_one_counted_by_hand():
-    from core import colors
-    from core.config import ColorConfig
+    from core.families.colors import model as colors
+    from core.families.colors.config import ColorConfig
 
     req = request(epochs=3)
     user = user_colors()
@@ -225,7 +229,7 @@ def test_the_confusion_matrix_matches_one_counted_by_hand():
 
 
 def test_one_sessions_retrain_leaves_another_sessions_jobs_and_model_alone():
-    from core import colors
+    from core.families.colors import model as colors
 
     queue = jobs.JobQueue(limit=lambda: 1)
     other = colors.load_shipped().model
@@ -235,7 +239,7 @@ def test_one_sessions_retrain_leaves_another_sessions_jobs_and_model_alone():
     assert queue.job_for("session-b") is None
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
     # Session B cannot delete session A's version.
-    with pytest.raises(store.StoreError, match="another session"):
+    with pytest.raises(store_topology.StoreError, match="another session"):
         retrain.delete_own_version("colors", job.result["version_id"], "session-b")
     retrain.delete_own_version("colors", job.result["version_id"], "session-a")
     assert store.list_versions("colors") == []
@@ -263,7 +267,8 @@ def test_cancel_during_training_saves_nothing():
 
 
 def test_a_new_shape_class_widens_the_model_and_keeps_the_old_classes_in_place():
-    from core import samples, shapes
+    from core.families.shapes import model as shapes
+    from core.store import samples
 
     if not (store.shipped_model_dir("shapes") / store.MODEL_JSON).is_file():
         pytest.skip("the shipped shapes model is not built yet")
@@ -286,7 +291,7 @@ def test_a_new_shape_class_widens_the_model_and_keeps_the_old_classes_in_place()
     job = run_job(req, user)
     assert job.status == "done", job.message
     names = job.result["class_names"]
-    assert names[: len(shapes.CLASS_NAMES)] == list(shapes.CLASS_NAMES) and names[-1] == "blob"
+    assert names[: len(shape_generator.CLASS_NAMES)] == list(shape_generator.CLASS_NAMES) and names[-1] == "blob"
     loaded = store.load_model(job.result["version_path"])
     assert shapes.n_outputs(loaded.model) == len(names)
     assert loaded.metadata["class_names"] == names
@@ -322,28 +327,28 @@ def test_bad_settings_are_refused_before_queueing(changes, words):
 def test_text_epochs_have_their_own_cap(monkeypatch):
     monkeypatch.setenv("MLX_MAX_TEXT_EPOCHS", "2")
     with pytest.raises(TrainingError, match="capped at 2"):
-        retrain.check_request(request(family="text", epochs=3, optimizer="adam"))
+        retrain_checks.check_request(request(family="text", epochs=3, optimizer="adam"))
 
 
 def test_an_empty_custom_dataset_is_refused():
     with pytest.raises(TrainingError, match="dataset is empty"):
-        retrain.check_dataset(request(), retrain.UserData())
+        retrain_checks.check_dataset(request(), retrain.UserData())
     with pytest.raises(TrainingError, match="dataset is empty"):
-        retrain.check_dataset(request(family="text", use_builtin=False), retrain.UserData())
+        retrain_checks.check_dataset(request(family="text", use_builtin=False), retrain.UserData())
 
 
 def test_a_class_with_a_single_sample_is_refused():
     user = retrain.UserData(colors=[(250, 0, 0, "red"), (240, 10, 0, "red"), (0, 0, 250, "blue")])
     with pytest.raises(TrainingError, match="'blue'.*single sample"):
-        retrain.check_dataset(request(), user)
+        retrain_checks.check_dataset(request(), user)
     # With the built-in data, a single label of a built-in family is fine: that family has plenty of samples.
-    assert retrain.check_dataset(request(use_builtin=True), user) == []
+    assert retrain_checks.check_dataset(request(use_builtin=True), user) == []
 
 
 def test_a_new_shape_class_with_one_drawing_is_refused():
     user = retrain.UserData(drawings=[(np.zeros((28, 28), np.uint8), "heart")])
     with pytest.raises(TrainingError, match="'heart'.*single sample"):
-        retrain.check_dataset(request(family="shapes", use_builtin=True, samples_per_class=5), user)
+        retrain_checks.check_dataset(request(family="shapes", use_builtin=True, samples_per_class=5), user)
 
 
 def test_a_batch_larger_than_the_data_is_refused_before_queueing():
@@ -364,7 +369,7 @@ def test_a_batch_larger_than_the_data_still_fails_a_job_that_skipped_the_start_c
 
 
 def test_an_upload_over_the_cap_is_refused():
-    from core import text
+    from core.families.text import model as text
 
     with pytest.raises(ValueError, match="capped at 0.01 MB"):
         text.check_corpus_upload(b"a" * 20_000, max_mb=0.01)
@@ -372,7 +377,7 @@ def test_an_upload_over_the_cap_is_refused():
 
 def test_defaults_are_the_shipped_models_settings_within_the_caps(monkeypatch):
     meta = store.load_metadata(store.shipped_model_dir("colors"))
-    d = retrain.default_settings("colors", meta)
+    d = retrain_checks.default_settings("colors", meta)
     cfg = meta["config"]
     assert (d["batch_size"], d["learning_rate"], d["optimizer"]) == (
         cfg["batch_size"],
@@ -380,11 +385,11 @@ def test_defaults_are_the_shipped_models_settings_within_the_caps(monkeypatch):
         cfg["optimizer"],
     )
     monkeypatch.setenv("MLX_MAX_EPOCHS", "7")
-    assert retrain.default_settings("colors", meta)["epochs"] == min(cfg["epochs"], 7)
+    assert retrain_checks.default_settings("colors", meta)["epochs"] == min(cfg["epochs"], 7)
 
 
 def test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets():
-    from core import text
+    from core.families.text import model as text
 
     if not (store.shipped_model_dir("text") / store.MODEL_JSON).is_file():
         pytest.skip("the shipped text model is not built yet")
@@ -455,7 +460,7 @@ def test_the_snapshot_curve_is_a_copy_and_a_worker_process_sends_it_with_the_fin
     }
     reader, writer = Pipe(duplex=False)
     control_reader, _control_writer = Pipe(duplex=False)
-    jobs._WorkerJob(writer, control_reader).finish("diverged", "The loss became inf.", curve)
+    job_workers._WorkerJob(writer, control_reader).finish("diverged", "The loss became inf.", curve)
     kind, *args = reader.recv()
     job = jobs.Job(session_id="s", title="t", status="running")
     getattr(job, kind)(*args)  # as the parent thread applies a worker's report

@@ -1,4 +1,4 @@
-"""core.jobs in process mode: each job trains in a spawned, niced worker process (reused, while idle, by the next
+"""core.engine.jobs in process mode: each job trains in a spawned, niced worker process (reused, while idle, by the next
 job), and the parent thread turns the worker's reports, result, errors, cancel and death into the same Job the page
 reads in thread mode."""
 
@@ -11,8 +11,9 @@ import types
 
 import pytest
 
-from core import job_workers as worker_processes
-from core import jobs, retrain, store
+from core.engine import job_workers as worker_processes
+from core.engine import jobs, retrain
+from core.store import models as store
 from tests import job_workers
 from tests.test_jobs import request, user_colors
 
@@ -22,9 +23,9 @@ WAIT = 120  # seconds at most; a worker without TensorFlow starts in well under 
 @pytest.fixture(autouse=True)
 def no_idle_workers():
     """Each test starts and ends without idle workers, so a worker of one test never serves the next."""
-    jobs.retire_idle_workers()
+    worker_processes.retire_idle_workers()
     yield
-    jobs.retire_idle_workers()
+    worker_processes.retire_idle_workers()
 
 
 def process_queue() -> jobs.JobQueue:
@@ -59,8 +60,8 @@ def test_reports_and_the_result_come_back_from_another_niced_process():
     assert worker["pid"] != os.getpid() and worker["ppid"] == os.getpid() and job.pid == worker["pid"]
     assert worker["nice"] == min(19, os.nice(0) + 10)  # the shipped MLX_TRAINING_NICE
     assert job.worker == "process"
-    assert jobs.idle_workers() == [worker["pid"]]  # waiting for the next job
-    jobs.retire_idle_workers()
+    assert worker_processes.idle_workers() == [worker["pid"]]  # waiting for the next job
+    worker_processes.retire_idle_workers()
     assert_reaped(worker["pid"])
 
 
@@ -170,7 +171,7 @@ def test_a_killed_worker_fails_the_job_plainly_and_the_queue_goes_on():
 
 
 def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data):
-    from core import colors
+    from core.families.colors import model as colors
 
     queue = process_queue()
     job = retrain.start_retrain(request(), user_colors(), "session-a", queue=queue)
@@ -186,7 +187,7 @@ def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data
     again = retrain.start_retrain(request(seed=6), user_colors(), "session-b", queue=queue)
     assert queue.wait(again, WAIT) and again.status == "done", again.message
     assert again.pid == job.pid  # the warm worker (TensorFlow already imported) took the second training
-    jobs.retire_idle_workers()
+    worker_processes.retire_idle_workers()
     assert_reaped(job.pid)
 
 
@@ -209,8 +210,8 @@ def test_an_idle_worker_exits_after_a_while_and_a_worn_one_at_once(monkeypatch):
     monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", 0.3)
     queue = process_queue()
     job = queue.submit("a", "A", job_workers.report_and_identify)
-    assert queue.wait(job, WAIT) and job.pid in jobs.idle_workers()
-    wait_until(lambda: not jobs.idle_workers(), 10)
+    assert queue.wait(job, WAIT) and job.pid in worker_processes.idle_workers()
+    wait_until(lambda: not worker_processes.idle_workers(), 10)
     wait_until(lambda: _reaped(job.pid), 10)
     monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", 60.0)
     monkeypatch.setattr(worker_processes, "WORKER_MAX_JOBS", 2)

@@ -1,4 +1,4 @@
-"""core.jobs' queue arithmetic: the wait estimate from measured durations (a fake clock, thread workers and trivial
+"""core.engine.jobs' queue arithmetic: the wait estimate from measured durations (a fake clock, thread workers and trivial
 work functions), the memory and CPU rules that decide how many trainings run at once, and the default job kind."""
 
 import threading
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core import jobs
+from core.engine import jobs
 from core.settings import get_settings
 
 WAIT = 30  # seconds at most for a trivial job

@@ -5,8 +5,11 @@ import time
 
 import pytest
 
-from core import families, jobs, samples, store
+from core.engine import jobs
+from core.engine import registry as families
 from core.settings import get_settings
+from core.store import models as store
+from core.store import samples
 from tests.conftest import TEST_OWNER, app_test, app_test_as
 
 PAGE = "pages/4_Retrain.py"
@@ -200,7 +203,7 @@ def test_leaving_and_coming_back_finds_the_running_job():
 
 def test_an_unexpected_error_is_one_plain_line_not_a_traceback(monkeypatch):
     """The page boundary (ui.common.guard): a bug below it shows a plain message; the traceback goes to the log."""
-    from core import retrain
+    from core.engine import retrain
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the versions table")
@@ -247,8 +250,8 @@ def test_a_diverged_run_draws_its_loss_up_to_the_divergence_point():
 
 
 def fresh_colour_version():
-    from core import colors
-    from core.config import ColorConfig
+    from core.families.colors import model as colors
+    from core.families.colors.config import ColorConfig
 
     model = colors.build_color_model(ColorConfig())  # untrained: it disagrees with the shipped model on many inputs
     return model, store.save_version(model, "colors", "fresh", {"family": "colors", "class_names": colors.CLASS_NAMES})
@@ -257,7 +260,8 @@ def fresh_colour_version():
 def test_two_versions_are_compared_on_the_same_held_out_inputs():
     import numpy as np
 
-    from core import colors, compare
+    from core.engine import compare
+    from core.families.colors import model as colors
 
     at = app_test(PAGE).run()
     assert any("Train a version first" in c.value for c in at.caption)
@@ -308,7 +312,7 @@ def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
 
 
 def test_text_models_are_skipped_without_the_corpus(monkeypatch):
-    from core import retrain
+    from core.engine import retrain
 
     monkeypatch.setattr(retrain, "builtin_corpus_path", lambda: None)
     at = app_test(PAGE).run()
@@ -320,7 +324,8 @@ def test_text_models_are_skipped_without_the_corpus(monkeypatch):
 def test_a_shapes_version_with_its_own_class_is_compared_on_the_shared_classes():
     import numpy as np
 
-    from core import compare, shapes
+    from core.engine import compare
+    from core.families.shapes import model as shapes
 
     shipped = store.load_model(store.shipped_model_dir("shapes"))
     names = shapes.class_names_for(shipped.metadata, shipped.model)

@@ -6,7 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from core import samples
+from core.store import samples
 
 
 def test_color_labels_round_trip_and_csv(user_data):

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from core import families, jobs, seed_spread
-from core.training import TrainingError
+from core.engine import jobs, seed_spread
+from core.engine import registry as families
+from core.engine.training import TrainingError
 from tests.conftest import app_test_as
 from tests.toy_family import family as toy_family
 

@@ -1,4 +1,4 @@
-"""core.shapes: preprocessing, the generator, the CNN, the Quick, Draw! loader, training and the evaluate CLI."""
+"""core.families.shapes.model: preprocessing, the generator, the CNN, the Quick, Draw! loader, training and the evaluate CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core import samples, shapes, store
-from core.config import ShapeConfig
+from core.families.shapes import figures as shape_figures
+from core.families.shapes import generator as shape_generator
+from core.families.shapes import model as shapes
+from core.families.shapes import verdict as shape_verdict
+from core.families.shapes.config import ShapeConfig
+from core.inputs import canvas as shape_preprocess
+from core.store import models as store
+from core.store import samples
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,18 +39,18 @@ def square_canvas(size=(300, 300), box=(60, 60, 240, 240), **kw) -> np.ndarray:
 
 def test_blank_white_canvas_is_none():
     blank = np.full((300, 300, 4), 255, np.uint8)
-    assert shapes.preprocess_canvas(blank) is None
-    steps = shapes.preprocess_steps(blank)
+    assert shape_preprocess.preprocess_canvas(blank) is None
+    steps = shape_preprocess.preprocess_steps(blank)
     assert steps.status == "blank" and steps.message == "Draw a shape"
 
 
 def test_transparent_canvas_is_none_even_with_black_rgb():
     # A transparent canvas has RGB 0 (black) everywhere, but alpha 0: it holds no ink.
-    assert shapes.preprocess_canvas(np.zeros((200, 300, 4), np.uint8)) is None
+    assert shape_preprocess.preprocess_canvas(np.zeros((200, 300, 4), np.uint8)) is None
 
 
 def test_square_becomes_white_on_black_28x28_filling_the_frame():
-    image = shapes.preprocess_canvas(square_canvas())
+    image = shape_preprocess.preprocess_canvas(square_canvas())
     assert image.shape == (28, 28) and image.dtype == np.uint8
     assert image[0].max() == 0 and image[:, 0].max() == 0  # a small black margin
     assert image[14, 14] == 0  # the inside of the square stays black
@@ -56,7 +62,7 @@ def test_square_becomes_white_on_black_28x28_filling_the_frame():
 
 def test_preprocessing_keeps_the_aspect_and_centres():
     wide = canvas_with(lambda d, w: d.rectangle((20, 100, 280, 160), outline=(0, 0, 0, 255), width=w))
-    image = shapes.preprocess_canvas(wide)
+    image = shape_preprocess.preprocess_canvas(wide)
     rows = np.flatnonzero(image.max(axis=1) > 0)
     cols = np.flatnonzero(image.max(axis=0) > 0)
     assert cols[-1] - cols[0] > 2.5 * (rows[-1] - rows[0])  # still about 4:1, not stretched square
@@ -65,22 +71,22 @@ def test_preprocessing_keeps_the_aspect_and_centres():
 
 def test_single_dot_is_reported_not_predicted():
     dot = canvas_with(lambda d, w: d.ellipse((150, 150, 154, 154), fill=(0, 0, 0, 255)))
-    steps = shapes.preprocess_steps(dot)
+    steps = shape_preprocess.preprocess_steps(dot)
     assert steps.status == "dot" and "dot" in steps.message
     assert steps.image is not None and steps.image.shape == (28, 28)
 
 
 def test_drawing_touching_the_edge():
     edge = square_canvas(box=(0, 0, 299, 150))
-    steps = shapes.preprocess_steps(edge)
+    steps = shape_preprocess.preprocess_steps(edge)
     assert steps.status == "ok"
     assert steps.box == (0, 151, 0, 300)
     assert steps.image[:, 1:27].max() == 255
 
 
 def test_large_canvas_gives_the_same_image_as_a_small_one():
-    small = shapes.preprocess_canvas(square_canvas((300, 300), (60, 60, 240, 240), width=10))
-    large = shapes.preprocess_canvas(square_canvas((3000, 2400), (600, 600, 2400, 2400), width=100))
+    small = shape_preprocess.preprocess_canvas(square_canvas((300, 300), (60, 60, 240, 240), width=10))
+    large = shape_preprocess.preprocess_canvas(square_canvas((3000, 2400), (600, 600, 2400, 2400), width=100))
     assert large.shape == (28, 28)
     assert np.mean(np.abs(small.astype(int) - large.astype(int))) < 20
 
@@ -92,41 +98,41 @@ def test_scribble_over_the_whole_canvas_is_flagged():
         pts = [tuple(p) for p in rng.uniform(0, 300, (200, 2))]
         d.line(pts, fill=(0, 0, 0, 255), width=25)
 
-    steps = shapes.preprocess_steps(canvas_with(scribble))
+    steps = shape_preprocess.preprocess_steps(canvas_with(scribble))
     assert steps.status == "scribble" and "scribble" in steps.message
     assert steps.image is not None  # still predictable, with a warning
 
 
 def test_rgb_and_grey_canvases_work_and_bad_shapes_are_refused():
     rgba = square_canvas()
-    assert np.array_equal(shapes.preprocess_canvas(rgba[..., :3]), shapes.preprocess_canvas(rgba))
-    assert shapes.preprocess_canvas(rgba[..., 0]) is not None
+    assert np.array_equal(shape_preprocess.preprocess_canvas(rgba[..., :3]), shape_preprocess.preprocess_canvas(rgba))
+    assert shape_preprocess.preprocess_canvas(rgba[..., 0]) is not None
     with pytest.raises(ValueError, match="canvas image"):
-        shapes.preprocess_canvas(np.zeros((4, 4, 2), np.uint8))
+        shape_preprocess.preprocess_canvas(np.zeros((4, 4, 2), np.uint8))
 
 
 # ---------------------------------------------------------------- the generator
 
 
 def test_generator_is_deterministic_for_a_seed():
-    a_x, a_y = shapes.generate_shapes(3, seed=5)
-    b_x, b_y = shapes.generate_shapes(3, seed=5)
-    c_x, _ = shapes.generate_shapes(3, seed=6)
+    a_x, a_y = shape_generator.generate_shapes(3, seed=5)
+    b_x, b_y = shape_generator.generate_shapes(3, seed=5)
+    c_x, _ = shape_generator.generate_shapes(3, seed=6)
     assert np.array_equal(a_x, b_x) and np.array_equal(a_y, b_y)
     assert not np.array_equal(a_x, c_x)
-    assert a_x.shape == (3 * len(shapes.CLASS_NAMES), 28, 28) and a_x.dtype == np.uint8
-    assert sorted(np.bincount(a_y)) == [3] * len(shapes.CLASS_NAMES)
+    assert a_x.shape == (3 * len(shape_generator.CLASS_NAMES), 28, 28) and a_x.dtype == np.uint8
+    assert sorted(np.bincount(a_y)) == [3] * len(shape_generator.CLASS_NAMES)
     assert all(img.max() == 255 for img in a_x)  # every generated drawing has ink
 
 
 def test_generated_shapes_match_their_class_geometry():
-    x, y = shapes.generate_shapes(20, seed=1)
-    line = shapes.CLASS_NAMES.index("line")
-    circle = shapes.CLASS_NAMES.index("circle")
+    x, y = shape_generator.generate_shapes(20, seed=1)
+    line = shape_generator.CLASS_NAMES.index("line")
+    circle = shape_generator.CLASS_NAMES.index("circle")
     ink = (x > 127).mean(axis=(1, 2))
     assert ink[y == line].mean() < ink[y == circle].mean()  # a line has less ink than a circle
     with pytest.raises(ValueError, match="cannot draw"):
-        shapes.draw_shape("heart", np.random.default_rng(0))
+        shape_generator.draw_shape("heart", np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------- class names
@@ -177,7 +183,7 @@ def test_tiny_cnn_trains_and_its_loss_falls(tiny_trained):
         "dense_hidden",
         "dense_out",
     ]
-    assert data["class_names"] == [*shapes.CLASS_NAMES, "other"]
+    assert data["class_names"] == [*shape_generator.CLASS_NAMES, "other"]
 
 
 def test_default_cnn_has_the_named_layers():
@@ -185,7 +191,7 @@ def test_default_cnn_has_the_named_layers():
     names = [layer.name for layer in model.layers]
     for name in ("conv_1", "conv_2", "pool_1", "pool_2", "flatten", "dense_hidden", "dense_out"):
         assert name in names
-    assert model.output_shape == (None, len(shapes.CLASS_NAMES) + 1)  # the shapes and "none of these"
+    assert model.output_shape == (None, len(shape_generator.CLASS_NAMES) + 1)  # the shapes and "none of these"
 
 
 def test_fast_predict_matches_model_predict_and_sums_to_one(tiny_trained):
@@ -218,10 +224,10 @@ def test_store_round_trip_gives_identical_predictions(tiny_trained, tmp_path):
 
 def test_user_drawings_with_a_new_class_widen_the_model(tiny_trained):
     cfg, model, _, _ = tiny_trained
-    heart = shapes.preprocess_canvas(square_canvas())
+    heart = shape_preprocess.preprocess_canvas(square_canvas())
     extra = [(heart, "heart")] * 3 + [(heart, "Circle")]
     data = shapes.prepare_shape_data(cfg, extra)
-    assert data["class_names"] == [*shapes.CLASS_NAMES, "other", "heart"]
+    assert data["class_names"] == [*shape_generator.CLASS_NAMES, "other", "heart"]
     assert (data["y_val"] == 9).sum() == 1  # one heart held out for validation
     assert (data["y_train"] == 9).sum() >= 2
     copy = shapes.with_classes(model, 10)
@@ -248,13 +254,17 @@ def test_evaluate_arrays_counts_against_numpy(tiny_trained):
 def test_answer_rejects_below_the_threshold_and_when_other_wins():
     names = ["circle", "square", "other"]
     probs = np.array([[0.9, 0.05, 0.05], [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]])
-    assert shapes.answer(probs, names, 0.0).tolist() == [0, 0, 2]
-    assert shapes.answer(probs, names, 0.6).tolist() == [0, 2, 2]
-    assert shapes.answer(probs[:, :2], names[:2], 0.6).tolist() == [0, 0, 0]  # without "other" nothing is rejected
-    said = shapes.verdict(probs[1], names, 0.6)
+    assert shape_verdict.answer(probs, names, 0.0).tolist() == [0, 0, 2]
+    assert shape_verdict.answer(probs, names, 0.6).tolist() == [0, 2, 2]
+    assert shape_verdict.answer(probs[:, :2], names[:2], 0.6).tolist() == [
+        0,
+        0,
+        0,
+    ]  # without "other" nothing is rejected
+    said = shape_verdict.verdict(probs[1], names, 0.6)
     assert said.rejected and said.name == "none of these" and "circle" in said.message and "50%" in said.message
-    assert shapes.verdict(probs[0], names, 0.6).name == "circle"
-    assert shapes.display_names(names) == ["circle", "square", "none of these"]
+    assert shape_verdict.verdict(probs[0], names, 0.6).name == "circle"
+    assert shape_verdict.display_names(names) == ["circle", "square", "none of these"]
 
 
 def test_an_in_class_drawing_answered_none_of_these_counts_as_wrong():
@@ -279,13 +289,13 @@ def test_tune_min_confidence_keeps_in_class_accuracy():
     names = ["circle", "square", "other"]
     probs = np.array([[0.95, 0.03, 0.02], [0.55, 0.4, 0.05], [0.5, 0.1, 0.4], [0.4, 0.3, 0.3]])
     y = np.array([0, 0, 2, 2])
-    t = shapes.tune_min_confidence(probs, y, names, max_loss=0.0)
+    t = shape_verdict.tune_min_confidence(probs, y, names, max_loss=0.0)
     assert 0.5 < t <= 0.55  # rejects both "other" rows, keeps the 0.55 circle
-    assert shapes.answer(probs, names, t).tolist() == [0, 0, 2, 2]
+    assert shape_verdict.answer(probs, names, t).tolist() == [0, 0, 2, 2]
 
 
 def test_other_words_are_split_whole_and_drawings_balanced():
-    from core import shape_data
+    from core.families.shapes import data as shape_data
 
     labels = np.array(["circle"] * 10 + ["other"] * 12)
     groups = np.array([f"c{i}" for i in range(10)] + ["w1"] * 4 + ["w2"] * 4 + ["w3"] * 4)
@@ -301,7 +311,7 @@ def test_other_words_are_split_whole_and_drawings_balanced():
 
 
 def test_augmentation_changes_drawings_but_keeps_them_drawings():
-    from core import shape_data
+    from core.families.shapes import data as shape_data
 
     real = shape_data.load_real_drawings()
     x = real.images[:50]
@@ -316,7 +326,7 @@ def test_augmentation_changes_drawings_but_keeps_them_drawings():
 def test_canvas_strokes_match_quickdraw_stroke_weight():
     """The canvas -> 28x28 path gives a circle about the ink of Google's circle bitmaps, whatever the pen: a pen 6
     times wider gives at most 1.7 times the ink (without the stroke normalisation it is about 6 times)."""
-    from core import shape_data
+    from core.families.shapes import data as shape_data
 
     real = shape_data.load_real_drawings(other_file=None)
     qd_ink = (real.images[real.labels == "circle"] / 255.0).sum(axis=(1, 2)).mean()
@@ -324,7 +334,7 @@ def test_canvas_strokes_match_quickdraw_stroke_weight():
     for pen in (4, 10, 24):
         box = (40, 40, 260, 260)
         ring = canvas_with(lambda d, w, b=box: d.ellipse(b, outline=(0, 0, 0, 255), width=w), width=pen)
-        inks.append((shapes.preprocess_canvas(ring) / 255.0).sum())
+        inks.append((shape_preprocess.preprocess_canvas(ring) / 255.0).sum())
     assert all(0.75 * qd_ink < ink < 1.5 * qd_ink for ink in inks), (inks, qd_ink)
     assert max(inks) / min(inks) < 1.7
 
@@ -367,7 +377,7 @@ def test_evaluate_npz_reports_accuracy_and_unknown_labels(tiny_trained):
     _, model, _, data = tiny_trained
     keep = np.flatnonzero(data["y_val"] < 8)[:6]
     x, y = data["x_val"][keep], data["y_val"][keep]
-    labels = np.array([shapes.CLASS_NAMES[i].upper() for i in y] + ["heart", "heart"])
+    labels = np.array([shape_generator.CLASS_NAMES[i].upper() for i in y] + ["heart", "heart"])
     raw = npz_bytes(images=np.concatenate([x, x[:2]]), labels=labels)
     report = shapes.evaluate_npz(model, list(shapes.MODEL_CLASSES), raw)
     assert report["n"] == 6
@@ -401,7 +411,7 @@ def test_not_an_npz_at_all():
 def test_sample_store_export_is_in_the_evaluate_format(tiny_trained):
     _, model, _, data = tiny_trained
     picked = np.flatnonzero(data["y_val"] < 8)
-    ids = [samples.add_drawing(data["x_val"][i], shapes.CLASS_NAMES[data["y_val"][i]]) for i in picked[:3]]
+    ids = [samples.add_drawing(data["x_val"][i], shape_generator.CLASS_NAMES[data["y_val"][i]]) for i in picked[:3]]
     samples.add_drawing(data["x_val"][picked[3]], "heart")
     rows = samples.drawings()
     assert [r[0] for r in rows[:3]] == ids
@@ -429,7 +439,7 @@ def test_evaluate_cli_end_to_end(tiny_trained, tmp_path):
     store.save_model(model, tmp_path / "model", {"class_names": list(shapes.MODEL_CLASSES)})
     good = tmp_path / "good.npz"
     in_class = np.flatnonzero(data["y_val"] < 8)[:5]
-    labels = np.array([shapes.CLASS_NAMES[i] for i in data["y_val"][in_class]] + ["blob", "other", "Other"])
+    labels = np.array([shape_generator.CLASS_NAMES[i] for i in data["y_val"][in_class]] + ["blob", "other", "Other"])
     np.savez(good, images=data["x_val"][np.concatenate([in_class, in_class[:3]])], labels=labels)
     done = run_cli("evaluate", "shapes", str(good), "--model", str(tmp_path / "model"))
     assert done.returncode == 0, done.stderr
@@ -469,7 +479,7 @@ def test_train_cli_writes_a_loadable_model(tmp_path, monkeypatch):
 
 def test_prepare_accepts_sample_store_rows(tiny_trained):
     cfg = tiny_trained[0]
-    image = shapes.preprocess_canvas(square_canvas())
+    image = shape_preprocess.preprocess_canvas(square_canvas())
     for _ in range(2):
         samples.add_drawing(image, "kite")
     data = shapes.prepare_shape_data(cfg, samples.drawings())
@@ -499,20 +509,19 @@ def test_browser_drawn_set_is_made_with_todays_canvas_preprocessing():
     assert (labels == stored_labels).all()
     alpha = inks[..., None]
     rgba = np.concatenate([np.zeros_like(alpha).repeat(3, axis=-1), alpha], axis=-1)  # black ink, alpha = ink
-    again = np.stack([shapes.preprocess_canvas(c) for c in rgba[:40]])
+    again = np.stack([shape_preprocess.preprocess_canvas(c) for c in rgba[:40]])
     assert np.abs(again.astype(int) - images[:40]).mean() < 1.0
 
 
 def test_feature_map_mosaic_scales_each_tile_to_its_own_peak():
-    from core import figures as fig
 
     maps = np.zeros((5, 6, 3))
     maps[1, 2, 0] = 0.5  # a weak filter: its peak must still be the top colour
     maps[..., 1] = 4.0  # a strong filter, flat
     # filter 2 never fires: dark everywhere
-    picture = fig.feature_map_mosaic(maps, columns=2, scale=2)
+    picture = shape_figures.feature_map_mosaic(maps, columns=2, scale=2)
     assert picture.dtype == np.uint8 and picture.shape == ((2 * 5 + 1) * 2, (2 * 6 + 1) * 2, 3)
-    top, bottom = fig.value_image(np.array([[1.0, 0.0]]))[0]
+    top, bottom = shape_figures.value_image(np.array([[1.0, 0.0]]))[0]
     tile0 = picture[:10, :12]
     assert (tile0[2:4, 4:6] == top).all() and (tile0[0:2, 0:2] == bottom).all()
     assert (picture[:10, 14:] == top).all()  # tile 1, right of a white gap
@@ -522,17 +531,16 @@ def test_feature_map_mosaic_scales_each_tile_to_its_own_peak():
 
 
 def test_value_image_maps_zero_to_dark_and_one_to_bright():
-    from core import figures as fig
 
-    out = fig.value_image(np.array([[0.0, 0.5, 1.0, np.nan]]), scale=3)
+    out = shape_figures.value_image(np.array([[0.0, 0.5, 1.0, np.nan]]), scale=3)
     assert out.shape == (3, 12, 3)
     dark, mid, bright, blank = out[0, 0], out[0, 3], out[0, 6], out[0, 9]
     assert dark.sum() < mid.sum() < bright.sum() and (blank == 255).all()
-    assert (fig.value_image(np.array([[-3.0, 7.0]]))[0] == [dark, bright]).all()  # out of range is clipped
+    assert (shape_figures.value_image(np.array([[-3.0, 7.0]]))[0] == [dark, bright]).all()  # out of range is clipped
 
 
 def test_generated_drawings_are_cached_on_disk_and_regenerated_when_damaged(tmp_path, monkeypatch):
-    fresh = shapes.generate_shapes(2, 5)
+    fresh = shape_generator.generate_shapes(2, 5)
     first = shapes.generate_shapes_cached(2, 5, tmp_path)
     assert all((a == b).all() for a, b in zip(first, fresh))
     (cached,) = tmp_path.glob("shapes-2-5-*.npz")
@@ -557,7 +565,7 @@ def test_an_unwritable_cache_only_costs_time(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
     images, labels = shapes.generate_shapes_cached(2, 5, blocker / "cache")
-    assert images.shape == (2 * len(shapes.CLASS_NAMES), 28, 28) and labels.shape == (len(images),)
+    assert images.shape == (2 * len(shape_generator.CLASS_NAMES), 28, 28) and labels.shape == (len(images),)
 
 
 def test_strongest_filter_names_the_filter_with_the_highest_activation():
@@ -575,9 +583,9 @@ def test_canvas_ink_integer_path_matches_the_float_formula():
         rgb = rgba[..., :3].astype(np.float64)
         alpha = rgba[..., 3] / 255.0 if channels == 4 else 1.0
         expected = (1.0 - rgb.mean(axis=-1) / 255.0) * alpha
-        ink = shapes.canvas_ink(rgba)
+        ink = shape_preprocess.canvas_ink(rgba)
         assert ink.dtype == np.float32 and ink.shape == (40, 30)
         np.testing.assert_allclose(ink, expected, atol=1e-6)
-        np.testing.assert_allclose(shapes.canvas_ink(rgba.astype(np.float32)), expected, atol=1e-6)
-    assert shapes.canvas_ink(np.zeros((2, 2, 4), np.uint8)).max() == 0.0  # transparent black is paper
-    assert shapes.canvas_ink(np.array([[[0, 0, 0, 255]]], np.uint8))[0, 0] == 1.0
+        np.testing.assert_allclose(shape_preprocess.canvas_ink(rgba.astype(np.float32)), expected, atol=1e-6)
+    assert shape_preprocess.canvas_ink(np.zeros((2, 2, 4), np.uint8)).max() == 0.0  # transparent black is paper
+    assert shape_preprocess.canvas_ink(np.array([[[0, 0, 0, 255]]], np.uint8))[0, 0] == 1.0

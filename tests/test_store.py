@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import store
-from core.colors import build_color_model
-from core.config import ColorConfig, TextConfig
-from core.text import build_text_model
+from core.families.colors.config import ColorConfig
+from core.families.colors.model import build_color_model
+from core.families.text.config import TextConfig
+from core.families.text.model import build_text_model
+from core.store import models as store
+from core.store import topology as store_topology
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def test_model_json_has_the_tfjs_keys_and_little_endian_weights(tmp_path, color_
 
 
 def test_topology_is_keras2_style(color_model):
-    topo = store.to_tfjs_topology(color_model)
+    topo = store_topology.to_tfjs_topology(color_model)
     text = json.dumps(topo)
     assert '"module"' not in text and '"registered_name"' not in text and "DTypePolicy" not in text
     first = topo["config"]["layers"][0]["config"]
@@ -93,7 +95,7 @@ def test_interrupted_save_is_never_listed(tmp_path, color_model):
 
 @pytest.mark.parametrize("name", ["../evil", "..", "a/b", "", "x" * 65, "/abs", "name with space", ".hidden", "a\\b"])
 def test_bad_version_names_are_rejected(tmp_path, color_model, name):
-    with pytest.raises(store.StoreError):
+    with pytest.raises(store_topology.StoreError):
         store.save_version(color_model, "colors", name, models_dir=tmp_path)
     assert not any(tmp_path.rglob("model.json"))
 
@@ -171,14 +173,14 @@ def _corrupt(folder, edit):
 def test_bad_model_files_are_refused_clearly(tmp_path, color_model, damage, message):
     folder = store.save_model(color_model, tmp_path / "m")
     damage(folder)
-    with pytest.raises(store.StoreError, match=message):
+    with pytest.raises(store_topology.StoreError, match=message):
         store.load_model(folder)
     # the shipped model still loads
     assert store.load_model(store.shipped_model_dir("colors")).model is not None
 
 
 def test_missing_model_folder(tmp_path):
-    with pytest.raises(store.StoreError, match="no model folder"):
+    with pytest.raises(store_topology.StoreError, match="no model folder"):
         store.load_model(tmp_path / "nope")
 
 
@@ -288,7 +290,7 @@ def test_sigkill_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
 
 def test_replacing_an_empty_destination_is_refused(color_model):
     model_json, shard = store.model_to_files(color_model)
-    with pytest.raises(store.StoreError, match="destination folder is empty"):
+    with pytest.raises(store_topology.StoreError, match="destination folder is empty"):
         store.write_model_folder("", model_json, shard)
 
 
@@ -296,9 +298,9 @@ def test_building_keeps_each_layers_own_initializers(color_model):
     """Weights are created as zeros while building (the file's replace them), but a retrain that re-creates a layer
     from its config must still get the file's initializer, not Zeros."""
     model = build_text_model(11, TextConfig.tiny())
-    rebuilt = store.build_model_from_topology(store.to_tfjs_topology(model))
+    rebuilt = store_topology.build_model_from_topology(store_topology.to_tfjs_topology(model))
     for old, new in zip(model.layers, rebuilt.layers, strict=True):
-        assert store._to_keras2(new.get_config()) == store._to_keras2(old.get_config())
+        assert store_topology._to_keras2(new.get_config()) == store_topology._to_keras2(old.get_config())
     kernels = [v for name, v in store.named_weights(rebuilt) if name.endswith(("kernel", "embeddings"))]
     assert len(kernels) == 4 and all(not np.any(v.numpy()) for v in kernels)  # zeros: no Orthogonal or Glorot ran
 
@@ -320,14 +322,14 @@ def test_a_topology_declaring_billions_of_parameters_is_refused_before_building(
     import time
 
     before_cpu, before_rss = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(store.StoreError, match="at most 10,000,000"):
-        store.build_model_from_topology(_dense_topology(100_000, 100_000))  # 10^10 parameters = 40 GB
+    with pytest.raises(store_topology.StoreError, match="at most 10,000,000"):
+        store_topology.build_model_from_topology(_dense_topology(100_000, 100_000))  # 10^10 parameters = 40 GB
     assert time.process_time() - before_cpu < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_rss < 100 * 1024  # KB
     monkeypatch.setenv("MLX_MAX_MODEL_PARAMS", "100")
-    with pytest.raises(store.StoreError, match="declare 400 parameters"):
-        store.build_model_from_topology(_dense_topology(100))
-    assert store.build_model_from_topology(_dense_topology(24)).count_params() == 96
+    with pytest.raises(store_topology.StoreError, match="declare 400 parameters"):
+        store_topology.build_model_from_topology(_dense_topology(100))
+    assert store_topology.build_model_from_topology(_dense_topology(24)).count_params() == 96
 
 
 def test_estimated_cost_equals_keras_parameter_count():
@@ -350,9 +352,9 @@ def test_estimated_cost_equals_keras_parameter_count():
         ),
     ]
     for model in models:
-        topology = store.to_tfjs_topology(model)
-        layers = store.topology_layers(topology)
-        cost = store.estimate_cost(layers, layers[0]["config"]["batch_input_shape"])
+        topology = store_topology.to_tfjs_topology(model)
+        layers = store_topology.topology_layers(topology)
+        cost = store_topology.estimate_cost(layers, layers[0]["config"]["batch_input_shape"])
         assert cost.params == model.count_params()
 
 
@@ -362,12 +364,12 @@ def test_non_finite_weights_are_refused_by_load(tmp_path, color_model):
     raw = bytearray(shard.read_bytes())
     raw[0:4] = np.array([np.nan], "<f4").tobytes()
     shard.write_bytes(bytes(raw))
-    with pytest.raises(store.StoreError, match=r"NaN, infinity.*hidden/kernel \(1 of"):
+    with pytest.raises(store_topology.StoreError, match=r"NaN, infinity.*hidden/kernel \(1 of"):
         store.load_model(folder)
 
 
 def test_a_tensor_listed_twice_is_refused(tmp_path, color_model):
     folder = store.save_model(color_model, tmp_path / "m")
     _corrupt(folder, lambda d: d["weightsManifest"][0]["weights"][1].update(name="hidden/kernel"))
-    with pytest.raises(store.StoreError, match="listed twice"):
+    with pytest.raises(store_topology.StoreError, match="listed twice"):
         store.load_model(folder)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import store
-from core import teach_data as td
-from core.teach_cli import add_teach_parser, teach_cli
-from core.teach_data import TeachError
+from core.families.teach import data as td
+from core.families.teach.cli import add_teach_parser, teach_cli
+from core.families.teach.data import TeachError
+from core.store import models as store
 from tests.test_teach_core import sine, write_project
 from tests.test_tfjs_export import run_tfjs
 
@@ -142,9 +142,9 @@ def test_spoken_words_from_espeak_ng(tmp_path):
 )
 @pytest.mark.parametrize("kind", td.KINDS)
 def test_each_kinds_model_exports_to_tfjs_and_matches_keras(kind, tmp_path):
-    from core.export import export_tfjs
-    from core.teach import sample_inputs
-    from core.teach_models import TeachConfig, build_teach_model, predict_proba, split_data, train_teach_model
+    from core.families.teach.job import sample_inputs
+    from core.families.teach.model import TeachConfig, build_teach_model, predict_proba, split_data, train_teach_model
+    from core.store.export import export_tfjs
 
     classes = ("tone", td.BACKGROUND) if kind == "sound" else ("a", "b")
     loaded = td.load_folder(kind, write_project(tmp_path / "p", kind, per_class=4, classes=classes))

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import teach_data as td
-from core.teach_data import TeachError
+from core.families.teach import data as td
+from core.families.teach.data import TeachError
+from core.store import topology as store_topology
 
 RNG = np.random.default_rng(0)
 
@@ -144,7 +145,7 @@ def test_a_truncated_image_is_refused_plainly():
 
 
 def test_decode_drawing_from_the_canvas_matches_the_draw_pages_preprocessing():
-    from core.shape_preprocess import preprocess_canvas
+    from core.inputs.canvas import preprocess_canvas
 
     x = td.decode_drawing(canvas())
     assert x.shape == (28, 28) and x.dtype == np.float32 and x.max() == 1.0
@@ -303,7 +304,7 @@ def test_load_folder_names_the_unreadable_file_and_checks_kind_folder_and_caps(t
 
 
 def test_split_is_stratified_and_tiny_classes_keep_a_training_sample():
-    from core.teach_models import TeachConfig, split_data
+    from core.families.teach.model import TeachConfig, split_data
 
     y = np.array([0] * 20 + [1] * 7 + [2] * 1)
     parts = split_data(np.arange(len(y)), y, TeachConfig(seed=3))
@@ -320,7 +321,7 @@ def test_split_is_stratified_and_tiny_classes_keep_a_training_sample():
 
 @pytest.fixture(scope="module")
 def tiny_drawing_data():
-    from core.teach_models import TeachConfig, split_data
+    from core.families.teach.model import TeachConfig, split_data
 
     rng = np.random.default_rng(0)
     x = rng.random((24, 28, 28)).astype(np.float32) * 0.2
@@ -331,7 +332,7 @@ def tiny_drawing_data():
 
 
 def test_train_returns_a_new_model_and_leaves_the_passed_one_unchanged(tiny_drawing_data):
-    from core.teach_models import TeachConfig, build_teach_model, train_teach_model
+    from core.families.teach.model import TeachConfig, build_teach_model, train_teach_model
 
     cfg = TeachConfig.tiny("drawing")
     base = build_teach_model("drawing", 2, cfg)
@@ -346,7 +347,7 @@ def test_train_returns_a_new_model_and_leaves_the_passed_one_unchanged(tiny_draw
 
 
 def test_train_honours_cancel_and_refuses_mismatched_data(tiny_drawing_data):
-    from core.teach_models import TeachConfig, train_teach_model
+    from core.families.teach.model import TeachConfig, train_teach_model
 
     trained = train_teach_model(TeachConfig.tiny("drawing"), tiny_drawing_data, should_stop=lambda: True)
     assert trained.result.cancelled
@@ -355,7 +356,7 @@ def test_train_honours_cancel_and_refuses_mismatched_data(tiny_drawing_data):
 
 
 def test_evaluate_arrays_and_predict_proba(tiny_drawing_data):
-    from core.teach_models import build_teach_model, evaluate_arrays, predict_proba
+    from core.families.teach.model import build_teach_model, evaluate_arrays, predict_proba
 
     model = build_teach_model("drawing", 2)
     probs = predict_proba(model, tiny_drawing_data["x_val"])
@@ -371,11 +372,11 @@ def test_evaluate_arrays_and_predict_proba(tiny_drawing_data):
 
 @pytest.mark.parametrize("kind", td.KINDS)
 def test_each_kind_builds_with_store_layers_only_and_round_trips(kind, tmp_path):
-    from core import store
-    from core.teach_models import build_teach_model, predict_proba
+    from core.families.teach.model import build_teach_model, predict_proba
+    from core.store import models as store
 
     model = build_teach_model(kind, 3)
-    assert all(layer.name and layer.__class__.__name__ in store.ALLOWED_LAYERS for layer in model.layers)
+    assert all(layer.name and layer.__class__.__name__ in store_topology.ALLOWED_LAYERS for layer in model.layers)
     x = np.random.default_rng(1).random((2, *td.input_shape(kind))).astype(np.float32)
     loaded = store.load_model(store.save_model(model, tmp_path / kind))
     np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(model, x), atol=1e-6)
@@ -385,8 +386,8 @@ def test_each_kind_builds_with_store_layers_only_and_round_trips(kind, tmp_path)
 
 
 def test_experiments_on_tiny_data(tiny_drawing_data):
-    from core import teach_experiments as tx
-    from core.teach_models import TeachConfig
+    from core.families.teach import experiments as tx
+    from core.families.teach.model import TeachConfig
 
     cfg = TeachConfig(kind="drawing", epochs=1, batch_size=8, augment=False)
     rows = tx.samples_curve(cfg, tiny_drawing_data, counts=(1, 2), seeds=(0,))
@@ -396,7 +397,7 @@ def test_experiments_on_tiny_data(tiny_drawing_data):
 
 
 def test_variance_subsets_are_the_nearest_and_farthest_from_the_class_mean():
-    from core import teach_experiments as tx
+    from core.families.teach import experiments as tx
 
     x = np.array([[0.0], [1.0], [-1.0], [10.0], [100.0], [101.0], [99.0], [50.0]])
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
@@ -406,7 +407,7 @@ def test_variance_subsets_are_the_nearest_and_farthest_from_the_class_mean():
 
 
 def test_seed_spread_is_generic_and_checks_its_input():
-    from core.teach_experiments import seed_spread
+    from core.families.teach.experiments import seed_spread
 
     out = seed_spread(lambda seed: {"accuracy": 0.5 + 0.1 * seed, "extra": seed}, 3)
     assert out["accuracies"] == pytest.approx([0.5, 0.6, 0.7]) and out["n_runs"] == 3
@@ -419,7 +420,7 @@ def test_seed_spread_is_generic_and_checks_its_input():
 
 
 def test_figures_draw_the_experiment_rows():
-    from core.figures import teach as fig
+    from core.families.teach import figures as fig
 
     rows = [
         {"count": c, "accuracy_mean": a, "accuracy_min": a - 0.1, "accuracy_max": a, "confidence_mean": 0.9}
@@ -441,9 +442,9 @@ def test_figures_draw_the_experiment_rows():
 
 
 def test_run_teach_through_the_queue_saves_a_version_with_its_measurements(tmp_path):
-    from core import store
-    from core.jobs import JobQueue
-    from core.teach import TeachRequest, predict_sample, run_teach, start_teach
+    from core.engine.jobs import JobQueue
+    from core.families.teach.job import TeachRequest, predict_sample, run_teach, start_teach
+    from core.store import models as store
 
     root = write_project(tmp_path / "project", "image", per_class=7)
     req = TeachRequest("image", str(root), epochs=2, batch_size=8, version_name="mine", owner="s1")
@@ -468,8 +469,8 @@ def test_run_teach_through_the_queue_saves_a_version_with_its_measurements(tmp_p
 
 
 def test_check_teach_request_refuses_plainly_before_queueing(tmp_path):
-    from core.jobs import JobQueue
-    from core.teach import TeachRequest, check_teach_request, start_teach
+    from core.engine.jobs import JobQueue
+    from core.families.teach.job import TeachRequest, check_teach_request, start_teach
 
     root = write_project(tmp_path, "image", per_class=2)
     bad = {
@@ -490,7 +491,7 @@ def test_check_teach_request_refuses_plainly_before_queueing(tmp_path):
 
 
 def test_a_cancel_before_training_saves_nothing(tmp_path):
-    from core.teach import TeachRequest, run_teach
+    from core.families.teach.job import TeachRequest, run_teach
 
     class Cancelled:
         def __init__(self):
@@ -511,8 +512,8 @@ def test_a_cancel_before_training_saves_nothing(tmp_path):
 
 
 def test_predict_sample_for_sound_averages_the_seconds_and_drawing_takes_the_canvas():
-    from core.teach import predict_sample, sample_inputs
-    from core.teach_models import build_teach_model
+    from core.families.teach.job import predict_sample, sample_inputs
+    from core.families.teach.model import build_teach_model
 
     assert sample_inputs("sound", td.encode_wav(sine(440, 2.5))).shape == (3, td.N_FRAMES, td.N_MELS)
     model = build_teach_model("sound", 3)

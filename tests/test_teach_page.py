@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core import jobs, teach_store
-from core.teach_data import BACKGROUND
+from core.engine import jobs
+from core.families.teach import projects as teach_store
+from core.families.teach.data import BACKGROUND
 from tests.conftest import app_test
 from tests.test_teach_store import wav_bytes
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import teach_data, teach_store
-from core.teach_data import BACKGROUND, TeachError
-from core.teach_store import add_sample, create_project, list_projects, load_project
+from core.families.teach import data as teach_data
+from core.families.teach import projects as teach_store
+from core.families.teach.data import BACKGROUND, TeachError
+from core.families.teach.projects import add_sample, create_project, list_projects, load_project
 
 OWNER, OTHER = "owner-a", "owner-b"
 

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import store
-from core import tensor_pages as pager
-from core.inspect import ModelFiles, read_folder_files
+from core.inspector import tensor_pages as pager
+from core.inspector.inspect import ModelFiles, read_folder_files
 from core.settings import SHIPPED_MODELS_DIR
+from core.store import models as store
+from core.store import topology as store_topology
 
 SHIPPED = ["colors", "shapes", "text"]
 
@@ -35,7 +36,7 @@ def colors_files(**shards: bytes) -> ModelFiles:
 
 
 def assert_rows_match_numpy(page: pager.TensorPage, entry: store.ManifestEntry, raw: bytes) -> None:
-    reference = np.frombuffer(raw[entry.offset : entry.offset + entry.length], store.DTYPES[entry.dtype])
+    reference = np.frombuffer(raw[entry.offset : entry.offset + entry.length], store_topology.DTYPES[entry.dtype])
     for row in page.rows:
         position = row["position"]
         start = entry.offset + 4 * position
@@ -97,14 +98,14 @@ def test_last_page_of_the_text_models_lstm_kernel_matches_keras(layouts):
 
 @pytest.mark.parametrize("page", [0, -1, 10**6, True, 1.5, "2"])
 def test_a_page_that_does_not_exist_is_a_plain_message(page, layouts):
-    with pytest.raises(store.StoreError, match="does not exist|whole number"):
+    with pytest.raises(store_topology.StoreError, match="does not exist|whole number"):
         pager.tensor_page(layouts["colors"], "hidden/kernel", page)
 
 
 def test_an_unknown_tensor_or_page_size_is_a_plain_message(layouts):
-    with pytest.raises(store.StoreError, match="no tensor 'nope'"):
+    with pytest.raises(store_topology.StoreError, match="no tensor 'nope'"):
         pager.tensor_page(layouts["colors"], "nope", 1)
-    with pytest.raises(store.StoreError, match="at least one value"):
+    with pytest.raises(store_topology.StoreError, match="at least one value"):
         pager.tensor_page(layouts["colors"], "hidden/kernel", 1, per_page=0)
 
 
@@ -152,20 +153,20 @@ def test_an_unaligned_offset_names_the_value_it_is_inside(layouts):
 def test_offsets_outside_the_file_are_plain_messages(layouts):
     size = len(shard_of("colors"))
     assert pager.locate_offset(layouts["colors"], size - 1).tensor == layouts["colors"].entries[-1].name
-    with pytest.raises(store.StoreError, match=f"past the end of {store.SHARD_NAME}"):
+    with pytest.raises(store_topology.StoreError, match=f"past the end of {store.SHARD_NAME}"):
         pager.locate_offset(layouts["colors"], size)
-    with pytest.raises(store.StoreError, match="negative"):
+    with pytest.raises(store_topology.StoreError, match="negative"):
         pager.locate_offset(layouts["colors"], -4)
-    with pytest.raises(store.StoreError, match="whole number"):
+    with pytest.raises(store_topology.StoreError, match="whole number"):
         pager.locate_offset(layouts["colors"], 4.0)
-    with pytest.raises(store.StoreError, match="no weights file 'other.bin'"):
+    with pytest.raises(store_topology.StoreError, match="no weights file 'other.bin'"):
         pager.locate_offset(layouts["colors"], 0, "other.bin")
 
 
 def test_extra_bytes_the_manifest_does_not_describe_belong_to_no_tensor():
     raw = shard_of("colors")
     layout = pager.weights_layout(colors_files(**{store.SHARD_NAME: raw + b"\0" * 8}))
-    with pytest.raises(store.StoreError, match=f"belongs to no tensor.*first {len(raw):,} bytes"):
+    with pytest.raises(store_topology.StoreError, match=f"belongs to no tensor.*first {len(raw):,} bytes"):
         pager.locate_offset(layout, len(raw) + 3)
 
 
@@ -178,7 +179,7 @@ def test_a_truncated_or_missing_shard_gives_a_note_not_a_crash():
     missing = colors_files(**{"unrelated.bin": raw})
     page = pager.tensor_page(missing, "hidden/kernel", 1)
     assert page.rows == [] and "not found" in page.note
-    with pytest.raises(store.StoreError, match="No weights file"):
+    with pytest.raises(store_topology.StoreError, match="No weights file"):
         pager.locate_offset(missing, 0)
 
 
@@ -207,7 +208,7 @@ def test_a_group_split_over_two_files_reports_offsets_in_each_file():
 def test_any_offset_is_located_or_refused_in_plain_words(offset, layouts):
     layout, raw = layouts["colors"], shard_of("colors")
     if not 0 <= offset < len(raw):
-        with pytest.raises(store.StoreError, match="negative|past the end"):
+        with pytest.raises(store_topology.StoreError, match="negative|past the end"):
             pager.locate_offset(layout, offset)
         return
     where = pager.locate_offset(layout, offset)

@@ -11,9 +11,11 @@ import urllib.error
 import numpy as np
 import pytest
 
-from core import store
-from core import text as T
-from core.config import TextConfig
+from core.families.text import figures as text_figures
+from core.families.text import generate as text_generate
+from core.families.text import model as T
+from core.families.text.config import TextConfig
+from core.store import models as store
 
 CORPUS = (
     "To be, or not to be, that is the question:\n"
@@ -37,7 +39,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def sampler(tiny):
     model, vocab = tiny
-    return T.CharSampler(model, vocab)
+    return text_generate.CharSampler(model, vocab)
 
 
 # ---------------------------------------------------------------- vocabulary and windows
@@ -142,40 +144,40 @@ def test_batch_rows_are_independent_streams(sampler, tiny):
 def test_sampler_rejects_a_mismatched_vocabulary(tiny):
     model, _ = tiny
     with pytest.raises(ValueError, match="do not belong"):
-        T.CharSampler(model, T.Vocabulary.from_text("abc"))
+        text_generate.CharSampler(model, T.Vocabulary.from_text("abc"))
 
 
 def test_probabilities_sum_to_one_and_match_a_softmax():
     logits = np.array([[2.0, 1.0, 0.1, -3.0]])
-    p = T.next_char_probabilities(logits, 1.0)
+    p = text_generate.next_char_probabilities(logits, 1.0)
     e = np.exp(logits - logits.max())
     np.testing.assert_allclose(p, e / e.sum(), atol=1e-12)
-    p2 = T.next_char_probabilities(logits, 0.5, top_k=2)
+    p2 = text_generate.next_char_probabilities(logits, 0.5, top_k=2)
     assert p2[0, 2] == 0 and p2[0, 3] == 0 and math.isclose(p2.sum(), 1.0)
 
 
 def test_temperature_to_zero_tends_to_argmax():
     logits = np.array([1.0, 1.5, 0.2, 1.4])
     for t in (1.0, 0.3, 0.1, 0.01):
-        assert np.argmax(T.next_char_probabilities(logits, t)) == 1
-    assert T.next_char_probabilities(logits, 0.01)[1] > 0.99
-    np.testing.assert_array_equal(T.next_char_probabilities(logits, 0), [0, 1, 0, 0])
+        assert np.argmax(text_generate.next_char_probabilities(logits, t)) == 1
+    assert text_generate.next_char_probabilities(logits, 0.01)[1] > 0.99
+    np.testing.assert_array_equal(text_generate.next_char_probabilities(logits, 0), [0, 1, 0, 0])
 
 
 def test_low_temperature_sampling_equals_argmax_generation(tiny):
     # An untrained model's logits nearly tie; scaling the output layer separates them, as training would.
-    sharp = T.CharSampler(*tiny)
+    sharp = text_generate.CharSampler(*tiny)
     sharp.dense_kernel = sharp.dense_kernel * 100
-    argmax = T.generate_text(sharp, "To be", 40, temperature=0, random_seed=1)
-    cold = T.generate_text(sharp, "To be", 40, temperature=1e-3, random_seed=2)
+    argmax = text_generate.generate_text(sharp, "To be", 40, temperature=0, random_seed=1)
+    cold = text_generate.generate_text(sharp, "To be", 40, temperature=1e-3, random_seed=2)
     assert cold.texts == argmax.texts
     assert np.allclose(argmax.probabilities.max(axis=-1), 1.0)
 
 
 def test_generation_is_reproducible_with_a_seed(sampler):
-    a = T.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=7)
-    b = T.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=7)
-    c = T.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=8)
+    a = text_generate.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=7)
+    b = text_generate.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=7)
+    c = text_generate.generate_text(sampler, "To be", 60, temperature=1.0, n_samples=3, random_seed=8)
     assert a.texts == b.texts and a.texts != c.texts
     assert len(a.texts) == 3 and all(len(t) == 60 for t in a.texts)
     assert len(set(a.texts)) > 1  # the rows of the batch are different samples
@@ -184,7 +186,7 @@ def test_generation_is_reproducible_with_a_seed(sampler):
 
 
 def test_generated_chars_are_the_recorded_draws(sampler):
-    g = T.generate_text(sampler, "To", 30, temperature=0.8, top_k=3, random_seed=3)
+    g = text_generate.generate_text(sampler, "To", 30, temperature=0.8, top_k=3, random_seed=3)
     for t, i in enumerate(g.ids[0]):
         p = g.probabilities[0, t]
         assert p[i] > 0 and (p > 0).sum() <= 3  # drawn from its own top-3 distribution
@@ -194,7 +196,7 @@ def test_generated_chars_are_the_recorded_draws(sampler):
 def test_sampling_follows_the_distribution():
     rng = np.random.default_rng(0)
     probs = np.tile([0.7, 0.2, 0.1, 0.0], (20000, 1))
-    counts = np.bincount(T.sample_ids(probs, rng), minlength=4) / 20000
+    counts = np.bincount(text_generate.sample_ids(probs, rng), minlength=4) / 20000
     np.testing.assert_allclose(counts, [0.7, 0.2, 0.1, 0.0], atol=0.02)
 
 
@@ -203,7 +205,7 @@ def test_sampling_follows_the_distribution():
 
 def test_seed_outside_the_vocabulary_is_mapped_or_dropped():
     vocab = T.Vocabulary.from_text(CORPUS)
-    check = T.clean_seed("Tő be’ 🙂 or", vocab)
+    check = text_generate.clean_seed("Tő be’ 🙂 or", vocab)
     assert check.text == "To be'  or"  # ő -> o, ’ -> ', the emoji dropped (its two spaces stay)
     assert "🙂" in check.dropped and "ő" in check.mapped
     assert "vocabulary" in check.message
@@ -213,34 +215,34 @@ def test_seed_outside_the_vocabulary_is_mapped_or_dropped():
 def test_empty_seed_starts_from_a_new_line():
     vocab = T.Vocabulary.from_text(CORPUS)
     for seed in ("", "🙂🙂"):
-        check = T.clean_seed(seed, vocab)
+        check = text_generate.clean_seed(seed, vocab)
         assert check.text == "\n" and check.defaulted and "empty" in check.message
 
 
 def test_generation_from_an_empty_seed_works(sampler):
-    g = T.generate_text(sampler, "", 10, random_seed=0)
+    g = text_generate.generate_text(sampler, "", 10, random_seed=0)
     assert len(g.texts[0]) == 10 and g.seed.defaulted
 
 
 def test_lengths_are_checked_and_capped(sampler):
     for bad in (0, -5, "x"):
         with pytest.raises(ValueError, match="length"):
-            T.generate_text(sampler, "To", bad)
-    g = T.generate_text(sampler, "To", 10_000, max_chars=50, random_seed=0)
+            text_generate.generate_text(sampler, "To", bad)
+    g = text_generate.generate_text(sampler, "To", 10_000, max_chars=50, random_seed=0)
     assert len(g.texts[0]) == 50 and any("capped" in n for n in g.notes)
 
 
 def test_negative_or_nan_temperature_is_refused(sampler):
     for bad in (-0.5, float("nan"), "hot"):
         with pytest.raises(ValueError, match="temperature"):
-            T.generate_text(sampler, "To", 5, temperature=bad)
+            text_generate.generate_text(sampler, "To", 5, temperature=bad)
 
 
 def test_bad_sample_counts_and_top_k_are_refused(sampler):
     with pytest.raises(ValueError, match="samples"):
-        T.generate_text(sampler, "To", 5, n_samples=0)
+        text_generate.generate_text(sampler, "To", 5, n_samples=0)
     with pytest.raises(ValueError, match="top-k"):
-        T.generate_text(sampler, "To", 5, top_k=-1)
+        text_generate.generate_text(sampler, "To", 5, top_k=-1)
 
 
 @pytest.mark.parametrize(
@@ -267,13 +269,13 @@ def test_a_good_upload_is_decoded():
 
 
 def test_find_loop():
-    assert T.find_loop("the cat sat the the the the ") == (11, 4)  # the cycle " the" starts after "sat"
-    assert T.find_loop("abcdefg") is None
-    assert T.find_loop("aaaa") == (0, 1)
+    assert text_generate.find_loop("the cat sat the the the the ") == (11, 4)  # the cycle " the" starts after "sat"
+    assert text_generate.find_loop("abcdefg") is None
+    assert text_generate.find_loop("aaaa") == (0, 1)
 
 
 def test_surprisal_matches_the_logits(sampler):
-    text, bits = T.surprisal(sampler, "To be or")
+    text, bits = text_generate.surprisal(sampler, "To be or")
     logits, _, _, _ = sampler.run(sampler.vocab.encode(text[:-1]))
     p = np.exp(logits[-1] - logits[-1].max())
     p /= p.sum()
@@ -285,21 +287,20 @@ def test_top_units_picks_the_most_varied():
     acts = np.zeros((10, 4))
     acts[:, 2] = np.linspace(-1, 1, 10)
     acts[:, 0] = np.linspace(0, 0.1, 10)
-    assert T.top_units(acts, 2) == [2, 0]
+    assert text_generate.top_units(acts, 2) == [2, 0]
 
 
 def test_figures_build(sampler):
-    from core import figures as fig
 
-    g = T.generate_text(sampler, "To", 20, random_seed=0)
-    bars = fig.next_char_bars(g.probabilities[0, 0], sampler.vocab.chars, int(g.ids[0, 0]), k=3)
+    g = text_generate.generate_text(sampler, "To", 20, random_seed=0)
+    bars = text_figures.next_char_bars(g.probabilities[0, 0], sampler.vocab.chars, int(g.ids[0, 0]), k=3)
     assert int(g.ids[0, 0]) in [
         sampler.vocab.chars.index(c.replace("␣", " ").replace("⏎", "\n")) for c in bars.data[0].x
     ]
-    heat = fig.activation_heatmap(g.hidden, g.texts[0], [0, 3])
+    heat = text_figures.activation_heatmap(g.hidden, g.texts[0], [0, 3])
     assert np.asarray(heat.data[0].z).shape == (2, 20)
-    text, bits = T.surprisal(sampler, "To be")
-    assert len(fig.surprisal_bars(text, bits).data[0].y) == 4
+    text, bits = text_generate.surprisal(sampler, "To be")
+    assert len(text_figures.surprisal_bars(text, bits).data[0].y) == 4
 
 
 # ---------------------------------------------------------------- evaluation, store, CLI, download
@@ -429,8 +430,8 @@ def test_one_blas_thread_restores_the_limit_after_nested_use():
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
     before = blas_threads()
-    with T.one_blas_thread():
-        with T.one_blas_thread():
+    with text_generate.one_blas_thread():
+        with text_generate.one_blas_thread():
             assert all(n == 1 for n in blas_threads())
         assert all(n == 1 for n in blas_threads())  # still inside the outer use
     assert blas_threads() == before
@@ -461,11 +462,13 @@ def _entropy_reference(p):
 
 
 def test_steps_keep_the_logits_their_distribution_came_from(sampler):
-    steps = list(T.iter_generate(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4))
+    steps = list(
+        text_generate.iter_generate(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4)
+    )
     assert all(s.logits.shape == (2, len(sampler.vocab)) for s in steps)
     for s in steps:
-        np.testing.assert_allclose(T.next_char_probabilities(s.logits, 0.7, 5), s.probabilities, atol=1e-6)
-    g = T.generate_text(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4)
+        np.testing.assert_allclose(text_generate.next_char_probabilities(s.logits, 0.7, 5), s.probabilities, atol=1e-6)
+    g = text_generate.generate_text(sampler, "To be", 12, temperature=0.7, top_k=5, n_samples=2, random_seed=4)
     assert g.logits.shape == (2, 12, len(sampler.vocab)) and g.top_k == 5 and g.temperature == 0.7
     # each step's logits are the model's scores after reading the seed and everything generated before it
     for t in (0, 5, 11):
@@ -474,36 +477,42 @@ def test_steps_keep_the_logits_their_distribution_came_from(sampler):
 
 
 def test_without_a_seed_each_run_draws_a_fresh_one_that_repeats_it(sampler):
-    a = T.generate_text(sampler, "To be", 50, temperature=1.0)
-    b = T.generate_text(sampler, "To be", 50, temperature=1.0)
+    a = text_generate.generate_text(sampler, "To be", 50, temperature=1.0)
+    b = text_generate.generate_text(sampler, "To be", 50, temperature=1.0)
     assert a.random_seed is not None and b.random_seed is not None
     assert a.random_seed != b.random_seed and a.texts != b.texts  # fresh samples (a tie has chance 1e-6)
-    again = T.generate_text(sampler, "To be", 50, temperature=1.0, random_seed=a.random_seed)
+    again = text_generate.generate_text(sampler, "To be", 50, temperature=1.0, random_seed=a.random_seed)
     assert again.texts == a.texts and again.random_seed == a.random_seed
     np.testing.assert_array_equal(again.logits, a.logits)
-    stream = T.GenerationStream(sampler, "To be", 5)
-    assert 0 <= stream.random_seed < T.DRAWN_SEED_LIMIT  # known before the first character
+    stream = text_generate.GenerationStream(sampler, "To be", 5)
+    assert 0 <= stream.random_seed < text_generate.DRAWN_SEED_LIMIT  # known before the first character
 
 
 def test_drawn_seeds_are_short_and_vary():
-    seeds = [T.draw_random_seed() for _ in range(40)]
-    assert all(isinstance(s, int) and 0 <= s < T.DRAWN_SEED_LIMIT for s in seeds)
+    seeds = [text_generate.draw_random_seed() for _ in range(40)]
+    assert all(isinstance(s, int) and 0 <= s < text_generate.DRAWN_SEED_LIMIT for s in seeds)
     assert len(set(seeds)) > 30
 
 
 def test_random_seeds_are_checked(sampler):
-    for good, expected in ((0, 0), (5, 5), (np.int64(7), 7), (7.0, 7), (T.MAX_RANDOM_SEED, T.MAX_RANDOM_SEED)):
-        assert T.check_random_seed(good) == expected
-    for bad in (-1, 1.5, math.nan, math.inf, "abc", None, True, T.MAX_RANDOM_SEED + 1, 10**400):
+    for good, expected in (
+        (0, 0),
+        (5, 5),
+        (np.int64(7), 7),
+        (7.0, 7),
+        (text_generate.MAX_RANDOM_SEED, text_generate.MAX_RANDOM_SEED),
+    ):
+        assert text_generate.check_random_seed(good) == expected
+    for bad in (-1, 1.5, math.nan, math.inf, "abc", None, True, text_generate.MAX_RANDOM_SEED + 1, 10**400):
         with pytest.raises(ValueError, match="random seed must be a whole number"):
-            T.check_random_seed(bad)
+            text_generate.check_random_seed(bad)
     with pytest.raises(ValueError, match="random seed"):
-        T.GenerationStream(sampler, "To be", 5, random_seed=-3)  # refused before any character
+        text_generate.GenerationStream(sampler, "To be", 5, random_seed=-3)  # refused before any character
 
 
 @pytest.mark.parametrize("temperature", [0.05, 0.3, 0.8, 1.0, 1.7, 5.0])
 def test_distribution_at_a_temperature_matches_a_numpy_reference(temperature):
-    from core import text_steps as TS
+    from core.families.text import steps as TS
 
     logits = np.random.default_rng(1).normal(0, 3, 65)
     d = TS.distribution_at(logits, temperature)
@@ -515,7 +524,7 @@ def test_distribution_at_a_temperature_matches_a_numpy_reference(temperature):
 
 
 def test_entropy_limits_and_top_k():
-    from core import text_steps as TS
+    from core.families.text import steps as TS
 
     logits = np.array([3.0, 1.0, 0.5, -2.0, 0.0])
     assert TS.distribution_at(logits, 0).entropy_nats == 0.0  # argmax: one certain character
@@ -532,7 +541,7 @@ def test_entropy_limits_and_top_k():
 
 
 def test_bad_step_logits_and_temperatures_are_plain_errors():
-    from core import text_steps as TS
+    from core.families.text import steps as TS
 
     for bad in ([], [[1.0, 2.0]], [1.0, math.nan], [math.inf, 0.0]):
         with pytest.raises(ValueError, match="logits"):
@@ -542,17 +551,18 @@ def test_bad_step_logits_and_temperatures_are_plain_errors():
 
 
 def test_temperature_figures_show_both_distributions(sampler):
-    from core import figures as fig
-    from core import text_steps as TS
+    from core.families.text import steps as TS
 
-    g = T.generate_text(sampler, "To", 5, temperature=0.8, random_seed=2)
+    g = text_generate.generate_text(sampler, "To", 5, temperature=0.8, random_seed=2)
     live = TS.distribution_at(g.logits[0, 3], 2.0)
     chosen = int(g.ids[0, 3])
-    bars = fig.temperature_bars(live.probabilities, g.probabilities[0, 3], sampler.vocab.chars, chosen, k=3)
+    bars = text_figures.temperature_bars(live.probabilities, g.probabilities[0, 3], sampler.vocab.chars, chosen, k=3)
     assert len(bars.data) == 2 and len(bars.data[0].x) in (3, 4)
     order = np.argsort(-live.probabilities)[:3]
     np.testing.assert_allclose(bars.data[0].y[:3], live.probabilities[order])
     np.testing.assert_allclose(bars.data[1].y[:3], g.probabilities[0, 3][order])
     ts = np.linspace(0, 2, 5)
-    curve = fig.entropy_curve(ts, TS.entropy_by_temperature(g.logits[0, 3], ts), [("slider", 2.0, live.entropy_bits)])
+    curve = text_figures.entropy_curve(
+        ts, TS.entropy_by_temperature(g.logits[0, 3], ts), [("slider", 2.0, live.entropy_bits)]
+    )
     assert len(curve.data) == 2 and curve.data[1].y[0] == live.entropy_bits

@@ -7,7 +7,7 @@ import urllib.error
 
 import pytest
 
-from core import store
+from core.store import models as store
 from tests.conftest import app_test
 
 PAGE = "pages/3_Text.py"
@@ -203,7 +203,7 @@ def _metric(at, starts: str) -> str:
 
 
 def test_step_temperature_slider_reshapes_the_distribution_without_generating_again():
-    from core import text_steps as TS
+    from core.families.text import steps as TS
 
     at = _generate(_run(**{"text.length": 40, "text.temperature": 0.8, "text.random_seed": 3}))
     result = at.session_state["text"].result

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import store
 from core.__main__ import main as cli
-from core.config import TextConfig
+from core.families.text.config import TextConfig
+from core.families.text.model import build_text_model
 from core.settings import SHIPPED_MODELS_DIR
-from core.text import build_text_model
+from core.store import models as store
 
 REPO = Path(__file__).resolve().parent.parent
 NODE = shutil.which("node")
@@ -126,7 +126,7 @@ def test_the_store_format_itself_loads_in_tfjs(tmp_path):
 
 def test_a_model_saved_by_tfjs_opens_in_the_inspector_and_matches(tmp_path):
     """The other direction: what a TF.js user would upload passes every check and predicts the same in Keras."""
-    from core import inspect as inspector
+    from core.inspector import inspect as inspector
 
     folder = tmp_path / "from-tfjs"
     x = np.random.default_rng(3).random((2, 8, 8, 1)).astype("float32")

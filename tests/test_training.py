@@ -1,11 +1,12 @@
-"""core.training.train: callback counts, cancel within one batch, divergence stops, bad hyperparameters, copies."""
+"""core.engine.training.train: callback counts, cancel within one batch, divergence stops, bad hyperparameters, copies."""
 
 import math
 
 import numpy as np
 import pytest
 
-from core.training import TrainingError, chance_loss, check_hyperparameters, copy_model, train
+from core.engine.training import TrainingError, chance_loss, check_hyperparameters, copy_model, train
+from core.figures import training as training_figures
 
 
 def tiny_mlp(n_in: int = 4, n_out: int = 3, activation: str = "softmax"):
@@ -220,7 +221,7 @@ def test_a_healthy_run_records_every_batch_and_no_divergence():
 
 
 def test_the_batch_record_is_thinned_past_its_cap_but_keeps_the_latest(monkeypatch):
-    from core import training
+    from core.engine import training
 
     monkeypatch.setattr(training, "MAX_BATCH_RECORDS", 10)
     x, y = blobs(60)
@@ -232,13 +233,11 @@ def test_the_batch_record_is_thinned_past_its_cap_but_keeps_the_latest(monkeypat
 def test_the_divergence_figure_plots_only_finite_values_and_writes_nan_or_inf_as_text():
     import plotly.io as pio
 
-    from core import figures
-
     result = exploding_run(record_batches=True)
-    fig = figures.divergence_curve(result.loss_curve())
+    fig = training_figures.divergence_curve(result.loss_curve())
     traces = {t.name: t for t in fig.data}
     marker = traces["diverged here"]
-    label = figures.divergence_label(result.divergence["value"])
+    label = training_figures.divergence_label(result.divergence["value"])
     assert label in ("nan", "inf", "-inf") and marker.text[0] == f"loss = {label}"
     finite = [b["loss"] for b in result.batch_history[:-1]]
     assert list(traces["training (every batch)"].y) == pytest.approx(finite)

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import jobs, model_fit, retrain, store
-from core.training import TrainingError
+from core.engine import checks as retrain_checks
+from core.engine import fit as model_fit
+from core.engine import jobs, retrain
+from core.engine.training import TrainingError
+from core.store import models as store
+from core.store import topology as store_topology
 from tests import misfit_models
 from tests.conftest import app_test
 
@@ -69,12 +73,12 @@ def test_the_name_refused_at_start_is_the_one_the_store_refuses_at_the_end():
     for name in ("a..b", "my run", "../../evil", "", "  ", "Ω", "x" * 200, "-lead", ".hidden"):
         req = request(version_name=name)
         try:
-            saved = retrain.check_version_name(req)
+            saved = retrain_checks.check_version_name(req)
         except TrainingError:
-            with pytest.raises(store.StoreError):
-                store.check_name(retrain.version_name(req), "version name")
+            with pytest.raises(store_topology.StoreError):
+                store.check_name(retrain_checks.version_name(req), "version name")
         else:
-            assert store.check_name(saved, "version name") == saved == retrain.version_name(req)
+            assert store.check_name(saved, "version name") == saved == retrain_checks.version_name(req)
 
 
 def test_the_worker_refuses_a_bad_name_before_any_epoch():
@@ -245,4 +249,4 @@ def test_a_text_run_reads_the_chosen_number_of_last_characters(monkeypatch):
     corpus, notes, _ = retrain.text_corpus(request(family="text", text=text, text_chars=None))
     assert len(corpus) == 2000 and "this server's limit" in notes[0]
     with pytest.raises(TrainingError, match="between 1,000 and 2,000"):
-        retrain.check_request(request(family="text", optimizer="adam", text_chars=5000))
+        retrain_checks.check_request(request(family="text", optimizer="adam", text_chars=5000))

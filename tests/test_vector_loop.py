@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import vectors
-from core.vector_loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
+from core.vectors import search as vectors
+from core.vectors.loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
 
 
 @pytest.fixture

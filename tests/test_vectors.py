@@ -1,4 +1,4 @@
-"""core.vectors: the Qdrant index round trip, per-session seen flags, head training, bad input, the experiment CLI."""
+"""core.vectors.search: the Qdrant index round trip, per-session seen flags, head training, bad input, the experiment CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import vectors
+from core.families.shapes import generator as shape_generator
+from core.vectors import search as vectors
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -175,7 +176,7 @@ def test_teal_rule():
 
 
 def test_color_pool_and_class_head_agree_with_the_model():
-    from core import colors
+    from core.families.colors import model as colors
 
     model = colors.load_shipped().model
     pool = vectors.color_pool(model, size=300, seed=2)
@@ -188,7 +189,7 @@ def test_color_pool_and_class_head_agree_with_the_model():
 
 
 def test_save_head_round_trip(user_data):
-    from core import store
+    from core.store import models as store
 
     pool = tiny_pool()
     w = pool.vectors[0]
@@ -248,14 +249,14 @@ def test_experiment_cli_prints_json(user_data):
 
 
 def test_drawing_pool_embeds_generated_and_user_drawings():
-    from core import shapes
-    from core.config import ShapeConfig
+    from core.families.shapes import model as shapes
+    from core.families.shapes.config import ShapeConfig
 
     model = shapes.build_shape_cnn(ShapeConfig.tiny())
     mine = np.zeros((28, 28), np.uint8)
     mine[8:20, 8:20] = 255
     pool = vectors.drawing_pool(model, per_class=2, seed=0, user_drawings=[(mine, "box")])
-    assert len(pool) == 2 * len(shapes.CLASS_NAMES) + 1
+    assert len(pool) == 2 * len(shape_generator.CLASS_NAMES) + 1
     assert pool.vectors.shape[1] == 8  # the tiny config's dense_hidden width
     assert pool.items[-1] == {"label": "box", "source": "yours", "index": len(pool) - 1}
     assert np.array_equal(pool.raw[-1], mine)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core import vectors
+from core.vectors import search as vectors
 from tests.conftest import app_test
 
 PAGE = "pages/6_Vector_search.py"

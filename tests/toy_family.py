@@ -1,5 +1,5 @@
 """A toy model family for tests: a softmax regression on 2-D points (two blobs). It is what adding a family costs:
-this one module plus one `core.families.register(...)` call, and the CLI and the Retrain studio list it."""
+this one module plus one `core.engine.registry.register(...)` call, and the CLI and the Retrain studio list it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core import families, store
-from core.model_fit import Needs
+from core.engine import registry as families
+from core.engine.fit import Needs
+from core.store import models as store
 
 CLASS_NAMES = ["left", "right"]
 
@@ -51,8 +52,8 @@ def load_data(cfg: ToyConfig = ToyConfig()) -> dict:
 
 
 def train(cfg: ToyConfig, data: dict | None = None, model=None, **hooks):
-    from core.training import Trained, copy_model
-    from core.training import train as fit
+    from core.engine.training import Trained, copy_model
+    from core.engine.training import train as fit
 
     data = data or load_data(cfg)
     model = copy_model(model) if model is not None else build(cfg)
@@ -83,7 +84,7 @@ def example(loaded) -> dict:
 
 def retrain(req, user, job, before) -> dict | None:
     """The studio's runner, from the same helpers the built-in families use."""
-    from core import retrain as studio
+    from core.engine import retrain as studio
 
     del user
     cfg = studio._request_config(req, ToyConfig())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import classroom, identity, samples
-from core import figures as fig
+from core.figures import classroom as class_figures
+from core.store import classroom, identity, samples
 
 
 def open_or_join(owner: str) -> None:
@@ -86,7 +86,7 @@ def runs(info: classroom.ClassInfo, owner: str) -> None:
     if not rows:
         st.info("No runs yet. Each member's finished retrain in the Retrain studio appears here.")
         return
-    st.plotly_chart(fig.class_runs_strip(rows, classroom.nickname_of(owner, info.code)), key="class.runs")
+    st.plotly_chart(class_figures.class_runs_strip(rows, classroom.nickname_of(owner, info.code)), key="class.runs")
     lines = []
     for family in sorted({r["family"] for r in rows}):
         s = classroom.spread([r for r in rows if r["family"] == family])

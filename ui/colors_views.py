@@ -7,9 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import colors, colors_live, samples
-from core import figures as fig
-from core.figures import colors as colors_fig
+from core import maths
+from core.families.colors import figures as colors_fig
+from core.families.colors import live as colors_live
+from core.families.colors import model as colors
+from core.figures import common as common_figures
+from core.store import samples
 from ui.common import DEMO_SEED, demo_mode
 from ui.identity import owner
 from ui.state import page_state
@@ -96,9 +99,9 @@ def how_it_was_trained(meta: dict) -> None:
         with c1:
             if counts:
                 st.plotly_chart(
-                    fig.per_class_bars({k: v for k, v in counts.items()}, "Crowd labels per family").update_yaxes(
-                        range=None, autorange=True
-                    ),
+                    common_figures.per_class_bars(
+                        {k: v for k, v in counts.items()}, "Crowd labels per family"
+                    ).update_yaxes(range=None, autorange=True),
                     key="colors.counts",
                 )
             acc = metrics.get("heldout_accuracy")
@@ -113,7 +116,7 @@ def how_it_was_trained(meta: dict) -> None:
         with c2:
             history = meta.get("history") or {}
             if history:
-                st.plotly_chart(fig.history_curves(history, "loss", "Loss per epoch"), key="colors.history")
+                st.plotly_chart(common_figures.history_curves(history, "loss", "Loss per epoch"), key="colors.history")
 
 
 def label_it_yourself() -> None:
@@ -186,13 +189,13 @@ def three_ways(logits: np.ndarray) -> None:
         {
             "family": colors.CLASS_NAMES,
             "logit": logits,
-            "softmax": colors.softmax(logits),
+            "softmax": maths.softmax(logits),
             "divide by sum": by_sum if by_sum is not None else np.full(len(logits), np.nan),
-            f"softmax, T={temperature:g}": colors.softmax(logits, temperature),
+            f"softmax, T={temperature:g}": maths.softmax(logits, temperature),
         }
     )
     st.plotly_chart(  # one figure of three panels: it is redrawn on every pick
-        fig.side_by_side_bars(
+        common_figures.side_by_side_bars(
             [
                 ("softmax(logits)", table["softmax"], 1.0),
                 ("logits / sum(logits)", by_sum, None),
@@ -243,5 +246,9 @@ def scaling_bug(model, rgb, probs: np.ndarray) -> None:
         "mismatch does to the same colour: the sigmoid units saturate and the answer is nonsense."
     )
     b1, b2 = st.columns(2)
-    b1.plotly_chart(fig.probability_bars(probs, colors.CLASS_NAMES, "scaled as in training"), key="colors.ok")
-    b2.plotly_chart(fig.probability_bars(wrong_probs, colors.CLASS_NAMES, "inputs 255× too large"), key="colors.bug")
+    b1.plotly_chart(
+        common_figures.probability_bars(probs, colors.CLASS_NAMES, "scaled as in training"), key="colors.ok"
+    )
+    b2.plotly_chart(
+        common_figures.probability_bars(wrong_probs, colors.CLASS_NAMES, "inputs 255× too large"), key="colors.bug"
+    )

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core import cnn_explain as cnn
-from core import figures as fig
-from core import samples, shapes
-from core.figures import cnn as cnn_fig
+from core.families.shapes import explain as cnn
+from core.families.shapes import explain_figures as cnn_fig
+from core.families.shapes import model as shapes
+from core.families.shapes import verdict as shape_verdict
+from core.figures import common as common_figures
+from core.store import samples
 from ui.identity import owner
 
 
@@ -215,7 +217,7 @@ def training_notes(meta: dict) -> None:
     closed expander."""
     with st.expander("How the shipped model was trained"):
         st.caption(meta.get("training_data", ""))
-        table = shapes.heldout_table(meta)
+        table = shape_verdict.heldout_table(meta)
         if table:
             st.write(
                 "Recall per class on held-out real drawings, and how many real drawings each figure rests on. Classes "
@@ -224,4 +226,6 @@ def training_notes(meta: dict) -> None:
             st.dataframe(table, hide_index=True)
         st.caption("Drawings: Quick, Draw! dataset by Google (CC BY 4.0).")
         if meta.get("history"):
-            st.plotly_chart(fig.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history")
+            st.plotly_chart(
+                common_figures.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history"
+            )

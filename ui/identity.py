@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import identity
+from core.store import identity
 
 COOKIE_DAYS = 180  # a term and a half: long enough for a course, short enough that an old laptop forgets
 

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import figures as fig
-from core import inspect as inspector
-from core import store
-from core import tensor_pages as pager
+from core.inspector import figures as inspect_figures
+from core.inspector import graph as inspect_graph
+from core.inspector import inspect as inspector
+from core.inspector import tensor_pages as pager
 from core.settings import get_settings
+from core.store import topology as store_topology
 from ui.common import guarded
 from ui.state import page_state
 
@@ -63,12 +64,12 @@ def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, s
     digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
     try:
         inspection = inspect_upload(digest, json_bytes, shards)
-    except store.StoreError as exc:
+    except store_topology.StoreError as exc:
         st.error(str(exc))
         st.stop()
     try:
         layout, layout_error = upload_layout(digest, json_bytes, shards), ""
-    except store.StoreError as exc:
+    except store_topology.StoreError as exc:
         layout, layout_error = None, str(exc)
     return inspection, layout, layout_error
 
@@ -81,9 +82,9 @@ def layers_tab(inspection: inspector.Inspection) -> None:
         st.caption(f"Total parameters: {int(table['params'].sum()):,} (the numbers model.summary() prints).")
     else:
         st.warning("The layers could not be rebuilt, so there are no output shapes or parameter counts.")
-    nodes = inspector.graph_nodes(inspection)
+    nodes = inspect_graph.graph_nodes(inspection)
     if nodes:
-        st.plotly_chart(fig.layer_graph(nodes), key="inspect.graph")
+        st.plotly_chart(inspect_figures.layer_graph(nodes), key="inspect.graph")
         st.caption(
             f"{len(nodes)} layers from modelTopology, in order: each one's output is the next one's input "
             "(a Sequential model is a chain)."
@@ -123,7 +124,7 @@ def weights_tab(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
     else:
         st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
         st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
-        st.plotly_chart(fig.byte_strip(inspection.manifest), key="inspect.strip")
+        st.plotly_chart(inspect_figures.byte_strip(inspection.manifest), key="inspect.strip")
         per_layer = pd.DataFrame(inspection.manifest).groupby("layer", sort=False)["length"].sum()
         total_bytes = int(per_layer.sum())
         if total_bytes:
@@ -173,10 +174,12 @@ def tensor_view(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
             col.metric(key, f"{stats[key]:.4g}" if stats[key] is not None else "—")
         left, right = st.columns(2)
         counts, edges = inspector.tensor_histogram(array)
-        left.plotly_chart(fig.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist")
+        left.plotly_chart(
+            inspect_figures.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist"
+        )
         matrix, caption = inspector.tensor_matrix(array)
         right.plotly_chart(
-            fig.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
+            inspect_figures.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
         )
         right.caption(caption)
 
@@ -186,7 +189,7 @@ def _go_to_offset(layout: pager.WeightsLayout) -> None:
     widgets, state = st.session_state, inspect_state()
     try:
         where = pager.locate_offset(layout, int(widgets["inspect.offset"]), widgets.get("inspect.offset_file"))
-    except store.StoreError as exc:
+    except store_topology.StoreError as exc:
         state.goto = {"error": str(exc)}
         return
     widgets["inspect.tensor"] = state.page_tensor = where.tensor

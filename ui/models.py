@@ -13,7 +13,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from core import identity, model_fit, store
+from core.engine import fit as model_fit
+from core.store import identity, topology
+from core.store import models as store
 from ui.identity import owner
 
 
@@ -87,7 +89,7 @@ def load_active(family: str) -> store.LoadedModel | None:
     shipped = path == store.shipped_model_dir(family)
     try:
         loaded = load_model_folder(path)
-    except store.StoreError as exc:
+    except topology.StoreError as exc:
         if shipped:
             st.error(f"The {family} model could not be loaded: {exc}")
             return None

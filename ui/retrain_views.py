@@ -4,10 +4,15 @@ divergence view), the versions list and the comparison of two versions. Used by 
 import numpy as np
 import streamlit as st
 
-from core import classroom, compare, families, model_fit, retrain, samples, store
-from core import colors as colors_core
-from core import figures as fig
-from core import text as text_core
+from core.engine import compare, retrain
+from core.engine import fit as model_fit
+from core.engine import registry as families
+from core.families.colors import model as colors_core
+from core.families.text import model as text_core
+from core.figures import common as common_figures
+from core.figures import training as training_figures
+from core.store import classroom, samples, topology
+from core.store import models as store
 from ui.common import guarded
 from ui.models import active_label, active_path, load_model_folder, set_active
 
@@ -32,9 +37,11 @@ def _curves(snap: dict, family_hint: str = "") -> None:
         steps_per_epoch=snap["steps_per_epoch"],
         epochs=snap["epochs"],
     )
-    left.plotly_chart(fig.training_curves(metric="loss", title="Loss", **args), key=f"retrain.loss{family_hint}")
+    left.plotly_chart(
+        training_figures.training_curves(metric="loss", title="Loss", **args), key=f"retrain.loss{family_hint}"
+    )
     right.plotly_chart(
-        fig.training_curves(metric="accuracy", title="Accuracy", **args), key=f"retrain.acc{family_hint}"
+        training_figures.training_curves(metric="accuracy", title="Accuracy", **args), key=f"retrain.acc{family_hint}"
     )
 
 
@@ -133,9 +140,9 @@ def _from_chart(job_id: str, labels: list[str]) -> None:
 def _divergence(curve: dict, job_id: str) -> None:
     """The loss the diverged run recorded, up to and including the step where it diverged."""
     where = curve["divergence"]
-    st.plotly_chart(fig.divergence_curve(curve), key=f"retrain.divergence.{job_id}")
+    st.plotly_chart(training_figures.divergence_curve(curve), key=f"retrain.divergence.{job_id}")
     place = f"epoch {where['epoch']}" + (f", batch {where['batch']}" if where.get("batch") else "")
-    value = fig.divergence_label(where["value"])
+    value = training_figures.divergence_label(where["value"])
     shown = "every batch's loss (Keras' running mean within its epoch) and " if curve["batch_logs"] else ""
     why = (
         f"The dotted line is the ceiling, {where['ceiling']:.3g}: a loss far worse than guessing."
@@ -156,7 +163,7 @@ def _divergence(curve: dict, job_id: str) -> None:
     if rows:
         st.caption("The last losses recorded, the diverging one last:")
         st.dataframe(
-            [{**r, "loss": fig.divergence_label(r["loss"])} for r in rows],
+            [{**r, "loss": training_figures.divergence_label(r["loss"])} for r in rows],
             hide_index=True,
             key=f"retrain.divergence.table.{job_id}",
         )
@@ -204,13 +211,15 @@ def results(job) -> None:
         st.rerun()
     labels = outcome["class_names"]
     st.plotly_chart(
-        fig.before_after_bars(after["per_class"], before["per_class"] if before else None),
+        training_figures.before_after_bars(after["per_class"], before["per_class"] if before else None),
         key=f"retrain.perclass.{job.id}",
     )
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(
-            fig.clickable_confusion(after["confusion"], labels, "Confusion matrix (validation): click a cell"),
+            training_figures.clickable_confusion(
+                after["confusion"], labels, "Confusion matrix (validation): click a cell"
+            ),
             key=f"retrain.confusion.{job.id}",
             on_select=lambda: _from_chart(job.id, labels),
             selection_mode="points",
@@ -248,7 +257,7 @@ def versions(family: str, session: str, name: str) -> list[dict]:
         st.rerun()
     try:
         rows = retrain.versions_table(family, session)
-    except store.StoreError as exc:
+    except topology.StoreError as exc:
         rows = []
         st.error(str(exc))
     if not rows:
@@ -284,7 +293,7 @@ def versions(family: str, session: str, name: str) -> list[dict]:
                 mime="application/zip",
                 key="retrain.download",
             )
-        except (store.StoreError, OSError):  # a file of the version vanished or cannot be read
+        except (topology.StoreError, OSError):  # a file of the version vanished or cannot be read
             b2.error(f"Version {chosen} cannot be downloaded: one of its files is missing or cannot be read.")
         if b3.button(
             "Delete", key="retrain.delete", disabled=not row["mine"], help="Only versions made in this session."
@@ -295,7 +304,7 @@ def versions(family: str, session: str, name: str) -> list[dict]:
                     set_active(family, None)
                 st.toast(f"Deleted {chosen}.")
                 st.rerun()
-            except store.StoreError as exc:
+            except topology.StoreError as exc:
                 st.error(str(exc))
     return rows
 
@@ -397,15 +406,19 @@ def _show_comparison(family: str, vc) -> None:
         which = " (the 12 most frequent characters)"
     left, right = st.columns(2)
     left.plotly_chart(
-        fig.confusion_heatmap(conf_a, labels, f"A: {vc.label_a}{which}"), key=f"retrain.compare.conf_a.{family}"
+        common_figures.confusion_heatmap(conf_a, labels, f"A: {vc.label_a}{which}"),
+        key=f"retrain.compare.conf_a.{family}",
     )
     right.plotly_chart(
-        fig.confusion_heatmap(conf_b, labels, f"B: {vc.label_b}{which}"), key=f"retrain.compare.conf_b.{family}"
+        common_figures.confusion_heatmap(conf_b, labels, f"B: {vc.label_b}{which}"),
+        key=f"retrain.compare.conf_b.{family}",
     )
     _show_disagreements(family, vc)
     if families.get(family).sample_view != "text":
         st.plotly_chart(
-            fig.agreement_heatmap(c.agreement(), c.class_names, c.class_names, "A's prediction against B's"),
+            training_figures.agreement_heatmap(
+                c.agreement(), c.class_names, c.class_names, "A's prediction against B's"
+            ),
             key=f"retrain.compare.agreement.{family}",
         )
 
@@ -462,7 +475,7 @@ def example_line(family: str) -> None:
     Read-only: a version that does not load or fit is left for the form's checks to name, so nothing is shown."""
     try:
         loaded = load_model_folder(active_path(family))
-    except store.StoreError:
+    except topology.StoreError:
         return
     if model_fit.fit_problem(family, loaded.model_json) is not None:
         return

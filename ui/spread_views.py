@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import figures as fig
-from core import seed_spread
+from core.engine import seed_spread
+from core.families.teach import figures as teach_figures
 from ui.common import guarded
 
 
@@ -54,7 +54,7 @@ def _status(queue, key: str, family: str, was_running: bool) -> None:
         return
     r = result["recipe"]
     st.plotly_chart(
-        fig.seed_spread_figure(result, f"{result['n_runs']} runs of the same recipe"),
+        teach_figures.seed_spread_figure(result, f"{result['n_runs']} runs of the same recipe"),
         key=f"retrain.spread_fig.{family}",
     )
     st.markdown(

@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import export, teach_data, teach_store
-from core import figures as fig
-from core.figures import teach as teach_fig
-from core.teach_data import TeachError
+from core.families.teach import data as teach_data
+from core.families.teach import figures as teach_fig
+from core.families.teach import projects as teach_store
+from core.families.teach.data import TeachError
+from core.figures import common as common_figures
+from core.figures import training as training_figures
+from core.store import export
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guarded
 from ui.inspect_views import inspect_state
@@ -195,17 +198,19 @@ def results(outcome: dict, key: str) -> None:
         st.info(note)
     history, names = outcome["history"], outcome["class_names"]
     left, right = st.columns(2)
-    left.plotly_chart(fig.history_curves(history, "accuracy", "Accuracy per epoch"), key=f"teach.acc.{key}")
-    right.plotly_chart(fig.history_curves(history, "loss", "Loss per epoch"), key=f"teach.loss.{key}")
+    left.plotly_chart(common_figures.history_curves(history, "accuracy", "Accuracy per epoch"), key=f"teach.acc.{key}")
+    right.plotly_chart(common_figures.history_curves(history, "loss", "Loss per epoch"), key=f"teach.loss.{key}")
     per_class = outcome["per_class"]
     labelled = {f"{n} ({per_class[n]['held_out']} held out, {per_class[n]['train']} trained)": n for n in names}
     st.plotly_chart(
-        fig.before_after_bars({k: per_class[n]["accuracy"] for k, n in labelled.items()}, None),
+        training_figures.before_after_bars({k: per_class[n]["accuracy"] for k, n in labelled.items()}, None),
         key=f"teach.perclass.{key}",
     )
     conf = outcome["confusion"]
     left, right = st.columns([3, 2])
-    left.plotly_chart(fig.confusion_heatmap(conf, names, "Confusion matrix (held-out samples)"), key=f"teach.cm.{key}")
+    left.plotly_chart(
+        common_figures.confusion_heatmap(conf, names, "Confusion matrix (held-out samples)"), key=f"teach.cm.{key}"
+    )
     cells = sorted(
         ((t, p) for t in range(len(names)) for p in range(len(names)) if t != p and conf[t][p]),
         key=lambda c: -conf[c[0]][c[1]],
@@ -230,7 +235,7 @@ def results(outcome: dict, key: str) -> None:
 @guarded("The preview")
 def preview(state: TeachState, outcome: dict) -> None:
     """A new snapshot, recording or drawing through the trained model, with its softmax bars (a fragment)."""
-    from core import teach
+    from core.families.teach import job as teach
 
     kind, names = outcome["kind"], outcome["class_names"]
     key = f"teach.preview.{outcome['version_id']}"
@@ -262,7 +267,7 @@ def preview(state: TeachState, outcome: dict) -> None:
             return
         top = int(np.argmax(probs))
         st.markdown(f"It is **{names[top]}** ({probs[top]:.0%} sure).")
-        st.plotly_chart(fig.probability_bars(probs, names, "Softmax over your classes"), key=f"{key}.bars")
+        st.plotly_chart(common_figures.probability_bars(probs, names, "Softmax over your classes"), key=f"{key}.bars")
         state.preview = {"project": state.project, "probs": [float(p) for p in probs]}
 
 
@@ -274,7 +279,7 @@ EXPERIMENT_TEXT = {
 
 
 def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int):
-    from core import jobs
+    from core.engine import jobs
 
     teach_data.load_folder(project.kind, project.path)  # a plain error now rather than a failed job later
     work = functools.partial(
@@ -317,7 +322,7 @@ def export_buttons(outcome: dict, project_name: str) -> None:
 @guarded("The experiment")
 def experiment_panel(state: TeachState, project, was_active: bool) -> None:
     """The session's experiment job: progress and cancel while it runs (a polled fragment), its plot once done."""
-    from core import jobs
+    from core.engine import jobs
 
     job = jobs.QUEUE.job_for(state.experiment_queue_id)
     pending = state.experiments.get(f"{project.name}.pending")

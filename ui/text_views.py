@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import figures as fig
-from core import text as T
-from core import text_steps as TS
+from core.families.text import figures as text_figures
+from core.families.text import generate as text_generate
+from core.families.text import model as T
+from core.families.text import steps as TS
+from core.figures import common as common_figures
 from ui.common import guarded
 
 
@@ -29,9 +31,9 @@ def escape_markdown(chunk: str) -> str:
 class TextState:
     """Everything the Text page remembers for a session, in one object (session key "text")."""
 
-    result: T.Generation | None = None  # the last generation, with every step's logits
+    result: text_generate.Generation | None = None  # the last generation, with every step's logits
     settings: dict = field(default_factory=dict)  # what produced it: seed, seed_source, temperature, ...
-    argmax: T.Generation | None = None  # the greedy continuation of the same start
+    argmax: text_generate.Generation | None = None  # the greedy continuation of the same start
     corpus: str = ""  # the text to score the model on (uploaded or the built-in one)
     corpus_name: str = ""
     scored: dict | None = None  # the model's loss on that corpus
@@ -50,7 +52,7 @@ def pre(seed: str, generated: str, test_id: str) -> str:
     )
 
 
-def show_result(state: TextState, result: T.Generation) -> None:
+def show_result(state: TextState, result: text_generate.Generation) -> None:
     """The seed used, where the random seed came from, and one tab per generated sample."""
     st.markdown(
         f"**Seed used:** `{result.seed.text!r}`" + (" (cleaned)" if result.seed.text != result.seed.original else "")
@@ -103,7 +105,9 @@ def step_through(state: TextState, vocab) -> None:
     used = TS.StepDistribution(sampled_t, p, float(TS.entropy_nats(p)))
     if result.logits is None:  # a result kept from before logits were stored: only the sampled distribution
         st.plotly_chart(
-            fig.next_char_bars(p, vocab.chars, chosen, k, f"Next-character distribution at position {pos + 1}"),
+            text_figures.next_char_bars(
+                p, vocab.chars, chosen, k, f"Next-character distribution at position {pos + 1}"
+            ),
             key="text.step_bars",
         )
         return
@@ -153,7 +157,7 @@ def step_through(state: TextState, vocab) -> None:
         "this distribution.",
     )
     st.plotly_chart(
-        fig.temperature_bars(
+        text_figures.temperature_bars(
             live.probabilities,
             p,
             vocab.chars,
@@ -176,7 +180,7 @@ def step_through(state: TextState, vocab) -> None:
         curve = TS.entropy_by_temperature(result.logits[sample, pos], temperatures, result.top_k)
         choices = min(result.top_k or len(vocab), len(vocab))
         st.plotly_chart(
-            fig.entropy_curve(
+            text_figures.entropy_curve(
                 temperatures,
                 curve,
                 [("when sampled", sampled_t, used.entropy_bits), ("slider", live_t, live.entropy_bits)],
@@ -190,11 +194,11 @@ def step_through(state: TextState, vocab) -> None:
         )
 
 
-def sampling_vs_argmax(state: TextState, result: T.Generation) -> None:
+def sampling_vs_argmax(state: TextState, result: text_generate.Generation) -> None:
     """Sample 1 beside the greedy (temperature 0) continuation of the same start, with any loop marked."""
     st.subheader("Sampling against argmax")
-    greedy: T.Generation = state.argmax
-    loop = T.find_loop(greedy.texts[0])
+    greedy: text_generate.Generation = state.argmax
+    loop = text_generate.find_loop(greedy.texts[0])
     a, b = st.columns(2)
     with a:
         st.markdown(f"**Sampled** (temperature {state.settings['temperature']:g})")
@@ -247,7 +251,7 @@ def activations(state: TextState) -> None:
             "Units", list(range(acts.shape[1])), default=[0, 1, 2, 3], key="text.act_units", max_selections=24
         )
     else:
-        units = T.top_units(acts, c3.slider("How many", 2, 24, 8, key="text.act_n"))
+        units = text_generate.top_units(acts, c3.slider("How many", 2, 24, 8, key="text.act_n"))
     if not units:
         st.info("Choose at least one unit.")
         return
@@ -257,7 +261,7 @@ def activations(state: TextState) -> None:
     if len(text) > window:
         start = st.slider("Start position", 0, len(text) - window, 0, key="text.act_start")
     st.plotly_chart(
-        fig.activation_heatmap(acts[start : start + window], text[start : start + window], units),
+        text_figures.activation_heatmap(acts[start : start + window], text[start : start + window], units),
         key="text.act_heatmap",
     )
 
@@ -297,7 +301,7 @@ TRICKS = {
 
 @st.fragment
 @guarded("The trick-it box")
-def trick_it(sampler: T.CharSampler, settings) -> None:
+def trick_it(sampler: text_generate.CharSampler, settings) -> None:
     """Score a prompt unlike Shakespeare character by character, then continue it greedily."""
     vocab = sampler.vocab
     st.subheader("Try to trick it")
@@ -315,8 +319,8 @@ def trick_it(sampler: T.CharSampler, settings) -> None:
     )
     st.caption(TRICKS[choice][1])
     try:  # the widget's max_chars is the browser's; the server checks the length again before any work
-        check = T.clean_seed(prompt, vocab, settings.max_trick_chars)
-        cleaned, bits = T.surprisal(sampler, prompt, settings.max_trick_chars)
+        check = text_generate.clean_seed(prompt, vocab, settings.max_trick_chars)
+        cleaned, bits = text_generate.surprisal(sampler, prompt, settings.max_trick_chars)
     except ValueError as exc:
         st.error(str(exc))
         return
@@ -324,8 +328,8 @@ def trick_it(sampler: T.CharSampler, settings) -> None:
         st.warning(check.message)
     if len(bits):
         st.metric("Average surprise", f"{bits.mean():.2f} bits per character", help="Lower = more expected.")
-        st.plotly_chart(fig.surprisal_bars(cleaned, bits, "Surprise per character"), key="text.trick_bars")
-    continuation = T.generate_text(sampler, cleaned, 160, temperature=0).texts[0]
+        st.plotly_chart(text_figures.surprisal_bars(cleaned, bits, "Surprise per character"), key="text.trick_bars")
+    continuation = text_generate.generate_text(sampler, cleaned, 160, temperature=0).texts[0]
     st.markdown(pre(cleaned, continuation, "text-trick"), unsafe_allow_html=True)
 
 
@@ -362,7 +366,8 @@ def training_expander(meta: dict) -> None:
         history = meta.get("history") or {}
         if history.get("loss"):
             st.plotly_chart(
-                fig.history_curves(history, "loss", "Cross-entropy per epoch (nats/char)"), key="text.history"
+                common_figures.history_curves(history, "loss", "Cross-entropy per epoch (nats/char)"),
+                key="text.history",
             )
         corpus = meta.get("corpus") or {}
         if corpus:

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from core import families, maths, store, vectors
-from core import figures as fig
-from core.vector_loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
+from core import maths
+from core.engine import registry as families
+from core.store import topology as store_topology
+from core.vectors import figures as vector_figures
+from core.vectors import search as vectors
+from core.vectors.loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
 from ui.common import DEMO_SEED, demo_mode
 
 QUERY_MODES = ("around w's decision boundary", "the top matches for w")
@@ -193,7 +196,7 @@ def finish_section(state: VectorState, pool, w, b: float, logits) -> None:
                 {"labels": len(state.loop.labelled), "session_steps": state.loop.steps},
             )
             st.success(f"Saved as heads/{version.version_id}: open it in the Inspector.")
-        except (store.StoreError, OSError) as exc:
+        except (store_topology.StoreError, OSError) as exc:
             st.error(f"The head could not be saved: {exc}")
 
 
@@ -220,7 +223,7 @@ def experiment_section(state: VectorState, pool) -> None:
             )
     result = state.experiment
     if result and result["pool"] == pool.name:
-        st.plotly_chart(fig.strategy_f1_curves(result), key="vectors.experiment_chart")
+        st.plotly_chart(vector_figures.strategy_f1_curves(result), key="vectors.experiment_chart")
         needed = {s: v["labels_to_target"] for s, v in result["strategies"].items()}
         st.write(
             f"Labels to reach F1 {result['target_f1']:g}: vector search **{needed['vector_search'] or 'not reached'}**, "

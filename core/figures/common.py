@@ -106,7 +106,7 @@ def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
 
 def history_curves(history: dict[str, list[float]], metric: str = "loss", title: str | None = None) -> go.Figure:
     """Training and validation curves of one metric from a Keras-style history dict (`metric`, `val_<metric>`)."""
-    from core.figures.training import training_curves  # one curve drawer for the live and the stored views
+    from core.figures.training import training_curves
 
     n = max((len(v) for v in history.values()), default=0)
     logs = [{"epoch": i + 1, **{k: v[i] for k, v in history.items() if i < len(v)}} for i in range(n)]

@@ -1,0 +1,1 @@
+"""How any model family is trained, queued, checked and compared: the Family contract and registry, train(), the job queue\nand its workers, one retrain sequence, fit checks, compare, the seed spread. It never imports a family."""

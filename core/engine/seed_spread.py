@@ -1,0 +1,84 @@
+"""Run-to-run variance for any model family: train the same recipe N times with different seeds through the registry's
+contract (family.load_data, family.train) and report every run's validation accuracy ("0.5 on one run, 0.9 the
+next"). Runs as a job on the training queue, one seed per step, so it shows progress and can be cancelled."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+from core.engine import registry as families
+from core.engine.checks import config_from_metadata
+from core.engine.training import TrainingError
+from core.families.teach.experiments import seed_spread
+from core.settings import get_settings
+from core.store import models as store
+
+MAX_RUNS = 10  # each run is a quick-preset training: ten of them stay within a couple of minutes on 2 cores
+
+
+def quick_config(family: str):
+    """The family's shipped config with its quick preset applied (the recipe every run repeats)."""
+    fam = families.get(family)
+    cfg = config_from_metadata(family, store.load_metadata(fam.shipped_dir()))
+    return replace(cfg, **{k: v for k, v in fam.quick.items() if hasattr(cfg, k)})
+
+
+def train_once(family: str, cfg, data: dict | None, seed: int, should_stop=None) -> dict:
+    """One quick training with `seed`; its accuracy is the last epoch's validation accuracy Keras measured."""
+    hooks = {} if should_stop is None else {"should_stop": should_stop}
+    trained = families.get(family).train(replace(cfg, seed=int(seed)), data, **hooks)
+    if not trained.result.ok:
+        raise TrainingError(trained.result.message or "The run did not finish.")
+    history = trained.result.history
+    accuracy = (history.get("val_accuracy") or history.get("accuracy") or [float("nan")])[-1]
+    return {"accuracy": float(accuracy), "seconds": round(trained.result.seconds, 1)}
+
+
+def _data(family: str, cfg) -> dict:
+    """The family's built-in data, loaded once for every run; text is cut to the quick preset's characters (at most
+    the server's per-run cap)."""
+    fam = families.get(family)
+    data = fam.load_data(cfg)
+    if fam.text_upload:
+        cap = get_settings().max_text_train_chars
+        data = {"text": data["text"][-min(int(fam.quick.get("text_chars", cap)), cap) :]}
+    return data
+
+
+def run_spread(family: str, n_runs: int, job) -> dict | None:
+    """The job's work: the data once, then one training per seed, each reported as one step; None when cancelled."""
+    if not 2 <= int(n_runs) <= MAX_RUNS:
+        raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
+    cfg = quick_config(family)
+    data = _data(family, cfg)
+    job.plan(int(n_runs), 1)  # progress in runs
+
+    def one_run(seed: int) -> dict:
+        if job.should_stop():
+            raise TrainingError("Cancelled.")
+        outcome = train_once(family, cfg, data, seed, job.should_stop)
+        job.on_epoch_end(seed, {"val_accuracy": outcome["accuracy"]})  # the panel's curve: accuracy per run
+        return outcome
+
+    try:
+        result = seed_spread(one_run, int(n_runs))
+    except TrainingError:
+        if job.should_stop():
+            job.finish("cancelled", "Cancelled: the runs so far are not kept.")
+            return None
+        raise
+    recipe = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "learning_rate")}
+    return {"family": family, "recipe": recipe, **result}
+
+
+def start_spread(family: str, n_runs: int, owner: str, queue=None):
+    """Queue N quick trainings of `family` for `owner` (under its own key, beside a normal retrain)."""
+    from core.engine import jobs
+
+    families.get(family)
+    if not 2 <= int(n_runs) <= MAX_RUNS:
+        raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
+    queue = queue or jobs.QUEUE
+    title = f"{family}: {n_runs} quick trainings with seeds 0–{int(n_runs) - 1}"
+    return queue.submit(f"spread-{owner}", title, functools.partial(run_spread, family, int(n_runs)), owner=owner)

@@ -1,0 +1,1 @@
+"""Teachable Machine's projects (images, sounds, drawings) as three families over one package."""

@@ -1,0 +1,245 @@
+"""The Teach job: what the Teach page and `python -m core teach` call. Check a request, load the project folder,
+train a new model in a background job (core.jobs), measure it on the held-out samples, save it as a version of
+teach-<kind>, and predict one raw sample (photo bytes, WAV bytes or a canvas)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.engine.training import TrainingError, check_hyperparameters
+from core.families.teach.data import (
+    TeachError,
+    check_kind,
+    cut_chunks,
+    decode_drawing,
+    decode_image,
+    decode_wav,
+    load_folder,
+    log_mel,
+)
+from core.families.teach.model import (
+    TeachConfig,
+    evaluate_arrays,
+    predict_proba,
+    split_data,
+    steps_per_epoch,
+    train_teach_model,
+)
+from core.settings import get_settings
+from core.store import models as store
+from core.store import topology as store_topology
+
+MAX_EXAMPLES = 24  # misclassified sample files kept per confusion cell, as in the Retrain studio
+BATCH_EVERY = 5  # batch reports for the live curve; a Teach batch takes milliseconds, so not every one
+
+
+@dataclass(frozen=True)
+class TeachRequest:
+    """Everything the Teach page's form chooses. `samples_dir` is the project folder (one subfolder per class)."""
+
+    kind: str
+    samples_dir: str
+    epochs: int = 50
+    batch_size: int = 16
+    learning_rate: float = 0.001
+    seed: int = 0
+    version_name: str = "teach"
+    owner: str = ""  # the session that asked; recorded so only it may delete the version
+
+
+def family_name(kind: str) -> str:
+    """The store family a Teach model of `kind` is saved under: teach-image, teach-sound, teach-drawing."""
+    return f"teach-{check_kind(kind)}"
+
+
+def request_config(req: TeachRequest) -> TeachConfig:
+    return TeachConfig(
+        kind=req.kind,
+        epochs=req.epochs,
+        batch_size=req.batch_size,
+        learning_rate=req.learning_rate,
+        seed=req.seed,
+    )
+
+
+def _check_settings(req: TeachRequest) -> None:
+    check_kind(req.kind)
+    try:
+        store.check_name(req.version_name, "version name")
+    except store_topology.StoreError as exc:
+        raise TeachError(str(exc)) from None
+    if not isinstance(req.seed, (int, np.integer)) or isinstance(req.seed, bool):
+        raise TeachError(f"The seed must be a whole number (got {req.seed!r}).")
+    try:
+        # The batch is capped at the data later (a tiny project trains in one batch), so only its type and sign count
+        # here: the sample count given is the largest, never the reason for a refusal.
+        check_hyperparameters(req.epochs, req.batch_size, req.learning_rate, 2**31, get_settings().max_epochs)
+    except TrainingError as exc:
+        raise TeachError(str(exc)) from None
+
+
+def check_teach_request(req: TeachRequest) -> None:
+    """Plain TeachError before anything queues: the settings, then the folder (it must load: 2-10 classes with
+    samples, readable files, a background class for sound)."""
+    _check_settings(req)
+    load_folder(req.kind, req.samples_dir)
+
+
+def _stopped(job, result) -> bool:
+    from core.engine.jobs import finish_if_stopped
+
+    return finish_if_stopped(job, result)
+
+
+def _cell_files(y_true, y_pred, files: list[str]) -> dict[str, list[str]]:
+    """{"true,pred": [sample file, ...]} for every off-diagonal cell, at most MAX_EXAMPLES each (unique files)."""
+    cells: dict[str, list[str]] = {}
+    for t, p, f in zip(np.asarray(y_true), np.asarray(y_pred), files):
+        if t != p:
+            items = cells.setdefault(f"{int(t)},{int(p)}", [])
+            if len(items) < MAX_EXAMPLES and f not in items:
+                items.append(f)
+    return cells
+
+
+def train_and_measure(cfg: TeachConfig, loaded: dict, **hooks) -> tuple:
+    """Split `loaded` (load_folder's dict), train, evaluate on the held-out samples (or, with none held out, on
+    the training samples, said so). Returns (Trained, report, measured_on, notes, split)."""
+    split = split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])
+    data = {**split, "class_names": loaded["class_names"], "kind": loaded["kind"]}
+    trained = train_teach_model(cfg, data, **hooks)
+    notes = []
+    if len(split["y_val"]):
+        x, y, rows = split["x_val"], split["y_val"], split["val_index"]
+        measured_on = f"{len(y)} held-out samples ({cfg.validation_fraction:.0%} of each class, never trained on)"
+    else:
+        x, y, rows = split["x_train"], split["y_train"], split["train_index"]
+        measured_on = f"the {len(y)} training samples (too few per class to hold any out)"
+        notes.append(
+            "Every class is too small to hold samples out, so the accuracy is on the training samples: it "
+            "says how well the model learnt them, not how well it will do on new ones."
+        )
+    if trained.result.ok:
+        report = evaluate_arrays(trained.model, x, y, loaded["class_names"])
+        report["files"] = [loaded["files"][i] for i in rows]
+        report["y_true"] = [int(v) for v in y]
+    else:
+        report = None
+    return trained, report, measured_on, notes, split
+
+
+def _counts(names: list[str], split: dict) -> dict:
+    return {
+        name: {"train": int((split["y_train"] == i).sum()), "held_out": int((split["y_val"] == i).sum())}
+        for i, name in enumerate(names)
+    }
+
+
+def run_teach(req: TeachRequest, job) -> dict | None:
+    """The work function of a Teach job (a worker process or thread); returns the outcome, or None when stopped."""
+    _check_settings(req)
+    cfg = request_config(req)
+    loaded = load_folder(req.kind, req.samples_dir)
+    names = loaded["class_names"]
+    if job.should_stop():
+        _stopped(job, None)
+        return None
+    n_train = len(split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])["y_train"])
+    job.plan(cfg.epochs, steps_per_epoch(n_train, cfg))
+    trained, report, measured_on, notes, split = train_and_measure(cfg, loaded, **job.hooks(BATCH_EVERY))
+    result = trained.result
+    if _stopped(job, result):
+        return None
+    counts = _counts(names, split)
+    if loaded["skipped"]:
+        notes.append(f"{len(loaded['skipped'])} file(s) that are not {req.kind} samples were left out.")
+    per_class = {
+        name: {**report["per_class"][name], "train": counts[name]["train"], "held_out": counts[name]["held_out"]}
+        for name in names
+    }
+    metrics = {
+        "accuracy": report["accuracy"],
+        "balanced_accuracy": report["balanced_accuracy"],
+        "mean_confidence": report["mean_confidence"],
+        "n": report["n"],
+        "measured_on": measured_on,
+        "per_class": per_class,
+    }
+    metadata = {
+        "family": family_name(req.kind),
+        "kind": req.kind,
+        "class_names": names,
+        "input": _input_description(req.kind),
+        "config": asdict(cfg),
+        "training_data": f"{len(split['y_train'])} of your samples in {len(names)} classes",
+        "metrics": metrics,
+        "history": result.history,
+        "owner": req.owner,
+        "train_seconds": round(result.seconds, 1),
+    }
+    version = store.save_version(trained.model, family_name(req.kind), req.version_name, metadata)
+    return {
+        "kind": req.kind,
+        "class_names": names,
+        "history": result.history,
+        "seconds": round(result.seconds, 1),
+        "epochs_run": result.epochs_run,
+        **metrics,  # accuracy, balanced accuracy, mean confidence, n, what it was measured on, per class
+        "counts": counts,
+        "confusion": report["confusion"],
+        "examples": _cell_files(report["y_true"], report["predicted"], report["files"]),
+        "notes": notes,
+        "version_id": version.version_id,
+        "version_path": str(version.path),
+    }
+
+
+def _input_description(kind: str) -> str:
+    from core.families.teach import data as td
+
+    return {
+        "image": f"{td.IMAGE_SIZE}x{td.IMAGE_SIZE}x3 float 0-1, the photo centre-cropped to a square (teach_data.decode_image)",
+        "drawing": "28x28 float 0-1, white strokes on black, Quick, Draw! bitmap convention (teach_data.decode_drawing)",
+        "sound": f"{td.N_FRAMES}x{td.N_MELS} ln mel-band power of 1 s at {td.SAMPLE_RATE} Hz (teach_data.log_mel)",
+    }[kind]
+
+
+def start_teach(req: TeachRequest, session_id: str, queue=None):
+    """Check the request and its folder now (plain errors before anything queues), then queue the training job."""
+    from core.engine import jobs
+
+    check_teach_request(req)
+    queue = queue or jobs.QUEUE
+    title = f"Teach {req.kind}: {req.epochs} epoch(s), batch {req.batch_size}, learning rate {req.learning_rate:g}"
+    # A partial of a top-level function pickles by reference, so it can run in a worker process.
+    return queue.submit(session_id, title, functools.partial(run_teach, req), owner=req.owner or session_id)
+
+
+# ---------------------------------------------------------------- one sample
+
+
+def sample_inputs(kind: str, data: bytes | np.ndarray) -> np.ndarray:
+    """The model input rows of one raw sample: one row for a photo or a drawing, one per second for a recording.
+
+    Photos: encoded bytes, or an (H, W, 3) uint8 array. Drawings: PNG bytes or the canvas' RGBA array. Sounds: WAV
+    bytes, or mono float samples at SAMPLE_RATE."""
+    check_kind(kind)
+    if kind == "image":
+        if isinstance(data, np.ndarray):
+            from core.families.teach.data import encode_png
+
+            data = encode_png(data)  # one path for arrays and uploads: the same crop and resize
+        return decode_image(data)[None]
+    if kind == "drawing":
+        return decode_drawing(data)[None]
+    samples = data if isinstance(data, np.ndarray) else decode_wav(data)
+    return np.stack([log_mel(c) for c in cut_chunks(samples)])
+
+
+def predict_sample(model, kind: str, data: bytes | np.ndarray) -> np.ndarray:
+    """(C,) probabilities for one raw sample. A recording longer than a second is cut into seconds like the
+    training data, and the answer is the mean of the seconds' probabilities (the whole clip's average)."""
+    return predict_proba(model, sample_inputs(kind, data)).mean(axis=0)

@@ -1,0 +1,386 @@
+"""Teach projects on disk, per owner: <user data>/teach/<owner>/<project>/<class>/<sample>.png|.wav plus project.json.
+
+The folder layout is the contract that core.teach_data.load_folder and `python -m core teach train --data DIR` read,
+so a project folder trains from the command line too. Every write is atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.families.teach import data as teach_data
+from core.families.teach.data import BACKGROUND, TeachError
+from core.settings import get_settings
+from core.store import models as store
+
+PROJECT_JSON = "project.json"
+MIN_CLASSES, MAX_CLASSES = 2, 10  # Teachable Machine's minimum; ten keeps the softmax bars and confusion readable
+# Caps as module constants (teachcore added no Settings fields for them): a class of 200 one-second sounds or images
+# trains in well under a minute on a CPU, and 20 projects x 10 classes x 200 samples stays under ~1 GB per owner.
+MAX_SAMPLES_PER_CLASS = 200
+MAX_PROJECTS_PER_OWNER = 20
+MAX_UPLOAD_BYTES = 5 * 2**20  # one upload, photo or recording (about 2.5 minutes of 16 kHz 16-bit mono)
+MAX_CLASS_CHARS = 40
+SUFFIX = {"image": ".png", "drawing": ".png", "sound": ".wav"}
+# A class name is a folder name: letters (any script), digits, spaces, '_', '-', '.'; no leading dot or space.
+CLASS_NAME = re.compile(r"^[^\W_][\w .-]*$")
+SAMPLE_ID = re.compile(r"^[0-9]{16}-[0-9a-f]{6}$")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as stored: its kind, its classes in order, and where it lives."""
+
+    owner: str
+    name: str
+    kind: str
+    classes: list[str]
+    created: str
+    path: Path
+
+
+# ---------------------------------------------------------------- names and paths
+
+
+def check_class_name(name) -> str:
+    """A class name that is safe as one folder name; refused in plain words otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise TeachError("A class needs a name, such as 'thumbs up'.")
+    name = " ".join(name.split())
+    if len(name) > MAX_CLASS_CHARS:
+        raise TeachError(f"A class name is at most {MAX_CLASS_CHARS} characters (this one has {len(name)}).")
+    if not CLASS_NAME.match(name) or ".." in name or name.endswith("."):
+        raise TeachError(
+            f"The class name {name!r} is not allowed: use letters, digits, spaces, '_', '-' or '.', starting with a "
+            "letter or digit."
+        )
+    return name
+
+
+def _owner_dir(owner: str) -> Path:
+    base = (get_settings().user_data_dir / "teach").resolve()
+    path = (base / store.check_name(owner, "owner")).resolve()
+    if not path.is_relative_to(base):
+        raise TeachError("That owner would leave the projects folder.")
+    return path
+
+
+def project_dir(owner: str, name: str) -> Path:
+    """Where a project lives (it may not exist yet); names are checked so nothing escapes the owner's folder."""
+    base = _owner_dir(owner)
+    path = (base / store.check_name(name, "project name")).resolve()
+    if not path.is_relative_to(base):
+        raise TeachError("That project name would leave your projects folder.")
+    return path
+
+
+def _class_dir(project: Project, class_name: str) -> Path:
+    if class_name not in project.classes:
+        raise TeachError(f"The project {project.name!r} has no class {class_name!r}.")
+    return project.path / class_name
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a hidden temp file beside `path`, fsync, rename: readers see the old file or the new one."""
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:6]}.tmp"  # hidden and not *.png/*.wav: loaders skip it
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TeachError(f"The project could not be written ({exc.strerror or exc}). Nothing was changed.") from None
+
+
+def _save_meta(project: Project) -> None:
+    meta = {"kind": project.kind, "classes": project.classes, "created": project.created}
+    _write_atomic(project.path / PROJECT_JSON, json.dumps(meta, indent=1).encode())
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One writer at a time per project (two tabs of one session): a lock file beside project.json."""
+    with open(path / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- projects
+
+
+def _check_classes(kind: str, names: list[str]) -> list[str]:
+    """A project's complete class list: valid names, none twice (ignoring case), 2 to 10, a sound one's background."""
+    names = [check_class_name(c) for c in names]
+    lowered = [n.lower() for n in names]
+    if len(set(lowered)) != len(lowered):
+        raise TeachError("Two classes have the same name: give each class its own name.")
+    if kind == "sound" and BACKGROUND not in names:
+        raise TeachError(f"A sound project always has the {BACKGROUND!r} class.")
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        extra = f", {BACKGROUND!r} included" if kind == "sound" else ""
+        raise TeachError(
+            f"A project has {MIN_CLASSES} to {MAX_CLASSES} classes{extra}; this one would have {len(names)}."
+        )
+    return names
+
+
+def create_project(owner: str, name: str, kind: str, class_names: list[str]) -> Project:
+    """A new, empty project: one folder per class and project.json. Refuses an existing name and the owner's cap."""
+    kind = teach_data.check_kind(kind)
+    path = project_dir(owner, name)
+    names = [c for c in class_names if str(c).strip()]  # blank rows of the form are not classes
+    if kind == "sound":  # Teachable Machine's audio projects always learn the room's background noise
+        names = [BACKGROUND] + [c for c in names if " ".join(str(c).split()).lower() != BACKGROUND]
+    classes = _check_classes(kind, names)
+    if path.exists():
+        raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.")
+    if len(list_projects(owner)) >= MAX_PROJECTS_PER_OWNER:
+        raise TeachError(f"You have {MAX_PROJECTS_PER_OWNER} projects, the most allowed: delete one first.")
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    tmp = path.parent / f".new-{name}-{uuid.uuid4().hex[:6]}"
+    try:
+        for c in classes:
+            (tmp / c).mkdir(parents=True)
+        project = Project(owner, name, kind, classes, created, tmp)
+        _save_meta(project)
+        os.rename(tmp, path)  # the project appears whole or not at all
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if path.exists():
+            raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.") from None
+        raise TeachError(f"The project could not be created ({exc.strerror or exc}).") from None
+    return load_project(owner, name)
+
+
+def list_projects(owner: str) -> list[str]:
+    """The owner's project names, sorted; another owner's projects are never listed."""
+    base = _owner_dir(owner)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / PROJECT_JSON).is_file())
+
+
+def load_project(owner: str, name: str) -> Project:
+    path = project_dir(owner, name)
+    try:
+        meta = json.loads((path / PROJECT_JSON).read_text(encoding="utf-8"))
+        kind, classes = teach_data.check_kind(meta["kind"]), [str(c) for c in meta["classes"]]
+    except FileNotFoundError:
+        raise TeachError(f"You have no project called {name!r}.") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise TeachError(f"The project {name!r} cannot be read: its project.json is damaged.") from None
+    return Project(owner, name, kind, classes, str(meta.get("created", "")), path)
+
+
+def delete_project(owner: str, name: str) -> None:
+    path = load_project(owner, name).path
+    trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
+    os.rename(path, trash)  # gone from listings at once; the slow delete follows
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- classes
+
+
+def add_class(owner: str, project: str, class_name: str) -> Project:
+    p = load_project(owner, project)
+    with _locked(p.path):
+        p = load_project(owner, project)
+        classes = _check_classes(p.kind, [*p.classes, class_name])
+        (p.path / classes[-1]).mkdir(exist_ok=True)
+        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
+    return load_project(owner, project)
+
+
+def rename_class(owner: str, project: str, old: str, new: str) -> Project:
+    p = load_project(owner, project)
+    with _locked(p.path):
+        p = load_project(owner, project)
+        source = _class_dir(p, old)
+        if old == BACKGROUND:
+            raise TeachError(f"The {BACKGROUND!r} class keeps its name: sound projects need it.")
+        new = check_class_name(new)
+        if new == old:
+            return p
+        classes = [new if c == old else c for c in p.classes]
+        _check_classes(p.kind, classes)
+        source.mkdir(exist_ok=True)
+        os.rename(source, p.path / new)
+        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
+    return load_project(owner, project)
+
+
+def remove_class(owner: str, project: str, class_name: str) -> Project:
+    """Remove a class and its samples; a project keeps at least two classes and a sound project its background."""
+    p = load_project(owner, project)
+    with _locked(p.path):
+        p = load_project(owner, project)
+        folder = _class_dir(p, class_name)
+        if class_name == BACKGROUND and p.kind == "sound":
+            raise TeachError(f"The {BACKGROUND!r} class cannot be removed: sound projects need it.")
+        classes = [c for c in p.classes if c != class_name]
+        if len(classes) < MIN_CLASSES:
+            raise TeachError(f"A project needs at least {MIN_CLASSES} classes: add another before removing this one.")
+        if folder.exists():
+            trash = p.path / f".deleted-{uuid.uuid4().hex[:8]}"
+            os.rename(folder, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
+    return load_project(owner, project)
+
+
+# ---------------------------------------------------------------- samples
+
+
+_last_id = [0]
+_id_lock = threading.Lock()
+
+
+def _new_id() -> str:
+    """A sample id that sorts by creation time: microseconds, strictly increasing in this process, + a random tag."""
+    with _id_lock:
+        _last_id[0] = max(time.time_ns() // 1000, _last_id[0] + 1)
+        return f"{_last_id[0]:016d}-{uuid.uuid4().hex[:6]}"
+
+
+def encode_sample(kind: str, data: bytes | np.ndarray) -> list[bytes]:
+    """One upload as the files to store: an image or drawing as one PNG, a recording as one WAV per second."""
+    if isinstance(data, (bytes, bytearray)) and len(data) > MAX_UPLOAD_BYTES:
+        raise TeachError(
+            f"The file is {len(data) / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES / 2**20:g} MB is accepted."
+        )
+    if kind == "image":
+        if not isinstance(data, (bytes, bytearray)):
+            raise TeachError("An image sample must be a PNG or JPEG file.")
+        return [teach_data.encode_png(teach_data.decode_image(bytes(data)))]
+    if kind == "drawing":
+        return [teach_data.encode_png(teach_data.decode_drawing(data))]
+    if not isinstance(data, (bytes, bytearray)):
+        raise TeachError("A sound sample must be a WAV recording.")
+    chunks = teach_data.cut_chunks(teach_data.decode_wav(bytes(data)))
+    if not chunks:
+        raise TeachError("The recording is shorter than one second: record at least one second.")
+    return [teach_data.encode_wav(c) for c in chunks]
+
+
+def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarray) -> list[str]:
+    """Decode, check and store one upload (a recording may become several 1-second samples); returns the new ids.
+
+    Everything is decoded before anything is written, so a bad file or a full class adds nothing.
+    """
+    p = load_project(owner, project)
+    folder = _class_dir(p, class_name)
+    files = encode_sample(p.kind, data)
+    with _locked(p.path):
+        have = count_class(folder, p.kind)
+        if have + len(files) > MAX_SAMPLES_PER_CLASS:
+            room = max(0, MAX_SAMPLES_PER_CLASS - have)
+            raise TeachError(
+                f"The class {class_name!r} has {have} samples and this adds {len(files)}; a class holds at most "
+                f"{MAX_SAMPLES_PER_CLASS} ({room} more). Delete some samples first."
+            )
+        folder.mkdir(exist_ok=True)
+        ids = []
+        for blob in files:
+            sample_id = _new_id()
+            _write_atomic(folder / f"{sample_id}{SUFFIX[p.kind]}", blob)
+            ids.append(sample_id)
+    return ids
+
+
+def delete_sample(owner: str, project: str, class_name: str, sample_id: str) -> None:
+    p = load_project(owner, project)
+    if not isinstance(sample_id, str) or not SAMPLE_ID.match(sample_id):
+        raise TeachError(f"There is no sample {sample_id!r}.")
+    path = _class_dir(p, class_name) / f"{sample_id}{SUFFIX[p.kind]}"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise TeachError(f"The sample {sample_id} is already gone.") from None
+
+
+def count_class(folder: Path, kind: str) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(1 for f in folder.iterdir() if f.suffix == SUFFIX[kind] and not f.name.startswith("."))
+
+
+def sample_paths(owner: str, project: str) -> dict[str, list[Path]]:
+    """Every class's sample files, oldest first (a class without a folder has none)."""
+    p = load_project(owner, project)
+    out = {}
+    for c in p.classes:
+        folder = p.path / c
+        files = folder.glob(f"*{SUFFIX[p.kind]}") if folder.is_dir() else []
+        out[c] = sorted(f for f in files if not f.name.startswith("."))
+    return out
+
+
+def counts(owner: str, project: str) -> dict[str, int]:
+    return {c: len(files) for c, files in sample_paths(owner, project).items()}
+
+
+def sample_id_of(path: Path) -> str:
+    return Path(path).stem
+
+
+# ---------------------------------------------------------------- the experiments as a background job
+# A private helper: teach_experiments' functions report no progress, so this runs them one step (one count, one
+# seed) at a time and reports each step, which gives the page a progress bar and a cancel between steps.
+
+EXPERIMENTS = ("samples", "variance", "seeds")
+
+
+def run_experiment(
+    which: str, kind: str, samples_dir: str, epochs: int, batch_size: int, learning_rate: float, runs: int, job
+) -> dict | None:
+    """The work function of an experiment job (picklable through functools.partial): returns {"which", "rows"}."""
+    from core.families.teach import experiments as tx
+    from core.families.teach.model import TeachConfig, split_data
+
+    if which not in EXPERIMENTS:
+        raise TeachError(f"Unknown experiment {which!r}.")
+    loaded = teach_data.load_folder(kind, samples_dir)
+    cfg = TeachConfig(kind=kind, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate))
+    split = split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])
+    data = {**split, "class_names": loaded["class_names"], "kind": kind}
+    seeds = list(range(max(1, int(runs))))
+    if which == "samples":
+        steps = [lambda c=c: tx.samples_curve(cfg, data, [c], seeds) for c in tx.default_counts(split["y_train"])]
+    elif which == "variance":
+        steps = [lambda c=c: tx.variance_curve(cfg, data, [c], seeds) for c in (2, 4, 8)]
+    else:
+        steps = [lambda s=s: [tx.teach_run(cfg, data, s)] for s in seeds]
+    job.plan(len(steps), 1)
+    rows: list[dict] = []
+    for i, step in enumerate(steps):
+        if job.should_stop():
+            job.finish("cancelled", "Cancelled: the experiment stopped before it finished.")
+            return None
+        rows.extend(step())
+        job.on_epoch_end(i, {})
+    if which == "seeds":
+        return {"which": which, "rows": tx.seed_spread(lambda seed: rows[seed], len(rows))}
+    return {"which": which, "rows": rows}

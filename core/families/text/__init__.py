@@ -1,0 +1,1 @@
+"""The text family: a character-level LSTM trained on Shakespeare."""

@@ -1,0 +1,1 @@
+"""Inputs shared by several families: the drawing canvas -> 28x28."""

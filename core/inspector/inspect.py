@@ -1,0 +1,586 @@
+"""The model inspector: read a store folder (or an uploaded model.json + .bin) layer by layer and byte by byte.
+
+Everything goes through core.store's validation first, so a hostile file is reported in the checklist and never
+runs code. Layers, explicit-vs-default config, the manifest as a byte map, hex dumps, checks, and version diffs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.inspector.config import (
+    ConfigValue,
+    config_flags,
+    explain_initializers,
+)
+from core.inspector.graph import _layer_label
+from core.settings import SHIPPED_MODELS_DIR, get_settings
+from core.store import models as store
+from core.store import topology as store_topology
+
+PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+log = logging.getLogger(__name__)
+STRUCT_CODES = {"float32": "<f", "int32": "<i"}  # little-endian, as the TF.js layers format stores tensors
+
+
+# ---------------------------------------------------------------- the raw files
+
+
+@dataclass
+class ModelFiles:
+    """The bytes of one model: model.json and the shard files that were found, by file name."""
+
+    label: str
+    model_json_bytes: bytes
+    shards: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _max_bytes(limit_mb: float) -> int:
+    return int(limit_mb * 2**20)
+
+
+def read_folder_files(folder: str | Path) -> ModelFiles:
+    """Read model.json and every shard it names (plain file names only, size-capped); missing folder → StoreError."""
+    folder = Path(folder)
+    store.recover_folder(folder)
+    if not folder.is_dir():
+        raise store_topology.StoreError(f"There is no model folder at {folder}.")
+    json_path = folder / store.MODEL_JSON
+    if not json_path.is_file():
+        raise store_topology.StoreError(f"{folder.name} has no {store.MODEL_JSON}.")
+    limit = _max_bytes(get_settings().max_model_mb)
+    if json_path.stat().st_size > limit:
+        raise store_topology.StoreError(f"{store.MODEL_JSON} is over the {get_settings().max_model_mb:g} MB limit.")
+    files = ModelFiles(folder.name, json_path.read_bytes())
+    for name in _manifest_paths(files.model_json_bytes):
+        path = folder / name
+        if path.is_file():
+            if path.stat().st_size > limit:
+                files.notes.append(f"{name} is over the {get_settings().max_model_mb:g} MB limit and was not read.")
+                continue
+            files.shards[name] = path.read_bytes()
+    return files
+
+
+def files_from_uploads(json_bytes: bytes, shards: dict[str, bytes], label: str = "upload") -> ModelFiles:
+    """Uploaded model.json + .bin files. Each must fit under max_upload_mb; a single .bin stands in for a single path."""
+    limit_mb = get_settings().max_upload_mb
+    for name, data in [(store.MODEL_JSON, json_bytes), *shards.items()]:
+        if len(data) > _max_bytes(limit_mb):
+            raise store_topology.StoreError(
+                f"{name} is {len(data) / 2**20:.1f} MB, over the {limit_mb:g} MB upload limit."
+            )
+    files = ModelFiles(label, json_bytes, {})
+    paths = _manifest_paths(json_bytes)
+    for name, data in shards.items():
+        files.shards[Path(name).name] = data  # only the base name: an upload never picks a folder
+    if len(paths) == 1 and len(shards) == 1 and paths[0] not in files.shards:
+        (uploaded,) = files.shards
+        files.notes.append(f"The uploaded {uploaded} is read as {paths[0]}, the one weights file model.json names.")
+        files.shards = {paths[0]: files.shards[uploaded]}
+    return files
+
+
+def _manifest_paths(model_json_bytes: bytes) -> list[str]:
+    """Shard names a model.json mentions that are safe plain file names (the checks report the unsafe ones)."""
+    try:
+        data = json.loads(model_json_bytes)
+        groups = data.get("weightsManifest") if isinstance(data, dict) else None
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5,000-digit number, or nested too deep
+        return []
+    names = []
+    for group in groups if isinstance(groups, list) else []:
+        paths = group.get("paths") if isinstance(group, dict) else None
+        for p in paths if isinstance(paths, list) else []:  # a malformed manifest is reported by the checks
+            try:
+                names.append(store.check_plain_filename(p))
+            except store_topology.StoreError:
+                continue
+    return names
+
+
+# ---------------------------------------------------------------- the inspection
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    status: str  # PASS, FAIL or SKIPPED
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"check": self.title, "status": self.status, "detail": self.detail}
+
+
+@dataclass
+class Inspection:
+    label: str
+    checks: list[Check] = field(default_factory=list)
+    model_json: dict | None = None
+    layers: list[dict] = field(default_factory=list)  # name, class, output_shape, params
+    configs: dict[str, list[ConfigValue]] = field(default_factory=dict)
+    initializers: list[dict] = field(default_factory=list)
+    entries: list[store.ManifestEntry] = field(default_factory=list)
+    manifest: list[dict] = field(default_factory=list)
+    group_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    model: object = None  # the Keras model with these weights, only when every check passed
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status == PASS for c in self.checks)
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+            "layers": self.layers,
+            "config": {
+                layer: {v.key: {"value": v.value, "source": v.source} for v in values}
+                for layer, values in self.configs.items()
+            },
+            "initializers": self.initializers,
+            "manifest": self.manifest,
+            "notes": self.notes,
+        }
+
+
+CHECK_TITLES = [
+    "model.json is JSON with the layers-model keys",
+    "every layer class is allowed (no Lambda, nothing that runs code)",
+    "the layers' declared size is within this server's limits, and their options are ones Keras accepts",
+    "the model can be rebuilt from its layers",
+    "the weights manifest is well formed (plain file names, supported dtypes, no tensor listed twice)",
+    "every weights file the manifest names is present",
+    "the manifest's byte total equals the shard file sizes",
+    "every weight is a finite number (no NaN or infinity)",
+    "every manifest entry matches a topology weight by name and shape",
+    "the params counted from the topology equal the manifest's elements",
+    "the Keras model loads these weights",
+]
+INTERNAL_ERROR = "the inspector read the files without an internal error"
+
+
+def inspect_files(files: ModelFiles) -> Inspection:
+    """Run every check in order; a failure is explained and the checks that depend on it are skipped.
+
+    Whatever the files hold, this returns an Inspection: an unexpected error becomes a failed check (logged with
+    its traceback for the server's log), so a file that trips the inspector is never reported healthy.
+    """
+    try:
+        return _inspect_files(files)
+    except Exception as exc:  # the boundary: every expected problem is a StoreError inside, so this is a bug
+        log.exception("inspecting %s failed unexpectedly", files.label)
+        result = Inspection(files.label, notes=list(files.notes))
+        result.checks.append(
+            Check(INTERNAL_ERROR, FAIL, f"The inspector could not read this file ({type(exc).__name__}).")
+        )
+        return result
+
+
+def _inspect_files(files: ModelFiles) -> Inspection:
+    result = Inspection(files.label, notes=list(files.notes))
+    add = result.checks.append
+
+    def skip_rest(titles: list[str], reason: str) -> Inspection:
+        for title in titles:
+            add(Check(title, SKIPPED, f"Not checked: {reason}"))
+        return result
+
+    titles = CHECK_TITLES
+    try:
+        model_json = store.parse_model_json(files.model_json_bytes)
+        result.model_json = model_json
+        add(Check(titles[0], PASS, "format is 'layers-model'; modelTopology and weightsManifest are present."))
+    except store_topology.StoreError as exc:
+        add(Check(titles[0], FAIL, str(exc)))
+        return skip_rest(titles[1:], "model.json could not be read.")
+
+    model = None
+    try:
+        topology = store_topology.topology_layers(model_json["modelTopology"])
+        add(Check(titles[1], PASS, f"{len(topology)} layers, all on the allowlist."))
+    except store_topology.StoreError as exc:
+        add(Check(titles[1], FAIL, str(exc)))
+        skip_rest(titles[2:4], "the layers were refused, so nothing was built.")
+        topology = None
+    if topology is not None:
+        try:
+            first = topology[0]["config"]
+            batch_shape = first.get("batch_input_shape") or first.get("batch_shape")
+            if not isinstance(batch_shape, list) or not batch_shape:
+                raise store_topology.StoreError("The first layer needs a valid batch_input_shape, such as [null, 3].")
+            cost = store_topology.check_cost(store_topology.estimate_cost(topology, batch_shape))
+            add(
+                Check(
+                    titles[2],
+                    PASS,
+                    f"{cost.layers} layers, {cost.params:,} parameters, at most {cost.largest_output:,} values out of "
+                    "any layer per sample.",
+                )
+            )
+        except store_topology.StoreError as exc:
+            add(Check(titles[2], FAIL, str(exc)))
+            skip_rest(titles[3:4], "building it would cost more than this server allows, or Keras would refuse it.")
+            topology = None
+    if topology is not None:
+        try:
+            model = store_topology.build_model_from_topology(model_json["modelTopology"])
+            add(Check(titles[3], PASS, f"Rebuilt a Sequential model with {model.count_params():,} parameters."))
+            result.layers = layer_table(model)
+        except store_topology.StoreError as exc:
+            add(Check(titles[3], FAIL, str(exc)))
+        result.configs = {
+            _layer_label(entry["config"].get("name"), i): config_flags(entry) for i, entry in enumerate(topology)
+        }
+        result.initializers = explain_initializers(topology, model)
+
+    try:
+        result.entries = store.manifest_entries(model_json)
+        add(
+            Check(
+                titles[4],
+                PASS,
+                f"{len(result.entries)} tensors, every path a plain file name, dtypes supported, names unique.",
+            )
+        )
+    except store_topology.StoreError as exc:
+        add(Check(titles[4], FAIL, str(exc)))
+        return skip_rest(titles[5:], "the manifest is not usable.")
+
+    groups = [store.group_key(g["paths"]) for g in model_json["weightsManifest"]]
+    missing = [p for g in model_json["weightsManifest"] for p in g["paths"] if p not in files.shards]
+    if missing:
+        add(Check(titles[5], FAIL, f"Missing weights file(s): {', '.join(missing)}."))
+    else:
+        add(Check(titles[5], PASS, f"{sum(len(g['paths']) for g in model_json['weightsManifest'])} file(s) found."))
+    for g in model_json["weightsManifest"]:
+        if all(p in files.shards for p in g["paths"]):
+            result.group_bytes[store.group_key(g["paths"])] = b"".join(files.shards[p] for p in g["paths"])
+    result.manifest = byte_map(result.entries, model_json, files.shards)
+
+    problems = []
+    for key in groups:
+        expected = sum(e.length for e in result.entries if e.shard == key)
+        if key not in result.group_bytes:
+            problems.append(f"{key}: not found, so its {expected:,} bytes cannot be checked")
+            continue
+        actual = len(result.group_bytes[key])
+        if actual < expected:
+            problems.append(
+                f"{key} is {actual:,} bytes but the manifest describes {expected:,}: it is truncated, "
+                f"{expected - actual:,} bytes are missing"
+            )
+        elif actual > expected:
+            problems.append(
+                f"{key} is {actual:,} bytes but the manifest describes only {expected:,}: {actual - expected:,} extra "
+                "bytes mean the file does not belong to this model.json"
+            )
+    total = sum(e.length for e in result.entries)
+    add(
+        Check(titles[6], FAIL, "; ".join(problems) + ".")
+        if problems
+        else Check(titles[6], PASS, f"{total:,} bytes described, {total:,} bytes on disk.")
+    )
+
+    for e in result.entries:
+        data = result.group_bytes.get(e.shard)
+        if data is not None and e.offset + e.length <= len(data):
+            result.arrays[e.name] = np.frombuffer(
+                data[e.offset : e.offset + e.length], dtype=store_topology.DTYPES[e.dtype]
+            ).reshape(e.shape)
+    broken = store.non_finite_weights(result.arrays)
+    add(
+        Check(
+            titles[7],
+            FAIL,
+            f"NaN or infinity (or a value beyond ±{store.MAX_ABS_WEIGHT:.0e}) in {', '.join(broken[:5])}: the model "
+            "would predict nonsense.",
+        )
+        if broken
+        else Check(titles[7], PASS, f"All {sum(a.size for a in result.arrays.values()):,} values read are finite.")
+    )
+
+    if model is None:
+        return skip_rest(titles[8:], "the model could not be rebuilt from its layers.")
+    expected_weights = {name: tuple(v.shape) for name, v in store.named_weights(model)}
+    manifest_weights = {e.name: e.shape for e in result.entries}
+    mismatches = [f"{n} is missing from the manifest" for n in expected_weights if n not in manifest_weights]
+    mismatches += [
+        f"{n} is in the manifest but no layer has such a weight" for n in manifest_weights if n not in expected_weights
+    ]
+    mismatches += [
+        f"{n} has shape {list(manifest_weights[n])} in the manifest but {list(s)} in the topology"
+        for n, s in expected_weights.items()
+        if n in manifest_weights and manifest_weights[n] != s
+    ]
+    add(
+        Check(titles[8], FAIL, "; ".join(mismatches) + ".")
+        if mismatches
+        else Check(titles[8], PASS, f"All {len(expected_weights)} weights match by name and shape.")
+    )
+
+    params = int(model.count_params())
+    elements = sum(e.elements for e in result.entries)
+    add(
+        Check(titles[9], PASS, f"{params:,} parameters = {elements:,} elements.")
+        if params == elements
+        else Check(
+            titles[9], FAIL, f"The topology has {params:,} parameters but the manifest holds {elements:,} elements."
+        )
+    )
+
+    if any(c.status != PASS for c in result.checks):
+        return skip_rest(titles[10:], "an earlier check failed.")
+    for name, variable in store.named_weights(model):
+        variable.assign(result.arrays[name].astype(variable.dtype))
+    result.model = model
+    add(Check(titles[10], PASS, "Every weight was set from the file; the values below are read back from Keras."))
+    return result
+
+
+def inspect_folder(folder: str | Path) -> Inspection:
+    return inspect_files(read_folder_files(folder))
+
+
+# ---------------------------------------------------------------- layers
+
+
+def layer_table(model) -> list[dict]:
+    """One row per layer: name, class, output shape and params, the numbers model.summary() prints."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        rows.append(
+            {
+                "name": layer.name,
+                "class": layer.__class__.__name__,
+                "output_shape": "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")",
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- weights, bytes and values
+
+
+def byte_map(entries: list[store.ManifestEntry], model_json: dict, shards: dict[str, bytes]) -> list[dict]:
+    """The manifest as rows: tensor, layer, shape, dtype, the shard file holding its first byte, offsets, length."""
+    sizes = {}
+    for group in model_json.get("weightsManifest", []):
+        sizes[store.group_key(group["paths"])] = [(p, len(shards[p]) if p in shards else None) for p in group["paths"]]
+    rows = []
+    for e in entries:
+        shard, file_offset, start = e.shard, e.offset, 0
+        for path, size in sizes.get(e.shard, []):
+            shard, file_offset = path, e.offset - start
+            if size is None or e.offset < start + size:
+                break
+            start += size
+        rows.append(
+            {
+                "name": e.name,
+                "layer": e.name.split("/")[0],
+                "shape": list(e.shape),
+                "dtype": e.dtype,
+                "shard": shard,
+                "offset": e.offset,
+                "file_offset": file_offset,
+                "length": e.length,
+                "end": e.offset + e.length,
+                "elements": e.elements,
+            }
+        )
+    return rows
+
+
+def hex_rows(inspection: Inspection, name: str, count: int = 8) -> list[dict]:
+    """The first `count` values of a tensor: their bytes in hex, decoded as little-endian, beside Keras's value."""
+    entry = next((e for e in inspection.entries if e.name == name), None)
+    if entry is None:
+        raise store_topology.StoreError(f"There is no tensor {name!r} in the manifest.")
+    data = inspection.group_bytes.get(entry.shard, b"")
+    code = STRUCT_CODES[entry.dtype]
+    keras_values = keras_flat_values(inspection, name, count)
+    rows = []
+    for i in range(min(count, entry.elements)):
+        start = entry.offset + 4 * i
+        raw = data[start : start + 4]
+        if len(raw) < 4:
+            break  # a truncated file: show only the bytes that exist
+        # struct, not NumPy: an independent decoding of the same four bytes
+        (value,) = struct.unpack(code, raw)
+        rows.append(
+            {
+                "index": i,
+                "byte_offset": start,
+                "hex": " ".join(f"{b:02x}" for b in raw),
+                "decoded": value,
+                "keras": None if keras_values is None else keras_values[i],
+            }
+        )
+    return rows
+
+
+def keras_flat_values(inspection: Inspection, name: str, count: int) -> list[float] | None:
+    """The first values of a weight read back from the loaded Keras model (row-major), or None if it did not load."""
+    if inspection.model is None:
+        return None
+    for weight_name, variable in store.named_weights(inspection.model):
+        if weight_name == name:
+            return [float(v) for v in np.asarray(variable.numpy()).ravel()[:count]]
+    return None
+
+
+def tensor_stats(array: np.ndarray) -> dict:
+    a = np.asarray(array, dtype=np.float64)
+    if a.size == 0:
+        return {"count": 0, "min": None, "max": None, "mean": None, "std": None}
+    return {
+        "count": int(a.size),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+    }
+
+
+def tensor_histogram(array: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, bin edges) of a tensor's values."""
+    a = np.asarray(array, dtype=np.float64).ravel()
+    if a.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(1)
+    return np.histogram(a, bins=bins)
+
+
+def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarray, str]:
+    """A 2-D view for a heatmap and a caption saying how it was laid out.
+
+    A conv kernel (kh, kw, in, out) becomes a mosaic: one kh×kw tile per (input channel row, filter column), separated
+    by blank lines. Large matrices are thinned by striding, so the browser never receives millions of cells.
+    """
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 0:
+        matrix, caption = a.reshape(1, 1), "a scalar"
+    elif a.ndim == 1:
+        matrix, caption = a.reshape(1, -1), f"{a.shape[0]} values in one row"
+    elif a.ndim == 2:
+        matrix, caption = a, f"rows = {a.shape[0]} inputs, columns = {a.shape[1]} outputs"
+    elif a.ndim == 4:
+        kh, kw, cin, cout = a.shape
+        # One input channel (a first conv layer): wrap the filters into a near-square grid so each tile is visible.
+        grid_rows, grid_cols = (
+            (math.ceil(cout / math.ceil(math.sqrt(cout))), math.ceil(math.sqrt(cout))) if cin == 1 else (cin, cout)
+        )
+        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan)
+        for i in range(cin):
+            for o in range(cout):
+                r, c = divmod(o, grid_cols) if cin == 1 else (i, o)
+                matrix[r * (kh + 1) : r * (kh + 1) + kh, c * (kw + 1) : c * (kw + 1) + kw] = a[:, :, i, o]
+        caption = (
+            f"one {kh}×{kw} tile per filter ({cout} filters, row by row)"
+            if cin == 1
+            else f"one {kh}×{kw} tile per input channel (rows, {cin}) and filter (columns, {cout})"
+        )
+    else:
+        matrix, caption = a.reshape(-1, a.shape[-1]), f"flattened to {a.size // a.shape[-1]} × {a.shape[-1]}"
+    step = 1
+    while matrix[::step, ::step].size > max_cells:
+        step += 1
+    if step > 1:
+        matrix = matrix[::step, ::step]
+        caption += f"; every {step}th row and column shown"
+    return matrix, caption
+
+
+# ---------------------------------------------------------------- diff of two versions
+
+
+def read_arrays(folder: str | Path) -> dict[str, np.ndarray]:
+    """Every tensor of a model folder by name, via the store's own validated reader."""
+    files = read_folder_files(folder)
+    model_json = store.parse_model_json(files.model_json_bytes)
+    return {e.name: a for e, a in store.read_weight_arrays(model_json, files.shards)}
+
+
+def diff_arrays(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> list[dict]:
+    """Per tensor: the L2 norm of the change, the relative change ‖after − before‖ / ‖before‖, and the largest change."""
+    rows = []
+    for name in list(before) + [n for n in after if n not in before]:
+        a, b = before.get(name), after.get(name)
+        row = {"name": name, "shape": list(np.shape(a if a is not None else b))}
+        if a is None or b is None or a.shape != b.shape:
+            why = "only in the second" if a is None else "only in the first" if b is None else "shapes differ"
+            rows.append({**row, "l2_change": None, "relative_change": None, "max_abs_change": None, "note": why})
+            continue
+        delta = b.astype(np.float64) - a.astype(np.float64)
+        change = float(np.linalg.norm(delta))
+        norm = float(np.linalg.norm(a.astype(np.float64)))
+        rows.append(
+            {
+                **row,
+                "l2_change": change,
+                "relative_change": change / norm if norm > 0 else (0.0 if change == 0 else None),
+                "max_abs_change": float(np.abs(delta).max()) if delta.size else 0.0,
+                "note": "",
+            }
+        )
+    return rows
+
+
+def diff_folders(before: str | Path, after: str | Path) -> list[dict]:
+    return diff_arrays(read_arrays(before), read_arrays(after))
+
+
+# ---------------------------------------------------------------- which models there are
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str
+    family: str
+    path: Path
+    shipped: bool
+
+
+def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
+    """Every registered family's shipped model (core.families), any other shipped folder, then every saved user
+    version of any family, newest first."""
+    from core.engine import registry
+
+    out = [ModelChoice(f"{f.name} · shipped", f.name, f.shipped_dir(), True) for f in registry.with_shipped_model()]
+    if SHIPPED_MODELS_DIR.is_dir():
+        for folder in sorted(SHIPPED_MODELS_DIR.iterdir()):
+            if (folder / store.MODEL_JSON).is_file() and folder.name not in registry.FAMILIES:
+                out.append(ModelChoice(f"{folder.name} · shipped", folder.name, folder, True))
+    base = Path(models_dir or get_settings().models_dir)
+    names = {c.family for c in out} | set(registry.FAMILIES)
+    if base.is_dir():
+        names |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
+    for family in sorted(names):
+        try:
+            versions = store.list_versions(family, models_dir=base)
+        except store_topology.StoreError:  # a stray folder whose name the store would never write (e.g. 'a..b')
+            continue
+        for version in versions:
+            out.append(ModelChoice(f"{family} · {version.version_id}", family, version.path, False))
+    return out
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def inspect_cli(args) -> dict:
+    """`python -m core inspect PATH`: layers, manifest, checks and explicit/default flags as one JSON object."""
+    return inspect_folder(args.path).to_json()

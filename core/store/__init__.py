@@ -1,0 +1,1 @@
+"""Bytes and rows of people's work and of models: model folders and topology checks, samples, identities, classes,\nTF.js export. Imports only base modules and takes folders and ids, never a family's name."""
