@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> dict:
 
         return teach_cli(args)
     if args.command == "experiment":
-        from core.vectors import search as vectors
+        from core.vectors import experiment as vector_experiment
 
-        return vectors.experiment_cli(args)
+        return vector_experiment.experiment_cli(args)
     raise ValueError(f"Unknown command {args.command!r}.")
 
 

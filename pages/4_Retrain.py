@@ -87,7 +87,7 @@ with guard("The Retrain page"):
                     disabled=running,
                 )
                 fresh = start == "fresh"
-            has_builtin = not FAMILY.text_upload or retrain.builtin_corpus_path() is not None
+            has_builtin = FAMILY.builtin_available is None or FAMILY.builtin_available()
             use_builtin = st.checkbox(
                 f"Built-in: {FAMILY.builtin_data}",
                 value=has_builtin,

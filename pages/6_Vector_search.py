@@ -49,18 +49,18 @@ with guard("The Vector search page"):
     @st.cache_resource(show_spinner="Embedding the pool…", max_entries=8)
     def cached_pool(name: str, model_path: str, stamp: float, size: int, n_user: int) -> vectors.Pool:
         del model_path, stamp, n_user  # cache key only: one pool per model, save time and user samples
-        if name == "colors":
-            return vectors.color_pool(model, size)
+        if families.for_pool(name).user_samples != "drawings":  # the pool takes no samples of the user's
+            return families.for_pool(name).build_pool(model, size)
         from core.store import samples
 
         try:
             user = [(image, label) for _, image, label, _ in samples.drawings(owner=owner())]
         except samples.SampleStoreError:
             user = []  # an unreadable samples database must not take the generated pool down with it
-        return vectors.drawing_pool(model, size, user_drawings=user)
+        return families.for_pool(name).build_pool(model, size, user_drawings=user)
 
     def n_user_drawings() -> int:
-        if pool_name != "drawings":
+        if families.for_pool(pool_name).user_samples != "drawings":
             return 0
         from core.store import samples
 
@@ -106,7 +106,7 @@ with guard("The Vector search page"):
         state.loop = LabellingLoop(key=loop_key)
     loop = state.loop
     coords, components = vectors.pca_2d(pool.vectors)
-    if pool.name == "colors":
+    if pool.swatches:
         from core.families.colors import model as colors
 
         class_names = list(colors.CLASS_NAMES)
@@ -187,7 +187,7 @@ with guard("The Vector search page"):
     logits = vectors.pool_logits(pool, w, b)
     g1, g2 = st.columns(2)
     with g1:
-        point_colors = [item["hex"] for item in pool.items] if pool.name == "colors" else None
+        point_colors = [item["hex"] for item in pool.items] if pool.swatches else None
         st.plotly_chart(
             vector_figures.pool_projection(coords, point_colors, loop.labelled, loop.path),
             key="vectors.pca",

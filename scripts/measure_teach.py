@@ -30,8 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from core.engine.seed_spread import seed_spread  # noqa: E402
 from core.families.teach.data import BACKGROUND, encode_png, load_folder  # noqa: E402
-from core.families.teach.experiments import samples_curve, seed_spread, teach_run, variance_curve  # noqa: E402
+from core.families.teach.experiments import samples_curve, teach_run, variance_curve  # noqa: E402
 from core.families.teach.model import TeachConfig  # noqa: E402
 
 QUICKDRAW = Path("/work/shared/data/quickdraw_train.npz")
@@ -376,7 +377,7 @@ squared distance to its own mean.
 
 ## The same training, different seeds
 
-`core.families.teach.experiments.seed_spread`: drawings, the same 8 per class, {spread["n_runs"]} trainings that differ only
+`core.engine.seed_spread.seed_spread`: drawings, the same 8 per class, {spread["n_runs"]} trainings that differ only
 in the seed (initial weights, jitter, batch order): accuracies {", ".join(f"{a:.3f}" for a in spread["accuracies"])}
 — mean {spread["mean"]:.3f}, min {spread["min"]:.3f}, max {spread["max"]:.3f}, standard deviation
 {spread["std"]:.3f}.

@@ -18,4 +18,5 @@ if command -v npm >/dev/null && [ ! -d node_modules/@tensorflow/tfjs ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the layers of core/ (pyproject.toml [tool.importlinter])
 exec .venv/bin/python -m pytest "$@"

@@ -32,6 +32,7 @@ import pytest
 from core import maths
 from core.__main__ import main as cli_main
 from core.engine import checks as retrain_checks
+from core.families.colors import pool as color_pool
 from core.families.text import generate as text_generate
 from core.inputs import canvas as shape_preprocess
 from core.store import models as store
@@ -1595,9 +1596,8 @@ def _(env):
 
 @lru_cache(maxsize=1)
 def small_pool():
-    from core.vectors import search as vectors
 
-    return vectors.color_pool(shipped_colors().model, size=60, seed=1)
+    return color_pool.color_pool(shipped_colors().model, size=60, seed=1)
 
 
 @case("vectors-labels-all-zero", "Vector search page", "every label 0", "nothing to train on")
@@ -1628,9 +1628,8 @@ def _(env):
 
 @case("vectors-empty-pool", "Vector search page", "a colour pool of size 0", "pool is empty")
 def _(env):
-    from core.vectors import search as vectors
 
-    return str(vectors.color_pool(shipped_colors().model, size=0))
+    return str(color_pool.color_pool(shipped_colors().model, size=0))
 
 
 @case("vectors-no-positives", "Vector search page", "starting the loop with no positives picked", "at least one")

@@ -99,7 +99,7 @@ def test_labels_with_or_without_ish():
 
 def test_data_is_the_crowd_split_by_person():
     data = colors.prepare_color_data(ColorConfig.tiny())
-    crowd = color_data.load_crowd_labels()
+    crowd = colors._crowd_labels()
     assert len(data["y_train"]) + len(data["y_val"]) == len(crowd.y) == 3641
     assert data["n_people"] == 113 and 5 <= data["n_val_people"] < 40
     # no person on both sides: the validation rows are exactly the rows of the validation people

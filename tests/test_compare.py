@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from core.engine import compare
+from core.families.text import compare as text_compare
+from core.families.text import model as text_model
 from core.store import models as store
 
 
@@ -132,8 +134,7 @@ def test_a_shapes_version_with_a_user_class_is_compared_on_the_shared_classes(us
 
 
 def test_text_without_the_corpus_is_skipped_with_a_plain_message(monkeypatch):
-    from core.engine import retrain
 
-    monkeypatch.setattr(retrain, "builtin_corpus", lambda: None)
+    monkeypatch.setattr(text_model, "builtin_corpus", lambda: None)
     with pytest.raises(compare.CompareError, match="corpus is not on this server"):
-        compare.held_out_text(list("abc"))
+        text_compare.held_out(list("abc"))

@@ -10,6 +10,7 @@ import pytest
 from core.engine import checks as retrain_checks
 from core.engine import job_workers, jobs, retrain
 from core.engine.training import TrainingError
+from core.families.colors import retrain as colors_retrain
 from core.families.shapes import generator as shape_generator
 from core.store import models as store
 from core.store import topology as store_topology
@@ -214,7 +215,7 @@ def test_the_confusion_matrix_matches_one_counted_by_hand():
     job = run_job(req, user)
     assert job.status == "done", job.message
     cfg = ColorConfig(validation_fraction=req.validation_fraction, seed=req.seed)
-    data = retrain._custom_color_data(cfg, user.colors)  # the same split the job used
+    data = colors_retrain._custom_color_data(cfg, user.colors)  # the same split the job used
     model = store.load_model(job.result["version_path"]).model
     predicted = colors.predict_proba(model, data["x_val"]).argmax(axis=1)
     counted = [[0] * 9 for _ in range(9)]

@@ -7,6 +7,7 @@ import pytest
 
 from core.engine import jobs
 from core.engine import registry as families
+from core.families.text import model as text_model
 from core.settings import get_settings
 from core.store import models as store
 from core.store import samples
@@ -312,9 +313,8 @@ def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
 
 
 def test_text_models_are_skipped_without_the_corpus(monkeypatch):
-    from core.engine import retrain
 
-    monkeypatch.setattr(retrain, "builtin_corpus_path", lambda: None)
+    monkeypatch.setattr(text_model, "builtin_corpus_path", lambda: None)
     at = app_test(PAGE).run()
     at.radio(key="retrain.family").set_value("text").run()
     assert not at.exception

@@ -407,15 +407,16 @@ def test_variance_subsets_are_the_nearest_and_farthest_from_the_class_mean():
 
 
 def test_seed_spread_is_generic_and_checks_its_input():
-    from core.families.teach.experiments import seed_spread
+    from core.engine.seed_spread import seed_spread
+    from core.engine.training import TrainingError
 
     out = seed_spread(lambda seed: {"accuracy": 0.5 + 0.1 * seed, "extra": seed}, 3)
     assert out["accuracies"] == pytest.approx([0.5, 0.6, 0.7]) and out["n_runs"] == 3
     assert out["mean"] == pytest.approx(0.6) and out["min"] == 0.5 and out["max"] == pytest.approx(0.7)
     assert out["runs"][2]["extra"] == 2
-    with pytest.raises(TeachError, match="at least 1"):
+    with pytest.raises(TrainingError, match="at least 1"):
         seed_spread(lambda s: {"accuracy": 1.0}, 0)
-    with pytest.raises(TeachError, match="no accuracy"):
+    with pytest.raises(TrainingError, match="no accuracy"):
         seed_spread(lambda s: {"loss": 1.0}, 1)
 
 

@@ -11,6 +11,7 @@ from core.engine import checks as retrain_checks
 from core.engine import fit as model_fit
 from core.engine import jobs, retrain
 from core.engine.training import TrainingError
+from core.families.text import retrain as text_retrain
 from core.store import models as store
 from core.store import topology as store_topology
 from tests import misfit_models
@@ -242,11 +243,11 @@ def test_text_page_with_a_colour_model_uses_the_shipped_model(tmp_path):
 
 def test_a_text_run_reads_the_chosen_number_of_last_characters(monkeypatch):
     text = "abc" * 1000 + "END"
-    corpus, notes, _ = retrain.text_corpus(request(family="text", text=text, text_chars=1000))
+    corpus, notes, _ = text_retrain.text_corpus(request(family="text", text=text, text_chars=1000))
     assert len(corpus) == 1000 and corpus.endswith("END")
     assert "last 1,000 of 3,003" in notes[0] and "as chosen" in notes[0]
     monkeypatch.setenv("MLX_MAX_TEXT_TRAIN_CHARS", "2000")  # the server's cap wins over a larger choice
-    corpus, notes, _ = retrain.text_corpus(request(family="text", text=text, text_chars=None))
+    corpus, notes, _ = text_retrain.text_corpus(request(family="text", text=text, text_chars=None))
     assert len(corpus) == 2000 and "this server's limit" in notes[0]
     with pytest.raises(TrainingError, match="between 1,000 and 2,000"):
         retrain_checks.check_request(request(family="text", optimizer="adam", text_chars=5000))

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.families.colors import pool as color_pool
 from core.families.shapes import generator as shape_generator
+from core.families.shapes import pool as shape_pool
+from core.vectors import experiment as vector_experiment
 from core.vectors import search as vectors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,15 +174,15 @@ def test_search_refuses_a_zero_head(memory_index):
 
 
 def test_teal_rule():
-    assert vectors.teal_mask([[0, 128, 128], [2, 147, 134]]).all()
-    assert not vectors.teal_mask([[255, 0, 0], [0, 0, 255], [128, 128, 128], [0, 255, 0]]).any()
+    assert vector_experiment.teal_mask([[0, 128, 128], [2, 147, 134]]).all()
+    assert not vector_experiment.teal_mask([[255, 0, 0], [0, 0, 255], [128, 128, 128], [0, 255, 0]]).any()
 
 
 def test_color_pool_and_class_head_agree_with_the_model():
     from core.families.colors import model as colors
 
     model = colors.load_shipped().model
-    pool = vectors.color_pool(model, size=300, seed=2)
+    pool = color_pool.color_pool(model, size=300, seed=2)
     assert pool.vectors.shape == (300, 32)
     blue = colors.FAMILIES.index("blue")
     w, b = vectors.class_head(model, pool, blue)
@@ -218,17 +221,17 @@ def test_experiment_on_a_tiny_pool():
     hls = np.array([colorsys.rgb_to_hls(*(c / 255)) for c in rgb])
     emb = np.c_[np.cos(2 * np.pi * hls[:, 0]), np.sin(2 * np.pi * hls[:, 0]), hls[:, 1], hls[:, 2]]
     pool = vectors.make_pool("colors", emb, [{"rgb": c.tolist()} for c in rgb], rgb)
-    out = vectors.run_experiment(pool, "teal", budget=40, seed=1, target=0.5)
-    for name in vectors.STRATEGIES:
+    out = vector_experiment.run_experiment(pool, "teal", budget=40, seed=1, target=0.5)
+    for name in vector_experiment.STRATEGIES:
         s = out["strategies"][name]
         assert s["curve"]["labels"][0] == vectors.SEED_POSITIVES and s["curve"]["labels"][-1] == 40
         assert all(0 <= f <= 1 for f in s["curve"]["f1"])
         assert s["labels_to_target"] is None or s["labels_to_target"] in s["curve"]["labels"]
         assert s["curve"]["positives"][0] == vectors.SEED_POSITIVES  # the seed clicks are positives
         assert s["positive_labels"] <= min(40, out["positives_in_pool"])
-    assert out["positives_in_pool"] == int(vectors.teal_mask(rgb).sum())
+    assert out["positives_in_pool"] == int(vector_experiment.teal_mask(rgb).sum())
     with pytest.raises(ValueError, match="Unknown concept"):
-        vectors.run_experiment(pool, "mauve")
+        vector_experiment.run_experiment(pool, "mauve")
 
 
 def test_experiment_cli_prints_json(user_data):
@@ -255,15 +258,15 @@ def test_drawing_pool_embeds_generated_and_user_drawings():
     model = shapes.build_shape_cnn(ShapeConfig.tiny())
     mine = np.zeros((28, 28), np.uint8)
     mine[8:20, 8:20] = 255
-    pool = vectors.drawing_pool(model, per_class=2, seed=0, user_drawings=[(mine, "box")])
+    pool = shape_pool.drawing_pool(model, per_class=2, seed=0, user_drawings=[(mine, "box")])
     assert len(pool) == 2 * len(shape_generator.CLASS_NAMES) + 1
     assert pool.vectors.shape[1] == 8  # the tiny config's dense_hidden width
     assert pool.items[-1] == {"label": "box", "source": "yours", "index": len(pool) - 1}
     assert np.array_equal(pool.raw[-1], mine)
-    truth = vectors.CONCEPTS["drawings"]["circle"].truth(pool)
+    truth = vector_experiment.CONCEPTS["drawings"]["circle"].truth(pool)
     assert truth.sum() == 2
     with pytest.raises(vectors.VectorStoreError, match="empty"):
-        vectors.drawing_pool(model, per_class=0)
+        shape_pool.drawing_pool(model, per_class=0)
 
 
 def test_search_offset_and_the_boundary_window(memory_index):

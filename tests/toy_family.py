@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engine import registry as families
-from core.engine.fit import Needs
+from core.engine.registry import Needs
 from core.store import models as store
 
 CLASS_NAMES = ["left", "right"]
@@ -85,21 +85,22 @@ def example(loaded) -> dict:
 def retrain(req, user, job, before) -> dict | None:
     """The studio's runner, from the same helpers the built-in families use."""
     from core.engine import retrain as studio
+    from core.engine.retrain_request import request_config
 
     del user
-    cfg = studio._request_config(req, ToyConfig())
+    cfg = request_config(req, ToyConfig())
     data = load_data(cfg)
-    if not studio._ready(job, req, len(data["y_train"])):
+    if not studio.ready(job, req, len(data["y_train"])):
         return None
     model, result, data = train(cfg, data, None if req.fresh else before.model, **job.hooks())
-    if studio._stopped(job, result):
+    if studio.stopped(job, result):
         return None
     after = predict(model, data["x_val"]).argmax(axis=1)
     before_pred = predict(before.model, data["x_val"]).argmax(axis=1)
-    outcome = studio._outcome(req, before, CLASS_NAMES, data["y_val"], after, before_pred, result)
-    outcome["examples"] = studio._cell_examples(data["y_val"], after, lambda i: np.full((8, 8), 255, np.uint8))
+    outcome = studio.outcome_of(req, before, CLASS_NAMES, data["y_val"], after, before_pred, result)
+    outcome["examples"] = studio.cell_examples(data["y_val"], after, lambda i: np.full((8, 8), 255, np.uint8))
     metadata = {"family": "toy", "class_names": CLASS_NAMES, "config": asdict(cfg)}
-    return studio._save(req, model, outcome, result, metadata)
+    return studio.save_run(req, model, outcome, result, metadata)
 
 
 def train_cli(args) -> dict:

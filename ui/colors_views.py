@@ -12,6 +12,7 @@ from core.families.colors import figures as colors_fig
 from core.families.colors import live as colors_live
 from core.families.colors import model as colors
 from core.figures import common as common_figures
+from core.figures import training as training_figures
 from core.store import samples
 from ui.common import DEMO_SEED, demo_mode
 from ui.identity import owner
@@ -116,7 +117,9 @@ def how_it_was_trained(meta: dict) -> None:
         with c2:
             history = meta.get("history") or {}
             if history:
-                st.plotly_chart(common_figures.history_curves(history, "loss", "Loss per epoch"), key="colors.history")
+                st.plotly_chart(
+                    training_figures.history_curves(history, "loss", "Loss per epoch"), key="colors.history"
+                )
 
 
 def label_it_yourself() -> None:

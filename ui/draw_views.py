@@ -10,7 +10,7 @@ from core.families.shapes import explain as cnn
 from core.families.shapes import explain_figures as cnn_fig
 from core.families.shapes import model as shapes
 from core.families.shapes import verdict as shape_verdict
-from core.figures import common as common_figures
+from core.figures import training as training_figures
 from core.store import samples
 from ui.identity import owner
 
@@ -227,5 +227,5 @@ def training_notes(meta: dict) -> None:
         st.caption("Drawings: Quick, Draw! dataset by Google (CC BY 4.0).")
         if meta.get("history"):
             st.plotly_chart(
-                common_figures.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history"
+                training_figures.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history"
             )

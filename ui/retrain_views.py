@@ -427,7 +427,7 @@ def _show_comparison(family: str, vc) -> None:
 def compare_panel(family: str, rows: list[dict]) -> None:
     """Run two versions on the same held-out inputs and show where they differ."""
     st.subheader("Compare two versions on the same inputs")
-    if families.get(family).text_upload and retrain.builtin_corpus_path() is None:
+    if families.get(family).builtin_available is not None and not families.get(family).builtin_available():
         st.info(
             "Text models are not compared here: the built-in corpus is not on this server (the Text page can "
             "download it), so there is no held-out text to run them on."

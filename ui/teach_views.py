@@ -198,8 +198,10 @@ def results(outcome: dict, key: str) -> None:
         st.info(note)
     history, names = outcome["history"], outcome["class_names"]
     left, right = st.columns(2)
-    left.plotly_chart(common_figures.history_curves(history, "accuracy", "Accuracy per epoch"), key=f"teach.acc.{key}")
-    right.plotly_chart(common_figures.history_curves(history, "loss", "Loss per epoch"), key=f"teach.loss.{key}")
+    left.plotly_chart(
+        training_figures.history_curves(history, "accuracy", "Accuracy per epoch"), key=f"teach.acc.{key}"
+    )
+    right.plotly_chart(training_figures.history_curves(history, "loss", "Loss per epoch"), key=f"teach.loss.{key}")
     per_class = outcome["per_class"]
     labelled = {f"{n} ({per_class[n]['held_out']} held out, {per_class[n]['train']} trained)": n for n in names}
     st.plotly_chart(

@@ -13,7 +13,7 @@ from core.families.text import figures as text_figures
 from core.families.text import generate as text_generate
 from core.families.text import model as T
 from core.families.text import steps as TS
-from core.figures import common as common_figures
+from core.figures import training as training_figures
 from ui.common import guarded
 
 
@@ -366,7 +366,7 @@ def training_expander(meta: dict) -> None:
         history = meta.get("history") or {}
         if history.get("loss"):
             st.plotly_chart(
-                common_figures.history_curves(history, "loss", "Cross-entropy per epoch (nats/char)"),
+                training_figures.history_curves(history, "loss", "Cross-entropy per epoch (nats/char)"),
                 key="text.history",
             )
         corpus = meta.get("corpus") or {}

@@ -14,6 +14,7 @@ import streamlit as st
 from core import maths
 from core.engine import registry as families
 from core.store import topology as store_topology
+from core.vectors import experiment as vector_experiment
 from core.vectors import figures as vector_figures
 from core.vectors import search as vectors
 from core.vectors.loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
@@ -72,26 +73,8 @@ def pool_picker() -> tuple[str, int]:
     pools = families.pools()  # the registry: every family whose model has an embedding to search
     left, right = st.columns([2, 3])
     pool_name = left.radio("Pool", pools, horizontal=True, key="vectors.pool_name")
-    if pool_name == "colors":
-        pool_size = right.number_input(
-            "Colours in the pool",
-            0,
-            20_000,
-            vectors.COLOR_POOL_SIZE,
-            256,
-            key="vectors.pool_size",
-            help="Random RGB colours (fixed seed), embedded by the colour model's 32-unit hidden layer.",
-        )
-    else:
-        pool_size = right.number_input(
-            "Generated drawings per shape",
-            0,
-            1000,
-            vectors.DRAWINGS_PER_CLASS,
-            50,
-            key="vectors.pool_size_d",
-            help="Generated drawings of each of the 8 shapes, plus every drawing saved on the Draw page.",
-        )
+    size = families.for_pool(pool_name).pool_input  # the family says what its pool's size counts
+    pool_size = right.number_input(size.label, 0, size.maximum, size.default, size.step, key=size.key, help=size.help)
     return pool_name, int(pool_size)
 
 
@@ -99,7 +82,7 @@ def show_item(pool, container, item_id: int, caption: str) -> None:
     """A colour swatch or a drawing thumbnail, with a caption.
 
     Drawn into container (a column or st itself)."""
-    if pool.name == "colors":
+    if pool.swatches:
         hex_code = pool.items[item_id]["hex"]
         container.markdown(
             f"<div data-testid='vs-swatch' style='height:48px;border-radius:6px;border:1px solid #999;"
@@ -210,7 +193,7 @@ def experiment_section(state: VectorState, pool) -> None:
         "same way; vector search labels the unseen items at w's boundary, 'vector search top' the top unseen items for "
         "w (the literal top-k), random sampling random unseen items."
     )
-    concepts = vectors.CONCEPTS[pool.name]
+    concepts = vector_experiment.CONCEPTS[pool.name]
     e1, e2, e3 = st.columns(3)
     concept = e1.selectbox("Concept", list(concepts), key="vectors.concept")
     budget = e2.number_input("Label budget", 10, 400, 200, 10, key="vectors.budget")
@@ -218,7 +201,7 @@ def experiment_section(state: VectorState, pool) -> None:
     st.caption(f"{concept}: {concepts[concept].description}.")
     if st.button("Run the comparison", key="vectors.run_experiment"):
         with st.spinner("Simulating both annotators…"):
-            state.experiment = vectors.run_experiment(
+            state.experiment = vector_experiment.run_experiment(
                 pool, concept, int(budget), DEMO_SEED if demo_mode() else 0, float(target)
             )
     result = state.experiment

@@ -1,25 +1,21 @@
 """The checks a retrain request passes when Start is pressed (and again in the worker): the settings, the chosen data,
-the version name and the base model, plus the setup form's defaults. Split out of core.retrain, which re-exports
-every name here; data preparation is looked up through core.retrain so its test patches still apply."""
+the version name and the base model, plus the setup form's defaults. What differs by family is asked of the family
+(its registry entry), never branched on by name."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.engine import registry as families
+from core.engine.retrain_request import RetrainRequest, UserData
 from core.engine.training import TrainingError, check_hyperparameters
-from core.families.shapes import generator as shape_generator
 from core.settings import get_settings
 from core.store import models as store
 from core.store import topology as store_topology
-
-if TYPE_CHECKING:
-    from core.engine.retrain import RetrainRequest, UserData
 
 OPTIMIZERS = ("adam", "sgd")
 MIN_TEXT_CHARS = 1_000  # a run on fewer characters than this learns nothing worth showing
@@ -94,7 +90,7 @@ def check_request(req: RetrainRequest) -> None:
             raise TrainingError(
                 f"Characters to train on must be a whole number between {MIN_TEXT_CHARS:,} and {limit:,} (got {n!r})."
             )
-    if req.family == "shapes" and req.use_builtin:
+    if families.get(req.family).builtin_per_class and req.use_builtin:
         cap = get_settings().max_generated_per_class
         n = req.samples_per_class
         if not isinstance(n, (int, np.integer)) or not 1 <= n <= cap:
@@ -102,24 +98,17 @@ def check_request(req: RetrainRequest) -> None:
 
 
 def _user_labels(req: RetrainRequest, user: UserData) -> list[str]:
-    from core.families.colors import model as colors
-    from core.families.shapes import model as shapes
-
-    if not req.use_user_samples:
+    fam = families.get(req.family)
+    if not req.use_user_samples or fam.user_labels is None:
         return []
-    if req.family == "colors":
-        return [colors.normalize_label(row[3]) for row in user.colors]
-    if req.family == "shapes":
-        return [shapes.check_class_name(lab) for _, lab in user.drawings]
-    return []
+    return list(fam.user_labels(req, user))
 
 
 def check_dataset(req: RetrainRequest, user: UserData) -> list[str]:
     """Plain-message checks of the chosen data; returns notes worth showing (e.g. text that will be cut)."""
-    from core.families.colors import model as colors
-
+    fam = families.get(req.family)
     notes: list[str] = []
-    if req.family == "text":
+    if fam.text_upload:
         if not req.use_builtin and not req.text:
             raise TrainingError("The dataset is empty: tick the built-in corpus or upload a .txt file.")
         return notes
@@ -128,15 +117,12 @@ def check_dataset(req: RetrainRequest, user: UserData) -> list[str]:
     except ValueError as exc:
         raise TrainingError(f"One of your samples has a label that cannot be used: {exc}") from None
     if not req.use_builtin and not labels:
-        what = "labelled colours" if req.family == "colors" else "drawings"
         raise TrainingError(
-            f"The dataset is empty: you have no {what} yet, and the built-in data is switched off. Add some "
-            f"on the {'Colors' if req.family == 'colors' else 'Draw'} page, or tick the built-in data."
+            f"The dataset is empty: you have no {fam.samples_words or 'samples'} yet, and the built-in data is "
+            f"switched off. Add some on the {fam.samples_page or 'Teach'} page, or tick the built-in data."
         )
     counts = Counter(labels)
-    builtin = (
-        set(colors.FAMILIES if req.family == "colors" else shape_generator.CLASS_NAMES) if req.use_builtin else set()
-    )
+    builtin = set(fam.builtin_classes()) if req.use_builtin and fam.builtin_classes is not None else set()
     # A class needs one sample to train on and one to check it with; built-in classes have plenty of both.
     lonely = sorted(lab for lab, n in counts.items() if lab not in builtin and n < 2)
     if lonely:
@@ -198,28 +184,13 @@ def check_base(req: RetrainRequest) -> dict:
 
 def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> None:
     """The checks a run makes on its prepared data (validation rows, data size against the batch and the cap), made
-    before queueing where preparing the data is cheap: colours and text. Shapes' user classes are checked by
-    `check_dataset`; its built-in drawings always leave validation rows, and its size is checked in the worker."""
-    from core.engine import retrain
-
+    before queueing where the family says preparing its data is cheap (its `check_data`); the others are checked in
+    the worker."""
+    fam = families.get(req.family)
+    if fam.check_data is None:
+        return
     try:
-        if req.family == "colors":
-            data = retrain._color_data(
-                req, user, retrain._request_config(req, config_from_metadata("colors", base_metadata))
-            )
-            n_train, n_val = len(data["y_train"]), len(data["y_val"])
-        elif req.family == "text":
-            from core.families.text import model as text
-
-            cfg = retrain._request_config(req, text.config_from_metadata(base_metadata))
-            corpus, vocab, notes, _ = retrain.prepare_corpus(req, base_metadata)
-            try:
-                _, (x_train, _), (x_val, _) = text.prepare_text_data(corpus, cfg, vocab)
-            except ValueError as exc:  # say why it is short when characters were left out
-                raise TrainingError(" ".join([str(exc), *(n for n in notes if "left out" in n)])) from None
-            n_train, n_val = len(x_train), len(x_val)
-        else:
-            return
+        n_train, n_val = fam.check_data(req, user, base_metadata)
     except TrainingError:
         raise
     except ValueError as exc:  # the data modules' plain messages (a corpus too short, an unknown label)
@@ -229,8 +200,15 @@ def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> None
             "The validation split would be empty, so the new model could not be compared with the old one: add "
             "samples or raise the validation fraction."
         )
-    retrain._check_size(n_train, req)
+    check_size(n_train, req)
 
 
 def _is_shipped(path, family: str) -> bool:
     return Path(path).resolve() == store.shipped_model_dir(family).resolve()
+
+
+def check_size(n_train: int, req: RetrainRequest) -> None:
+    cap = get_settings().max_train_samples
+    if n_train > cap:
+        raise TrainingError(f"The training data has {n_train:,} samples; this server allows at most {cap:,}.")
+    check_hyperparameters(req.epochs, req.batch_size, req.learning_rate, n_train, epoch_cap(req.family))

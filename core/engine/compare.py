@@ -1,6 +1,6 @@
 """Two models of one family on the same held-out inputs: both classification reports, how often each is right, and
-every input where they disagree. Also the held-out inputs per family (colour labels of the validation people, real
-held-out drawings, the corpus' last 10%). No UI here."""
+every input where they disagree, on the held-out inputs each family names (its registry entry's `held_out`). No UI
+here."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine import checks as retrain_checks
-from core.families.text import generate as text_generate
+from core.engine import fit as model_fit
+from core.engine import registry
 from core.maths import confusion_matrix
 from core.metrics import classification_report
+from core.store import models as store
 from core.store import topology as store_topology
 
 PREDICT_BATCH = 512  # inputs per model call: bounded memory on a shared server
-HELDOUT_SHAPES_PER_CLASS = 8  # the shapes data builder's training set is not needed, only its held-out drawings
-TEXT_FRACTION = 0.1  # the text models validate on the corpus' last 10%
-MAX_TEXT_CHARS = 20_000  # of that tail: two LSTMs over 20,000 characters take a few seconds on 2 cores
 
 Predict = Callable[[object, np.ndarray], np.ndarray]
 
@@ -183,62 +181,16 @@ def _read_only(*arrays: np.ndarray) -> None:
         a.flags.writeable = False  # shared by every session through the cache below
 
 
-@functools.lru_cache(maxsize=2)
-def held_out_inputs(family: str) -> HeldOut:
-    """Colours: the crowd labels of the validation people; shapes: the real held-out drawings; both split with the
-    shipped model's own settings. Cached per family (the arrays are read-only)."""
-    from core.families.colors import model as colors
-    from core.families.shapes import model as shapes
-    from core.store import models as store
-
-    metadata = store.load_metadata(store.shipped_model_dir(family))
-    cfg = retrain_checks.config_from_metadata(family, metadata)
-    if family == "colors":
-        data = colors.prepare_color_data(cfg)
-        x, y = np.asarray(data["x_val"], np.float32), np.asarray(data["y_val"], np.int64)
-        description = (
-            f"{len(y):,} crowd colour labels from the {data['n_val_people']} people of the validation split "
-            "(retrained versions did not see them; the shipped model was trained on everyone, these people included)"
-        )
-        names = list(colors.CLASS_NAMES)
-    elif family == "shapes":
-        small = cfg.with_(samples_per_class=HELDOUT_SHAPES_PER_CLASS, other_per_class=HELDOUT_SHAPES_PER_CLASS)
-        data = shapes.prepare_shape_data(small)
-        x, y = np.asarray(data["x_val"], np.uint8), np.asarray(data["y_val"], np.int64)
-        description = (
-            f"{len(y):,} real Quick, Draw! drawings held out from the shipped model's training (whole words for "
-            "'other'); a version retrained with another seed or validation fraction may have seen some"
-        )
-        names = list(data["class_names"])
-    else:
+@functools.lru_cache(maxsize=4)
+def held_out_inputs(family: str, classes: tuple[str, ...] = ()) -> HeldOut:
+    """The family's held-out inputs (its `held_out`, given the models' classes), cached per family and classes: the
+    arrays are read-only, shared by every session."""
+    fam = registry.get(family)
+    if fam.held_out is None:
         raise CompareError(f"There is no held-out set of labelled inputs for {family!r}.")
-    _read_only(x, y)
-    return HeldOut(x, y, names, description)
-
-
-def held_out_text(chars: Sequence[str]) -> HeldOut:
-    """The last 10% of the built-in corpus (at most MAX_TEXT_CHARS of it) as windows of the models' own length."""
-    from core.engine import retrain
-    from core.families.text import model as text
-    from core.store import models as store
-
-    found = retrain.builtin_corpus()
-    if found is None:
-        raise CompareError(
-            "Text models are not compared here: the built-in corpus is not on this server (the Text page can "
-            "download it), so there is no held-out text to run them on."
-        )
-    corpus, name = found
-    tail = text.split_corpus(corpus, TEXT_FRACTION)[1][:MAX_TEXT_CHARS]
-    vocab = text.Vocabulary(tuple(chars))
-    known = set(vocab.chars)
-    tail = "".join(c for c in (text_generate.CHAR_MAP.get(c, c) for c in tail) if c in known)
-    seq = text.config_from_metadata(store.load_metadata(store.shipped_model_dir("text"))).seq_length
-    try:
-        x, y = text.make_windows(vocab.encode(tail), seq)
-    except ValueError as exc:
-        raise CompareError(str(exc)) from None
-    return HeldOut(x, y, [text.show_char(c) for c in vocab.chars], f"{y.size:,} characters: the last 10% of {name}")
+    held = fam.held_out(list(classes))
+    _read_only(held.x, held.y)
+    return held
 
 
 # ---------------------------------------------------------------- two saved models
@@ -255,28 +207,11 @@ class VersionComparison:
     label_b: str
 
 
-def _classes(family: str, loaded) -> list[str]:
-    from core.families.colors import model as colors
-    from core.families.shapes import model as shapes
-    from core.families.text import model as text
-
-    if family == "colors":
-        names = list((loaded.metadata or {}).get("class_names") or colors.CLASS_NAMES)
-        return names
-    if family == "shapes":
-        return shapes.class_names_for(loaded.metadata, loaded.model)
-    return list(text.vocab_from_metadata(loaded.metadata).chars)
-
-
 def compare_versions(
     family: str, path_a: str | Path, path_b: str | Path, load: Callable | None = None, labels: tuple = ("A", "B")
 ) -> VersionComparison:
     """Load two model folders of `family` (with `load`, e.g. a cached loader) and compare them on held-out inputs."""
-    from core.engine import fit as model_fit
-    from core.families.colors import model as colors
-    from core.families.shapes import model as shapes
-    from core.store import models as store
-
+    fam = registry.get(family)
     load = load or store.load_model
     loaded = []
     for path, label in zip((path_a, path_b), labels):
@@ -289,28 +224,25 @@ def compare_versions(
         if problem is not None:
             raise CompareError(f"{label} cannot be compared: it does not fit the {family} pages ({problem}).")
         loaded.append(model)
-    classes = [_classes(family, m) for m in loaded]
-    if family == "text":
-        if classes[0] != classes[1]:
-            raise CompareError(
-                "The two text models read different alphabets, so they cannot be scored on the same characters."
-            )
-        held = held_out_text(classes[0])
-        comparison = compare_text_models(loaded[0].model, loaded[1].model, held.x, held.y, held.class_names)
-        comparison.notes.append("Each character of the held-out text is one input: the model predicts the next one.")
-        inputs = np.asarray(held.x)
-    else:
-        held = held_out_inputs(family)
-        predict = colors.predict_proba if family == "colors" else shapes.predict_proba
-        comparison = compare_models(
-            loaded[0].model,
-            loaded[1].model,
-            held.x,
-            held.y,
-            held.class_names,
-            classes_a=classes[0],
-            classes_b=classes[1],
-            predict=predict,
-        )
-        inputs = held.x[comparison.kept]
+    classes = [fam.class_names(m) if fam.class_names is not None else _output_classes(m) for m in loaded]
+    if fam.compare is not None:  # the family scores its own way (text: every next character of held-out windows)
+        comparison, held, inputs = fam.compare(loaded[0].model, loaded[1].model, classes)
+        return VersionComparison(comparison, inputs, held.description, labels[0], labels[1])
+    held = held_out_inputs(family)
+    comparison = compare_models(
+        loaded[0].model,
+        loaded[1].model,
+        held.x,
+        held.y,
+        held.class_names,
+        classes_a=classes[0],
+        classes_b=classes[1],
+        predict=fam.predict,
+    )
+    inputs = held.x[comparison.kept]
     return VersionComparison(comparison, inputs, held.description, labels[0], labels[1])
+
+
+def _output_classes(loaded) -> list[str]:
+    """A model's classes from its metadata, as every saved version records them."""
+    return [str(c) for c in (loaded.metadata or {}).get("class_names") or []]

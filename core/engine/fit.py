@@ -4,8 +4,7 @@ predicts. A version that does not fit is refused with a plain reason, instead of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from core.engine import registry
 from core.store import topology as store_topology
 
 SHAPE_KEEPING = {"Activation", "Dropout"}  # layers that may follow the output layer without changing its size
@@ -15,42 +14,15 @@ class ModelFitError(store_topology.StoreError):
     """A model that loads but does not fit the page (or training) that would use it."""
 
 
-@dataclass(frozen=True)
-class Needs:
-    """What one family's pages need from a model."""
-
-    input_shape: tuple  # per sample; None = any length
-    input_text: str  # the input, in words, for the message
-    layers: dict[str, str]  # layer name -> layer class, for every layer a page reads by name
-    output: str  # the layer whose units are the classes (or characters)
-
-
-NEEDS = {
-    "colors": Needs((3,), "one RGB colour (3 numbers)", {"hidden": "Dense", "logits": "Dense"}, "logits"),
-    "shapes": Needs(
-        (28, 28),
-        "one 28×28 drawing",
-        {"conv_1": "Conv2D", "dense_hidden": "Dense", "dense_out": "Dense"},
-        "dense_out",
-    ),
-    "text": Needs(
-        (None,),
-        "a sequence of character ids",
-        {"embedding": "Embedding", "lstm": "LSTM", "dense_out": "Dense"},
-        "dense_out",
-    ),
-}
-
-
 def _shape_text(shape) -> str:
     return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def fit_problem(family: str, model_json: dict) -> str | None:
     """Why the model in `model_json` does not fit `family`'s pages, in plain words; None when it fits."""
-    if family not in NEEDS:
+    if family not in registry.FAMILIES:
         return f"there is no page for a {family!r} model"
-    needs = NEEDS[family]
+    needs = registry.FAMILIES[family].needs
     meta = model_json.get("userDefinedMetadata") or {}
     if not isinstance(meta, dict):
         return "its metadata is not a JSON object"
@@ -84,35 +56,12 @@ def fit_problem(family: str, model_json: dict) -> str | None:
     units = by_name[needs.output]["config"].get("units")
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         return f"its output layer {needs.output!r} has no valid number of units"
-    return _count_problem(family, meta, units, by_name)
+    return _count_problem(needs, meta, units, by_name)
 
 
-def _count_problem(family: str, meta: dict, units: int, by_name: dict) -> str | None:
-    """The number of outputs against what the page (and the metadata) expect."""
-    names = meta.get("class_names")
-    if family == "colors":
-        from core.families.colors import model as colors
-
-        if units != len(colors.CLASS_NAMES):
-            return (
-                f"it has {units} outputs, and the colours page needs {len(colors.CLASS_NAMES)}, one per colour family"
-            )
-    if family == "shapes":
-        if units < 2:
-            return f"it has {units} output, and telling drawings apart needs at least 2 classes"
-    if family in ("colors", "shapes") and isinstance(names, list) and names and len(names) != units:
-        return f"its metadata names {len(names)} classes but it has {units} outputs"
-    if family == "text":
-        vocab = meta.get("vocab")
-        if not isinstance(vocab, list) or not vocab:
-            return "its metadata has no character vocabulary, so it is not a text model"
-        embedding_in = by_name["embedding"]["config"].get("input_dim")
-        if units != len(vocab) or embedding_in != len(vocab):
-            return (
-                f"it reads {embedding_in} and predicts {units} characters, but its vocabulary has {len(vocab)}: "
-                "they do not belong together"
-            )
-    return None
+def _count_problem(needs: registry.Needs, meta: dict, units: int, by_name: dict) -> str | None:
+    """The number of outputs against what the page (and the metadata) expect: the family's own check."""
+    return needs.output_problem(units, meta, by_name) if needs.output_problem is not None else None
 
 
 def check_model_fits(family: str, model_json: dict) -> None:

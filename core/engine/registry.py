@@ -1,16 +1,16 @@
-"""The registry of model families: every family behind one contract, so the Retrain studio, the CLI, Inspect and
-Vector search iterate `FAMILIES` instead of branching on a name. A new family is one module plus one `register()`.
-Importing this module imports no TensorFlow: the family's functions are named here and imported when first called."""
+"""The registry of model families: every family behind one contract, so the Retrain studio, the CLI, compare, the fit
+checks, Inspect and Vector search ask the family instead of branching on its name. A family is one package under
+core/families/ whose family.py calls `register()`; it is found by name (see `_discover`), never imported here."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.engine.fit import NEEDS, Needs
 from core.store import models as store
 
 
@@ -33,6 +33,30 @@ class Ref:
 
     def __call__(self, *args, **kwargs):
         return self.resolve()(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one family's pages need from a model: the input, the layers read by name, the output layer, and the family's
+    own check of the output (the number of classes, a vocabulary), `output_problem(units, metadata) -> str | None`."""
+
+    input_shape: tuple  # per sample; None = any length
+    input_text: str  # the input, in words, for the message
+    layers: dict[str, str]  # layer name -> layer class, for every layer a page reads by name
+    output: str  # the layer whose units are the classes (or characters)
+    output_problem: Callable[[int, dict, dict], str | None] | None = None  # (units, metadata, layers by name)
+
+
+@dataclass(frozen=True)
+class PoolInput:
+    """How the Vector search page asks for the size of a family's pool."""
+
+    label: str = "Items in the pool"
+    maximum: int = 20_000
+    default: int = 4096
+    step: int = 256
+    key: str = "vectors.pool_size"
+    help: str = ""
 
 
 def _no_options(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +97,21 @@ class Family:
     quick: dict = field(default_factory=dict)  # a retrain preset that takes seconds on a 2-core server
     models_dir: Path | None = None  # where its shipped model lives; None: saved_models/<name>
     pool: str = ""  # the Vector search pool its embedding layer indexes ("" none)
-    build_pool: Callable | None = None  # (model, size, seed=0) -> core.vectors.Pool
+    build_pool: Callable | None = None  # (model, size, seed=0) -> core.vectors.search.Pool
+    pool_input: PoolInput = PoolInput()
+    pool_size: Callable | None = None  # (a total size or None) -> build_pool's size, when it counts per class
+    # What the studio's checks, compare and the pages ask of a family instead of branching on its name:
+    samples_words: str = ""  # the user's samples in words ("labelled colours"), for the studio's messages
+    samples_page: str = ""  # the page where they are made ("Colors")
+    builtin_per_class: bool = False  # the built-in data is drawn per class (the studio's "drawings per class")
+    user_labels: Callable | None = None  # (req, user) -> the user's sample labels, checked ("" families: none)
+    builtin_classes: Callable | None = None  # () -> the classes the built-in data has
+    check_data: Callable | None = None  # (req, user, base metadata) -> (n_train, n_val), where preparing is cheap
+    class_names: Callable | None = None  # (loaded model) -> its classes (or characters), for compare
+    held_out: Callable | None = None  # (classes) -> core.engine.compare.HeldOut: inputs neither model trained on
+    compare: Callable | None = None  # (model_a, model_b, held) -> Comparison, when plain argmax does not fit
+    builtin_available: Callable | None = None  # () -> whether its built-in data is on this server (None: always)
+    menu_order: int = 100  # where menus list it (the built-in families first)
 
     def shipped_dir(self) -> Path:
         return self.models_dir or store.SHIPPED_MODELS_DIR / self.name
@@ -86,16 +124,19 @@ FAMILIES: dict[str, Family] = {}
 
 
 def register(family: Family) -> Family:
-    """Add (or replace) a family; its page needs join core.model_fit's table so versions are checked the same way."""
+    """Add (or replace) a family; the store learns where its shipped model lives (it never asks a family itself)."""
     FAMILIES[family.name] = family
-    NEEDS[family.name] = family.needs
+    ordered = sorted(FAMILIES.values(), key=lambda f: f.menu_order)  # stable: equal orders keep registration order
+    FAMILIES.clear()
+    FAMILIES.update((f.name, f) for f in ordered)
+    store.register_shipped_dir(family.name, family.shipped_dir())
     return family
 
 
 def unregister(name: str) -> None:
     """Remove a family (tests register toy families and remove them again)."""
     FAMILIES.pop(name, None)
-    NEEDS.pop(name, None)
+    store.unregister_shipped_dir(name)
 
 
 def get(name: str) -> Family:
@@ -127,91 +168,15 @@ def with_shipped_model() -> list[Family]:
     return [f for f in FAMILIES.values() if f.has_shipped_model()]
 
 
-def _text_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", required=True, help="a UTF-8 text file")
-    parser.add_argument("--preset", default="shipped")
+def _discover() -> None:
+    """Register every family package under core/families/ (each one's family.py registers itself on import).
+
+    Found by folder name, like a plugin: the engine names no family, and a new family needs no line here. The
+    family modules import only their own light modules at the top, so this imports no TensorFlow."""
+    folder = Path(__file__).resolve().parents[1] / "families"
+    for info in sorted(pkgutil.iter_modules([str(folder)]), key=lambda i: i.name):
+        if info.ispkg and (folder / info.name / "family.py").is_file():
+            importlib.import_module(f"core.families.{info.name}.family")
 
 
-def _register_builtin() -> None:
-    from core.families.colors.config import ColorConfig
-    from core.families.shapes.config import ShapeConfig
-    from core.families.text.config import TextConfig
-
-    register(
-        Family(
-            name="colors",
-            label="Colours",
-            icon="🎨",
-            description="RGB → 32 sigmoid units → 9 colour families.",
-            config=ColorConfig,
-            needs=NEEDS["colors"],
-            build=Ref("core.families.colors.model", "build_color_model"),
-            load_data=Ref("core.families.colors.model", "prepare_color_data"),
-            train=Ref("core.families.colors.model", "train_color_model"),
-            predict=Ref("core.families.colors.model", "predict_proba"),
-            example=Ref("core.families.colors.model", "example"),
-            retrain=Ref("core.engine.retrain", "retrain_colors"),
-            train_cli=Ref("core.families.colors.model", "train_cli"),
-            evaluate_cli=Ref("core.families.colors.model", "evaluate_cli"),
-            sample_view="swatch",
-            builtin_data="The Coding Train's crowd colour labels",
-            user_samples="colors",
-            quick={"epochs": 20},
-            pool="colors",
-            build_pool=Ref("core.vectors.search", "color_pool"),
-        )
-    )
-    register(
-        Family(
-            name="shapes",
-            label="Shapes",
-            icon="✏️",
-            description="A small CNN on 28×28 drawings, white on black.",
-            config=ShapeConfig,
-            needs=NEEDS["shapes"],
-            build=Ref("core.families.shapes.model", "build_shape_cnn"),
-            load_data=Ref("core.families.shapes.model", "prepare_shape_data"),
-            train=Ref("core.families.shapes.model", "train_shape_model"),
-            predict=Ref("core.families.shapes.model", "predict_proba"),
-            example=Ref("core.families.shapes.model", "example"),
-            retrain=Ref("core.engine.retrain", "retrain_shapes"),
-            train_cli=Ref("core.families.shapes.model", "train_cli"),
-            evaluate_cli=Ref("core.families.shapes.model", "evaluate_cli"),
-            builtin_data="real Quick, Draw! drawings (and generated ones where real ones are few)",
-            user_samples="drawings",
-            quick={"epochs": 1, "samples_per_class": 100},
-            pool="drawings",
-            build_pool=Ref("core.vectors.search", "drawing_pool"),
-        )
-    )
-    register(
-        Family(
-            name="text",
-            label="Text",
-            icon="📜",
-            description="A character-level LSTM that predicts the next character.",
-            config=TextConfig,
-            needs=NEEDS["text"],
-            build=Ref("core.families.text.model", "build_text_model"),
-            load_data=Ref("core.families.text.model", "load_corpus_data"),
-            train=Ref("core.families.text.model", "train_text_family"),
-            predict=Ref("core.families.text.model", "predict_next_proba"),
-            example=Ref("core.families.text.model", "example"),
-            retrain=Ref("core.engine.retrain", "retrain_text"),
-            train_cli=Ref("core.families.text.model", "train_cli"),
-            evaluate_cli=Ref("core.families.text.model", "evaluate_cli"),
-            add_cli_options=_text_options,
-            sample_view="text",
-            builtin_data="the Shakespeare corpus",
-            text_upload=True,
-            max_epochs_setting="max_text_epochs",
-            quick={"epochs": 1, "text_chars": 40_000},  # ~10 s on 2 cores (README, Benchmarks)
-        )
-    )
-
-
-_register_builtin()
-# The Teach page's three kinds of project (imported here, at the end: core.teach_family registers through this module).
-from core.families.teach.family import register_all as _register_teach
-
-_register_teach()
+_discover()

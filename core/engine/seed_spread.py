@@ -5,16 +5,43 @@ next"). Runs as a job on the training queue, one seed per step, so it shows prog
 from __future__ import annotations
 
 import functools
+import statistics
+from collections.abc import Callable
 from dataclasses import replace
+
+import numpy as np
 
 from core.engine import registry as families
 from core.engine.checks import config_from_metadata
 from core.engine.training import TrainingError
-from core.families.teach.experiments import seed_spread
 from core.settings import get_settings
 from core.store import models as store
 
 MAX_RUNS = 10  # each run is a quick-preset training: ten of them stay within a couple of minutes on 2 cores
+
+
+def seed_spread(train_once: Callable[[int], dict], n_runs: int) -> dict:
+    """Train `n_runs` times with seeds 0..n_runs-1 (`train_once(seed)` returns a dict with "accuracy"); every run's
+    accuracy plus mean, min, max and standard deviation. Generic: any model family's training fits."""
+    if not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
+        raise TrainingError(f"The number of runs must be a whole number of at least 1 (got {n_runs!r}).")
+    runs = []
+    for seed in range(int(n_runs)):
+        outcome = dict(train_once(seed) or {})
+        accuracy = outcome.get("accuracy")
+        if not isinstance(accuracy, (int, float, np.floating)):
+            raise TrainingError(f"Run {seed} returned no accuracy (got {accuracy!r}).")
+        runs.append({**outcome, "seed": seed, "accuracy": float(accuracy)})
+    accuracies = [r["accuracy"] for r in runs]
+    return {
+        "runs": runs,
+        "accuracies": accuracies,
+        "n_runs": len(runs),
+        "mean": float(np.mean(accuracies)),
+        "min": float(np.min(accuracies)),
+        "max": float(np.max(accuracies)),
+        "std": float(statistics.pstdev(accuracies)) if len(accuracies) > 1 else 0.0,
+    }
 
 
 def quick_config(family: str):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["probability_bars", "side_by_side_bars", "history_curves", "heatmap", "confusion_heatmap", "per_class_bars"]
+__all__ = ["probability_bars", "side_by_side_bars", "heatmap", "confusion_heatmap", "per_class_bars"]
 
 ACCENT = "#e4572e"
 BASE = "#4c78a8"
@@ -102,15 +102,6 @@ def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
     the live pages draw up to four on every colour pick or stroke; these builders' dicts are checked against the
     validating constructor in the tests (tests/test_figures.py), so nothing invalid reaches the browser."""
     return go.Figure(data=data, layout=layout, _validate=False)
-
-
-def history_curves(history: dict[str, list[float]], metric: str = "loss", title: str | None = None) -> go.Figure:
-    """Training and validation curves of one metric from a Keras-style history dict (`metric`, `val_<metric>`)."""
-    from core.figures.training import training_curves
-
-    n = max((len(v) for v in history.values()), default=0)
-    logs = [{"epoch": i + 1, **{k: v[i] for k, v in history.items() if i < len(v)}} for i in range(n)]
-    return training_curves(logs, metric=metric, title=title)
 
 
 def heatmap(

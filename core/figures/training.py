@@ -224,3 +224,10 @@ def agreement_heatmap(counts, labels_a: Sequence[str], labels_b: Sequence[str], 
         colorscale="Purples",
         base_height=80,
     )
+
+
+def history_curves(history: dict[str, list[float]], metric: str = "loss", title: str | None = None) -> go.Figure:
+    """Training and validation curves of one metric from a Keras-style history dict (`metric`, `val_<metric>`)."""
+    n = max((len(v) for v in history.values()), default=0)
+    logs = [{"epoch": i + 1, **{k: v[i] for k, v in history.items() if i < len(v)}} for i in range(n)]
+    return training_curves(logs, metric=metric, title=title)

@@ -1,20 +1,18 @@
-"""The layer graph of an inspection (one node per topology layer), split out of core.inspect (which re-exports it)."""
+"""The layer graph of an inspection (one node per topology layer): any object with the inspection's `model_json` and
+`layers` (core.inspector.inspect.Inspection)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from core.store import topology as store_topology
-
-if TYPE_CHECKING:
-    from core.inspector.inspect import Inspection
 
 
 def _layer_label(name, index: int) -> str:
     return name if isinstance(name, str) and name else f"layer {index}"
 
 
-def graph_nodes(inspection: Inspection) -> list[dict]:
+def graph_nodes(inspection: Any) -> list[dict]:
     """One node per layer of modelTopology, in order: name, class, output shape and parameter count.
 
     Shapes and counts come from the rebuilt Keras model (the numbers model.summary() prints); a topology that was

@@ -448,12 +448,21 @@ def save_model(model, folder: str | Path, metadata: dict | None = None) -> Path:
 # ---------------------------------------------------------------- shipped models and user versions
 
 
-def shipped_model_dir(family: str) -> Path:
-    """Where a family's shipped model lives: what its registry entry says (core.families), else saved_models/<name>."""
-    from core.engine import registry as families
+_SHIPPED_DIRS: dict[str, Path] = {}  # name -> folder, for models whose shipped folder is not saved_models/<name>
 
-    registered = families.FAMILIES.get(family)
-    return registered.shipped_dir() if registered is not None else SHIPPED_MODELS_DIR / check_name(family, "model name")
+
+def register_shipped_dir(name: str, folder: Path) -> None:
+    """Record where the shipped model called `name` lives (the engine's registry tells the store; it never asks)."""
+    _SHIPPED_DIRS[name] = Path(folder)
+
+
+def unregister_shipped_dir(name: str) -> None:
+    _SHIPPED_DIRS.pop(name, None)
+
+
+def shipped_model_dir(name: str) -> Path:
+    """Where the shipped model called `name` lives: a registered folder, else saved_models/<name>."""
+    return _SHIPPED_DIRS.get(name) or SHIPPED_MODELS_DIR / check_name(name, "model name")
 
 
 def check_name(name: str, what: str = "name") -> str:

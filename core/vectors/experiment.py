@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.families.shapes import generator as shape_generator
+from core.engine import registry as families
 from core.maths import f1_score
+from core.store import models as store
 from core.vectors.search import (
     COLOR_POOL_SIZE,
-    DRAWINGS_PER_CLASS,
     ITERATIONS,
     LEARNING_RATE,
     SEED_POSITIVES,
@@ -195,16 +195,12 @@ def run_experiment(
 
 def load_pool(name: str, size: int | None = None, seed: int = 0) -> Pool:
     """The CLI's pools, each embedded by its family's shipped model (core.families)."""
-    from core.engine import registry as families
-    from core.store import models as store
-
     family = families.for_pool(name)
     if not family.has_shipped_model():
         raise ValueError(f"There is no shipped {family.name} model yet ({family.shipped_dir()}), so no {name} pool.")
     model = store.load_model(family.shipped_dir()).model
-    if name == "drawings":  # its size is per class: the pool has one batch of drawings per shape
-        per_class = DRAWINGS_PER_CLASS if size is None else max(1, size // len(shape_generator.CLASS_NAMES))
-        return family.build_pool(model, per_class, seed)
+    if family.pool_size is not None:  # a pool sized per class: the family turns the total into its own unit
+        return family.build_pool(model, family.pool_size(size), seed)
     return family.build_pool(model, size if size is not None else COLOR_POOL_SIZE, seed)
 
 

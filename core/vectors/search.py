@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.families.shapes import generator as shape_generator
-from core.inputs import canvas as shape_preprocess
 from core.maths import binary_cross_entropy_from_logits, sigmoid
 
 DEFAULT_SESSION = "default"  # the CLI's and the tests' single user
@@ -124,6 +122,11 @@ class Pool:
     def __len__(self) -> int:
         return len(self.vectors)
 
+    @property
+    def swatches(self) -> bool:
+        """Whether its items are colours (shown as swatches) rather than pictures."""
+        return bool(self.items) and "hex" in self.items[0]
+
 
 def make_pool(name: str, embeddings, items: list[dict], raw, embedding: str = "") -> Pool:
     """Centre and normalise embeddings. Centring matters: sigmoid/ReLU units are all positive, so raw vectors share
@@ -139,40 +142,6 @@ def make_pool(name: str, embeddings, items: list[dict], raw, embedding: str = ""
     return Pool(
         name, vectors, list(items), np.asarray(raw), mean.astype(np.float32), float(norms.mean()), embedding, digest
     )
-
-
-def color_pool(model, size: int = COLOR_POOL_SIZE, seed: int = 0) -> Pool:
-    """`size` random RGB colours (fixed seed), embedded by the colour model's 32-unit sigmoid `hidden` layer."""
-    from core.families.colors import model as colors
-
-    if size < 1:
-        raise VectorStoreError("The colour pool is empty: choose a pool size of at least 1.")
-    rgb = np.random.default_rng(seed).integers(0, 256, size=(size, 3)).astype(np.float32)  # (N, 3)
-    embeddings = colors.embed_colors(model, rgb)  # (N, 32)
-    items = [{"rgb": [int(v) for v in c], "hex": colors.to_hex(c)} for c in rgb]
-    return make_pool("colors", embeddings, items, rgb, "colors model, layer hidden (32 sigmoid units)")
-
-
-def drawing_pool(model, per_class: int = DRAWINGS_PER_CLASS, seed: int = 0, user_drawings=None) -> Pool:
-    """Generated drawings (per_class of each shape class) plus the user's own, embedded by the shapes CNN's
-    `dense_hidden` layer. `user_drawings` is a list of (image 28x28, label)."""
-    from core.families.shapes import model as shapes
-
-    images, labels = shape_generator.generate_shapes(per_class, seed) if per_class > 0 else (np.zeros((0, 28, 28)), [])
-    items = [{"label": shape_generator.CLASS_NAMES[int(c)], "source": "generated"} for c in labels]
-    raw = [np.asarray(images, dtype=np.uint8).reshape(-1, shape_preprocess.IMAGE_SIZE, shape_preprocess.IMAGE_SIZE)]
-    for image, label in user_drawings or []:
-        raw.append(
-            np.asarray(image, dtype=np.uint8).reshape(1, shape_preprocess.IMAGE_SIZE, shape_preprocess.IMAGE_SIZE)
-        )
-        items.append({"label": str(label), "source": "yours"})
-    all_images = np.concatenate(raw)  # (N, 28, 28)
-    if len(all_images) == 0:
-        raise VectorStoreError("The drawings pool is empty: there is nothing to index or search.")
-    embeddings = shapes.embed_drawings(model, all_images)  # (N, dense_units)
-    for i, item in enumerate(items):
-        item["index"] = i
-    return make_pool("drawings", embeddings, items, all_images, "shapes CNN, layer dense_hidden")
 
 
 # ---------------------------------------------------------------- the index
@@ -475,30 +444,3 @@ def save_head(w, b: float, pool: Pool, name: str, metadata: dict | None = None):
         **(metadata or {}),
     }
     return store.save_version(head_model(w, b), "heads", store.slugify(name), meta)
-
-
-# ---------------------------------------------------------------- the simulated annotator (core/vector_experiment.py)
-
-_EXPERIMENT_NAMES = frozenset(
-    {
-        "teal_mask",
-        "_label_mask",
-        "Concept",
-        "CONCEPTS",
-        "STRATEGIES",
-        "Curve",
-        "run_strategy",
-        "run_experiment",
-        "load_pool",
-        "experiment_cli",
-    }
-)
-
-
-def __getattr__(name: str):
-    """Re-export the experiment's names lazily (core.vector_experiment imports this module, so not at import time)."""
-    if name in _EXPERIMENT_NAMES:
-        from core.vectors import experiment as vector_experiment
-
-        return getattr(vector_experiment, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

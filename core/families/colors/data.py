@@ -4,6 +4,7 @@ k-fold on the labeller's id), and the training arrays of the colour classifier."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,11 @@ class CrowdLabels:
     uid: np.ndarray  # (N,) str: who gave the label (a pseudonymous id)
 
 
-def parse_crowd_json(raw: str | bytes, families: tuple[str, ...]) -> tuple[CrowdLabels, list[dict]]:
-    """The `{"entries": [{"r","g","b","label","uid"}, ...]}` format; bad entries are skipped and reported."""
-    from core.families.colors.model import check_rgb, normalize_label
+def parse_crowd_json(
+    raw: str | bytes, families: tuple[str, ...], check_rgb: Callable, normalize_label: Callable
+) -> tuple[CrowdLabels, list[dict]]:
+    """The `{"entries": [{"r","g","b","label","uid"}, ...]}` format; bad entries are skipped and reported. The model
+    module passes its own checks of a colour and a label (so the data module does not import it back)."""
 
     try:
         payload = json.loads(raw)
@@ -47,10 +50,10 @@ def parse_crowd_json(raw: str | bytes, families: tuple[str, ...]) -> tuple[Crowd
     return labels, skipped
 
 
-def load_crowd_labels(path: Path = CROWD_FILE) -> CrowdLabels:
-    from core.families.colors.model import FAMILIES
-
-    labels, _ = parse_crowd_json(Path(path).read_bytes(), FAMILIES)
+def load_crowd_labels(
+    families: tuple[str, ...], check_rgb: Callable, normalize_label: Callable, path: Path = CROWD_FILE
+) -> CrowdLabels:
+    labels, _ = parse_crowd_json(Path(path).read_bytes(), families, check_rgb, normalize_label)
     return labels
 
 

@@ -207,7 +207,7 @@ def class_weights(y, power: float) -> dict[int, float]:
 def prepare_color_data(cfg: ColorConfig, extra: list[tuple[int, int, int, str]] | None = None) -> dict:
     """The crowd labels (core.color_data) split by person: `validation_fraction` of the people validate, the rest
     train. `extra` holds user labels (r, g, b, family), added to training, as the Coding Train's crowd grew."""
-    crowd = color_data.load_crowd_labels()
+    crowd = _crowd_labels()
     folds = color_data.group_folds(crowd.uid, max(2, round(1 / cfg.validation_fraction)), cfg.seed)
     val_idx = folds[0]
     train_idx = np.setdiff1d(np.arange(len(crowd.y)), val_idx)
@@ -370,7 +370,7 @@ def evaluate_csv(model, raw: str | bytes) -> dict:
     core/data/ct_colors.json): accuracy, balanced accuracy, per class, `nll_nats`, `ece`; bad rows are skipped."""
     text = raw.decode("utf-8-sig", errors="replace") if isinstance(raw, bytes) else raw
     if text.lstrip().startswith("{"):
-        labels, skipped = color_data.parse_crowd_json(text, FAMILIES)
+        labels, skipped = color_data.parse_crowd_json(text, FAMILIES, check_rgb, normalize_label)
         x, y = labels.rgb, labels.y
         people = int(len(np.unique(labels.uid)))
     else:
@@ -418,7 +418,7 @@ def evaluate_cli(args) -> dict:
 def cross_validate(cfg: ColorConfig, crowd: color_data.CrowdLabels | None = None) -> dict:
     """Group k-fold over people: each fold's people are left out, a model trains on everyone else, and predicts
     them. The report covers every label, each predicted by a model that never saw its person."""
-    crowd = crowd or color_data.load_crowd_labels()
+    crowd = crowd or _crowd_labels()
     folds = color_data.group_folds(crowd.uid, cfg.folds, cfg.seed)
     probs = np.zeros((len(crowd.y), len(FAMILIES)), np.float32)
     for fold in folds:
@@ -450,7 +450,7 @@ def train_cli(args) -> dict:
         if v is not None
     }
     cfg = ColorConfig().with_(**overrides)
-    crowd = color_data.load_crowd_labels()
+    crowd = _crowd_labels()
     cv = cross_validate(cfg, crowd)
     everyone = {"x_train": crowd.rgb, "y_train": crowd.y, "x_val": crowd.rgb[:0], "y_val": crowd.y[:0]}
     model, result, _ = train_color_model(cfg, everyone, deterministic=True)
@@ -581,3 +581,8 @@ def example(loaded) -> dict:
     p = predict_proba(loaded.model, [DEFAULT_COLOR])[0]  # a batch of one: (9,)
     best = int(p.argmax())
     return {"input": f"the colour {to_hex(DEFAULT_COLOR)}", "label": CLASS_NAMES[best], "p": float(p[best])}
+
+
+def _crowd_labels() -> color_data.CrowdLabels:
+    """The shipped crowd labels, checked with this module's colour and label rules."""
+    return color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label)

@@ -4,8 +4,7 @@ much one training differs from the next when only the seed changes."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -115,30 +114,6 @@ def variance_curve(
             runs = [_train_on(cfg, data, chosen, seed) for seed in seeds]
             rows.append({"subset": name, "count": int(count), "spread": spread, **_summary(runs)})
     return rows
-
-
-def seed_spread(train_once: Callable[[int], dict], n_runs: int) -> dict:
-    """Train `n_runs` times with seeds 0..n_runs-1 (`train_once(seed)` returns a dict with "accuracy"); every run's
-    accuracy plus mean, min, max and standard deviation. Generic: any model family's training fits."""
-    if not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
-        raise TeachError(f"The number of runs must be a whole number of at least 1 (got {n_runs!r}).")
-    runs = []
-    for seed in range(int(n_runs)):
-        outcome = dict(train_once(seed) or {})
-        accuracy = outcome.get("accuracy")
-        if not isinstance(accuracy, (int, float, np.floating)):
-            raise TeachError(f"Run {seed} returned no accuracy (got {accuracy!r}).")
-        runs.append({**outcome, "seed": seed, "accuracy": float(accuracy)})
-    accuracies = [r["accuracy"] for r in runs]
-    return {
-        "runs": runs,
-        "accuracies": accuracies,
-        "n_runs": len(runs),
-        "mean": float(np.mean(accuracies)),
-        "min": float(np.min(accuracies)),
-        "max": float(np.max(accuracies)),
-        "std": float(statistics.pstdev(accuracies)) if len(accuracies) > 1 else 0.0,
-    }
 
 
 def teach_run(cfg: TeachConfig, data: dict, seed: int) -> dict:

@@ -9,7 +9,6 @@ import argparse
 import numpy as np
 
 from core.engine import registry as families
-from core.engine.fit import Needs
 from core.families.teach.data import KINDS, TeachError, input_shape
 from core.families.teach.model import TeachConfig
 
@@ -120,7 +119,7 @@ def register_all() -> None:
                 icon=icon,
                 description=f"Your own classes from {kind}s: a small CNN learnt from scratch on your samples.",
                 config=TeachConfig,
-                needs=Needs(
+                needs=families.Needs(
                     input_shape(kind), f"one {kind} sample", {"conv_1": "Conv2D", "dense_out": "Dense"}, "dense_out"
                 ),
                 build=families.Ref(__name__, "build"),
@@ -133,5 +132,9 @@ def register_all() -> None:
                 evaluate_cli=families.Ref(__name__, "evaluate_cli"),
                 add_cli_options=add_cli_options,
                 sample_view="image",
+                menu_order=40,
             )
         )
+
+
+register_all()  # the registry's discovery imports this module; importing it registers the three kinds

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import seed_spread as engine_spread
 from core.families.teach import data as teach_data
 from core.families.teach.data import BACKGROUND, TeachError
 from core.settings import get_settings
@@ -382,5 +383,5 @@ def run_experiment(
         rows.extend(step())
         job.on_epoch_end(i, {})
     if which == "seeds":
-        return {"which": which, "rows": tx.seed_spread(lambda seed: rows[seed], len(rows))}
+        return {"which": which, "rows": engine_spread.seed_spread(lambda seed: rows[seed], len(rows))}
     return {"which": which, "rows": rows}

@@ -20,6 +20,7 @@ from core.families.text.config import TextConfig
 
 # One-step generation lives in core.text_generate; re-exported so `core.families.text.generate.CharSampler` etc. keep working.
 from core.maths import cross_entropy
+from core.settings import REPO_ROOT, get_settings
 
 PRESETS: dict[str, TextConfig] = {
     "shipped": TextConfig(),
@@ -270,8 +271,6 @@ def train_text_family(cfg: TextConfig, data: dict | None = None, model=None, **h
 def load_corpus_data(cfg: TextConfig | None = None) -> dict:
     """The family contract's built-in data: {"text": the Shakespeare corpus} when it is on this server."""
     del cfg  # every preset reads the same corpus
-    from core.engine.retrain import builtin_corpus
-
     found = builtin_corpus()
     if found is None:
         raise ValueError("The Shakespeare corpus is not on this server: the Text page downloads it, or upload one.")
@@ -450,3 +449,26 @@ def evaluate_cli(args) -> dict:
     loaded, vocab = load_text_model(getattr(args, "model", None))
     cfg = config_from_metadata(loaded.metadata)
     return evaluate_text(loaded.model, vocab, text, cfg.seq_length)
+
+
+def builtin_corpus_path() -> Path | None:
+    """Where the corpus the shipped text model learnt from is on this server, if it is (None when offline)."""
+
+    candidates = [
+        REPO_ROOT / "core" / "data" / SHAKESPEARE_FILE,
+        get_settings().user_data_dir / "datasets" / SHAKESPEARE_FILE,  # where the Text page downloads it
+        Path.home() / ".keras" / "datasets" / SHAKESPEARE_FILE,
+    ]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def builtin_corpus() -> tuple[str, str] | None:
+    """(text, name) of the built-in corpus, or None."""
+
+    path = builtin_corpus_path()
+    return (read_corpus(path), path.name) if path is not None else None
+
+
+def builtin_corpus_available() -> bool:
+    """Whether the built-in corpus is on this server (the studio offers it only then)."""
+    return builtin_corpus_path() is not None
