@@ -279,6 +279,6 @@ def test_decision_regions_figure_paints_each_cell_in_its_family_colour():
 
 
 def test_new_modules_do_not_import_streamlit():
-    code = "import core.colors_live, core.figures.colors, sys; print('streamlit' in sys.modules)"
+    code = "import core.families.colors.live, core.families.colors.figures, sys; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

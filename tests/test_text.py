@@ -418,7 +418,7 @@ def test_download_uses_get_file_and_explains_offline(tmp_path, monkeypatch):
 
 
 def test_core_text_does_not_import_streamlit():
-    code = "import core.text, core.figures.text, sys; print('streamlit' in sys.modules)"
+    code = "import core.families.text.model, core.families.text.figures, sys; print('streamlit' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "False"
 

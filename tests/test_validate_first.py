@@ -195,7 +195,7 @@ def test_model_fit_imports_no_keras_or_streamlit():
     import sys
 
     code = (
-        "import sys; from core import model_fit, store; "
+        "import sys; from core.engine import fit as model_fit; from core.store import models as store; "
         "model_fit.fit_problem('colors', store.read_model_json(store.shipped_model_dir('colors'))); "
         "print(any(m in sys.modules for m in ('keras', 'tensorflow', 'streamlit')))"
     )
