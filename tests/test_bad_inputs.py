@@ -36,8 +36,8 @@ from core.families.text import generate as text_generate
 from core.inputs import canvas as shape_preprocess
 from core.store import models as store
 from core.store import samples, topology
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "bad_inputs.md"
 TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+|^\s+raise ', re.M)
 OWNER = "sweep-session"
@@ -487,7 +487,7 @@ def _(env):
     return str(store.load_model(folder))
 
 
-# ---- Teach page and `python -m core teach` (teachcore). Paste into tests/test_bad_inputs.py; needs `import struct`
+# ---- Teach page and `python -m core teach` (teachcore). Pasted into this file; needs `import struct`
 # `import wave` and `import zlib` at the top (io, np, json are already imported). The CLI cases need `teach` wired in core/__main__.py.
 
 
@@ -1526,7 +1526,7 @@ case(
 
 
 def _five_class_colors(env: Env) -> Path:
-    from tests import misfit_models
+    from tests.helpers import misfit_models
 
     return misfit_models.colors_with_outputs(env.tmp / "five-classes", n_outputs=5)
 
@@ -1547,13 +1547,13 @@ def _fit(family: str, make) -> Callable[[Env], str]:
 
 
 def _channel_input_shapes(env: Env) -> Path:
-    from tests import misfit_models
+    from tests.helpers import misfit_models
 
     return misfit_models.shapes_with_channel_input(env.tmp / "channel-input")
 
 
 def _colors_copy(env: Env) -> Path:
-    from tests import misfit_models
+    from tests.helpers import misfit_models
 
     return misfit_models.shipped_copy(env.tmp / "colors-copy", "colors")
 
@@ -1945,7 +1945,7 @@ def _misfit_active(key: str, make, **state):
 
     def act(at):
         from core.settings import get_settings
-        from tests import misfit_models
+        from tests.helpers import misfit_models
 
         folder = get_settings().user_data_dir / "misfit"  # the test's own folder, outside the versions listing
         folder.mkdir(parents=True, exist_ok=True)
@@ -2104,7 +2104,7 @@ def test_bad_input_gets_a_plain_message_and_loses_nothing(c: Case, env: Env):
 
 @pytest.mark.parametrize("c", PAGE_CASES, ids=[c.id for c in PAGE_CASES])
 def test_page_shows_the_message_without_an_exception(c: PageCase, env: Env):
-    from tests.conftest import app_test
+    from tests.helpers.apptest import app_test
 
     env.mp.setenv("MLX_QDRANT_PATH", ":memory:")  # the vector page's index stays in this test
     before, shipped_before = snapshot(), shipped_digest()

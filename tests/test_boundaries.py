@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.helpers.paths import REPO
 
 
 def _modules_after(code: str) -> set[str]:

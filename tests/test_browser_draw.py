@@ -4,12 +4,13 @@ and see each one predicted live (no Predict button), then clear the canvas."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from tests.helpers.paths import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
 from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser

@@ -7,15 +7,15 @@ from __future__ import annotations
 import io
 import re
 import sys
-from pathlib import Path
 from urllib.parse import urljoin
 
 import numpy as np
 import pytest
 
 from app import NAVIGATION
+from tests.helpers.paths import REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(REPO / "scripts"))
 from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser

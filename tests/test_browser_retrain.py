@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from bench.server import start_app, stop_app
 from core.engine import checks as retrain_checks
 from core.store import models as store
-from tests.conftest import SHIPPED_WORKER
+from tests.helpers.live_app import SHIPPED_WORKER
 
 pytestmark = pytest.mark.browser
 

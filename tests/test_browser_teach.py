@@ -2,15 +2,15 @@
 background worker, see the results panel, and classify a new photo in the preview."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_teach_page import photo
+from tests.helpers.paths import REPO
+from tests.helpers.teach import photo
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-results"
+SHOTS = REPO / "test-results"
 
 
 def upload(page, label: str, files: list[tuple[str, bytes]]) -> None:

@@ -3,10 +3,9 @@ the Retrain studio, and the run appears on the Class page side by side with the 
 
 from __future__ import annotations
 
-from conftest import app_test_as
-
 from core.engine import jobs
 from core.store import classroom, samples
+from tests.helpers.apptest import app_test_as
 
 TEACHER, ANNA = "u" + "d" * 20, "u" + "e" * 20
 CLASS_PAGE, RETRAIN_PAGE = "pages/8_Class.py", "pages/4_Retrain.py"

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from core.__main__ import main
-from tests.conftest import REPO
+from tests.helpers.paths import REPO
 
 
 def run_cli(capsys, *argv):

@@ -6,12 +6,7 @@ import numpy as np
 
 from core.families.colors import model as colors
 from core.store import samples
-from tests.conftest import app_test
-
-
-def top_family(at) -> str:
-    html = next(m.value for m in at.markdown if "top-family" in m.value)
-    return html.split("data-testid='top-family'")[1].split(">")[1].split("<")[0]
+from tests.helpers.apptest import app_test, top_family
 
 
 def test_home_page_lists_every_page():

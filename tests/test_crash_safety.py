@@ -12,7 +12,7 @@ import pytest
 
 from core.store import models as store
 from core.store import samples
-from tests.conftest import REPO
+from tests.helpers.paths import HELPERS, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_sigkill_during_save_ten_times(tmp_path):
         before = store.list_versions("colors", models_dir=models_dir)
         rows_before = sum(samples.drawing_counts(path=db).values())
         proc = subprocess.Popen(
-            [sys.executable, "tests/crash_writer.py", str(source), str(models_dir), str(db)],
+            [sys.executable, str(HELPERS / "crash_writer.py"), str(source), str(models_dir), str(db)],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -1,6 +1,6 @@
 """Demo mode (`?demo=1` or MLX_DEMO_MODE=1): a banner, fixed seeds, and expert controls hidden."""
 
-from tests.conftest import app_test
+from tests.helpers.apptest import app_test
 
 
 def test_query_parameter_turns_demo_mode_on_for_the_home_page():

@@ -13,11 +13,11 @@ import re
 
 import numpy as np
 import pytest
-from conftest import app_test
 from PIL import Image, ImageDraw
 
 from core.families.shapes import generator as shape_generator
 from core.store import samples
+from tests.helpers.apptest import app_test
 
 CANVAS_KEY = "draw.canvas.0"
 
@@ -246,7 +246,7 @@ def test_reruns_keep_keras_state():
 def test_server_config_skips_the_forced_collection_after_each_rerun():
     import tomllib
 
-    from conftest import REPO
+    from tests.helpers.paths import REPO
 
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
@@ -358,7 +358,7 @@ def test_stale_cell_choices_are_brought_back_into_range(page):
 
 
 def test_a_saved_drawing_is_listed_at_once_and_is_private_to_its_owner():
-    from conftest import app_test_as
+    from tests.helpers.apptest import app_test_as
 
     mine = app_test_as("pages/2_Draw.py", owner="u" + "1" * 20).run()
     mine.session_state[CANVAS_KEY] = canvas_value(circle)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.store import models as store
-from tests.conftest import app_test
+from tests.helpers.apptest import app_test
 
 
 def conv_version():

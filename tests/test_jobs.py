@@ -13,8 +13,7 @@ from core.engine.training import TrainingError
 from core.families.shapes import generator as shape_generator
 from core.store import models as store
 from core.store import topology as store_topology
-
-WAIT = 120  # seconds a test waits for a job at most; jobs here take a few seconds
+from tests.helpers.jobs import WAIT, request, run_job, user_colors
 
 
 def blocking_work(release: threading.Event, log: list):
@@ -135,50 +134,12 @@ def test_progress_and_eta_follow_the_reports():
 # ---------------------------------------------------------------- retrain jobs on tiny data
 
 
-def user_colors(per_class: int = 4) -> retrain.UserData:
-    """A few labelled colours per family around the family's obvious colour."""
-    from core.families.colors import model as colors
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for family, rgb in colors.OBVIOUS_COLORS.items():
-        for _ in range(per_class):
-            r, g, b = np.clip(np.array(rgb) + rng.integers(-20, 21, 3), 0, 255)
-            rows.append((int(r), int(g), int(b), family))
-    return retrain.UserData(colors=rows)
-
-
-def request(**changes) -> retrain.RetrainRequest:
-    base = dict(
-        family="colors",
-        epochs=2,
-        batch_size=16,
-        learning_rate=0.2,
-        optimizer="sgd",
-        validation_fraction=0.3,
-        seed=5,
-        use_builtin=False,
-        use_user_samples=True,
-        version_name="test run",
-        owner="session-a",
-    )
-    base.update(changes)
-    return retrain.RetrainRequest(**base)
-
-
 def folder_digest(path) -> str:
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()
-
-
-def run_job(req, user, session="session-a"):
-    queue = jobs.JobQueue(limit=lambda: 1)
-    job = retrain.start_retrain(req, user, session, queue=queue)
-    assert queue.wait(job, WAIT)
-    return job
 
 
 def test_a_retrain_saves_a_new_version_and_never_touches_the_shipped_model(user_data):

@@ -14,8 +14,8 @@ import pytest
 from core.engine import job_workers as worker_processes
 from core.engine import jobs, retrain
 from core.store import models as store
-from tests import job_workers
-from tests.test_jobs import request, user_colors
+from tests.helpers import job_workers
+from tests.helpers.jobs import request, user_colors
 
 WAIT = 120  # seconds at most; a worker without TensorFlow starts in well under a second
 

@@ -5,12 +5,12 @@ import math
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core import maths
+from tests.helpers.paths import REPO
 
 RNG_SEEDS = [0, 1, 2]
 
@@ -307,8 +307,6 @@ def test_the_old_names_are_the_maths_functions():
 
 def test_maths_imports_no_tensorflow():
     code = "import sys, core.maths; print(any(m.split('.')[0] in {'tensorflow', 'keras'} for m in sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -9,7 +9,8 @@ import pytest
 
 import app
 from bench.server import start_app, stop_app
-from tests.conftest import REPO, app_test
+from tests.helpers.apptest import app_test
+from tests.helpers.paths import REPO
 
 # What the menu shows: section → titles. The url paths are the ones bookmarks, the browser tests and bench use.
 EXPECTED = {

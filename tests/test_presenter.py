@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import APPTEST_TIMEOUT, app_test
+from tests.helpers.apptest import APPTEST_TIMEOUT, app_test
 from ui import presenter
 from ui.canvas import FIT_MIN_ZOOM, FIT_STEP_PX, fit_canvas_css
 

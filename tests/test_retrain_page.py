@@ -10,7 +10,7 @@ from core.engine import registry as families
 from core.settings import get_settings
 from core.store import models as store
 from core.store import samples
-from tests.conftest import TEST_OWNER, app_test, app_test_as
+from tests.helpers.apptest import TEST_OWNER, app_test, app_test_as
 
 PAGE = "pages/4_Retrain.py"
 SUBMIT = "FormSubmitter:retrain.form.colors-Start training"
@@ -127,7 +127,7 @@ def test_a_version_name_the_store_would_refuse_is_refused_when_start_is_pressed(
 
 
 def test_an_active_version_that_does_not_fit_is_refused_as_a_base(tmp_path):
-    from tests import misfit_models
+    from tests.helpers import misfit_models
 
     at = app_test(PAGE)
     at.session_state["active.colors"] = str(misfit_models.colors_with_outputs(tmp_path / "five", n_outputs=5))

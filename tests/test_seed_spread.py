@@ -10,8 +10,8 @@ import pytest
 from core.engine import jobs, seed_spread
 from core.engine import registry as families
 from core.engine.training import TrainingError
-from tests.conftest import app_test_as
-from tests.toy_family import family as toy_family
+from tests.helpers.apptest import app_test_as
+from tests.helpers.toy_family import family as toy_family
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,7 @@ from core.families.shapes.config import ShapeConfig
 from core.inputs import canvas as shape_preprocess
 from core.store import models as store
 from core.store import samples
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import DATA, REPO
 
 
 def canvas_with(draw_fn, size=(300, 300), background=(255, 255, 255, 255), width=10) -> np.ndarray:
@@ -488,11 +486,11 @@ def test_prepare_accepts_sample_store_rows(tiny_trained):
 
 @pytest.mark.slow
 def test_shipped_model_on_the_browser_drawn_held_out_set():
-    """tests/data/browser_drawings.npz: 160 drawings made with the mouse on the real canvas in Chromium by
+    """tests/helpers/data/browser_drawings.npz: 160 drawings made with the mouse on the real canvas in Chromium by
     scripts/browser_drawings.py (seed 2026), a proxy for human drawings (see that script). Not generator output."""
     loaded = shapes.load_shipped()
     names = shapes.class_names_for(loaded.metadata, loaded.model)
-    images, labels = shapes.read_evaluation_npz(REPO / "tests" / "data" / "browser_drawings.npz")
+    images, labels = shapes.read_evaluation_npz(DATA / "browser_drawings.npz")
     main = np.isin(labels, ["circle", "square", "triangle", "star"])
     y = np.array([names.index(lab) for lab in labels])
     assert main.sum() >= 80
@@ -503,9 +501,9 @@ def test_shipped_model_on_the_browser_drawn_held_out_set():
 def test_browser_drawn_set_is_made_with_todays_canvas_preprocessing():
     """The stored canvas ink, preprocessed now, gives the stored 28x28 images: if the canvas -> 28x28 path changes,
     this fails until scripts/browser_drawings.py re-makes the set."""
-    with np.load(REPO / "tests" / "data" / "browser_canvas.npz") as raw:
+    with np.load(DATA / "browser_canvas.npz") as raw:
         inks, labels = raw["ink"], raw["labels"]
-    images, stored_labels = shapes.read_evaluation_npz(REPO / "tests" / "data" / "browser_drawings.npz")
+    images, stored_labels = shapes.read_evaluation_npz(DATA / "browser_drawings.npz")
     assert (labels == stored_labels).all()
     alpha = inks[..., None]
     rgba = np.concatenate([np.zeros_like(alpha).repeat(3, axis=-1), alpha], axis=-1)  # black ink, alpha = ink

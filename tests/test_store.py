@@ -13,6 +13,7 @@ from core.families.text.config import TextConfig
 from core.families.text.model import build_text_model
 from core.store import models as store
 from core.store import topology as store_topology
+from tests.helpers.paths import REPO
 
 
 @pytest.fixture
@@ -273,11 +274,10 @@ def test_sigkill_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
     import sys
 
     folder = store.save_model(color_model, tmp_path / "m", {"which": "old"})
-    repo = Path(__file__).resolve().parent.parent
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, str(folder), step, "1" if exchange else "0"],
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         timeout=120,
     )

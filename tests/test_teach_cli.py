@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +17,11 @@ from core.families.teach import data as td
 from core.families.teach.cli import add_teach_parser, teach_cli
 from core.families.teach.data import TeachError
 from core.store import models as store
-from tests.test_teach_core import sine, write_project
-from tests.test_tfjs_export import run_tfjs
+from tests.helpers.paths import REPO
+from tests.helpers.teach import sine, write_project
+from tests.helpers.tfjs import NODE, TFJS_INSTALLED, TOLERANCE, run_tfjs
 
-REPO = Path(__file__).resolve().parent.parent
-NODE = shutil.which("node")
 ESPEAK = shutil.which("espeak-ng")
-TOLERANCE = 1e-4  # |TF.js - Keras|, as in tests/test_tfjs_export.py
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -137,9 +134,7 @@ def test_spoken_words_from_espeak_ng(tmp_path):
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)")
-@pytest.mark.skipif(
-    not (REPO / "node_modules" / "@tensorflow" / "tfjs").is_dir(), reason="@tensorflow/tfjs is not installed"
-)
+@pytest.mark.skipif(not TFJS_INSTALLED, reason="@tensorflow/tfjs is not installed")
 @pytest.mark.parametrize("kind", td.KINDS)
 def test_each_kinds_model_exports_to_tfjs_and_matches_keras(kind, tmp_path):
     from core.families.teach.job import sample_inputs

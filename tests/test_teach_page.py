@@ -15,20 +15,12 @@ from PIL import Image, ImageDraw
 from core.engine import jobs
 from core.families.teach import projects as teach_store
 from core.families.teach.data import BACKGROUND
-from tests.conftest import app_test
-from tests.test_teach_store import wav_bytes
+from tests.helpers.apptest import app_test
+from tests.helpers.teach import photo, wav_bytes
 
 PAGE = "pages/7_Teach.py"
 CREATE = "FormSubmitter:teach.new-Create the project"
 TRAIN = "FormSubmitter:teach.train-Train the model"
-
-
-def photo(color, fmt="JPEG", seed=0) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = np.clip(np.array(color) + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format=fmt)
-    return buf.getvalue()
 
 
 def canvas_value(shape: str) -> dict:

@@ -14,6 +14,7 @@ from core.families.teach import data as teach_data
 from core.families.teach import projects as teach_store
 from core.families.teach.data import BACKGROUND, TeachError
 from core.families.teach.projects import add_sample, create_project, list_projects, load_project
+from tests.helpers.teach import wav_bytes
 
 OWNER, OTHER = "owner-a", "owner-b"
 
@@ -21,19 +22,6 @@ OWNER, OTHER = "owner-a", "owner-b"
 def png_bytes(color=(200, 30, 30), size=(64, 48), fmt="PNG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format=fmt)
-    return buf.getvalue()
-
-
-def wav_bytes(seconds: float, rate: int = 16000, freq: float = 440.0, channels: int = 1) -> bytes:
-    t = np.arange(int(seconds * rate)) / rate
-    tone = (0.3 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")
-    frames = np.repeat(tone[:, None], channels, axis=1).tobytes()
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames)
     return buf.getvalue()
 
 

@@ -8,7 +8,7 @@ import urllib.error
 import pytest
 
 from core.store import models as store
-from tests.conftest import app_test
+from tests.helpers.apptest import app_test
 
 PAGE = "pages/3_Text.py"
 pytestmark = pytest.mark.skipif(

@@ -1,13 +1,11 @@
 """TF.js export: `python -m core export tfjs` folders load in real @tensorflow/tfjs (Node) and match Keras to 1e-4.
 
-Runs tests/tfjs_check.js with Node. scripts/test.sh installs @tensorflow/tfjs (package.json pins 4.22.0).
+Runs tests/helpers/tfjs_check.js with Node (tests/helpers/tfjs.py). scripts/test.sh installs @tensorflow/tfjs
+(package.json pins 4.22.0).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +16,13 @@ from core.families.text.config import TextConfig
 from core.families.text.model import build_text_model
 from core.settings import SHIPPED_MODELS_DIR
 from core.store import models as store
-
-REPO = Path(__file__).resolve().parent.parent
-NODE = shutil.which("node")
-TOLERANCE = 1e-4  # the issue's bound on |TF.js − Keras|
+from tests.helpers.tfjs import NODE, TFJS_INSTALLED, TOLERANCE, run_tfjs
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)"),
     pytest.mark.skipif(
-        not (REPO / "node_modules" / "@tensorflow" / "tfjs").is_dir(),
+        not TFJS_INSTALLED,
         reason="@tensorflow/tfjs is not installed: run `npm install` in the repo (scripts/test.sh does)",
     ),
 ]
@@ -61,22 +56,6 @@ def fixed_inputs(model) -> np.ndarray:
     if isinstance(first, keras.layers.Embedding):
         return rng.integers(0, first.input_dim, size=(2, *dims)).astype("int32")
     return rng.uniform(0, 255, size=(3, *dims)).astype("float32")
-
-
-def run_tfjs(folder: Path, x: np.ndarray, tmp_path: Path, *flags: str) -> np.ndarray:
-    spec = tmp_path / f"{folder.name}-inputs.json"
-    dtype = "int32" if x.dtype.kind in "iu" else "float32"
-    spec.write_text(json.dumps({"shape": list(x.shape), "dtype": dtype, "data": x.ravel().tolist()}))
-    proc = subprocess.run(
-        [NODE, str(REPO / "tests" / "tfjs_check.js"), *flags, str(folder), str(spec)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"TF.js could not load {folder}:\n{proc.stderr[-3000:]}"
-    out = json.loads(proc.stdout)
-    return np.asarray(out["data"], dtype=np.float64).reshape(out["shape"])
 
 
 def source_folder(kind: str, tmp_path: Path) -> Path:

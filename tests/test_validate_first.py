@@ -13,8 +13,8 @@ from core.engine import jobs, retrain
 from core.engine.training import TrainingError
 from core.store import models as store
 from core.store import topology as store_topology
-from tests import misfit_models
-from tests.conftest import app_test
+from tests.helpers import misfit_models
+from tests.helpers.apptest import app_test, top_family
 
 TEXT = ("To be, or not to be, that is the question.\n" * 6)[:240]  # passes the upload check (202+ characters)
 
@@ -211,8 +211,6 @@ def warnings(at) -> str:
 
 
 def test_colors_page_with_a_five_class_version_uses_the_shipped_model(tmp_path):
-    from tests.test_colors_page import top_family
-
     at = app_test("pages/1_Colors.py")
     at.session_state["active.colors"] = str(misfit_models.colors_with_outputs(tmp_path / "five", n_outputs=5))
     at.run()

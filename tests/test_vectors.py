@@ -6,15 +6,13 @@ import json
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.families.shapes import generator as shape_generator
 from core.vectors import search as vectors
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import REPO
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:

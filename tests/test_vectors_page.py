@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
 from core.vectors import search as vectors
-from tests.conftest import app_test
+from tests.helpers.apptest import app_test
+from tests.helpers.paths import REPO
 
 PAGE = "pages/6_Vector_search.py"
 TRAIN = "FormSubmitter:vectors.train_form-Train step"
@@ -152,7 +152,7 @@ def test_experiment_chart(memory_qdrant):
 
 
 @pytest.mark.skipif(
-    not (Path(__file__).resolve().parent.parent / "saved_models" / "shapes" / "model.json").is_file(),
+    not (REPO / "saved_models" / "shapes" / "model.json").is_file(),
     reason="the shipped shapes model is not built yet",
 )
 def test_drawings_pool_loop(memory_qdrant):
