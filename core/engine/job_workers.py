@@ -144,7 +144,7 @@ def _forget_models() -> None:
 
 # The worker's command line: put this checkout first on sys.path (whatever the server's working folder), then run.
 _WORKER_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from core.job_workers import _worker_main; "
+    "import sys; sys.path.insert(0, sys.argv[1]); from core.engine.job_workers import _worker_main; "
     "_worker_main(*map(int, sys.argv[2:]))"
 )
 

@@ -211,7 +211,8 @@ def _register_builtin() -> None:
 
 
 _register_builtin()
-# The Teach page's three kinds of project (imported here, at the end: core.teach_family registers through this module).
-from core.families.teach.family import register_all as _register_teach
+# The Teach page's three kinds of project (imported here, at the end: core.families.teach.family registers through this
+# module).
+from core.families.teach.family import register_all as _register_teach  # noqa: E402
 
 _register_teach()
