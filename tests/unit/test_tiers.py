@@ -10,7 +10,7 @@ import pytest
 
 from tests import tiers
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 PYPROJECT = TESTS.parent / "pyproject.toml"
 CONFTEST = TESTS / "conftest.py"
 SERVER_FIXTURES = {"app_url", "browser", "page"}  # tests/conftest.py: a live app, headless Chromium, a browser tab
@@ -56,8 +56,8 @@ def conftest_fixtures_used(item: pytest.Item) -> set[str]:
 
 
 def test_every_test_file_is_mapped_to_a_tier():
-    files = sorted(p.name for p in TESTS.glob("test_*.py"))
-    unmapped = {name: tiers.default_tier(TESTS / name) for name in files if name not in tiers.FILE_TIERS}
+    files = sorted({p.name for p in TESTS.rglob("test_*.py")})
+    unmapped = sorted(name for name in files if name not in tiers.FILE_TIERS)
     assert not unmapped, f"add these files to FILE_TIERS in tests/tiers.py (now given a default tier): {unmapped}"
     assert not set(tiers.FILE_TIERS) - set(files), "FILE_TIERS names files that do not exist"
 
@@ -83,7 +83,7 @@ def test_the_unit_tier_starts_no_server_and_no_browser(suite):
 def test_the_server_fixtures_are_found_where_they_are_used(suite):
     """The check above can fail: the browser and protocol tests do use the conftest fixtures."""
     by_id = {item.nodeid: item for item in suite.items}
-    protocol = by_id["tests/test_protocol_client.py::test_a_protocol_session_draws_gets_a_prediction_and_clears"]
+    protocol = by_id["tests/integration/test_protocol_client.py::test_a_protocol_session_draws_gets_a_prediction_and_clears"]
     assert conftest_fixtures_used(protocol) == {"app_url"}
     assert tiers_of(protocol) == ["integration"]
     browser_tests = [item for item in suite.items if "page" in conftest_fixtures_used(item)]
