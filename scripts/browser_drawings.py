@@ -25,7 +25,7 @@ from PIL import Image
 from core.inputs import canvas as shape_preprocess
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from mouse_paths import SHAPES, draw_on_canvas, mouse_strokes  # noqa: E402
 
@@ -95,7 +95,7 @@ def main() -> int:
     proc = None
     url = args.url
     if url is None:
-        from conftest import start_app
+        from bench.server import start_app
 
         proc, url = start_app(Path(tempfile.mkdtemp(prefix="draw_eval_")))
     try:

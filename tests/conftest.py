@@ -1,4 +1,5 @@
-"""Shared fixtures: per-test user data folders, AppTest helpers, and a live app + headless Chromium for browser tests."""
+"""Shared fixtures: per-test user data folders, a live app + headless Chromium for browser tests, and an idle training
+queue after page tests that train. Helpers a test module imports live in tests/helpers/, not here."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from pathlib import Path
 import pytest
 
 from bench.server import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
-from core.settings import Settings
+from tests.helpers.live_app import SHIPPED_WORKER
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-APPTEST_TIMEOUT = 60  # seconds; the first page run imports TensorFlow and loads a model
-# A live app for browser tests runs the shipped training worker (a separate process), whatever the tests' own mode.
-SHIPPED_WORKER = {"MLX_TRAINING_WORKER": Settings.model_fields["training_worker"].default}
 
 
 @pytest.fixture(autouse=True)
@@ -79,25 +77,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
-
-
-def app_test(page_file: str):
-    """An AppTest for a page file, with a timeout that allows for the TensorFlow import."""
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(REPO / page_file), default_timeout=APPTEST_TIMEOUT)
-
-
-TEST_OWNER = "u" + "0" * 20  # an owner id as core.identity makes them
-
-
-def app_test_as(page_file: str, owner: str = TEST_OWNER):
-    """An AppTest whose session is the returning user `owner` (as if their browser sent its identity cookie)."""
-    from ui.identity import Identity
-
-    at = app_test(page_file)
-    at.session_state["identity"] = Identity(owner, "cookie")
-    return at
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from core.engine.job_workers import (
 from core.settings import Settings, get_settings
 
 KEEP_FINISHED_SECONDS = 6 * 3600  # a finished job's results stay this long for a session that comes back
-# The worker processes' timings (CANCEL_GRACE_SECONDS, WORKER_IDLE_SECONDS, ...) live in core.job_workers.
+# The worker processes' timings (CANCEL_GRACE_SECONDS, WORKER_IDLE_SECONDS, ...) live in core.engine.job_workers.
 DURATIONS_KEPT = 20  # finished durations remembered per kind: a steady median that still follows the server's load
 # Trainings at once per CPU core when MLX_MAX_CONCURRENT_TRAININGS is not set. Measured on the 2-core server with
 # quick retrains (bench/classroom.py, /tmp-only throughput runs): a worker spends its first seconds single-threaded

@@ -1,0 +1,143 @@
+"""AppTest: the home page and the Colors page render, react to input, and handle bad input without tracebacks."""
+
+import json
+
+import numpy as np
+
+from core.families.colors import model as colors
+from core.store import samples
+from tests.helpers.apptest import app_test, top_family
+
+
+def test_home_page_lists_every_page():
+    at = app_test("app.py").run()  # the home page is app.py's default page
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for word in ("softmax", "CNN", "LSTM", "Retrain", "model.json", "vector database"):
+        assert word in text
+
+
+def test_colors_page_sliders_drive_the_prediction():
+    at = app_test("pages/1_Colors.py").run()
+    assert not at.exception
+    assert top_family(at) == "green-ish"  # the default, a dark teal (colors.DEFAULT_COLOR)
+    for key, value in (("colors.r", 255), ("colors.g", 0), ("colors.b", 0)):
+        at.slider(key=key).set_value(value)
+    at.run()
+    assert top_family(at) == "red-ish"
+    assert at.color_picker(key="colors.picker").value == "#ff0000"  # kept in sync
+
+
+def test_colors_page_typed_colour_and_bad_input():
+    at = app_test("pages/1_Colors.py").run()
+    at.text_input(key="colors.text").input("rgb(255, 230, 0)").run()
+    assert top_family(at) == "yellow-ish" and not at.error
+    for bad in ("#12", "zzzzzz", "rgb(1,2)", "rgb(999, 0, 0)", "nan,1,2"):
+        at.text_input(key="colors.text").input(bad).run()
+        assert not at.exception
+        assert at.error and (
+            "colour" in at.error[0].value or "between" in at.error[0].value or "NaN" in at.error[0].value
+        )
+        assert top_family(at) == "yellow-ish"  # the last good colour is kept
+
+
+def test_cross_entropy_follows_the_chosen_truth():
+    at = app_test("pages/1_Colors.py").run()
+    at.radio(key="colors.explain").set_value("cross_entropy").run()
+    metrics = {m.label: m.value for m in at.metric}
+    right = float(metrics["cross-entropy  −log p"].split()[0])
+    at.selectbox(key="colors.truth").set_value("yellow-ish").run()
+    metrics = {m.label: m.value for m in at.metric}
+    wrong = float(metrics["cross-entropy  −log p"].split()[0])
+    assert wrong > right
+
+
+def test_labelling_saves_to_sqlite():
+    at = app_test("pages/1_Colors.py").run()
+    at.button(key="colors.label.green").click().run()
+    assert not at.exception
+    assert samples.color_label_counts() == {"green": 1}
+
+
+def test_broken_active_model_falls_back_to_shipped(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_text("{not json")
+    at = app_test("pages/1_Colors.py")
+    at.session_state["active.colors"] = str(broken)
+    at.run()
+    assert not at.exception
+    assert any("could not be loaded" in w.value for w in at.warning)
+    assert top_family(at) == "green-ish"
+
+
+def live_view_data(at) -> dict:
+    """The numbers the page wrote into its in-browser view (core.colors_live embeds them as `const DATA = ...;`)."""
+    (frame,) = at.get("iframe")
+    return json.loads(frame.proto.srcdoc.split("const DATA = ", 1)[1].split(";\n", 1)[0])
+
+
+def test_live_view_runs_the_active_models_weights_from_the_current_colour():
+    at = app_test("pages/1_Colors.py").run()
+    assert not at.exception
+    assert any(s.value == "Drag for live bars" for s in at.subheader)
+    data = live_view_data(at)
+    assert data["weights"] == colors.forward_weights(colors.load_shipped().model)
+    assert data["start"] == list(colors.DEFAULT_COLOR)
+    assert data["names"] == list(colors.CLASS_NAMES)
+    for key, value in (("colors.r", 255), ("colors.g", 0), ("colors.b", 0)):
+        at.slider(key=key).set_value(value)
+    at.run()
+    assert live_view_data(at)["start"] == [255, 0, 0]
+
+
+def regions_caption(at) -> str:
+    return next(c.value for c in at.caption if "Share of this slice per family" in c.value)
+
+
+def expected_shares(channel: str, value: int) -> str:
+    grid = colors.decision_grid(colors.load_shipped().model, channel, value, steps=64)
+    share = np.bincount(grid.family.ravel(), minlength=len(colors.FAMILIES)) / grid.family.size
+    return ", ".join(f"{colors.CLASS_NAMES[k]} {share[k]:.0%}" for k in np.argsort(-share) if share[k] > 0)
+
+
+def regions_marker(at) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if "colors.regions" in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    return next(t for t in spec["data"] if str(t.get("name", "")).startswith("your colour"))
+
+
+def test_decision_regions_follow_the_colour_and_the_chosen_slice():
+    at = app_test("pages/1_Colors.py").run()
+    at.radio(key="colors.explain").set_value("regions").run()
+    assert not at.exception
+    r, g, b = colors.DEFAULT_COLOR
+    assert at.radio(key="colors.slice_channel").value == "B"
+    assert at.slider(key="colors.slice_value").value == b  # the slice goes through the user's colour
+    assert f"with B = {b}" in regions_caption(at) and expected_shares("B", b) in regions_caption(at)
+    marker = regions_marker(at)
+    assert (marker["x"], marker["y"]) == ([r], [g]) and "off this slice" not in marker["name"]
+
+    at.radio(key="colors.slice_channel").set_value("R").run()
+    assert at.slider(key="colors.slice_value").value == r
+    assert expected_shares("R", r) in regions_caption(at)
+    at.slider(key="colors.g").set_value(200).run()
+    assert at.slider(key="colors.slice_value").value == r  # still R, the colour's own R
+    marker = regions_marker(at)
+    assert (marker["x"], marker["y"]) == ([200], [b])  # G on x, B on y
+
+    at.slider(key="colors.slice_value").set_value(255).run()
+    assert not at.exception
+    assert "with R = 255" in regions_caption(at) and expected_shares("R", 255) in regions_caption(at)
+    assert "off this slice: R = 0" in regions_marker(at)["name"]
+
+
+def test_one_explanation_at_a_time_each_computed_only_when_chosen():
+    at = app_test("pages/1_Colors.py").run()
+    assert at.radio(key="colors.explain").value == "three_ways"  # the default: softmax vs divide-by-sum vs T
+    keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    assert "colors.sm" in keys and "colors.regions" not in keys and "colors.bug" not in keys
+    at.radio(key="colors.explain").set_value("scaling_bug").run()
+    keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    assert "colors.bug" in keys and "colors.sm" not in keys
+    assert not at.exception

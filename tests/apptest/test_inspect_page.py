@@ -1,0 +1,194 @@
+"""AppTest for the Inspect page: a shipped model, a conv kernel's first value in both views, the diff, a corrupt version,
+every value page by page, a jump to a byte offset, and the layer graph (of a saved model and of an upload)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.store import models as store
+from tests.helpers.apptest import app_test
+
+
+def conv_version():
+    """The shipped shapes model, or (before it ships) a small conv model saved as a user version."""
+    import keras
+
+    if (store.shipped_model_dir("shapes") / store.MODEL_JSON).is_file():
+        return "shapes · shipped", store.shipped_model_dir("shapes")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, name="conv_1"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(3, name="dense_out"),
+        ]
+    )
+    version = store.save_version(model, "shapes", "conv")
+    return f"shapes · {version.version_id}", version.path
+
+
+def test_default_model_passes_every_check():
+    at = app_test("pages/5_Inspect.py").run()
+    assert not at.exception
+    assert at.selectbox(key="inspect.model").value == "colors · shipped"
+    assert any("All 11 consistency checks pass" in s.value for s in at.success)
+    ticks = [m.value for m in at.markdown if m.value.startswith("✅")]
+    assert len(ticks) == 11  # issue 13 added the size and finite-weights checks
+    assert any("set explicitly" in e.label for e in at.expander)
+    assert at.selectbox(key="inspect.tensor").value == "hidden/kernel"
+    assert at.get("download_button")
+
+
+def test_conv_kernel_first_value_in_both_views():
+    label, folder = conv_version()
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value(label).run()
+    at.selectbox(key="inspect.tensor").set_value("conv_1/kernel").run()
+    assert not at.exception
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    first = float(np.frombuffer(raw[:4], "<f4")[0])  # conv_1/kernel is the first tensor of the file
+    texts = [m.value for m in at.markdown]
+    hex_text = next(t for t in texts if t.startswith("Read as a little-endian float32"))
+    keras_text = next(t for t in texts if t.startswith("Read back from the loaded Keras model"))
+    assert f"**{first:.9g}**" in hex_text and f"**{first:.9g}**" in keras_text
+    assert any(f"`{raw[:4].hex(' ')}`" in t for t in texts)
+
+
+def test_diff_of_two_versions():
+    loaded = store.load_model(store.shipped_model_dir("colors"))
+    bias = loaded.model.get_layer("logits").bias
+    bias.assign(bias.numpy() + 1.0)
+    store.save_version(loaded.model, "colors", "shifted", loaded.metadata)
+    at = app_test("pages/5_Inspect.py").run()
+    assert at.selectbox(key="inspect.diff_family").value == "colors"
+    assert not at.exception
+    diff = next(df.value for df in at.dataframe if "relative_change" in df.value.columns)
+    rows = diff.set_index("name")
+    assert rows.loc["logits/bias", "l2_change"] == pytest.approx(3.0, rel=1e-5)  # sqrt(9 × 1²)
+    assert rows.loc["hidden/kernel", "l2_change"] == 0.0
+
+
+def test_a_truncated_version_is_explained_not_crashed():
+    loaded = store.load_model(store.shipped_model_dir("colors"))
+    version = store.save_version(loaded.model, "colors", "broken", loaded.metadata)
+    shard = version.path / store.SHARD_NAME
+    shard.write_bytes(shard.read_bytes()[:100])
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value(f"colors · {version.version_id}").run()
+    assert not at.exception
+    assert any("truncated" in e.value for e in at.error)
+    assert any(m.value.startswith("❌") and "truncated" in m.value for m in at.markdown)
+    assert any("cannot be exported" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- issue 17: every value, page by page; the graph
+
+
+def values_table(at):
+    return next(df.value for df in at.dataframe if "bytes (hex)" in df.value.columns)
+
+
+def manifest_entry(folder, name: str) -> store.ManifestEntry:
+    model_json = json.loads((folder / store.MODEL_JSON).read_bytes())
+    return next(e for e in store.manifest_entries(model_json) if e.name == name)
+
+
+def graph_texts(at) -> list[str]:
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "layers as a graph" in json.dumps(json.loads(c.proto.spec)["layout"].get("title"))
+    )
+    points = [
+        (y, t) for trace in spec["data"] if trace.get("name") != "edges" for y, t in zip(trace["y"], trace["text"])
+    ]
+    return [t for _, t in sorted(points, key=lambda p: -p[0])]
+
+
+def test_the_last_page_of_the_text_models_lstm_kernel():
+    folder = store.shipped_model_dir("text")
+    entry = manifest_entry(folder, "lstm/kernel")
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    reference = np.frombuffer(raw[entry.offset : entry.offset + entry.length], "<f4")
+    last_page = -(-reference.size // 64)
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value("text · shipped").run()
+    at.selectbox(key="inspect.tensor").set_value("lstm/kernel").run()
+    assert at.number_input(key="inspect.page").value == 1
+    at.number_input(key="inspect.page").set_value(last_page).run()
+    assert not at.exception
+    table = values_table(at)
+    assert table["value #"].tolist() == list(range(reference.size - 64, reference.size))
+    assert table["index"].iloc[-1] == f"({entry.shape[0] - 1}, {entry.shape[1] - 1})"
+    starts = [entry.offset + 4 * i for i in table["value #"]]
+    assert table["byte offset"].tolist() == starts
+    assert table["bytes (hex)"].tolist() == [raw[s : s + 4].hex(" ") for s in starts]
+    assert table["little-endian float32"].tolist() == [f"{v:.9g}" for v in reference[-64:]]
+    assert table["Keras value"].tolist() == table["little-endian float32"].tolist()
+    assert set(table["match"]) == {"✓"}
+    assert at.button(key="inspect.next").disabled
+    at.button(key="inspect.prev").click().run()
+    assert at.number_input(key="inspect.page").value == last_page - 1
+    assert values_table(at)["value #"].iloc[0] == reference.size - 128
+
+
+def test_go_to_a_byte_offset_jumps_to_its_tensor_and_page():
+    label, folder = conv_version()
+    kernel = manifest_entry(folder, "dense_hidden/kernel" if "shipped" in label else "dense_out/kernel")
+    position = min(1000, kernel.elements - 1)
+    at = app_test("pages/5_Inspect.py").run()
+    at.selectbox(key="inspect.model").set_value(label).run()
+    at.number_input(key="inspect.offset").set_value(kernel.offset + 4 * position + 2).run()
+    at.button(key="inspect.go").click().run()
+    assert not at.exception
+    assert at.selectbox(key="inspect.tensor").value == kernel.name
+    assert at.number_input(key="inspect.page").value == position // 64 + 1
+    start = kernel.offset + 4 * position
+    assert any(
+        f"inside value {position:,} of {kernel.name}" in w.value and f"bytes {start:,}-{start + 3:,}" in w.value
+        for w in at.warning
+    )
+    table = values_table(at)
+    assert table.loc[table["offset asked for"] == "◀", "byte offset"].tolist() == [start]
+
+    size = (folder / store.SHARD_NAME).stat().st_size
+    for offset, words in [(size, "past the end"), (-8, "negative")]:
+        at.number_input(key="inspect.offset").set_value(offset).run()
+        at.button(key="inspect.go").click().run()
+        assert not at.exception
+        assert any(words in w.value for w in at.warning), offset
+        assert at.selectbox(key="inspect.tensor").value == kernel.name  # a refused offset moves nothing
+
+
+def test_the_layer_graph_of_the_default_model():
+    folder = store.shipped_model_dir("colors")
+    topology = json.loads((folder / store.MODEL_JSON).read_bytes())["modelTopology"]["config"]["layers"]
+    at = app_test("pages/5_Inspect.py").run()
+    assert not at.exception
+    texts = graph_texts(at)
+    assert [t.split("</b>")[0].removeprefix("<b>") for t in texts] == [e["config"]["name"] for e in topology]
+    assert all(e["class_name"] in t for t, e in zip(texts, topology, strict=True))
+
+
+def test_an_uploaded_model_gets_its_graph_and_value_pages():
+    folder = store.shipped_model_dir("colors")
+    json_bytes, raw = (folder / store.MODEL_JSON).read_bytes(), (folder / store.SHARD_NAME).read_bytes()
+    at = app_test("pages/5_Inspect.py").run()
+    at.radio(key="inspect.source").set_value("Upload model.json + .bin").run()
+    at.file_uploader(key="inspect.upload_json").upload("model.json", json_bytes, "application/json")
+    at.file_uploader(key="inspect.upload_bin").upload("weights.bin", raw)
+    at.run()
+    assert not at.exception
+    assert any("consistency checks pass" in s.value for s in at.success)
+    assert len(graph_texts(at)) == len(json.loads(json_bytes)["modelTopology"]["config"]["layers"])
+    table = values_table(at)
+    assert table["bytes (hex)"].iloc[0] == raw[:4].hex(" ")
+    assert set(table["match"]) == {"✓"}
+    at.number_input(key="inspect.offset").set_value(len(raw) - 4).run()
+    at.button(key="inspect.go").click().run()
+    assert any("first byte of value" in i.value for i in at.info)
+    assert values_table(at)["byte offset"].iloc[-1] == len(raw) - 4

@@ -1,0 +1,38 @@
+"""The Draw page in headless Chromium: draw a circle, a square and a triangle with the mouse on the real canvas
+and see each one predicted live (no Predict button), then clear the canvas."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from tests.helpers.paths import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def test_mouse_drawn_shapes_are_predicted_live(page, app_url):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_url}/Draw")
+    empty = page.get_by_test_id("draw-empty")
+    expect(empty).to_have_text("Draw a shape", timeout=60_000)
+    expect(page.get_by_role("button", name="Predict")).to_have_count(0)
+    canvas = page.locator("canvas.upper-canvas")
+    top = page.get_by_test_id("draw-top")
+    for i, name in enumerate(("circle", "square", "triangle")):
+        if i:
+            # The canvas toolbar's reset empties the canvas in place; the app then shows the blank state again.
+            page.get_by_role("button", name="Reset canvas & history").click()
+            expect(empty).to_be_visible(timeout=30_000)
+        draw_on_canvas(page, canvas, mouse_strokes(name, np.random.default_rng(10 + i)))
+        expect(top).to_have_text(name, timeout=30_000)
+        expect(page.get_by_text("What the first convolution layer sees")).to_be_visible()
+    page.get_by_role("button", name="Clear the canvas").click()
+    expect(empty).to_be_visible(timeout=30_000)
+    expect(top).to_have_count(0)
