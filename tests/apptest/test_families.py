@@ -1,4 +1,4 @@
-"""The family registry: every family follows one contract, and a new family (tests/toy_family.py: one module plus
+"""The family registry: every family follows one contract, and a new family (tests/helpers/toy_family.py: one module plus
 one register() call) shows up in the CLI and the Retrain studio and trains there like the built-in ones."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from core.__main__ import build_parser, main
 from core.engine import jobs
 from core.engine import registry as families
 from core.store import models as store
-from tests import toy_family
-from tests.conftest import REPO, app_test
+from tests.helpers import toy_family
+from tests.helpers.apptest import app_test
+from tests.helpers.paths import REPO
 
 PAGE = "pages/4_Retrain.py"
 
@@ -42,10 +43,8 @@ def toy(tmp_path):
 
 
 def test_the_registry_imports_without_tensorflow():
-    code = (
-        "import sys, core.engine.registry as f; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
-    )
-    code += "print(','.join(f.names()))"
+    code = "import sys, core.engine.registry as f; print(','.join(f.names())); "
+    code += "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "colors,shapes,text,teach-image,teach-sound,teach-drawing"
