@@ -28,9 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import measure_teach  # noqa: E402  (the sound and photo makers, shared with the from-scratch measurement)
 
-from core import teach_data  # noqa: E402
+from core.families.teach import data as teach_data  # noqa: E402
 from core.families.teach import transfer  # noqa: E402
-from core.teach_models import TeachConfig, evaluate_arrays, train_teach_model  # noqa: E402
+from core.families.teach.model import TeachConfig, evaluate_arrays, train_teach_model  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 COUNTS = (1, 5, 8, 32)

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core import store  # noqa: E402
 from core.families.teach import transfer  # noqa: E402
+from core.store import models as store  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHAPES = ("circle", "square", "star", "triangle", "zigzag", "line", "hexagon", "octagon")

@@ -57,6 +57,8 @@ FILE_TIERS: dict[str, str] = {
     "test_store.py": "unit",
     "test_teach_cli.py": "integration",
     "test_teach_core.py": "unit",
+    "test_teach_transfer.py": "unit",
+    "test_teach_transfer_voices.py": "integration",
     "test_figures.py": "unit",
     "test_live_turns.py": "unit",
     "test_teach_page.py": "apptest",

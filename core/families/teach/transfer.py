@@ -10,12 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import (
-    store,
-    teach_data,  # the decoders, log_mel and constants: the one import to retarget when modules move
-)
+from core.families.teach import data as teach_data
 from core.metrics import classification_report
 from core.settings import SHIPPED_MODELS_DIR
+from core.store import models as store
 
 BACKBONE_DIR = SHIPPED_MODELS_DIR / "teach_drawing_backbone"
 BACKBONE_FEATURES = "features"  # the backbone's penultimate (named) Dense layer: drawing features are its output
