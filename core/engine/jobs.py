@@ -396,7 +396,9 @@ class JobQueue:
         """Block until `job` has finished (for the CLI and tests); False on timeout."""
         deadline = None if timeout is None else time.time() + timeout
         with self._cond:
-            while job.active:
+            # Until the queue is done with it, not only until its status says finished: a worker process reports
+            # "cancelled" before the queue has reaped it, and the one-job-per-identity rule holds until then too.
+            while job.active or job.id in self._running:
                 left = None if deadline is None else deadline - time.time()
                 if left is not None and left <= 0:
                     return False
