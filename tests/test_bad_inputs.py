@@ -808,7 +808,7 @@ def _teach_train_empty(at):
 # ---- Class page and identity (core/classroom.py, core/identity.py)
 
 
-@case("class-join-code-malformed", "Class page", "join code `NOPE`", "6 letters and digits")
+@case("class-join-code-malformed", "Class page", "join code `NOPE`", "8 letters and digits")
 def _(env):
     from core.store import classroom
 
@@ -819,7 +819,7 @@ def _(env):
 def _(env):
     from core.store import classroom
 
-    return str(classroom.join_class(OWNER, "ZZZZZZ", "Anna"))
+    return str(classroom.join_class(OWNER, "ZZZZZZZZ", "Anna"))
 
 
 @case("class-nickname-taken", "Class page", "a nickname another member already has", "already called")
