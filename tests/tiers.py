@@ -48,6 +48,7 @@ FILE_TIERS: dict[str, str] = {
     "test_navigation.py": "apptest",
     "test_ownership.py": "unit",
     "test_ownership_pages.py": "apptest",
+    "test_class_admin.py": "apptest",
     "test_presenter.py": "apptest",
     "test_protocol_client.py": "unit",
     "test_queue_estimates.py": "unit",

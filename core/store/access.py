@@ -142,9 +142,8 @@ def share_version(owner: str, family: str, version_id: str, code: str, models_di
 
 
 def model_path(owner: str, path: str | Path, models_dir: Path | None = None) -> Path:
-    """`path` when the caller may load it: a shipped (or deployment-installed) model, or a version they may see.
-
-    Anything else under the user-data folder is another person's work: NotYours."""
+    """`path` when the caller may load it: a version they may see, or a folder that is nobody's work (a shipped or
+    deployment-installed model). A folder under the versions or another person's Teach folder: NotYours."""
     owner = _caller(owner)
     resolved = Path(path).resolve()
     base = Path(models_dir or get_settings().models_dir).resolve()
@@ -154,8 +153,9 @@ def model_path(owner: str, path: str | Path, models_dir: Path | None = None) -> 
             raise NotYours("That folder is not a saved version.")
         version(owner, parts[0], parts[1], models_dir)
         return Path(path)
-    if resolved.is_relative_to(get_settings().user_data_dir.resolve()):
-        raise NotYours("That model is someone else's work, not a shipped model or one of your versions.")
+    teach = (get_settings().user_data_dir / "teach").resolve()
+    if resolved.is_relative_to(teach) and not resolved.is_relative_to(teach_dir(owner)):
+        raise NotYours("That folder is someone else's work, not a shipped model or one of your versions.")
     return Path(path)
 
 
