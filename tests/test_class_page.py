@@ -17,7 +17,11 @@ def test_open_join_share_retrain_on_the_pool_and_see_the_runs():
     teacher.text_input(key="class.name").set_value("ML 101")
     teacher.button(key="FormSubmitter:class.open_form-Open a class").click().run()
     assert not teacher.exception
-    code = next(m.value for m in teacher.markdown if "data-testid='class-code'" in m.value).split(">")[1][:9].replace("-", "")
+    code = (
+        next(m.value for m in teacher.markdown if "data-testid='class-code'" in m.value)
+        .split(">")[1][:9]
+        .replace("-", "")
+    )
     assert classroom.class_info(code).teacher == TEACHER
 
     for i, rgb in enumerate([(250, 5, 5), (240, 10, 0), (5, 5, 250), (0, 20, 240)]):
