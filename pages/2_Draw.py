@@ -10,7 +10,7 @@ from core.families.shapes import model as shapes
 from core.families.shapes import verdict as shape_verdict
 from core.figures import common as common_figures
 from core.inputs import canvas as shape_preprocess
-from core.store import samples
+from core.store import access, samples
 from ui import draw_views
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guard, live_fragment, page_header
@@ -56,7 +56,7 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
         return
     try:
         label = shapes.check_class_name(label)
-        samples.add_drawing(image, label, owner=owner())
+        access.add_drawing(owner(), image, label)
     except ValueError as exc:
         st.error(str(exc))
         return

@@ -9,7 +9,7 @@ from core.engine import jobs, retrain
 from core.engine import registry as families
 from core.families.text import model as text_core
 from core.settings import get_settings
-from core.store import identity, samples
+from core.store import access, identity, samples
 from core.store import models as store
 from ui import retrain_views as views
 from ui import spread_views
@@ -27,6 +27,10 @@ page_header(
 with guard("The Retrain page"):
     SESSION = owner()  # the user's identity: their job in core.jobs.QUEUE and their versions survive a reload
     CLASS_CODE = identity.class_code(SESSION)  # the class the user joined on the Class page ("" none)
+    try:  # a class the user was removed from, or that is gone, is no class: its pool is the members' only
+        CLASS_CODE = access.my_class(SESSION, CLASS_CODE).code if CLASS_CODE else ""
+    except (ValueError, samples.SampleStoreError):
+        CLASS_CODE = ""
     QUEUE = jobs.QUEUE
     settings = get_settings()
     demo = demo_mode()
@@ -102,19 +106,19 @@ with guard("The Retrain page"):
             upload = None
             try:
                 if FAMILY.user_samples == "colors":
-                    n = sum(samples.color_label_counts(owner=SESSION).values())
+                    n = sum(access.color_label_counts(SESSION).values())
                     use_user = st.checkbox(
                         f"My labelled colours ({n})", value=n > 0, key=_key("user"), disabled=running
                     )
                 elif FAMILY.user_samples == "drawings":
-                    counts = samples.drawing_counts(owner=SESSION)
+                    counts = access.drawing_counts(SESSION)
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
                     use_user = st.checkbox(
                         f"My drawings ({shown})", value=bool(counts), key=_key("user"), disabled=running
                     )
                 if CLASS_CODE and FAMILY.user_samples:
                     use_class = st.checkbox(
-                        f"My class's pool ({views.class_pool_size(CLASS_CODE, FAMILY.user_samples)} shared samples; "
+                        f"My class's pool ({views.class_pool_size(CLASS_CODE, FAMILY.user_samples, SESSION)} shared samples; "
                         "instead of my own)",
                         key=_key("class"),
                         disabled=running,

@@ -12,6 +12,7 @@ from core.store import export, topology
 from core.store import models as store
 from ui import inspect_views as views
 from ui.common import guard, guarded, page_header
+from ui.identity import owner
 from ui.inspect_views import layers_tab, upload_source, weights_tab
 
 page_header(
@@ -97,7 +98,7 @@ def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoic
 def main() -> None:
     """The page body; any error in it becomes one plain line (see ui.common.guard)."""
     # ---------------------------------------------------------------- 1. choose a model
-    choices = inspector.model_choices()
+    choices = inspector.model_choices(owner=owner())  # shipped models and the user's own (or class-shared) versions
     source = st.radio("Model", ["A saved model", "Upload model.json + .bin"], horizontal=True, key="inspect.source")
     inspection, chosen = None, None
     if source == "A saved model":

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.engine import registry as families
 from core.settings import get_settings
+from core.store import access, samples
 from core.store import models as store
 from core.vectors import figures as vector_figures
 from core.vectors import search as vectors
@@ -47,31 +48,30 @@ with guard("The Vector search page"):
     model = loaded.model
 
     @st.cache_resource(show_spinner="Embedding the pool…", max_entries=8)
-    def cached_pool(name: str, model_path: str, stamp: float, size: int, n_user: int) -> vectors.Pool:
-        del model_path, stamp, n_user  # cache key only: one pool per model, save time and user samples
-        if families.for_pool(name).user_samples != "drawings":  # the pool takes no samples of the user's
+    def cached_pool(name: str, model_path: str, stamp: float, size: int, whose: str, drawings: str) -> vectors.Pool:
+        """One pool per model, save time and size; a drawings pool also per owner and their drawings (whose and
+        drawings, core.store.access.drawings_key): it holds the user's own drawings, so it is never another's."""
+        del model_path, stamp, drawings  # cache key only
+        if families.for_pool(name).user_samples != "drawings":  # the pool holds none of the user's samples
             return families.for_pool(name).build_pool(model, size)
-        from core.store import samples
-
         try:
-            user = [(image, label) for _, image, label, _ in samples.drawings(owner=owner())]
+            user = [(d.image, d.label) for d in access.drawings(whose)]
         except samples.SampleStoreError:
             user = []  # an unreadable samples database must not take the generated pool down with it
         return families.for_pool(name).build_pool(model, size, user_drawings=user)
 
-    def n_user_drawings() -> int:
+    def pool_owner() -> tuple[str, str]:
+        """(owner, drawings key) for a drawings pool; ("", "") for the colours pool, which holds nobody's work."""
         if families.for_pool(pool_name).user_samples != "drawings":
-            return 0
-        from core.store import samples
-
+            return "", ""
         try:
-            return sum(samples.drawing_counts(owner=owner()).values())
+            return owner(), access.drawings_key(owner())
         except samples.SampleStoreError:
-            return 0
+            return owner(), ""
 
     try:
         stamp = (loaded.path / store.MODEL_JSON).stat().st_mtime
-        pool = cached_pool(pool_name, str(loaded.path), stamp, int(pool_size), n_user_drawings())
+        pool = cached_pool(pool_name, str(loaded.path), stamp, int(pool_size), *pool_owner())
     except vectors.VectorStoreError as exc:
         st.error(f"{exc} Choose a pool size above 0 (or save some drawings on the Draw page).")
         st.stop()

@@ -1,9 +1,10 @@
 """Class: a teacher opens a class and gets a join code; students join, pool their samples, and see everyone's retrain
-runs side by side (core.classroom)."""
+runs side by side; the teacher closes joining, sets the member limit, removes members and pooled samples. Every read
+and write asks core.store.access with the user's identity."""
 
 import streamlit as st
 
-from core.store import classroom, identity, samples
+from core.store import access, identity
 from ui import class_views as views
 from ui.common import guard, page_header
 from ui.identity import owner
@@ -20,10 +21,8 @@ with guard("The Class page"):
     info = None
     if code:
         try:
-            info = classroom.class_info(code)
-            if not classroom.is_member(me, code):
-                raise classroom.ClassError("You are no longer a member of that class.")
-        except (classroom.ClassError, samples.SampleStoreError) as exc:
+            info = access.my_class(me, code)  # rebuilt from the store on every run: the same in every tab
+        except views.FAILURES as exc:
             st.warning(f"{exc} Join a class again below.")
             identity.set_class_code(me, "")
             info = None
@@ -31,5 +30,6 @@ with guard("The Class page"):
         views.open_or_join(me)
     else:
         views.header(info, me)
+        views.teacher_controls(info, me)
         views.sharing(info, me)
         views.runs(info, me)

@@ -13,8 +13,9 @@ from core.families.colors import live as colors_live
 from core.families.colors import model as colors
 from core.figures import common as common_figures
 from core.figures import training as training_figures
-from core.store import samples
+from core.store import access, samples
 from ui.common import DEMO_SEED, demo_mode
+from ui.confirm import confirm_delete
 from ui.identity import owner
 from ui.state import page_state
 
@@ -143,24 +144,37 @@ def label_it_yourself() -> None:
     for col, family in zip(buttons, colors.FAMILIES):
         if col.button(f"{family}-ish", key=f"colors.label.{family}"):
             try:
-                samples.add_color_label(swatch, family, owner=owner())
+                access.add_color_label(owner(), swatch, family)
                 st.toast(f"Saved {colors.to_hex(swatch)} as {family}-ish.")
                 state.label_rgb = tuple(int(v) for v in np.random.default_rng().integers(0, 256, 3))
                 st.rerun()
             except samples.SampleStoreError as exc:
                 st.error(str(exc))
     try:
-        counts = samples.color_label_counts(owner=owner())
+        counts = access.color_label_counts(owner())
         total = sum(counts.values())
         st.write(
             f"**{total}** labels so far" + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ".")
         )
         if total:
             st.download_button(
-                "Download labels as CSV", samples.export_color_csv(owner=owner()), "color_labels.csv", "text/csv"
+                "Download labels as CSV", access.export_color_csv(owner()), "color_labels.csv", "text/csv"
             )
+            _label_remover()
     except samples.SampleStoreError as exc:
         st.error(str(exc))
+
+
+def _label_remover() -> None:
+    """Pick one of the user's colour labels (newest first) and delete it, after a confirmation."""
+    labels = {f"#{c.id} {colors.to_hex(c.rgb)} {c.label}": c for c in reversed(access.color_labels(owner()))}
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox("One of your labels", list(labels), key="colors.label.pick")
+    if chosen is not None:
+        label_id = labels[chosen].id
+        confirm_delete(
+            right, f"the label {chosen}", "colors.label.delete", lambda: access.delete_color_label(owner(), label_id)
+        )
 
 
 EXPLANATIONS = {

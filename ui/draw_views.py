@@ -2,6 +2,7 @@
 and small display helpers. Used by pages/2_Draw.py."""
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -11,7 +12,8 @@ from core.families.shapes import explain_figures as cnn_fig
 from core.families.shapes import model as shapes
 from core.families.shapes import verdict as shape_verdict
 from core.figures import training as training_figures
-from core.store import samples
+from core.store import access, samples
+from ui.confirm import confirm_delete
 from ui.identity import owner
 
 
@@ -163,6 +165,10 @@ def _explain_conv(cell: cnn.ConvCell, source: str, channel_key: str) -> None:
         st.plotly_chart(cnn_fig.channel_shares_figure(cell, channel), key="draw.cnn.shares")
 
 
+def _delete_drawing(drawing_id: int) -> None:
+    access.delete_drawing(owner(), drawing_id)  # only the user's own (NotYours otherwise)
+
+
 def samples_browser() -> None:
     """The gathered samples: counts per class, one class's latest drawings with a delete button each, and the
     .npz export."""
@@ -172,7 +178,7 @@ def samples_browser() -> None:
         "retrain the network with them; export them to test any model with `python -m core evaluate shapes FILE.npz`."
     )
     try:
-        counts = samples.drawing_counts(owner=owner())
+        counts = access.drawing_counts(owner())
     except samples.SampleStoreError as exc:
         st.error(f"{exc} Samples cannot be shown or saved until this is fixed.")
         counts = None
@@ -183,7 +189,7 @@ def samples_browser() -> None:
             st.write(", ".join(f"**{k}** {v}" for k, v in counts.items()))
             chosen = st.selectbox("Show the samples of", list(counts), key="draw.show_class")
             try:
-                rows = samples.drawings(chosen, owner=owner())
+                rows = access.drawings(owner(), chosen)
             except samples.SampleStoreError as exc:
                 st.error(str(exc))
                 rows = []
@@ -191,19 +197,16 @@ def samples_browser() -> None:
             if len(rows) > len(shown):
                 st.caption(f"The latest {len(shown)} of {len(rows)}.")
             grid = st.columns(10)
-            for i, (sample_id, img, _, created) in enumerate(shown):
+            for i, row in enumerate(shown):
                 with grid[i % 10]:
-                    st.image(image_for(img, 56), caption=created[5:16].replace("T", " "), width=56)
-                    if st.button("Delete", key=f"draw.delete.{sample_id}"):
-                        try:
-                            samples.delete_drawing(sample_id, owner=owner())
-                            st.rerun()
-                        except samples.SampleStoreError as exc:
-                            st.error(str(exc))
+                    st.image(image_for(row.image, 56), caption=row.created_at[5:16].replace("T", " "), width=56)
+                    confirm_delete(
+                        st, f"this {row.label} drawing", f"draw.delete.{row.id}", partial(_delete_drawing, row.id)
+                    )
             try:
                 st.download_button(
                     "Download all samples as .npz",
-                    samples.export_drawings_npz(owner=owner()),
+                    access.export_drawings_npz(owner()),
                     "drawings.npz",
                     "application/octet-stream",
                     key="draw.export",

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 from core.engine import fit as model_fit
-from core.store import identity, topology
+from core.store import access, identity, topology
 from core.store import models as store
 from ui.identity import owner
 
@@ -66,7 +66,10 @@ def active_path(family: str) -> Path:
         st.session_state[key] = identity.active_models(owner()).get(family)
     chosen = st.session_state.get(key)
     if chosen and Path(chosen).is_dir():
-        return Path(chosen)
+        try:  # only a model the user may load: theirs, shared with their class, or shipped (core.store.access)
+            return access.model_path(owner(), chosen)
+        except topology.StoreError:
+            st.session_state[key] = None
     return store.shipped_model_dir(family)
 
 

@@ -4,16 +4,17 @@ divergence view), the versions list and the comparison of two versions. Used by 
 import numpy as np
 import streamlit as st
 
-from core.engine import compare, retrain
+from core.engine import compare
 from core.engine import fit as model_fit
 from core.engine import registry as families
 from core.families.colors import model as colors_core
 from core.families.text import model as text_core
 from core.figures import common as common_figures
 from core.figures import training as training_figures
-from core.store import classroom, samples, topology
+from core.store import access, classroom, samples, topology
 from core.store import models as store
 from ui.common import guarded
+from ui.confirm import confirm_delete
 from ui.models import active_label, active_path, load_model_folder, set_active
 
 
@@ -245,8 +246,9 @@ def results(job) -> None:
         _show_examples(outcome, *cell)
 
 
-def versions(family: str, session: str, name: str) -> list[dict]:
-    """The versions list with its actions; returns its rows for the comparison below it."""
+def versions(family: str, session: str, name: str) -> list[access.VersionRow]:
+    """The versions list with its actions: only the user's own, and any a classmate shared with their class
+    (core.store.access). Returns its rows for the comparison below it."""
     st.subheader(f"Versions of the {name} model")
     active = active_path(family)
     st.write(
@@ -256,57 +258,61 @@ def versions(family: str, session: str, name: str) -> list[dict]:
         set_active(family, None)
         st.rerun()
     try:
-        rows = retrain.versions_table(family, session)
-    except topology.StoreError as exc:
+        rows = access.versions(session, family)
+    except (topology.StoreError, samples.SampleStoreError) as exc:
         rows = []
         st.error(str(exc))
     if not rows:
         st.caption("No saved versions yet: every finished training adds one.")
-    else:
-        st.dataframe(
-            [
-                {
-                    "version": r["version"],
-                    "active": "✅" if r["path"] == str(active) else "",
-                    "validation accuracy": None if r["val_accuracy"] is None else round(r["val_accuracy"], 3),
-                    "before": None if r["before_val_accuracy"] is None else round(r["before_val_accuracy"], 3),
-                    "from": r["from"],
-                    "yours": "yes" if r["mine"] else "another session",
-                }
-                for r in rows
-            ],
-            hide_index=True,
-            width="stretch",
+        return rows
+    st.dataframe(
+        [
+            {
+                "version": r.version_id,
+                "active": "✅" if r.path == str(active) else "",
+                "validation accuracy": None if r.val_accuracy is None else round(r.val_accuracy, 3),
+                "before": None if r.before_val_accuracy is None else round(r.before_val_accuracy, 3),
+                "from": r.retrained_from,
+                "yours": "yes" if r.mine else "shared with your class",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    by_id = {r.version_id: r for r in rows}
+    chosen = st.selectbox("Version", list(by_id), key=f"retrain.version.{family}")
+    row = by_id[chosen]
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Make active", key="retrain.activate", disabled=row.path == str(active)):
+        set_active(family, row.path)
+        st.rerun()
+    try:
+        b2.download_button(
+            "Download (.zip: model.json + weights)",
+            data=access.zip_version(session, family, chosen),
+            file_name=f"{family}-{chosen}.zip",
+            mime="application/zip",
+            key="retrain.download",
         )
-        by_id = {r["version"]: r for r in rows}
-        chosen = st.selectbox("Version", list(by_id), key=f"retrain.version.{family}")
-        row = by_id[chosen]
-        b1, b2, b3 = st.columns(3)
-        if b1.button("Make active", key="retrain.activate", disabled=row["path"] == str(active)):
-            set_active(family, row["path"])
-            st.rerun()
-        try:
-            b2.download_button(
-                "Download (.zip: model.json + weights)",
-                data=store.zip_model_folder(row["path"]),
-                file_name=f"{family}-{chosen}.zip",
-                mime="application/zip",
-                key="retrain.download",
-            )
-        except (topology.StoreError, OSError):  # a file of the version vanished or cannot be read
-            b2.error(f"Version {chosen} cannot be downloaded: one of its files is missing or cannot be read.")
-        if b3.button(
-            "Delete", key="retrain.delete", disabled=not row["mine"], help="Only versions made in this session."
-        ):
-            try:
-                retrain.delete_own_version(family, chosen, session)
-                if row["path"] == str(active):
-                    set_active(family, None)
-                st.toast(f"Deleted {chosen}.")
-                st.rerun()
-            except topology.StoreError as exc:
-                st.error(str(exc))
+    except (topology.StoreError, OSError):  # a file of the version vanished or cannot be read
+        b2.error(f"Version {chosen} cannot be downloaded: one of its files is missing or cannot be read.")
+    confirm_delete(
+        b3,
+        f"version {chosen}",
+        "retrain.delete",
+        lambda: _delete_version(session, family, row, active),
+        disabled=not row.mine,
+        help="Only your own versions: a classmate's shared version is theirs to delete.",
+    )
     return rows
+
+
+def _delete_version(session: str, family: str, row: access.VersionRow, active) -> None:
+    access.delete_version(session, family, row.version_id)
+    if row.path == str(active):
+        set_active(family, None)
+    st.toast(f"Deleted {row.version_id}.")
 
 
 MAX_SHOWN = 24  # disagreements drawn as swatches, images or snippets; the table lists up to 200
@@ -424,7 +430,7 @@ def _show_comparison(family: str, vc) -> None:
 
 
 @guarded("The comparison")
-def compare_panel(family: str, rows: list[dict]) -> None:
+def compare_panel(family: str, rows: list[access.VersionRow]) -> None:
     """Run two versions on the same held-out inputs and show where they differ."""
     st.subheader("Compare two versions on the same inputs")
     if families.get(family).builtin_available is not None and not families.get(family).builtin_available():
@@ -434,7 +440,7 @@ def compare_panel(family: str, rows: list[dict]) -> None:
         )
         return
     options = {str(store.shipped_model_dir(family)): "the shipped model"}
-    options.update({r["path"]: f"version {r['version']}" + ("" if r["mine"] else " (another session's)") for r in rows})
+    options.update({r.path: f"version {r.version_id}" + ("" if r.mine else " (shared with your class)") for r in rows})
     if len(options) < 2:
         st.caption("Train a version first: then you can run it and the shipped model on the same held-out inputs.")
         return
@@ -483,10 +489,12 @@ def example_line(family: str) -> None:
     st.caption(f"Example: {ex['input']} → **{ex['label']}** ({ex['p']:.0%}).")
 
 
-def class_pool_size(class_code: str, kind: str) -> int:
-    """How many samples of this kind the class's members have shared."""
-    rows = samples.class_color_labels(class_code) if kind == "colors" else samples.class_drawings(class_code)
-    return len(rows)
+def class_pool_size(class_code: str, kind: str, owner: str) -> int:
+    """How many samples of this kind the class's members have shared (0 for a non-member)."""
+    try:
+        return access.pool_size(owner, class_code, kind)
+    except (access.NotYours, classroom.ClassError):
+        return 0
 
 
 @guarded("Sending the run to your class")
@@ -495,7 +503,7 @@ def send_to_class(job, class_code: str, owner: str) -> None:
     if not class_code or job.result is None or not job.result.get("version_id"):
         return
     try:
-        new = classroom.record_result(class_code, owner, job.result)
-    except classroom.ClassError:
-        return  # left the class since: the run stays yours only
+        new = access.record_run(owner, class_code, job.result)
+    except (classroom.ClassError, topology.StoreError):
+        return  # left the class since (or deleted the version): the run stays yours only
     st.caption(("Sent to" if new else "In") + " your class's results: see them side by side on the Class page.")

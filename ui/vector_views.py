@@ -19,6 +19,7 @@ from core.vectors import figures as vector_figures
 from core.vectors import search as vectors
 from core.vectors.loop import QUERY_BOUNDARY, QUERY_TOP, LabellingLoop
 from ui.common import DEMO_SEED, demo_mode
+from ui.identity import owner
 
 QUERY_MODES = ("around w's decision boundary", "the top matches for w")
 QUERY_MODE_KEYS = {QUERY_MODES[0]: QUERY_BOUNDARY, QUERY_MODES[1]: QUERY_TOP}  # the radio's words -> the loop's
@@ -176,7 +177,7 @@ def finish_section(state: VectorState, pool, w, b: float, logits) -> None:
                 b,
                 pool,
                 head_name,
-                {"labels": len(state.loop.labelled), "session_steps": state.loop.steps},
+                {"labels": len(state.loop.labelled), "session_steps": state.loop.steps, "owner": owner()},
             )
             st.success(f"Saved as heads/{version.version_id}: open it in the Inspector.")
         except (store_topology.StoreError, OSError) as exc:

@@ -22,6 +22,7 @@ from core.inspector.config import (
 )
 from core.inspector.graph import _layer_label
 from core.settings import SHIPPED_MODELS_DIR, get_settings
+from core.store import access
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -554,9 +555,10 @@ class ModelChoice:
     shipped: bool
 
 
-def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
-    """Every registered family's shipped model (core.families), any other shipped folder, then every saved user
-    version of any family, newest first."""
+def model_choices(models_dir: Path | None = None, owner: str | None = None) -> list[ModelChoice]:
+    """Every registered family's shipped model (core.families), any other shipped folder, then the saved versions of
+    any family, newest first: with `owner` (the pages), only those core.store.access lets that owner see; without
+    (the command line and its tests), every version on this machine."""
     from core.engine import registry
 
     out = [ModelChoice(f"{f.name} · shipped", f.name, f.shipped_dir(), True) for f in registry.with_shipped_model()]
@@ -570,11 +572,14 @@ def model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
         names |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
     for family in sorted(names):
         try:
-            versions = store.list_versions(family, models_dir=base)
+            if owner is None:
+                found = [(v.version_id, v.path) for v in store.list_versions(family, models_dir=base)]
+            else:
+                found = [(r.version_id, Path(r.path)) for r in access.versions(owner, family, models_dir=base)]
         except store_topology.StoreError:  # a stray folder whose name the store would never write (e.g. 'a..b')
             continue
-        for version in versions:
-            out.append(ModelChoice(f"{family} · {version.version_id}", family, version.path, False))
+        for version_id, path in found:
+            out.append(ModelChoice(f"{family} · {version_id}", family, path, False))
     return out
 
 

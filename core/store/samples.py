@@ -52,18 +52,33 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+# (database, inode) pairs whose schema this process has made: later opens skip it (a page's access checks open the
+# database several times a run; the schema and its migrations took half of each open).
+_READY: set[tuple[str, int]] = set()
+
+
+def file_key(path: Path) -> tuple[str, int] | None:
+    """(path, inode) of an existing database file, else None: a replaced or deleted file is a new database."""
+    try:
+        return str(path), path.stat().st_ino
+    except OSError:
+        return None
+
+
 def connect(path: str | Path | None = None) -> sqlite3.Connection:
     """Open (creating if needed) the sample database in WAL mode."""
     path = Path(path or get_settings().database)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=10)
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(SCHEMA)
-        for table, column, sql in MIGRATIONS:
-            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-                conn.execute(sql)
+        if file_key(path) not in _READY:
+            conn.execute("PRAGMA journal_mode=WAL")  # kept in the file: once per database
+            conn.executescript(SCHEMA)
+            for table, column, sql in MIGRATIONS:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(sql)
+            _READY.add(file_key(path))
     except (sqlite3.Error, OSError) as exc:
         raise SampleStoreError(f"The sample database at {path} cannot be opened or written ({exc}).") from None
     return conn
@@ -218,3 +233,62 @@ def class_drawings(class_code: str, path=None) -> list[tuple[int, np.ndarray, st
         path, "SELECT id, image, label, created_at FROM drawings WHERE class_code = ? ORDER BY id", (class_code,)
     )
     return [(i, np.frombuffer(img, dtype=np.uint8).reshape(IMAGE_SHAPE), lab, at) for i, img, lab, at in rows]
+
+
+# ---------------------------------------------------------------- rows with ids (core.store.access builds on these)
+
+TABLES = {"colors": "color_labels", "drawings": "drawings"}  # a sample kind -> its table
+
+
+def color_label_rows(path=None, owner: str | None = None, class_code: str | None = None) -> list[tuple]:
+    """(id, r, g, b, label, created_at, owner, class_code) rows of one owner's labels, or of one class's pool."""
+    where, params = _mine(owner, "class_code = ?" if class_code is not None else "")
+    params = ((class_code,) if class_code is not None else ()) + params
+    sql = f"SELECT id, r, g, b, label, created_at, owner, class_code FROM color_labels{where} ORDER BY id"
+    return [tuple(row) for row in _read(path, sql, params)]
+
+
+def drawing_rows(path=None, owner: str | None = None, class_code: str | None = None) -> list[tuple]:
+    """(id, image, label, created_at, owner, class_code) rows of one owner's drawings, or of one class's pool."""
+    where, params = _mine(owner, "class_code = ?" if class_code is not None else "")
+    params = ((class_code,) if class_code is not None else ()) + params
+    rows = _read(
+        path, f"SELECT id, image, label, created_at, owner, class_code FROM drawings{where} ORDER BY id", params
+    )
+    return [
+        (i, np.frombuffer(img, dtype=np.uint8).reshape(IMAGE_SHAPE), lab, at, o, c) for i, img, lab, at, o, c in rows
+    ]
+
+
+def delete_sample(kind: str, sample_id: int, path=None, owner: str | None = None, class_code: str | None = None) -> int:
+    """Delete one colour label or drawing, only if it is `owner`'s (or in `class_code`'s pool); returns 0 or 1."""
+    clauses, params = ["id = ?"], [int(sample_id)]
+    if owner is not None:
+        clauses.append("owner = ?")
+        params.append(owner)
+    if class_code is not None:
+        clauses.append("class_code = ?")
+        params.append(class_code)
+    return _write(path, f"DELETE FROM {TABLES[kind]} WHERE {' AND '.join(clauses)}", tuple(params))
+
+
+def sample_owner(kind: str, sample_id: int, path=None) -> tuple[str, str] | None:
+    """(owner, class_code) of one sample, or None when there is no such sample."""
+    rows = _read(path, f"SELECT owner, class_code FROM {TABLES[kind]} WHERE id = ?", (int(sample_id),))
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def delete_shared_by(owner: str, class_code: str, path=None) -> int:
+    """Delete every sample `owner` shared with `class_code` (a teacher removing a member with their samples)."""
+    return sum(
+        _write(path, f"DELETE FROM {t} WHERE owner = ? AND class_code = ?", (owner, class_code))
+        for t in TABLES.values()
+    )
+
+
+def unshare_from(owner: str, class_code: str, path=None) -> int:
+    """Take `owner`'s samples out of `class_code`'s pool only (samples shared with another class stay there)."""
+    return sum(
+        _write(path, f"UPDATE {t} SET class_code = '' WHERE owner = ? AND class_code = ?", (owner, class_code))
+        for t in TABLES.values()
+    )

@@ -16,7 +16,11 @@ def test_open_join_share_retrain_on_the_pool_and_see_the_runs():
     teacher.text_input(key="class.name").set_value("ML 101")
     teacher.button(key="FormSubmitter:class.open_form-Open a class").click().run()
     assert not teacher.exception
-    code = next(m.value for m in teacher.markdown if "data-testid='class-code'" in m.value).split(">")[1][:6]
+    code = (
+        next(m.value for m in teacher.markdown if "data-testid='class-code'" in m.value)
+        .split(">")[1][:9]
+        .replace("-", "")
+    )
     assert classroom.class_info(code).teacher == TEACHER
 
     for i, rgb in enumerate([(250, 5, 5), (240, 10, 0), (5, 5, 250), (0, 20, 240)]):
@@ -53,9 +57,9 @@ def test_open_join_share_retrain_on_the_pool_and_see_the_runs():
 
 def test_a_wrong_code_is_a_plain_message():
     at = app_test_as(CLASS_PAGE, ANNA).run()
-    at.text_input(key="class.code").set_value("ZZZZZZ")
+    at.text_input(key="class.code").set_value("ZZZZZZZZ")
     at.text_input(key="class.nickname").set_value("Anna")
     at.button(key="FormSubmitter:class.join_form-Join").click().run()
     assert not at.exception
-    assert any("no class with the code ZZZZZZ" in e.value for e in at.error)
-    assert classroom.results("ZZZZZZ") == []
+    assert any("no class with the code ZZZZZZZZ" in e.value for e in at.error)
+    assert classroom.results("ZZZZZZZZ") == []

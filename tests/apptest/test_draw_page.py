@@ -169,6 +169,9 @@ def test_new_class_sample_then_view_and_delete(page):
     sample_id = samples.drawings()[0][0]
     page.button(key=f"draw.delete.{sample_id}").click()
     page.run()
+    assert samples.drawing_counts() == {"party hat": 1}  # it asks first
+    page.button(key=f"draw.delete.{sample_id}.yes").click()
+    page.run()
     assert not page.exception
     assert samples.drawing_counts() == {}
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.store import models as store
-from tests.helpers.apptest import app_test
+from tests.helpers.apptest import TEST_OWNER, app_test, app_test_as
 
 
 def conv_version():
@@ -62,8 +62,8 @@ def test_diff_of_two_versions():
     loaded = store.load_model(store.shipped_model_dir("colors"))
     bias = loaded.model.get_layer("logits").bias
     bias.assign(bias.numpy() + 1.0)
-    store.save_version(loaded.model, "colors", "shifted", loaded.metadata)
-    at = app_test("pages/5_Inspect.py").run()
+    store.save_version(loaded.model, "colors", "shifted", {**loaded.metadata, "owner": TEST_OWNER})
+    at = app_test_as("pages/5_Inspect.py").run()  # the version's maker: nobody else sees it
     assert at.selectbox(key="inspect.diff_family").value == "colors"
     assert not at.exception
     diff = next(df.value for df in at.dataframe if "relative_change" in df.value.columns)
@@ -74,10 +74,10 @@ def test_diff_of_two_versions():
 
 def test_a_truncated_version_is_explained_not_crashed():
     loaded = store.load_model(store.shipped_model_dir("colors"))
-    version = store.save_version(loaded.model, "colors", "broken", loaded.metadata)
+    version = store.save_version(loaded.model, "colors", "broken", {**loaded.metadata, "owner": TEST_OWNER})
     shard = version.path / store.SHARD_NAME
     shard.write_bytes(shard.read_bytes()[:100])
-    at = app_test("pages/5_Inspect.py").run()
+    at = app_test_as("pages/5_Inspect.py").run()
     at.selectbox(key="inspect.model").set_value(f"colors · {version.version_id}").run()
     assert not at.exception
     assert any("truncated" in e.value for e in at.error)

@@ -154,9 +154,12 @@ def test_a_run_shows_results_saves_a_version_and_only_this_session_uses_it():
     assert not other.exception
     assert any("shipped model" in c.value for c in other.caption)
     assert session_job(other) is None
-    # The other session sees the version but may not delete it; this session may.
-    assert other.button(key="retrain.delete").disabled
+    # The other identity does not even see the version; this one deletes it, after saying yes.
+    assert not any(b.key == "retrain.delete" for b in other.button)
+    assert any("No saved versions yet" in c.value for c in other.caption)
     at.button(key="retrain.delete").click().run()
+    assert len(store.list_versions("colors")) == 1 and any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="retrain.delete.yes").click().run()
     assert store.list_versions("colors") == []
     assert at.session_state["active.colors"] is None  # deleting the active version goes back to the shipped model
 
@@ -204,12 +207,12 @@ def test_leaving_and_coming_back_finds_the_running_job():
 
 def test_an_unexpected_error_is_one_plain_line_not_a_traceback(monkeypatch):
     """The page boundary (ui.common.guard): a bug below it shows a plain message; the traceback goes to the log."""
-    from core.engine import retrain
+    from core.store import access
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the versions table")
 
-    monkeypatch.setattr(retrain, "versions_table", broken)
+    monkeypatch.setattr(access, "versions", broken)
     at = app_test(PAGE).run()
     assert not at.exception
     assert any("The Retrain page failed unexpectedly (RuntimeError)" in e.value for e in at.error)
@@ -255,7 +258,8 @@ def fresh_colour_version():
     from core.families.colors.config import ColorConfig
 
     model = colors.build_color_model(ColorConfig())  # untrained: it disagrees with the shipped model on many inputs
-    return model, store.save_version(model, "colors", "fresh", {"family": "colors", "class_names": colors.CLASS_NAMES})
+    meta = {"family": "colors", "class_names": colors.CLASS_NAMES, "owner": TEST_OWNER}  # the page's user's version
+    return model, store.save_version(model, "colors", "fresh", meta)
 
 
 def test_two_versions_are_compared_on_the_same_held_out_inputs():
@@ -267,7 +271,7 @@ def test_two_versions_are_compared_on_the_same_held_out_inputs():
     at = app_test(PAGE).run()
     assert any("Train a version first" in c.value for c in at.caption)
     model, version = fresh_colour_version()
-    at = app_test(PAGE).run()
+    at = app_test_as(PAGE).run()
     assert at.selectbox(key="retrain.compare.a.colors").value == str(store.shipped_model_dir("colors"))
     assert at.selectbox(key="retrain.compare.b.colors").value == str(version.path)
     at.button(key="retrain.compare.run.colors").click().run()
@@ -277,7 +281,7 @@ def test_two_versions_are_compared_on_the_same_held_out_inputs():
     ref_b = colors.predict_proba(model, held.x).argmax(axis=1)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accuracy of A (the shipped model)"] == f"{np.mean(ref_a == held.y):.1%}"
-    label_b = f"version {version.version_id} (another session's)"  # saved outside this browser session
+    label_b = f"version {version.version_id}"  # the user's own (saved outside this browser session)
     assert metrics[f"Accuracy of B ({label_b})"] == f"{np.mean(ref_b == held.y):.1%}"
     assert metrics["They disagree on"] == f"{np.mean(ref_a != ref_b):.1%}"
     assert any(f"{int(np.sum(ref_a != ref_b)):,} of {len(held.y):,} inputs" in m.value for m in at.markdown)
@@ -292,7 +296,7 @@ def test_two_versions_are_compared_on_the_same_held_out_inputs():
 
 def test_comparing_a_model_with_itself_is_refused_in_plain_words():
     fresh_colour_version()
-    at = app_test(PAGE).run()
+    at = app_test_as(PAGE).run()
     at.selectbox(key="retrain.compare.b.colors").set_value(str(store.shipped_model_dir("colors")))
     at.button(key="retrain.compare.run.colors").click().run()
     assert not at.exception
@@ -304,7 +308,7 @@ def test_a_version_whose_weights_are_missing_is_refused_in_plain_words():
     _, version = fresh_colour_version()
     for shard in version.path.glob("*.bin"):
         shard.unlink()  # listed (its model.json reads) but it cannot be loaded
-    at = app_test(PAGE).run()
+    at = app_test_as(PAGE).run()
     at.button(key="retrain.compare.run.colors").click().run()
     assert not at.exception
     assert any(e.value.startswith(f"Version {version.version_id}") and "cannot be loaded" in e.value for e in at.error)
@@ -334,8 +338,9 @@ def test_a_shapes_version_with_its_own_class_is_compared_on_the_shared_classes()
     wider.get_layer("dense_out").set_weights(
         [w + rng.normal(0, 0.5, w.shape) for w in wider.get_layer("dense_out").get_weights()]
     )
-    version = store.save_version(wider, "shapes", "heart", {**shipped.metadata, "class_names": [*names, "heart"]})
-    at = app_test(PAGE).run()
+    meta = {**shipped.metadata, "class_names": [*names, "heart"], "owner": TEST_OWNER}
+    version = store.save_version(wider, "shapes", "heart", meta)
+    at = app_test_as(PAGE).run()
     at.radio(key="retrain.family").set_value("shapes").run()
     at.selectbox(key="retrain.compare.b.shapes").set_value(str(version.path))
     at.button(key="retrain.compare.run.shapes").click().run()

@@ -809,7 +809,7 @@ def _teach_train_empty(at):
 # ---- Class page and identity (core/classroom.py, core/identity.py)
 
 
-@case("class-join-code-malformed", "Class page", "join code `NOPE`", "6 letters and digits")
+@case("class-join-code-malformed", "Class page", "join code `NOPE`", "8 letters and digits")
 def _(env):
     from core.store import classroom
 
@@ -820,7 +820,7 @@ def _(env):
 def _(env):
     from core.store import classroom
 
-    return str(classroom.join_class(OWNER, "ZZZZZZ", "Anna"))
+    return str(classroom.join_class(OWNER, "ZZZZZZZZ", "Anna"))
 
 
 @case("class-nickname-taken", "Class page", "a nickname another member already has", "already called")
@@ -838,6 +838,93 @@ def _(env):
 
     info = classroom.open_class("u" + "9" * 20, "x")
     return str(classroom.join_class(OWNER, info.code, "<script>"))
+
+
+# ---- who owns what (core/store/access.py): the teacher's controls, the join limits, other people's work
+
+
+def _class_of_two() -> str:
+    from core.store import access
+
+    code = access.open_class("u" + "9" * 20, "x", max_members=2).code
+    access.join_class("u" + "8" * 20, code, "Sam")
+    return code
+
+
+@case("class-nickname-reserved", "Class page", "nickname `Teacher`", "kept for the class's teacher")
+def _(env):
+    from core.store import access
+
+    return str(access.join_class(OWNER, access.open_class("u" + "9" * 20, "x").code, "Teacher"))
+
+
+@case("class-join-closed", "Class page", "joining a class whose teacher closed joining", "closed this class")
+def _(env):
+    from core.store import access
+
+    code = access.open_class("u" + "9" * 20, "x").code
+    access.set_joining("u" + "9" * 20, code, False)
+    return str(access.join_class(OWNER, code, "Anna"))
+
+
+@case("class-join-full", "Class page", "joining a class at the teacher's member limit (2)", "full (2 members)")
+def _(env):
+    from core.store import access
+
+    return str(access.join_class(OWNER, _class_of_two(), "Anna"))
+
+
+@case("class-join-wrong-codes-identity", "Class page", "a 6th wrong join code in 10 minutes", "from you")
+def _(env):
+    from core.store import access, classroom
+
+    for _ in range(classroom.JOIN_FAILURES_PER_IDENTITY):
+        try:
+            access.join_class(OWNER, "ZZZZZZZZ", "Anna")
+        except classroom.ClassError:
+            pass
+    return str(access.join_class(OWNER, "ZZZZZZZZ", "Anna"))
+
+
+@case("class-join-wrong-codes-address", "Class page", "a 21st wrong join code from one address", "your network")
+def _(env):
+    from core.store import access, classroom
+
+    for i in range(classroom.JOIN_FAILURES_PER_ADDRESS):
+        try:
+            access.join_class(f"u{i:020d}", "ZZZZZZZZ", "Anna", address="10.1.2.3")
+        except classroom.ClassError:
+            pass
+    return str(access.join_class(OWNER, "ZZZZZZZZ", "Anna", address="10.1.2.3"))
+
+
+@case("class-member-limit-out-of-range", "Class page", "a member limit of 1", "member limit must be from 2")
+def _(env):
+    from core.store import access
+
+    return str(access.open_class(OWNER, "x", max_members=1))
+
+
+@case("class-not-the-teacher", "Class page", "a student removing a member", "Only the class's teacher")
+def _(env):
+    from core.store import access
+
+    code = _class_of_two()
+    return str(access.remove_member("u" + "8" * 20, code, "u" + "9" * 20))
+
+
+@case("version-not-yours", "Retrain page", "deleting another person's version", "someone else's")
+def _(env):
+    from core.store import access
+
+    return str(access.delete_version(OWNER, "colors", env.version.version_id))
+
+
+@case("sample-not-yours", "Draw page", "deleting another person's drawing", "someone else's")
+def _(env):
+    from core.store import access
+
+    return str(access.delete_drawing("u" + "7" * 20, samples.drawings()[0][0]))
 
 
 @case(

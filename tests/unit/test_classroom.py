@@ -22,7 +22,7 @@ def test_a_class_has_an_unambiguous_code_and_members_join_with_it():
 
 @pytest.mark.parametrize(
     ("code", "nickname", "words"),
-    [("NOPE", "Ben", "6 letters and digits"), ("ABCDEFG", "Ben", "6 letters"), (None, "Ben", "6 letters")],
+    [("NOPE", "Ben", "8 letters and digits"), ("ABCDEFG", "Ben", "8 letters"), (None, "Ben", "8 letters")],
 )
 def test_bad_codes_are_plain_errors(code, nickname, words):
     with pytest.raises(classroom.ClassError, match=words):
@@ -32,7 +32,7 @@ def test_bad_codes_are_plain_errors(code, nickname, words):
 def test_unknown_codes_and_taken_or_bad_nicknames_are_refused():
     info = classroom.open_class(TEACHER, "x")
     with pytest.raises(classroom.ClassError, match="no class with the code"):
-        classroom.join_class(BEN, "ABCDEF" if info.code != "ABCDEF" else "ABCDEG", "Ben")
+        classroom.join_class(BEN, "ABCDEFGH" if info.code != "ABCDEFGH" else "ABCDEFGJ", "Ben")
     classroom.join_class(ANNA, info.code, "Sam")
     with pytest.raises(classroom.ClassError, match="already called"):
         classroom.join_class(BEN, info.code, "Sam")

@@ -25,10 +25,9 @@ import numpy as np
 from core.engine import seed_spread as engine_spread
 from core.families.teach import data as teach_data
 from core.families.teach.data import BACKGROUND, TeachError
-from core.settings import get_settings
-from core.store import models as store
+from core.store import access
 
-PROJECT_JSON = "project.json"
+PROJECT_JSON = access.TEACH_PROJECT_JSON
 MIN_CLASSES, MAX_CLASSES = 2, 10  # Teachable Machine's minimum; ten keeps the softmax bars and confusion readable
 # Caps as module constants (teachcore added no Settings fields for them): a class of 200 one-second sounds or images
 # trains in well under a minute on a CPU, and 20 projects x 10 classes x 200 samples stays under ~1 GB per owner.
@@ -73,20 +72,12 @@ def check_class_name(name) -> str:
 
 
 def _owner_dir(owner: str) -> Path:
-    base = (get_settings().user_data_dir / "teach").resolve()
-    path = (base / store.check_name(owner, "owner")).resolve()
-    if not path.is_relative_to(base):
-        raise TeachError("That owner would leave the projects folder.")
-    return path
+    return access.teach_dir(owner)  # the store decides which folder is the caller's
 
 
 def project_dir(owner: str, name: str) -> Path:
     """Where a project lives (it may not exist yet); names are checked so nothing escapes the owner's folder."""
-    base = _owner_dir(owner)
-    path = (base / store.check_name(name, "project name")).resolve()
-    if not path.is_relative_to(base):
-        raise TeachError("That project name would leave your projects folder.")
-    return path
+    return access.teach_project_dir(owner, name)
 
 
 def _class_dir(project: Project, class_name: str) -> Path:
@@ -177,10 +168,7 @@ def create_project(owner: str, name: str, kind: str, class_names: list[str]) -> 
 
 def list_projects(owner: str) -> list[str]:
     """The owner's project names, sorted; another owner's projects are never listed."""
-    base = _owner_dir(owner)
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / PROJECT_JSON).is_file())
+    return access.teach_projects(owner)
 
 
 def load_project(owner: str, name: str) -> Project:
@@ -196,10 +184,9 @@ def load_project(owner: str, name: str) -> Project:
 
 
 def delete_project(owner: str, name: str) -> None:
-    path = load_project(owner, name).path
-    trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
-    os.rename(path, trash)  # gone from listings at once; the slow delete follows
-    shutil.rmtree(trash, ignore_errors=True)
+    """Delete one of the owner's projects with its samples (its trained models are versions, deleted apart)."""
+    load_project(owner, name)  # a plain "no project" first
+    access.delete_teach_project(owner, name)
 
 
 # ---------------------------------------------------------------- classes

@@ -1,0 +1,473 @@
+"""Who may see and change whose work: every read and write of versions, Teach projects and models, samples, classes,
+members and runs goes through here with the caller's owner id (core.store.identity). What a person makes is private;
+a member sees what its owner shared with a class they are both in; shipped models are public."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import get_settings
+from core.store import classroom, samples
+from core.store import models as store
+from core.store.topology import StoreError
+
+TEACH_PROJECT_JSON = "project.json"  # what makes a folder under the owner's Teach folder a project
+
+
+class NotYours(StoreError):
+    """Someone else's work (or work that is not there), in plain words; never says whose it is."""
+
+
+def _caller(owner) -> str:
+    """The caller's owner id, checked ('' is refused too: without an identity there is nobody to own anything)."""
+    return store.check_name(owner, "owner")
+
+
+# ---------------------------------------------------------------- versions (retrained models, Teach models, heads)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A saved version as its pages show it: only ever one the caller may see."""
+
+    family: str
+    version_id: str
+    path: str
+    saved_at: str
+    val_accuracy: float | None
+    before_val_accuracy: float | None
+    retrained_from: str
+    classes: int | None
+    mine: bool  # False: a classmate shared it with a class you are both in (you may use it, not delete it)
+    shared_with: str  # the class code it is shared with ("" private)
+    project: str = ""  # a Teach model's project ("" otherwise)
+
+
+def _row(version: store.Version, mine: bool, shared_with: str) -> VersionRow:
+    meta = version.metadata or {}
+    metrics = meta.get("metrics") or {}
+    return VersionRow(
+        family=version.family,
+        version_id=version.version_id,
+        path=str(version.path),
+        saved_at=str(meta.get("saved_at", "")),
+        val_accuracy=metrics.get("val_accuracy", metrics.get("accuracy")),
+        before_val_accuracy=metrics.get("before_val_accuracy"),
+        retrained_from=str(meta.get("retrained_from", "")),
+        classes=len(meta.get("class_names") or []) or None,
+        mine=mine,
+        shared_with=shared_with,
+        project=str(meta.get("project", "")),
+    )
+
+
+class _Sharing:
+    """The family's class shares (one query) and, only when a version is not the caller's own, their classes."""
+
+    def __init__(self, owner: str, family: str):
+        self.owner = owner
+        self.shares = classroom.version_shares(family)
+        self._classes: set[str] | None = None
+
+    def visible(self, version: store.Version) -> VersionRow | None:
+        made_by = str((version.metadata or {}).get("owner") or "")
+        share = self.shares.get(version.version_id)
+        code = share[1] if share is not None and share[0] == made_by else ""
+        if made_by and made_by == self.owner:
+            return _row(version, True, code)
+        if not made_by or not code:
+            return None
+        if self._classes is None:
+            self._classes = classroom.classes_of(self.owner)
+        if code in self._classes and classroom.is_member(made_by, code):  # both are in the class now
+            return _row(version, False, code)
+        return None
+
+
+def versions(owner: str, family: str, models_dir: Path | None = None) -> list[VersionRow]:
+    """The family's versions the caller may see, newest first: their own, then any a classmate shared with a class
+    they are both in."""
+    owner = _caller(owner)
+    listed = store.list_versions(family, models_dir)
+    if not listed:
+        return []
+    sharing = _Sharing(owner, family)
+    return [r for r in map(sharing.visible, listed) if r is not None]
+
+
+def version(owner: str, family: str, version_id: str, models_dir: Path | None = None) -> VersionRow:
+    """One version the caller may see; NotYours for another person's (or a missing) one."""
+    owner = _caller(owner)
+    path = store.version_path(family, version_id, models_dir)
+    try:
+        found = store.Version(family, version_id, path, store.load_metadata(path))
+    except (StoreError, OSError):
+        found = None
+    row = _Sharing(owner, family).visible(found) if found is not None else None
+    if row is None:
+        raise NotYours(f"You have no version {version_id!r} of {family}: it was deleted, or it is someone else's.")
+    return row
+
+
+def delete_version(owner: str, family: str, version_id: str, models_dir: Path | None = None) -> None:
+    """Delete one of the caller's own versions (and its class share); never another person's."""
+    row = version(owner, family, version_id, models_dir)
+    if not row.mine:
+        raise NotYours("A classmate shared that version with your class: only they can delete it.")
+    store.delete_version(family, version_id, models_dir)
+    if row.shared_with:
+        classroom.share_version(family, version_id, owner, "")
+
+
+def zip_version(owner: str, family: str, version_id: str, models_dir: Path | None = None) -> bytes:
+    """model.json + weights of a version the caller may see, as a zip."""
+    return store.zip_model_folder(version(owner, family, version_id, models_dir).path)
+
+
+def share_version(owner: str, family: str, version_id: str, code: str, models_dir: Path | None = None) -> None:
+    """Share one of the caller's versions with a class they are in ('' code: private again)."""
+    row = version(owner, family, version_id, models_dir)
+    if not row.mine:
+        raise NotYours("Only the person who made a version can share it.")
+    if code:
+        my_class(owner, code)  # a member only
+    classroom.share_version(family, version_id, owner, classroom.check_code(code) if code else "")
+
+
+def model_path(owner: str, path: str | Path, models_dir: Path | None = None) -> Path:
+    """`path` when the caller may load it: a version they may see, or a folder that is nobody's work (a shipped or
+    deployment-installed model). A folder under the versions or another person's Teach folder: NotYours."""
+    owner = _caller(owner)
+    resolved = Path(path).resolve()
+    base = Path(models_dir or get_settings().models_dir).resolve()
+    if resolved.is_relative_to(base):
+        parts = resolved.relative_to(base).parts
+        if len(parts) != 2:
+            raise NotYours("That folder is not a saved version.")
+        version(owner, parts[0], parts[1], models_dir)
+        return Path(path)
+    teach = (get_settings().user_data_dir / "teach").resolve()
+    if resolved.is_relative_to(teach) and not resolved.is_relative_to(teach_dir(owner)):
+        raise NotYours("That folder is someone else's work, not a shipped model or one of your versions.")
+    return Path(path)
+
+
+# ---------------------------------------------------------------- Teach projects (folders; core.families.teach.projects)
+
+
+def teach_dir(owner: str) -> Path:
+    """The caller's own Teach folder, <user data>/teach/<owner>: the only one their requests ever reach."""
+    base = (get_settings().user_data_dir / "teach").resolve()
+    path = (base / _caller(owner)).resolve()
+    if not path.is_relative_to(base) or path == base:
+        raise NotYours("That owner would leave the projects folder.")
+    return path
+
+
+def teach_project_dir(owner: str, name: str) -> Path:
+    """Where the caller's project `name` lives (it may not exist yet); nothing escapes their folder."""
+    base = teach_dir(owner)
+    path = (base / store.check_name(name, "project name")).resolve()
+    if not path.is_relative_to(base) or path == base:
+        raise NotYours("That project name would leave your projects folder.")
+    return path
+
+
+def teach_projects(owner: str) -> list[str]:
+    """The caller's project names, sorted; another person's are never listed."""
+    base = teach_dir(owner)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / TEACH_PROJECT_JSON).is_file())
+
+
+def delete_teach_project(owner: str, name: str) -> None:
+    """Delete one of the caller's projects with its samples (its trained models stay, as versions to delete apart)."""
+    path = teach_project_dir(owner, name)
+    if not (path / TEACH_PROJECT_JSON).is_file():
+        raise NotYours(f"You have no project called {name!r}.")
+    trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
+    os.rename(path, trash)  # gone from listings at once; the slow delete follows
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- samples: colour labels and drawings
+
+
+@dataclass(frozen=True)
+class ColorLabel:
+    id: int
+    rgb: tuple[int, int, int]
+    label: str
+    created_at: str
+    shared_with: str  # the class code it is pooled in ("" private)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    id: int
+    image: np.ndarray  # (28, 28) uint8, white strokes on black
+    label: str
+    created_at: str
+    shared_with: str
+
+
+def add_color_label(owner: str, rgb, label: str) -> int:
+    return samples.add_color_label(rgb, label, owner=_caller(owner))
+
+
+def color_labels(owner: str) -> list[ColorLabel]:
+    rows = samples.color_label_rows(owner=_caller(owner))
+    return [ColorLabel(i, (r, g, b), lab, at, code) for i, r, g, b, lab, at, _, code in rows]
+
+
+def color_label_counts(owner: str) -> dict[str, int]:
+    return samples.color_label_counts(owner=_caller(owner))
+
+
+def export_color_csv(owner: str) -> str:
+    return samples.export_color_csv(owner=_caller(owner))
+
+
+def add_drawing(owner: str, image: np.ndarray, label: str) -> int:
+    return samples.add_drawing(image, label, owner=_caller(owner))
+
+
+def drawings(owner: str, label: str | None = None) -> list[Drawing]:
+    rows = samples.drawing_rows(owner=_caller(owner))
+    return [Drawing(i, img, lab, at, code) for i, img, lab, at, _, code in rows if label is None or lab == label]
+
+
+def drawing_counts(owner: str) -> dict[str, int]:
+    return samples.drawing_counts(owner=_caller(owner))
+
+
+def export_drawings_npz(owner: str, label: str | None = None) -> bytes:
+    return samples.export_drawings_npz(label, owner=_caller(owner))
+
+
+def drawings_key(owner: str) -> str:
+    """What the caller's drawings are, in 16 hex digits (ids and labels): a cache of anything built from them is
+    keyed by this and the owner, so it changes when they add, relabel or delete one, and is never another's."""
+    rows = samples.drawing_rows(owner=_caller(owner))
+    digest = hashlib.sha256(repr([(i, lab) for i, _, lab, *_ in rows]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _delete_own_sample(owner: str, kind: str, sample_id: int) -> None:
+    what = "colour label" if kind == "colors" else "drawing"
+    if not samples.delete_sample(kind, int(sample_id), owner=_caller(owner)):
+        raise NotYours(f"You have no {what} #{int(sample_id)}: it was deleted, or it is someone else's.")
+
+
+def delete_color_label(owner: str, label_id: int) -> None:
+    _delete_own_sample(owner, "colors", label_id)
+
+
+def delete_drawing(owner: str, drawing_id: int) -> None:
+    _delete_own_sample(owner, "drawings", drawing_id)
+
+
+# ---------------------------------------------------------------- classes: members, the pool, runs
+
+
+@dataclass(frozen=True)
+class ClassView:
+    """A class as a member sees it."""
+
+    code: str
+    name: str
+    members: int
+    joining: bool  # False: the teacher closed joining
+    max_members: int
+    is_teacher: bool
+    nickname: str  # the caller's
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str  # an owner id (a one-way hash: it lets nobody act as the member)
+    nickname: str
+    joined: str
+    is_teacher: bool
+
+
+@dataclass(frozen=True)
+class PooledSample:
+    kind: str  # "colors" or "drawings"
+    id: int
+    label: str
+    nickname: str  # who shared it ("(left)" once they left)
+    rgb: tuple[int, int, int] | None = None
+    image: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    nickname: str
+    family: str
+    accuracy: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    seconds: float
+    at: str
+
+
+def _view(owner: str, info: classroom.ClassInfo) -> ClassView:
+    nickname = classroom.nickname_of(owner, info.code)
+    return ClassView(
+        info.code, info.name, info.members, info.joining, info.max_members, info.teacher == owner, nickname
+    )
+
+
+def my_class(owner: str, code: str) -> ClassView:
+    """The class `code` as the caller sees it; NotYours unless they are a member."""
+    owner = _caller(owner)
+    info = classroom.class_info(code)
+    if not classroom.is_member(owner, info.code):
+        raise NotYours("You are not a member of that class: join it with its code first.")
+    return _view(owner, info)
+
+
+def _teacher_of(owner: str, code: str) -> ClassView:
+    view = my_class(owner, code)
+    if not view.is_teacher:
+        raise NotYours("Only the class's teacher can do that.")
+    return view
+
+
+def open_class(owner: str, name: str, max_members: int = classroom.DEFAULT_MAX_MEMBERS) -> ClassView:
+    """A new class, the caller its teacher."""
+    owner = _caller(owner)
+    return _view(owner, classroom.open_class(owner, name, max_members=max_members))
+
+
+def _address_key(address: str) -> str:
+    return "address:" + hashlib.sha256(f"mlx-address:{address}".encode()).hexdigest()[:20]  # no address is stored
+
+
+def join_class(owner: str, code: str, nickname: str, address: str = "") -> ClassView:
+    """Join a class (or change one's nickname in it). Wrong codes are counted per identity and per address: past
+    the limit every join is refused for the rest of the window, so codes cannot be guessed."""
+    owner = _caller(owner)
+    keys = [f"owner:{owner}"] + ([_address_key(address)] if address else [])
+    if classroom.join_failures(keys[0]) >= classroom.JOIN_FAILURES_PER_IDENTITY:
+        raise classroom.ClassError(
+            f"Too many wrong join codes from you: wait {classroom.JOIN_WINDOW_S / 60:.0f} minutes, then copy the code "
+            "from the teacher's screen."
+        )
+    if address and classroom.join_failures(keys[1]) >= classroom.JOIN_FAILURES_PER_ADDRESS:
+        raise classroom.ClassError(
+            f"Too many wrong join codes from your network: wait {classroom.JOIN_WINDOW_S / 60:.0f} minutes, then try "
+            "again."
+        )
+    try:
+        info = classroom.class_info(code)
+    except classroom.ClassError:
+        classroom.note_join_failure(keys)
+        raise
+    return _view(owner, classroom.join_class(owner, info.code, nickname))
+
+
+def leave_class(owner: str, code: str) -> None:
+    """Leave: the caller's samples leave the pool; their runs stay in the class's record."""
+    view = my_class(owner, code)
+    samples.unshare_from(owner, view.code)
+    classroom.remove_member(view.code, owner)
+
+
+def class_members(owner: str, code: str) -> list[Member]:
+    view = my_class(owner, code)
+    teacher = classroom.class_info(view.code).teacher
+    return [Member(m["owner"], m["nickname"], m["joined"], m["owner"] == teacher) for m in classroom.members(view.code)]
+
+
+def class_runs(owner: str, code: str, family: str | None = None) -> list[Run]:
+    """Every member's recorded runs, oldest first; members only."""
+    return [Run(**row) for row in classroom.results(my_class(owner, code).code, family)]
+
+
+def record_run(owner: str, code: str, outcome: dict) -> bool:
+    """Send one of the caller's finished runs to their class (once per version); False when sent before."""
+    view = my_class(owner, code)
+    version(owner, str(outcome.get("family", "")), str(outcome.get("version_id", "")))  # theirs, and still there
+    return classroom.record_result(view.code, owner, outcome)
+
+
+def share_samples(owner: str, code: str) -> int:
+    """Pool every colour label and drawing of the caller in a class they are in; returns how many."""
+    return samples.share_with_class(owner, my_class(owner, code).code)
+
+
+def unshare_samples(owner: str, code: str) -> int:
+    return samples.unshare_from(owner, my_class(owner, code).code)
+
+
+def shared_count(owner: str, code: str) -> int:
+    return samples.shared_counts(owner, my_class(owner, code).code)
+
+
+def class_pool(owner: str, code: str, kind: str) -> list[PooledSample]:
+    """The class's pooled colour labels ('colors') or drawings ('drawings'), with who shared each; members only."""
+    view = my_class(owner, code)
+    names = {m["owner"]: m["nickname"] for m in classroom.members(view.code)}
+    if kind == "colors":
+        rows = samples.color_label_rows(class_code=view.code)
+        return [PooledSample(kind, i, lab, names.get(o, "(left)"), rgb=(r, g, b)) for i, r, g, b, lab, _, o, _ in rows]
+    rows = samples.drawing_rows(class_code=view.code)
+    return [PooledSample("drawings", i, lab, names.get(o, "(left)"), image=img) for i, img, lab, _, o, _ in rows]
+
+
+def pool_size(owner: str, code: str, kind: str) -> int:
+    return len(class_pool(owner, code, kind))
+
+
+# ---------------------------------------------------------------- the teacher runs the class
+
+
+def set_joining(owner: str, code: str, open_: bool) -> ClassView:
+    """Close (or reopen) the class to new members; members stay."""
+    view = _teacher_of(owner, code)
+    classroom.set_joining(view.code, open_)
+    return my_class(owner, view.code)
+
+
+def rename_class(owner: str, code: str, name: str) -> ClassView:
+    view = _teacher_of(owner, code)
+    classroom.rename_class(view.code, name)
+    return my_class(owner, view.code)
+
+
+def set_member_cap(owner: str, code: str, cap: int) -> ClassView:
+    view = _teacher_of(owner, code)
+    classroom.set_member_cap(view.code, cap)
+    return my_class(owner, view.code)
+
+
+def remove_member(owner: str, code: str, member_id: str, with_samples: bool = False) -> None:
+    """Remove a member (not the teacher): their samples leave the pool, or are deleted with `with_samples`."""
+    view = _teacher_of(owner, code)
+    if member_id == owner:
+        raise NotYours("The teacher cannot remove themselves: close joining instead, or leave the class.")
+    if not classroom.is_member(member_id, view.code):
+        raise NotYours("That person is not a member of this class (any more).")
+    (samples.delete_shared_by if with_samples else samples.unshare_from)(member_id, view.code)
+    classroom.remove_member(view.code, member_id)
+
+
+def remove_pooled_sample(owner: str, code: str, kind: str, sample_id: int) -> None:
+    """Delete one sample from the class's pool (a mislabelled colour): the teacher only."""
+    view = _teacher_of(owner, code)
+    if kind not in samples.TABLES:
+        raise NotYours(f"There is no kind of sample called {kind!r}.")
+    if not samples.delete_sample(kind, int(sample_id), class_code=view.code):
+        raise NotYours(f"The class's pool has no sample #{int(sample_id)} (any more).")
