@@ -1,6 +1,6 @@
-"""The worker-process side of the training queue (core.jobs): a niced `python -c` child per training, kept warm
+"""The worker-process side of the training queue (core.engine.jobs): a niced `python -c` child per training, kept warm
 for the next job a while, talking to the server over two pipes; and what a work function sees inside it. The queue
-(core.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
+(core.engine.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _forget_models() -> None:
 
 # The worker's command line: put this checkout first on sys.path (whatever the server's working folder), then run.
 _WORKER_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from core.job_workers import _worker_main; "
+    "import sys; sys.path.insert(0, sys.argv[1]); from core.engine.job_workers import _worker_main; "
     "_worker_main(*map(int, sys.argv[2:]))"
 )
 
