@@ -123,7 +123,7 @@ with guard("The Teach page"):
         if job.status == "done" and job.result:
             state.outcomes[project.name] = job.result
         elif job.status != "done":
-            st.warning(job.snapshot()["message"] or f"The training ended: {job.status}.")
+            st.warning(job.snapshot().message or f"The training ended: {job.status}.")
         state.job_project = None
     outcome = state.outcomes.get(project.name)
     if outcome is not None:

@@ -43,6 +43,7 @@ FILE_TIERS: dict[str, str] = {
     "test_inspect.py": "unit",
     "test_inspect_page.py": "apptest",
     "test_jobs.py": "unit",
+    "test_job_snapshots.py": "unit",
     "test_jobs_process.py": "integration",
     "test_maths.py": "unit",
     "test_navigation.py": "apptest",

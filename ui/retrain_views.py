@@ -32,10 +32,10 @@ def _duration(seconds: float) -> str:
 def _curves(snap: dict, family_hint: str = "") -> None:
     left, right = st.columns(2)
     args = dict(
-        epoch_logs=snap["epoch_logs"],
-        batch_logs=snap["batch_logs"],
-        steps_per_epoch=snap["steps_per_epoch"],
-        epochs=snap["epochs"],
+        epoch_logs=snap.epoch_logs,
+        batch_logs=snap.batch_logs,
+        steps_per_epoch=snap.steps_per_epoch,
+        epochs=snap.epochs,
     )
     left.plotly_chart(
         training_figures.training_curves(metric="loss", title="Loss", **args), key=f"retrain.loss{family_hint}"
@@ -57,32 +57,32 @@ def job_panel(queue, session: str, was_active: bool) -> None:
     if not job.active:
         return
     st.subheader("Training now")
-    st.caption(snap["title"])
-    if snap["status"] == "queued":
+    st.caption(snap.title)
+    if snap.status == "queued":
         est = queue.estimate(job)
-        wait = est.get("wait_seconds")
+        wait = est.wait_seconds
         st.info(
-            f"⏳ Waiting in the queue: you are number **{est['position']}**"
+            f"⏳ Waiting in the queue: you are number **{est.position}**"
             + (f", your turn in about **{_duration(wait)}**" if wait is not None else "")
-            + f". This server trains {est['limit']} model(s) at once here ({est['running']} running, "
-            f"{est['waiting']} waiting); the wait is estimated from how long recent trainings took."
+            + f". This server trains {est.limit} model(s) at once here ({est.running} running, "
+            f"{est.waiting} waiting); the wait is estimated from how long recent trainings took."
         )
-    elif snap["epochs"] == 0:
+    elif snap.epochs == 0:
         st.info(
             "Starting the training process and preparing the data… (a few seconds; generated drawings take longer "
             "the first time)"
         )
     else:
-        epoch = min(snap["epochs"], snap["steps_done"] // max(1, snap["steps_per_epoch"]) + 1)
-        done = snap["progress"] >= 1.0
+        epoch = min(snap.epochs, snap.steps_done // max(1, snap.steps_per_epoch) + 1)
+        done = snap.progress >= 1.0
         st.progress(
-            snap["progress"],
+            snap.progress,
             text="Trained: scoring the new and the old model on the validation data, then saving the version…"
             if done
-            else f"Epoch {epoch} of {snap['epochs']} · {snap['progress']:.0%} · {_eta(snap['eta_seconds'])}",
+            else f"Epoch {epoch} of {snap.epochs} · {snap.progress:.0%} · {_eta(snap.eta_seconds)}",
         )
         _curves(snap, ".live")
-    if snap["cancel_requested"]:
+    if snap.cancel_requested:
         st.warning("Cancelling… (the current batch finishes first)")
     elif st.button("Cancel training", key="retrain.cancel", type="secondary"):
         queue.cancel(session)
@@ -174,19 +174,19 @@ def results(job) -> None:
     snap = job.snapshot()
     outcome = job.result
     st.subheader("Last run")
-    st.caption(snap["title"])
-    if snap["status"] == "diverged":
-        st.error(f"📉 Training diverged. {snap['message']}")
-    elif snap["status"] == "cancelled":
-        st.warning(snap["message"] or "Training was cancelled. Nothing was saved.")
-    elif snap["status"] == "failed":
-        st.error(snap["message"])
-    for note in snap["notes"] + ((outcome or {}).get("notes") or []):
+    st.caption(snap.title)
+    if snap.status == "diverged":
+        st.error(f"📉 Training diverged. {snap.message}")
+    elif snap.status == "cancelled":
+        st.warning(snap.message or "Training was cancelled. Nothing was saved.")
+    elif snap.status == "failed":
+        st.error(snap.message)
+    for note in [*snap.notes, *((outcome or {}).get("notes") or [])]:
         st.info(note)
-    curve = snap.get("curve")
-    if snap["status"] == "diverged" and curve and curve.get("divergence"):
+    curve = snap.curve
+    if snap.status == "diverged" and curve and curve.get("divergence"):
         _divergence(curve, job.id)
-    elif snap["epoch_logs"] or snap["batch_logs"]:
+    elif snap.epoch_logs or snap.batch_logs:
         _curves(snap)
     if outcome is None:
         return

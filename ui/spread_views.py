@@ -40,14 +40,14 @@ def _status(queue, key: str, family: str, was_running: bool) -> None:
     if was_running and not job.active:
         st.rerun()  # finished: redraw the section once, without the poller
     if job.active:
-        runs = snap["epochs"] or 0
-        st.progress(snap["progress"], text=f"{snap['title']} · run {min(snap['steps_done'] + 1, runs)} of {runs}")
+        runs = snap.epochs or 0
+        st.progress(snap.progress, text=f"{snap.title} · run {min(snap.steps_done + 1, runs)} of {runs}")
         if st.button("Cancel the runs", key="retrain.spread.cancel"):
             queue.cancel(key)
             st.rerun(scope="fragment")
         return
-    if snap["status"] in ("failed", "cancelled"):
-        (st.error if snap["status"] == "failed" else st.warning)(snap["message"])
+    if snap.status in ("failed", "cancelled"):
+        (st.error if snap.status == "failed" else st.warning)(snap.message)
         return
     result = job.result or {}
     if result.get("family") != family:

@@ -332,14 +332,14 @@ def experiment_panel(state: TeachState, project, was_active: bool) -> None:
     if was_active and not job.active:
         st.rerun()  # finished: the whole page once more, with the plot
     if job.active:
-        done = snap["steps_done"] // max(1, snap["steps_per_epoch"])
-        st.progress(snap["progress"], text=f"{snap['title']}: step {done} of {snap['epochs'] or '…'}")
+        done = snap.steps_done // max(1, snap.steps_per_epoch)
+        st.progress(snap.progress, text=f"{snap.title}: step {done} of {snap.epochs or '…'}")
         if st.button("Cancel the experiment", key="teach.experiment.cancel"):
             jobs.QUEUE.cancel(state.experiment_queue_id)
             st.rerun(scope="fragment")
         return
-    if snap["status"] == "done" and job.result:
+    if snap.status == "done" and job.result:
         state.experiments[f"{project.name}.{job.result['which']}"] = job.result
-    elif snap["status"] != "done":
-        st.warning(snap["message"] or f"The experiment ended: {snap['status']}.")
+    elif snap.status != "done":
+        st.warning(snap.message or f"The experiment ended: {snap.status}.")
     state.experiments.pop(f"{project.name}.pending", None)
