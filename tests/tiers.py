@@ -42,6 +42,7 @@ FILE_TIERS: dict[str, str] = {
     "test_fuzz.py": "unit",
     "test_inspect.py": "unit",
     "test_inspect_page.py": "apptest",
+    "test_job_panel.py": "apptest",
     "test_jobs.py": "unit",
     "test_job_snapshots.py": "unit",
     "test_jobs_process.py": "integration",
