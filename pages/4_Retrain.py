@@ -15,6 +15,7 @@ from ui import retrain_views as views
 from ui import spread_views
 from ui.common import DEMO_SEED, demo_mode, guard, page_header
 from ui.identity import owner
+from ui.job_panel import job_panel
 from ui.models import active_label, active_path
 
 page_header(
@@ -35,7 +36,7 @@ with guard("The Retrain page"):
     settings = get_settings()
     demo = demo_mode()
 
-    current = QUEUE.job_for(SESSION)
+    current = QUEUE.snapshot(SESSION)  # the session's job as this run draws the page (a frozen copy)
     running = current is not None and current.active
 
     # ---------------------------------------------------------------- setup
@@ -197,11 +198,8 @@ with guard("The Retrain page"):
                 )
         # Locked while this user's training runs (the queue also refuses a second one, e.g. from another tab).
         submitted = st.form_submit_button("Start training", type="primary", disabled=running)
-    # Progress and Cancel right under the button: the training's own panel, polled while it runs.
-    # Polled once a second while it trains, every 3 s while it only waits in the queue (30 waiting panels would
-    # otherwise cost the server ~0.6 s of CPU per second: bench --only class).
-    poll = (3.0 if current.status == "queued" else 1.0) if running else None
-    st.fragment(run_every=poll)(views.job_panel)(QUEUE, SESSION, running)
+    # Queue place, progress and Cancel right under the button (or how the last run ended): polled while it is active.
+    job_panel(QUEUE, SESSION, current, views.TRAINING_PANEL)
 
     if submitted:
         try:
@@ -240,7 +238,7 @@ with guard("The Retrain page"):
 
     # ---------------------------------------------------------------- results, versions, comparison
 
-    last = QUEUE.job_for(SESSION)
+    last = QUEUE.snapshot(SESSION)
     if last is not None and not last.active:
         views.results(last)
         views.send_to_class(last, CLASS_CODE, SESSION)

@@ -8,10 +8,10 @@ from core.families.teach import job as teach
 from core.families.teach import projects as teach_store
 from core.families.teach.data import BACKGROUND, KINDS, TeachError
 from core.families.teach.model import TeachConfig
-from ui import retrain_views
 from ui import teach_views as views
 from ui.common import guard, page_header
 from ui.identity import owner
+from ui.job_panel import job_panel
 from ui.state import page_state
 
 page_header(
@@ -83,7 +83,7 @@ with guard("The Teach page"):
 
     # ---------------------------------------------------------------- 3. training
     st.subheader("3 · Train")
-    job = QUEUE.job_for(state.queue_id)
+    job = QUEUE.snapshot(state.queue_id)  # the session's training as this run draws the page (a frozen copy)
     running = job is not None and job.active
     defaults = TeachConfig()
     with st.form("teach.train"):
@@ -117,13 +117,13 @@ with guard("The Teach page"):
             st.rerun()
         except ValueError as exc:
             st.error(str(exc))
-    # Progress, live curves and Cancel right under the button; polled only while a training runs.
-    st.fragment(run_every=1.0 if running else None)(retrain_views.job_panel)(QUEUE, state.queue_id, running)
-    if job is not None and not job.active and state.job_project == project.name:
+    # Queue place, progress, live curves and Cancel right under the button; polled while the training is active.
+    # How a failed or cancelled training ended is said once, under the project that started it.
+    this_project = state.job_project == project.name
+    job_panel(QUEUE, state.queue_id, job, views.TRAINING_PANEL, show_ended=this_project)
+    if job is not None and not job.active and this_project:
         if job.status == "done" and job.result:
             state.outcomes[project.name] = job.result
-        elif job.status != "done":
-            st.warning(job.snapshot()["message"] or f"The training ended: {job.status}.")
         state.job_project = None
     outcome = state.outcomes.get(project.name)
     if outcome is not None:
@@ -139,7 +139,7 @@ with guard("The Teach page"):
         "Each one trains several new models on this project's samples and measures them on the same held-out ones. "
         "They run in the background, one training after another."
     )
-    exp_job = QUEUE.job_for(state.experiment_queue_id)
+    exp_job = QUEUE.snapshot(state.experiment_queue_id)
     exp_running = exp_job is not None and exp_job.active
     c1, c2, c3 = st.columns(3)
     exp_epochs = c1.number_input("Epochs per training", 1, 200, 20, key="teach.exp.epochs", disabled=exp_running)
@@ -151,7 +151,7 @@ with guard("The Teach page"):
                 st.rerun()
             except ValueError as exc:
                 st.error(str(exc))
-    st.fragment(run_every=1.0 if exp_running else None)(views.experiment_panel)(state, project, exp_running)
+    views.experiment_panel(state, project, QUEUE, exp_job)
     for which in views.EXPERIMENT_TEXT:
         result = state.experiments.get(f"{project.name}.{which}")
         if result is not None:

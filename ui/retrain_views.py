@@ -1,5 +1,5 @@
-"""The Retrain studio's self-contained views: the live training panel, the last run's results (with the
-divergence view), the versions list and the comparison of two versions. Used by pages/4_Retrain.py."""
+"""The Retrain studio's self-contained views: the words of its job panel (ui.job_panel), the last run's results
+(with the divergence view), the versions list and the comparison of two versions. Used by pages/4_Retrain.py."""
 
 import numpy as np
 import streamlit as st
@@ -7,6 +7,7 @@ import streamlit as st
 from core.engine import compare
 from core.engine import fit as model_fit
 from core.engine import registry as families
+from core.engine.jobs import JobSnapshot
 from core.families.colors import model as colors_core
 from core.families.text import model as text_core
 from core.figures import common as common_figures
@@ -15,79 +16,16 @@ from core.store import access, classroom, samples, topology
 from core.store import models as store
 from ui.common import guarded
 from ui.confirm import confirm_delete
+from ui.job_panel import PanelText, training_curves
 from ui.models import active_label, active_path, load_model_folder, set_active
 
-
-def _eta(seconds) -> str:
-    if seconds is None:
-        return "estimating…"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d} left"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
-def _curves(snap: dict, family_hint: str = "") -> None:
-    left, right = st.columns(2)
-    args = dict(
-        epoch_logs=snap["epoch_logs"],
-        batch_logs=snap["batch_logs"],
-        steps_per_epoch=snap["steps_per_epoch"],
-        epochs=snap["epochs"],
-    )
-    left.plotly_chart(
-        training_figures.training_curves(metric="loss", title="Loss", **args), key=f"retrain.loss{family_hint}"
-    )
-    right.plotly_chart(
-        training_figures.training_curves(metric="accuracy", title="Accuracy", **args), key=f"retrain.acc{family_hint}"
-    )
-
-
-@guarded("The training panel")
-def job_panel(queue, session: str, was_active: bool) -> None:
-    """The job of this session while it runs: queue place, progress, live curves, cancel (a polled fragment)."""
-    job = queue.job_for(session)
-    if job is None:
-        return
-    snap = job.snapshot()
-    if was_active and not job.active:
-        st.rerun()  # finished: redraw the whole page once, with the results and without the poller
-    if not job.active:
-        return
-    st.subheader("Training now")
-    st.caption(snap["title"])
-    if snap["status"] == "queued":
-        est = queue.estimate(job)
-        wait = est.get("wait_seconds")
-        st.info(
-            f"⏳ Waiting in the queue: you are number **{est['position']}**"
-            + (f", your turn in about **{_duration(wait)}**" if wait is not None else "")
-            + f". This server trains {est['limit']} model(s) at once here ({est['running']} running, "
-            f"{est['waiting']} waiting); the wait is estimated from how long recent trainings took."
-        )
-    elif snap["epochs"] == 0:
-        st.info(
-            "Starting the training process and preparing the data… (a few seconds; generated drawings take longer "
-            "the first time)"
-        )
-    else:
-        epoch = min(snap["epochs"], snap["steps_done"] // max(1, snap["steps_per_epoch"]) + 1)
-        done = snap["progress"] >= 1.0
-        st.progress(
-            snap["progress"],
-            text="Trained: scoring the new and the old model on the validation data, then saving the version…"
-            if done
-            else f"Epoch {epoch} of {snap['epochs']} · {snap['progress']:.0%} · {_eta(snap['eta_seconds'])}",
-        )
-        _curves(snap, ".live")
-    if snap["cancel_requested"]:
-        st.warning("Cancelling… (the current batch finishes first)")
-    elif st.button("Cancel training", key="retrain.cancel", type="secondary"):
-        queue.cancel(session)
-        st.rerun(scope="fragment")
+TRAINING_PANEL = PanelText(
+    key="retrain",
+    name="The training",
+    heading="Training now",
+    finishing="Trained: scoring the new and the old model on the validation data, then saving the version…",
+    curves=True,
+)
 
 
 def _sample_view(outcome: dict) -> str:
@@ -170,25 +108,20 @@ def _divergence(curve: dict, job_id: str) -> None:
         )
 
 
-def results(job) -> None:
-    """The last finished run: its status, curves or divergence, scores, per-class bars and confusion matrix."""
-    snap = job.snapshot()
-    outcome = job.result
+def results(snap: JobSnapshot) -> None:
+    """The last finished run: its curves or divergence, scores, per-class bars and confusion matrix (how it ended,
+    when not well, is said by its job panel: ui.job_panel)."""
+    outcome = snap.result
+    job_id = snap.id
     st.subheader("Last run")
-    st.caption(snap["title"])
-    if snap["status"] == "diverged":
-        st.error(f"📉 Training diverged. {snap['message']}")
-    elif snap["status"] == "cancelled":
-        st.warning(snap["message"] or "Training was cancelled. Nothing was saved.")
-    elif snap["status"] == "failed":
-        st.error(snap["message"])
-    for note in snap["notes"] + ((outcome or {}).get("notes") or []):
+    st.caption(snap.title)
+    for note in [*snap.notes, *((outcome or {}).get("notes") or [])]:
         st.info(note)
-    curve = snap.get("curve")
-    if snap["status"] == "diverged" and curve and curve.get("divergence"):
-        _divergence(curve, job.id)
-    elif snap["epoch_logs"] or snap["batch_logs"]:
-        _curves(snap)
+    curve = snap.curve
+    if snap.status == "diverged" and curve and curve.get("divergence"):
+        _divergence(curve, job_id)
+    elif snap.epoch_logs or snap.batch_logs:
+        training_curves(snap, "retrain")
     if outcome is None:
         return
     st.success(
@@ -206,14 +139,14 @@ def results(job) -> None:
         )
     m3.metric("Balanced accuracy", f"{after['balanced_accuracy']:.1%}")
     family = outcome["family"]
-    if st.button("Use this version on every page (for you only)", key=f"retrain.use.{job.id}", type="primary"):
+    if st.button("Use this version on every page (for you only)", key=f"retrain.use.{job_id}", type="primary"):
         set_active(family, outcome["version_path"])
         st.toast(f"The {family} pages now use {outcome['version_id']}.")
         st.rerun()
     labels = outcome["class_names"]
     st.plotly_chart(
         training_figures.before_after_bars(after["per_class"], before["per_class"] if before else None),
-        key=f"retrain.perclass.{job.id}",
+        key=f"retrain.perclass.{job_id}",
     )
     left, right = st.columns([3, 2])
     with left:
@@ -221,8 +154,8 @@ def results(job) -> None:
             training_figures.clickable_confusion(
                 after["confusion"], labels, "Confusion matrix (validation): click a cell"
             ),
-            key=f"retrain.confusion.{job.id}",
-            on_select=lambda: _from_chart(job.id, labels),
+            key=f"retrain.confusion.{job_id}",
+            on_select=lambda: _from_chart(job_id, labels),
             selection_mode="points",
         )
     with right:
@@ -234,7 +167,7 @@ def results(job) -> None:
         if not cells:
             st.success("No validation sample was misclassified.")
             return
-        key = f"retrain.cell.{job.id}"
+        key = f"retrain.cell.{job_id}"
         if st.session_state.get(key) not in cells:
             st.session_state[key] = cells[0]
         cell = st.selectbox(
@@ -498,12 +431,12 @@ def class_pool_size(class_code: str, kind: str, owner: str) -> int:
 
 
 @guarded("Sending the run to your class")
-def send_to_class(job, class_code: str, owner: str) -> None:
+def send_to_class(snap: JobSnapshot, class_code: str, owner: str) -> None:
     """A finished run of a class member joins the class's side-by-side results (once: the store keys it by version)."""
-    if not class_code or job.result is None or not job.result.get("version_id"):
+    if not class_code or snap.result is None or not snap.result.get("version_id"):
         return
     try:
-        new = access.record_run(owner, class_code, job.result)
+        new = access.record_run(owner, class_code, snap.result)
     except (classroom.ClassError, topology.StoreError):
         return  # left the class since (or deleted the version): the run stays yours only
     st.caption(("Sent to" if new else "In") + " your class's results: see them side by side on the Class page.")

@@ -6,12 +6,17 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine import seed_spread
+from core.engine.jobs import JobQueue
 from core.families.teach import figures as teach_figures
 from ui.common import guarded
+from ui.job_panel import PanelText, job_panel
+
+SPREAD_PANEL = PanelText(key="retrain.spread", name="The runs", cancel="Cancel the runs", unit="Run")
 
 
 @guarded("The run-to-run section")
-def spread_panel(family: str, label: str, owner: str, queue) -> None:
+def spread_panel(family: str, label: str, owner: str, queue: JobQueue) -> None:
+    """The section: how many runs, the button that queues them, their job panel, and the spread once done."""
     st.subheader("Run to run: the same training, different seeds")
     st.caption(
         f"Train the {label.lower()} model's quick recipe several times, changing only the random seed (the start "
@@ -19,8 +24,8 @@ def spread_panel(family: str, label: str, owner: str, queue) -> None:
         "luck of one run."
     )
     key = f"spread-{owner}"
-    job = queue.job_for(key)
-    running = job is not None and job.active
+    seen = queue.snapshot(key)
+    running = seen is not None and seen.active
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     n = left.number_input("Runs", 2, seed_spread.MAX_RUNS, 5, key=f"retrain.spread_n.{family}", disabled=running)
     if right.button(f"Train {int(n)} times", key=f"retrain.spread.{family}", disabled=running):
@@ -29,27 +34,13 @@ def spread_panel(family: str, label: str, owner: str, queue) -> None:
             st.rerun()
         except ValueError as exc:
             st.error(str(exc))
-    st.fragment(run_every=1.0 if running else None)(_status)(queue, key, family, running)
+    job_panel(queue, key, seen, SPREAD_PANEL)
+    if seen is not None and seen.status == "done":
+        _spread(seen.result or {}, family)
 
 
-def _status(queue, key: str, family: str, was_running: bool) -> None:
-    job = queue.job_for(key)
-    if job is None:
-        return
-    snap = job.snapshot()
-    if was_running and not job.active:
-        st.rerun()  # finished: redraw the section once, without the poller
-    if job.active:
-        runs = snap["epochs"] or 0
-        st.progress(snap["progress"], text=f"{snap['title']} · run {min(snap['steps_done'] + 1, runs)} of {runs}")
-        if st.button("Cancel the runs", key="retrain.spread.cancel"):
-            queue.cancel(key)
-            st.rerun(scope="fragment")
-        return
-    if snap["status"] in ("failed", "cancelled"):
-        (st.error if snap["status"] == "failed" else st.warning)(snap["message"])
-        return
-    result = job.result or {}
+def _spread(result: dict, family: str) -> None:
+    """The finished runs' accuracies as a plot and one sentence (only under the family they trained)."""
     if result.get("family") != family:
         return
     r = result["recipe"]

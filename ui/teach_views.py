@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.engine.jobs import JobQueue, JobSnapshot
 from core.families.teach import data as teach_data
 from core.families.teach import figures as teach_fig
 from core.families.teach import projects as teach_store
@@ -20,11 +21,19 @@ from core.store import export
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guarded
 from ui.inspect_views import inspect_state
+from ui.job_panel import PanelText, job_panel
 from ui.models import load_model_folder
 
 SHOWN_PER_CLASS = 24  # newest samples drawn per class; the count says how many there are in all
 CANVAS_PX = 280
 IMAGE_TYPES = ["png", "jpg", "jpeg"]
+TRAINING_PANEL = PanelText(
+    key="teach",
+    name="The training",
+    finishing="Trained: scoring the model on the held-out samples, then saving the version…",
+    curves=True,
+)
+EXPERIMENT_PANEL = PanelText(key="teach.experiment", name="The experiment", cancel="Cancel the experiment", unit="Step")
 
 
 @dataclass
@@ -322,26 +331,15 @@ def export_buttons(outcome: dict, project_name: str) -> None:
 
 
 @guarded("The experiment")
-def experiment_panel(state: TeachState, project, was_active: bool) -> None:
-    """The session's experiment job: progress and cancel while it runs (a polled fragment), its plot once done."""
-    from core.engine import jobs
-
-    job = jobs.QUEUE.job_for(state.experiment_queue_id)
+def experiment_panel(state: TeachState, project, queue: JobQueue, seen: JobSnapshot | None) -> None:
+    """The session's experiment job for this project: its job panel (queue place, progress, Cancel, how it ended),
+    then, once it is done, its result kept for the plot. Drawn for the project that started it only."""
     pending = state.experiments.get(f"{project.name}.pending")
-    if job is None or pending is None or pending["job"] != job.id:
+    if seen is None or pending is None or pending["job"] != seen.id:
         return
-    snap = job.snapshot()
-    if was_active and not job.active:
-        st.rerun()  # finished: the whole page once more, with the plot
-    if job.active:
-        done = snap["steps_done"] // max(1, snap["steps_per_epoch"])
-        st.progress(snap["progress"], text=f"{snap['title']}: step {done} of {snap['epochs'] or '…'}")
-        if st.button("Cancel the experiment", key="teach.experiment.cancel"):
-            jobs.QUEUE.cancel(state.experiment_queue_id)
-            st.rerun(scope="fragment")
+    job_panel(queue, state.experiment_queue_id, seen, EXPERIMENT_PANEL)
+    if seen.active:
         return
-    if snap["status"] == "done" and job.result:
-        state.experiments[f"{project.name}.{job.result['which']}"] = job.result
-    elif snap["status"] != "done":
-        st.warning(snap["message"] or f"The experiment ended: {snap['status']}.")
-    state.experiments.pop(f"{project.name}.pending", None)
+    if seen.status == "done" and seen.result:
+        state.experiments[f"{project.name}.{seen.result['which']}"] = seen.result
+    state.experiments.pop(f"{project.name}.pending", None)  # said once: the panel's line for a failed or cancelled one

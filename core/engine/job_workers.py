@@ -1,6 +1,6 @@
-"""The worker-process side of the training queue (core.jobs): a niced `python -c` child per training, kept warm
+"""The worker-process side of the training queue (core.engine.jobs): a niced `python -c` child per training, kept warm
 for the next job a while, talking to the server over two pipes; and what a work function sees inside it. The queue
-(core.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
+(core.engine.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
 from core.settings import ENV_PREFIX, REPO_ROOT, get_settings
 
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled", "diverged")
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "diverged"]  # a plain string across the pipes
+ACTIVE: tuple[JobStatus, ...] = ("queued", "running")
+FINISHED: tuple[JobStatus, ...] = ("done", "failed", "cancelled", "diverged")
 CANCEL_GRACE_SECONDS = 30.0  # a worker process that has not honoured a cancel by then is terminated
 POLL_SECONDS = 0.2  # how often the parent thread looks for a cancel while no report arrives
 # A worker process that finished a job waits this long for the next one before it exits. Importing TensorFlow is

@@ -1,7 +1,8 @@
 """Background training jobs: as many at once as the machine's cores and memory allow (later ones wait in a
 first-come queue, with a wait estimated from measured durations), each in a low-priority worker process (kept warm
 for the next job a while) or a server thread, with progress, an ETA, cancel and results. Jobs are keyed by a user's
-identity, so a person can leave the page and come back. No UI here: pages read `Job.snapshot()` and `estimate()`."""
+identity, so a person can leave the page and come back. No UI here: pages read typed, frozen copies
+(`JobQueue.snapshot()` -> JobSnapshot, with a QueueEstimate while the job waits)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any
 
@@ -23,6 +24,7 @@ import psutil
 
 from core.engine.job_workers import (
     ACTIVE,
+    JobStatus,
     _check_status,
     _Reporting,
     _rss_mb,
@@ -55,6 +57,57 @@ def _copy_curve(curve: dict | None) -> dict | None:
     }
 
 
+@dataclass(frozen=True)
+class QueueEstimate:
+    """Where a job stands in the queue at one moment (`JobQueue.estimate`): plain numbers, JSON-friendly."""
+
+    position: int = 0  # 1 for the next job to start, 2 for the one after, ...; 0 when the job is not waiting
+    wait_seconds: float | None = 0.0  # until it starts: 0 once it runs; None while a duration it needs is unmeasured
+    remaining_seconds: float | None = None  # once it runs (None: unknown yet); 0 once it has finished
+    running: int = 0  # the queue's jobs running now...
+    waiting: int = 0  # ...waiting now...
+    limit: int = 1  # ...and how many may run at once
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """One job as a view sees it at one moment: copied under the job's lock, so it never changes afterwards.
+
+    Every field but `result` holds plain values (str, int, float, None, tuples, dicts of those): JSON-friendly.
+    `result` is the work function's return value as it is (e.g. a retrain outcome), None until the job is done."""
+
+    id: str
+    title: str
+    kind: str
+    status: JobStatus
+    message: str  # why it ended when it failed, was cancelled or diverged ("" otherwise)
+    epochs: int  # 0 until the work has declared its amount (`Job.plan`)
+    steps_per_epoch: int
+    steps_done: int
+    progress: float  # 0..1
+    eta_seconds: float | None  # seconds left from the pace so far; None before the first report or when not running
+    elapsed_seconds: float
+    epoch_logs: tuple[dict, ...]  # one dict per finished epoch: {"epoch": 1, "loss": ...}
+    batch_logs: tuple[dict, ...]  # every reported batch: {"step": 40, "epoch": 1, "loss": ...}
+    cancel_requested: bool
+    notes: tuple[str, ...]  # things worth telling the user, e.g. that text was cut
+    curve: dict | None  # a diverged run's loss up to the divergence
+    result: Any = None
+    estimate: QueueEstimate | None = None  # filled by `JobQueue.snapshot` while the job waits in the queue
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE
+
+    @property
+    def epoch(self) -> int:
+        """The epoch under way (1-based; the last one once all are done); 0 before the work declared its amount."""
+        if not self.epochs:
+            return 0
+        return min(self.epochs, self.steps_done // max(1, self.steps_per_epoch) + 1)
+
+
 @dataclass
 class Job(_Reporting):
     """One training job. The worker writes to it; the page reads `snapshot()`; `cancel()` may come from anywhere."""
@@ -64,7 +117,7 @@ class Job(_Reporting):
     kind: str = ""  # jobs of one kind take about as long as each other: the queue's wait estimate goes by it
     owner: str = ""  # whose job: one active job per owner, whatever its key
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    status: str = "queued"
+    status: JobStatus = "queued"
     message: str = ""
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -140,27 +193,29 @@ class Job(_Reporting):
         total = self.epochs * self.steps_per_epoch
         return max(0.0, elapsed / self.steps_done * (total - self.steps_done))
 
-    def snapshot(self) -> dict:
-        """A consistent copy of everything a view needs (the lists are copied under the lock)."""
+    def snapshot(self) -> JobSnapshot:
+        """A consistent, frozen copy of everything a view needs (the logs and the curve are copied under the lock)."""
         with self._lock:
-            return {
-                "id": self.id,
-                "title": self.title,
-                "kind": self.kind,
-                "status": self.status,
-                "message": self.message,
-                "epochs": self.epochs,
-                "steps_per_epoch": self.steps_per_epoch,
-                "steps_done": self.steps_done,
-                "progress": self.progress(),
-                "eta_seconds": self.eta_seconds(),
-                "elapsed_seconds": (self.finished or time.time()) - (self.started or time.time()),
-                "epoch_logs": list(self.epoch_logs),
-                "batch_logs": list(self.batch_logs),
-                "cancel_requested": self.cancel_requested,
-                "notes": list(self.notes),
-                "curve": _copy_curve(self.curve),
-            }
+            return JobSnapshot(
+                id=self.id,
+                title=self.title,
+                kind=self.kind,
+                status=self.status,
+                message=self.message,
+                epochs=self.epochs,
+                steps_per_epoch=self.steps_per_epoch,
+                steps_done=self.steps_done,
+                progress=self.progress(),
+                eta_seconds=self.eta_seconds(),
+                elapsed_seconds=(self.finished or time.time()) - (self.started or time.time()),
+                # A log record is never changed once appended: sharing the records is safe, and cheap at every poll.
+                epoch_logs=tuple(self.epoch_logs),
+                batch_logs=tuple(self.batch_logs),
+                cancel_requested=self.cancel_requested,
+                notes=tuple(self.notes),
+                curve=_copy_curve(self.curve),
+                result=self.result,
+            )
 
 
 def default_kind(title: str) -> str:
@@ -339,8 +394,8 @@ class JobQueue:
         known = [g for g in guesses if g is not None]
         return max(0.0, *known) if known else None
 
-    def estimate(self, job: Job) -> dict:
-        """Where `job` stands: `position` (as `position()`), `wait_seconds` until it starts (0 once it runs; None
+    def estimate(self, job: Job) -> QueueEstimate:
+        """Where `job` stands: its `position` (as `position()`), `wait_seconds` until it starts (0 once it runs; None
         while a duration it depends on has never been measured), `remaining_seconds` once it runs, and the queue's
         `running`, `waiting` and `limit`. Assumes the jobs ahead take their kind's typical time."""
         with self._cond:
@@ -348,20 +403,28 @@ class JobQueue:
             running = list(self._running.values())
             ahead = self._waiting[: self._waiting.index(job)] if job in self._waiting else None
             waiting = len(self._waiting)
-        out = {"position": 0, "wait_seconds": 0.0, "remaining_seconds": None, "running": len(running)}
-        out.update(waiting=waiting, limit=limit)
+        queue = QueueEstimate(running=len(running), waiting=waiting, limit=limit)
         if job.status == "running":
-            out["remaining_seconds"] = self._remaining(job, now)
-        elif not job.active:
-            out["remaining_seconds"] = 0.0
-        elif ahead is not None:
-            # Slots free up as running jobs end; with more running than the limit (it fell), the extra ones must
-            # end before anyone starts, so only the last `limit` of them to end open a slot.
-            ends = sorted((self._remaining(j, now) for j in running), key=lambda t: math.inf if t is None else t)
-            slots = ends[max(0, len(ends) - limit) :] + [0.0] * max(0, limit - len(ends))
-            out["position"] = len(ahead) + 1
-            out["wait_seconds"] = estimate_wait(slots, [self.typical_seconds(j.kind) for j in ahead])
-        return out
+            return replace(queue, remaining_seconds=self._remaining(job, now))
+        if not job.active:
+            return replace(queue, remaining_seconds=0.0)
+        if ahead is None:
+            return queue
+        # Slots free up as running jobs end; with more running than the limit (it fell), the extra ones must
+        # end before anyone starts, so only the last `limit` of them to end open a slot.
+        ends = sorted((self._remaining(j, now) for j in running), key=lambda t: math.inf if t is None else t)
+        slots = ends[max(0, len(ends) - limit) :] + [0.0] * max(0, limit - len(ends))
+        wait = estimate_wait(slots, [self.typical_seconds(j.kind) for j in ahead])
+        return replace(queue, position=len(ahead) + 1, wait_seconds=wait)
+
+    def snapshot(self, session_id: str) -> JobSnapshot | None:
+        """The session's latest job as a view sees it (None: no job, or forgotten); while it waits in the queue, with
+        its `estimate` (only then: an estimate reads the memory limit, and a running job's panel does not need it)."""
+        job = self.job_for(session_id)
+        if job is None:
+            return None
+        snap = job.snapshot()
+        return replace(snap, estimate=self.estimate(job)) if snap.status == "queued" else snap
 
     def _forget_old(self) -> None:
         cutoff = self._clock() - KEEP_FINISHED_SECONDS

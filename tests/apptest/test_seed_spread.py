@@ -33,7 +33,7 @@ def test_n_runs_differ_only_by_seed_and_report_every_accuracy(toy, capsys):
     assert result["n_runs"] == 3 and [r["seed"] for r in result["runs"]] == [0, 1, 2]
     assert result["min"] <= result["mean"] <= result["max"] and 0 <= result["min"] <= 1
     assert result["recipe"]["epochs"] == seed_spread.quick_config(toy).epochs
-    assert len(job.snapshot()["epoch_logs"]) == 3 and job.snapshot()["progress"] == 1.0  # one step per run
+    assert len(job.snapshot().epoch_logs) == 3 and job.snapshot().progress == 1.0  # one step per run
 
 
 def test_bad_run_counts_and_unknown_families_are_plain_errors():

@@ -52,10 +52,10 @@ def test_reports_and_the_result_come_back_from_another_niced_process():
     assert queue.wait(job, WAIT)
     assert job.status == "done", job.message
     snap = job.snapshot()
-    assert (snap["epochs"], snap["steps_per_epoch"], snap["steps_done"]) == (2, 3, 3)
-    assert snap["progress"] == pytest.approx(0.5)
-    assert snap["epoch_logs"] == [{"epoch": 1, "loss": 1.5, "val_loss": 1.7}]
-    assert [b["step"] for b in snap["batch_logs"]] == [1, 3]
+    assert (snap.epochs, snap.steps_per_epoch, snap.steps_done) == (2, 3, 3)
+    assert snap.progress == pytest.approx(0.5)
+    assert list(snap.epoch_logs) == [{"epoch": 1, "loss": 1.5, "val_loss": 1.7}]
+    assert [b["step"] for b in snap.batch_logs] == [1, 3]
     worker = job.result
     assert worker["pid"] != os.getpid() and worker["ppid"] == os.getpid() and job.pid == worker["pid"]
     assert worker["nice"] == min(19, os.nice(0) + 10)  # the shipped MLX_TRAINING_NICE
@@ -110,7 +110,7 @@ def test_a_work_function_that_cannot_be_pickled_is_refused_before_queueing():
 def test_cancel_reaches_the_worker_and_the_job_ends_cancelled():
     queue = process_queue()
     job = queue.submit("a", "A", job_workers.train_until_cancelled)
-    wait_until(lambda: len(job.snapshot()["epoch_logs"]) >= 2)
+    wait_until(lambda: len(job.snapshot().epoch_logs) >= 2)
     assert queue.cancel("a")
     assert queue.wait(job, WAIT)
     assert job.status == "cancelled" and job.message == "Stopped on request. Nothing was saved."
@@ -122,7 +122,7 @@ def test_a_worker_that_ignores_cancel_is_stopped_after_the_grace_period(monkeypa
     monkeypatch.setattr(worker_processes, "CANCEL_GRACE_SECONDS", 1.0)
     queue = process_queue()
     job = queue.submit("a", "A", job_workers.ignore_cancel)
-    wait_until(lambda: job.snapshot()["batch_logs"])
+    wait_until(lambda: job.snapshot().batch_logs)
     queue.cancel("a")
     assert queue.wait(job, 30)  # far less than the worker's own 60 s sleep
     assert job.status == "cancelled" and "did not stop within 1 s" in job.message
@@ -163,7 +163,7 @@ def test_a_killed_worker_fails_the_job_plainly_and_the_queue_goes_on():
     assert job.status == "failed"
     assert job.message.startswith("The training process stopped unexpectedly (exit code -9")
     assert job.message.endswith("Nothing was saved.")
-    assert len(job.snapshot()["epoch_logs"]) == 1  # what it reported before dying still arrived
+    assert len(job.snapshot().epoch_logs) == 1  # what it reported before dying still arrived
     assert_reaped(job.pid)
     assert queue.overview()["running"] == 0
     after = queue.submit("b", "B", functools.partial(job_workers.return_value, "still working"))
@@ -178,7 +178,7 @@ def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data
     assert queue.wait(job, WAIT)
     assert job.status == "done", job.message
     assert job.pid is not None and job.pid != os.getpid()
-    assert [e["epoch"] for e in job.snapshot()["epoch_logs"]] == [1, 2]  # the worker's epochs reached the page
+    assert [e["epoch"] for e in job.snapshot().epoch_logs] == [1, 2]  # the worker's epochs reached the page
     version = store.version_path("colors", job.result["version_id"])
     assert version.is_relative_to(user_data)  # the worker got this test's MLX_USER_DATA_DIR
     loaded = store.load_model(version)

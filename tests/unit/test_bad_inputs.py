@@ -1477,8 +1477,8 @@ def _start(user=None, **changes) -> Callable[[Env], str]:
         job = retrain.start_retrain(_request(**changes), data, "sweep", queue=queue)
         assert queue.wait(job, 120)
         snap = job.snapshot()
-        assert snap["status"] in {"failed", "diverged"}, snap  # a refusal inside the worker: nothing saved
-        return snap["message"]
+        assert snap.status in {"failed", "diverged"}, snap  # a refusal inside the worker: nothing saved
+        return snap.message
 
     return run
 

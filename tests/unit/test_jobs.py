@@ -127,9 +127,9 @@ def test_progress_and_eta_follow_the_reports():
     assert job.eta_seconds() is not None and job.eta_seconds() >= 0
     job.on_epoch_end(0, {"loss": 0.9, "val_loss": 1.1})
     snap = job.snapshot()
-    assert snap["progress"] == pytest.approx(0.5)
-    assert snap["epoch_logs"] == [{"epoch": 1, "loss": 0.9, "val_loss": 1.1}]
-    assert snap["batch_logs"][0]["step"] == 5
+    assert snap.progress == pytest.approx(0.5)
+    assert list(snap.epoch_logs) == [{"epoch": 1, "loss": 0.9, "val_loss": 1.1}]
+    assert snap.batch_logs[0]["step"] == 5
 
 
 # ---------------------------------------------------------------- retrain jobs on tiny data
@@ -218,7 +218,7 @@ def test_cancel_during_training_saves_nothing():
     queue = jobs.JobQueue(limit=lambda: 1)
     job = retrain.start_retrain(request(epochs=150, batch_size=4), user_colors(), "session-a", queue=queue)
     for _ in range(600):
-        if job.snapshot()["epoch_logs"]:
+        if job.snapshot().epoch_logs:
             break
         threading.Event().wait(0.05)
     queue.cancel("session-a")
@@ -391,7 +391,7 @@ def test_a_diverged_job_keeps_its_loss_curve_up_to_the_divergence_point():
 
     job = run_job(request(learning_rate=50.0, epochs=5), user_colors())
     assert job.status == "diverged" and job.result is None
-    curve = job.snapshot()["curve"]
+    curve = job.snapshot().curve
     where = curve["divergence"]
     assert where is not None and where["batch"] is not None  # colours record every batch, so it is caught there
     batches = curve["batch_logs"]
@@ -405,9 +405,9 @@ def test_a_diverged_job_keeps_its_loss_curve_up_to_the_divergence_point():
         assert where["value"] > where["ceiling"] > before[0]["loss"]
     else:
         assert not math.isfinite(where["value"])
-    assert curve["steps_per_epoch"] == job.snapshot()["steps_per_epoch"]
+    assert curve["steps_per_epoch"] == job.snapshot().steps_per_epoch
     # Finished epochs (if any) are the ones reported live, and the message names the same epoch.
-    assert [e["epoch"] for e in curve["epoch_logs"]] == [e["epoch"] for e in job.snapshot()["epoch_logs"]]
+    assert [e["epoch"] for e in curve["epoch_logs"]] == [e["epoch"] for e in job.snapshot().epoch_logs]
     assert f"epoch {where['epoch']}" in job.message
 
 
@@ -427,10 +427,10 @@ def test_the_snapshot_curve_is_a_copy_and_a_worker_process_sends_it_with_the_fin
     job = jobs.Job(session_id="s", title="t", status="running")
     getattr(job, kind)(*args)  # as the parent thread applies a worker's report
     snap = job.snapshot()
-    assert snap["status"] == "diverged" and snap["curve"] == curve
-    snap["curve"]["batch_logs"].append({"step": 3})
-    assert len(job.snapshot()["curve"]["batch_logs"]) == 2
+    assert snap.status == "diverged" and snap.curve == curve
+    snap.curve["batch_logs"].append({"step": 3})
+    assert len(job.snapshot().curve["batch_logs"]) == 2
     # A cancel carries no curve.
     other = jobs.Job(session_id="s", title="t", status="running")
     other.finish("cancelled", "Cancelled.")
-    assert other.snapshot()["curve"] is None
+    assert other.snapshot().curve is None

@@ -1,6 +1,7 @@
 """core.engine.jobs' queue arithmetic: the wait estimate from measured durations (a fake clock, thread workers and trivial
 work functions), the memory and CPU rules that decide how many trainings run at once, and the default job kind."""
 
+import dataclasses
 import threading
 from types import SimpleNamespace
 
@@ -110,7 +111,7 @@ def test_the_default_kind_is_the_title_before_its_colon():
     assert jobs.default_kind(": odd") == ": odd"
     queue = jobs.JobQueue(limit=lambda: 1)
     job = queue.submit("a", "Retrain shapes: 1 epoch(s)", lambda job: None)
-    assert job.kind == "Retrain shapes" and job.snapshot()["kind"] == "Retrain shapes"
+    assert job.kind == "Retrain shapes" and job.snapshot().kind == "Retrain shapes"
     other = queue.submit("b", "Retrain shapes: 1 epoch(s)", lambda job: None, kind="shapes quick")
     assert other.kind == "shapes quick"
     assert queue.wait(job, WAIT) and queue.wait(other, WAIT)
@@ -155,8 +156,8 @@ def test_the_wait_is_unknown_until_a_job_of_that_kind_has_finished():
     until(lambda: first.status == "running")
     second = queue.submit("b", "T", blocked(release), kind="k")
     est = queue.estimate(second)
-    assert est["position"] == 1 and est["wait_seconds"] is None
-    assert (est["running"], est["waiting"], est["limit"]) == (1, 1, 1)
+    assert est.position == 1 and est.wait_seconds is None
+    assert (est.running, est.waiting, est.limit) == (1, 1, 1)
     release.set()
     assert queue.wait(first, WAIT) and queue.wait(second, WAIT)
 
@@ -172,7 +173,7 @@ def test_the_wait_adds_the_running_jobs_rest_and_the_typical_time_of_those_ahead
     clock.advance(3.0)  # it has run 3 s of its typical 10
     b = queue.submit("b", "T", blocked(release), kind="slow")
     c = queue.submit("c", "T", blocked(release), kind="k")
-    assert queue.estimate(running) == {
+    assert dataclasses.asdict(queue.estimate(running)) == {
         "position": 0,
         "wait_seconds": 0.0,
         "remaining_seconds": pytest.approx(7.0),
@@ -180,18 +181,18 @@ def test_the_wait_adds_the_running_jobs_rest_and_the_typical_time_of_those_ahead
         "waiting": 2,
         "limit": 1,
     }
-    assert (queue.estimate(b)["position"], queue.estimate(b)["wait_seconds"]) == (1, pytest.approx(7.0))
-    assert (queue.estimate(c)["position"], queue.estimate(c)["wait_seconds"]) == (2, pytest.approx(67.0))
+    assert (queue.estimate(b).position, queue.estimate(b).wait_seconds) == (1, pytest.approx(7.0))
+    assert (queue.estimate(c).position, queue.estimate(c).wait_seconds) == (2, pytest.approx(67.0))
     # The running job's own progress ETA wins when it says it needs longer than its kind usually does.
     running.eta_seconds = lambda: 25.0
-    assert queue.estimate(b)["wait_seconds"] == pytest.approx(25.0)
-    assert queue.estimate(c)["wait_seconds"] == pytest.approx(85.0)
+    assert queue.estimate(b).wait_seconds == pytest.approx(25.0)
+    assert queue.estimate(c).wait_seconds == pytest.approx(85.0)
     clock.advance(100.0)  # overdue with no ETA: its slot counts as about to free up, never as negative
     running.eta_seconds = lambda: None
-    assert queue.estimate(b)["wait_seconds"] == 0.0
+    assert queue.estimate(b).wait_seconds == 0.0
     release.set()
     assert all(queue.wait(j, WAIT) for j in (running, b, c))
-    assert queue.estimate(c)["position"] == 0 and queue.estimate(c)["remaining_seconds"] == 0.0
+    assert queue.estimate(c).position == 0 and queue.estimate(c).remaining_seconds == 0.0
 
 
 def test_free_slots_mean_no_wait_and_several_jobs_start_at_once():
@@ -204,8 +205,8 @@ def test_free_slots_mean_no_wait_and_several_jobs_start_at_once():
     clock.advance(1.0)
     fourth = queue.submit("s3", "T", blocked(release), kind="k")
     fifth = queue.submit("s4", "T", blocked(release), kind="k")
-    assert queue.estimate(fourth)["wait_seconds"] == pytest.approx(8.0)  # the first of three to end
-    assert queue.estimate(fifth)["wait_seconds"] == pytest.approx(8.0)  # all three end together
+    assert queue.estimate(fourth).wait_seconds == pytest.approx(8.0)  # the first of three to end
+    assert queue.estimate(fifth).wait_seconds == pytest.approx(8.0)  # all three end together
     release.set()
     assert all(queue.wait(j, WAIT) for j in [*started, fourth, fifth])
 
@@ -222,9 +223,9 @@ def test_a_lowered_limit_makes_the_extra_running_jobs_end_first():
     until(lambda: a.status == b.status == "running")
     limit[0] = 1  # e.g. memory got short: both must end before a third starts
     c = queue.submit("c", "T", blocked(release), kind="short")
-    assert queue.estimate(c)["wait_seconds"] == pytest.approx(50.0)
+    assert queue.estimate(c).wait_seconds == pytest.approx(50.0)
     limit[0] = 2
-    assert queue.estimate(c)["wait_seconds"] == pytest.approx(5.0)
+    assert queue.estimate(c).wait_seconds == pytest.approx(5.0)
     release.set()
     assert all(queue.wait(j, WAIT) for j in (a, b, c))
 
