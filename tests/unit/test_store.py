@@ -250,7 +250,7 @@ def test_a_failure_between_the_steps_of_a_replace_leaves_the_old_or_the_new_mode
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from core import store
+from core.store import models as store
 folder, step, exchange = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 model_json = store.read_model_json(folder)
 model_json["userDefinedMetadata"]["which"] = "new"
