@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import fit as model_fit
 from core.engine import registry as families
 from core.engine.retrain_request import RetrainRequest, UserData
 from core.engine.training import TrainingError, check_hyperparameters
@@ -167,7 +168,6 @@ def base_folder(req: RetrainRequest) -> Path:
 
 def check_base(req: RetrainRequest) -> dict:
     """The base model's metadata, once its model.json reads and fits the family; TrainingError otherwise."""
-    from core.engine import fit as model_fit
 
     folder = base_folder(req)
     which = "the shipped model" if _is_shipped(folder, req.family) else f"your version {folder.name}"

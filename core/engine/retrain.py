@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import jobs
 from core.engine import registry as families
 from core.engine.checks import (
     _is_shipped,
@@ -22,9 +23,11 @@ from core.engine.checks import (
     check_version_name,
     version_name,
 )
+from core.engine.jobs import finish_if_stopped
 from core.engine.retrain_request import RetrainRequest, UserData
 from core.metrics import classification_report
 from core.store import models as store
+from core.store import samples
 from core.store import topology as store_topology
 
 MAX_EXAMPLES = 24  # misclassified samples kept per confusion cell: enough to see a pattern, small in memory
@@ -36,7 +39,6 @@ MAX_EXAMPLES = 24  # misclassified samples kept per confusion cell: enough to se
 def read_user_data(family: str, owner: str | None = None, class_code: str = "") -> UserData:
     """The user's labelled colours or drawings from the sample database, or with `class_code` the class's pooled
     ones (every member's shared samples); SampleStoreError if the database cannot be read."""
-    from core.store import samples
 
     kind = families.get(family).user_samples
     if kind == "colors":
@@ -87,7 +89,6 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
 
 
 def stopped(job, result) -> bool:
-    from core.engine.jobs import finish_if_stopped
 
     return finish_if_stopped(job, result)
 
@@ -160,7 +161,6 @@ def save_run(req: RetrainRequest, model, outcome: dict, result, metadata: dict) 
 
 def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=None):
     """Check the request and its data now (plain errors before anything queues), then queue the training job."""
-    from core.engine import jobs
 
     check_request(req)
     check_version_name(req)

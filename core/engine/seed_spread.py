@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from core.engine import jobs
 from core.engine import registry as families
 from core.engine.checks import config_from_metadata
 from core.engine.training import TrainingError
@@ -101,7 +102,6 @@ def run_spread(family: str, n_runs: int, job) -> dict | None:
 
 def start_spread(family: str, n_runs: int, owner: str, queue=None):
     """Queue N quick trainings of `family` for `owner` (under its own key, beside a normal retrain)."""
-    from core.engine import jobs
 
     families.get(family)
     if not 2 <= int(n_runs) <= MAX_RUNS:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures.common import confusion_heatmap
+from core.figures.common import confusion_heatmap, count_heatmap
 
 __all__ = [
     "training_curves",
@@ -211,7 +211,6 @@ def divergence_curve(curve: dict, title: str = "Loss up to the divergence") -> g
 def agreement_heatmap(counts, labels_a: Sequence[str], labels_b: Sequence[str], title: str) -> go.Figure:
     """How often model A predicted each class (rows) while model B predicted each class (columns), on the same
     inputs: the diagonal is where they agree, everything off it is a disagreement."""
-    from core.figures.common import count_heatmap
 
     return count_heatmap(
         counts,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import registry
 from core.inspector.config import (
     ConfigValue,
     config_flags,
@@ -559,7 +560,6 @@ def model_choices(models_dir: Path | None = None, owner: str | None = None) -> l
     """Every registered family's shipped model (core.families), any other shipped folder, then the saved versions of
     any family, newest first: with `owner` (the pages), only those core.store.access lets that owner see; without
     (the command line and its tests), every version on this machine."""
-    from core.engine import registry
 
     out = [ModelChoice(f"{f.name} · shipped", f.name, f.shipped_dir(), True) for f in registry.with_shipped_model()]
     if SHIPPED_MODELS_DIR.is_dir():

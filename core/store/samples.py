@@ -108,7 +108,6 @@ def _read(path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def check_label(label) -> str:
     """A label of 1 to MLX_MAX_TYPED_CHARS characters of text: checked here too, whatever the widget allowed."""
-    from core.settings import get_settings
 
     limit = get_settings().max_typed_chars
     if not isinstance(label, str) or not label.strip():

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from core.maths import binary_cross_entropy_from_logits, sigmoid
+from core.settings import get_settings
+from core.store import models as store
 
 DEFAULT_SESSION = "default"  # the CLI's and the tests' single user
 COLOR_POOL_SIZE = 4096  # "many thousands" of colours; on-disk Qdrant indexes ~100 points/s, once per model
@@ -51,8 +53,6 @@ def open_client(location: str | None = None, url: str | None = None, timeout: fl
     Defaults come from get_settings() (MLX_QDRANT_URL, MLX_QDRANT_PATH). Errors are VectorStoreError.
     """
     from qdrant_client import QdrantClient
-
-    from core.settings import get_settings
 
     settings = get_settings()
     url = settings.qdrant_url if url is None else url
@@ -433,7 +433,6 @@ def head_model(w, b: float):
 
 def save_head(w, b: float, pool: Pool, name: str, metadata: dict | None = None):
     """Save the head under family 'heads' (store.save_version), with what it needs to be used again."""
-    from core.store import models as store
 
     meta = {
         "kind": "vector-search head",

@@ -15,9 +15,12 @@ import numpy as np
 
 from core import maths
 from core.engine.traced import traced_call
+from core.engine.training import Trained, copy_model, train
 from core.families.colors import data as color_data
 from core.families.colors.config import ColorConfig
 from core.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+from core.settings import get_settings
+from core.store import models as store
 
 FAMILIES = ("red", "green", "blue", "orange", "yellow", "pink", "purple", "brown", "grey")
 CLASS_NAMES = tuple(f"{f}-ish" for f in FAMILIES)
@@ -58,7 +61,6 @@ def parse_hex(text: str) -> tuple[int, int, int]:
 
 def _typed_colour(text) -> str:
     """The typed text, stripped; refused past the server's cap before any parsing (the widget cap is client-side)."""
-    from core.settings import get_settings
 
     s = str(text)
     limit = get_settings().max_typed_chars
@@ -285,8 +287,6 @@ def train_color_model(cfg: ColorConfig = ColorConfig(), data: dict | None = None
     """Train a new colour model, or a copy of `model` (never `model` itself); returns core.training.Trained."""
     import keras
 
-    from core.engine.training import Trained, copy_model, train
-
     data = data or prepare_color_data(cfg)
     keras.utils.set_random_seed(cfg.seed)
     model = copy_model(model) if model is not None else build_color_model(cfg)
@@ -400,13 +400,11 @@ def measured_summary(metadata: dict | None) -> str:
 
 
 def load_shipped():
-    from core.store import models as store
 
     return store.load_family_model("colors")
 
 
 def evaluate_cli(args) -> dict:
-    from core.store import models as store
 
     path = Path(args.file)
     if not path.is_file():
@@ -437,7 +435,6 @@ def cross_validate(cfg: ColorConfig, crowd: color_data.CrowdLabels | None = None
 def train_cli(args) -> dict:
     """`python -m core train colors`: measure by person (group k-fold), then rebuild saved_models/colors (or
     --out) on every crowd label."""
-    from core.store import models as store
 
     overrides = {
         k: v

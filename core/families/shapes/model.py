@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from core.engine.traced import traced_call
+from core.engine.training import Trained, copy_model, train
 from core.families.shapes import data as shape_data
 from core.families.shapes import generator as shape_generator
 from core.families.shapes.config import ShapeConfig
-from core.families.shapes.data import OTHER
+from core.families.shapes.data import OTHER, SHAPES_FILE
 
 # Re-exported: callers and tests use these names through core.shapes.
 from core.families.shapes.generator import CLASS_NAMES, generate_shapes
@@ -33,6 +34,8 @@ from core.inputs.canvas import (
     IMAGE_SIZE,
 )
 from core.metrics import classification_report
+from core.settings import get_settings
+from core.store import models as store
 
 MODEL_CLASSES = (*CLASS_NAMES, OTHER)  # the shipped model's outputs: the shapes, then "none of these"
 RARE_COPIES = 40  # augmented copies per real drawing, at most, for a class with few real drawings
@@ -263,8 +266,6 @@ def with_classes(model, n_classes: int):
     from the existing features), and the old output rows are kept for the classes both share."""
     import keras
 
-    from core.engine.training import copy_model
-
     if n_outputs(model) == n_classes:
         return copy_model(model)
     layers = []
@@ -338,8 +339,6 @@ def train_shape_model(cfg: ShapeConfig = ShapeConfig(), data: dict | None = None
     core.training.train (on_epoch_end, on_batch_end, should_stop, deterministic, ...).
     """
     import keras
-
-    from core.engine.training import Trained, train
 
     data = data or prepare_shape_data(cfg)
     n_classes = len(data.get("class_names") or MODEL_CLASSES)
@@ -443,13 +442,11 @@ def evaluate_npz(model, class_names: list[str], raw: bytes | str | Path, min_con
 
 
 def load_shipped():
-    from core.store import models as store
 
     return store.load_family_model("shapes")
 
 
 def evaluate_cli(args) -> dict:
-    from core.store import models as store
 
     path = Path(args.file)
     if not path.is_file():
@@ -483,8 +480,6 @@ def measure_heldout(model, data: dict) -> tuple[float, dict]:
 def train_cli(args) -> dict:
     """`python -m core train shapes`: deterministic rebuild of saved_models/shapes (or --out), on the real
     drawings' training split; every figure it stores is measured on the held-out split."""
-    from core.settings import get_settings
-    from core.store import models as store
 
     overrides = {
         k: v
@@ -525,7 +520,6 @@ def train_cli(args) -> dict:
 
 def example(loaded) -> dict:
     """The family contract's example: what the model calls a real Quick, Draw! circle (the first one shipped)."""
-    from core.families.shapes.data import SHAPES_FILE
 
     with np.load(SHAPES_FILE, allow_pickle=False) as f:
         labels = f["labels"].astype(str)

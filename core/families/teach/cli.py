@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from core.families.teach.data import KINDS, TeachError, load_folder
+from core.families.teach.job import TeachRequest, _check_settings, family_name, request_config, train_and_measure
+from core.families.teach.model import evaluate_arrays
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -46,7 +48,6 @@ def _check_out(out: str) -> Path:
 
 
 def train_cli(args) -> dict:
-    from core.families.teach.job import TeachRequest, _check_settings, family_name, request_config, train_and_measure
 
     out = _check_out(args.out)
     req = TeachRequest(
@@ -101,7 +102,6 @@ def train_cli(args) -> dict:
 
 
 def evaluate_cli(args) -> dict:
-    from core.families.teach.model import evaluate_arrays
 
     try:
         loaded_model = store.load_model(args.model)

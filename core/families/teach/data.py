@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.inputs.canvas import preprocess_canvas
 from core.settings import get_settings
 
 KINDS = ("image", "sound", "drawing")
@@ -104,7 +105,6 @@ def decode_drawing(data: bytes | np.ndarray) -> np.ndarray:
     preprocessing crops, centres and normalises the stroke width), or PNG bytes: a 28x28 bitmap is used as it is
     (inverted if it is dark-on-light), a larger picture is treated as a canvas (inverted first if it is light-on-dark).
     """
-    from core.inputs.canvas import preprocess_canvas
 
     if isinstance(data, np.ndarray):
         rgba = data

@@ -9,8 +9,10 @@ import argparse
 import numpy as np
 
 from core.engine import registry as families
+from core.families.teach.cli import evaluate_cli as teach_evaluate
+from core.families.teach.cli import train_cli
 from core.families.teach.data import KINDS, TeachError, input_shape
-from core.families.teach.model import TeachConfig
+from core.families.teach.model import TeachConfig, build_teach_model, predict_proba, train_teach_model
 
 LABELS = {"image": ("Teach: images", "📷"), "sound": ("Teach: sounds", "🎙️"), "drawing": ("Teach: drawings", "✏️")}
 EXAMPLES = {"image": "a plain grey picture", "sound": "one second of silence", "drawing": "an empty canvas"}
@@ -24,7 +26,6 @@ def _kind(family_or_cfg) -> str:
 
 
 def build(cfg: TeachConfig, n_classes: int | None = None):
-    from core.families.teach.model import build_teach_model
 
     return build_teach_model(_kind(cfg), n_classes or 2, cfg)
 
@@ -38,7 +39,6 @@ def load_data(cfg: TeachConfig) -> dict:
 
 def train(cfg: TeachConfig, data: dict | None = None, model=None, **hooks):
     """The contract's train: `data` is core.teach_models.split_data's dict plus class_names and kind."""
-    from core.families.teach.model import train_teach_model
 
     if data is None:
         load_data(cfg)
@@ -46,7 +46,6 @@ def train(cfg: TeachConfig, data: dict | None = None, model=None, **hooks):
 
 
 def predict(model, x) -> np.ndarray:
-    from core.families.teach.model import predict_proba
 
     return predict_proba(model, x)
 
@@ -79,14 +78,12 @@ def _with_defaults(args: argparse.Namespace, kind: str) -> argparse.Namespace:
 
 
 def _train(args, kind: str) -> dict:
-    from core.families.teach.cli import train_cli
 
     return train_cli(_with_defaults(args, kind))
 
 
 def evaluate_cli(args) -> dict:
     """`python -m core evaluate teach-KIND DATA_DIR --model OUTDIR`: the project folder is the FILE argument."""
-    from core.families.teach.cli import evaluate_cli as teach_evaluate
 
     if not getattr(args, "model", None):
         raise TeachError("--model is needed: the Teach model folder to evaluate.")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.families.teach.data import HOP, SAMPLE_RATE
 from core.figures.common import ACCENT, BASE
 
 __all__ = ["samples_curve_figure", "variance_figure", "seed_spread_figure", "spectrogram_figure"]
@@ -115,7 +116,6 @@ def seed_spread_figure(spread: dict, title: str = "The same training, different 
 
 def spectrogram_figure(log_mel: np.ndarray, title: str = "What the model hears: 1 s as a log-mel spectrogram"):
     """A (frames, mels) log-mel spectrogram (teach_data.log_mel) as a heatmap: time across, pitch up."""
-    from core.families.teach.data import HOP, SAMPLE_RATE
 
     m = np.asarray(log_mel, dtype=float)
     if m.ndim != 2:

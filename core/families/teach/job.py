@@ -9,7 +9,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.engine import jobs
+from core.engine.jobs import finish_if_stopped
 from core.engine.training import TrainingError, check_hyperparameters
+from core.families.teach import data as td
 from core.families.teach.data import (
     TeachError,
     check_kind,
@@ -17,6 +20,7 @@ from core.families.teach.data import (
     decode_drawing,
     decode_image,
     decode_wav,
+    encode_png,
     load_folder,
     log_mel,
 )
@@ -89,7 +93,6 @@ def check_teach_request(req: TeachRequest) -> None:
 
 
 def _stopped(job, result) -> bool:
-    from core.engine.jobs import finish_if_stopped
 
     return finish_if_stopped(job, result)
 
@@ -198,7 +201,6 @@ def run_teach(req: TeachRequest, job) -> dict | None:
 
 
 def _input_description(kind: str) -> str:
-    from core.families.teach import data as td
 
     return {
         "image": f"{td.IMAGE_SIZE}x{td.IMAGE_SIZE}x3 float 0-1, the photo centre-cropped to a square (teach_data.decode_image)",
@@ -209,7 +211,6 @@ def _input_description(kind: str) -> str:
 
 def start_teach(req: TeachRequest, session_id: str, queue=None):
     """Check the request and its folder now (plain errors before anything queues), then queue the training job."""
-    from core.engine import jobs
 
     check_teach_request(req)
     queue = queue or jobs.QUEUE
@@ -229,8 +230,6 @@ def sample_inputs(kind: str, data: bytes | np.ndarray) -> np.ndarray:
     check_kind(kind)
     if kind == "image":
         if isinstance(data, np.ndarray):
-            from core.families.teach.data import encode_png
-
             data = encode_png(data)  # one path for arrays and uploads: the same crop and resize
         return decode_image(data)[None]
     if kind == "drawing":

@@ -24,7 +24,9 @@ import numpy as np
 
 from core.engine import seed_spread as engine_spread
 from core.families.teach import data as teach_data
+from core.families.teach import experiments as tx
 from core.families.teach.data import BACKGROUND, TeachError
+from core.families.teach.model import TeachConfig, split_data
 from core.store import access
 
 PROJECT_JSON = access.TEACH_PROJECT_JSON
@@ -345,8 +347,6 @@ def run_experiment(
     which: str, kind: str, samples_dir: str, epochs: int, batch_size: int, learning_rate: float, runs: int, job
 ) -> dict | None:
     """The work function of an experiment job (picklable through functools.partial): returns {"which", "rows"}."""
-    from core.families.teach import experiments as tx
-    from core.families.teach.model import TeachConfig, split_data
 
     if which not in EXPERIMENTS:
         raise TeachError(f"Unknown experiment {which!r}.")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from core.maths import cross_entropy, sigmoid, softmax
+from core.settings import get_settings
 
 if TYPE_CHECKING:
     from core.families.text.model import Vocabulary
@@ -247,7 +248,6 @@ def clean_seed(text: str, vocab: Vocabulary, max_chars: int | None = None) -> Se
 
     Longer than `max_chars` (default: the server's MLX_MAX_SEED_CHARS) is a ValueError, before any work.
     """
-    from core.settings import get_settings
 
     text = check_text_length(text, get_settings().max_seed_chars if max_chars is None else max_chars)
     index = vocab.index
@@ -454,7 +454,6 @@ def surprisal(sampler: CharSampler, text: str, max_chars: int | None = None) -> 
     The LSTM keeps every step's state, so the cost grows with the text: past `max_chars` (default: the server's
     MLX_MAX_TRICK_CHARS) it is a ValueError before any work.
     """
-    from core.settings import get_settings
 
     limit = get_settings().max_trick_chars if max_chars is None else max_chars
     cleaned = clean_seed(check_text_length(text, limit, "The text"), sampler.vocab, limit).text

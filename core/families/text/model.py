@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core import maths
+from core.engine.training import Trained, copy_model, train
 from core.families.text.config import TextConfig
 
 # One-step generation lives in core.text_generate; re-exported so `core.families.text.generate.CharSampler` etc. keep working.
 from core.maths import cross_entropy
 from core.settings import REPO_ROOT, get_settings
+from core.store import models as store
 
 PRESETS: dict[str, TextConfig] = {
     "shipped": TextConfig(),
@@ -234,8 +237,6 @@ def train_text_model(text: str, cfg: TextConfig = TextConfig(), model=None, voca
     returns core.training.Trained with the vocabulary in `data["vocab"]`."""
     import keras
 
-    from core.engine.training import Trained, copy_model, train
-
     vocab, (x_train, y_train), (x_val, y_val) = prepare_text_data(text, cfg, vocab)
     if model is None:
         if cfg.seed is not None:
@@ -279,7 +280,6 @@ def load_corpus_data(cfg: TextConfig | None = None) -> dict:
 
 def predict_next_proba(model, x) -> np.ndarray:
     """The family contract's predict: next-character probabilities after each window of ids, (N, vocabulary)."""
-    from core import maths
 
     logits = np.asarray(model(np.asarray(x, np.int32), training=False))[:, -1, :]  # (N, vocab)
     return maths.softmax(logits, axis=-1)
@@ -349,7 +349,6 @@ def config_from_metadata(metadata: dict) -> TextConfig:
 
 def load_text_model(folder: str | Path | None = None):
     """(LoadedModel, Vocabulary) for a text model folder (default: the shipped one)."""
-    from core.store import models as store
 
     loaded = store.load_model(folder or store.shipped_model_dir("text"))
     return loaded, vocab_from_metadata(loaded.metadata)
@@ -413,8 +412,6 @@ def _overrides(args) -> dict:
 def train_cli(args) -> dict:
     """`python -m core train text --corpus PATH`: rebuild saved_models/text (or --out), keeping the best epoch."""
     import keras
-
-    from core.store import models as store
 
     preset = getattr(args, "preset", "shipped") or "shipped"
     if preset not in PRESETS:
