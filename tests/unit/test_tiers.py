@@ -83,7 +83,9 @@ def test_the_unit_tier_starts_no_server_and_no_browser(suite):
 def test_the_server_fixtures_are_found_where_they_are_used(suite):
     """The check above can fail: the browser and protocol tests do use the conftest fixtures."""
     by_id = {item.nodeid: item for item in suite.items}
-    protocol = by_id["tests/integration/test_protocol_client.py::test_a_protocol_session_draws_gets_a_prediction_and_clears"]
+    protocol = by_id[
+        "tests/integration/test_protocol_client.py::test_a_protocol_session_draws_gets_a_prediction_and_clears"
+    ]
     assert conftest_fixtures_used(protocol) == {"app_url"}
     assert tiers_of(protocol) == ["integration"]
     browser_tests = [item for item in suite.items if "page" in conftest_fixtures_used(item)]
