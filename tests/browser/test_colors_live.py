@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from core.families.colors import live as colors_live
 from core.families.colors import model as colors
 from tests.helpers.colors_live import FAMILY_HEX, shipped
 
 
-@pytest.mark.browser
 def test_live_bars_move_while_the_slider_is_held(browser):
     """Press on the R slider's thumb and drag it to the far right without letting go: the bars follow before the
     mouse is released, and they match Keras for the colour under the thumb."""

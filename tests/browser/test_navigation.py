@@ -8,7 +8,6 @@ import pytest
 from bench.server import start_app, stop_app
 
 
-@pytest.mark.browser
 def test_menu_has_sections_and_keeps_demo_mode_across_pages(page, app_url):
     from playwright.sync_api import expect
 
@@ -24,7 +23,6 @@ def test_menu_has_sections_and_keeps_demo_mode_across_pages(page, app_url):
     expect(page.get_by_text("Demo mode: seeds are fixed")).to_be_visible()
 
 
-@pytest.mark.browser
 @pytest.mark.xfail(
     strict=True,
     reason="Streamlit runs pages/ the legacy way until some session has run app.py: the first visitors after a start "

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from core.families.shapes import model as shapes
 from tests.helpers.paths import DATA
 
 
-@pytest.mark.slow
 def test_shipped_model_on_the_browser_drawn_held_out_set():
     """tests/helpers/data/browser_drawings.npz: 160 drawings made with the mouse on the real canvas in Chromium by
     scripts/browser_drawings.py (seed 2026), a proxy for human drawings (see that script). Not generator output."""
