@@ -205,7 +205,7 @@ def _register_builtin() -> None:
             builtin_data="the Shakespeare corpus",
             text_upload=True,
             max_epochs_setting="max_text_epochs",
-            quick={"epochs": 1, "text_chars": 40_000},  # ~10 s on 2 cores (README, Benchmarks)
+            quick={"epochs": 1, "text_chars": 40_000},  # ~10 s on 2 cores (docs/benchmarks.md)
         )
     )
 
