@@ -1,5 +1,5 @@
 """The maths every page shows, in NumPy: softmax, sigmoid, log-sum-exp, cross-entropy, entropy, F1 and the confusion
-matrix. One stable version of each, checked against Keras in tests/test_maths.py; no TensorFlow is imported here.
+matrix. One stable version of each, checked against Keras in tests/unit/test_maths.py; no TensorFlow is imported here.
 
 Probabilities, losses and entropies are computed in float64 (the pages show them to many digits, and losses are
 summed). sigmoid, logsumexp and log_softmax keep a float input's dtype, so the LSTM sampler can stay in float32.

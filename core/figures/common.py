@@ -100,7 +100,7 @@ def _bars(p: np.ndarray, labels: Sequence[str], highlight: int | None, colors: S
 def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
     """A Figure from plain dicts without plotly's per-property validation. Validation cost ~5 ms per bar chart, and
     the live pages draw up to four on every colour pick or stroke; these builders' dicts are checked against the
-    validating constructor in the tests (tests/test_figures.py), so nothing invalid reaches the browser."""
+    validating constructor in the tests (tests/unit/test_figures.py), so nothing invalid reaches the browser."""
     return go.Figure(data=data, layout=layout, _validate=False)
 
 

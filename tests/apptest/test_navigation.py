@@ -1,14 +1,8 @@
-"""app.py's navigation: every page in the menu with its title, icon and section; no TensorFlow on the way to the home
-page; demo mode (`?demo=1`) kept in the address when the menu changes page."""
-
-import re
-import subprocess
-import sys
-
-import pytest
+"""app.py's navigation: every page in the menu with its title, icon and section; demo mode (`?demo=1`) kept in the
+address when the menu changes page. (No TensorFlow on the way to the home page: tests/integration; the menu in
+Chromium: tests/browser.)"""
 
 import app
-from bench.server import start_app, stop_app
 from tests.helpers.apptest import app_test
 from tests.helpers.paths import REPO
 
@@ -59,20 +53,6 @@ def test_home_page_is_the_default_and_links_every_page_under_its_section():
     assert links == [(e.title, e.icon, e.url_path) for e in entries() if e.url_path]
 
 
-def test_app_and_home_page_import_no_tensorflow():
-    code = (
-        "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(REPO / 'app.py')!r}, default_timeout=30).run()\n"
-        "assert not at.exception, at.exception\n"
-        "assert 'explainer' in at.title[0].value\n"
-        "import sys; print('\\n'.join(sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    loaded = set(out.stdout.split())
-    assert "streamlit" in loaded and "ui.common" in loaded
-    assert "tensorflow" not in loaded and "keras" not in loaded
-
-
 def test_demo_mode_survives_a_page_switch():
     at = app_test("app.py")
     at.query_params["demo"] = "1"
@@ -91,38 +71,3 @@ def test_without_demo_mode_the_address_stays_clean():
     assert not any("Demo mode" in i.value for i in at.info)
     assert "demo" not in at.query_params
     assert all(link.proto.query_string == "" for link in at.get("page_link"))
-
-
-@pytest.mark.browser
-def test_menu_has_sections_and_keeps_demo_mode_across_pages(page, app_url):
-    from playwright.sync_api import expect
-
-    page.goto(f"{app_url}/?demo=1")
-    expect(page.get_by_text("Demo mode is on")).to_be_visible()
-    sidebar = page.get_by_test_id("stSidebarNav")
-    for section in ("Explore", "Build"):
-        expect(sidebar.get_by_text(section, exact=True)).to_be_visible()
-    sidebar.get_by_role("link", name="Colors").click()
-    expect(page).to_have_url(re.compile(r"/Colors\?demo=1$"))
-    expect(page.get_by_text("Demo mode: seeds are fixed")).to_be_visible()
-    page.reload()  # a new session: only the address says demo mode now
-    expect(page.get_by_text("Demo mode: seeds are fixed")).to_be_visible()
-
-
-@pytest.mark.browser
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit runs pages/ the legacy way until some session has run app.py: the first visitors after a start "
-    "who open a model page's address get a flat menu named after the files. Renaming pages/ (e.g. app_pages/) fixes it.",
-)
-def test_first_visit_after_a_start_on_a_model_page_gets_the_sections(page, tmp_path):
-    from playwright.sync_api import expect
-
-    proc, url = start_app(tmp_path / "cold_start")  # a fresh server: no session has run app.py yet
-    try:
-        page.goto(f"{url}/Inspect")
-        sidebar = page.get_by_test_id("stSidebarNav")
-        expect(sidebar.get_by_role("link", name="Inspect")).to_be_visible()
-        expect(sidebar.get_by_text("Build", exact=True)).to_be_visible(timeout=5_000)
-    finally:
-        stop_app(proc)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import pytest
 
 from tests.helpers.paths import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
 from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
-
-pytestmark = pytest.mark.browser
 
 
 def test_mouse_drawn_shapes_are_predicted_live(page, app_url):

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from bench.server import start_app
 from core.store import models as store
 
-pytestmark = pytest.mark.browser
 FIRST_LOAD_MS = 90_000  # the first run of the page imports TensorFlow and reads the model
 
 

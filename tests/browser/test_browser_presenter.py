@@ -18,8 +18,6 @@ from tests.helpers.paths import REPO
 sys.path.insert(0, str(REPO / "scripts"))
 from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
 
-pytestmark = pytest.mark.browser
-
 PROJECTOR = {"width": 1024, "height": 768}
 # 150% browser zoom on that 1024×768 screen: the page sees a 683×512 CSS-pixel viewport and a device pixel ratio of
 # 1.5, which is what Chromium's own zoom does (media queries, window.innerWidth and Streamlit's sidebar breakpoint all

@@ -11,8 +11,6 @@ from core.engine import checks as retrain_checks
 from core.store import models as store
 from tests.helpers.live_app import SHIPPED_WORKER
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture
 def small_app(tmp_path):

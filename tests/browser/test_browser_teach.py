@@ -3,13 +3,11 @@ background worker, see the results panel, and classify a new photo in the previe
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.helpers.paths import REPO
 from tests.helpers.teach import photo
 
-pytestmark = pytest.mark.browser
 SHOTS = REPO / "test-results"
 
 

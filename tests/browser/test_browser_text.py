@@ -7,7 +7,6 @@ from core.families.text import model as T
 from core.store import models as store
 
 pytestmark = [
-    pytest.mark.browser,
     pytest.mark.skipif(
         not (store.shipped_model_dir("text") / store.MODEL_JSON).is_file(), reason="the shipped text model is not built"
     ),

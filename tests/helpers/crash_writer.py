@@ -1,6 +1,6 @@
 """Crash-safety helper process: saves model versions and sample rows in a loop until it is killed.
 
-Run by tests/test_crash_safety.py, which SIGKILLs it while a save is in flight. Bounded all the same (saves, time,
+Run by tests/slow/test_crash_safety.py, which SIGKILLs it while a save is in flight. Bounded all the same (saves, time,
 and its parent being alive): an orphaned writer once filled a disk with 74 GB of versions.
 """
 

@@ -1,4 +1,4 @@
-"""Work functions for the process-mode job tests (tests/test_jobs_process.py).
+"""Work functions for the process-mode job tests (tests/integration/test_jobs_process.py).
 
 A worker process unpickles its work function by reference, so these are top-level functions of an importable module.
 They import no TensorFlow, so a worker running one starts in a fraction of a second.

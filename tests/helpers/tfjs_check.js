@@ -1,7 +1,7 @@
 // Loads a model folder (model.json + shards) in @tensorflow/tfjs with a small file IOHandler (tfjs-node is not
-// needed), runs the inputs given as JSON, and prints the outputs as JSON. Used by tests/test_tfjs_export.py.
-//   node tests/tfjs_check.js MODEL_DIR INPUTS.json   where INPUTS.json = {"shape": [...], "dtype": "float32", "data": [...]}
-//   node tests/tfjs_check.js --save-conv OUTDIR INPUTS.json   builds a small conv net in TF.js itself, saves it as
+// needed), runs the inputs given as JSON, and prints the outputs as JSON. Used by tests/helpers/tfjs.py.
+//   node tests/helpers/tfjs_check.js MODEL_DIR INPUTS.json   where INPUTS.json = {"shape": [...], "dtype": "float32", "data": [...]}
+//   node tests/helpers/tfjs_check.js --save-conv OUTDIR INPUTS.json   builds a small conv net in TF.js itself, saves it as
 //     model.json + group1-shard1of1.bin (what a TF.js user would upload), and prints its outputs for the inputs.
 "use strict";
 const fs = require("fs");

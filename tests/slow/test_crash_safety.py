@@ -8,13 +8,9 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from core.store import models as store
 from core.store import samples
 from tests.helpers.paths import HELPERS, REPO
-
-pytestmark = pytest.mark.slow
 
 
 def _biggest_shipped_model():

@@ -19,7 +19,6 @@ from core.store import models as store
 from tests.helpers.tfjs import NODE, TFJS_INSTALLED, TOLERANCE, run_tfjs
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)"),
     pytest.mark.skipif(
         not TFJS_INSTALLED,

@@ -1,19 +1,11 @@
 """The command line: `python -m core evaluate colors`, `inspect`, `train colors --out`, and its error handling."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from core.__main__ import main
+from tests.helpers.cli import run_cli
 from tests.helpers.paths import REPO
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_evaluate_colors_csv_with_bad_rows(tmp_path, capsys):
@@ -59,30 +51,9 @@ def test_evaluate_only_bad_rows_reports_zero(tmp_path, capsys):
     assert code == 0 and report["n"] == 0 and report["accuracy"] is None and len(report["skipped"]) == 1
 
 
-def test_train_colors_to_out_leaves_shipped_model_alone(tmp_path, capsys):
-    shipped = (REPO / "saved_models/colors/model.json").read_bytes()
-    code, out, _ = run_cli(capsys, "train", "colors", "--epochs", "2", "--out", str(tmp_path / "c"), "--seed", "1")
-    assert code == 0, out
-    report = json.loads(out)
-    assert (
-        report["out"] == str(tmp_path / "c")
-        and 0 <= report["heldout_accuracy"] <= 1
-        and report["heldout_people"] == 113
-    )
-    assert (tmp_path / "c" / "model.json").is_file()
-    assert (REPO / "saved_models/colors/model.json").read_bytes() == shipped
-
-
 def test_train_rejects_bad_hyperparameters(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", "colors", "--epochs", "0", "--out", str(tmp_path / "c"))
     assert code == 2 and "Epochs" in err and not (tmp_path / "c").exists()
-
-
-def test_cli_runs_as_a_module():
-    proc = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0
-    for command in ("train", "evaluate", "inspect", "export", "experiment"):
-        assert command in proc.stdout
 
 
 def test_train_refuses_another_shipped_models_folder(capsys):

@@ -1,15 +1,11 @@
-"""The Colors page's in-browser network and decision regions: the exported weights, the JavaScript forward pass (a
-NumPy mirror, the JS itself under Node, and the page in Chromium while a slider is dragged) against Keras, the
-decision grid against predict_proba, and the figure built from it."""
+"""The Colors page's in-browser network and decision regions: the exported weights, the JavaScript forward pass (its
+NumPy mirror; the JS itself under Node is in tests/integration, the page in Chromium in tests/browser) against Keras,
+the decision grid against predict_proba, and the figure built from it."""
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-import sys
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -17,42 +13,7 @@ import pytest
 from core.families.colors import figures as colors_fig
 from core.families.colors import live as colors_live
 from core.families.colors import model as colors
-
-FAMILY_HEX = [colors.to_hex(colors.OBVIOUS_COLORS[f]) for f in colors.FAMILIES]
-
-
-@lru_cache(maxsize=1)
-def shipped():
-    return colors.load_shipped().model
-
-
-@lru_cache(maxsize=1)
-def offset_model():
-    """The colour network's shape with a non-zero Rescaling offset and 5 random hidden units: nothing in the JS may
-    lean on the shipped model's particular numbers."""
-    import keras
-
-    keras.utils.set_random_seed(3)
-    return keras.Sequential(
-        [
-            keras.Input(shape=(3,)),
-            keras.layers.Rescaling(2 / 255, offset=-1.0),
-            keras.layers.Dense(5, activation="sigmoid", name="hidden", bias_initializer="random_normal"),
-            keras.layers.Dense(9, name="logits", bias_initializer="random_normal"),
-            keras.layers.Activation("softmax"),
-        ]
-    )
-
-
-MODELS = pytest.mark.parametrize("model", [shipped, offset_model], ids=["shipped", "offset"])
-
-
-def probe_colours() -> np.ndarray:
-    """Corners of the RGB cube, the obvious colours, the default and 40 random colours: (N, 3)."""
-    corners = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)]
-    rng = np.random.default_rng(0)
-    random = rng.integers(0, 256, (40, 3)).tolist()
-    return np.array(corners + list(colors.OBVIOUS_COLORS.values()) + [colors.DEFAULT_COLOR] + random, dtype=float)
+from tests.helpers.colors_live import FAMILY_HEX, MODELS, probe_colours, shipped
 
 
 def forward_like_js(w: dict, rgb) -> tuple[np.ndarray, np.ndarray]:
@@ -87,31 +48,6 @@ def test_numpy_mirror_of_the_js_equals_keras(model):
         logits, probs = forward_like_js(w, colour)
         np.testing.assert_allclose(logits, keras_logits[i], atol=1e-5)
         np.testing.assert_allclose(probs, keras_probs[i], atol=1e-5)
-
-
-@MODELS
-def test_the_javascript_itself_under_node_equals_keras(model):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    w = colors.forward_weights(model())
-    rgb = probe_colours()
-    script = (
-        colors_live.FORWARD_JS
-        + "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-        + "process.stdout.write(JSON.stringify(input.rgb.map((c) => forwardColor(input.w, c))));"
-    )
-    run = subprocess.run(
-        [node, "-e", script], input=json.dumps({"w": w, "rgb": rgb.tolist()}), capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
-    keras_logits, keras_probs = colors.predict_logits_proba(model(), rgb)
-    assert len(out) == len(rgb)
-    np.testing.assert_allclose([o["logits"] for o in out], keras_logits, atol=1e-5)
-    np.testing.assert_allclose([o["probs"] for o in out], keras_probs, atol=1e-5)
-    hidden = colors.embed_colors(model(), rgb)
-    np.testing.assert_allclose([o["hidden"] for o in out], hidden, atol=1e-5)
 
 
 def test_forward_weights_refuses_another_network_plainly():
@@ -175,33 +111,6 @@ def test_live_view_escapes_text_and_refuses_bad_values():
         colors_live.live_view_html(broken, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX)
     with pytest.raises(ValueError):  # NaN is never written into the page
         colors_live.live_view_html({**w, "scale": math.nan}, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX)
-
-
-@pytest.mark.browser
-def test_live_bars_move_while_the_slider_is_held(browser):
-    """Press on the R slider's thumb and drag it to the far right without letting go: the bars follow before the
-    mouse is released, and they match Keras for the colour under the thumb."""
-    from playwright.sync_api import expect
-
-    w = colors.forward_weights(shipped())
-    page = browser.new_page(viewport={"width": 600, "height": 500})
-    try:
-        page.set_content(colors_live.live_view_html(w, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX))
-        top = page.get_by_test_id("live-top")
-        expected_black = colors.CLASS_NAMES[int(np.argmax(colors.predict_proba(shipped(), (0, 0, 0))))]
-        expect(top).to_have_text(expected_black)
-        box = page.get_by_label("live R").bounding_box()
-        page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] + 50, box["y"] + box["height"] / 2, steps=10)
-        expect(page.locator("#r-out")).to_have_text("255")  # still held: only `input` events so far
-        probs = colors.predict_proba(shipped(), (255, 0, 0))
-        expect(top).to_have_text(colors.CLASS_NAMES[int(np.argmax(probs))])
-        shown = [float(v) for v in page.locator(".bar .value").all_inner_texts()]
-        np.testing.assert_allclose(shown, probs, atol=6e-4)  # shown to 3 decimals
-        page.mouse.up()
-    finally:
-        page.close()
 
 
 # ---------------------------------------------------------------- the decision grid and its figure
@@ -276,9 +185,3 @@ def test_decision_regions_figure_paints_each_cell_in_its_family_colour():
     assert "off this slice" not in marks[0].name
     away = colors_fig.decision_regions(grid, colors.CLASS_NAMES, FAMILY_HEX, marker_rgb=(0, 96, 200))
     assert any("off this slice: B = 200" in (t.name or "") for t in away.data)
-
-
-def test_new_modules_do_not_import_streamlit():
-    code = "import core.families.colors.live, core.families.colors.figures, sys; print('streamlit' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -7,8 +7,6 @@ import pytest
 from core import figures as fig
 from core.figures import common as common_figures
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("range_max", [1.0, None])
 def test_unvalidated_bars_pass_plotlys_validation_unchanged(range_max):

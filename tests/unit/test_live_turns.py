@@ -9,8 +9,6 @@ import pytest
 from core.settings import get_settings
 from ui import common
 
-pytestmark = pytest.mark.unit
-
 
 def _concurrency(workers: int, hold_s: float = 0.02) -> int:
     """Run `workers` threads through one wrapped function at once; the most that were inside it together."""

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +16,8 @@ from core.families.shapes.config import ShapeConfig
 from core.inputs import canvas as shape_preprocess
 from core.store import models as store
 from core.store import samples
-from tests.helpers.paths import DATA, REPO
+from tests.helpers.paths import DATA
+from tests.helpers.shapes import train_tiny
 
 
 def canvas_with(draw_fn, size=(300, 300), background=(255, 255, 255, 255), width=10) -> np.ndarray:
@@ -162,9 +160,7 @@ def test_good_class_names_are_normalised():
 
 @pytest.fixture(scope="module")
 def tiny_trained():
-    cfg = ShapeConfig.tiny().with_(epochs=3, samples_per_class=16, batch_size=16)
-    model, result, data = shapes.train_shape_model(cfg)
-    return cfg, model, result, data
+    return train_tiny()
 
 
 def test_tiny_cnn_trains_and_its_loss_falls(tiny_trained):
@@ -428,53 +424,6 @@ def test_unwritable_sample_database_gives_a_clear_error(tmp_path, monkeypatch):
         samples.add_drawing(np.zeros((28, 28), np.uint8), "circle")
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
-
-
-def test_evaluate_cli_end_to_end(tiny_trained, tmp_path):
-    _, model, _, data = tiny_trained
-    store.save_model(model, tmp_path / "model", {"class_names": list(shapes.MODEL_CLASSES)})
-    good = tmp_path / "good.npz"
-    in_class = np.flatnonzero(data["y_val"] < 8)[:5]
-    labels = np.array([shape_generator.CLASS_NAMES[i] for i in data["y_val"][in_class]] + ["blob", "other", "Other"])
-    np.savez(good, images=data["x_val"][np.concatenate([in_class, in_class[:3]])], labels=labels)
-    done = run_cli("evaluate", "shapes", str(good), "--model", str(tmp_path / "model"))
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    for key in ("n", "accuracy", "balanced_accuracy", "per_class", "confusion", "unknown_labels", "other_rejected"):
-        assert key in report
-    assert report["n"] == 5 and report["unknown_labels"]["count"] == 1 and report["n_other"] == 2
-    bad = tmp_path / "bad.npz"
-    np.savez(bad, images=np.zeros((2, 28, 28), np.int64), labels=np.array(["circle", "square"]))
-    done = run_cli("evaluate", "shapes", str(bad), "--model", str(tmp_path / "model"))
-    assert done.returncode == 2 and "uint8" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_train_cli_writes_a_loadable_model(tmp_path, monkeypatch):
-    # The CLI with its real defaults is minutes of CPU; tiny settings through the same function.
-    class Args:
-        epochs = 1
-        batch_size = 16
-        learning_rate = 0.01
-        seed = 3
-        out = str(tmp_path / "out")
-
-    monkeypatch.setattr(shapes, "ShapeConfig", lambda: ShapeConfig.tiny().with_(samples_per_class=16))
-    # Op determinism is process-wide in TensorFlow; keep it out of the test process.
-    original = shapes.train_shape_model
-    monkeypatch.setattr(
-        shapes, "train_shape_model", lambda cfg, *a, **kw: original(cfg, *a, **{**kw, "deterministic": False})
-    )
-    report = shapes.train_cli(Args())
-    loaded = store.load_model(tmp_path / "out")
-    assert loaded.metadata["class_names"] == list(shapes.MODEL_CLASSES)
-    assert loaded.metadata["config"]["epochs"] == 1 and loaded.metadata["config"]["seed"] == 3
-    assert 0.0 <= report["heldout_main_accuracy"] <= 1.0 and 0.0 <= report["heldout_other_rejected"] <= 1.0
-    assert loaded.metadata["real_counts"]["circle"] == 5035 and loaded.metadata["real_counts"]["other"] == 9570
-    assert 0.0 <= loaded.metadata["rejection"]["min_confidence"] < 1.0
-
-
 def test_prepare_accepts_sample_store_rows(tiny_trained):
     cfg = tiny_trained[0]
     image = shape_preprocess.preprocess_canvas(square_canvas())
@@ -482,20 +431,6 @@ def test_prepare_accepts_sample_store_rows(tiny_trained):
         samples.add_drawing(image, "kite")
     data = shapes.prepare_shape_data(cfg, samples.drawings())
     assert data["class_names"][-1] == "kite" and data["n_user_samples"] == 2
-
-
-@pytest.mark.slow
-def test_shipped_model_on_the_browser_drawn_held_out_set():
-    """tests/helpers/data/browser_drawings.npz: 160 drawings made with the mouse on the real canvas in Chromium by
-    scripts/browser_drawings.py (seed 2026), a proxy for human drawings (see that script). Not generator output."""
-    loaded = shapes.load_shipped()
-    names = shapes.class_names_for(loaded.metadata, loaded.model)
-    images, labels = shapes.read_evaluation_npz(DATA / "browser_drawings.npz")
-    main = np.isin(labels, ["circle", "square", "triangle", "star"])
-    y = np.array([names.index(lab) for lab in labels])
-    assert main.sum() >= 80
-    assert shapes.evaluate_arrays(loaded.model, images[main], y[main], names)["accuracy"] >= 0.93
-    assert shapes.evaluate_arrays(loaded.model, images, y, names)["accuracy"] >= 0.85
 
 
 def test_browser_drawn_set_is_made_with_todays_canvas_preprocessing():

@@ -7,21 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.families.colors.config import ColorConfig
-from core.families.colors.model import build_color_model
 from core.families.text.config import TextConfig
 from core.families.text.model import build_text_model
 from core.store import models as store
 from core.store import topology as store_topology
-from tests.helpers.paths import REPO
+from tests.helpers.store import tiny_color_model, which
 
 
 @pytest.fixture
 def color_model():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return build_color_model(ColorConfig.tiny())
+    return tiny_color_model()
 
 
 def test_model_json_has_the_tfjs_keys_and_little_endian_weights(tmp_path, color_model):
@@ -215,10 +210,6 @@ def _two_models(tmp_path, color_model):
     return folder, new_json, new_shard
 
 
-def _which(folder) -> str:
-    return store.load_model(folder).metadata["which"]
-
-
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
 @pytest.mark.parametrize("step", ["written", "exchanged", "moved-aside", "moved-in"])
 def test_a_failure_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
@@ -243,49 +234,8 @@ def test_a_failure_between_the_steps_of_a_replace_leaves_the_old_or_the_new_mode
     expected = "new" if step in {"exchanged", "moved-in"} else "old"
     if step not in steps:  # this step belongs to the other strategy
         expected = "new"
-    assert _which(folder) == expected
+    assert which(folder) == expected
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left behind
-
-
-KILLER = """
-import os, signal, sys
-from pathlib import Path
-from core.store import models as store
-folder, step, exchange = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
-model_json = store.read_model_json(folder)
-model_json["userDefinedMetadata"]["which"] = "new"
-shard = (folder / store.SHARD_NAME).read_bytes()
-if not exchange:
-    store._exchange = lambda a, b: False
-store._STEP_HOOK = lambda name: os.kill(os.getpid(), signal.SIGKILL) if name == step else None
-store.write_model_folder(folder, model_json, shard)
-"""
-
-
-@pytest.mark.parametrize(
-    "exchange,step,expected",
-    [(True, "written", "old"), (True, "exchanged", "new"), (False, "moved-aside", "old"), (False, "moved-in", "new")],
-)
-def test_sigkill_between_the_steps_of_a_replace_leaves_the_old_or_the_new_model(
-    tmp_path, color_model, exchange, step, expected
-):
-    import signal
-    import subprocess
-    import sys
-
-    folder = store.save_model(color_model, tmp_path / "m", {"which": "old"})
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(folder), step, "1" if exchange else "0"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        timeout=120,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-    if step == "moved-aside":
-        assert not folder.exists()  # the kill came between the renames: only a read can put it back
-    assert _which(folder) == expected  # every read recovers first
-    assert folder.is_dir()
 
 
 def test_replacing_an_empty_destination_is_refused(color_model):

@@ -1,6 +1,6 @@
 """Teach core (unit tier): decoding photos, drawings and WAVs with their caps, 1-second chunks, the log-mel
 spectrogram, project folders, the stratified split, training a NEW model, evaluation, the experiments, the figures,
-and the job. Tiny configs and data made here; the TF.js/Node export check is in tests/test_teach_cli.py."""
+and the job. Tiny configs and data made here; the TF.js/Node export check is in tests/integration/test_teach_cli.py."""
 
 from __future__ import annotations
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import urllib.error
 
 import numpy as np
@@ -16,13 +14,7 @@ from core.families.text import generate as text_generate
 from core.families.text import model as T
 from core.families.text.config import TextConfig
 from core.store import models as store
-
-CORPUS = (
-    "To be, or not to be, that is the question:\n"
-    "Whether 'tis nobler in the mind to suffer\n"
-    "The slings and arrows of outrageous fortune,\n"
-    "Or to take arms against a sea of troubles\n"
-) * 4
+from tests.helpers.text import CORPUS
 
 
 @pytest.fixture(scope="module")
@@ -368,30 +360,6 @@ def test_evaluate_cli_on_a_tiny_text(tmp_path, tiny, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_train_cli_tiny_keeps_the_best_epoch(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS, encoding="utf-8")
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "core", "train", "text", "--corpus", str(path), "--preset", "tiny", "--epochs", "3"]
-        + ["--out", str(out), "--seed", "5"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    loaded, vocab = T.load_text_model(out)
-    meta = loaded.metadata
-    assert len(meta["history"]["val_loss"]) == 3
-    assert result["best_epoch"] == int(np.argmin(meta["history"]["val_loss"])) + 1
-    assert meta["config"]["seed"] == 5 and meta["config"]["preset"] == "tiny"
-    # the saved weights are the best epoch's: evaluating the validation tail reproduces its loss
-    val = T.split_corpus(CORPUS, 0.1)[1]
-    scored = T.evaluate_text(loaded.model, vocab, val, meta["config"]["seq_length"])
-    assert math.isclose(scored["loss_nats_per_char"], result["val_loss_nats_per_char"], rel_tol=1e-3)
-
-
 def test_train_cli_refuses_a_too_short_corpus(tmp_path, capsys):
     from core.__main__ import main
 
@@ -415,12 +383,6 @@ def test_download_uses_get_file_and_explains_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(file_utils, "urlretrieve", offline)
     with pytest.raises(ValueError, match="offline"):
         T.download_shakespeare(tmp_path / "cache2")
-
-
-def test_core_text_does_not_import_streamlit():
-    code = "import core.families.text.model, core.families.text.figures, sys; print('streamlit' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.stdout.strip() == "False"
 
 
 def test_one_blas_thread_restores_the_limit_after_nested_use():

@@ -1,7 +1,7 @@
 """Issue 13: validate before work. Everything a retrain would refuse after preparing its data or at its very end
 (the version name, the validation split, a base model that does not fit) is refused when Start is pressed, before
 anything is queued or trained. And a version that does not fit its page (class count, input shape, family) is
-named plainly (core.model_fit) and replaced by the shipped model on the page."""
+named plainly (core.engine.fit); on the page (tests/apptest) it is replaced by the shipped model."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from core.families.text import retrain as text_retrain
 from core.store import models as store
 from core.store import topology as store_topology
 from tests.helpers import misfit_models
-from tests.helpers.apptest import app_test, top_family
 
 TEXT = ("To be, or not to be, that is the question.\n" * 6)[:240]  # passes the upload check (202+ characters)
 
@@ -191,52 +190,7 @@ def test_a_layer_a_page_reads_by_name_must_be_there(tmp_path):
     assert "'conv_1'" in model_fit.fit_problem("shapes", model_json)
 
 
-def test_model_fit_imports_no_keras_or_streamlit():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from core.engine import fit as model_fit; from core.store import models as store; "
-        "model_fit.fit_problem('colors', store.read_model_json(store.shipped_model_dir('colors'))); "
-        "print(any(m in sys.modules for m in ('keras', 'tensorflow', 'streamlit')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
-
-
-# ---------------------------------------------------------------- pages: a misfit version falls back, with a warning
-
-
-def warnings(at) -> str:
-    return "\n".join(w.value for w in at.warning)
-
-
-def test_colors_page_with_a_five_class_version_uses_the_shipped_model(tmp_path):
-    at = app_test("pages/1_Colors.py")
-    at.session_state["active.colors"] = str(misfit_models.colors_with_outputs(tmp_path / "five", n_outputs=5))
-    at.run()
-    assert not at.exception
-    assert "does not fit this page" in warnings(at) and "5 outputs" in warnings(at)
-    assert top_family(at) == "green-ish"  # the shipped model's answer for the default colour
-    assert at.session_state["active.colors"] is None  # dropped for this session
-
-
-def test_draw_page_with_a_channel_input_version_uses_the_shipped_model(tmp_path):
-    at = app_test("pages/2_Draw.py")
-    at.session_state["active.shapes"] = str(misfit_models.shapes_with_channel_input(tmp_path / "cnn"))
-    at.run()
-    assert not at.exception
-    assert "(28, 28, 1)" in warnings(at)
-    assert any("the shipped model" in c.value for c in at.caption)
-
-
-def test_text_page_with_a_colour_model_uses_the_shipped_model(tmp_path):
-    at = app_test("pages/3_Text.py")
-    at.session_state["active.text"] = str(misfit_models.shipped_copy(tmp_path / "c", "colors"))
-    at.run()
-    assert not at.exception
-    assert "not a text model" in warnings(at)
-    assert any("Using the shipped model" in c.value for c in at.caption)
+# ---------------------------------------------------------------- the text a run reads
 
 
 def test_a_text_run_reads_the_chosen_number_of_last_characters(monkeypatch):

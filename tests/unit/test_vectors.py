@@ -1,11 +1,8 @@
-"""core.vectors.search: the Qdrant index round trip, per-session seen flags, head training, bad input, the experiment CLI."""
+"""core.vectors.search: the Qdrant index round trip, per-session seen flags, head training, bad input, the experiment."""
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +12,6 @@ from core.families.shapes import generator as shape_generator
 from core.families.shapes import pool as shape_pool
 from core.vectors import experiment as vector_experiment
 from core.vectors import search as vectors
-from tests.helpers.paths import REPO
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -230,23 +226,6 @@ def test_experiment_on_a_tiny_pool():
     assert out["positives_in_pool"] == int(vector_experiment.teal_mask(rgb).sum())
     with pytest.raises(ValueError, match="Unknown concept"):
         vector_experiment.run_experiment(pool, "mauve")
-
-
-def test_experiment_cli_prints_json(user_data):
-    cmd = [sys.executable, "-m", "core", "experiment", "vector-search", "--pool", "colors", "--concept", "teal"]
-    done = subprocess.run(
-        [*cmd, "--budget", "23", "--pool-size", "400", "--target", "0.5"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout)
-    assert set(out["strategies"]) == {"vector_search", "vector_search_top", "random"}
-    assert out["strategies"]["random"]["curve"]["labels"] == [3, 13, 23]
-    bad = subprocess.run([*cmd[:-1], "mauve"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "Unknown concept" in bad.stderr
 
 
 def test_drawing_pool_embeds_generated_and_user_drawings():

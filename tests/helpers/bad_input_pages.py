@@ -1,0 +1,236 @@
+"""The bad-input sweep's page-level cases: a bad input given to a page the way a user would (AppTest), and the phrase
+the page's message must hold. Run by tests/apptest/test_bad_inputs.py; their ids are checked against
+docs/bad_inputs.md by tests/unit/test_bad_inputs.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageCase:
+    id: str
+    where: str
+    bad_input: str
+    expect: str
+    page: str
+    act: Callable  # (AppTest) -> None: the user's bad input
+
+
+def _type_colour(at):
+    at.run()
+    at.text_input(key="colors.text").input("#12").run()
+
+
+def _canvas_value() -> dict:
+    """The drawable canvas' session value (fabric JSON + PNG data URL) for a drawn circle, as the widget sends it."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (320, 320), (255, 255, 255, 255))
+    ImageDraw.Draw(img).ellipse((60, 60, 260, 260), outline=(0, 0, 0, 255), width=10)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def _draw_bad_name(at):
+    at.session_state["draw.canvas.0"] = _canvas_value()
+    at.run()
+    at.text_input(key="draw.new_label").set_value("../../etc/passwd")
+    at.button(key="draw.save").click()
+    at.run()
+
+
+def _text_setting(key: str, value):
+    def act(at):
+        at.run()
+        at.number_input(key=key).set_value(value)
+        at.button(key="text.generate").click().run()
+
+    return act
+
+
+def _retrain_setting(key: str, value):
+    def act(at):
+        at.run()
+        widget = (
+            at.text_input(key=f"retrain.colors.{key}") if key == "lr" else at.number_input(key=f"retrain.colors.{key}")
+        )
+        widget.set_value(value)
+        at.button(key="FormSubmitter:retrain.form.colors-Start training").click().run()
+
+    return act
+
+
+def _vectors_all_zero(at):
+    at.session_state["vectors.pool_size"] = 200
+    at.run()
+    at.button(key="vectors.start_head").click().run()
+    at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()  # every slider still at 0
+
+
+def _trick_too_long(at):
+    # AppTest, like the browser, ignores input past max_chars; a forged websocket message does not, so the value is
+    # put straight into the session, where the page's server-side check must catch it.
+    at.session_state["text.trick_text.Invented words"] = "To be or not " * 100  # 1,300 characters
+    at.run()
+
+
+def _misfit_active(key: str, make, **state):
+    """Make a version that loads but does not fit the page the session's active model, then open the page."""
+
+    def act(at):
+        from core.settings import get_settings
+        from tests.helpers import misfit_models
+
+        folder = get_settings().user_data_dir / "misfit"  # the test's own folder, outside the versions listing
+        folder.mkdir(parents=True, exist_ok=True)
+        at.session_state[key] = str(make(misfit_models, folder / "model"))
+        for name, value in state.items():
+            at.session_state[name] = value
+        at.run()
+
+    return act
+
+
+def _retrain_name(at):
+    at.run()
+    at.text_input(key="retrain.colors.name").set_value("a..b")
+    at.button(key="FormSubmitter:retrain.form.colors-Start training").click().run()
+
+
+def _teach_bad_upload(at):
+    at.run()
+    at.text_input(key="teach.new.name").set_value("fruit")
+    at.button(key="FormSubmitter:teach.new-Create the project").click().run()
+    at.file_uploader[0].set_value(("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png")).run()
+
+
+def _teach_train_empty(at):
+    at.run()
+    at.text_input(key="teach.new.name").set_value("empty")
+    at.button(key="FormSubmitter:teach.new-Create the project").click().run()
+    at.button(key="FormSubmitter:teach.train-Train the model").click().run()
+
+
+PAGE_CASES = [
+    PageCase(
+        "page-text-trick-too-long",
+        "Text page",
+        "1,300 characters in the “trick it” box (the widget's max_chars bypassed)",
+        "at most 500",
+        "pages/3_Text.py",
+        _trick_too_long,
+    ),
+    PageCase(
+        "page-colors-typed-hex", "Colors page", "typing `#12`", "not a hex colour", "pages/1_Colors.py", _type_colour
+    ),
+    PageCase(
+        "page-draw-class-name-path",
+        "Draw page",
+        "saving a drawing as class `../../etc/passwd`",
+        "path characters",
+        "pages/2_Draw.py",
+        _draw_bad_name,
+    ),
+    PageCase(
+        "page-text-negative-temperature",
+        "Text page",
+        "Generate with temperature -1",
+        "0 (argmax) or a positive",
+        "pages/3_Text.py",
+        _text_setting("text.temperature", -1.0),
+    ),
+    PageCase(
+        "page-text-length-zero",
+        "Text page",
+        "Generate with length 0",
+        "at least 1",
+        "pages/3_Text.py",
+        _text_setting("text.length", 0),
+    ),
+    PageCase(
+        "page-retrain-epochs-zero",
+        "Retrain page",
+        "Start training with epochs 0",
+        "at least 1",
+        "pages/4_Retrain.py",
+        _retrain_setting("epochs", 0),
+    ),
+    PageCase(
+        "page-retrain-lr-word",
+        "Retrain page",
+        "Start training with learning rate `fast`",
+        "must be a number",
+        "pages/4_Retrain.py",
+        _retrain_setting("lr", "fast"),
+    ),
+    PageCase(
+        "page-vectors-all-labels-zero",
+        "Vector search page",
+        "Train step with every label at 0",
+        "nothing to train on",
+        "pages/6_Vector_search.py",
+        _vectors_all_zero,
+    ),
+    PageCase(
+        "page-colors-version-wrong-class-count",
+        "Colors page",
+        "an active colour version with 5 outputs",
+        "does not fit this page",
+        "pages/1_Colors.py",
+        _misfit_active("active.colors", lambda m, f: m.colors_with_outputs(f, n_outputs=5)),
+    ),
+    PageCase(
+        "page-draw-version-wrong-input",
+        "Draw page",
+        "an active drawing version that takes (28, 28, 1)",
+        "(28, 28, 1)",
+        "pages/2_Draw.py",
+        _misfit_active("active.shapes", lambda m, f: m.shapes_with_channel_input(f)),
+    ),
+    PageCase(
+        "page-text-version-not-text",
+        "Text page",
+        "the colour model as the active text version",
+        "not a text model",
+        "pages/3_Text.py",
+        _misfit_active("active.text", lambda m, f: m.shipped_copy(f, "colors")),
+    ),
+    PageCase(
+        "page-vectors-version-wrong-family",
+        "Vector search page",
+        "the text model as the active colour version",
+        "not a colors model",
+        "pages/6_Vector_search.py",
+        _misfit_active("active.colors", lambda m, f: m.shipped_copy(f, "text"), **{"vectors.pool_size": 200}),
+    ),
+    PageCase(
+        "page-retrain-version-name-dots",
+        "Retrain page",
+        "Start training with version name `a..b`",
+        "cannot be used",
+        "pages/4_Retrain.py",
+        _retrain_name,
+    ),
+    PageCase(
+        "page-teach-broken-photo",
+        "Teach page",
+        "uploading a broken PNG as a sample",
+        "broken.png",
+        "pages/7_Teach.py",
+        _teach_bad_upload,
+    ),
+    PageCase(
+        "page-teach-train-without-samples",
+        "Teach page",
+        "Train the model with no samples yet",
+        "has no samples",
+        "pages/7_Teach.py",
+        _teach_train_empty,
+    ),
+]
