@@ -157,6 +157,7 @@ def live_drawing() -> None:
     if st.toggle("Open every layer, one neuron at a time", key="draw.layers_open"):
         with guard("The layer-by-layer view"):  # a layer it cannot explain shows one line; the page carries on
             draw_views.explore_layers(model, activations)
+            draw_views.explore_dense(model, image, shown_names)
 
 
 live_drawing()

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.families.shapes import explain as cnn
+from core.families.shapes import explain_dense as dense
 from core.families.shapes import explain_figures as cnn_fig
 from core.families.shapes import model as shapes
 from core.families.shapes import verdict as shape_verdict
@@ -232,3 +233,60 @@ def training_notes(meta: dict) -> None:
             st.plotly_chart(
                 training_figures.history_curves(meta["history"], "accuracy", "Accuracy per epoch"), key="draw.history"
             )
+
+
+def explore_dense(model, image, class_names: list[str]) -> None:
+    """From the last pooled maps to the answer: flatten, every dense layer one unit at a time (weighted sum + bias,
+    then the activation), and the output layer's logits through the softmax, with every number."""
+    acts = dense.dense_activations(model, image)
+    h, w, c = acts.source_shape
+    st.subheader("From the last maps to the answer")
+    st.caption(
+        f"**Flatten** lays {acts.source}'s {h}×{w}×{c} numbers out in one row of {acts.flat.size:,} (row by row, every "
+        "channel of a cell in turn). Each **dense** unit multiplies every number of the row before it by its own "
+        "weight, adds them up with a bias, then applies its activation. The output layer's sums are the "
+        "**logits**; the **softmax** turns them into probabilities that add up to 1."
+    )
+    names = list(acts.dense)
+    layer = st.radio(
+        "Dense layer to open",
+        names,
+        horizontal=True,
+        key="draw.dense.layer",
+        format_func=lambda n: f"{n} ({acts.dense[n].size} units)",
+    )
+    values = acts.logits if layer == names[-1] else acts.dense[layer]
+    units = values.size
+    unit_key = f"draw.dense.unit.{layer}"
+    _default(unit_key, 1, units, int(np.argmax(values)) + 1)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        title = f"{layer}: the {units} logits" if layer == names[-1] else f"{layer}: its {units} outputs"
+        chosen = st.number_input(f"Unit (1–{units})", 1, units, step=1, key=unit_key) - 1
+        st.plotly_chart(cnn_fig.dense_layer_figure(values, chosen, title), key=f"draw.dense.bars.{layer}")
+    with right:
+        cell = dense.dense_unit(model, acts, layer, chosen)
+        shown = cell.pre_activation if cell.activation == "softmax" else cell.output
+        st.markdown(
+            f"**{layer}, unit {chosen + 1} = {shown:.4f}**  \n"
+            f"Recomputed here from the layer's weights: {cell.pre_activation:.4f} before its activation "
+            f"({cell.activation})."
+        )
+        st.plotly_chart(cnn_fig.dense_terms_figure(cell), key="draw.dense.terms")
+        st.code("\n".join(dense.dense_equation(cell, acts.source_shape)), language=None, wrap_lines=True)
+    step = dense.softmax_step(acts.logits)
+    names_shown = (
+        list(class_names)
+        if len(class_names) == acts.logits.size
+        else [f"class {i + 1}" for i in range(acts.logits.size)]
+    )
+    st.markdown("**The softmax, with its numbers**")
+    st.plotly_chart(cnn_fig.softmax_figure(step, names_shown), key="draw.dense.softmax")
+    rows = [
+        f"{n}: logit {z:.3f} → minus the largest {s:.3f} → e^ = {e:.4f} → ÷ {step.total:.4f} = {p:.1%}"
+        for n, z, s, e, p in zip(names_shown, step.logits, step.shifted, step.exps, step.probabilities, strict=True)
+    ]
+    st.code("\n".join(rows), language=None, wrap_lines=True)
+    st.caption(
+        f"Softmax recomputed here against the model's own output: largest difference {dense.check_softmax(acts):.1e}."
+    )

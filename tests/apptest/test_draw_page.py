@@ -379,3 +379,33 @@ def test_a_saved_drawing_is_listed_at_once_and_is_private_to_its_owner():
     sample_id = samples.drawings(owner="u" + "1" * 20)[0][0]
     assert samples.delete_drawing(sample_id, owner="u" + "2" * 20) == 0  # and cannot delete them
     assert samples.drawing_counts() == {"moon": 1}
+
+
+def test_the_view_goes_on_to_the_last_layer_and_the_softmax(page):
+    """Flatten, each dense unit's weighted sum and the softmax are on the page, with the model's own numbers."""
+    from core.families.shapes import explain_dense as dense
+    from core.store import models as store
+
+    page.session_state["draw.layers_open"] = True
+    page.session_state[CANVAS_KEY] = canvas_value(circle)
+    page.run()
+    assert not page.exception
+    assert "From the last maps to the answer" in [s.value for s in page.subheader]
+    assert page.radio(key="draw.dense.layer").options == ["dense_hidden (64 units)", "dense_out (9 units)"]
+    model = store.load_family_model("shapes").model
+    acts = dense.dense_activations(model, page.session_state["draw"].image)
+    unit = int(np.argmax(acts.dense["dense_hidden"]))  # the view opens on the strongest unit
+    assert page.number_input(key="draw.dense.unit.dense_hidden").value == unit + 1
+    shown = [m.value for m in page.markdown if m.value.startswith("**dense_hidden, unit")]
+    assert shown == [f"**dense_hidden, unit {unit + 1} = {acts.dense['dense_hidden'][unit]:.4f}**  \n"
+                     f"Recomputed here from the layer's weights: "
+                     f"{dense.dense_unit(model, acts, 'dense_hidden', unit).pre_activation:.4f} before its activation "
+                     "(relu)."]  # fmt: skip
+    softmax_lines = [c.value for c in page.code if "e^ =" in c.value][0].splitlines()
+    assert len(softmax_lines) == 9
+    best = int(np.argmax(acts.probabilities))
+    assert softmax_lines[best].endswith(f"= {acts.probabilities[best]:.1%}")
+    page.radio(key="draw.dense.layer").set_value("dense_out").run()
+    assert not page.exception
+    logits_line = [m.value for m in page.markdown if m.value.startswith("**dense_out, unit")][0]
+    assert logits_line.startswith(f"**dense_out, unit {best + 1} = {acts.logits[best]:.4f}**")

@@ -8,24 +8,12 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from core.families.shapes import explain as cnn
 from core.families.shapes import explain_figures as cnn_fig
+from tests.helpers.shapes import drawing
 
 TOLERANCE = 1e-5  # the arithmetic must give the layer's own output to this, in float64 against TF's float32
-
-
-def drawing(seed: int = 0) -> np.ndarray:
-    """A circle and a line, white on black 0-255, as the Draw page passes a drawing; placed by the seed."""
-    rng = np.random.default_rng(seed)
-    size = 28
-    img = Image.new("L", (size, size))
-    d = ImageDraw.Draw(img)
-    a, b = rng.integers(1, 6, 2)
-    d.ellipse((a, b, size - 1 - a, size - 2 - b), outline=255, width=2)
-    d.line((0, int(rng.integers(0, size)), size - 1, int(rng.integers(0, size))), fill=180, width=1)
-    return np.asarray(img, dtype=np.float32)
 
 
 @pytest.fixture(scope="module")

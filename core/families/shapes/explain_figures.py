@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.families.shapes.explain import ConvCell, PoolCell
+from core.families.shapes.explain_dense import DenseUnit, SoftmaxStep
 from core.families.shapes.figures import feature_map_mosaic
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "conv_cell_figure",
     "channel_shares_figure",
     "pool_cell_figure",
+    "dense_layer_figure",
+    "dense_terms_figure",
+    "softmax_figure",
 ]
 
 MARK = "#e4572e"  # the selected cell's outline, the chosen channel's bar
@@ -175,4 +179,69 @@ def pool_cell_figure(cell: PoolCell) -> go.Figure:
     fig.update_layout(title=f"max = {cell.output:.4f}", height=260, width=300, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def dense_layer_figure(values: np.ndarray, chosen: int | None = None, title: str = "") -> go.Figure:
+    """A Dense layer's outputs as bars, one per unit, the chosen unit marked (click a bar to choose it)."""
+    values = np.asarray(values, dtype=float)
+    colors = [MARK if i == chosen else BASE for i in range(len(values))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(1, len(values) + 1)),
+            y=values,
+            marker_color=colors,
+            hovertemplate="unit %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, height=240, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="unit")
+    return fig
+
+
+def dense_terms_figure(cell: DenseUnit) -> go.Figure:
+    """The largest input × weight terms of one unit, the rest together and the bias: the bars add up to its
+    weighted sum (the pre-activation)."""
+    top = list(cell.top)
+    rest = float(cell.products.sum() - cell.products[top].sum())
+    labels = [f"{cell.source}[{int(i) + 1}]" for i in top] + [f"other {cell.products.size - len(top)}", "bias"]
+    values = [float(cell.products[i]) for i in top] + [rest, cell.bias]
+    colors = [MARK if v > 0 else BASE for v in values[:-2]] + ["#bbbbbb", "#888888"]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            text=[f"{v:.3f}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"{cell.layer} unit {cell.unit + 1}: the terms add up to {cell.pre_activation:.4f}",
+        height=60 + 24 * len(labels),
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def softmax_figure(step: SoftmaxStep, class_names: list[str]) -> go.Figure:
+    """Logits on the left, probabilities on the right, every bar with its number: what the softmax did."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("logits (weighted sums)", "softmax: probabilities"))
+    best = int(np.argmax(step.probabilities))
+    colors = [MARK if i == best else BASE for i in range(len(class_names))]
+    fig.add_trace(
+        go.Bar(x=step.logits, y=class_names, orientation="h", marker_color=colors,
+               text=[f"{v:.2f}" for v in step.logits], textposition="auto"),
+        row=1, col=1,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Bar(x=step.probabilities, y=class_names, orientation="h", marker_color=colors,
+               text=[f"{v:.1%}" for v in step.probabilities], textposition="auto"),
+        row=1, col=2,
+    )  # fmt: skip
+    fig.update_layout(showlegend=False, height=60 + 26 * len(class_names), margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1], row=1, col=2)
     return fig
