@@ -10,10 +10,13 @@ from ui.common import demo_mode, demo_query_params
 from ui.presenter import presenter_query_params
 
 st.title("🧠 The machine-learning explainer")
+LABS = sum(len(entries) for section, entries in NAVIGATION.items() if section)  # every page but Home
+NUMBER_WORDS = {6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
 st.write(
-    "Six small labs, each with a real trained model you can poke at. Every number on every page is computed "
-    "live by the model it describes. Pick a page in the sidebar: **Explore** three trained models, or **Build**: "
-    "retrain one, read its files, or fine-tune it with a vector database."
+    f"{NUMBER_WORDS.get(LABS, str(LABS))} small labs, each with a real model you can poke at. Every number on every "
+    "page is computed live by the model it describes. Pick a page in the sidebar: **Explore** three trained models; "
+    "**Build**: retrain one, read its files, fine-tune it with a vector database, or teach your own; **Together**: "
+    "a class with pooled data and everyone's runs."
 )
 if demo_mode():
     st.info("Demo mode is on: random seeds are fixed and expert controls are hidden.", icon="🎓")

@@ -89,6 +89,16 @@ def test_parse_color_rejects_bad_input(text, message):
         colors.parse_color(text)
 
 
+def test_css_colour_names_are_colours_and_hex_digits_stay_hex():
+    assert colors.parse_color("orange") == (255, 165, 0)
+    assert colors.parse_color(" Teal ") == (0, 128, 128)
+    assert colors.parse_color("light sea green") == (32, 178, 170)
+    assert colors.parse_color("bad") == (0xBB, 0xAA, 0xDD)  # three hex digits, as before: not a name lookup
+    assert colors.css_colour("c0ffee") is None and colors.css_colour("notacolour") is None
+    with pytest.raises(ValueError, match="colour name such as orange"):
+        colors.parse_color("zzzzzz")
+
+
 def test_labels_with_or_without_ish():
     assert colors.normalize_label("Blue-ish") == "blue"
     assert colors.normalize_label(" grey ") == "grey"

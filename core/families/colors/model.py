@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import ImageColor
 
 from core import maths
 from core.engine.traced import traced_call
@@ -53,7 +54,9 @@ def parse_hex(text: str) -> tuple[int, int, int]:
     s = _typed_colour(text)
     digits = s[1:] if s.startswith("#") else s
     if len(digits) not in (3, 6) or any(c not in "0123456789abcdefABCDEF" for c in digits):
-        raise ValueError(f"{_echo(text)} is not a hex colour: use six hex digits such as #3366cc.")
+        raise ValueError(
+            f"{_echo(text)} is not a hex colour: use six hex digits such as #3366cc (or a colour name such as orange)."
+        )
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
@@ -97,7 +100,7 @@ def check_rgb(rgb) -> tuple[int, int, int]:
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """Hex ('#ff0000'), 'rgb(255, 0, 0)' or '255,0,0'.
+    """Hex ('#ff0000'), 'rgb(255, 0, 0)', '255,0,0' or a CSS colour name ('orange').
 
     Split on commas instead of a backtracking regular expression: linear in the text, which is capped first.
     """
@@ -110,7 +113,21 @@ def parse_color(text: str) -> tuple[int, int, int]:
             return check_rgb(p.strip() for p in parts)
     if s.lower().startswith("rgb"):
         raise ValueError(f"{_echo(text)} is not a colour: rgb() needs three numbers, such as rgb(255, 0, 0).")
-    return parse_hex(s)
+    named = css_colour(s)
+    return named if named is not None else parse_hex(s)
+
+
+def css_colour(text: str) -> tuple[int, int, int] | None:
+    """A CSS colour name ('orange', 'Teal', 'light sea green') as RGB, from Pillow's table of the 148 CSS names; None
+    for anything else. Three or six hex digits ('bad', 'c0ffee') stay hex, as they always were."""
+    name = str(text).strip().lower().replace(" ", "")
+    digits = name.removeprefix("#")
+    if len(digits) in (3, 6) and all(c in "0123456789abcdef" for c in digits):
+        return None
+    if not name.isalpha() or name not in ImageColor.colormap:
+        return None
+    r, g, b = ImageColor.getrgb(name)[:3]
+    return int(r), int(g), int(b)
 
 
 def to_hex(rgb) -> str:
