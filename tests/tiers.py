@@ -54,6 +54,7 @@ FILE_TIERS: dict[str, str] = {
     "test_presenter.py": "apptest",
     "test_protocol_client.py": "unit",
     "test_queue_estimates.py": "unit",
+    "test_retrain_outcome.py": "unit",
     "test_retrain_page.py": "apptest",
     "test_samples.py": "unit",
     "test_seed_spread.py": "apptest",

@@ -153,17 +153,17 @@ def test_a_retrain_saves_a_new_version_and_never_touches_the_shipped_model(user_
     job = run_job(request(), user_colors())
     assert job.status == "done", job.message
     outcome = job.result
-    version = store.version_path("colors", outcome["version_id"])
+    version = store.version_path("colors", outcome.version_id)
     assert version.is_dir() and version.is_relative_to(user_data)
     assert folder_digest(shipped) == digest
     assert all(np.array_equal(a, b) for a, b in zip(weights, cached.get_weights()))
     meta = store.load_metadata(version)
     assert meta["owner"] == "session-a" and meta["class_names"] == list(colors.CLASS_NAMES)
     assert len(meta["history"]["loss"]) == 2
-    assert outcome["before"] is not None and outcome["after"]["n"] == outcome["before"]["n"]
+    assert outcome.before is not None and outcome.after.n == outcome.before.n
     # A second run never overwrites the first.
     second = run_job(request(), user_colors())
-    assert second.result["version_id"] != outcome["version_id"]
+    assert second.result.version_id != outcome.version_id
     assert len(store.list_versions("colors")) == 2
 
 
@@ -177,16 +177,16 @@ def test_the_confusion_matrix_matches_one_counted_by_hand():
     assert job.status == "done", job.message
     cfg = ColorConfig(validation_fraction=req.validation_fraction, seed=req.seed)
     data = colors_retrain._custom_color_data(cfg, user.colors)  # the same split the job used
-    model = store.load_model(job.result["version_path"]).model
+    model = store.load_model(job.result.version_path).model
     predicted = colors.predict_proba(model, data["x_val"]).argmax(axis=1)
     counted = [[0] * 9 for _ in range(9)]
     for t, p in zip(data["y_val"], predicted):
         counted[int(t)][int(p)] += 1
-    assert job.result["after"]["confusion"] == counted
+    assert job.result.after.confusion == counted
     wrong = sum(counted[t][p] for t in range(9) for p in range(9) if t != p)
-    assert sum(len(v) for v in job.result["examples"].values()) == wrong
-    for cell, swatches in job.result["examples"].items():
-        t, p = map(int, cell.split(","))
+    assert sum(len(cell.samples) for cell in job.result.misclassified) == wrong
+    for cell in job.result.misclassified:
+        t, p, swatches = cell.true, cell.predicted, cell.samples
         assert counted[t][p] == len(swatches) and all(s.startswith("#") for s in swatches)
 
 
@@ -202,8 +202,8 @@ def test_one_sessions_retrain_leaves_another_sessions_jobs_and_model_alone():
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
     # Session B cannot delete session A's version.
     with pytest.raises(store_topology.StoreError, match="another session"):
-        retrain.delete_own_version("colors", job.result["version_id"], "session-b")
-    retrain.delete_own_version("colors", job.result["version_id"], "session-a")
+        retrain.delete_own_version("colors", job.result.version_id, "session-b")
+    retrain.delete_own_version("colors", job.result.version_id, "session-a")
     assert store.list_versions("colors") == []
 
 
@@ -252,9 +252,9 @@ def test_a_new_shape_class_widens_the_model_and_keeps_the_old_classes_in_place()
     )
     job = run_job(req, user)
     assert job.status == "done", job.message
-    names = job.result["class_names"]
+    names = list(job.result.class_names)
     assert names[: len(shape_generator.CLASS_NAMES)] == list(shape_generator.CLASS_NAMES) and names[-1] == "blob"
-    loaded = store.load_model(job.result["version_path"])
+    loaded = store.load_model(job.result.version_path)
     assert shapes.n_outputs(loaded.model) == len(names)
     assert loaded.metadata["class_names"] == names
 
@@ -371,12 +371,12 @@ def test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets():
     job = run_job(req, retrain.UserData())
     assert job.status == "done", job.message
     outcome = job.result
-    assert any("left out" in n for n in outcome["notes"])  # the unknown character was dropped, and said so
-    assert outcome["class_names"][-1] == "other" and outcome["before"] is not None
-    assert outcome["after"]["n"] == outcome["before"]["n"]
-    snippets = [s for cell in outcome["examples"].values() for s in cell]
-    assert snippets and all(s["expected"] != s["predicted"] for s in snippets)
-    loaded, vocab = text.load_text_model(outcome["version_path"])
+    assert any("left out" in n for n in outcome.notes)  # the unknown character was dropped, and said so
+    assert outcome.class_names[-1] == "other" and outcome.before is not None
+    assert outcome.after.n == outcome.before.n
+    snippets = [s for cell in outcome.misclassified for s in cell.samples]
+    assert snippets and all(s.expected != s.predicted for s in snippets)
+    loaded, vocab = text.load_text_model(outcome.version_path)
     shipped_vocab = text.vocab_from_metadata(store.load_metadata(store.shipped_model_dir("text")))
     assert vocab == shipped_vocab
     assert loaded.metadata["corpus"]["name"] == "tiny.txt"
