@@ -1,4 +1,4 @@
-"""Typed retrain results (core.engine.retrain_outcome, core.metrics.Report): a real
+"""Typed retrain results (core.engine.retrain_outcome, core.metrics.Report, core.engine.seed_spread.SeedSpread): a real
 tiny retrain fills every field, the misclassified cells agree with the confusion matrix, the types pickle by reference
 (a worker process sends them to the page), and versions saved before the types existed still list."""
 
@@ -11,6 +11,7 @@ import pytest
 
 from core.engine import retrain
 from core.engine.retrain_outcome import Misclassified, RetrainOutcome, RunSettings, TextSample
+from core.engine.seed_spread import Recipe, SeedSpread, SpreadRun
 from core.metrics import Report, classification_report, report_of
 from core.store import access
 from core.store import models as store
@@ -108,7 +109,7 @@ def test_cell_examples_keeps_the_first_samples_of_each_cell_in_order():
     assert retrain.cell_examples([1, 2], [1, 2], lambda i: i) == ()
 
 
-def test_outcomes_pickle_by_reference_as_a_worker_process_sends_them():
+def test_outcomes_and_spreads_pickle_by_reference_as_a_worker_process_sends_them():
     outcome = an_outcome()
     data = pickle.dumps(outcome)
     assert b"core.engine.retrain_outcome" in data and b"core.metrics" in data  # by reference, not by value
@@ -116,6 +117,21 @@ def test_outcomes_pickle_by_reference_as_a_worker_process_sends_them():
     assert back.after == outcome.after and back.settings == outcome.settings and back.notes == outcome.notes
     assert np.array_equal(back.cell_samples(0, 1)[0], outcome.cell_samples(0, 1)[0])
     assert back.cell_samples(1, 0) == (TextSample("to be or", "n", "t"),) and back.cell_samples(0, 0) == ()
+    spread = SeedSpread(
+        "colors", Recipe(3, 64, 0.03), (SpreadRun(0, 0.5, 1.0), SpreadRun(1, 0.7, 1.2)), 0.6, 0.5, 0.7, 0.1
+    )
+    assert pickle.loads(pickle.dumps(spread)) == spread
+
+
+def test_a_spread_reads_as_the_dict_its_figure_draws_from():
+    spread = SeedSpread(
+        "colors", Recipe(3, 64, 0.03), (SpreadRun(0, 0.5, 1.0), SpreadRun(1, 0.7, 1.2)), 0.6, 0.5, 0.7, 0.1
+    )
+    assert spread.n_runs == 2 and spread.accuracies == [0.5, 0.7]
+    shown = spread.to_dict()
+    assert shown["runs"] == [{"seed": 0, "accuracy": 0.5, "seconds": 1.0}, {"seed": 1, "accuracy": 0.7, "seconds": 1.2}]
+    assert (shown["n_runs"], shown["mean"], shown["min"], shown["max"]) == (2, 0.6, 0.5, 0.7)
+    assert shown["recipe"] == {"epochs": 3, "batch_size": 64, "learning_rate": 0.03}
 
 
 def test_a_report_is_the_classification_report_typed_and_lists_its_errors_largest_first():
