@@ -8,6 +8,7 @@ from core.engine import compare
 from core.engine import fit as model_fit
 from core.engine import registry as families
 from core.engine.jobs import JobSnapshot
+from core.engine.retrain_outcome import RetrainOutcome
 from core.families.colors import model as colors_core
 from core.families.text import model as text_core
 from core.figures import common as common_figures
@@ -28,17 +29,15 @@ TRAINING_PANEL = PanelText(
 )
 
 
-def _sample_view(outcome: dict) -> str:
-    """How this outcome's inputs are shown: its own "sample_view", else its family's (an unknown family: images)."""
-    if outcome.get("sample_view"):
-        return str(outcome["sample_view"])
-    family = families.FAMILIES.get(outcome.get("family"))
+def _sample_view(outcome: RetrainOutcome) -> str:
+    """How this outcome's inputs are shown: its family's way (an unknown family: images)."""
+    family = families.FAMILIES.get(outcome.family)
     return family.sample_view if family is not None else "image"
 
 
-def _show_examples(outcome: dict, true_i: int, pred_i: int) -> None:
-    items = outcome["examples"].get(f"{true_i},{pred_i}", [])
-    names = outcome["class_names"]
+def _show_examples(outcome: RetrainOutcome, true_i: int, pred_i: int) -> None:
+    items = outcome.cell_samples(true_i, pred_i)
+    names = outcome.class_names
     st.markdown(f"**True {names[true_i]}, predicted {names[pred_i]}** ({len(items)} shown)")
     if not items:
         st.caption("No validation sample landed in this cell.")
@@ -56,10 +55,10 @@ def _show_examples(outcome: dict, true_i: int, pred_i: int) -> None:
         st.image(list(items), width=56, caption=[f"#{i + 1}" for i in range(len(items))])
     else:
         for item in items[:12]:
-            shown = item["context"].replace("\n", "⏎")
+            shown = item.context.replace("\n", "⏎")
             st.code(
-                f"…{shown}  → expected {text_core.show_char(item['expected'])!r}, "
-                f"predicted {text_core.show_char(item['predicted'])!r}",
+                f"…{shown}  → expected {text_core.show_char(item.expected)!r}, "
+                f"predicted {text_core.show_char(item.predicted)!r}",
                 language=None,
             )
 
@@ -111,11 +110,11 @@ def _divergence(curve: dict, job_id: str) -> None:
 def results(snap: JobSnapshot) -> None:
     """The last finished run: its curves or divergence, scores, per-class bars and confusion matrix (how it ended,
     when not well, is said by its job panel: ui.job_panel)."""
-    outcome = snap.result
+    outcome: RetrainOutcome | None = snap.result
     job_id = snap.id
     st.subheader("Last run")
     st.caption(snap.title)
-    for note in [*snap.notes, *((outcome or {}).get("notes") or [])]:
+    for note in [*snap.notes, *(outcome.notes if outcome is not None else ())]:
         st.info(note)
     curve = snap.curve
     if snap.status == "diverged" and curve and curve.get("divergence"):
@@ -124,46 +123,43 @@ def results(snap: JobSnapshot) -> None:
         training_curves(snap, "retrain")
     if outcome is None:
         return
+    after, before = outcome.after, outcome.before
     st.success(
-        f"Saved as version **{outcome['version_id']}** ({outcome['epochs_run']} epochs, {outcome['seconds']:.0f} s). "
-        f"Compared with the {outcome['base']} on the same {outcome['after']['n']:,} validation samples."
+        f"Saved as version **{outcome.version_id}** ({outcome.epochs_run} epochs, {outcome.seconds:.0f} s). "
+        f"Compared with the {outcome.base} on the same {after.n:,} validation samples."
     )
-    after, before = outcome["after"], outcome["before"]
     m1, m2, m3 = st.columns(3)
-    m1.metric("Validation accuracy, retrained", f"{after['accuracy']:.1%}")
+    m1.metric("Validation accuracy, retrained", f"{after.accuracy:.1%}")
     if before is not None:
         m2.metric(
             "…the model before",
-            f"{before['accuracy']:.1%}",
-            delta=f"{(after['accuracy'] - before['accuracy']):+.1%}",
+            f"{before.accuracy:.1%}",
+            delta=f"{(after.accuracy - before.accuracy):+.1%}",
         )
-    m3.metric("Balanced accuracy", f"{after['balanced_accuracy']:.1%}")
-    family = outcome["family"]
+    m3.metric("Balanced accuracy", f"{after.balanced_accuracy:.1%}")
+    family = outcome.family
     if st.button("Use this version on every page (for you only)", key=f"retrain.use.{job_id}", type="primary"):
-        set_active(family, outcome["version_path"])
-        st.toast(f"The {family} pages now use {outcome['version_id']}.")
+        set_active(family, outcome.version_path)
+        st.toast(f"The {family} pages now use {outcome.version_id}.")
         st.rerun()
-    labels = outcome["class_names"]
+    labels = list(outcome.class_names)
     st.plotly_chart(
-        training_figures.before_after_bars(after["per_class"], before["per_class"] if before else None),
+        training_figures.before_after_bars(after.per_class, before.per_class if before else None),
         key=f"retrain.perclass.{job_id}",
     )
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(
             training_figures.clickable_confusion(
-                after["confusion"], labels, "Confusion matrix (validation): click a cell"
+                after.confusion, labels, "Confusion matrix (validation): click a cell"
             ),
             key=f"retrain.confusion.{job_id}",
             on_select=lambda: _from_chart(job_id, labels),
             selection_mode="points",
         )
     with right:
-        confusion = after["confusion"]
-        cells = sorted(
-            ((t, p) for t in range(len(labels)) for p in range(len(labels)) if t != p and confusion[t][p]),
-            key=lambda c: -confusion[c[0]][c[1]],
-        )
+        counts = {(t, p): n for t, p, n in after.errors()}
+        cells = list(counts)
         if not cells:
             st.success("No validation sample was misclassified.")
             return
@@ -174,7 +170,7 @@ def results(snap: JobSnapshot) -> None:
             "Misclassified samples",
             cells,
             key=key,
-            format_func=lambda c: f"true {labels[c[0]]} → predicted {labels[c[1]]} ({confusion[c[0]][c[1]]})",
+            format_func=lambda c: f"true {labels[c[0]]} → predicted {labels[c[1]]} ({counts[c]})",
         )
         _show_examples(outcome, *cell)
 
@@ -331,13 +327,13 @@ def _show_comparison(family: str, vc) -> None:
     st.caption(f"Inputs: {vc.description}.")
     for note in c.notes:
         st.info(note)
-    acc_a, acc_b = c.report_a["accuracy"], c.report_b["accuracy"]
+    acc_a, acc_b = c.report_a.accuracy, c.report_b.accuracy
     m1, m2, m3 = st.columns(3)
     m1.metric(f"Accuracy of A ({vc.label_a})", f"{acc_a:.1%}")
     m2.metric(f"Accuracy of B ({vc.label_b})", f"{acc_b:.1%}", delta=f"{acc_b - acc_a:+.1%}")
     m3.metric("They disagree on", f"{c.n_disagree / c.n:.1%}", help=f"{c.n_disagree:,} of {c.n:,} inputs")
     st.caption(" · ".join(f"{k}: {v:,}" for k, v in c.outcome_counts().items()))
-    labels, conf_a, conf_b = c.class_names, np.asarray(c.report_a["confusion"]), np.asarray(c.report_b["confusion"])
+    labels, conf_a, conf_b = c.class_names, np.asarray(c.report_a.confusion), np.asarray(c.report_b.confusion)
     which = ""
     if families.get(family).sample_view == "text":  # 65 characters are too many to read: the most frequent ones
         top = np.argsort(-np.bincount(c.y_true, minlength=len(labels)), kind="stable")[:12]
@@ -433,10 +429,11 @@ def class_pool_size(class_code: str, kind: str, owner: str) -> int:
 @guarded("Sending the run to your class")
 def send_to_class(snap: JobSnapshot, class_code: str, owner: str) -> None:
     """A finished run of a class member joins the class's side-by-side results (once: the store keys it by version)."""
-    if not class_code or snap.result is None or not snap.result.get("version_id"):
+    outcome: RetrainOutcome | None = snap.result
+    if not class_code or outcome is None or not outcome.version_id:
         return
     try:
-        new = access.record_run(owner, class_code, snap.result)
+        new = access.record_run(owner, class_code, outcome.run_record())
     except (classroom.ClassError, topology.StoreError):
         return  # left the class since (or deleted the version): the run stays yours only
     st.caption(("Sent to" if new else "In") + " your class's results: see them side by side on the Class page.")

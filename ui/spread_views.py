@@ -35,21 +35,21 @@ def spread_panel(family: str, label: str, owner: str, queue: JobQueue) -> None:
         except ValueError as exc:
             st.error(str(exc))
     job_panel(queue, key, seen, SPREAD_PANEL)
-    if seen is not None and seen.status == "done":
-        _spread(seen.result or {}, family)
+    if seen is not None and seen.status == "done" and seen.result is not None:
+        _spread(seen.result, family)
 
 
-def _spread(result: dict, family: str) -> None:
+def _spread(result: seed_spread.SeedSpread, family: str) -> None:
     """The finished runs' accuracies as a plot and one sentence (only under the family they trained)."""
-    if result.get("family") != family:
+    if result.family != family:
         return
-    r = result["recipe"]
+    r = result.recipe
     st.plotly_chart(
-        teach_figures.seed_spread_figure(result, f"{result['n_runs']} runs of the same recipe"),
+        teach_figures.seed_spread_figure(result.to_dict(), f"{result.n_runs} runs of the same recipe"),
         key=f"retrain.spread_fig.{family}",
     )
     st.markdown(
-        f"Validation accuracy from **{result['min']:.1%}** to **{result['max']:.1%}** (mean {result['mean']:.1%}, "
-        f"standard deviation {result['std']:.1%}) over {result['n_runs']} runs of {r['epochs']} epoch(s), batch "
-        f"{r['batch_size']}, learning rate {r['learning_rate']:g}."
+        f"Validation accuracy from **{result.min:.1%}** to **{result.max:.1%}** (mean {result.mean:.1%}, "
+        f"standard deviation {result.std:.1%}) over {result.n_runs} runs of {r.epochs} epoch(s), batch "
+        f"{r.batch_size}, learning rate {r.learning_rate:g}."
     )

@@ -14,7 +14,7 @@ import numpy as np
 from core.engine import fit as model_fit
 from core.engine import registry
 from core.maths import confusion_matrix
-from core.metrics import classification_report
+from core.metrics import Report, report_of
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -35,8 +35,8 @@ class Comparison:
     y_true: np.ndarray  # (N,) indices into class_names
     pred_a: np.ndarray  # (N,)
     pred_b: np.ndarray  # (N,)
-    report_a: dict  # core.metrics.classification_report
-    report_b: dict
+    report_a: Report
+    report_b: Report
     disagreements: np.ndarray  # indices into the compared inputs where A and B predict different classes
     kept: np.ndarray  # indices into the inputs given that were compared (their true class is known to both)
     notes: list[str] = field(default_factory=list)
@@ -78,8 +78,8 @@ def compare_predictions(pred_a, pred_b, y_true, class_names: Sequence[str]) -> C
         y_true=y_true,
         pred_a=pred_a,
         pred_b=pred_b,
-        report_a=classification_report(y_true, pred_a, names),
-        report_b=classification_report(y_true, pred_b, names),
+        report_a=report_of(y_true, pred_a, names),
+        report_b=report_of(y_true, pred_b, names),
         disagreements=np.flatnonzero(pred_a != pred_b),
         kept=np.arange(len(y_true)),
     )

@@ -85,7 +85,7 @@ class Family:
     train: Callable
     predict: Callable
     example: Callable
-    retrain: Callable
+    retrain: Callable  # (request, user data, job, model before) -> core.engine.retrain_outcome.RetrainOutcome | None
     train_cli: Callable
     evaluate_cli: Callable
     add_cli_options: Callable[[argparse.ArgumentParser], None] = _no_options

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,9 @@ from core.engine.checks import (
     version_name,
 )
 from core.engine.jobs import finish_if_stopped
+from core.engine.retrain_outcome import Misclassified, RetrainOutcome, RunSettings
 from core.engine.retrain_request import RetrainRequest, UserData
-from core.metrics import classification_report
+from core.metrics import report_of
 from core.store import models as store
 from core.store import samples
 from core.store import topology as store_topology
@@ -56,15 +59,16 @@ def predict_classes(family: str, model, x) -> np.ndarray:
     return np.concatenate([np.atleast_2d(predict(model, x[i : i + 512])).argmax(axis=1) for i in range(0, len(x), 512)])
 
 
-def cell_examples(y_true, y_pred, render) -> dict[str, list]:
-    """{"true,pred": [rendered sample, ...]} for every off-diagonal cell, at most MAX_EXAMPLES each."""
-    cells: dict[str, list] = {}
+def cell_examples(y_true, y_pred, render: Callable[[int], object]) -> tuple[Misclassified, ...]:
+    """Every off-diagonal confusion cell, in (true, predicted) order, with its first MAX_EXAMPLES validation samples
+    rendered by `render(index)`."""
+    cells: dict[tuple[int, int], list] = {}
     for i, (t, p) in enumerate(zip(np.asarray(y_true), np.asarray(y_pred))):
         if t != p:
-            items = cells.setdefault(f"{int(t)},{int(p)}", [])
+            items = cells.setdefault((int(t), int(p)), [])
             if len(items) < MAX_EXAMPLES:
                 items.append(render(i))
-    return cells
+    return tuple(Misclassified(t, p, tuple(items)) for (t, p), items in sorted(cells.items()))
 
 
 # ---------------------------------------------------------------- the job
@@ -74,7 +78,7 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, math.ceil(n_train / batch_size))
 
 
-def run_retrain(req: RetrainRequest, user: UserData, job) -> dict | None:
+def run_retrain(req: RetrainRequest, user: UserData, job) -> RetrainOutcome | None:
     """The work function of a retrain job (runs in a worker process or thread); returns the outcome, or None when
     stopped.
 
@@ -103,44 +107,55 @@ def ready(job, req: RetrainRequest, n_train: int) -> bool:
     return True
 
 
-def outcome_of(req, before, names, y_true, after_pred, before_pred, result) -> dict:
-    after = classification_report(y_true, after_pred, names)
-    before_report = classification_report(y_true, before_pred, names) if before_pred is not None else None
-    return {
-        "family": req.family,
-        "class_names": list(names),
-        "history": result.history,
-        "seconds": round(result.seconds, 1),
-        "epochs_run": result.epochs_run,
-        "after": after,
-        "before": before_report,
-        "base": "shipped model" if _is_shipped(before.path, req.family) else f"version {Path(before.path).name}",
-        "fresh": req.fresh,
-        "settings": {
-            "epochs": int(req.epochs),
-            "batch_size": int(req.batch_size),
-            "learning_rate": float(req.learning_rate),
-            "optimizer": req.optimizer,
-            "seed": int(req.seed),
-        },
-        "notes": [],
-    }
+def outcome_of(
+    req: RetrainRequest,
+    before,
+    names: Sequence[str],
+    y_true,
+    after_pred,
+    before_pred,
+    result,
+    misclassified: tuple[Misclassified, ...] = (),
+    notes: Sequence[str] = (),
+) -> RetrainOutcome:
+    """The run's outcome, not yet saved: both models scored on the same validation labels `y_true` (`before_pred`
+    None: the model before cannot be scored on them), with the misclassified cells (cell_examples) and notes."""
+    return RetrainOutcome(
+        family=req.family,
+        class_names=tuple(names),
+        history=result.history,
+        seconds=round(result.seconds, 1),
+        epochs_run=result.epochs_run,
+        after=report_of(y_true, after_pred, names),
+        before=report_of(y_true, before_pred, names) if before_pred is not None else None,
+        base="shipped model" if _is_shipped(before.path, req.family) else f"version {Path(before.path).name}",
+        fresh=req.fresh,
+        settings=RunSettings(
+            epochs=int(req.epochs),
+            batch_size=int(req.batch_size),
+            learning_rate=float(req.learning_rate),
+            optimizer=req.optimizer,
+            seed=int(req.seed),
+        ),
+        notes=tuple(notes),
+        misclassified=tuple(misclassified),
+    )
 
 
-def save_run(req: RetrainRequest, model, outcome: dict, result, metadata: dict) -> dict:
-    """Save a new version (never over a shipped model) and add its id and path to the outcome."""
+def save_run(req: RetrainRequest, model, outcome: RetrainOutcome, result, metadata: dict) -> RetrainOutcome:
+    """Save a new version (never over a shipped model); returns the outcome with the version's id and path."""
     name = version_name(req)
     metrics = dict(metadata.get("metrics") or {})
     metrics.update(
-        val_accuracy=outcome["after"]["accuracy"],
-        val_n=outcome["after"]["n"],
-        before_val_accuracy=(outcome["before"] or {}).get("accuracy"),
+        val_accuracy=outcome.after.accuracy,
+        val_n=outcome.after.n,
+        before_val_accuracy=outcome.before.accuracy if outcome.before is not None else None,
     )
     metadata = {
         **metadata,
         "history": result.history,
         "metrics": metrics,
-        "retrained_from": outcome["base"] if not req.fresh else f"a fresh model (compared with the {outcome['base']})",
+        "retrained_from": outcome.base if not req.fresh else f"a fresh model (compared with the {outcome.base})",
         "owner": req.owner,
         "studio": {
             "epochs": req.epochs,
@@ -156,7 +171,7 @@ def save_run(req: RetrainRequest, model, outcome: dict, result, metadata: dict) 
         },
     }
     version = store.save_version(model, req.family, name, metadata)
-    return {**outcome, "version_id": version.version_id, "version_path": str(version.path)}
+    return replace(outcome, version_id=version.version_id, version_path=str(version.path))
 
 
 def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import statistics
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,65 @@ from core.settings import get_settings
 from core.store import models as store
 
 MAX_RUNS = 10  # each run is a quick-preset training: ten of them stay within a couple of minutes on 2 cores
+
+
+@dataclass(frozen=True)
+class SpreadRun:
+    """One of the runs: its seed, its validation accuracy and how long it trained."""
+
+    seed: int
+    accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The quick preset every run repeats."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """A finished run-to-run job: the family, its recipe, every run, and the accuracies' mean, min, max and
+    (population) standard deviation. Top level and frozen: it pickles from a worker process to the page."""
+
+    family: str
+    recipe: Recipe
+    runs: tuple[SpreadRun, ...]
+    mean: float
+    min: float
+    max: float
+    std: float
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [r.accuracy for r in self.runs]
+
+    def to_dict(self) -> dict:
+        """The shape seed_spread returns (runs as dicts, accuracies, n_runs, mean, min, max, std), for the figure
+        core.families.teach.figures.seed_spread_figure draws from."""
+        return {
+            "family": self.family,
+            "recipe": {
+                "epochs": self.recipe.epochs,
+                "batch_size": self.recipe.batch_size,
+                "learning_rate": self.recipe.learning_rate,
+            },
+            "runs": [{"seed": r.seed, "accuracy": r.accuracy, "seconds": r.seconds} for r in self.runs],
+            "accuracies": self.accuracies,
+            "n_runs": self.n_runs,
+            "mean": self.mean,
+            "min": self.min,
+            "max": self.max,
+            "std": self.std,
+        }
 
 
 def seed_spread(train_once: Callable[[int], dict], n_runs: int) -> dict:
@@ -74,7 +133,7 @@ def _data(family: str, cfg) -> dict:
     return data
 
 
-def run_spread(family: str, n_runs: int, job) -> dict | None:
+def run_spread(family: str, n_runs: int, job) -> SeedSpread | None:
     """The job's work: the data once, then one training per seed, each reported as one step; None when cancelled."""
     if not 2 <= int(n_runs) <= MAX_RUNS:
         raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
@@ -96,8 +155,15 @@ def run_spread(family: str, n_runs: int, job) -> dict | None:
             job.finish("cancelled", "Cancelled: the runs so far are not kept.")
             return None
         raise
-    recipe = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "learning_rate")}
-    return {"family": family, "recipe": recipe, **result}
+    return SeedSpread(
+        family=family,
+        recipe=Recipe(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), learning_rate=float(cfg.learning_rate)),
+        runs=tuple(SpreadRun(r["seed"], r["accuracy"], r["seconds"]) for r in result["runs"]),
+        mean=result["mean"],
+        min=result["min"],
+        max=result["max"],
+        std=result["std"],
+    )
 
 
 def start_spread(family: str, n_runs: int, owner: str, queue=None):

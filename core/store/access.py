@@ -396,11 +396,11 @@ def class_runs(owner: str, code: str, family: str | None = None) -> list[Run]:
     return [Run(**row) for row in classroom.results(my_class(owner, code).code, family)]
 
 
-def record_run(owner: str, code: str, outcome: dict) -> bool:
+def record_run(owner: str, code: str, run: classroom.RunRecord) -> bool:
     """Send one of the caller's finished runs to their class (once per version); False when sent before."""
     view = my_class(owner, code)
-    version(owner, str(outcome.get("family", "")), str(outcome.get("version_id", "")))  # theirs, and still there
-    return classroom.record_result(view.code, owner, outcome)
+    version(owner, run.family, run.version_id)  # theirs, and still there
+    return classroom.record_result(view.code, owner, run)
 
 
 def share_samples(owner: str, code: str) -> int:

@@ -298,14 +298,26 @@ def nickname_of(owner: str, code: str, path=None) -> str:
     return rows[0][0] if rows else ""
 
 
-def record_result(code: str, owner: str, outcome: dict, path=None) -> bool:
+@dataclass(frozen=True)
+class RunRecord:
+    """What a class keeps of one member's finished retrain: plain values (the engine's outcome builds it)."""
+
+    family: str
+    version_id: str
+    accuracy: float  # validation accuracy of the retrained model; NaN when it had no validation samples
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    seconds: float
+
+
+def record_result(code: str, owner: str, run: RunRecord, path=None) -> bool:
     """Keep a finished retrain's validation accuracy and settings for the class (once per saved version).
 
     Returns False when it was recorded before (a page shows results on every rerun)."""
     if not is_member(owner, code, path):
         raise ClassError("Join the class before sending it your results.")
-    settings = outcome.get("settings") or {}
-    accuracy = float((outcome.get("after") or {}).get("accuracy", float("nan")))
     try:
         _run(
             "INSERT INTO class_results (code, owner, family, accuracy, epochs, batch_size, learning_rate, seed, "
@@ -313,14 +325,14 @@ def record_result(code: str, owner: str, outcome: dict, path=None) -> bool:
             (
                 code,
                 owner,
-                str(outcome.get("family", "")),
-                accuracy,
-                int(settings.get("epochs", outcome.get("epochs_run", 0))),
-                int(settings.get("batch_size", 0)),
-                float(settings.get("learning_rate", 0.0)),
-                int(settings.get("seed", 0)),
-                float(outcome.get("seconds", 0.0)),
-                str(outcome["version_id"]),
+                str(run.family),
+                float(run.accuracy),
+                int(run.epochs),
+                int(run.batch_size),
+                float(run.learning_rate),
+                int(run.seed),
+                float(run.seconds),
+                str(run.version_id),
                 _now(),
             ),
             path,

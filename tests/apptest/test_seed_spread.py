@@ -30,9 +30,9 @@ def test_n_runs_differ_only_by_seed_and_report_every_accuracy(toy, capsys):
     job = seed_spread.start_spread(toy, 3, "u" + "3" * 20, queue)
     assert queue.wait(job, 120) and job.status == "done", job.snapshot()
     result = job.result
-    assert result["n_runs"] == 3 and [r["seed"] for r in result["runs"]] == [0, 1, 2]
-    assert result["min"] <= result["mean"] <= result["max"] and 0 <= result["min"] <= 1
-    assert result["recipe"]["epochs"] == seed_spread.quick_config(toy).epochs
+    assert result.n_runs == 3 and [r.seed for r in result.runs] == [0, 1, 2]
+    assert result.min <= result.mean <= result.max and 0 <= result.min <= 1
+    assert result.recipe.epochs == seed_spread.quick_config(toy).epochs
     assert len(job.snapshot().epoch_logs) == 3 and job.snapshot().progress == 1.0  # one step per run
 
 

@@ -82,7 +82,7 @@ def example(loaded) -> dict:
     return {"input": "the point (2, 2)", "label": CLASS_NAMES[int(p.argmax())], "p": float(p.max())}
 
 
-def retrain(req, user, job, before) -> dict | None:
+def retrain(req, user, job, before):
     """The studio's runner, from the same helpers the built-in families use."""
     from core.engine import retrain as studio
     from core.engine.retrain_request import request_config
@@ -97,8 +97,8 @@ def retrain(req, user, job, before) -> dict | None:
         return None
     after = predict(model, data["x_val"]).argmax(axis=1)
     before_pred = predict(before.model, data["x_val"]).argmax(axis=1)
-    outcome = studio.outcome_of(req, before, CLASS_NAMES, data["y_val"], after, before_pred, result)
-    outcome["examples"] = studio.cell_examples(data["y_val"], after, lambda i: np.full((8, 8), 255, np.uint8))
+    misclassified = studio.cell_examples(data["y_val"], after, lambda i: np.full((8, 8), 255, np.uint8))
+    outcome = studio.outcome_of(req, before, CLASS_NAMES, data["y_val"], after, before_pred, result, misclassified)
     metadata = {"family": "toy", "class_names": CLASS_NAMES, "config": asdict(cfg)}
     return studio.save_run(req, model, outcome, result, metadata)
 

@@ -34,9 +34,9 @@ def test_a_new_shape_class_widens_the_model_and_keeps_the_old_classes_in_place()
     )
     job = run_job(req, user)
     assert job.status == "done", job.message
-    names = job.result["class_names"]
+    names = list(job.result.class_names)
     assert names[: len(shape_generator.CLASS_NAMES)] == list(shape_generator.CLASS_NAMES) and names[-1] == "blob"
-    loaded = store.load_model(job.result["version_path"])
+    loaded = store.load_model(job.result.version_path)
     assert shapes.n_outputs(loaded.model) == len(names)
     assert loaded.metadata["class_names"] == names
 
@@ -62,12 +62,12 @@ def test_a_text_retrain_copies_the_lstm_keeps_its_alphabet_and_shows_snippets():
     job = run_job(req, retrain.UserData())
     assert job.status == "done", job.message
     outcome = job.result
-    assert any("left out" in n for n in outcome["notes"])  # the unknown character was dropped, and said so
-    assert outcome["class_names"][-1] == "other" and outcome["before"] is not None
-    assert outcome["after"]["n"] == outcome["before"]["n"]
-    snippets = [s for cell in outcome["examples"].values() for s in cell]
-    assert snippets and all(s["expected"] != s["predicted"] for s in snippets)
-    loaded, vocab = text.load_text_model(outcome["version_path"])
+    assert any("left out" in n for n in outcome.notes)  # the unknown character was dropped, and said so
+    assert outcome.class_names[-1] == "other" and outcome.before is not None
+    assert outcome.after.n == outcome.before.n
+    snippets = [s for cell in outcome.misclassified for s in cell.samples]
+    assert snippets and all(s.expected != s.predicted for s in snippets)
+    loaded, vocab = text.load_text_model(outcome.version_path)
     shipped_vocab = text.vocab_from_metadata(store.load_metadata(store.shipped_model_dir("text")))
     assert vocab == shipped_vocab
     assert loaded.metadata["corpus"]["name"] == "tiny.txt"

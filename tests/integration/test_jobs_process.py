@@ -13,6 +13,8 @@ import pytest
 
 from core.engine import job_workers as worker_processes
 from core.engine import jobs, retrain
+from core.engine.retrain_outcome import Misclassified, RetrainOutcome
+from core.metrics import Report
 from core.store import models as store
 from tests.helpers import job_workers
 from tests.helpers.jobs import request, user_colors
@@ -179,7 +181,10 @@ def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data
     assert job.status == "done", job.message
     assert job.pid is not None and job.pid != os.getpid()
     assert [e["epoch"] for e in job.snapshot().epoch_logs] == [1, 2]  # the worker's epochs reached the page
-    version = store.version_path("colors", job.result["version_id"])
+    # The typed outcome came through the pipe whole (its dataclasses pickle by reference).
+    assert isinstance(job.result, RetrainOutcome) and isinstance(job.result.after, Report)
+    assert job.result.after.n > 0 and all(isinstance(c, Misclassified) for c in job.result.misclassified)
+    version = store.version_path("colors", job.result.version_id)
     assert version.is_relative_to(user_data)  # the worker got this test's MLX_USER_DATA_DIR
     loaded = store.load_model(version)
     assert loaded.metadata["owner"] == "session-a"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -63,22 +65,25 @@ def test_samples_are_private_until_shared_and_the_pool_is_the_shared_ones():
 def test_results_are_recorded_once_per_version_and_show_the_spread():
     info = classroom.open_class(TEACHER, "x")
     classroom.join_class(ANNA, info.code, "Anna")
-    outcome = {
-        "family": "colors",
-        "after": {"accuracy": 0.5},
-        "settings": {"epochs": 20, "batch_size": 64, "learning_rate": 0.03, "seed": 1},
-        "seconds": 3.2,
-        "version_id": "v1",
-    }
+    outcome = classroom.RunRecord(
+        family="colors",
+        version_id="v1",
+        accuracy=0.5,
+        epochs=20,
+        batch_size=64,
+        learning_rate=0.03,
+        seed=1,
+        seconds=3.2,
+    )
     assert classroom.record_result(info.code, ANNA, outcome)
     assert not classroom.record_result(info.code, ANNA, outcome)  # a rerun of the page records nothing new
-    classroom.record_result(info.code, ANNA, {**outcome, "after": {"accuracy": 0.9}, "version_id": "v2"})
-    classroom.record_result(info.code, ANNA, {**outcome, "after": {"accuracy": 0.7}, "version_id": "v3"})
+    classroom.record_result(info.code, ANNA, replace(outcome, accuracy=0.9, version_id="v2"))
+    classroom.record_result(info.code, ANNA, replace(outcome, accuracy=0.7, version_id="v3"))
     rows = classroom.results(info.code)
     assert [r["accuracy"] for r in rows] == [0.5, 0.9, 0.7] and rows[0]["nickname"] == "Anna"
     assert classroom.spread(rows) == {"runs": 3, "min": 0.5, "median": 0.7, "max": 0.9}
     with pytest.raises(classroom.ClassError, match="Join the class"):
-        classroom.record_result(info.code, BEN, {**outcome, "version_id": "v4"})
+        classroom.record_result(info.code, BEN, replace(outcome, version_id="v4"))
 
 
 def test_the_class_a_user_is_in_is_kept_in_their_profile():

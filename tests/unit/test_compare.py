@@ -41,8 +41,8 @@ def test_the_disagreements_are_exactly_where_numpy_says_the_two_models_differ():
     assert result.n_disagree == int(np.sum(ref_a != ref_b)) > 0
     assert np.array_equal(result.disagreements, np.flatnonzero(ref_a != ref_b))
     assert np.array_equal(result.pred_a, ref_a) and np.array_equal(result.pred_b, ref_b)
-    assert result.report_a["accuracy"] == pytest.approx(np.mean(ref_a == y))
-    assert result.report_b["accuracy"] == pytest.approx(np.mean(ref_b == y))
+    assert result.report_a.accuracy == pytest.approx(np.mean(ref_a == y))
+    assert result.report_b.accuracy == pytest.approx(np.mean(ref_b == y))
     counts = result.outcome_counts()
     assert sum(counts.values()) == len(y)
     assert counts["only A right"] == int(np.sum((ref_a == y) & (ref_b != y)))
@@ -111,7 +111,7 @@ def test_a_saved_colour_version_against_the_shipped_model_on_the_validation_peop
     c = result.comparison
     assert c.n == len(held.y) > 0
     assert c.n_disagree == int(np.sum(ref_a != ref_b)) > 0
-    assert c.report_a["accuracy"] == pytest.approx(np.mean(ref_a == held.y))
+    assert c.report_a.accuracy == pytest.approx(np.mean(ref_a == held.y))
     assert result.inputs.shape == (c.n, 3)
     assert "validation split" in result.description
 

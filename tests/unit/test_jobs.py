@@ -152,17 +152,17 @@ def test_a_retrain_saves_a_new_version_and_never_touches_the_shipped_model(user_
     job = run_job(request(), user_colors())
     assert job.status == "done", job.message
     outcome = job.result
-    version = store.version_path("colors", outcome["version_id"])
+    version = store.version_path("colors", outcome.version_id)
     assert version.is_dir() and version.is_relative_to(user_data)
     assert folder_digest(shipped) == digest
     assert all(np.array_equal(a, b) for a, b in zip(weights, cached.get_weights()))
     meta = store.load_metadata(version)
     assert meta["owner"] == "session-a" and meta["class_names"] == list(colors.CLASS_NAMES)
     assert len(meta["history"]["loss"]) == 2
-    assert outcome["before"] is not None and outcome["after"]["n"] == outcome["before"]["n"]
+    assert outcome.before is not None and outcome.after.n == outcome.before.n
     # A second run never overwrites the first.
     second = run_job(request(), user_colors())
-    assert second.result["version_id"] != outcome["version_id"]
+    assert second.result.version_id != outcome.version_id
     assert len(store.list_versions("colors")) == 2
 
 
@@ -176,16 +176,16 @@ def test_the_confusion_matrix_matches_one_counted_by_hand():
     assert job.status == "done", job.message
     cfg = ColorConfig(validation_fraction=req.validation_fraction, seed=req.seed)
     data = colors_retrain._custom_color_data(cfg, user.colors)  # the same split the job used
-    model = store.load_model(job.result["version_path"]).model
+    model = store.load_model(job.result.version_path).model
     predicted = colors.predict_proba(model, data["x_val"]).argmax(axis=1)
     counted = [[0] * 9 for _ in range(9)]
     for t, p in zip(data["y_val"], predicted):
         counted[int(t)][int(p)] += 1
-    assert job.result["after"]["confusion"] == counted
+    assert job.result.after.confusion == counted
     wrong = sum(counted[t][p] for t in range(9) for p in range(9) if t != p)
-    assert sum(len(v) for v in job.result["examples"].values()) == wrong
-    for cell, swatches in job.result["examples"].items():
-        t, p = map(int, cell.split(","))
+    assert sum(len(cell.samples) for cell in job.result.misclassified) == wrong
+    for cell in job.result.misclassified:
+        t, p, swatches = cell.true, cell.predicted, cell.samples
         assert counted[t][p] == len(swatches) and all(s.startswith("#") for s in swatches)
 
 
@@ -201,8 +201,8 @@ def test_one_sessions_retrain_leaves_another_sessions_jobs_and_model_alone():
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
     # Session B cannot delete session A's version.
     with pytest.raises(store_topology.StoreError, match="another session"):
-        retrain.delete_own_version("colors", job.result["version_id"], "session-b")
-    retrain.delete_own_version("colors", job.result["version_id"], "session-a")
+        retrain.delete_own_version("colors", job.result.version_id, "session-b")
+    retrain.delete_own_version("colors", job.result.version_id, "session-a")
     assert store.list_versions("colors") == []
 
 

@@ -201,7 +201,9 @@ def test_only_members_see_a_class_its_members_pool_and_runs():
 def test_a_run_is_recorded_only_for_ones_own_version_in_ones_own_class():
     code = a_class(ANNA, BEN)
     v = fake_version("colors", "run", BEN)
-    outcome = {"family": "colors", "version_id": v.version_id, "after": {"accuracy": 0.8}, "settings": {}}
+    outcome = classroom.RunRecord(
+        "colors", v.version_id, accuracy=0.8, epochs=0, batch_size=0, learning_rate=0.0, seed=0, seconds=0.0
+    )
     with pytest.raises(access.NotYours):
         access.record_run(ANNA, code, outcome)  # Ben's version, sent by Anna
     assert access.record_run(BEN, code, outcome) and not access.record_run(BEN, code, outcome)

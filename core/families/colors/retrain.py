@@ -9,6 +9,7 @@ import numpy as np
 
 from core.engine import retrain as engine
 from core.engine.checks import config_from_metadata
+from core.engine.retrain_outcome import RetrainOutcome
 from core.engine.retrain_request import RetrainRequest, UserData, request_config
 from core.engine.training import chance_loss
 from core.families.colors import model as colors
@@ -51,7 +52,7 @@ def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> tupl
     return len(data["y_train"]), len(data["y_val"])
 
 
-def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome | None:
 
     cfg = request_config(req, config_from_metadata("colors", before.metadata))
     extra = user.colors if req.use_user_samples else []
@@ -72,8 +73,8 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     after_pred = engine.predict_classes("colors", model, data["x_val"])
     before_pred = engine.predict_classes("colors", before.model, data["x_val"])
     rgb = np.asarray(data["x_val"]).round().astype(int)
-    outcome = engine.outcome_of(req, before, names, data["y_val"], after_pred, before_pred, result)
-    outcome["examples"] = engine.cell_examples(data["y_val"], after_pred, lambda i: colors.to_hex(rgb[i]))
+    misclassified = engine.cell_examples(data["y_val"], after_pred, lambda i: colors.to_hex(rgb[i]))
+    outcome = engine.outcome_of(req, before, names, data["y_val"], after_pred, before_pred, result, misclassified)
     metadata = {
         "family": "colors",
         "class_names": names,

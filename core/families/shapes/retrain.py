@@ -9,6 +9,7 @@ import numpy as np
 
 from core.engine import retrain as engine
 from core.engine.checks import config_from_metadata
+from core.engine.retrain_outcome import RetrainOutcome
 from core.engine.retrain_request import RetrainRequest, UserData, request_config
 from core.engine.training import chance_loss
 from core.families.shapes import generator as shape_generator
@@ -45,7 +46,7 @@ def _align_classes(data: dict, base_names: list[str]) -> dict:
     return {**data, "y_train": remap[data["y_train"]], "y_val": remap[data["y_val"]], "class_names": merged}
 
 
-def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome | None:
 
     base_names = shapes.class_names_for(before.metadata, before.model)
     cfg = request_config(
@@ -72,13 +73,16 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
     after_pred = engine.predict_classes("shapes", model, data["x_val"])
     before_pred = engine.predict_classes("shapes", before.model, data["x_val"])
     x_val = np.asarray(data["x_val"], np.uint8)
-    outcome = engine.outcome_of(req, before, names, data["y_val"], after_pred, before_pred, result)
-    outcome["examples"] = engine.cell_examples(data["y_val"], after_pred, lambda i: x_val[i])
+    notes = []
     if len(names) > len(base_names):
-        outcome["notes"].append(
+        notes.append(
             f"New classes {', '.join(names[len(base_names) :])}: the output layer was widened for them; the model "
             "before could not predict them at all."
         )
+    misclassified = engine.cell_examples(data["y_val"], after_pred, lambda i: x_val[i])
+    outcome = engine.outcome_of(
+        req, before, names, data["y_val"], after_pred, before_pred, result, misclassified, notes
+    )
     metadata = {
         "family": "shapes",
         "class_names": names,

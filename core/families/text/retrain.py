@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 
 from core.engine import retrain as engine
+from core.engine.retrain_outcome import RetrainOutcome, TextSample
 from core.engine.retrain_request import RetrainRequest, UserData, request_config
 from core.engine.training import TrainingError, chance_loss
 from core.families.text import generate as text_generate
@@ -82,7 +83,7 @@ def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> tupl
     return len(x_train), len(x_val)
 
 
-def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
+def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome | None:
 
     del user  # the LSTM learns from text only
     cfg = request_config(req, text.config_from_metadata(before.metadata))
@@ -108,17 +109,16 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> dict | None:
         notes.append("The model before used a different alphabet, so it cannot be scored on the same windows.")
     flat_x, flat_y, seq = np.asarray(x_val).reshape(-1), np.asarray(y_val).reshape(-1), x_val.shape[1]
 
-    def snippet(i: int) -> dict:
+    def snippet(i: int) -> TextSample:
         start = i - i % seq  # the window's first character: context never crosses into the previous window
-        return {
-            "context": vocab.decode(flat_x[max(start, i - 40) : i + 1]),
-            "expected": vocab.chars[int(flat_y[i])],
-            "predicted": vocab.chars[int(raw_pred[i])],
-        }
+        return TextSample(
+            context=vocab.decode(flat_x[max(start, i - 40) : i + 1]),
+            expected=vocab.chars[int(flat_y[i])],
+            predicted=vocab.chars[int(raw_pred[i])],
+        )
 
-    outcome = engine.outcome_of(req, before, names, y_true, after_pred, before_pred, result)
-    outcome["examples"] = engine.cell_examples(y_true, after_pred, snippet)
-    outcome["notes"] = notes + outcome["notes"]
+    misclassified = engine.cell_examples(y_true, after_pred, snippet)
+    outcome = engine.outcome_of(req, before, names, y_true, after_pred, before_pred, result, misclassified, notes)
     metadata = text.text_metadata(vocab, cfg, result.history, result.seconds, description, None)
     return engine.save_run(req, model, outcome, result, metadata)
 
