@@ -55,6 +55,7 @@ FILE_TIERS: dict[str, str] = {
     "test_protocol_client.py": "unit",
     "test_queue_estimates.py": "unit",
     "test_retrain_page.py": "apptest",
+    "test_reload_pages.py": "apptest",
     "test_samples.py": "unit",
     "test_seed_spread.py": "apptest",
     "test_settings.py": "unit",
