@@ -37,6 +37,7 @@ class RunResult:
     marker_seconds: float | None  # from sending until the first delta whose text contains the marker
     texts: list[str] = field(default_factory=list)  # the markdown/text bodies the run sent
     fragments: dict[str, str] = field(default_factory=dict)  # text -> the id of the fragment that sent it
+    raw: bytes = b""  # every message of the run as received, joined: what a leak search reads (tables, options too)
 
 
 def _element_text(msg: ForwardMsg) -> str:
@@ -63,8 +64,13 @@ class Session:
         self.values: dict[str, WidgetState] = {}
 
     @classmethod
-    async def open(cls, base_url: str, page_name: str, timeout: float = 120.0) -> Session:
-        ws = await connect(base_url.replace("http", "ws", 1) + "/_stcore/stream", max_size=2**26)
+    async def open(cls, base_url: str, page_name: str, timeout: float = 120.0, cookie: str = "") -> Session:
+        """Open `page_name` as a new session; `cookie` ("name=value") is sent as a browser sends its cookies, so two
+        sessions with the same identity cookie are one person (a reload, a second tab)."""
+        headers = {"Cookie": cookie} if cookie else None
+        ws = await connect(
+            base_url.replace("http", "ws", 1) + "/_stcore/stream", max_size=2**26, additional_headers=headers
+        )
         session = cls(ws, page_name)
         msg = BackMsg()
         msg.rerun_script.page_name = page_name
@@ -74,7 +80,7 @@ class Session:
     async def _send_and_wait(self, msg: BackMsg, marker: str | None, timeout: float) -> RunResult:
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        marker_at, texts, fragments = None, [], {}
+        marker_at, texts, fragments, raw_parts = None, [], {}, []
         deadline = t0 + timeout
         while True:
             if time.perf_counter() > deadline:
@@ -85,6 +91,7 @@ class Session:
                 continue
             except ConnectionClosed as exc:
                 raise ProtocolError("The server closed the connection.") from exc
+            raw_parts.append(raw)
             fwd = ForwardMsg()
             fwd.ParseFromString(raw)
             kind = fwd.WhichOneof("type")
@@ -107,7 +114,7 @@ class Session:
                 # is what a browser shows: keep reading, or its messages would be taken for the next request's.
                 if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     continue
-                return RunResult(time.perf_counter() - t0, marker_at, texts, fragments)
+                return RunResult(time.perf_counter() - t0, marker_at, texts, fragments, b"".join(raw_parts))
 
     def _remember_widget(self, fwd: ForwardMsg) -> None:
         element = fwd.delta.new_element
@@ -174,6 +181,15 @@ class Session:
         for key, value in values.items():
             self._remember_value(key, value)
         return await self._send_and_wait(self._rerun(trigger=self.buttons[button]), marker, timeout)
+
+    async def click(self, key: str, marker: str | None = None, timeout: float = 120.0) -> RunResult:
+        """Press the button with user key `key` (not a form's: see submit_form), as a browser sends a click."""
+        widget_id, fragment_id = self._widget_id(key)
+        return await self._send_and_wait(self._rerun(fragment_id, trigger=widget_id), marker, timeout)
+
+    async def rerun(self, marker: str | None = None, timeout: float = 120.0) -> RunResult:
+        """Rerun the whole page with the values set so far (what a job panel's status change does)."""
+        return await self._send_and_wait(self._rerun(), marker, timeout)
 
     async def rerun_fragment(self, fragment_id: str, marker: str | None = None, timeout: float = 120.0) -> RunResult:
         """What a fragment with run_every does in the browser: rerun only that fragment."""

@@ -45,6 +45,8 @@ with guard("The Retrain page"):
     if not available:
         st.error("No shipped model is installed on this server, so there is nothing to retrain.")
         st.stop()
+    # After a reload (or in another tab) the form is the user's job's, rebuilt from the queue: its family and settings.
+    views.restore_form(current, available)
     family = st.radio(
         "Model",
         list(available),

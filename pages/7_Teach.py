@@ -6,6 +6,7 @@ import streamlit as st
 from core.engine import jobs
 from core.families.teach import job as teach
 from core.families.teach import projects as teach_store
+from core.families.teach import saved as teach_saved
 from core.families.teach.data import BACKGROUND, KINDS, TeachError
 from core.families.teach.model import TeachConfig
 from ui import teach_views as views
@@ -73,6 +74,8 @@ with guard("The Teach page"):
                 st.rerun()
         except ValueError as exc:
             st.error(str(exc))
+    with st.expander("Delete this project"):
+        views.delete_project_control(state, project)
 
     # ---------------------------------------------------------------- 2. samples
     st.subheader("2 · Samples")
@@ -111,6 +114,7 @@ with guard("The Teach page"):
                 learning_rate=learning_rate,
                 version_name=project.name,
                 owner=state.owner,
+                project=project.name,
             )
             teach.start_teach(request, state.queue_id, QUEUE)
             state.job_project = project.name
@@ -122,12 +126,13 @@ with guard("The Teach page"):
     this_project = state.job_project == project.name
     job_panel(QUEUE, state.queue_id, job, views.TRAINING_PANEL, show_ended=this_project)
     if job is not None and not job.active and this_project:
-        if job.status == "done" and job.result:
-            state.outcomes[project.name] = job.result
         state.job_project = None
-    outcome = state.outcomes.get(project.name)
+    # The project's newest model, rebuilt from the store on every run: its result, "Try it" and "Export" come back
+    # after a reload, in a new tab and after a restart.
+    outcome = teach_saved.last_model(state.owner, project)
     if outcome is not None:
         views.results(outcome, outcome["version_id"])
+        views.delete_model_control(state, project, outcome)
 
         # ------------------------------------------------------------ 4. preview
         st.subheader("4 · Try it")

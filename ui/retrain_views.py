@@ -437,3 +437,39 @@ def send_to_class(snap: JobSnapshot, class_code: str, owner: str) -> None:
     except (classroom.ClassError, topology.StoreError):
         return  # left the class since (or deleted the version): the run stays yours only
     st.caption(("Sent to" if new else "In") + " your class's results: see them side by side on the Class page.")
+
+
+# The form's widgets (ui key suffix) and how each takes its value from a job's request (core.engine.jobs).
+_FORM_FROM_REQUEST = {
+    "epochs": ("epochs", int),
+    "batch": ("batch_size", int),
+    "lr": ("learning_rate", lambda v: f"{float(v):g}"),
+    "optimizer": ("optimizer", str),
+    "val": ("validation_fraction", float),
+    "seed": ("seed", int),
+    "start": ("fresh", lambda v: "fresh" if v else "copy"),
+    "builtin": ("use_builtin", bool),
+    "user": ("use_user_samples", bool),
+    "per_class": ("samples_per_class", int),
+    "chars": ("text_chars", int),
+    "name": ("version_name", str),
+}
+
+
+def restore_form(snap: JobSnapshot | None, available) -> None:
+    """Rebuild the setup form from the user's job, before its widgets are drawn: while the job runs or waits (in
+    every tab and after a reload: the form shows what is training, locked), and once in a session that opens after
+    it ended (a reload after training finds the family and settings of the result it shows). A job is the queue's,
+    keyed by the user's identity, so this needs nothing from the session."""
+    request = snap.request if snap is not None else None
+    if not request or request.get("family") not in available:
+        return
+    state = st.session_state
+    if not snap.active and state.get("retrain.restored") == snap.id:
+        return  # restored once already: the user's own changes since stay
+    family = request["family"]
+    state["retrain.family"] = family
+    for name, (field_name, convert) in _FORM_FROM_REQUEST.items():
+        if request.get(field_name) is not None:
+            state[f"retrain.{family}.{name}"] = convert(request[field_name])
+    state["retrain.restored"] = snap.id

@@ -14,12 +14,14 @@ from core.engine.jobs import JobQueue, JobSnapshot
 from core.families.teach import data as teach_data
 from core.families.teach import figures as teach_fig
 from core.families.teach import projects as teach_store
+from core.families.teach import saved as teach_saved
 from core.families.teach.data import TeachError
 from core.figures import common as common_figures
 from core.figures import training as training_figures
 from core.store import export
 from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
 from ui.common import guarded
+from ui.confirm import confirm_delete
 from ui.inspect_views import inspect_state
 from ui.job_panel import PanelText, job_panel
 from ui.models import load_model_folder
@@ -46,7 +48,6 @@ class TeachState:
     messages: list[tuple[str, str]] = field(default_factory=list)  # ("error" | "success", text), shown once
     last_sound: list[str] = field(default_factory=list)  # the last recording's sample ids, shown as spectrograms
     job_project: str | None = None  # the project the session's training job trains
-    outcomes: dict[str, dict] = field(default_factory=dict)  # project -> its last finished training's outcome
     experiments: dict[str, dict] = field(default_factory=dict)  # "<project>.<which>" -> the experiment's result
     preview: dict | None = None  # {"project", "probs"}: the last live prediction
 
@@ -178,6 +179,39 @@ def samples_browser(state: TeachState, project) -> None:
                     on_click=_delete,
                     args=(state, project.name, class_name, path.stem),
                 )
+
+
+# ---------------------------------------------------------------- deleting a project or a model
+
+
+def delete_project_control(state: TeachState, project) -> None:
+    """Delete the project with its samples and its trained models, after asking once more."""
+    n = len(teach_saved.models(state.owner, project))
+
+    def delete() -> None:
+        teach_saved.delete_project(state.owner, project.name)
+        state.project = None
+        st.toast(f"Deleted the project “{project.name}”.")
+
+    st.caption(f"Its samples and its {n} trained model(s) go with it.")
+    confirm_delete(st, f"the project “{project.name}”", "teach.delete_project", delete)
+
+
+def delete_model_control(state: TeachState, project, outcome: dict) -> None:
+    """Delete the model shown (the project's newest): the page then shows the one before it, if any."""
+    older = len(teach_saved.models(state.owner, project)) - 1
+    st.caption(
+        f"This project has {older} older model(s): deleting this one shows the one before it."
+        if older
+        else "This is the project's only model: deleting it leaves the samples, ready to train again."
+    )
+    version_id = outcome["version_id"]
+    confirm_delete(
+        st,
+        f"the model {version_id}",
+        "teach.delete_model",
+        lambda: teach_saved.delete_model(state.owner, project, version_id),
+    )
 
 
 # ---------------------------------------------------------------- the last training

@@ -94,6 +94,7 @@ class JobSnapshot:
     curve: dict | None  # a diverged run's loss up to the divergence
     result: Any = None
     estimate: QueueEstimate | None = None  # filled by `JobQueue.snapshot` while the job waits in the queue
+    request: dict | None = None  # what the job was asked to do, as plain values (a retrain's family and settings)
 
     @property
     def active(self) -> bool:
@@ -132,6 +133,7 @@ class Job(_Reporting):
     curve: dict | None = None  # a diverged run's loss up to the divergence (core.training.TrainResult.loss_curve)
     worker: str = ""  # "process" or "thread", fixed when the job is submitted
     pid: int | None = None  # the worker process's id, in process mode
+    request: dict | None = None  # what it was asked to do (plain values): a page restores its form from it on a reload
     _train_started: float | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -215,6 +217,7 @@ class Job(_Reporting):
                 notes=tuple(self.notes),
                 curve=_copy_curve(self.curve),
                 result=self.result,
+                request=dict(self.request) if self.request is not None else None,
             )
 
 
@@ -288,11 +291,18 @@ class JobQueue:
         self._durations: dict[str, deque[float]] = {}
 
     def submit(
-        self, session_id: str, title: str, work: Callable[[Job], Any], kind: str | None = None, owner: str = ""
+        self,
+        session_id: str,
+        title: str,
+        work: Callable[[Job], Any],
+        kind: str | None = None,
+        owner: str = "",
+        request: dict | None = None,
     ) -> Job:
         """Queue `work(job)` under the key `session_id`; refuses a second active job of the same `owner` (the user's
         identity, default the key), so a user's Retrain, Teach and run-to-run jobs never run side by side.
-        `kind` groups jobs that take about as long as each other (default: `default_kind(title)`)."""
+        `kind` groups jobs that take about as long as each other (default: `default_kind(title)`); `request` is what
+        the job was asked for, in plain values, for a page that rebuilds its form after a reload."""
         if not session_id:
             raise JobError("A training needs a session id.")
         worker = self._worker or get_settings().training_worker
@@ -306,7 +316,14 @@ class JobQueue:
                     "before starting another one."
                 )
             self._forget_old()
-            job = Job(session_id=session_id, title=title, kind=kind or default_kind(title), worker=worker, owner=owner)
+            job = Job(
+                session_id=session_id,
+                title=title,
+                kind=kind or default_kind(title),
+                worker=worker,
+                owner=owner,
+                request=dict(request) if request is not None else None,
+            )
             self._waiting.append(job)
             self._by_session[session_id] = job
         threading.Thread(target=self._run, args=(job, work, payload), name=f"train-{job.id}", daemon=True).start()

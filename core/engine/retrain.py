@@ -27,7 +27,7 @@ from core.engine.checks import (
 )
 from core.engine.jobs import finish_if_stopped
 from core.engine.retrain_outcome import Misclassified, RetrainOutcome, RunSettings
-from core.engine.retrain_request import RetrainRequest, UserData
+from core.engine.retrain_request import RetrainRequest, UserData, plain_request
 from core.metrics import report_of
 from core.store import models as store
 from core.store import samples
@@ -187,7 +187,9 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
     )
     # A partial of a top-level function (not a lambda) pickles by reference, so it can run in a worker process.
     # The kind groups runs of one recipe for the queue's wait estimate, so quick presets are not mixed with long runs.
-    job = queue.submit(session_id, title, functools.partial(run_retrain, req, user), kind=title)
+    job = queue.submit(
+        session_id, title, functools.partial(run_retrain, req, user), kind=title, request=plain_request(req)
+    )
     job.notes.extend(notes)
     return job
 

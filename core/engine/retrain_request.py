@@ -3,7 +3,7 @@ family config a request turns into: plain dataclasses shared by the checks, the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -51,3 +51,11 @@ def request_config(req: RetrainRequest, base, **extra):
         seed=int(req.seed),
         **extra,
     )
+
+
+def plain_request(req: RetrainRequest) -> dict:
+    """The request as plain values, kept with its job (core.engine.jobs): the studio rebuilds its form from it after
+    a reload. The uploaded text itself is left out (it may be megabytes); its file name stays."""
+    plain = asdict(req)
+    plain["text"] = ""
+    return plain

@@ -159,6 +159,20 @@ def model_path(owner: str, path: str | Path, models_dir: Path | None = None) -> 
     return Path(path)
 
 
+def teach_models(owner: str, family: str, project: str, models_dir: Path | None = None) -> list[VersionRow]:
+    """The caller's own trained models of one Teach project (versions of `family` recording that project), newest
+    first; a classmate's shared version is never one of the caller's projects' models."""
+    return [r for r in versions(owner, family, models_dir) if r.mine and r.project == project]
+
+
+def delete_teach_model(owner: str, family: str, version_id: str, models_dir: Path | None = None) -> None:
+    """Delete one of the caller's Teach models (a version recording its project); NotYours for anything else."""
+    row = version(owner, family, version_id, models_dir)
+    if not row.project:
+        raise NotYours(f"Version {version_id!r} of {family} is not a Teach project's model.")
+    delete_version(owner, family, version_id, models_dir)
+
+
 # ---------------------------------------------------------------- Teach projects (folders; core.families.teach.projects)
 
 

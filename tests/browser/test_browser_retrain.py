@@ -1,5 +1,6 @@
-"""Browser test (headless Chromium): retrain shapes for 2 epochs, see the live curves and the confusion matrix, make
-the new version active, and see the Draw page use it, all in one browser session."""
+"""Browser test (headless Chromium): retrain shapes for 2 epochs, see the live curves and the confusion matrix, find the
+result with its family and settings after a reload, make the new version active, and see the Draw page use it; a
+reload mid-training finds the running job's progress, settings and Cancel."""
 
 import re
 
@@ -45,6 +46,13 @@ def test_retrain_shapes_then_the_draw_page_uses_the_new_version(page, small_app)
     expect(confusion.locator(".hm, .heatmaplayer image, image").first).to_be_attached()  # the heatmap is drawn
     version = re.search(r"\d{8}-\d{6}-browser", page.get_by_text(re.compile("Saved as version")).inner_text()).group(0)
 
+    page.reload()  # F5 after training: the result, with the family and settings that made it (not colours' defaults)
+    expect(page.get_by_text(f"Saved as version {version}")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("radio", name="✏️ Shapes")).to_be_checked()
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("2")
+    expect(page.get_by_label("Version name")).to_have_value("browser")
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+
     page.get_by_role("button", name="Use this version on every page (for you only)").click()
     expect(page.get_by_text(f"your version {version}").first).to_be_visible()
 
@@ -58,6 +66,8 @@ def test_a_reload_mid_training_finds_its_progress_and_cancel(page, small_app):
     expect(page.get_by_text("Setup")).to_be_visible()
     page.wait_for_function("document.cookie.includes('mlx_id=')", timeout=30_000)  # the identity is kept
     page.get_by_role("spinbutton", name="Epochs").fill("150")
+    page.get_by_role("textbox", name="Learning rate").fill("0.02")
+    page.get_by_label("Version name").fill("midway")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()  # the form is locked
@@ -65,6 +75,12 @@ def test_a_reload_mid_training_finds_its_progress_and_cancel(page, small_app):
     page.reload()  # F5: a new browser session, the same user
     expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    # The form is the running job's, locked: its family and settings, not the defaults.
+    expect(page.get_by_role("radio", name="🎨 Colours")).to_be_checked()
+    expect(page.get_by_role("radio", name="🎨 Colours")).to_be_disabled()
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("150")
+    expect(page.get_by_role("textbox", name="Learning rate")).to_have_value("0.02")
+    expect(page.get_by_label("Version name")).to_have_value("midway")
     page.get_by_role("button", name="Cancel training").click()
     expect(page.get_by_text("Last run")).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile("cancelled", re.I)).first).to_be_visible()
@@ -72,3 +88,4 @@ def test_a_reload_mid_training_finds_its_progress_and_cancel(page, small_app):
 
     page.goto(f"{small_app}/Retrain")  # a third visit after the run: still the same user, with the last run's result
     expect(page.get_by_text("Last run")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("150")  # and the settings it ran with

@@ -739,6 +739,59 @@ def _(env):
     return str(teach_store.load_project(OWNER, p.name))
 
 
+@case("teach-project-cap", "Teach page", "a 21st project", "Delete this project")
+def _(env):
+    from core.families.teach import projects as teach_store
+
+    env.mp.setattr(teach_store, "MAX_PROJECTS_PER_OWNER", 2)
+    _store_project("image")
+    _store_project("drawing")
+    return str(_store_project("sound", ("clap",)))
+
+
+@case("teach-delete-other-owners-project", "Teach page", "deleting another person's project by name", "no project")
+def _(env):
+    from core.families.teach import saved as teach_saved
+
+    _store_project()
+    return str(teach_saved.delete_project("u" + "7" * 20, "p-image"))
+
+
+def _teach_model(owner: str, project: str = "p-image") -> store.Version:
+    """A saved model recording its owner and project, as a Teach training saves one (its weights do not matter)."""
+    return store.save_version(shipped_colors().model, "teach-image", "m", {"owner": owner, "project": project})
+
+
+@case("teach-delete-other-owners-model", "Teach page", "deleting another person's Teach model", "someone else's")
+def _(env):
+    from core.store import access
+
+    return str(access.delete_teach_model("u" + "7" * 20, "teach-image", _teach_model(OWNER).version_id))
+
+
+@case("teach-delete-not-a-teach-model", "Teach page", "deleting a Retrain version as a Teach model", "not a Teach")
+def _(env):
+    from core.store import access
+
+    mine = store.save_version(shipped_colors().model, "colors", "mine", {"owner": OWNER})
+    try:
+        return str(access.delete_teach_model(OWNER, "colors", mine.version_id))
+    finally:
+        store.delete_version("colors", mine.version_id)  # the sweep's world is as before
+
+
+@case(
+    "teach-delete-model-of-another-project", "Teach page", "deleting a model of another of one's projects", "no model"
+)
+def _(env):
+    from core.families.teach import projects as teach_store
+    from core.families.teach import saved as teach_saved
+
+    _store_project()
+    other = teach_store.create_project(OWNER, "second", "image", ["a", "b"])
+    return str(teach_saved.delete_model(OWNER, other, _teach_model(OWNER).version_id))
+
+
 # ---- Class page and identity (core/classroom.py, core/identity.py)
 
 

@@ -114,3 +114,21 @@ def test_snapshots_are_frozen_and_json_friendly():
         jobs.QueueEstimate().position = 3
     as_json = json.loads(json.dumps(dataclasses.asdict(snap)))
     assert as_json["status"] == "done" and as_json["result"] == {"answer": 42} and as_json["estimate"] is None
+
+
+def test_a_job_keeps_its_request_as_plain_values_for_a_page_that_reloads():
+    from core.engine.retrain_request import RetrainRequest, plain_request
+
+    req = RetrainRequest("shapes", 3, 8, 0.005, "adam", 0.2, 1, text="x" * 10_000, text_name="mine.txt")
+    plain = plain_request(req)
+    assert plain["family"] == "shapes" and plain["epochs"] == 3 and plain["text_name"] == "mine.txt"
+    assert plain["text"] == ""  # the upload itself stays out of the queue's memory
+    queue = jobs.JobQueue(limit=lambda: 1, worker="thread")
+    job = queue.submit("me", "Retrain shapes: 3 epoch(s)", lambda j: None, request=plain)
+    plain["epochs"] = 99  # the caller's dict changing later changes nothing the queue keeps
+    snap = queue.snapshot("me")
+    assert snap.request["epochs"] == 3 and json.loads(json.dumps(snap.request)) == snap.request
+    snap.request["family"] = "colors"  # nor does a view changing its copy
+    assert queue.snapshot("me").request["family"] == "shapes"
+    assert queue.wait(job, WAIT)
+    assert queue.submit("you", "no request", lambda j: None).snapshot().request is None

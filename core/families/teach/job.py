@@ -52,6 +52,7 @@ class TeachRequest:
     seed: int = 0
     version_name: str = "teach"
     owner: str = ""  # the session that asked; recorded so only it may delete the version
+    project: str = ""  # the Teach project it learns (recorded: the page finds the project's last model after a reload)
 
 
 def family_name(kind: str) -> str:
@@ -171,8 +172,19 @@ def run_teach(req: TeachRequest, job) -> dict | None:
         "measured_on": measured_on,
         "per_class": per_class,
     }
+    # What the page shows beyond the metrics, saved with the model so a reload rebuilds the result (core.families.
+    # teach.saved).
+    shown = {
+        "epochs_run": result.epochs_run,
+        "counts": counts,
+        "confusion": report["confusion"],
+        "examples": _cell_files(report["y_true"], report["predicted"], report["files"]),
+        "notes": notes,
+    }
     metadata = {
         "family": family_name(req.kind),
+        "project": req.project,
+        "shown": shown,
         "kind": req.kind,
         "class_names": names,
         "input": _input_description(req.kind),
@@ -189,12 +201,8 @@ def run_teach(req: TeachRequest, job) -> dict | None:
         "class_names": names,
         "history": result.history,
         "seconds": round(result.seconds, 1),
-        "epochs_run": result.epochs_run,
         **metrics,  # accuracy, balanced accuracy, mean confidence, n, what it was measured on, per class
-        "counts": counts,
-        "confusion": report["confusion"],
-        "examples": _cell_files(report["y_true"], report["predicted"], report["files"]),
-        "notes": notes,
+        **shown,  # epochs run, counts, confusion, examples, notes
         "version_id": version.version_id,
         "version_path": str(version.path),
     }

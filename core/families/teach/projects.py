@@ -151,7 +151,10 @@ def create_project(owner: str, name: str, kind: str, class_names: list[str]) -> 
     if path.exists():
         raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.")
     if len(list_projects(owner)) >= MAX_PROJECTS_PER_OWNER:
-        raise TeachError(f"You have {MAX_PROJECTS_PER_OWNER} projects, the most allowed: delete one first.")
+        raise TeachError(
+            f"You have {MAX_PROJECTS_PER_OWNER} projects, the most allowed: open one you no longer need in the Project "
+            "list and delete it (“Delete this project”, under its name), then create this one."
+        )
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     tmp = path.parent / f".new-{name}-{uuid.uuid4().hex[:6]}"
     try:
