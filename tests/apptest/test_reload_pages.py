@@ -86,7 +86,7 @@ def test_a_reload_after_training_shows_the_result_with_its_family_and_settings_o
     assert reloaded.number_input(key="retrain.shapes.epochs").value == 1
     assert reloaded.number_input(key="retrain.shapes.batch").value == 32
     assert any("Last run" in s.value for s in reloaded.subheader)
-    assert any(f"Saved as version **{job.result['version_id']}**" in s.value for s in reloaded.success)
+    assert any(f"Saved as version **{job.result.version_id}**" in s.value for s in reloaded.success)
     # Restored once: the user's own choice afterwards stays.
     reloaded.radio(key="retrain.family").set_value("colors").run()
     reloaded.run()
