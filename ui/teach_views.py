@@ -75,7 +75,10 @@ def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes |
     for name, data in items:
         try:
             ids = teach_store.add_sample(state.owner, project.name, target, data)
-        except TeachError as exc:
+        except teach_store.PartlyAdded as exc:  # the message gives the exact count kept
+            state.messages.append(("error", f"{name}: {exc}"))
+            ids = exc.kept
+        except TeachError as exc:  # add_sample is all-or-nothing: this is true
             state.messages.append(("error", f"{name}: {exc} Nothing from it was added."))
             continue
         added += len(ids)
