@@ -332,3 +332,43 @@ def test_a_write_that_fails_halfway_takes_back_what_it_wrote(user_data, monkeypa
             teach_store.add_sample(OWNER, PROJECT, "a", b"100 clips")
     assert len(partly.value.kept) == 83
     assert teach_store.counts(OWNER, PROJECT)["a"] == 83
+
+
+# ---------------------------------------------------------------- an experiment is its owner's job
+
+
+def test_an_experiment_is_queued_as_its_owners_job_so_it_never_runs_beside_their_retrain(user_data):
+    from core.engine import jobs
+
+    project = teach_store.create_project(OWNER, PROJECT, "image", ["a", "b"])
+    for name in ("a", "b"):
+        for shade in (40, 120):
+            teach_store.add_sample(OWNER, PROJECT, name, tiny_png(shade))
+    queue = jobs.JobQueue(limit=lambda: 1, worker="thread")
+    release, started = threading.Event(), threading.Event()
+
+    def retrain(job):  # the owner's Retrain: queued under their identity, as the Retrain page does
+        started.set()
+        assert release.wait(60)
+
+    running = queue.submit(OWNER, "Retrain colors", retrain)
+    assert started.wait(60)
+    try:
+        with pytest.raises(jobs.JobError, match="already running"):
+            teach_store.queue_experiment(
+                queue, f"teach-experiments-{OWNER}", "Seeds", OWNER, project, "seeds", 1, 8, 0.001, 2
+            )
+        other = teach_store.create_project("owner-other", PROJECT, "image", ["a", "b"])
+        for name in ("a", "b"):
+            teach_store.add_sample("owner-other", PROJECT, name, PNG)
+        waiting = teach_store.queue_experiment(
+            queue, "teach-experiments-owner-other", "Seeds", "owner-other", other, "seeds", 1, 8, 0.001, 2
+        )
+        assert waiting.owner == "owner-other" and waiting.status == "queued"  # behind the running Retrain
+        waiting.cancel()
+        with pytest.raises(TeachError, match="needs its owner"):
+            teach_store.queue_experiment(queue, "teach-experiments-", "Seeds", "", other, "seeds", 1, 8, 0.001, 2)
+    finally:
+        release.set()
+    assert queue.wait(running, 60) and queue.wait(waiting, 60)
+    assert waiting.status == "cancelled"

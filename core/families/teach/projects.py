@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import re
@@ -426,6 +427,32 @@ def sample_id_of(path: Path) -> str:
 # seed) at a time and reports each step, which gives the page a progress bar and a cancel between steps.
 
 EXPERIMENTS = ("samples", "variance", "seeds")
+
+
+def queue_experiment(
+    queue,
+    session_id: str,
+    title: str,
+    owner: str,
+    project: Project,
+    which: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    runs: int,
+):
+    """Queue an experiment as its owner's job: the queue's one-training-per-identity rule then holds across the
+    Retrain studio, Teach training and experiments (an experiment queued under its page key alone ran beside the same
+    person's Retrain). The project's samples are read now, so a broken one is a plain error rather than a failed job."""
+    if not owner:
+        raise TeachError("An experiment needs its owner: reload the page and try again.")
+    if which not in EXPERIMENTS:
+        raise TeachError(f"Unknown experiment {which!r}.")
+    teach_data.load_folder(project.kind, project.path)
+    work = functools.partial(
+        run_experiment, which, project.kind, str(project.path), epochs, batch_size, learning_rate, runs
+    )
+    return queue.submit(session_id, title, work, owner=owner)
 
 
 def run_experiment(
