@@ -81,6 +81,23 @@ def test_results_are_recorded_once_per_version_and_show_the_spread():
         classroom.record_result(info.code, BEN, {**outcome, "version_id": "v4"})
 
 
+def test_past_the_shown_limit_the_newest_runs_are_kept_and_the_count_says_so(monkeypatch):
+    """A class past MAX_RESULTS_SHOWN runs used to see its first ones forever and never a new one (issue 25)."""
+    from core.store import access
+
+    monkeypatch.setattr(classroom, "MAX_RESULTS_SHOWN", 3)
+    info = classroom.open_class(TEACHER, "x")
+    classroom.join_class(ANNA, info.code, "Anna")
+    for i in range(5):
+        classroom.record_result(
+            info.code, ANNA, {"family": "colors", "after": {"accuracy": i / 10}, "version_id": f"v{i}"}
+        )
+    assert [r["accuracy"] for r in classroom.results(info.code)] == [0.2, 0.3, 0.4]  # the newest, oldest first
+    assert classroom.count_results(info.code) == 5 and classroom.count_results(info.code, "text") == 0
+    assert [r.accuracy for r in access.class_runs(ANNA, info.code)] == [0.2, 0.3, 0.4]
+    assert access.class_run_count(ANNA, info.code) == 5
+
+
 def test_the_class_a_user_is_in_is_kept_in_their_profile():
     assert identity.class_code(ANNA) == ""
     identity.set_class_code(ANNA, "K7QM3X")
