@@ -115,7 +115,7 @@ def _connect(path=None) -> sqlite3.Connection:
             _READY.add(samples.file_key(database))
     except sqlite3.Error as exc:
         conn.close()
-        raise samples.SampleStoreError(f"The class tables cannot be created ({exc}).") from None
+        raise samples.SampleStoreError(f"The class tables cannot be created ({samples.plain_db_error(exc)}).") from None
     return conn
 
 
@@ -125,7 +125,9 @@ def _run(sql: str, params: tuple = (), path=None) -> list[tuple]:
         with conn:
             return conn.execute(sql, params).fetchall()
     except sqlite3.Error as exc:
-        raise samples.SampleStoreError(f"The class database refused the request ({exc}).") from None
+        raise samples.SampleStoreError(
+            f"The class database refused the request ({samples.plain_db_error(exc)})."
+        ) from None
     finally:
         conn.close()
 

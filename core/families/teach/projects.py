@@ -337,7 +337,11 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
     renamed or removed in another tab meanwhile gets nothing (and no stray folder), with a plain message.
     """
     p = load_project(owner, project)
-    _class_dir(p, class_name)  # a plain "no class" before the decoding work
+    if class_name not in p.classes:  # before the decoding work
+        raise TeachError(
+            f"The project {project!r} has no class {class_name!r} (renamed or removed in another tab?). "
+            "Nothing was added."
+        )
     files = encode_sample(p.kind, data)
     with _locked(p.path):
         p = load_project(owner, project)
