@@ -106,6 +106,9 @@ def runs(info: access.ClassView, owner: str) -> None:
     if not rows:
         st.info("No runs yet. Each member's finished retrain in the Retrain studio appears here.")
         return
+    total = access.class_run_count(owner, info.code)
+    if total > len(rows):
+        st.caption(f"Showing the newest {len(rows):,} of the class's {total:,} runs; the oldest are left out.")
     st.plotly_chart(class_figures.class_runs_strip(rows, info.nickname), key="class.runs")
     lines = []
     for family in sorted({r["family"] for r in rows}):

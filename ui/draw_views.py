@@ -1,6 +1,7 @@
 """The Draw page's self-contained views: the every-layer CNN view, the samples browser, the training notes
 and small display helpers. Used by pages/2_Draw.py."""
 
+import html
 from dataclasses import dataclass
 from functools import partial
 
@@ -41,6 +42,7 @@ def image_for(array: np.ndarray, size: int) -> np.ndarray:
 
 def show_answer(name: str, confidence: float | None = None) -> None:
     """The page's answer in large type: a class name with its probability, or "none of these"."""
+    name = html.escape(name)  # a version's class names come from people's drawing labels: text, never markup
     if confidence is None:
         st.markdown(f"<div><b data-testid='draw-top' style='font-size:1.6em'>{name}</b></div>", unsafe_allow_html=True)
     else:

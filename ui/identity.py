@@ -56,12 +56,43 @@ def remember_in_browser() -> None:
         st.sidebar.button("Log in", on_click=st.login, key="identity.login")
     if ident.source != "new":
         return
-    # The token is URL-safe base64 (checked by core.identity), so it needs no escaping inside the JS string; json
-    # quoting makes that explicit. SameSite=Strict: the cookie is never sent by another site's page.
-    cookie = json.dumps(f"{identity.COOKIE}={ident.token}; path=/; max-age={COOKIE_DAYS * 86400}; SameSite=Strict")
-    script = (
-        f"<script>var c = {cookie}; if (window.location.protocol === 'https:') c += '; Secure';"
-        "document.cookie = c;</script>"
-    )
     with st.sidebar:
-        st.html(script, unsafe_allow_javascript=True)  # our own script only: no user text reaches it
+        st.html(keep_token_script(ident.token), unsafe_allow_javascript=True)  # our own script: no user text in it
+
+
+# Two tabs opened at once on a first visit each make a token, and a browser keeps one cookie: the tab whose token was
+# not kept would go on as an identity the browser forgets at the next reload (its work gone from view). So the
+# script sets the cookie only when the browser holds none, checks and sets it under a Web Lock (navigator.locks: one
+# tab at a time, across the browser's tabs), and a tab that finds another tab's token kept reloads, becoming that
+# identity before the user has done anything. The token is URL-safe base64 (core.store.identity checks it), and json
+# quoting makes the strings safe inside the script. SameSite=Strict: another site's page never sends the cookie.
+KEEP_TOKEN_JS = """<script>(function () {
+  var mine = %(token)s, cookie = %(cookie)s;
+  if (window.location.protocol === "https:") cookie += "; Secure";
+  function kept() {
+    var m = document.cookie.match(%(pattern)s);
+    return m ? m[1] : null;
+  }
+  function settle() {
+    var have = kept();
+    if (have === null) { document.cookie = cookie; have = kept(); }
+    if (have !== null && have !== mine) window.location.reload();
+  }
+  if (navigator.locks && navigator.locks.request) navigator.locks.request(%(name)s, function () { settle(); });
+  else settle();
+})();</script>"""
+
+
+def keep_token_script(token: str) -> str:
+    """The page script that asks the browser to keep `token` (see KEEP_TOKEN_JS), unless another tab's is kept."""
+    if not identity.valid_token(token):
+        raise ValueError("Only a token this app made is put in the page.")
+    name = identity.COOKIE
+    cookie = f"{name}={token}; path=/; max-age={COOKIE_DAYS * 86400}; SameSite=Strict"
+    pattern = "/(?:^|;\\s*)" + name + "=([A-Za-z0-9_-]{32,64})(?:;|$)/"
+    return KEEP_TOKEN_JS % {
+        "token": json.dumps(token),
+        "cookie": json.dumps(cookie),
+        "pattern": pattern,
+        "name": json.dumps(name),
+    }

@@ -3,7 +3,6 @@ results, the live preview, the experiments and the export. Used by pages/7_Teach
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +75,10 @@ def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes |
     for name, data in items:
         try:
             ids = teach_store.add_sample(state.owner, project.name, target, data)
-        except TeachError as exc:
+        except teach_store.PartlyAdded as exc:  # the message gives the exact count kept
+            state.messages.append(("error", f"{name}: {exc}"))
+            ids = exc.kept
+        except TeachError as exc:  # add_sample is all-or-nothing: this is true
             state.messages.append(("error", f"{name}: {exc} Nothing from it was added."))
             continue
         added += len(ids)
@@ -326,12 +328,10 @@ EXPERIMENT_TEXT = {
 def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int):
     from core.engine import jobs
 
-    teach_data.load_folder(project.kind, project.path)  # a plain error now rather than a failed job later
-    work = functools.partial(
-        teach_store.run_experiment, which, project.kind, str(project.path), epochs, batch, lr, runs
-    )
     title = f"{EXPERIMENT_TEXT[which]} ({project.name}, {epochs} epochs per training)"
-    job = jobs.QUEUE.submit(state.experiment_queue_id, title, work)
+    job = teach_store.queue_experiment(
+        jobs.QUEUE, state.experiment_queue_id, title, state.owner, project, which, epochs, batch, lr, runs
+    )
     state.experiments[f"{project.name}.pending"] = {"which": which, "job": job.id}
     return job
 

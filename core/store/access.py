@@ -406,8 +406,13 @@ def class_members(owner: str, code: str) -> list[Member]:
 
 
 def class_runs(owner: str, code: str, family: str | None = None) -> list[Run]:
-    """Every member's recorded runs, oldest first; members only."""
+    """Members' recorded runs, oldest first: the newest classroom.MAX_RESULTS_SHOWN of them; members only."""
     return [Run(**row) for row in classroom.results(my_class(owner, code).code, family)]
+
+
+def class_run_count(owner: str, code: str, family: str | None = None) -> int:
+    """How many runs the class has recorded in all (class_runs shows the newest); members only."""
+    return classroom.count_results(my_class(owner, code).code, family)
 
 
 def record_run(owner: str, code: str, run: classroom.RunRecord) -> bool:

@@ -115,7 +115,7 @@ def _connect(path=None) -> sqlite3.Connection:
             _READY.add(samples.file_key(database))
     except sqlite3.Error as exc:
         conn.close()
-        raise samples.SampleStoreError(f"The class tables cannot be created ({exc}).") from None
+        raise samples.SampleStoreError(f"The class tables cannot be created ({samples.plain_db_error(exc)}).") from None
     return conn
 
 
@@ -125,7 +125,9 @@ def _run(sql: str, params: tuple = (), path=None) -> list[tuple]:
         with conn:
             return conn.execute(sql, params).fetchall()
     except sqlite3.Error as exc:
-        raise samples.SampleStoreError(f"The class database refused the request ({exc}).") from None
+        raise samples.SampleStoreError(
+            f"The class database refused the request ({samples.plain_db_error(exc)})."
+        ) from None
     finally:
         conn.close()
 
@@ -345,17 +347,25 @@ def record_result(code: str, owner: str, run: RunRecord, path=None) -> bool:
 
 
 def results(code: str, family: str | None = None, path=None) -> list[dict]:
-    """Every member's recorded runs, oldest first, with their nickname (for the side-by-side view)."""
+    """Members' recorded runs, oldest first, with their nickname (for the side-by-side view): the newest
+    MAX_RESULTS_SHOWN of them, so a busy class always sees its latest runs (count_results says how many there are)."""
     where, params = ("AND r.family = ?", (code, family)) if family else ("", (code,))
     rows = _run(
         "SELECT COALESCE(m.nickname, '(left)'), r.family, r.accuracy, r.epochs, r.batch_size, r.learning_rate, "
         "r.seed, r.seconds, r.created_at FROM class_results r LEFT JOIN class_members m "
-        f"ON m.code = r.code AND m.owner = r.owner WHERE r.code = ? {where} ORDER BY r.id LIMIT {MAX_RESULTS_SHOWN}",
+        f"ON m.code = r.code AND m.owner = r.owner WHERE r.code = ? {where} ORDER BY r.id DESC "
+        f"LIMIT {int(MAX_RESULTS_SHOWN)}",
         params,
         path,
     )
     keys = ("nickname", "family", "accuracy", "epochs", "batch_size", "learning_rate", "seed", "seconds", "at")
-    return [dict(zip(keys, row)) for row in rows]
+    return [dict(zip(keys, row)) for row in reversed(rows)]
+
+
+def count_results(code: str, family: str | None = None, path=None) -> int:
+    """How many runs the class has recorded (results() returns the newest MAX_RESULTS_SHOWN of them)."""
+    where, params = ("AND family = ?", (code, family)) if family else ("", (code,))
+    return int(_run(f"SELECT COUNT(*) FROM class_results WHERE code = ? {where}", params, path)[0][0])
 
 
 def spread(rows: list[dict]) -> dict:

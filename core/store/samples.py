@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import sqlite3
 from pathlib import Path
 
@@ -48,6 +49,28 @@ class SampleStoreError(RuntimeError):
     """The sample database cannot be opened or written; the message says why in plain words."""
 
 
+_ABSOLUTE_PATH = re.compile(r"""(?:[A-Za-z]:)?[/\\][^\s'",;:()]+""")  # what a path looks like in an error's text
+
+
+def plain_db_error(exc: BaseException) -> str:
+    """An error of the database in words a user can read, with no file path in it (a path tells an attacker where
+    the server keeps its data, and the user nothing): the system's reason for an OSError, sqlite's own short text."""
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return _ABSOLUTE_PATH.sub("…", str(exc)).strip() or type(exc).__name__
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+
+
+DAMAGED = (
+    "The sample database is damaged ({why}), so the saved colour labels and drawings cannot be read or changed "
+    "now. The rest of the page works; whoever runs this server can repair the file (sqlite3's .recover)."
+)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -80,25 +103,37 @@ def connect(path: str | Path | None = None) -> sqlite3.Connection:
                     conn.execute(sql)
             _READY.add(file_key(path))
     except (sqlite3.Error, OSError) as exc:
-        raise SampleStoreError(f"The sample database at {path} cannot be opened or written ({exc}).") from None
+        if isinstance(exc, sqlite3.Error) and _damaged(exc):
+            raise SampleStoreError(DAMAGED.format(why=plain_db_error(exc))) from None
+        raise SampleStoreError(f"The sample database cannot be opened or written ({plain_db_error(exc)}).") from None
     return conn
 
 
 def _write(path, sql: str, params: tuple) -> int:
     try:
         conn = connect(path)
-        with conn:
-            cur = conn.execute(sql, params)
-        conn.close()
+        try:
+            with conn:
+                cur = conn.execute(sql, params)
+        finally:
+            conn.close()
         return int(cur.lastrowid or cur.rowcount)
     except sqlite3.Error as exc:
-        raise SampleStoreError(f"The sample could not be saved: the database refused the write ({exc}).") from None
+        if _damaged(exc):
+            raise SampleStoreError(DAMAGED.format(why=plain_db_error(exc))) from None
+        raise SampleStoreError(
+            f"The sample could not be saved: the database refused the write ({plain_db_error(exc)})."
+        ) from None
 
 
 def _read(path, sql: str, params: tuple = ()) -> list[tuple]:
     conn = connect(path)
     try:
         return conn.execute(sql, params).fetchall()
+    except sqlite3.Error as exc:  # a damaged page, a locked file: plain words, never sqlite's exception on a page
+        if _damaged(exc):
+            raise SampleStoreError(DAMAGED.format(why=plain_db_error(exc))) from None
+        raise SampleStoreError(f"The sample database cannot be read ({plain_db_error(exc)}).") from None
     finally:
         conn.close()
 

@@ -141,3 +141,17 @@ def test_one_explanation_at_a_time_each_computed_only_when_chosen():
     keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
     assert "colors.bug" in keys and "colors.sm" not in keys
     assert not at.exception
+
+
+def test_a_damaged_sample_database_is_a_plain_message_and_the_page_still_predicts():
+    """One damaged page of the SQLite file used to crash the whole page with Streamlit's generic error (issue 25)."""
+    from core.settings import get_settings
+    from tests.helpers.apptest import TEST_OWNER, app_test_as
+    from tests.helpers.damaged_db import damaged_sample_db
+
+    damaged_sample_db(get_settings().database, owner=TEST_OWNER)
+    at = app_test_as("pages/1_Colors.py").run()
+    assert not at.exception
+    assert any("sample database is damaged" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(str(get_settings().user_data_dir) in e.value for e in at.error)
+    assert top_family(at) == "green-ish"  # the live prediction is unaffected

@@ -67,3 +67,8 @@ def test_sigkill_during_save_ten_times(tmp_path):
         assert sum(samples.drawing_counts(path=db).values()) >= rows_before
         assert samples.drawing_counts(path=db)["before"] == 1
     assert kills_mid_save >= 5, f"only {kills_mid_save} of 10 kills landed during a save"
+    # The killed writers' temp folders, once old, are cleaned: their flocks died with them (issue 25).
+    left = {p.name for p in (models_dir / "colors").iterdir() if p.name.startswith(".tmp-")}
+    later = time.time() + 2 * store.LEFTOVER_AGE_S
+    assert left and left <= set(store.clean_leftovers(models_dir / "colors", now=later))
+    assert not any(p.name.startswith(".tmp-") for p in (models_dir / "colors").iterdir())

@@ -199,7 +199,22 @@ def _(env):
 def _(env):
     blocker = write(env, "blocker", "a file, not a folder")
     env.mp.setenv("MLX_DB_PATH", str(blocker / "samples.sqlite"))
-    return str(samples.add_color_label((1, 2, 3), "grey"))
+    try:
+        return str(samples.add_color_label((1, 2, 3), "grey"))
+    except samples.SampleStoreError as exc:
+        assert str(env.tmp) not in str(exc), "the message shows where the database lives"
+        raise
+
+
+@case("colors-labels-db-damaged", "Colors page", "a sample database with one damaged page", "damaged")
+def _(env):
+    from tests.helpers.damaged_db import damaged_sample_db
+
+    damaged = damaged_sample_db(env.tmp / "damaged.sqlite3")
+    env.mp.setenv("MLX_DB_PATH", str(damaged))
+    message = str(samples.color_label_counts())
+    assert str(env.tmp) not in message
+    return message
 
 
 @case("colors-label-nan", "Colors page", "a colour label with R = NaN", "between 0 and 255")
@@ -790,6 +805,46 @@ def _(env):
     _store_project()
     other = teach_store.create_project(OWNER, "second", "image", ["a", "b"])
     return str(teach_saved.delete_model(OWNER, other, _teach_model(OWNER).version_id))
+
+
+@case("teach-class-reserved-name", "Teach page", "a class named `project.json`", "reserved")
+def _(env):
+    return str(_store_project(classes=("a", "project.json")))
+
+
+@case(
+    "teach-add-to-class-renamed-in-another-tab",
+    "Teach page",
+    "adding a sample to a class another tab renamed meanwhile",
+    "renamed or removed",
+)
+def _(env):
+    from core.families.teach import projects as teach_store
+
+    p = _store_project()
+    teach_store.rename_class(OWNER, p.name, "a", "c")
+    return str(teach_store.add_sample(OWNER, p.name, "a", _store_png()))
+
+
+@case("teach-disk-full-midway", "Teach page", "a 5-second recording when the disk fills after 3 clips", "No space")
+def _(env):
+    from core.families.teach import projects as teach_store
+    from core.families.teach.data import TeachError
+
+    p = _store_project("sound", ("clap",))
+    real_write, written = teach_store._write_atomic, []
+
+    def fill_up(path, data):
+        if len(written) == 3:
+            raise TeachError("The project could not be written (No space left on device). Nothing was changed.")
+        written.append(path)
+        real_write(path, data)
+
+    env.mp.setattr(teach_store, "_write_atomic", fill_up)
+    try:
+        return str(teach_store.add_sample(OWNER, p.name, "clap", _store_wav(5.0)))
+    finally:
+        assert teach_store.counts(OWNER, p.name)["clap"] == 0, "the 3 clips written were not taken back"
 
 
 # ---- Class page and identity (core/classroom.py, core/identity.py)

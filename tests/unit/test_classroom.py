@@ -12,6 +12,11 @@ from core.store import classroom, identity, samples
 TEACHER, ANNA, BEN = "u" + "a" * 20, "u" + "b" * 20, "u" + "c" * 20
 
 
+RUN = classroom.RunRecord(
+    family="colors", version_id="v1", accuracy=0.5, epochs=20, batch_size=64, learning_rate=0.03, seed=1, seconds=3.2
+)
+
+
 def test_a_class_has_an_unambiguous_code_and_members_join_with_it():
     info = classroom.open_class(TEACHER, "ML 101")
     assert classroom.CODE_PATTERN.match(info.code) and not set(info.code) & set("0O1I")
@@ -65,16 +70,7 @@ def test_samples_are_private_until_shared_and_the_pool_is_the_shared_ones():
 def test_results_are_recorded_once_per_version_and_show_the_spread():
     info = classroom.open_class(TEACHER, "x")
     classroom.join_class(ANNA, info.code, "Anna")
-    outcome = classroom.RunRecord(
-        family="colors",
-        version_id="v1",
-        accuracy=0.5,
-        epochs=20,
-        batch_size=64,
-        learning_rate=0.03,
-        seed=1,
-        seconds=3.2,
-    )
+    outcome = RUN
     assert classroom.record_result(info.code, ANNA, outcome)
     assert not classroom.record_result(info.code, ANNA, outcome)  # a rerun of the page records nothing new
     classroom.record_result(info.code, ANNA, replace(outcome, accuracy=0.9, version_id="v2"))
@@ -84,6 +80,21 @@ def test_results_are_recorded_once_per_version_and_show_the_spread():
     assert classroom.spread(rows) == {"runs": 3, "min": 0.5, "median": 0.7, "max": 0.9}
     with pytest.raises(classroom.ClassError, match="Join the class"):
         classroom.record_result(info.code, BEN, replace(outcome, version_id="v4"))
+
+
+def test_past_the_shown_limit_the_newest_runs_are_kept_and_the_count_says_so(monkeypatch):
+    """A class past MAX_RESULTS_SHOWN runs used to see its first ones forever and never a new one (issue 25)."""
+    from core.store import access
+
+    monkeypatch.setattr(classroom, "MAX_RESULTS_SHOWN", 3)
+    info = classroom.open_class(TEACHER, "x")
+    classroom.join_class(ANNA, info.code, "Anna")
+    for i in range(5):
+        classroom.record_result(info.code, ANNA, replace(RUN, accuracy=i / 10, version_id=f"v{i}"))
+    assert [r["accuracy"] for r in classroom.results(info.code)] == [0.2, 0.3, 0.4]  # the newest, oldest first
+    assert classroom.count_results(info.code) == 5 and classroom.count_results(info.code, "text") == 0
+    assert [r.accuracy for r in access.class_runs(ANNA, info.code)] == [0.2, 0.3, 0.4]
+    assert access.class_run_count(ANNA, info.code) == 5
 
 
 def test_the_class_a_user_is_in_is_kept_in_their_profile():

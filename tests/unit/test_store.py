@@ -323,3 +323,50 @@ def test_a_tensor_listed_twice_is_refused(tmp_path, color_model):
     _corrupt(folder, lambda d: d["weightsManifest"][0]["weights"][1].update(name="hidden/kernel"))
     with pytest.raises(store_topology.StoreError, match="listed twice"):
         store.load_model(folder)
+
+
+# ---------------------------------------------------------------- leftovers of killed saves (issue 25)
+
+
+def _leftover(parent: Path, name: str, age_s: float) -> Path:
+    folder = parent / name
+    folder.mkdir(parents=True)
+    (folder / store.SHARD_NAME).write_bytes(b"\0" * 64)
+    then = os.path.getmtime(folder) - age_s
+    os.utime(folder, (then, then))
+    return folder
+
+
+def test_old_leftovers_of_killed_saves_are_cleaned_at_start_and_one_being_written_never(
+    tmp_path, color_model, monkeypatch
+):
+    version = store.save_version(color_model, "colors", "keep", models_dir=tmp_path)
+    family = tmp_path / "colors"
+    killed = _leftover(family, ".tmp-20990101-000000-killed-1234", 2 * store.LEFTOVER_AGE_S)
+    deleting = _leftover(family, ".deleted-old-abcdef", 2 * store.LEFTOVER_AGE_S)
+    young = _leftover(family, ".tmp-20990101-000000-young-5678", 0)
+    slow = _leftover(family, ".tmp-20990101-000000-slow-9abc", 2 * store.LEFTOVER_AGE_S)
+    writer = store._hold(slow)  # a save still being written (an flock held by its writer), however long it takes
+    try:
+        monkeypatch.setattr(store, "_CLEANED", set())  # a fresh server or worker process
+        listed = store.list_versions("colors", models_dir=tmp_path)
+        assert [v.version_id for v in listed] == [version.version_id]
+        assert not killed.exists() and not deleting.exists()
+        assert young.exists() and slow.exists()
+    finally:
+        os.close(writer)
+    assert store.clean_leftovers(family) == [slow.name]  # its writer is gone now: cleaned like any other
+    assert young.exists() and (version.path / "model.json").is_file()
+
+
+def test_a_failed_save_cleans_old_leftovers_beside_it(tmp_path, color_model, monkeypatch):
+    killed = _leftover(tmp_path, ".tmp-m-deadbeef", 2 * store.LEFTOVER_AGE_S)
+
+    def disk_full(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_fsync_dir", disk_full)
+    with pytest.raises(OSError):
+        store.save_model(color_model, tmp_path / "m", {"run": 1})
+    assert [p.name for p in tmp_path.iterdir()] == []  # its own temp folder and the old leftover are both gone
+    assert not killed.exists()

@@ -1,13 +1,15 @@
 """Teach projects on disk, per owner: <user data>/teach/<owner>/<project>/<class>/<sample>.png|.wav plus project.json.
 
 The folder layout is the contract that core.teach_data.load_folder and `python -m core teach train --data DIR` read,
-so a project folder trains from the command line too. Every write is atomic (temp file + rename).
+so a project folder trains from the command line too. Every write is atomic (temp file + rename), and every change to
+a project's classes or samples holds the project's lock (an flock, so two tabs, threads or processes take turns).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import re
@@ -41,6 +43,9 @@ SUFFIX = {"image": ".png", "drawing": ".png", "sound": ".wav"}
 # A class name is a folder name: letters (any script), digits, spaces, '_', '-', '.'; no leading dot or space.
 CLASS_NAME = re.compile(r"^[^\W_][\w .-]*$")
 SAMPLE_ID = re.compile(r"^[0-9]{16}-[0-9a-f]{6}$")
+# Names the project folder itself uses: a class of that name would collide with the file (compared ignoring case, so a
+# project copied to a case-insensitive disk stays whole).
+RESERVED_CLASS_NAMES = frozenset({PROJECT_JSON.lower(), ".lock"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ def check_class_name(name) -> str:
             f"The class name {name!r} is not allowed: use letters, digits, spaces, '_', '-' or '.', starting with a "
             "letter or digit."
         )
+    if name.lower() in RESERVED_CLASS_NAMES:
+        raise TeachError(f"The class name {name!r} is reserved: the project keeps its settings in that file.")
     return name
 
 
@@ -112,13 +119,30 @@ def _save_meta(project: Project) -> None:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """One writer at a time per project (two tabs of one session): a lock file beside project.json."""
-    with open(path / ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    """One writer at a time per project, across tabs, threads and processes: an flock on `.lock` beside project.json.
+
+    Each call opens the file itself, so two threads of one process exclude each other too (flock locks belong to the
+    open file). A project deleted while we waited is refused in plain words; one deleted and made again under the
+    same name is locked afresh (the lock must be on the file that is there now)."""
+    while True:
         try:
-            yield
+            fh = open(path / ".lock", "a")
+        except FileNotFoundError:
+            raise TeachError(f"The project {path.name!r} was deleted (in another tab?).") from None
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fh.fileno()).st_ino == os.stat(path / ".lock").st_ino
+            except FileNotFoundError:
+                raise TeachError(f"The project {path.name!r} was deleted (in another tab?).") from None
+            if same:
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+                return
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
 
 
 # ---------------------------------------------------------------- projects
@@ -163,6 +187,9 @@ def create_project(owner: str, name: str, kind: str, class_names: list[str]) -> 
         project = Project(owner, name, kind, classes, created, tmp)
         _save_meta(project)
         os.rename(tmp, path)  # the project appears whole or not at all
+    except TeachError:
+        shutil.rmtree(tmp, ignore_errors=True)  # no hidden half-made project is left behind
+        raise
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if path.exists():
@@ -190,8 +217,9 @@ def load_project(owner: str, name: str) -> Project:
 
 def delete_project(owner: str, name: str) -> None:
     """Delete one of the owner's projects with its samples (its trained models are versions, deleted apart)."""
-    load_project(owner, name)  # a plain "no project" first
-    access.delete_teach_project(owner, name)
+    p = load_project(owner, name)  # a plain "no project" first
+    with _locked(p.path):  # a write in another tab finishes first, or finds the project gone
+        access.delete_teach_project(owner, name)
 
 
 # ---------------------------------------------------------------- classes
@@ -208,11 +236,14 @@ def add_class(owner: str, project: str, class_name: str) -> Project:
 
 
 def rename_class(owner: str, project: str, old: str, new: str) -> Project:
+    """Rename a class with its samples. Samples added at the same moment from another tab are never stranded: adding
+    takes the same lock and looks the class up again under it. A folder left under the new name by an older version
+    of this store (its samples orphaned) is merged into the renamed class instead of blocking the rename."""
     p = load_project(owner, project)
     with _locked(p.path):
         p = load_project(owner, project)
         source = _class_dir(p, old)
-        if old == BACKGROUND:
+        if old == BACKGROUND and p.kind == "sound":
             raise TeachError(f"The {BACKGROUND!r} class keeps its name: sound projects need it.")
         new = check_class_name(new)
         if new == old:
@@ -220,9 +251,23 @@ def rename_class(owner: str, project: str, old: str, new: str) -> Project:
         classes = [new if c == old else c for c in p.classes]
         _check_classes(p.kind, classes)
         source.mkdir(exist_ok=True)
-        os.rename(source, p.path / new)
+        target = p.path / new
+        if target.is_dir():
+            _merge_into(target, source)
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            raise TeachError(f"The class could not be renamed ({exc.strerror or 'file system error'}).") from None
         _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
     return load_project(owner, project)
+
+
+def _merge_into(stray: Path, folder: Path) -> None:
+    """Move the sample files of a stray folder (no class of the project names it) into `folder`, then remove it."""
+    for f in stray.iterdir():
+        if f.is_file() and not f.name.startswith(".") and not (folder / f.name).exists():
+            os.rename(f, folder / f.name)
+    shutil.rmtree(stray, ignore_errors=True)
 
 
 def remove_class(owner: str, project: str, class_name: str) -> Project:
@@ -278,15 +323,37 @@ def encode_sample(kind: str, data: bytes | np.ndarray) -> list[bytes]:
     return [teach_data.encode_wav(c) for c in chunks]
 
 
+class PartlyAdded(TeachError):
+    """A write failed halfway and some files of the upload could not be taken back: `kept` says exactly which."""
+
+    def __init__(self, message: str, kept: list[str]):
+        super().__init__(message)
+        self.kept = kept
+
+
 def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarray) -> list[str]:
     """Decode, check and store one upload (a recording may become several 1-second samples); returns the new ids.
 
-    Everything is decoded before anything is written, so a bad file or a full class adds nothing.
+    Everything is decoded before anything is written, so a bad file or a full class adds nothing. The writes are
+    all-or-nothing: when one fails (a full disk), the ones already written are removed again; if even that fails,
+    PartlyAdded says exactly how many were kept. The class is looked up again under the project's lock, so a class
+    renamed or removed in another tab meanwhile gets nothing (and no stray folder), with a plain message.
     """
     p = load_project(owner, project)
-    folder = _class_dir(p, class_name)
+    if class_name not in p.classes:  # before the decoding work
+        raise TeachError(
+            f"The project {project!r} has no class {class_name!r} (renamed or removed in another tab?). "
+            "Nothing was added."
+        )
     files = encode_sample(p.kind, data)
     with _locked(p.path):
+        p = load_project(owner, project)
+        if class_name not in p.classes:
+            raise TeachError(
+                f"The class {class_name!r} was renamed or removed (in another tab?) before this was added. "
+                "Nothing was added: choose a class and add it again."
+            )
+        folder = p.path / class_name
         have = count_class(folder, p.kind)
         if have + len(files) > MAX_SAMPLES_PER_CLASS:
             room = max(0, MAX_SAMPLES_PER_CLASS - have)
@@ -295,23 +362,46 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
                 f"{MAX_SAMPLES_PER_CLASS} ({room} more). Delete some samples first."
             )
         folder.mkdir(exist_ok=True)
-        ids = []
-        for blob in files:
-            sample_id = _new_id()
-            _write_atomic(folder / f"{sample_id}{SUFFIX[p.kind]}", blob)
-            ids.append(sample_id)
+        ids: list[str] = []
+        try:
+            for blob in files:
+                sample_id = _new_id()
+                _write_atomic(folder / f"{sample_id}{SUFFIX[p.kind]}", blob)
+                ids.append(sample_id)
+        except TeachError as exc:
+            kept = _take_back(folder, ids, SUFFIX[p.kind])
+            if kept:
+                raise PartlyAdded(
+                    f"{exc} {len(kept)} of the {len(files)} samples of this upload were kept and could not be "
+                    "taken back; the rest were not added.",
+                    kept,
+                ) from None
+            raise
     return ids
+
+
+def _take_back(folder: Path, ids: list[str], suffix: str) -> list[str]:
+    """Remove the samples just written; returns the ids that could not be removed (so are still kept)."""
+    kept = []
+    for sample_id in ids:
+        try:
+            (folder / f"{sample_id}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            kept.append(sample_id)
+    return kept
 
 
 def delete_sample(owner: str, project: str, class_name: str, sample_id: str) -> None:
     p = load_project(owner, project)
     if not isinstance(sample_id, str) or not SAMPLE_ID.match(sample_id):
         raise TeachError(f"There is no sample {sample_id!r}.")
-    path = _class_dir(p, class_name) / f"{sample_id}{SUFFIX[p.kind]}"
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        raise TeachError(f"The sample {sample_id} is already gone.") from None
+    with _locked(p.path):
+        p = load_project(owner, project)
+        path = _class_dir(p, class_name) / f"{sample_id}{SUFFIX[p.kind]}"
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise TeachError(f"The sample {sample_id} is already gone.") from None
 
 
 def count_class(folder: Path, kind: str) -> int:
@@ -344,6 +434,32 @@ def sample_id_of(path: Path) -> str:
 # seed) at a time and reports each step, which gives the page a progress bar and a cancel between steps.
 
 EXPERIMENTS = ("samples", "variance", "seeds")
+
+
+def queue_experiment(
+    queue,
+    session_id: str,
+    title: str,
+    owner: str,
+    project: Project,
+    which: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    runs: int,
+):
+    """Queue an experiment as its owner's job: the queue's one-training-per-identity rule then holds across the
+    Retrain studio, Teach training and experiments (an experiment queued under its page key alone ran beside the same
+    person's Retrain). The project's samples are read now, so a broken one is a plain error rather than a failed job."""
+    if not owner:
+        raise TeachError("An experiment needs its owner: reload the page and try again.")
+    if which not in EXPERIMENTS:
+        raise TeachError(f"Unknown experiment {which!r}.")
+    teach_data.load_folder(project.kind, project.path)
+    work = functools.partial(
+        run_experiment, which, project.kind, str(project.path), epochs, batch_size, learning_rate, runs
+    )
+    return queue.submit(session_id, title, work, owner=owner)
 
 
 def run_experiment(
