@@ -73,7 +73,11 @@ def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, s
         st.stop()
     shards = {f.name: f.getvalue() for f in up_bins or []}
     json_bytes = up_json.getvalue()
-    digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
+    hasher = hashlib.sha256(json_bytes)  # fed piece by piece: joining the uploads first would copy them all
+    for name, data in sorted(shards.items()):
+        hasher.update(name.encode())
+        hasher.update(data)
+    digest = hasher.hexdigest()
     try:
         inspection = inspect_upload(digest, json_bytes, shards)
     except store_topology.StoreError as exc:

@@ -515,23 +515,33 @@ def keras_flat_values(inspection: Inspection, name: str, count: int) -> list[flo
     return None
 
 
+STATS_CHUNK = 2**20  # values summed at a time in float64: 8 MB of temporaries, whatever the tensor's size
+
+
 def tensor_stats(array: np.ndarray) -> dict:
-    a = np.asarray(array, dtype=np.float64)
+    """Count, min, max, mean and standard deviation, summed in float64 chunk by chunk (two passes), so a 9 M-value
+    kernel never gets a 72 MB float64 copy."""
+    a = np.asarray(array).ravel()
     if a.size == 0:
         return {"count": 0, "min": None, "max": None, "mean": None, "std": None}
+    chunks = range(0, a.size, STATS_CHUNK)
+    mean = sum(float(a[i : i + STATS_CHUNK].sum(dtype=np.float64)) for i in chunks) / a.size
+    squares = sum(float(np.square(a[i : i + STATS_CHUNK].astype(np.float64) - mean).sum()) for i in chunks)
     return {
         "count": int(a.size),
         "min": float(a.min()),
         "max": float(a.max()),
-        "mean": float(a.mean()),
-        "std": float(a.std()),
+        "mean": mean,
+        "std": math.sqrt(squares / a.size),
     }
 
 
 def tensor_histogram(array: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """(counts, bin edges) of a tensor's finite values (NaN and infinity have no bin; the checks report them)."""
-    a = np.asarray(array, dtype=np.float64).ravel()
-    a = a[np.isfinite(a)]
+    a = np.asarray(array).ravel()  # float32 stays float32: np.histogram bins it in blocks, with no float64 copy
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = a[finite]
     if a.size == 0:
         return np.zeros(0, dtype=int), np.zeros(1)
     return np.histogram(a, bins=bins)
@@ -543,7 +553,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
     A conv kernel (kh, kw, in, out) becomes a mosaic: one kh×kw tile per (input channel row, filter column), separated
     by blank lines. Large matrices are thinned by striding, so the browser never receives millions of cells.
     """
-    a = np.asarray(array, dtype=np.float64)
+    a = np.asarray(array)  # converted to float64 after thinning, so a large matrix is never copied whole
     if a.ndim == 0:
         matrix, caption = a.reshape(1, 1), "a scalar"
     elif a.ndim == 1:
@@ -556,7 +566,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
         grid_rows, grid_cols = (
             (math.ceil(cout / math.ceil(math.sqrt(cout))), math.ceil(math.sqrt(cout))) if cin == 1 else (cin, cout)
         )
-        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan)
+        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan, dtype=np.float32)
         for i in range(cin):
             for o in range(cout):
                 r, c = divmod(o, grid_cols) if cin == 1 else (i, o)
@@ -574,7 +584,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
     if step > 1:
         matrix = matrix[::step, ::step]
         caption += f"; every {step}th row and column shown"
-    return matrix, caption
+    return np.asarray(matrix, dtype=np.float64), caption
 
 
 # ---------------------------------------------------------------- diff of two versions

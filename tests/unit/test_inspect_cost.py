@@ -235,3 +235,19 @@ def test_the_store_refuses_float_weights_declared_int32_too():
     data["weightsManifest"][0]["weights"][0]["dtype"] = "int32"
     with pytest.raises(store_topology.StoreError, match="int32 in the weights manifest"):
         store.model_from_json_and_shards(data, {store.SHARD_NAME: (folder / store.SHARD_NAME).read_bytes()})
+
+
+def test_stats_summed_chunk_by_chunk_match_numpy_in_float64(monkeypatch):
+    monkeypatch.setattr(inspector, "STATS_CHUNK", 7)  # many chunks, and a last one that is short
+    values = np.random.default_rng(0).normal(3.0, 2.0, (10, 13)).astype("float32")
+    stats = inspector.tensor_stats(values)
+    reference = values.astype(np.float64)
+    assert stats["count"] == 130 and stats["min"] == reference.min() and stats["max"] == reference.max()
+    assert stats["mean"] == pytest.approx(reference.mean(), rel=1e-12)
+    assert stats["std"] == pytest.approx(reference.std(), rel=1e-12)
+
+
+def test_a_large_matrix_is_thinned_before_it_is_converted():
+    matrix, caption = inspector.tensor_matrix(np.arange(1000 * 1000, dtype="float32").reshape(1000, 1000))
+    assert matrix.dtype == np.float64 and matrix.size <= 40_000
+    assert matrix[0, 1] == matrix[0, 0] + 5 and "every 5th row and column" in caption
