@@ -5,6 +5,8 @@ past its cap in `core/settings.py`. Each is run once to warm up, then measured: 
 resident memory above the level before the request (Linux: /proc/self/clear_refs resets the high-water mark, so the
 peak is the request's own). The targets: about 1 s of CPU and 200 MB for any request that does not start a training.
 `python -m bench --only hostile` runs just this; `python -m bench.hostile` prints one line per request.
+Issue 25 adds the Inspect page's hostile uploads driven through a real server (bench/hostile_inspect.py):
+`hostile_inspect_worst_cpu_s` and `hostile_inspect_worst_mb` are the worst server CPU and peak of any of its requests.
 """
 
 from __future__ import annotations
@@ -195,6 +197,17 @@ def run() -> dict:
     figures["worst_request_peak_mb"] = round(worst_mb[0], 1)
     figures["worst_request_peak_name"] = worst_mb[1]
     figures["worst_request_within_targets"] = bool(worst_cpu[0] <= CPU_TARGET_S and worst_mb[0] <= MEMORY_TARGET_MB)
+    from bench import hostile_inspect
+
+    try:
+        page = hostile_inspect.run()
+    except Exception as exc:  # the in-process figures above stand on their own
+        page = {"hostile_inspect_error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    figures.update(page)
+    if "hostile_inspect_worst_cpu_s" in page:
+        figures["hostile_inspect_within_targets"] = bool(
+            page["hostile_inspect_worst_cpu_s"] <= CPU_TARGET_S and page["hostile_inspect_worst_mb"] <= MEMORY_TARGET_MB
+        )
     return figures
 
 

@@ -14,11 +14,14 @@ import io
 import json
 import math
 import time
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileUploaderState, UploadedFileInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
@@ -53,9 +56,11 @@ def _element_text(msg: ForwardMsg) -> str:
 class Session:
     """One browser-less app session. `await Session.open(url, "Draw")`, then `rerun(...)`."""
 
-    def __init__(self, ws, page_name: str):
+    def __init__(self, ws, page_name: str, base_url: str = ""):
         self.ws = ws
         self.page_name = page_name
+        self.base_url = base_url
+        self.session_id = ""  # the server's id of this session (new_session), which file uploads name
         self.page_script_hash = ""
         self.first_run: RunResult | None = None
         self.widgets: dict[str, tuple[str, str]] = {}  # user key -> (widget id, fragment id)
@@ -71,7 +76,7 @@ class Session:
         ws = await connect(
             base_url.replace("http", "ws", 1) + "/_stcore/stream", max_size=2**26, additional_headers=headers
         )
-        session = cls(ws, page_name)
+        session = cls(ws, page_name, base_url)
         msg = BackMsg()
         msg.rerun_script.page_name = page_name
         session.first_run = await session._send_and_wait(msg, None, timeout)  # what the page showed on opening
@@ -97,6 +102,7 @@ class Session:
             kind = fwd.WhichOneof("type")
             if kind == "new_session":
                 self.page_script_hash = fwd.new_session.page_script_hash
+                self.session_id = fwd.new_session.initialize.session_id or self.session_id
             elif kind == "navigation" and fwd.navigation.page_script_hash:
                 # st.navigation: the page actually shown. A whole-page rerun must name it, or it runs the home page
                 # (new_session's hash is the entry script's).
@@ -167,6 +173,40 @@ class Session:
         fragment_id = self._remember_value(key, value)
         return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
 
+    async def upload_files(
+        self, key: str, files: list[tuple[str, bytes]], marker: str | None = None, timeout: float = 120.0
+    ) -> RunResult:
+        """What a browser does when files are dropped on the st.file_uploader with user key `key`: ask the server for
+        upload URLs, PUT each file there, then rerun with the uploader's new value. The bench server runs without
+        XSRF protection (the browser's cookie and header are a formality here)."""
+        request = BackMsg()
+        request.file_urls_request.request_id = uuid.uuid4().hex
+        request.file_urls_request.session_id = self.session_id
+        request.file_urls_request.file_names.extend(name for name, _ in files)
+        await self.ws.send(request.SerializeToString())
+        deadline = time.perf_counter() + timeout
+        while True:
+            if time.perf_counter() > deadline:
+                raise ProtocolError(f"No file_urls_response within {timeout:.0f} s.")
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await asyncio.wait_for(self.ws.recv(), max(0.01, deadline - time.perf_counter())))
+            if (
+                fwd.WhichOneof("type") == "file_urls_response"
+                and fwd.file_urls_response.response_id == request.file_urls_request.request_id
+            ):
+                break
+        state = FileUploaderState()
+        for (name, data), urls in zip(files, fwd.file_urls_response.file_urls, strict=True):
+            await asyncio.to_thread(_put_file, self.base_url + urls.upload_url, name, data)
+            state.uploaded_file_info.append(
+                UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls)
+            )
+        widget_id, fragment_id = self._widget_id(key)
+        widget = WidgetState(id=widget_id)
+        widget.file_uploader_state_value.CopyFrom(state)
+        self.values[widget_id] = widget
+        return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
+
     async def set_json_widget(self, key: str, value: dict, marker: str | None = None, timeout: float = 120.0):
         """Send a new JSON value (e.g. a canvas') for the widget with user key `key`."""
         return await self.set_widget(key, value, marker, timeout)
@@ -197,6 +237,25 @@ class Session:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def _put_file(url: str, name: str, data: bytes) -> None:
+    """PUT one file as multipart/form-data, as the browser's uploader does."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    put = urllib.request.Request(
+        url, data=body, method="PUT", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(put, timeout=120) as answer:
+        if answer.status >= 300:
+            raise ProtocolError(f"The upload of {name} was answered {answer.status}.")
 
 
 def _data_url(img: Image.Image) -> str:

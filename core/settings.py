@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     max_model_params: int = 10_000_000  # MLX_MAX_MODEL_PARAMS: 40 MB of float32; the tutorial LSTM has 5.3 M
     max_model_layers: int = 64  # MLX_MAX_MODEL_LAYERS
     max_activation_elements: int = 4_000_000  # MLX_MAX_ACTIVATION_ELEMENTS: any one layer's output, per sample
+    # Inspect's cost model (core/inspector/cost.py), counted from model.json's bytes and header before any entry is
+    # read or anything built (issue 25: 85,000 one-value entries held a core for 12 minutes). The shipped models'
+    # model.json files hold about 100 JSON objects and lists and at most 22 tensors in 1 file; 64 allowlisted layers
+    # have at most 192 tensors.
+    max_model_json_objects: int = 20_000  # MLX_MAX_MODEL_JSON_OBJECTS: '{' and '[' in model.json, counted unparsed
+    max_manifest_entries: int = 1000  # MLX_MAX_MANIFEST_ENTRIES: tensors the weights manifest lists
+    max_weight_files: int = 64  # MLX_MAX_WEIGHT_FILES: .bin paths the manifest names (TF.js shards are 4 MB each)
     max_seed_chars: int = 1000  # MLX_MAX_SEED_CHARS: the Text page's seed (the widget's max_chars too)
     max_trick_chars: int = 500  # MLX_MAX_TRICK_CHARS: the "try to trick it" prompt (surprisal + continuation)
     max_score_chars: int = 5000  # MLX_MAX_SCORE_CHARS: "how surprised is the model by your text" (Keras forward pass)

@@ -100,7 +100,7 @@ def main() -> None:
     # ---------------------------------------------------------------- 1. choose a model
     choices = inspector.model_choices(owner=owner())  # shipped models and the user's own (or class-shared) versions
     source = st.radio("Model", ["A saved model", "Upload model.json + .bin"], horizontal=True, key="inspect.source")
-    inspection, chosen = None, None
+    inspection, chosen, digest = None, None, ""
     if source == "A saved model":
         if not choices:
             st.info("No saved models were found.")
@@ -126,7 +126,7 @@ def main() -> None:
         except topology.StoreError as exc:  # the checks below say the same in their own words
             layout, layout_error = None, str(exc)
     else:
-        inspection, layout, layout_error = upload_source()
+        inspection, layout, layout_error, digest = upload_source()
 
     failed = [c for c in inspection.checks if c.status == inspector.FAIL]
     if failed:
@@ -177,8 +177,7 @@ def main() -> None:
                     data = tfjs_zip(str(chosen.path), _stamp(chosen.path))
                     filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
                 else:
-                    metadata = (inspection.model_json or {}).get("userDefinedMetadata") or {}
-                    data = export.tfjs_zip_from_model(inspection.model, metadata)
+                    data = views.upload_tfjs_zip(digest, inspection)  # built once per upload content
                     filename = "upload-tfjs.zip"
                 st.download_button(
                     "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"

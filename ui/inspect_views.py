@@ -45,13 +45,25 @@ def upload_layout(digest: str, _json_bytes: bytes, _shards: dict[str, bytes]) ->
     return pager.weights_layout(inspector.files_from_uploads(_json_bytes, _shards, label="your upload"))
 
 
+# Built once per upload content (issue 25: a 9 M-parameter upload rebuilt its zip on every rerun, 2.7 s each). Zips
+# are at most MLX_MAX_MODEL_MB; few entries, and they expire.
+@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=4, ttl=600)
+def upload_tfjs_zip(digest: str, _inspection: inspector.Inspection) -> bytes:
+    del digest  # the cache key: the upload's content hash, as for inspect_upload
+    return inspector.export_zip(_inspection)
+
+
+CHARTS_NEED_A_PASS = "Charts are drawn only for a model that passes every check; see the Checks tab for what failed."
+
+
 def _show(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, str]:
+def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, str, str]:
     """The upload branch: the file uploaders, and the uploaded model read and laid out (stops the page until a
-    model.json is uploaded, or when it cannot be read)."""
+    model.json is uploaded, or when it cannot be read). Returns the inspection, its layout (or why there is none)
+    and the upload's content hash."""
     limit = get_settings().max_upload_mb
     st.caption(f"Files are read as data only, never run, and each may be at most {limit:g} MB.")
     up_json = st.file_uploader("model.json", type=["json"], key="inspect.upload_json")
@@ -61,7 +73,11 @@ def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, s
         st.stop()
     shards = {f.name: f.getvalue() for f in up_bins or []}
     json_bytes = up_json.getvalue()
-    digest = hashlib.sha256(json_bytes + b"".join(k.encode() + v for k, v in sorted(shards.items()))).hexdigest()
+    hasher = hashlib.sha256(json_bytes)  # fed piece by piece: joining the uploads first would copy them all
+    for name, data in sorted(shards.items()):
+        hasher.update(name.encode())
+        hasher.update(data)
+    digest = hasher.hexdigest()
     try:
         inspection = inspect_upload(digest, json_bytes, shards)
     except store_topology.StoreError as exc:
@@ -71,7 +87,7 @@ def upload_source() -> tuple[inspector.Inspection, pager.WeightsLayout | None, s
         layout, layout_error = upload_layout(digest, json_bytes, shards), ""
     except store_topology.StoreError as exc:
         layout, layout_error = None, str(exc)
-    return inspection, layout, layout_error
+    return inspection, layout, layout_error, digest
 
 
 def layers_tab(inspection: inspector.Inspection) -> None:
@@ -82,8 +98,10 @@ def layers_tab(inspection: inspector.Inspection) -> None:
         st.caption(f"Total parameters: {int(table['params'].sum()):,} (the numbers model.summary() prints).")
     else:
         st.warning("The layers could not be rebuilt, so there are no output shapes or parameter counts.")
-    nodes = inspect_graph.graph_nodes(inspection)
-    if nodes:
+    nodes = inspect_graph.graph_nodes(inspection) if inspection.ok else []
+    if not inspection.ok:
+        st.caption(CHARTS_NEED_A_PASS)
+    elif nodes:
         st.plotly_chart(inspect_figures.layer_graph(nodes), key="inspect.graph")
         st.caption(
             f"{len(nodes)} layers from modelTopology, in order: each one's output is the next one's input "
@@ -124,10 +142,13 @@ def weights_tab(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
     else:
         st.markdown("**The weightsManifest as a byte map:** each tensor's place in the .bin file.")
         st.dataframe(pd.DataFrame(inspection.manifest), hide_index=True, width="stretch")
-        st.plotly_chart(inspect_figures.byte_strip(inspection.manifest), key="inspect.strip")
         per_layer = pd.DataFrame(inspection.manifest).groupby("layer", sort=False)["length"].sum()
         total_bytes = int(per_layer.sum())
-        if total_bytes:
+        if not inspection.ok:
+            st.caption(CHARTS_NEED_A_PASS)
+        else:
+            st.plotly_chart(inspect_figures.byte_strip(inspection.manifest), key="inspect.strip")
+        if inspection.ok and total_bytes:
             st.caption(
                 f"{per_layer.idxmax()} holds {per_layer.max() / total_bytes:.0%} of the {total_bytes:,} bytes; "
                 "hover a thin sliver to see the smaller tensors."
@@ -167,7 +188,9 @@ def tensor_view(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
     else:
         value_pages(inspection, layout, name)
     array = inspection.arrays.get(name)
-    if array is not None:
+    if array is not None and not inspection.ok:
+        st.caption("Statistics, the histogram and the heatmap are drawn only for a model that passes every check.")
+    elif array is not None:
         stats = inspector.tensor_stats(array)
         cols = st.columns(4)
         for col, key in zip(cols, ("min", "max", "mean", "std"), strict=True):

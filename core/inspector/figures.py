@@ -9,18 +9,32 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from core.inspector.cost import BYTE_MAP_SEGMENTS
+
 __all__ = ["byte_strip", "tensor_histogram_figure", "tensor_heatmap", "diff_bars", "layer_graph", "layer_graph_label"]
 
 
 def byte_strip(
-    manifest: Sequence[dict], title: str = "Which bytes of the weights file belong to which layer"
+    manifest: Sequence[dict],
+    title: str = "Which bytes of the weights file belong to which layer",
+    max_segments: int = BYTE_MAP_SEGMENTS,
 ) -> go.Figure:
-    """One horizontal strip per weights file; each tensor is a segment [offset, offset + length), coloured by layer."""
-    layers = list(dict.fromkeys(row["layer"] for row in manifest))
+    """One horizontal strip per weights file; each tensor is a segment [offset, offset + length), coloured by layer.
+
+    At most `max_segments` tensors are drawn (the largest, which are the ones wide enough to see); the title then says
+    how many were left out. One pass groups the rows by layer, one trace per layer.
+    """
+    drawn = list(manifest)
+    if len(drawn) > max_segments:
+        largest = sorted(range(len(drawn)), key=lambda i: -drawn[i]["length"])[:max_segments]
+        drawn = [drawn[i] for i in sorted(largest)]
+        title += f" (the {max_segments:,} largest of {len(manifest):,} tensors drawn)"
+    by_layer: dict[str, list[dict]] = {}
+    for row in drawn:
+        by_layer.setdefault(row["layer"], []).append(row)
     palette = qualitative.Plotly + qualitative.D3
     fig = go.Figure()
-    for i, layer in enumerate(layers):
-        rows = [r for r in manifest if r["layer"] == layer]
+    for i, (layer, rows) in enumerate(by_layer.items()):
         fig.add_trace(
             go.Bar(
                 name=layer,
@@ -41,7 +55,7 @@ def byte_strip(
     fig.update_layout(
         title=title,
         barmode="overlay",
-        height=110 + 40 * len({r["shard"] for r in manifest}),
+        height=110 + 40 * len({r["shard"] for r in drawn}),
         xaxis_title="byte offset",
         margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(orientation="h", y=-0.6),

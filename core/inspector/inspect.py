@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engine import registry
+from core.inspector import cost as inspect_cost
 from core.inspector.config import (
     ConfigValue,
     config_flags,
@@ -23,7 +24,7 @@ from core.inspector.config import (
 )
 from core.inspector.graph import _layer_label
 from core.settings import SHIPPED_MODELS_DIR, get_settings
-from core.store import access
+from core.store import access, export
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -43,6 +44,11 @@ class ModelFiles:
     model_json_bytes: bytes
     shards: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    shard_sizes: dict[str, int] = field(default_factory=dict)  # sizes on disk, also of files left unread
+
+    def sizes(self) -> dict[str, int]:
+        """Every weights file's size in bytes: the ones read, and the ones only measured on disk."""
+        return {**self.shard_sizes, **{name: len(data) for name, data in self.shards.items()}}
 
 
 def _max_bytes(limit_mb: float) -> int:
@@ -62,13 +68,17 @@ def read_folder_files(folder: str | Path) -> ModelFiles:
     if json_path.stat().st_size > limit:
         raise store_topology.StoreError(f"{store.MODEL_JSON} is over the {get_settings().max_model_mb:g} MB limit.")
     files = ModelFiles(folder.name, json_path.read_bytes())
-    for name in _manifest_paths(files.model_json_bytes):
-        path = folder / name
-        if path.is_file():
-            if path.stat().st_size > limit:
-                files.notes.append(f"{name} is over the {get_settings().max_model_mb:g} MB limit and was not read.")
-                continue
-            files.shards[name] = path.read_bytes()
+    names = [name for name in _manifest_paths(files.model_json_bytes) if (folder / name).is_file()]
+    files.shard_sizes = {name: (folder / name).stat().st_size for name in names}
+    try:  # counted before any .bin is read; inspect_files reports the same refusal as its first check
+        inspect_cost.inspect_cost(files.model_json_bytes, files.shard_sizes)
+    except store_topology.StoreError:
+        return files
+    for name in names:
+        if files.shard_sizes[name] > limit:
+            files.notes.append(f"{name} is over the {get_settings().max_model_mb:g} MB limit and was not read.")
+            continue
+        files.shards[name] = (folder / name).read_bytes()
     return files
 
 
@@ -136,6 +146,7 @@ class Inspection:
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     model: object = None  # the Keras model with these weights, only when every check passed
     notes: list[str] = field(default_factory=list)
+    cost: inspect_cost.InspectCost | None = None  # what this inspection and its charts cost, if within the caps
 
     @property
     def ok(self) -> bool:
@@ -158,6 +169,8 @@ class Inspection:
 
 
 CHECK_TITLES = [
+    "the file is within this server's inspection limits (JSON objects, layers, tensors, files and bytes, counted "
+    "before anything is read)",
     "model.json is JSON with the layers-model keys",
     "every layer class is allowed (no Lambda, nothing that runs code)",
     "the layers' declared size is within this server's limits, and their options are ones Keras accepts",
@@ -166,7 +179,7 @@ CHECK_TITLES = [
     "every weights file the manifest names is present",
     "the manifest's byte total equals the shard file sizes",
     "every weight is a finite number (no NaN or infinity)",
-    "every manifest entry matches a topology weight by name and shape",
+    "every manifest entry matches a topology weight by name, shape and dtype (the dtype the layer computes in)",
     "the params counted from the topology equal the manifest's elements",
     "the Keras model loads these weights",
 ]
@@ -199,7 +212,22 @@ def _inspect_files(files: ModelFiles) -> Inspection:
             add(Check(title, SKIPPED, f"Not checked: {reason}"))
         return result
 
-    titles = CHECK_TITLES
+    try:
+        result.cost = inspect_cost.inspect_cost(files.model_json_bytes, files.sizes())
+        cost = result.cost
+        add(
+            Check(
+                CHECK_TITLES[0],
+                PASS,
+                f"{cost.json_objects:,} JSON objects and lists, {cost.layers:,} layers, {cost.entries:,} tensors in "
+                f"{cost.files:,} file(s), {cost.shard_bytes:,} bytes of weights.",
+            )
+        )
+    except store_topology.StoreError as exc:
+        add(Check(CHECK_TITLES[0], FAIL, str(exc)))
+        return skip_rest(CHECK_TITLES[1:], "the file is over this server's limits, so nothing in it was read.")
+
+    titles = CHECK_TITLES[1:]  # the checks below number from model.json's own
     try:
         model_json = store.parse_model_json(files.model_json_bytes)
         result.model_json = model_json
@@ -317,6 +345,7 @@ def _inspect_files(files: ModelFiles) -> Inspection:
         return skip_rest(titles[8:], "the model could not be rebuilt from its layers.")
     expected_weights = {name: tuple(v.shape) for name, v in store.named_weights(model)}
     manifest_weights = {e.name: e.shape for e in result.entries}
+    manifest_dtypes = {e.name: e.dtype for e in result.entries}
     mismatches = [f"{n} is missing from the manifest" for n in expected_weights if n not in manifest_weights]
     mismatches += [
         f"{n} is in the manifest but no layer has such a weight" for n in manifest_weights if n not in expected_weights
@@ -326,10 +355,11 @@ def _inspect_files(files: ModelFiles) -> Inspection:
         for n, s in expected_weights.items()
         if n in manifest_weights and manifest_weights[n] != s
     ]
+    mismatches += dtype_mismatches(model, manifest_dtypes)
     add(
         Check(titles[8], FAIL, "; ".join(mismatches) + ".")
         if mismatches
-        else Check(titles[8], PASS, f"All {len(expected_weights)} weights match by name and shape.")
+        else Check(titles[8], PASS, f"All {len(expected_weights)} weights match by name, shape and dtype.")
     )
 
     params = int(model.count_params())
@@ -351,8 +381,48 @@ def _inspect_files(files: ModelFiles) -> Inspection:
     return result
 
 
+def dtype_mismatches(model, manifest_dtypes: dict[str, str]) -> list[str]:
+    """A sentence for every tensor whose manifest dtype is not the one its layer reads it as (every allowlisted layer
+    computes in float32): int32 bytes of a kernel would be read as whole numbers, not the weights that were saved."""
+    out = []
+    for layer in model.layers:
+        for variable in layer.weights:
+            name = f"{layer.name}/{variable.name}"
+            declared, wanted = manifest_dtypes.get(name), str(variable.dtype)
+            if declared is not None and declared != wanted:
+                out.append(
+                    f"{name} is {declared} in the manifest, but the {layer.__class__.__name__} layer {layer.name} "
+                    f"reads its {variable.name} as {wanted}, so its bytes would not be the weights that were saved "
+                    "(the same four bytes are 0.5 as float32 and 1,056,964,608 as int32)"
+                )
+    return out
+
+
 def inspect_folder(folder: str | Path) -> Inspection:
     return inspect_files(read_folder_files(folder))
+
+
+def export_metadata(model_json: dict | None) -> dict:
+    """The userDefinedMetadata an export keeps: a JSON object's entries, without a `versions` or `saved_at` of the
+    wrong kind (the export writes fresh ones instead). A file's metadata is never checked, so anything else (a
+    number, a list) is left out rather than failing the export after every check passed."""
+    metadata = (model_json or {}).get("userDefinedMetadata")
+    if not isinstance(metadata, dict):
+        return {}
+    kept = dict(metadata)
+    versions = kept.get("versions")
+    if "versions" in kept and not (isinstance(versions, dict) and isinstance(versions.get("keras"), str)):
+        del kept["versions"]
+    if "saved_at" in kept and not isinstance(kept["saved_at"], str):
+        del kept["saved_at"]
+    return kept
+
+
+def export_zip(inspection: Inspection) -> bytes:
+    """The TF.js zip of an inspected model that passed every check (core.store.export re-writes it)."""
+    if not inspection.ok or inspection.model is None:
+        raise store_topology.StoreError("A model that fails its checks cannot be exported.")
+    return export.tfjs_zip_from_model(inspection.model, export_metadata(inspection.model_json))
 
 
 # ---------------------------------------------------------------- layers
@@ -445,22 +515,33 @@ def keras_flat_values(inspection: Inspection, name: str, count: int) -> list[flo
     return None
 
 
+STATS_CHUNK = 2**20  # values summed at a time in float64: 8 MB of temporaries, whatever the tensor's size
+
+
 def tensor_stats(array: np.ndarray) -> dict:
-    a = np.asarray(array, dtype=np.float64)
+    """Count, min, max, mean and standard deviation, summed in float64 chunk by chunk (two passes), so a 9 M-value
+    kernel never gets a 72 MB float64 copy."""
+    a = np.asarray(array).ravel()
     if a.size == 0:
         return {"count": 0, "min": None, "max": None, "mean": None, "std": None}
+    chunks = range(0, a.size, STATS_CHUNK)
+    mean = sum(float(a[i : i + STATS_CHUNK].sum(dtype=np.float64)) for i in chunks) / a.size
+    squares = sum(float(np.square(a[i : i + STATS_CHUNK].astype(np.float64) - mean).sum()) for i in chunks)
     return {
         "count": int(a.size),
         "min": float(a.min()),
         "max": float(a.max()),
-        "mean": float(a.mean()),
-        "std": float(a.std()),
+        "mean": mean,
+        "std": math.sqrt(squares / a.size),
     }
 
 
 def tensor_histogram(array: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """(counts, bin edges) of a tensor's values."""
-    a = np.asarray(array, dtype=np.float64).ravel()
+    """(counts, bin edges) of a tensor's finite values (NaN and infinity have no bin; the checks report them)."""
+    a = np.asarray(array).ravel()  # float32 stays float32: np.histogram bins it in blocks, with no float64 copy
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = a[finite]
     if a.size == 0:
         return np.zeros(0, dtype=int), np.zeros(1)
     return np.histogram(a, bins=bins)
@@ -472,7 +553,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
     A conv kernel (kh, kw, in, out) becomes a mosaic: one kh×kw tile per (input channel row, filter column), separated
     by blank lines. Large matrices are thinned by striding, so the browser never receives millions of cells.
     """
-    a = np.asarray(array, dtype=np.float64)
+    a = np.asarray(array)  # converted to float64 after thinning, so a large matrix is never copied whole
     if a.ndim == 0:
         matrix, caption = a.reshape(1, 1), "a scalar"
     elif a.ndim == 1:
@@ -485,7 +566,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
         grid_rows, grid_cols = (
             (math.ceil(cout / math.ceil(math.sqrt(cout))), math.ceil(math.sqrt(cout))) if cin == 1 else (cin, cout)
         )
-        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan)
+        matrix = np.full((grid_rows * (kh + 1) - 1, grid_cols * (kw + 1) - 1), np.nan, dtype=np.float32)
         for i in range(cin):
             for o in range(cout):
                 r, c = divmod(o, grid_cols) if cin == 1 else (i, o)
@@ -503,7 +584,7 @@ def tensor_matrix(array: np.ndarray, max_cells: int = 40_000) -> tuple[np.ndarra
     if step > 1:
         matrix = matrix[::step, ::step]
         caption += f"; every {step}th row and column shown"
-    return matrix, caption
+    return np.asarray(matrix, dtype=np.float64), caption
 
 
 # ---------------------------------------------------------------- diff of two versions

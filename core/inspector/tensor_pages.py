@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.inspector.cost import inspect_cost
 from core.inspector.inspect import STRUCT_CODES, ModelFiles
 from core.store import models as store
 from core.store import topology as store_topology
@@ -52,7 +53,9 @@ class WeightsLayout:
 
 
 def weights_layout(files: ModelFiles) -> WeightsLayout:
-    """Read the manifest of `files` (validated by core.store) and place each found .bin inside its group."""
+    """Read the manifest of `files` (validated by core.store) and place each found .bin inside its group; a file over
+    the inspection caps (core.inspector.cost) is refused before its manifest is read."""
+    inspect_cost(files.model_json_bytes, files.sizes())
     model_json = store.parse_model_json(files.model_json_bytes)
     entries = store.manifest_entries(model_json)
     placed: list[WeightsFile] = []

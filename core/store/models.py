@@ -235,6 +235,11 @@ def model_from_json_and_shards(model_json: dict, shard_bytes: dict[str, bytes]):
             raise StoreError(
                 f"{name} has shape {arrays[name].shape} in the weights but {tuple(variable.shape)} in the model."
             )
+        if arrays[name].dtype != np.dtype(str(variable.dtype)):  # int32 bytes of a float kernel are not its weights
+            raise StoreError(
+                f"{name} is {arrays[name].dtype.name} in the weights manifest, but its layer reads it as "
+                f"{variable.dtype}, so its bytes would not be the weights that were saved."
+            )
         variable.assign(arrays[name].astype(variable.dtype))
     extra = set(arrays) - {name for name, _ in named}
     if extra:

@@ -35,9 +35,9 @@ def test_default_model_passes_every_check():
     at = app_test("pages/5_Inspect.py").run()
     assert not at.exception
     assert at.selectbox(key="inspect.model").value == "colors · shipped"
-    assert any("All 11 consistency checks pass" in s.value for s in at.success)
+    assert any("All 12 consistency checks pass" in s.value for s in at.success)
     ticks = [m.value for m in at.markdown if m.value.startswith("✅")]
-    assert len(ticks) == 11  # issue 13 added the size and finite-weights checks
+    assert len(ticks) == 12  # issue 13 added the size and finite-weights checks; issue 25, the cost check
     assert any("set explicitly" in e.label for e in at.expander)
     assert at.selectbox(key="inspect.tensor").value == "hidden/kernel"
     assert at.get("download_button")
@@ -192,3 +192,65 @@ def test_an_uploaded_model_gets_its_graph_and_value_pages():
     at.button(key="inspect.go").click().run()
     assert any("first byte of value" in i.value for i in at.info)
     assert values_table(at)["byte offset"].iloc[-1] == len(raw) - 4
+
+
+# ---------------------------------------------------------------- issue 25: true messages, charts, the export cache
+
+
+def upload_colors(at, edit=None, shard_edit=None):
+    """Upload the shipped colour model (model.json changed by `edit`, the .bin by `shard_edit`) and run the page."""
+    folder = store.shipped_model_dir("colors")
+    data = json.loads((folder / store.MODEL_JSON).read_bytes())
+    if edit is not None:
+        edit(data)
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    at.run()
+    at.radio(key="inspect.source").set_value("Upload model.json + .bin").run()
+    at.file_uploader(key="inspect.upload_json").upload("model.json", json.dumps(data).encode(), "application/json")
+    at.file_uploader(key="inspect.upload_bin").upload("weights.bin", shard_edit(raw) if shard_edit else raw)
+    return at.run()
+
+
+def shown(at) -> str:
+    return " ".join(e.value for kind in (at.error, at.warning, at.markdown, at.caption) for e in kind)
+
+
+def test_the_weights_tab_of_a_nan_model_is_plain_and_draws_no_chart():
+    at = upload_colors(
+        app_test("pages/5_Inspect.py"), shard_edit=lambda raw: np.full(1, np.nan, "<f4").tobytes() + raw[4:]
+    )
+    assert not at.exception
+    text = shown(at)
+    assert "finite" in text and "NaN" in text  # the failed check says what is wrong
+    assert "autodetected range" not in text and "failed unexpectedly" not in text  # numpy's words, the page guard's
+    assert not at.get("plotly_chart")  # charts only for a model that passes
+    assert any("passes every check" in c.value for c in at.caption)
+    assert values_table(at)["bytes (hex)"].iloc[0] == "00 00 c0 7f"  # the bytes are still shown, value by value
+
+
+@pytest.mark.parametrize("metadata", [5, {"versions": "x"}])
+def test_a_model_whose_checks_all_pass_exports_whatever_its_metadata(metadata):
+    at = upload_colors(app_test("pages/5_Inspect.py"), edit=lambda d: d.update(userDefinedMetadata=metadata))
+    assert not at.exception
+    assert any("consistency checks pass" in s.value for s in at.success)
+    assert "failed unexpectedly" not in " ".join(e.value for e in at.error)
+    assert at.get("download_button")
+
+
+def test_an_uploads_tfjs_zip_is_built_once_per_content(monkeypatch):
+    from core.store import export
+
+    calls = []
+    real = export.tfjs_zip_from_model
+
+    def counted(model, metadata=None):
+        calls.append(1)
+        return real(model, metadata)
+
+    monkeypatch.setattr(export, "tfjs_zip_from_model", counted)
+    marker = {"note": "issue 25 cache test"}  # content no other test uploads, so the cache starts empty for it
+    at = upload_colors(app_test("pages/5_Inspect.py"), edit=lambda d: d.update(userDefinedMetadata=marker))
+    assert at.get("download_button") and len(calls) == 1
+    at.run()
+    at.selectbox(key="inspect.tensor").set_value("logits/bias").run()
+    assert not at.exception and len(calls) == 1  # two more reruns, no rebuild

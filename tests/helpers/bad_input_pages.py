@@ -117,6 +117,23 @@ def _teach_train_empty(at):
     at.button(key="FormSubmitter:teach.train-Train the model").click().run()
 
 
+def _inspect_nan_upload(at):
+    import json
+
+    import numpy as np
+
+    from core.store import models as store
+
+    folder = store.shipped_model_dir("colors")
+    raw = (folder / store.SHARD_NAME).read_bytes()
+    at.run()
+    at.radio(key="inspect.source").set_value("Upload model.json + .bin").run()
+    json_bytes = json.dumps(json.loads((folder / store.MODEL_JSON).read_bytes())).encode()
+    at.file_uploader(key="inspect.upload_json").upload("model.json", json_bytes, "application/json")
+    at.file_uploader(key="inspect.upload_bin").upload("weights.bin", np.full(1, np.nan, "<f4").tobytes() + raw[4:])
+    at.run()
+
+
 PAGE_CASES = [
     PageCase(
         "page-text-trick-too-long",
@@ -232,5 +249,13 @@ PAGE_CASES = [
         "has no samples",
         "pages/7_Teach.py",
         _teach_train_empty,
+    ),
+    PageCase(
+        "page-inspect-nan-weights-tab",
+        "Inspect page",
+        "uploading a `.bin` with a NaN weight, then its Weights tab",
+        "NaN or infinity",
+        "pages/5_Inspect.py",
+        _inspect_nan_upload,
     ),
 ]

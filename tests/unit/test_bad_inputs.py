@@ -1953,6 +1953,108 @@ def _(env):
     return failed_checks(edit_json(model_copy(env), change))
 
 
+# issue 25: the cost model refuses before the work; true messages after every check passed
+
+
+def _one_value_tensors(count: int) -> list[dict]:
+    return [{"name": f"t{i}", "shape": [1], "dtype": "float32"} for i in range(count)]
+
+
+def _manifest_upload(layers: list[dict], weights: list[dict], paths: list[str], shards: dict[str, bytes]) -> str:
+    from core.inspector import inspect
+
+    topology = {"class_name": "Sequential", "config": {"name": "m", "layers": layers}}
+    raw = json.dumps(
+        {"format": "layers-model", "modelTopology": topology, "weightsManifest": [{"paths": paths, "weights": weights}]}
+    ).encode()
+    result = inspect.inspect_files(inspect.files_from_uploads(raw, shards))
+    first = result.checks[0]
+    assert first.status == "fail" and all(c.status == "skipped" for c in result.checks[1:])  # refused before the rest
+    assert result.model_json is None and not result.manifest  # nothing was parsed
+    return first.detail
+
+
+def _dense_layers(count: int) -> list[dict]:
+    return [
+        {
+            "class_name": "Dense",
+            "config": {"name": f"d{i}", "units": 1} | ({"batch_input_shape": [None, 1]} if i == 0 else {}),
+        }
+        for i in range(count)
+    ]
+
+
+@case(
+    "inspect-upload-85000-tensors",
+    "Inspect page",
+    "a 4.6 MB `model.json` listing 85,000 one-value tensors",
+    "JSON objects and lists",
+)
+def _(env):
+    return _manifest_upload(_dense_layers(1), _one_value_tensors(85_000), ["w.bin"], {"w.bin": b"\0" * 340_000})
+
+
+@case("inspect-upload-12000-layers", "Inspect page", "a `model.json` of 12,000 Dense layers", "JSON objects and lists")
+def _(env):
+    return _manifest_upload(_dense_layers(12_000), [], ["w.bin"], {"w.bin": b""})
+
+
+@case("inspect-upload-too-many-layers", "Inspect page", "a `model.json` of 65 layers", "at most 64")
+def _(env):
+    return _manifest_upload(_dense_layers(65), [], ["w.bin"], {"w.bin": b""})
+
+
+@case("inspect-upload-too-many-tensors", "Inspect page", "a manifest listing 1,001 tensors", "1,001 tensors")
+def _(env):
+    return _manifest_upload(_dense_layers(1), _one_value_tensors(1001), ["w.bin"], {"w.bin": b""})
+
+
+@case("inspect-upload-too-many-files", "Inspect page", "a manifest naming 65 weights files", "65 weights files")
+def _(env):
+    return _manifest_upload(_dense_layers(1), [], [f"w{i}.bin" for i in range(65)], {"w0.bin": b""})
+
+
+@case("inspect-upload-bin-named-twice", "Inspect page", "a manifest naming one 5 MB `.bin` 20 times", "counts twice")
+def _(env):
+    return _manifest_upload(_dense_layers(1), [], ["w.bin"] * 20, {"w.bin": b"\0" * 5 * 2**20})
+
+
+@case(
+    "inspect-float-weights-as-int32",
+    "Inspect page",
+    "a Dense kernel of float weights declared `int32` (every size and name right)",
+    "reads its kernel as float32",
+)
+def _(env):
+    return failed_checks(
+        edit_json(model_copy(env), lambda d: d["weightsManifest"][0]["weights"][0].update(dtype="int32"))
+    )
+
+
+@case(
+    "inspect-metadata-not-an-object",
+    "Inspect page",
+    '`userDefinedMetadata` of `5` (or `{"versions": "x"}`) in a model that passes',
+    "checks pass",
+)
+def _(env):
+    import zipfile
+
+    from core.inspector import inspect
+
+    messages = []
+    for metadata in (5, {"versions": "x"}):
+        folder = edit_json(
+            model_copy(env, f"meta-{len(messages)}"), lambda d, m=metadata: d.update(userDefinedMetadata=m)
+        )
+        result = inspect.inspect_folder(folder)
+        assert result.ok
+        with zipfile.ZipFile(io.BytesIO(inspect.export_zip(result))) as zf:  # it used to raise TypeError here
+            names = sorted(zf.namelist())
+        messages.append(f"All {len(result.checks)} consistency checks pass; the TF.js zip holds {', '.join(names)}.")
+    return " ".join(messages)
+
+
 @case("store-nan-weights", "Model store (all pages)", "a version whose weights hold NaN", "NaN")
 def _(env):
     return str(store.load_model(_nan_weight(model_copy(env))))

@@ -13,7 +13,9 @@ import json
 import os
 import re
 import time
+import zipfile
 from functools import lru_cache
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -62,7 +64,7 @@ HOSTILE = st.one_of(
     st.sampled_from([0, -1, 2**31, 2**63, 10**12]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["relu", "Dense", "Lambda", "float64", "../x.bin", "same", "channels_first", ""]),
+    st.sampled_from(["relu", "Dense", "Lambda", "float64", "int32", "../x.bin", "same", "channels_first", ""]),
     st.lists(st.integers(-2, 10**6), max_size=5),
     st.just({}),
     st.just({"class_name": "Lambda", "config": {"function": "print(1)"}}),
@@ -84,7 +86,8 @@ def _paths(value, prefix=()):
 def fuzz_model() -> tuple[dict, bytes, list[tuple]]:
     """The tiny model's model.json, shard and every place in its JSON; built on first use, so collecting imports no TF."""
     model_json, shard = store.model_to_files(_tiny_conv(), {"family": "fuzz"})
-    return model_json, shard, [p for p in _paths(model_json) if p and p[0] != "userDefinedMetadata"]
+    # userDefinedMetadata too: no check reads it, yet the export does (issue 25: "All 11 checks pass", then TypeError)
+    return model_json, shard, [p for p in _paths(model_json) if p]
 
 
 @st.composite
@@ -161,6 +164,71 @@ def test_a_mutated_model_json_is_a_failed_check_or_a_correct_model(files):
     assert inspection.ok, [c for c in inspection.checks if c.status != inspector.PASS]
     out = np.asarray(model(PROBE))
     assert np.all(np.isfinite(out))
+    # Every check passed, so everything the page shows must work (issue 25).
+    run_every_view(inspection, json_bytes, shard)
+    assert inspection.cost.entries == len(inspection.entries) and inspection.cost.layers == len(model.layers) + (
+        "InputLayer" in [e["class_name"] for e in inspection.model_json["modelTopology"]["config"]["layers"]]
+    )
+
+
+def run_every_view(inspection: inspector.Inspection, json_bytes: bytes, shard: bytes) -> None:
+    """What the Inspect page computes for a model that passed (pages/5_Inspect.py, ui/inspect_views.py): none may
+    raise."""
+    from core.inspector import figures as inspect_figures
+    from core.inspector import graph as inspect_graph
+    from core.inspector import tensor_pages as pager
+
+    inspect_figures.layer_graph(inspect_graph.graph_nodes(inspection))
+    inspect_figures.byte_strip(inspection.manifest)
+    layout = pager.weights_layout(inspector.files_from_uploads(json_bytes, {store.SHARD_NAME: shard}))
+    for row in inspection.manifest:
+        inspector.hex_rows(inspection, row["name"])
+        assert pager.tensor_page(layout, row["name"], 1).rows
+        array = inspection.arrays[row["name"]]
+        inspector.tensor_stats(array)
+        inspect_figures.tensor_histogram_figure(*inspector.tensor_histogram(array))
+        inspect_figures.tensor_heatmap(inspector.tensor_matrix(array)[0])
+    exported = store.parse_model_json(zipfile.ZipFile(io.BytesIO(inspector.export_zip(inspection))).read("model.json"))
+    assert isinstance(exported["userDefinedMetadata"]["versions"]["keras"], str)
+
+
+@st.composite
+def huge_manifest(draw):
+    """A model.json whose manifest lists more tensors than MLX_MAX_MANIFEST_ENTRIES (set low here), in 1-3 groups,
+    with any names, shapes and dtypes, and a few valid-looking layers: (bytes, tensors listed)."""
+    cap = 40
+    count = draw(st.integers(cap + 1, 4 * cap))
+    groups = draw(st.integers(1, 3))
+    weights = [
+        {"name": draw(st.text(max_size=6)), "shape": draw(st.lists(st.integers(-2, 10**6), max_size=3))}
+        | draw(st.fixed_dictionaries({}, optional={"dtype": st.sampled_from(["float32", "int32", "x"])}))
+        for _ in range(count)
+    ]
+    manifest = [{"paths": [f"w{g}.bin"], "weights": weights[g::groups]} for g in range(groups)]
+    layers = [{"class_name": "Dense", "config": {"name": f"d{i}", "units": 1}} for i in range(draw(st.integers(1, 5)))]
+    topology = {"class_name": "Sequential", "config": {"layers": layers}}
+    raw = json.dumps({"format": "layers-model", "modelTopology": topology, "weightsManifest": manifest}).encode()
+    return raw, count
+
+
+@FUZZ
+@given(huge_manifest())
+def test_a_generated_huge_manifest_is_refused_before_any_entry_is_read(monkeypatch, case):
+    """The cost check bounds the work: nothing past the header is parsed, validated, built or drawn."""
+    raw, count = case
+    monkeypatch.setenv("MLX_MAX_MANIFEST_ENTRIES", "40")
+    reached = []
+    with (
+        mock.patch.object(store, "manifest_entries", side_effect=lambda *a: reached.append("entries")),
+        mock.patch.object(store, "parse_model_json", side_effect=lambda *a: reached.append("parse")),
+        mock.patch.object(store_topology, "build_model_from_topology", side_effect=lambda *a: reached.append("build")),
+    ):
+        inspection = inspector.inspect_files(inspector.files_from_uploads(raw, {"w0.bin": b""}))
+    assert reached == []
+    first = inspection.checks[0]
+    assert first.status == inspector.FAIL and f"lists {count:,} tensors" in first.detail
+    assert all(c.status == inspector.SKIPPED for c in inspection.checks[1:])
+    check_plain(first.detail)
 
 
 @FUZZ
