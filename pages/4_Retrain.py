@@ -108,16 +108,11 @@ with guard("The Retrain page"):
             use_user = use_class = False
             upload = None
             try:
-                if FAMILY.user_samples == "colors":
-                    n = sum(access.color_label_counts(SESSION).values())
-                    use_user = st.checkbox(
-                        f"My labelled colours ({n})", value=n > 0, key=_key("user"), disabled=running
-                    )
-                elif FAMILY.user_samples == "drawings":
-                    counts = access.drawing_counts(SESSION)
+                if FAMILY.user_samples:
+                    counts = access.sample_counts(SESSION, FAMILY.user_samples)
                     shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none yet"
                     use_user = st.checkbox(
-                        f"My drawings ({shown})", value=bool(counts), key=_key("user"), disabled=running
+                        f"My {FAMILY.samples_words} ({shown})", value=bool(counts), key=_key("user"), disabled=running
                     )
                 if CLASS_CODE and FAMILY.user_samples:
                     use_class = st.checkbox(

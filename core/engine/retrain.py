@@ -44,13 +44,12 @@ def read_user_data(family: str, owner: str | None = None, class_code: str = "") 
     ones (every member's shared samples); SampleStoreError if the database cannot be read."""
 
     kind = families.get(family).user_samples
-    if kind == "colors":
-        rows = samples.class_color_labels(class_code) if class_code else samples.color_labels(owner=owner)
+    if not kind:
+        return UserData()
+    rows = samples.class_samples(class_code, kind) if class_code else samples.owner_samples(owner, kind)
+    if kind == samples.COLOR_LABELS:  # the sample tables' two shapes: (r, g, b, label) rows, or drawings
         return UserData(colors=rows)
-    if kind == "drawings":
-        rows = samples.class_drawings(class_code) if class_code else samples.drawings(owner=owner)
-        return UserData(drawings=[(img, lab) for _, img, lab, _ in rows])
-    return UserData()
+    return UserData(drawings=[(img, lab) for _, img, lab, _ in rows])
 
 
 def predict_classes(family: str, model, x) -> np.ndarray:

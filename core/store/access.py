@@ -263,6 +263,12 @@ def drawing_counts(owner: str) -> dict[str, int]:
     return samples.drawing_counts(owner=_caller(owner))
 
 
+def sample_counts(owner: str, kind: str) -> dict[str, int]:
+    """The caller's samples of one kind (a family's `user_samples`), counted per label; {} for a kind with none."""
+    counters = {samples.COLOR_LABELS: color_label_counts, samples.DRAWINGS: drawing_counts}
+    return counters[kind](owner) if kind in counters else {}
+
+
 def export_drawings_npz(owner: str, label: str | None = None) -> bytes:
     return samples.export_drawings_npz(label, owner=_caller(owner))
 

@@ -326,3 +326,16 @@ def unshare_from(owner: str, class_code: str, path=None) -> int:
         _write(path, f"UPDATE {t} SET class_code = '' WHERE owner = ? AND class_code = ?", (owner, class_code))
         for t in TABLES.values()
     )
+
+
+COLOR_LABELS, DRAWINGS = "colors", "drawings"  # the two kinds of sample, as a family's `user_samples` names them
+
+
+def owner_samples(owner: str | None, kind: str) -> list:
+    """One owner's samples of `kind`: color_labels() rows or drawings() rows."""
+    return color_labels(owner=owner) if kind == COLOR_LABELS else drawings(owner=owner)
+
+
+def class_samples(class_code: str, kind: str) -> list:
+    """A class's pooled samples of `kind`, in the same rows as owner_samples."""
+    return class_color_labels(class_code) if kind == COLOR_LABELS else class_drawings(class_code)
