@@ -194,7 +194,7 @@ def experiment_section(state: VectorState, pool) -> None:
         "same way; vector search labels the unseen items at w's boundary, 'vector search top' the top unseen items for "
         "w (the literal top-k), random sampling random unseen items."
     )
-    concepts = vector_experiment.CONCEPTS[pool.name]
+    concepts = vector_experiment.concepts_of(pool.name)
     e1, e2, e3 = st.columns(3)
     concept = e1.selectbox("Concept", list(concepts), key="vectors.concept")
     budget = e2.number_input("Label budget", 10, 400, 200, 10, key="vectors.budget")

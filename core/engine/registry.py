@@ -99,6 +99,7 @@ class Family:
     pool: str = ""  # the Vector search pool its embedding layer indexes ("" none)
     build_pool: Callable | None = None  # (model, size, seed=0) -> core.vectors.search.Pool
     pool_input: PoolInput = PoolInput()
+    concepts: Callable | None = None  # () -> {name: core.vectors.experiment.Concept} the experiment can look for
     pool_size: Callable | None = None  # (a total size or None) -> build_pool's size, when it counts per class
     # What the studio's checks, compare and the pages ask of a family instead of branching on its name:
     samples_words: str = ""  # the user's samples in words ("labelled colours"), for the studio's messages

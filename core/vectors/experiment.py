@@ -1,9 +1,8 @@
 """The simulated-annotator experiment behind `python -m core experiment vector-search`: concept rules (teal_mask,
-CONCEPTS), labels-to-F1 curves for vector search vs random sampling, run_experiment and experiment_cli."""
+each family's concepts), labels-to-F1 curves for vector search vs random sampling, run_experiment and experiment_cli."""
 
 from __future__ import annotations
 
-import colorsys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,34 +28,21 @@ from core.vectors.search import (
 )
 
 
-def teal_mask(rgb) -> np.ndarray:
-    """Teal: hue 160-200 degrees, HSL saturation at least 0.3, lightness 0.2-0.7 (dark teal to light teal)."""
-    hls = np.array([colorsys.rgb_to_hls(*(np.asarray(c, dtype=float) / 255.0)) for c in np.atleast_2d(rgb)])
-    hue, light, sat = hls[:, 0] * 360.0, hls[:, 1], hls[:, 2]
-    return (hue >= 160) & (hue <= 200) & (sat >= 0.3) & (light >= 0.2) & (light <= 0.7)
-
-
-def _label_mask(*names: str) -> Callable[[Pool], np.ndarray]:
-    return lambda pool: np.array([item.get("label") in names for item in pool.items])
-
-
 @dataclass(frozen=True)
 class Concept:
     description: str
     truth: Callable[[Pool], np.ndarray]
 
 
-CONCEPTS: dict[str, dict[str, Concept]] = {
-    "colors": {
-        "teal": Concept("hue 160-200°, HSL saturation ≥ 0.3, lightness 0.2-0.7", lambda p: teal_mask(p.raw)),
-    },
-    "drawings": {
-        "circle": Concept("drawings generated (or labelled) as circles", _label_mask("circle")),
-        "pointy": Concept(
-            "stars, triangles and zigzags: shapes with sharp corners", _label_mask("star", "triangle", "zigzag")
-        ),
-    },
-}
+def label_mask(*names: str) -> Callable[[Pool], np.ndarray]:
+    """A concept's truth for a pool whose items carry labels: the items labelled one of `names`."""
+    return lambda pool: np.array([item.get("label") in names for item in pool.items])
+
+
+def concepts_of(pool_name: str) -> dict[str, Concept]:
+    """The concepts the experiment can look for in a pool: its family's (registry entry `concepts`)."""
+    family = families.for_pool(pool_name)
+    return dict(family.concepts()) if family.concepts is not None else {}
 
 
 # vector_search: the query window sits at w's decision boundary (a Qdrant offset); vector_search_top: the literal
@@ -141,7 +127,7 @@ def run_experiment(
     pool: Pool, concept: str, budget: int = 200, seed: int = 0, target: float = 0.9, client=None, **kwargs
 ) -> dict:
     """Vector search vs random sampling under the same label budget; labels each needed to reach `target` F1."""
-    concepts = CONCEPTS.get(pool.name, {})
+    concepts = concepts_of(pool.name)
     if concept not in concepts:
         raise ValueError(f"Unknown concept {concept!r} for the {pool.name} pool; choose one of {', '.join(concepts)}.")
     if budget < 1:

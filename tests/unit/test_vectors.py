@@ -168,8 +168,8 @@ def test_search_refuses_a_zero_head(memory_index):
 
 
 def test_teal_rule():
-    assert vector_experiment.teal_mask([[0, 128, 128], [2, 147, 134]]).all()
-    assert not vector_experiment.teal_mask([[255, 0, 0], [0, 0, 255], [128, 128, 128], [0, 255, 0]]).any()
+    assert color_pool.teal_mask([[0, 128, 128], [2, 147, 134]]).all()
+    assert not color_pool.teal_mask([[255, 0, 0], [0, 0, 255], [128, 128, 128], [0, 255, 0]]).any()
 
 
 def test_color_pool_and_class_head_agree_with_the_model():
@@ -223,7 +223,7 @@ def test_experiment_on_a_tiny_pool():
         assert s["labels_to_target"] is None or s["labels_to_target"] in s["curve"]["labels"]
         assert s["curve"]["positives"][0] == vectors.SEED_POSITIVES  # the seed clicks are positives
         assert s["positive_labels"] <= min(40, out["positives_in_pool"])
-    assert out["positives_in_pool"] == int(vector_experiment.teal_mask(rgb).sum())
+    assert out["positives_in_pool"] == int(color_pool.teal_mask(rgb).sum())
     with pytest.raises(ValueError, match="Unknown concept"):
         vector_experiment.run_experiment(pool, "mauve")
 
@@ -240,7 +240,7 @@ def test_drawing_pool_embeds_generated_and_user_drawings():
     assert pool.vectors.shape[1] == 8  # the tiny config's dense_hidden width
     assert pool.items[-1] == {"label": "box", "source": "yours", "index": len(pool) - 1}
     assert np.array_equal(pool.raw[-1], mine)
-    truth = vector_experiment.CONCEPTS["drawings"]["circle"].truth(pool)
+    truth = vector_experiment.concepts_of("drawings")["circle"].truth(pool)
     assert truth.sum() == 2
     with pytest.raises(vectors.VectorStoreError, match="empty"):
         shape_pool.drawing_pool(model, per_class=0)

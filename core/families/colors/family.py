@@ -54,6 +54,7 @@ FAMILY = registry.register(
             "vectors.pool_size",
             "Random RGB colours (fixed seed), embedded by the colour model's 32-unit hidden layer.",
         ),
+        concepts=Ref("core.families.colors.pool", "concepts"),
         samples_words="labelled colours",
         samples_page="Colors",
         user_labels=Ref("core.families.colors.retrain", "user_labels"),

@@ -56,6 +56,7 @@ FAMILY = registry.register(
             "Generated drawings of each of the 8 shapes, plus every drawing saved on the Draw page.",
         ),
         pool_size=Ref("core.families.shapes.pool", "pool_size_for"),
+        concepts=Ref("core.families.shapes.pool", "concepts"),
         samples_words="drawings",
         samples_page="Draw",
         builtin_per_class=True,

@@ -9,6 +9,7 @@ from core.families.shapes import generator as shape_generator
 from core.families.shapes import model as shapes
 from core.inputs import canvas
 from core.vectors import search
+from core.vectors.experiment import Concept, label_mask
 
 
 def drawing_pool(model, per_class: int = search.DRAWINGS_PER_CLASS, seed: int = 0, user_drawings=None) -> search.Pool:
@@ -32,3 +33,13 @@ def drawing_pool(model, per_class: int = search.DRAWINGS_PER_CLASS, seed: int = 
 def pool_size_for(size: int | None) -> int:
     """Drawings per class for a pool of about `size` drawings in all (the CLI's --size)."""
     return search.DRAWINGS_PER_CLASS if size is None else max(1, size // len(shape_generator.CLASS_NAMES))
+
+
+def concepts() -> dict[str, Concept]:
+    """What the vector-search experiment can look for among drawings."""
+    return {
+        "circle": Concept("drawings generated (or labelled) as circles", label_mask("circle")),
+        "pointy": Concept(
+            "stars, triangles and zigzags: shapes with sharp corners", label_mask("star", "triangle", "zigzag")
+        ),
+    }
