@@ -14,6 +14,7 @@ from core.engine.jobs import JobQueue, JobSnapshot
 from core.families.teach import data as teach_data
 from core.families.teach import figures as teach_fig
 from core.families.teach import projects as teach_store
+from core.families.teach import transfer
 from core.families.teach.data import TeachError
 from core.figures import common as common_figures
 from core.figures import training as training_figures
@@ -199,8 +200,13 @@ def _show_cell(outcome: dict, true_i: int, pred_i: int) -> None:
 @guarded("The training results")
 def results(outcome: dict, key: str) -> None:
     """The under-the-hood panel: curves, accuracy per class with its count, the confusion matrix and its samples."""
+    how = (
+        f"by transfer learning ({outcome['epochs_run']} steps of the head)"
+        if outcome.get("method", "scratch") == "transfer"
+        else f"from scratch ({outcome['epochs_run']} epochs)"
+    )
     st.success(
-        f"Trained in {outcome['seconds']:.0f} s ({outcome['epochs_run']} epochs), saved as version "
+        f"Trained in {outcome['seconds']:.1f} s {how}, saved as version "
         f"**{outcome['version_id']}**. Accuracy {outcome['accuracy']:.0%} on {outcome['measured_on']}."
     )
     for note in outcome.get("notes", []):
@@ -237,6 +243,72 @@ def results(outcome: dict, key: str) -> None:
             format_func=lambda c: f"true {names[c[0]]} → predicted {names[c[1]]} ({conf[c[0]][c[1]]})",
         )
         _show_cell(outcome, *cell)
+
+
+# ---------------------------------------------------------------- under the hood of transfer learning
+
+EXTRACTOR_TEXT = {
+    "drawing": (
+        "a convolutional network trained here beforehand on about 21,000 real Quick, Draw! drawings of 137 words "
+        f"(`saved_models/teach_drawing_backbone`). Its layer “features” gives {transfer.DRAWING_FEATURES} numbers "
+        "per drawing: which strokes, corners and shapes it sees where. It is frozen: your drawings do not change it."
+    ),
+    "sound": (
+        f"{transfer.SOUND_FEATURES} numbers per second of sound: the room's steady noise is subtracted from the "
+        "log-mel spectrogram, the loud part (the word) is found and stretched to "
+        f"{transfer.SOUND_STEPS} steps, and each step keeps {transfer.SOUND_BANDS_KEPT} cepstral coefficients (the "
+        "shape of the spectrum: the vowel, not the voice's pitch), plus how loud and how long the word is. Loudness, "
+        "speed and where the word starts stop mattering; steady background noise has no loud part at all. Each "
+        "training second is also copied with the voice made a little higher and lower."
+    ),
+    "image": (
+        f"{transfer.IMAGE_FEATURES} hand-made numbers per photo: colour histograms of the whole photo and of its "
+        "four quarters, and histograms of edge directions on a 4×4 grid. No network pretrained on photos can be "
+        "had offline here, so this extractor knows colours and layout, not objects: on a steady scene it needs "
+        "more samples than the CNN learnt from scratch (measured in docs/teach_transfer_measured.md)."
+    ),
+}
+
+
+def one_sample_per_class(owner: str, project) -> dict[str, np.ndarray]:
+    """{class: the model input of its newest sample} for the classes with samples (one row: a sound's first second)."""
+    from core.families.teach import job as teach
+
+    out = {}
+    for name, files in teach_store.sample_paths(owner, project.name).items():
+        if files:
+            try:
+                out[name] = teach.sample_inputs(project.kind, files[-1].read_bytes())[0]
+            except (TeachError, OSError):
+                continue  # deleted or unreadable since: that class is left out of the chart
+    return out
+
+
+@guarded("Under the hood")
+def transfer_explainer(state: TeachState, project, outcome: dict) -> None:
+    """What transfer learning did for this project: the extractor's features of one sample per class (a chart),
+    what the head learns, and the accuracy on this project's held-out samples."""
+    kind = project.kind
+    st.markdown(f"**Under the hood: transfer learning.** The feature extractor is {EXTRACTOR_TEXT[kind]}")
+    samples = one_sample_per_class(state.owner, project)
+    if samples:
+        features = transfer.extract_features(kind, np.stack(list(samples.values())))
+        st.plotly_chart(
+            teach_fig.features_figure(dict(zip(samples, features))), key=f"teach.features.{outcome['version_id']}"
+        )
+    n_features = transfer.FEATURE_SIZES[kind]
+    st.markdown(
+        f"**What the head learns:** one weight per feature and class ({n_features} × {len(outcome['class_names'])} "
+        f"= {n_features * len(outcome['class_names']):,} weights, plus a bias per class): a class's score is the "
+        "weighted sum of the features, and a softmax turns the scores into the confidence bars. It is trained "
+        f"in {outcome['epochs_run']} steps on all your training samples at once ({outcome['seconds']:.1f} s here), "
+        "which is why a few samples per class are enough: the extractor already did the hard part."
+    )
+    st.markdown(
+        f"**On this project:** {outcome['accuracy']:.0%} of {outcome['measured_on']} were right "
+        f"(balanced over classes: {outcome['balanced_accuracy']:.0%}). Train again with “From scratch (expert)” "
+        "to compare the two methods on the same samples and the same held-out split."
+    )
 
 
 # ---------------------------------------------------------------- preview, experiments, export
@@ -311,8 +383,23 @@ def experiment_figure(result: dict):
     return teach_fig.seed_spread_figure(rows)
 
 
+EXPORT_NOTE = {
+    "drawing": "The download is the whole model: the frozen drawing backbone and your head, one TF.js model from "
+    "a 28×28 drawing (white strokes on black, 0 to 1) to your classes' probabilities.",
+    "sound": f"The download is **the head only**: it takes the {transfer.SOUND_FEATURES} sound features "
+    "(`transfer.sound_features`, computed in Python from a second's log-mel spectrogram), not raw audio. A web app "
+    "would have to compute those features in JavaScript first; train “From scratch (expert)” for a model that "
+    "takes the spectrogram itself.",
+    "image": f"The download is **the head only**: it takes the {transfer.IMAGE_FEATURES} colour and edge features "
+    "(`transfer.image_features`, computed in Python from the photo), not the photo. A web app would have to compute "
+    "those features in JavaScript first; train “From scratch (expert)” for a model that takes the photo itself.",
+}
+
+
 def export_buttons(outcome: dict, project_name: str) -> None:
-    """Download the model as a TF.js folder zip, or open it on the Inspect page."""
+    """Download the model as a TF.js folder zip, or open it on the Inspect page; says what a transfer export holds."""
+    if outcome.get("method", "scratch") == "transfer":
+        st.info(EXPORT_NOTE[outcome["kind"]])
     left, right = st.columns(2)
     try:
         left.download_button(
