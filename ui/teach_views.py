@@ -19,7 +19,7 @@ from core.families.teach.data import TeachError
 from core.figures import common as common_figures
 from core.figures import training as training_figures
 from core.store import export
-from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
+from ui.canvas import CanvasError, canvas_rgba, decode_canvas_url, drawing_canvas, take_drawing_button
 from ui.common import guarded
 from ui.inspect_views import inspect_state
 from ui.job_panel import PanelText, job_panel
@@ -27,6 +27,7 @@ from ui.models import load_model_folder
 
 SHOWN_PER_CLASS = 24  # newest samples drawn per class; the count says how many there are in all
 CANVAS_PX = 280
+CANVAS_FIT_KEY = "teach-canvas-fit"  # the container of the sample canvas: the Add button finds the canvas by it
 IMAGE_TYPES = ["png", "jpg", "jpeg"]
 TRAINING_PANEL = PanelText(
     key="teach",
@@ -50,6 +51,7 @@ class TeachState:
     outcomes: dict[str, dict] = field(default_factory=dict)  # project -> its last finished training's outcome
     experiments: dict[str, dict] = field(default_factory=dict)  # "<project>.<which>" -> the experiment's result
     preview: dict | None = None  # {"project", "probs"}: the last live prediction
+    last_taken: str | None = None  # the last drawing the Add button sent (a data URL), taken once
 
     @property
     def queue_id(self) -> str:
@@ -62,8 +64,11 @@ class TeachState:
 
 
 def show_messages(state: TeachState) -> None:
-    for level, text in state.messages:
-        (st.error if level == "error" else st.success)(text)
+    # Always one container, messages or not, so the canvas below keeps its place in the page and is never remounted
+    # by a message coming or going (a remount would drop a stroke drawn at that moment).
+    with st.container(key="teach-messages"):
+        for level, text in state.messages:
+            (st.error if level == "error" else st.success)(text)
     state.messages = []
 
 
@@ -87,6 +92,20 @@ def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes |
         state.last_sound = sound_ids[-10:]
     state.round += 1
     st.rerun()
+
+
+def _taken_drawing(taken: str, where) -> np.ndarray | None:
+    """The RGBA image the Add button took off the canvas, or None with a plain message in `where` (none, blank,
+    or not a small PNG)."""
+    try:
+        rgba = decode_canvas_url(taken) if taken else None
+    except CanvasError as exc:
+        where.error(str(exc))
+        return None
+    if rgba is None or not (rgba[..., :3] < 128).any():
+        where.warning("There is no drawing yet: draw on the canvas first.")
+        return None
+    return rgba
 
 
 def gather(state: TeachState, project) -> None:
@@ -115,19 +134,20 @@ def gather(state: TeachState, project) -> None:
         items = ([("the recording", rec.getvalue())] if rec else []) + [(f.name, f.getvalue()) for f in files or []]
         left.caption("A longer recording is cut into 1-second samples, as Teachable Machine does.")
     else:
+        # One canvas per project, never re-keyed: the Add button empties it in the browser (take_drawing_button), so
+        # a stroke drawn right after a click is kept for the next sample instead of vanishing with a new canvas.
         with left:
-            result = drawing_canvas(f"teach.canvas.{r}", "teach-canvas-fit", CANVAS_PX)
-        items = []
-        if right.button(f"Add this drawing to “{target}”", key=f"teach.add_drawing.{r}", type="primary"):
-            try:
-                rgba = canvas_rgba(result)
-            except CanvasError as exc:
-                right.error(str(exc))
-                rgba = None
-            if rgba is None:
-                right.warning("There is no drawing yet: draw on the canvas first.")
-            else:
-                items = [("the drawing", rgba)]
+            drawing_canvas(f"teach.canvas.{project.name}", CANVAS_FIT_KEY, CANVAS_PX)
+        with right:
+            taken = take_drawing_button(
+                f"Add this drawing to “{target}”", CANVAS_FIT_KEY, CANVAS_PX, key=f"teach.add_drawing.{project.name}"
+            )
+        if taken is not None and taken == state.last_taken:
+            taken = None  # one click is one sample, however many reruns still hold its value
+        if taken is not None:
+            state.last_taken = taken
+        rgba = _taken_drawing(taken, right) if taken is not None else None
+        items = [("the drawing", rgba)] if rgba is not None else []
         right.caption("Each drawing becomes a 28×28 bitmap, white on black, as on the Draw page.")
     if items:
         _add(state, project, target, items)

@@ -171,20 +171,31 @@ def test_sound_project_cuts_a_recording_into_seconds_and_shows_spectrograms():
 
 def test_drawing_project_adds_canvas_drawings_and_deletes_one():
     at = new_project("drawing", "doodles", "circle\nline")
-    at.session_state["teach.canvas.doodles.0"] = canvas_value("circle")
+    # The Add button is a browser component that sends the canvas' pixels (and empties the canvas) in one click;
+    # AppTest cannot click it, so its value is set as the click would send it (tests/browser draws and clicks).
+    at.session_state["teach.add_drawing.doodles"] = {"taken": canvas_value("circle")["drawing"]["data"]}
     at.run()
-    at.button(key="teach.add_drawing.doodles.0").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     files = teach_store.sample_paths(owner(at), "doodles")["circle"]
     assert len(files) == 1
+    at.session_state["teach.add_drawing.doodles"] = {"taken": None}
     with Image.open(files[0]) as img:
         assert img.size == (28, 28)
     at.button(key=f"teach.delete.{files[0].stem}").click().run()
     assert teach_store.counts(owner(at), "doodles") == {"circle": 0, "line": 0}
-    # An empty canvas: a plain warning, nothing added.
-    [add] = [b for b in at.button if b.key.startswith("teach.add_drawing.")]
-    add.click().run()
+    # An empty canvas: a plain warning, nothing added; something that is not an image: a plain error.
+    blank = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
+    buf = io.BytesIO()
+    blank.save(buf, format="PNG")
+    at.session_state["teach.add_drawing.doodles"] = {
+        "taken": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    }
+    at.run()
     assert any("draw on the canvas first" in w.value for w in at.warning)
+    at.session_state["teach.add_drawing.doodles"] = {"taken": "data:text/plain,hello"}
+    at.run()
+    assert any("not an image" in e.value for e in at.error)
+    assert teach_store.counts(owner(at), "doodles") == {"circle": 0, "line": 0}
 
 
 @pytest.mark.parametrize(
