@@ -13,7 +13,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-MODULES = ["colors", "shapes", "text", "hostile", "training", "app", "class"]  # the order they run in
+MODULES = ["colors", "shapes", "text", "hostile", "training", "app", "class", "teach"]  # the order they run in
 FILES = {"class": "classroom"}  # a name that is a Python keyword lives in a module named otherwise
 
 
