@@ -13,7 +13,17 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-MODULES = ["colors", "shapes", "text", "hostile", "training", "app", "class", "isolation"]  # the order they run in
+MODULES = [
+    "colors",
+    "shapes",
+    "text",
+    "hostile",
+    "training",
+    "app",
+    "class",
+    "isolation",
+    "teach",
+]  # the order they run in
 FILES = {"class": "classroom"}  # a name that is a Python keyword lives in a module named otherwise
 
 

@@ -89,16 +89,31 @@ with guard("The Teach page"):
     job = QUEUE.snapshot(state.queue_id)  # the session's training as this run draws the page (a frozen copy)
     running = job is not None and job.active
     defaults = TeachConfig()
+    method = st.radio(
+        "How to train", teach.METHODS, format_func=teach.METHOD_LABELS.get, key="teach.method", disabled=running
+    )
     with st.form("teach.train"):
-        c1, c2, c3 = st.columns(3)
-        epochs = c1.number_input("Epochs", value=defaults.epochs, step=1, key="teach.epochs", disabled=running)
-        batch = c2.number_input("Batch size", value=defaults.batch_size, step=1, key="teach.batch", disabled=running)
-        lr_text = c3.text_input("Learning rate", value=f"{defaults.learning_rate:g}", key="teach.lr", disabled=running)
         held = defaults.validation_fraction
-        st.caption(
+        split_text = (
             f"{1 - held:.0%} of each class's samples train the model; {held:.0%} are held out to test it "
-            "(Teachable Machine's split). The defaults are Teachable Machine's: 50 epochs, batch 16, Adam at 0.001."
+            "(Teachable Machine's split)."
         )
+        if method == "scratch":
+            c1, c2, c3 = st.columns(3)
+            epochs = c1.number_input("Epochs", value=defaults.epochs, step=1, key="teach.epochs", disabled=running)
+            batch = c2.number_input(
+                "Batch size", value=defaults.batch_size, step=1, key="teach.batch", disabled=running
+            )
+            lr_text = c3.text_input(
+                "Learning rate", value=f"{defaults.learning_rate:g}", key="teach.lr", disabled=running
+            )
+            st.caption(f"{split_text} The defaults are Teachable Machine's: 50 epochs, batch 16, Adam at 0.001.")
+        else:
+            epochs, batch, lr_text = defaults.epochs, defaults.batch_size, f"{defaults.learning_rate:g}"
+            st.caption(
+                f"{split_text} A frozen feature extractor turns each sample into numbers and a small head learns "
+                "your classes from them: a few seconds, and a few samples per class are enough."
+            )
         submitted = st.form_submit_button("Train the model", type="primary", disabled=running)
     if submitted:
         try:
@@ -115,6 +130,7 @@ with guard("The Teach page"):
                 version_name=project.name,
                 owner=state.owner,
                 project=project.name,
+                method=method,
             )
             teach.start_teach(request, state.queue_id, QUEUE)
             state.job_project = project.name
@@ -132,6 +148,8 @@ with guard("The Teach page"):
     outcome = teach_saved.last_model(state.owner, project)
     if outcome is not None:
         views.results(outcome, outcome["version_id"])
+        if outcome.get("method") == "transfer":
+            views.transfer_explainer(state, project, outcome)
         views.delete_model_control(state, project, outcome)
 
         # ------------------------------------------------------------ 4. preview

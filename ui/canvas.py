@@ -125,3 +125,82 @@ def drawing_canvas(key: str, fit_key: str, canvas_px: int, stroke_px: int = 10):
             return_image_data=True,  # the canvas needs it to hand back the drawing at all
             key=key,
         )
+
+
+# ---------------------------------------------------------------- taking a drawing off the canvas, in the browser
+
+# Why in the browser: the canvas used to be cleared from the server (a new key after "Add"), so a stroke drawn
+# between the click and the server's answer landed on the old canvas and vanished with it, never sent. Here the
+# click itself reads the pixels the person sees and empties the canvas with its own reset button, in one event:
+# a stroke drawn a moment later is on the empty canvas already, and the server never clears anything.
+_TAKE_DRAWING_JS = """
+function deepQuery(root, selector) {
+  const found = root.querySelector(selector);
+  if (found) return found;
+  for (const el of root.querySelectorAll("*")) {
+    if (el.shadowRoot) {
+      const inner = deepQuery(el.shadowRoot, selector);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let button = parentElement.querySelector("button.take-drawing");
+  if (!button) {
+    button = document.createElement("button");
+    button.type = "button";
+    button.className = "take-drawing";
+    parentElement.appendChild(button);
+  }
+  button.textContent = data.label;
+  button.onclick = () => {
+    const box = document.querySelector(".st-key-" + data.box);
+    const lower = box && deepQuery(box, "canvas.lower-canvas");
+    if (!lower) {
+      setTriggerValue("taken", "");
+      return;
+    }
+    const out = document.createElement("canvas");
+    out.width = data.size;
+    out.height = data.size;
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, data.size, data.size);
+    // The background and the strokes are two fabric canvases (both "lower-canvas"), stacked in this order.
+    for (const layer of lower.getRootNode().querySelectorAll("canvas.lower-canvas")) {
+      ctx.drawImage(layer, 0, 0, data.size, data.size);
+    }
+    setTriggerValue("taken", out.toDataURL("image/png"));
+    const reset = deepQuery(box, 'button[aria-label="Reset canvas & history"]');
+    if (reset) reset.click();
+  };
+}
+"""
+_TAKE_DRAWING_CSS = """
+button.take-drawing {
+  font: inherit; font-family: "Source Sans Pro", "Source Sans 3", sans-serif; font-size: 1rem; line-height: 1.6;
+  color: #ffffff; background: #ff4b4b; border: 1px solid #ff4b4b; border-radius: 0.5rem;
+  padding: 0.25rem 0.75rem; min-height: 2.5rem; cursor: pointer;
+}
+button.take-drawing:hover { background: #ff3333; border-color: #ff3333; }
+button.take-drawing:active { background: #e03131; }
+"""
+_take_drawing = st.components.v2.component(
+    "mlx.take_drawing", html="", js=_TAKE_DRAWING_JS, css=_TAKE_DRAWING_CSS, isolate_styles=True
+)
+
+
+def take_drawing_button(label: str, fit_key: str, canvas_px: int, key: str) -> str | None:
+    """A button that, when clicked, sends the drawing on the canvas inside `fitted_canvas(fit_key, ...)` as a PNG data
+    URL (returned in the run the click causes, else None) and empties that canvas in the same browser event, so
+    nothing drawn after the click is lost. Read the URL with decode_canvas_url (its size is checked there)."""
+    result = _take_drawing(
+        data={"label": label, "box": fit_key, "size": int(canvas_px)},
+        key=key,
+        on_taken_change=lambda: None,
+    )
+    taken = getattr(result, "taken", None)
+    return taken if isinstance(taken, str) else None

@@ -14,11 +14,12 @@ from core.families.teach import data as teach_data
 from core.families.teach import figures as teach_fig
 from core.families.teach import projects as teach_store
 from core.families.teach import saved as teach_saved
+from core.families.teach import transfer
 from core.families.teach.data import TeachError
 from core.figures import common as common_figures
 from core.figures import training as training_figures
 from core.store import export
-from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
+from ui.canvas import CanvasError, canvas_rgba, decode_canvas_url, drawing_canvas, take_drawing_button
 from ui.common import guarded
 from ui.confirm import confirm_delete
 from ui.inspect_views import inspect_state
@@ -27,6 +28,7 @@ from ui.models import load_model_folder
 
 SHOWN_PER_CLASS = 24  # newest samples drawn per class; the count says how many there are in all
 CANVAS_PX = 280
+CANVAS_FIT_KEY = "teach-canvas-fit"  # the container of the sample canvas: the Add button finds the canvas by it
 IMAGE_TYPES = ["png", "jpg", "jpeg"]
 TRAINING_PANEL = PanelText(
     key="teach",
@@ -49,6 +51,7 @@ class TeachState:
     job_project: str | None = None  # the project the session's training job trains
     experiments: dict[str, dict] = field(default_factory=dict)  # "<project>.<which>" -> the experiment's result
     preview: dict | None = None  # {"project", "probs"}: the last live prediction
+    last_taken: str | None = None  # the last drawing the Add button sent (a data URL), taken once
 
     @property
     def queue_id(self) -> str:
@@ -61,8 +64,11 @@ class TeachState:
 
 
 def show_messages(state: TeachState) -> None:
-    for level, text in state.messages:
-        (st.error if level == "error" else st.success)(text)
+    # Always one container, messages or not, so the canvas below keeps its place in the page and is never remounted
+    # by a message coming or going (a remount would drop a stroke drawn at that moment).
+    with st.container(key="teach-messages"):
+        for level, text in state.messages:
+            (st.error if level == "error" else st.success)(text)
     state.messages = []
 
 
@@ -91,6 +97,20 @@ def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes |
     st.rerun()
 
 
+def _taken_drawing(taken: str, where) -> np.ndarray | None:
+    """The RGBA image the Add button took off the canvas, or None with a plain message in `where` (none, blank,
+    or not a small PNG)."""
+    try:
+        rgba = decode_canvas_url(taken) if taken else None
+    except CanvasError as exc:
+        where.error(str(exc))
+        return None
+    if rgba is None or not (rgba[..., :3] < 128).any():
+        where.warning("There is no drawing yet: draw on the canvas first.")
+        return None
+    return rgba
+
+
 def gather(state: TeachState, project) -> None:
     """The inputs of the project's kind, each adding to the chosen class."""
     classes = project.classes
@@ -117,19 +137,20 @@ def gather(state: TeachState, project) -> None:
         items = ([("the recording", rec.getvalue())] if rec else []) + [(f.name, f.getvalue()) for f in files or []]
         left.caption("A longer recording is cut into 1-second samples, as Teachable Machine does.")
     else:
+        # One canvas per project, never re-keyed: the Add button empties it in the browser (take_drawing_button), so
+        # a stroke drawn right after a click is kept for the next sample instead of vanishing with a new canvas.
         with left:
-            result = drawing_canvas(f"teach.canvas.{r}", "teach-canvas-fit", CANVAS_PX)
-        items = []
-        if right.button(f"Add this drawing to “{target}”", key=f"teach.add_drawing.{r}", type="primary"):
-            try:
-                rgba = canvas_rgba(result)
-            except CanvasError as exc:
-                right.error(str(exc))
-                rgba = None
-            if rgba is None:
-                right.warning("There is no drawing yet: draw on the canvas first.")
-            else:
-                items = [("the drawing", rgba)]
+            drawing_canvas(f"teach.canvas.{project.name}", CANVAS_FIT_KEY, CANVAS_PX)
+        with right:
+            taken = take_drawing_button(
+                f"Add this drawing to “{target}”", CANVAS_FIT_KEY, CANVAS_PX, key=f"teach.add_drawing.{project.name}"
+            )
+        if taken is not None and taken == state.last_taken:
+            taken = None  # one click is one sample, however many reruns still hold its value
+        if taken is not None:
+            state.last_taken = taken
+        rgba = _taken_drawing(taken, right) if taken is not None else None
+        items = [("the drawing", rgba)] if rgba is not None else []
         right.caption("Each drawing becomes a 28×28 bitmap, white on black, as on the Draw page.")
     if items:
         _add(state, project, target, items)
@@ -235,8 +256,13 @@ def _show_cell(outcome: dict, true_i: int, pred_i: int) -> None:
 @guarded("The training results")
 def results(outcome: dict, key: str) -> None:
     """The under-the-hood panel: curves, accuracy per class with its count, the confusion matrix and its samples."""
+    how = (
+        f"by transfer learning ({outcome['epochs_run']} steps of the head)"
+        if outcome.get("method", "scratch") == "transfer"
+        else f"from scratch ({outcome['epochs_run']} epochs)"
+    )
     st.success(
-        f"Trained in {outcome['seconds']:.0f} s ({outcome['epochs_run']} epochs), saved as version "
+        f"Trained in {outcome['seconds']:.1f} s {how}, saved as version "
         f"**{outcome['version_id']}**. Accuracy {outcome['accuracy']:.0%} on {outcome['measured_on']}."
     )
     for note in outcome.get("notes", []):
@@ -273,6 +299,72 @@ def results(outcome: dict, key: str) -> None:
             format_func=lambda c: f"true {names[c[0]]} → predicted {names[c[1]]} ({conf[c[0]][c[1]]})",
         )
         _show_cell(outcome, *cell)
+
+
+# ---------------------------------------------------------------- under the hood of transfer learning
+
+EXTRACTOR_TEXT = {
+    "drawing": (
+        "a convolutional network trained here beforehand on about 21,000 real Quick, Draw! drawings of 137 words "
+        f"(`saved_models/teach_drawing_backbone`). Its layer “features” gives {transfer.DRAWING_FEATURES} numbers "
+        "per drawing: which strokes, corners and shapes it sees where. It is frozen: your drawings do not change it."
+    ),
+    "sound": (
+        f"{transfer.SOUND_FEATURES} numbers per second of sound: the room's steady noise is subtracted from the "
+        "log-mel spectrogram, the loud part (the word) is found and stretched to "
+        f"{transfer.SOUND_STEPS} steps, and each step keeps {transfer.SOUND_BANDS_KEPT} cepstral coefficients (the "
+        "shape of the spectrum: the vowel, not the voice's pitch), plus how loud and how long the word is. Loudness, "
+        "speed and where the word starts stop mattering; steady background noise has no loud part at all. Each "
+        "training second is also copied with the voice made a little higher and lower."
+    ),
+    "image": (
+        f"{transfer.IMAGE_FEATURES} hand-made numbers per photo: colour histograms of the whole photo and of its "
+        "four quarters, and histograms of edge directions on a 4×4 grid. No network pretrained on photos can be "
+        "had offline here, so this extractor knows colours and layout, not objects: on a steady scene it needs "
+        "more samples than the CNN learnt from scratch (measured in docs/teach_transfer_measured.md)."
+    ),
+}
+
+
+def one_sample_per_class(owner: str, project) -> dict[str, np.ndarray]:
+    """{class: the model input of its newest sample} for the classes with samples (one row: a sound's first second)."""
+    from core.families.teach import job as teach
+
+    out = {}
+    for name, files in teach_store.sample_paths(owner, project.name).items():
+        if files:
+            try:
+                out[name] = teach.sample_inputs(project.kind, files[-1].read_bytes())[0]
+            except (TeachError, OSError):
+                continue  # deleted or unreadable since: that class is left out of the chart
+    return out
+
+
+@guarded("Under the hood")
+def transfer_explainer(state: TeachState, project, outcome: dict) -> None:
+    """What transfer learning did for this project: the extractor's features of one sample per class (a chart),
+    what the head learns, and the accuracy on this project's held-out samples."""
+    kind = project.kind
+    st.markdown(f"**Under the hood: transfer learning.** The feature extractor is {EXTRACTOR_TEXT[kind]}")
+    samples = one_sample_per_class(state.owner, project)
+    if samples:
+        features = transfer.extract_features(kind, np.stack(list(samples.values())))
+        st.plotly_chart(
+            teach_fig.features_figure(dict(zip(samples, features))), key=f"teach.features.{outcome['version_id']}"
+        )
+    n_features = transfer.FEATURE_SIZES[kind]
+    st.markdown(
+        f"**What the head learns:** one weight per feature and class ({n_features} × {len(outcome['class_names'])} "
+        f"= {n_features * len(outcome['class_names']):,} weights, plus a bias per class): a class's score is the "
+        "weighted sum of the features, and a softmax turns the scores into the confidence bars. It is trained "
+        f"in {outcome['epochs_run']} steps on all your training samples at once ({outcome['seconds']:.1f} s here), "
+        "which is why a few samples per class are enough: the extractor already did the hard part."
+    )
+    st.markdown(
+        f"**On this project:** {outcome['accuracy']:.0%} of {outcome['measured_on']} were right "
+        f"(balanced over classes: {outcome['balanced_accuracy']:.0%}). Train again with “From scratch (expert)” "
+        "to compare the two methods on the same samples and the same held-out split."
+    )
 
 
 # ---------------------------------------------------------------- preview, experiments, export
@@ -345,8 +437,23 @@ def experiment_figure(result: dict):
     return teach_fig.seed_spread_figure(rows)
 
 
+EXPORT_NOTE = {
+    "drawing": "The download is the whole model: the frozen drawing backbone and your head, one TF.js model from "
+    "a 28×28 drawing (white strokes on black, 0 to 1) to your classes' probabilities.",
+    "sound": f"The download is **the head only**: it takes the {transfer.SOUND_FEATURES} sound features "
+    "(`transfer.sound_features`, computed in Python from a second's log-mel spectrogram), not raw audio. A web app "
+    "would have to compute those features in JavaScript first; train “From scratch (expert)” for a model that "
+    "takes the spectrogram itself.",
+    "image": f"The download is **the head only**: it takes the {transfer.IMAGE_FEATURES} colour and edge features "
+    "(`transfer.image_features`, computed in Python from the photo), not the photo. A web app would have to compute "
+    "those features in JavaScript first; train “From scratch (expert)” for a model that takes the photo itself.",
+}
+
+
 def export_buttons(outcome: dict, project_name: str) -> None:
-    """Download the model as a TF.js folder zip, or open it on the Inspect page."""
+    """Download the model as a TF.js folder zip, or open it on the Inspect page; says what a transfer export holds."""
+    if outcome.get("method", "scratch") == "transfer":
+        st.info(EXPORT_NOTE[outcome["kind"]])
     left, right = st.columns(2)
     try:
         left.download_button(

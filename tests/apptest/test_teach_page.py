@@ -86,6 +86,9 @@ def test_image_project_from_webcam_and_uploads_trains_and_predicts():
     at.file_uploader[0].set_value([(f"b{i}.jpg", photo((30, 30, 220), seed=i), "image/jpeg") for i in range(8)]).run()
     assert not at.exception
     assert teach_store.counts(owner(at), "fruit") == {"red": 8, "blue": 8}
+    assert at.radio(key="teach.method").value == "transfer"  # the default; the CNN is the expert option
+    assert not [n for n in at.number_input if n.key == "teach.epochs"]  # the head has no settings to choose
+    at.radio(key="teach.method").set_value("scratch").run()
     assert at.number_input(key="teach.epochs").value == 50 and at.number_input(key="teach.batch").value == 16
     assert at.text_input(key="teach.lr").value == "0.001"
     assert "85% of each class" in texts(at)
@@ -104,6 +107,38 @@ def test_image_project_from_webcam_and_uploads_trains_and_predicts():
     assert len(probs) == 2 and abs(sum(probs) - 1) < 1e-4
     assert any(m.value.startswith("It is **") for m in at.markdown)
     assert any(b.label.startswith("Download for TensorFlow.js") for b in at.get("download_button"))
+
+
+def test_a_sound_project_trains_by_transfer_and_explains_it():
+    """The default method on a sound project: trained in seconds, the under-the-hood panel shows the extractor's
+    features of one sample per class and the held-out figure, the export says it holds the head only."""
+    from core.families.teach.data import encode_wav
+    from tests.helpers.teach import sine
+
+    def burst(freq: float, seed: int) -> bytes:
+        """A 0.375 s tone in a quiet room: word-like (a steady tone is what the extractor subtracts as noise)."""
+        clip = np.random.default_rng(seed).normal(0, 0.01, 16000)
+        clip[5000:11000] += sine(freq, 0.375)
+        return encode_wav(clip)
+
+    at = new_project("sound", "hums", "hum\nwhistle")
+    for i in range(7):
+        teach_store.add_sample(owner(at), "hums", "hum", burst(300 + 20 * i, i))
+        teach_store.add_sample(owner(at), "hums", "whistle", burst(2000 + 50 * i, i))
+        noise = np.random.default_rng(i).normal(0, 0.05, 16000)
+        teach_store.add_sample(owner(at), "hums", BACKGROUND, encode_wav(noise))
+    at.run()
+    at.button(key=TRAIN).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_for(at, lambda a: any("4 · Try it" == s.value for s in a.subheader))
+    page = texts(at) + "\n".join(m.value for m in at.markdown) + "\n".join(i.value for i in at.info)
+    assert "by transfer learning" in page and "Under the hood: transfer learning" in page
+    assert "held-out samples" in page and "What the head learns" in page
+    assert "the head only" in page  # what the TF.js download holds, said plainly
+    charts = [str(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any("one sample per class" in c for c in charts)
+    outcome = at.session_state["teach"].outcomes["hums"]
+    assert outcome["method"] == "transfer" and outcome["accuracy"] == 1.0
 
 
 def test_a_bad_upload_is_named_and_the_good_ones_are_kept():
@@ -136,20 +171,31 @@ def test_sound_project_cuts_a_recording_into_seconds_and_shows_spectrograms():
 
 def test_drawing_project_adds_canvas_drawings_and_deletes_one():
     at = new_project("drawing", "doodles", "circle\nline")
-    at.session_state["teach.canvas.doodles.0"] = canvas_value("circle")
+    # The Add button is a browser component that sends the canvas' pixels (and empties the canvas) in one click;
+    # AppTest cannot click it, so its value is set as the click would send it (tests/browser draws and clicks).
+    at.session_state["teach.add_drawing.doodles"] = {"taken": canvas_value("circle")["drawing"]["data"]}
     at.run()
-    at.button(key="teach.add_drawing.doodles.0").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     files = teach_store.sample_paths(owner(at), "doodles")["circle"]
     assert len(files) == 1
+    at.session_state["teach.add_drawing.doodles"] = {"taken": None}
     with Image.open(files[0]) as img:
         assert img.size == (28, 28)
     at.button(key=f"teach.delete.{files[0].stem}").click().run()
     assert teach_store.counts(owner(at), "doodles") == {"circle": 0, "line": 0}
-    # An empty canvas: a plain warning, nothing added.
-    [add] = [b for b in at.button if b.key.startswith("teach.add_drawing.")]
-    add.click().run()
+    # An empty canvas: a plain warning, nothing added; something that is not an image: a plain error.
+    blank = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
+    buf = io.BytesIO()
+    blank.save(buf, format="PNG")
+    at.session_state["teach.add_drawing.doodles"] = {
+        "taken": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    }
+    at.run()
     assert any("draw on the canvas first" in w.value for w in at.warning)
+    at.session_state["teach.add_drawing.doodles"] = {"taken": "data:text/plain,hello"}
+    at.run()
+    assert any("not an image" in e.value for e in at.error)
+    assert teach_store.counts(owner(at), "doodles") == {"circle": 0, "line": 0}
 
 
 @pytest.mark.parametrize(

@@ -47,23 +47,41 @@ def cli(*argv: str, env=None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.parametrize("method", ["transfer", "scratch"])
 @pytest.mark.parametrize("kind", td.KINDS)
-def test_train_then_evaluate_each_kind(kind, tmp_path):
+def test_train_then_evaluate_each_kind(kind, method, tmp_path):
     classes = ("tone", td.BACKGROUND) if kind == "sound" else ("a", "b")
     project = write_project(tmp_path / "project", kind, per_class=7, classes=classes)
     out = tmp_path / "model"
-    trained = teach("train", "--kind", kind, "--data", str(project), "--out", str(out), "--epochs", "3")
+    trained = teach("train", "--kind", kind, "--data", str(project), "--out", str(out), "--epochs", "3",
+                    "--method", method)  # fmt: skip
     assert {"accuracy", "per_class", "n", "measured_on", "confusion", "class_names", "out"} <= set(trained)
+    assert trained["method"] == method and isinstance(trained["seconds"], float) and trained["seconds"] > 0
     assert trained["n"] == 2 and trained["per_class"]["a" if kind != "sound" else "tone"]["train"] == 6
     assert (out / store.MODEL_JSON).is_file()
     meta = store.load_metadata(out)
     assert meta["family"] == f"teach-{kind}" and meta["class_names"] == trained["class_names"]
+    assert meta["method"] == method
     other = write_project(tmp_path / "other", kind, per_class=2, classes=classes)
     measured = teach("evaluate", str(out), "--data", str(other))
-    assert measured["n"] == 4 and set(measured["per_class"]) == set(classes)
+    assert measured["n"] == 4 and set(measured["per_class"]) == set(classes) and measured["method"] == method
     assert len(measured["misclassified"]) == round((1 - measured["accuracy"]) * 4)
-    again = teach("train", "--kind", kind, "--data", str(project), "--out", str(out), "--epochs", "1")
+    again = teach("train", "--kind", kind, "--data", str(project), "--out", str(out), "--epochs", "1",
+                  "--method", "scratch")  # fmt: skip
     assert again["epochs_run"] == 1  # a model folder is replaced (atomically), nothing else is
+    assert store.load_metadata(out)["method"] == "scratch"
+
+
+def test_transfer_is_the_default_and_its_head_trains_for_its_own_steps(tmp_path):
+    """Without --method the CLI trains by transfer: --epochs is the CNN's and leaves the head's steps alone."""
+    from core.families.teach.transfer import TransferConfig
+
+    project = write_project(tmp_path / "p", "drawing", per_class=5)
+    trained = teach("train", "--kind", "drawing", "--data", str(project), "--out", str(tmp_path / "m"), "--epochs", "1")
+    assert trained["method"] == "transfer" and trained["epochs_run"] == TransferConfig().epochs
+    assert trained["accuracy"] == 1.0  # a bar against a box, held out: the backbone's features tell them apart
+    with pytest.raises(SystemExit):
+        parse("train", "--kind", "drawing", "--data", str(project), "--out", str(tmp_path / "m"), "--method", "magic")
 
 
 def test_bad_input_is_a_plain_teach_error(tmp_path):
@@ -103,7 +121,9 @@ def test_the_wired_command_prints_json_and_exits_2_on_bad_input(tmp_path):
     project = write_project(tmp_path / "p", "image", per_class=4)
     ok = cli("teach", "train", "--kind", "image", "--data", str(project), "--out", str(tmp_path / "m"), "--epochs", "1")
     assert ok.returncode == 0, ok.stderr[-2000:]
-    assert json.loads(ok.stdout)["class_names"] == ["a", "b"]
+    printed = json.loads(ok.stdout)
+    assert printed["class_names"] == ["a", "b"]
+    assert printed["method"] == "transfer" and printed["seconds"] >= 0
     bad = cli("teach", "train", "--kind", "image", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "m"))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().count("\n") == 0 and "no project folder" in bad.stderr and "Traceback" not in bad.stderr
@@ -127,10 +147,12 @@ def test_spoken_words_from_espeak_ng(tmp_path):
         (project / td.BACKGROUND / f"{i}.wav").write_bytes(td.encode_wav(rng.normal(0, 0.02 * (i + 1), 16000)))
     data = td.load_folder("sound", project)
     assert data["x"].shape[1:] == (td.N_FRAMES, td.N_MELS) and len(data["x"]) >= 27
-    out = teach("train", "--kind", "sound", "--data", str(project), "--out", str(tmp_path / "m"), "--epochs", "40")
-    measured = teach("evaluate", str(tmp_path / "m"), "--data", str(project))  # on the samples it learnt from
-    assert measured["accuracy"] >= 0.8, measured
-    assert out["per_class"]["yes"]["train"] >= 7
+    for method in ("scratch", "transfer"):
+        out = teach("train", "--kind", "sound", "--data", str(project), "--out", str(tmp_path / method),
+                    "--epochs", "40", "--method", method)  # fmt: skip
+        measured = teach("evaluate", str(tmp_path / method), "--data", str(project))  # on the samples it learnt from
+        assert measured["accuracy"] >= 0.8, (method, measured)
+        assert out["per_class"]["yes"]["train"] >= 7
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)")
@@ -152,4 +174,27 @@ def test_each_kinds_model_exports_to_tfjs_and_matches_keras(kind, tmp_path):
     x = loaded["x"][:3] if kind != "sound" else np.concatenate([loaded["x"][:2], sample_inputs(kind, sine(500, 1.0))])
     got = run_tfjs(out, x, tmp_path)
     assert float(np.abs(got - predict_proba(model, x)).max()) <= TOLERANCE
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/test.sh needs Node.js + npm)")
+@pytest.mark.skipif(not TFJS_INSTALLED, reason="@tensorflow/tfjs is not installed")
+@pytest.mark.parametrize("kind", td.KINDS)
+def test_transfer_models_export_to_tfjs_and_match_keras(kind, tmp_path):
+    """The transfer model as saved: for drawings ONE model (frozen backbone + head) from the 28x28 drawing; for
+    sounds and photos the head, from the features transfer.extract_features computes in Python."""
+    from core.families.teach import transfer
+    from core.store.export import export_tfjs
+
+    classes = ("tone", td.BACKGROUND) if kind == "sound" else ("a", "b")
+    loaded = td.load_folder(kind, write_project(tmp_path / "p", kind, per_class=4, classes=classes))
+    model = transfer.fit(kind, loaded["x"], loaded["y"], 2)
+    assert transfer.takes_raw_input(kind, model) == (kind == "drawing")
+    source = store.save_model(model, tmp_path / "source")
+    out = tmp_path / "tfjs"
+    export_tfjs(source, out)
+    x = loaded["x"][:3]
+    inputs = x if kind == "drawing" else transfer.extract_features(kind, x)
+    got = run_tfjs(out, inputs, tmp_path)
+    assert float(np.abs(got - transfer.predict_proba(kind, model, x)).max()) <= TOLERANCE
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)

@@ -407,7 +407,7 @@ def test_run_teach_through_the_queue_saves_a_version_with_its_measurements(tmp_p
     from core.store import models as store
 
     root = write_project(tmp_path / "project", "image", per_class=7)
-    req = TeachRequest("image", str(root), epochs=2, batch_size=8, version_name="mine", owner="s1")
+    req = TeachRequest("image", str(root), epochs=2, batch_size=8, version_name="mine", owner="s1", method="scratch")
     queue = JobQueue(worker="thread")
     assert pickle.loads(pickle.dumps(functools.partial(run_teach, req))).args == (req,)  # worker processes need it
     job = start_teach(req, "s1", queue)
@@ -426,6 +426,72 @@ def test_run_teach_through_the_queue_saves_a_version_with_its_measurements(tmp_p
     assert meta["metrics"]["accuracy"] == out["accuracy"] and meta["owner"] == "s1" and meta["config"]["epochs"] == 2
     probs = predict_sample(loaded.model, "image", (root / "a" / "0.png").read_bytes())
     assert probs.shape == (2,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert meta["method"] == "scratch" and out["method"] == "scratch"
+
+
+def test_transfer_is_the_default_and_reports_the_heads_steps_through_the_queue(tmp_path):
+    """A sound project by transfer: progress declared before the samples load, one report every REPORT_EVERY head
+    steps, the head (on features) saved with its method and input, and predict_sample taking raw WAV bytes."""
+    from core.engine.jobs import JobQueue
+    from core.families.teach import transfer
+    from core.families.teach.job import TeachRequest, predict_sample, start_teach
+    from core.store import models as store
+
+    root = write_project(tmp_path / "project", "sound", per_class=7, classes=("tone", td.BACKGROUND))
+    req = TeachRequest("sound", str(root), version_name="mine", owner="s1")
+    assert req.method == "transfer"
+    queue = JobQueue(worker="thread")
+    job = start_teach(req, "s1", queue)
+    assert "transfer" in job.title
+    assert queue.wait(job, 120) and job.status == "done", job.message
+    out = job.result
+    steps = transfer.TransferConfig().epochs
+    assert out["method"] == "transfer" and len(out["history"]["loss"]) == steps == out["epochs_run"]
+    assert len(job.epoch_logs) == steps // transfer.REPORT_EVERY and job.progress() == 1.0
+    assert out["history"]["loss"][-1] < out["history"]["loss"][0]  # the head learnt
+    assert out["accuracy"] == 1.0  # a tone against noise, on the held-out second of each
+    loaded = store.load_model(out["version_path"])
+    assert loaded.metadata["method"] == "transfer" and "head only" in loaded.metadata["input"]
+    assert tuple(loaded.model.inputs[0].shape[1:]) == (transfer.SOUND_FEATURES,)
+    probs = predict_sample(loaded.model, "sound", (root / "tone" / "0.wav").read_bytes())
+    assert probs.shape == (2,) and probs.argmax() == out["class_names"].index("tone")
+
+
+def test_a_cancel_during_the_heads_training_saves_nothing(tmp_path):
+    from core.families.teach.job import TeachRequest, run_teach
+
+    class CancelAfterFirstReport:
+        def __init__(self):
+            self.reports, self.finished, self.planned = [], None, None
+
+        def plan(self, epochs, steps_per_epoch):
+            self.planned = (epochs, steps_per_epoch)
+
+        def on_epoch_end(self, epoch, logs):
+            self.reports.append(epoch)
+
+        def should_stop(self):
+            return bool(self.reports)
+
+        def hooks(self, batch_every=None):
+            return {"on_epoch_end": self.on_epoch_end, "should_stop": self.should_stop}
+
+        def finish(self, status, message="", curve=None):
+            self.finished = (status, message)
+
+    job = CancelAfterFirstReport()
+    assert run_teach(TeachRequest("drawing", str(write_project(tmp_path, "drawing", 3))), job) is None
+    assert job.finished[0] == "cancelled" and job.reports == [9] and job.planned == (300, 1)
+    from core.settings import get_settings
+
+    assert not (get_settings().models_dir / "teach-drawing").exists()
+
+
+def test_an_unknown_method_is_refused_plainly(tmp_path):
+    from core.families.teach.job import TeachRequest, check_teach_request
+
+    with pytest.raises(ValueError, match="Unknown training method 'magic'"):
+        check_teach_request(TeachRequest("image", str(write_project(tmp_path, "image", 2)), method="magic"))
 
 
 def test_check_teach_request_refuses_plainly_before_queueing(tmp_path):
@@ -456,6 +522,9 @@ def test_a_cancel_before_training_saves_nothing(tmp_path):
     class Cancelled:
         def __init__(self):
             self.finished = None
+
+        def plan(self, epochs, steps_per_epoch):
+            pass
 
         def should_stop(self):
             return True

@@ -153,3 +153,17 @@ def test_the_backbone_split_is_by_drawing_and_keeps_the_held_out_words_out():
     assert set(words[split["test"]]) == {"circle", "crown", "anvil"}  # every trained word keeps a held-out drawing
     assert len(split["train"]) + len(split["test"]) + len(split["held_out_words"]) == len(words)
     np.testing.assert_array_equal(transfer.drawing_split(words)["test"], split["test"])  # deterministic
+
+
+def test_the_head_reports_its_steps_and_stops_when_asked():
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0, 1, (10, 4)), rng.normal(3, 1, (10, 4))])
+    labels = np.repeat([0, 1], 10)
+    seen = []
+    cfg = transfer.TransferConfig(epochs=25)
+    head = transfer.train_head(features, labels, 2, cfg, on_step=lambda step, logs: seen.append((step, logs)))
+    assert [s for s, _ in seen] == [9, 19, 24]  # every REPORT_EVERY steps and the last, 0-based like Keras epochs
+    assert len(head.teach_history["loss"]) == 25 and head.teach_history["loss"][-1] < head.teach_history["loss"][0]
+    assert seen[-1][1]["loss"] == pytest.approx(head.teach_history["loss"][-1])
+    stopped = transfer.train_head(features, labels, 2, cfg, should_stop=lambda: True)
+    assert len(stopped.teach_history["loss"]) == transfer.REPORT_EVERY

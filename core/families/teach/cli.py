@@ -10,8 +10,17 @@ from pathlib import Path
 import numpy as np
 
 from core.families.teach.data import KINDS, TeachError, load_folder
-from core.families.teach.job import TeachRequest, _check_settings, family_name, request_config, train_and_measure
-from core.families.teach.model import evaluate_arrays
+from core.families.teach.job import (
+    METHODS,
+    TeachRequest,
+    _check_settings,
+    evaluate_model,
+    family_name,
+    model_input_description,
+    request_config,
+    train_and_measure,
+)
+from core.families.teach.transfer import TransferConfig
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -24,6 +33,13 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--kind", choices=KINDS, required=True)
     train.add_argument("--data", required=True, help="the project folder: one subfolder per class")
     train.add_argument("--out", required=True, help="the model folder to write (created or replaced atomically)")
+    train.add_argument(
+        "--method",
+        choices=METHODS,
+        default="transfer",
+        help="transfer: a frozen feature extractor + a small head (default, seconds); scratch: the small CNN, learnt "
+        "from the samples alone (--epochs, --batch-size and --learning-rate apply to it only)",
+    )
     train.add_argument("--epochs", type=int, default=50)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--learning-rate", type=float, default=0.001)
@@ -57,11 +73,12 @@ def train_cli(args) -> dict:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        method=getattr(args, "method", "transfer"),
     )
     _check_settings(req)
     cfg = request_config(req)
     loaded = load_folder(req.kind, req.samples_dir)
-    trained, report, measured_on, notes, split = train_and_measure(cfg, loaded)
+    trained, report, measured_on, notes, split = train_and_measure(cfg, loaded, req.method)
     if not trained.result.ok:
         raise TeachError(trained.result.message)
     names = loaded["class_names"]
@@ -70,7 +87,9 @@ def train_cli(args) -> dict:
         "family": family_name(req.kind),
         "kind": req.kind,
         "class_names": names,
-        "config": asdict(cfg),
+        "method": req.method,
+        "input": model_input_description(req.kind, req.method),
+        "config": asdict(cfg) if req.method == "scratch" else asdict(TransferConfig(seed=cfg.seed)),
         "training_data": f"{len(split['y_train'])} samples from {Path(req.samples_dir).name}",
         "metrics": {
             "accuracy": report["accuracy"],
@@ -79,12 +98,13 @@ def train_cli(args) -> dict:
             "mean_confidence": report["mean_confidence"],
         },
         "history": trained.result.history,
-        "train_seconds": round(trained.result.seconds, 1),
+        "train_seconds": round(trained.result.seconds, 2),
     }
     store.save_model(trained.model, out, metadata)
     return {
         "out": str(out),
         "kind": req.kind,
+        "method": req.method,
         "class_names": names,
         "accuracy": report["accuracy"],
         "balanced_accuracy": report["balanced_accuracy"],
@@ -95,7 +115,7 @@ def train_cli(args) -> dict:
         "confusion": report["confusion"],
         "n_train": len(split["y_train"]),
         "epochs_run": trained.result.epochs_run,
-        "seconds": round(trained.result.seconds, 1),
+        "seconds": round(trained.result.seconds, 2),
         "skipped_files": loaded["skipped"],
         "notes": notes,
     }
@@ -116,7 +136,7 @@ def evaluate_cli(args) -> dict:
     if unknown:
         raise TeachError(f"The class {unknown[0]!r} is not one the model knows ({', '.join(names)}).")
     y = np.asarray([names.index(data["class_names"][i]) for i in data["y"]])
-    report = evaluate_arrays(loaded_model.model, data["x"], y, names)
+    report = evaluate_model(kind, loaded_model.model, data["x"], y, names)  # a CNN, a whole model or a head
     misclassified = [
         {
             "file": data["files"][i],
@@ -129,6 +149,7 @@ def evaluate_cli(args) -> dict:
     return {
         "model": str(args.model),
         "kind": kind,
+        "method": meta.get("method", "scratch"),  # models saved before #24 are all CNNs
         "class_names": names,
         "accuracy": report["accuracy"],
         "balanced_accuracy": report["balanced_accuracy"],

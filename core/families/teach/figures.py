@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from core.families.teach.data import HOP, SAMPLE_RATE
 from core.figures.common import ACCENT, BASE
 
-__all__ = ["samples_curve_figure", "variance_figure", "seed_spread_figure", "spectrogram_figure"]
+__all__ = ["samples_curve_figure", "variance_figure", "seed_spread_figure", "spectrogram_figure", "features_figure"]
 
 LOW_COLOR = "#9c9c9c"
 
@@ -133,5 +133,26 @@ def spectrogram_figure(log_mel: np.ndarray, title: str = "What the model hears: 
     )
     fig.update_xaxes(title="time (s)")
     fig.update_yaxes(title="mel band (low to high pitch)")
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def features_figure(features: dict[str, np.ndarray], title: str = "What the extractor gives: one sample per class"):
+    """{class name: (D,) feature vector of one of its samples} as one line each over the feature index: what the
+    head's weights multiply (it learns one weight per feature and class, plus a bias per class)."""
+    fig = go.Figure()
+    for name, vector in features.items():
+        v = np.asarray(vector, dtype=float).reshape(-1)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(v)),
+                y=v,
+                mode="lines",
+                name=name,
+                hovertemplate=f"{name}: feature %{{x}} = %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="feature number")
+    fig.update_yaxes(title="value")
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10))
     return fig

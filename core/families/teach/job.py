@@ -1,18 +1,23 @@
 """The Teach job: what the Teach page and `python -m core teach` call. Check a request, load the project folder,
 train a new model in a background job (core.jobs), measure it on the held-out samples, save it as a version of
-teach-<kind>, and predict one raw sample (photo bytes, WAV bytes or a canvas)."""
+teach-<kind>, and predict one raw sample (photo bytes, WAV bytes or a canvas).
+
+Two methods: "transfer" (the default, as Teachable Machine: a frozen extractor + a small head, core.families.teach.
+transfer, seconds) and "scratch" (the expert option: the small CNN of core.families.teach.model, learnt from nothing)."""
 
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from core.engine import jobs
 from core.engine.jobs import finish_if_stopped
-from core.engine.training import TrainingError, check_hyperparameters
+from core.engine.training import Trained, TrainingError, TrainResult, check_hyperparameters
 from core.families.teach import data as td
+from core.families.teach import transfer
 from core.families.teach.data import (
     TeachError,
     check_kind,
@@ -26,16 +31,21 @@ from core.families.teach.data import (
 )
 from core.families.teach.model import (
     TeachConfig,
-    evaluate_arrays,
-    predict_proba,
+    evaluate_probabilities,
     split_data,
     steps_per_epoch,
     train_teach_model,
 )
+from core.families.teach.transfer import TransferConfig
 from core.settings import get_settings
 from core.store import models as store
 from core.store import topology as store_topology
 
+METHODS = ("transfer", "scratch")  # the default first
+METHOD_LABELS = {
+    "transfer": "Transfer learning: a frozen feature extractor + a small head (seconds; Teachable Machine's way)",
+    "scratch": "From scratch (expert): a small CNN learnt from your samples alone (a minute or more)",
+}
 MAX_EXAMPLES = 24  # misclassified sample files kept per confusion cell, as in the Retrain studio
 BATCH_EVERY = 5  # batch reports for the live curve; a Teach batch takes milliseconds, so not every one
 
@@ -53,6 +63,7 @@ class TeachRequest:
     version_name: str = "teach"
     owner: str = ""  # the session that asked; recorded so only it may delete the version
     project: str = ""  # the Teach project it learns (recorded: the page finds the project's last model after a reload)
+    method: str = "transfer"  # "transfer" (extractor + head) or "scratch" (the CNN; epochs, batch and rate apply)
 
 
 def family_name(kind: str) -> str:
@@ -70,8 +81,15 @@ def request_config(req: TeachRequest) -> TeachConfig:
     )
 
 
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise TeachError(f"Unknown training method {method!r}: use one of {', '.join(METHODS)}.")
+    return method
+
+
 def _check_settings(req: TeachRequest) -> None:
     check_kind(req.kind)
+    check_method(req.method)
     try:
         store.check_name(req.version_name, "version name")
     except store_topology.StoreError as exc:
@@ -109,12 +127,40 @@ def _cell_files(y_true, y_pred, files: list[str]) -> dict[str, list[str]]:
     return cells
 
 
-def train_and_measure(cfg: TeachConfig, loaded: dict, **hooks) -> tuple:
-    """Split `loaded` (load_folder's dict), train, evaluate on the held-out samples (or, with none held out, on
-    the training samples, said so). Returns (Trained, report, measured_on, notes, split)."""
+def train_transfer(cfg: TeachConfig, data: dict, on_epoch_end=None, should_stop=None, **_ignored) -> Trained:
+    """A transfer model on data["x_train"] (extractor + head, core.families.teach.transfer) as a Trained, like the
+    CNN's: result.history holds the head's loss and accuracy per step (each a full-batch epoch)."""
+    started = time.perf_counter()
+    model = transfer.fit(
+        data["kind"],
+        data["x_train"],
+        data["y_train"],
+        len(data["class_names"]),
+        TransferConfig(seed=cfg.seed),
+        on_step=on_epoch_end,
+        should_stop=should_stop,
+    )
+    seconds = time.perf_counter() - started
+    history = {k: [float(v) for v in values] for k, values in model.teach_history.items()}
+    stopped = should_stop is not None and should_stop()
+    result = TrainResult(
+        history=history,
+        seconds=seconds,
+        epochs_run=len(history["loss"]),
+        cancelled=stopped,
+        message="Cancelled. Nothing was saved." if stopped else "",
+        steps_per_epoch=1,
+    )
+    return Trained(model, result, {**data, "n_train_augmented": len(data["x_train"])})
+
+
+def train_and_measure(cfg: TeachConfig, loaded: dict, method: str = "transfer", **hooks) -> tuple:
+    """Split `loaded` (load_folder's dict), train by `method`, evaluate on the held-out samples (or, with none held
+    out, on the training samples, said so). Returns (Trained, report, measured_on, notes, split)."""
     split = split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])
     data = {**split, "class_names": loaded["class_names"], "kind": loaded["kind"]}
-    trained = train_teach_model(cfg, data, **hooks)
+    trainer = train_transfer if check_method(method) == "transfer" else train_teach_model
+    trained = trainer(cfg, data, **hooks)
     notes = []
     if len(split["y_val"]):
         x, y, rows = split["x_val"], split["y_val"], split["val_index"]
@@ -127,7 +173,7 @@ def train_and_measure(cfg: TeachConfig, loaded: dict, **hooks) -> tuple:
             "says how well the model learnt them, not how well it will do on new ones."
         )
     if trained.result.ok:
-        report = evaluate_arrays(trained.model, x, y, loaded["class_names"])
+        report = evaluate_model(loaded["kind"], trained.model, x, y, loaded["class_names"])
         report["files"] = [loaded["files"][i] for i in rows]
         report["y_true"] = [int(v) for v in y]
     else:
@@ -146,14 +192,19 @@ def run_teach(req: TeachRequest, job) -> dict | None:
     """The work function of a Teach job (a worker process or thread); returns the outcome, or None when stopped."""
     _check_settings(req)
     cfg = request_config(req)
+    if req.method == "transfer":
+        # Declared before the samples load, so the panel shows a progress bar from the job's first second: a head
+        # step is a full-batch epoch, reported every transfer.REPORT_EVERY.
+        job.plan(TransferConfig().epochs, 1)
     loaded = load_folder(req.kind, req.samples_dir)
     names = loaded["class_names"]
     if job.should_stop():
         _stopped(job, None)
         return None
-    n_train = len(split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])["y_train"])
-    job.plan(cfg.epochs, steps_per_epoch(n_train, cfg))
-    trained, report, measured_on, notes, split = train_and_measure(cfg, loaded, **job.hooks(BATCH_EVERY))
+    if req.method == "scratch":
+        n_train = len(split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])["y_train"])
+        job.plan(cfg.epochs, steps_per_epoch(n_train, cfg))
+    trained, report, measured_on, notes, split = train_and_measure(cfg, loaded, req.method, **job.hooks(BATCH_EVERY))
     result = trained.result
     if _stopped(job, result):
         return None
@@ -187,20 +238,22 @@ def run_teach(req: TeachRequest, job) -> dict | None:
         "shown": shown,
         "kind": req.kind,
         "class_names": names,
-        "input": _input_description(req.kind),
-        "config": asdict(cfg),
+        "input": model_input_description(req.kind, req.method),
+        "method": req.method,
+        "config": asdict(cfg) if req.method == "scratch" else asdict(TransferConfig(seed=cfg.seed)),
         "training_data": f"{len(split['y_train'])} of your samples in {len(names)} classes",
         "metrics": metrics,
         "history": result.history,
         "owner": req.owner,
-        "train_seconds": round(result.seconds, 1),
+        "train_seconds": round(result.seconds, 2),
     }
     version = store.save_version(trained.model, family_name(req.kind), req.version_name, metadata)
     return {
         "kind": req.kind,
+        "method": req.method,
         "class_names": names,
         "history": result.history,
-        "seconds": round(result.seconds, 1),
+        "seconds": round(result.seconds, 2),
         **metrics,  # accuracy, balanced accuracy, mean confidence, n, what it was measured on, per class
         **shown,  # epochs run, counts, confusion, examples, notes
         "version_id": version.version_id,
@@ -208,8 +261,15 @@ def run_teach(req: TeachRequest, job) -> dict | None:
     }
 
 
-def _input_description(kind: str) -> str:
-
+def model_input_description(kind: str, method: str = "scratch") -> str:
+    """What the saved model takes: the kind's model input, or for a transfer head on NumPy features, those features."""
+    if method == "transfer" and kind != "drawing":
+        return {
+            "sound": f"{transfer.SOUND_FEATURES} sound features (transfer.sound_features of the {td.N_FRAMES}x"
+            f"{td.N_MELS} log-mel second): the head only; the features are computed in Python",
+            "image": f"{transfer.IMAGE_FEATURES} colour and gradient histogram features (transfer.image_features of "
+            f"the {td.IMAGE_SIZE}x{td.IMAGE_SIZE} photo): the head only; the features are computed in Python",
+        }[kind]
     return {
         "image": f"{td.IMAGE_SIZE}x{td.IMAGE_SIZE}x3 float 0-1, the photo centre-cropped to a square (teach_data.decode_image)",
         "drawing": "28x28 float 0-1, white strokes on black, Quick, Draw! bitmap convention (teach_data.decode_drawing)",
@@ -222,7 +282,10 @@ def start_teach(req: TeachRequest, session_id: str, queue=None):
 
     check_teach_request(req)
     queue = queue or jobs.QUEUE
-    title = f"Teach {req.kind}: {req.epochs} epoch(s), batch {req.batch_size}, learning rate {req.learning_rate:g}"
+    if req.method == "transfer":
+        title = f"Teach {req.kind}: transfer learning (a frozen extractor + a small head)"
+    else:
+        title = f"Teach {req.kind} from scratch: {req.epochs} epoch(s), batch {req.batch_size}, learning rate {req.learning_rate:g}"
     # A partial of a top-level function pickles by reference, so it can run in a worker process.
     return queue.submit(session_id, title, functools.partial(run_teach, req), owner=req.owner or session_id)
 
@@ -249,4 +312,9 @@ def sample_inputs(kind: str, data: bytes | np.ndarray) -> np.ndarray:
 def predict_sample(model, kind: str, data: bytes | np.ndarray) -> np.ndarray:
     """(C,) probabilities for one raw sample. A recording longer than a second is cut into seconds like the
     training data, and the answer is the mean of the seconds' probabilities (the whole clip's average)."""
-    return predict_proba(model, sample_inputs(kind, data)).mean(axis=0)
+    return transfer.predict_proba(kind, model, sample_inputs(kind, data)).mean(axis=0)
+
+
+def evaluate_model(kind: str, model, x, y, class_names) -> dict:
+    """model.evaluate_probabilities for a CNN, a whole transfer model or a head on features (features taken first)."""
+    return evaluate_probabilities(transfer.predict_proba(kind, model, x), y, class_names)

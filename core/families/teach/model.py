@@ -237,9 +237,14 @@ def evaluate_arrays(model, x, y, class_names) -> dict:
     """accuracy, per_class {name: {"accuracy", "n"}}, n, confusion (rows true, columns predicted), mean_confidence
     (the mean top probability: how sure it is, right or wrong), mean_true_probability, and the misclassified rows'
     indexes, with predictions and probabilities for the views."""
+    return evaluate_probabilities(predict_proba(model, x), y, class_names)
+
+
+def evaluate_probabilities(probs, y, class_names) -> dict:
+    """evaluate_arrays' report from (N, C) probabilities already computed (a transfer head takes features)."""
     names = list(class_names)
     y = np.asarray(y, dtype=int)
-    probs = predict_proba(model, x)
+    probs = np.asarray(probs, np.float32)
     pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     report = classification_report(y, pred, names)
     counts = np.bincount(y, minlength=len(names)) if len(y) else np.zeros(len(names), int)

@@ -23,6 +23,7 @@ def outcome_of(row: access.VersionRow) -> dict | None:
         return None
     return {
         "kind": meta.get("kind", ""),
+        "method": meta.get("method", "scratch"),  # models saved before transfer learning were all CNNs
         "class_names": list(meta.get("class_names") or []),
         "history": meta.get("history") or {},
         "seconds": float(meta.get("train_seconds") or 0.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -298,6 +299,8 @@ def augment(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
 
 # ---------------------------------------------------------------- the head
 
+REPORT_EVERY = 10  # head steps between progress reports: 300 steps take ~0.1 s, so 30 reports are plenty
+
 
 @dataclass(frozen=True)
 class TransferConfig:
@@ -328,10 +331,14 @@ def _standardiser(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.maximum(scale, max(floor, 1e-6)).astype(np.float32)
 
 
-def train_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: TransferConfig | None = None):
+def train_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: TransferConfig | None = None,
+               on_step: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None):  # fmt: skip
     """A small softmax head on (N, D) features -> a Keras Sequential from (D,) features to (n_classes,)
     probabilities, with the standardisation folded into its first Dense layer (so it takes raw features). Its
-    layers are only Dense: core.store saves it and TF.js loads it. model.teach_seconds holds the training time.
+    layers are only Dense: core.store saves it and TF.js loads it. model.teach_seconds holds the training time,
+    model.teach_history {"loss": [...], "accuracy": [...]} one value per step (a full-batch step is an epoch).
+    `on_step(step, logs)` is called every REPORT_EVERY steps and at the last (0-based step, like Keras' epoch);
+    `should_stop()` is asked as often, and a True ends training early (the head so far is returned).
 
     Trained in NumPy (full-batch Adam on softmax cross-entropy + L2): Keras' fit cost ~60 ms of overhead per step
     (10 s for 150 steps), while these steps take microseconds; Keras only holds the result."""
@@ -359,8 +366,15 @@ def train_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: Tr
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
     onehot = np.eye(int(n_classes))[y]
     beta1, beta2, eps = 0.9, 0.999, 1e-7
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     for step in range(1, int(cfg.epochs) + 1):
-        grads = _head_gradients(params, z, onehot, float(cfg.l2))
+        grads, loss, accuracy = _head_gradients(params, z, onehot, float(cfg.l2))
+        history["loss"].append(loss)
+        history["accuracy"].append(accuracy)
+        if on_step is not None and (step % REPORT_EVERY == 0 or step == int(cfg.epochs)):
+            on_step(step - 1, {"loss": loss, "accuracy": accuracy})
+        if should_stop is not None and step % REPORT_EVERY == 0 and should_stop():
+            break
         for i, (p, g) in enumerate(zip(params, grads)):
             m, v = moments[i]
             m[:] = beta1 * m + (1 - beta1) * g
@@ -368,11 +382,13 @@ def train_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: Tr
             p -= cfg.learning_rate * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
     head = _keras_head(params, mean, scale)
     head.teach_seconds = time.perf_counter() - started
+    head.teach_history = history
     return head
 
 
-def _head_gradients(params: list[np.ndarray], z: np.ndarray, onehot: np.ndarray, l2: float) -> list[np.ndarray]:
-    """Gradients of mean softmax cross-entropy + l2 * sum(kernel**2) for a Dense(-> ReLU Dense)* -> softmax stack."""
+def _head_gradients(params: list[np.ndarray], z: np.ndarray, onehot: np.ndarray, l2: float):
+    """Gradients of mean softmax cross-entropy + l2 * sum(kernel**2) for a Dense(-> ReLU Dense)* -> softmax stack,
+    with the cross-entropy and the training accuracy before the step (the forward pass is needed anyway)."""
     acts = [z]
     for i in range(0, len(params) - 2, 2):
         acts.append(np.maximum(acts[-1] @ params[i] + params[i + 1], 0.0))
@@ -380,6 +396,8 @@ def _head_gradients(params: list[np.ndarray], z: np.ndarray, onehot: np.ndarray,
     logits -= logits.max(axis=1, keepdims=True)
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
+    loss = float(-np.log(np.maximum((probs * onehot).sum(axis=1), 1e-12)).mean())
+    accuracy = float((probs.argmax(axis=1) == onehot.argmax(axis=1)).mean())
     delta = (probs - onehot) / len(z)
     grads: list[np.ndarray] = [None] * len(params)  # type: ignore[list-item]
     for layer in range(len(params) // 2 - 1, -1, -1):
@@ -388,7 +406,7 @@ def _head_gradients(params: list[np.ndarray], z: np.ndarray, onehot: np.ndarray,
         grads[2 * layer + 1] = delta.sum(axis=0)
         if layer:
             delta = (delta @ kernel.T) * (acts[layer] > 0)
-    return grads
+    return grads, loss, accuracy
 
 
 def _keras_head(params: list[np.ndarray], mean: np.ndarray, scale: np.ndarray):
@@ -442,15 +460,17 @@ def predict_proba(kind: str, model, x: np.ndarray, backbone_dir: str | Path = BA
 
 
 def fit(kind: str, x: np.ndarray, y: np.ndarray, n_classes: int, cfg: TransferConfig | None = None,
-        backbone_dir: str | Path = BACKBONE_DIR):  # fmt: skip
+        backbone_dir: str | Path = BACKBONE_DIR, **hooks):  # fmt: skip
     """Augment (sounds), extract features and train a head: the whole model for drawings, the head for sounds
-    and photos (see build_whole_model). model.teach_seconds: seconds for all of it, feature extraction included."""
+    and photos (see build_whole_model). model.teach_seconds: seconds for all of it, feature extraction included;
+    model.teach_history: the head's loss and accuracy per step. `hooks` (on_step, should_stop) go to train_head."""
     cfg = cfg or TransferConfig()
     started = time.perf_counter()
     xa, ya = augment(kind, x, y) if cfg.augment else (np.asarray(x, np.float32), np.asarray(y))
-    head = train_head(extract_features(kind, xa, backbone_dir), ya, n_classes, cfg)
+    head = train_head(extract_features(kind, xa, backbone_dir), ya, n_classes, cfg, **hooks)
     model = build_whole_model(kind, head, backbone_dir)
     model.teach_seconds = time.perf_counter() - started
+    model.teach_history = head.teach_history
     return model
 
 
