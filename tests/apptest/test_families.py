@@ -113,9 +113,10 @@ def test_a_teach_project_trains_and_evaluates_through_the_registry_cli(tmp_path,
                 d.line((4 + i, 14, 24 - i, 14), fill=255, width=3)
             img.save(project / name / f"{i}.png")
     out = tmp_path / "model"
-    assert main(["train", "teach-drawing", "--data", str(project), "--out", str(out), "--epochs", "2"]) == 0
+    args = ["train", "teach-drawing", "--data", str(project), "--out", str(out), "--epochs", "2", "--method", "scratch"]
+    assert main(args) == 0
     trained = json.loads(capsys.readouterr().out)
-    assert trained["class_names"] == ["bar", "ring"] and trained["epochs_run"] == 2
+    assert trained["class_names"] == ["bar", "ring"] and trained["epochs_run"] == 2 and trained["method"] == "scratch"
     assert main(["evaluate", "teach-drawing", str(project), "--model", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 8
     assert main(["train", "teach-drawing", "--data", str(project)]) == 2  # no --out: a plain error, not a traceback

@@ -92,6 +92,12 @@ def evaluate_cli(args) -> dict:
 
 def add_cli_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="the project folder: one subfolder of samples per class")
+    parser.add_argument(
+        "--method",
+        choices=("transfer", "scratch"),
+        default="transfer",
+        help="transfer: a frozen extractor + a small head (default); scratch: the small CNN (--epochs apply)",
+    )
 
 
 def train_image_cli(args) -> dict:
