@@ -284,8 +284,9 @@ def explore_dense(model, image, class_names: list[str]) -> None:
     )
     st.markdown("**The softmax, with its numbers**")
     st.plotly_chart(cnn_fig.softmax_figure(step, names_shown), key="draw.dense.softmax")
+    top = float(step.logits.max())
     rows = [
-        f"{n}: logit {z:.3f} → minus the largest {s:.3f} → e^ = {e:.4f} → ÷ {step.total:.4f} = {p:.1%}"
+        f"{n}: logit {z:.3f} → minus the largest ({top:.3f}) = {s:.3f} → e^ = {e:.4f} → ÷ {step.total:.4f} = {p:.1%}"
         for n, z, s, e, p in zip(names_shown, step.logits, step.shifted, step.exps, step.probabilities, strict=True)
     ]
     st.code("\n".join(rows), language=None, wrap_lines=True)
