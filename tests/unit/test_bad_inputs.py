@@ -721,6 +721,23 @@ def _(env):
     return message
 
 
+@case("teach-class-already-full", "Teach page", "a photo into a class that is full (2 in the test)", "at most 2")
+def _(env):
+    from core.families.teach import data as teach_data
+    from core.families.teach import projects as teach_store
+
+    p = _store_project("image")
+    env.mp.setattr(teach_store, "MAX_SAMPLES_PER_CLASS", 2)
+    teach_store.add_sample(OWNER, p.name, "a", _store_png())
+    teach_store.add_sample(OWNER, p.name, "a", _store_png())
+
+    def must_not_decode(data):
+        raise AssertionError("a full class decoded the upload before refusing it")
+
+    env.mp.setattr(teach_data, "decode_image", must_not_decode)
+    return str(teach_store.add_sample(OWNER, p.name, "a", _store_png()))
+
+
 @case("teach-blank-drawing", "Teach page", "adding an empty canvas as a drawing", "blank")
 def _(env):
     from core.families.teach import projects as teach_store

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.families.teach import data as td
 from core.families.teach.data import TeachError
@@ -552,3 +553,18 @@ def test_predict_sample_for_sound_averages_the_seconds_and_drawing_takes_the_can
     np.testing.assert_allclose(predict_sample(model, "sound", clip), expected, atol=1e-6)
     drawing = predict_sample(build_teach_model("drawing", 2), "drawing", canvas())
     assert drawing.shape == (2,) and drawing.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_to_the_same_picture():
+    """libjpeg's draft decode (1/2 to 1/8 scale, at least 4x the final size) gives the full decode's 32x32 picture."""
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((1200, 1600, 3)) * 40 + np.linspace(0, 200, 1600)[None, :, None]).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
+    fast = td.decode_image(buf.getvalue())
+    full = Image.open(io.BytesIO(buf.getvalue()))
+    full.load()  # every pixel, no draft
+    box = (200, 0, 1400, 1200)  # the centre square
+    reference = full.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+    assert fast.shape == (32, 32, 3)
+    np.testing.assert_allclose(fast, np.asarray(reference, np.float32) / 255.0, atol=3 / 255)

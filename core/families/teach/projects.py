@@ -345,6 +345,12 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
             f"The project {project!r} has no class {class_name!r} (renamed or removed in another tab?). "
             "Nothing was added."
         )
+    have = count_class(p.path / class_name, p.kind)
+    if have >= MAX_SAMPLES_PER_CLASS:  # a full class refuses before any decoding (a 25 MP photo takes ~0.3 s)
+        raise TeachError(
+            f"The class {class_name!r} has {have} samples; a class holds at most {MAX_SAMPLES_PER_CLASS}. "
+            "Delete some samples first. Nothing was added."
+        )
     files = encode_sample(p.kind, data)
     with _locked(p.path):
         p = load_project(owner, project)
