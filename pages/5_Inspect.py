@@ -8,6 +8,7 @@ import streamlit as st
 from core.inspector import figures as inspect_figures
 from core.inspector import inspect as inspector
 from core.inspector import tensor_pages as pager
+from core.inspector import values as tensor_values
 from core.store import export, topology
 from core.store import models as store
 from ui import inspect_views as views
@@ -82,13 +83,13 @@ def diff_view(choices: list[inspector.ModelChoice], chosen: inspector.ModelChoic
         except topology.StoreError as exc:
             st.error(f"These versions cannot be compared: {exc}")
         else:
-            diff = inspector.diff_arrays(before_arrays, after_arrays)
+            diff = tensor_values.diff_arrays(before_arrays, after_arrays)
             st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch")
             st.plotly_chart(inspect_figures.diff_bars(diff), key="inspect.diff_bars")
             comparable = [r["name"] for r in diff if r["l2_change"] is not None]
             if comparable:
                 tensor = st.selectbox("Difference heatmap of", comparable, key="inspect.diff_tensor")
-                matrix, caption = inspector.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
+                matrix, caption = tensor_values.tensor_matrix(after_arrays[tensor] - before_arrays[tensor])
                 st.plotly_chart(
                     inspect_figures.tensor_heatmap(matrix, f"{tensor}: after − before"), key="inspect.diff_heat"
                 )

@@ -13,6 +13,7 @@ from core.inspector import figures as inspect_figures
 from core.inspector import graph as inspect_graph
 from core.inspector import inspect as inspector
 from core.inspector import tensor_pages as pager
+from core.inspector import values as tensor_values
 from core.settings import get_settings
 from core.store import topology as store_topology
 from ui.common import guarded
@@ -191,16 +192,16 @@ def tensor_view(inspection: inspector.Inspection, layout: pager.WeightsLayout | 
     if array is not None and not inspection.ok:
         st.caption("Statistics, the histogram and the heatmap are drawn only for a model that passes every check.")
     elif array is not None:
-        stats = inspector.tensor_stats(array)
+        stats = tensor_values.tensor_stats(array)
         cols = st.columns(4)
         for col, key in zip(cols, ("min", "max", "mean", "std"), strict=True):
             col.metric(key, f"{stats[key]:.4g}" if stats[key] is not None else "—")
         left, right = st.columns(2)
-        counts, edges = inspector.tensor_histogram(array)
+        counts, edges = tensor_values.tensor_histogram(array)
         left.plotly_chart(
             inspect_figures.tensor_histogram_figure(counts, edges, f"{name}: histogram"), key="inspect.hist"
         )
-        matrix, caption = inspector.tensor_matrix(array)
+        matrix, caption = tensor_values.tensor_matrix(array)
         right.plotly_chart(
             inspect_figures.tensor_heatmap(matrix, f"{name}: heatmap", square_cells=array.ndim == 4), key="inspect.heat"
         )

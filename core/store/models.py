@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import fcntl
 import json
 import math
 import os
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import SHIPPED_MODELS_DIR, get_settings
+from core.store import leftovers
 from core.store.topology import (
     DTYPES,
     MAX_ELEMENTS,
@@ -410,9 +409,9 @@ def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
     recover_folder(folder)
     check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f"{TMP_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
+    tmp = folder.parent / f"{leftovers.TMP_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
-    writing = _hold(tmp)  # while held, no cleaner removes the folder; a killed writer's lock goes with it
+    writing = leftovers.hold(tmp)  # while held, no cleaner removes the folder; a killed writer's lock goes with it
     failed = True
     try:
         _fsync_write(tmp / SHARD_NAME, shard)
@@ -431,74 +430,8 @@ def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)  # the unused new files, or the old model after an exchange
         os.close(writing)
         if failed:  # a full disk or a kill of an earlier save may have left others: free their space now
-            clean_leftovers(folder.parent)
+            leftovers.clean_leftovers(folder.parent)
     return folder
-
-
-# Hidden folders a save or a delete leaves when its process is killed midway: `.tmp-<name>-<hex>` (a save's new files)
-# and `.deleted-<name>-<hex>` (a delete's folder, renamed away before its slow removal). The old model of a two-step
-# replace (`.old-*`) is not here: recover_folder may still need it.
-TMP_PREFIX = ".tmp-"
-LEFTOVER_PREFIXES = (TMP_PREFIX, ".deleted-")
-LEFTOVER_AGE_S = 600.0  # older than any save takes; the lock below is what protects one being written now
-_CLEANED: set[str] = set()  # folders this process has cleaned once ("at start": its first look at each)
-
-
-def _hold(folder: Path) -> int:
-    """Open `folder` and take its flock; the caller closes the descriptor to let go."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _abandoned(path: Path) -> bool:
-    """True when nobody writes `path` now: its flock is free (a live writer holds it until it is done)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing drops the probe's lock
-    return True
-
-
-def clean_leftovers(parent: str | Path, now: float | None = None) -> list[str]:
-    """Remove the hidden leftovers of killed saves and deletes in `parent`; returns the names removed.
-
-    Only old ones (LEFTOVER_AGE_S) whose flock is free: a folder being written now is never touched, whatever its age.
-    """
-    parent = Path(parent)
-    now = time.time() if now is None else now
-    removed = []
-    try:
-        children = [c for c in parent.iterdir() if c.name.startswith(LEFTOVER_PREFIXES) and c.is_dir()]
-    except OSError:
-        return removed
-    for child in children:
-        try:
-            old = now - child.stat().st_mtime > LEFTOVER_AGE_S
-        except OSError:
-            continue
-        if old and _abandoned(child):
-            shutil.rmtree(child, ignore_errors=True)
-            removed.append(child.name)
-    return removed
-
-
-def clean_leftovers_once(parent: str | Path) -> None:
-    """clean_leftovers the first time this process looks at `parent` (a server's or worker's start)."""
-    key = str(parent)
-    if key not in _CLEANED:
-        _CLEANED.add(key)
-        clean_leftovers(parent)
 
 
 def _replace_in_two_steps(tmp: Path, folder: Path) -> None:
@@ -604,7 +537,7 @@ def list_versions(family: str, models_dir: Path | None = None) -> list[Version]:
     base = Path(models_dir or get_settings().models_dir) / check_name(family, "model name")
     if not base.is_dir():
         return []
-    clean_leftovers_once(base)
+    leftovers.clean_leftovers_once(base)
     out = []
     for child in sorted(base.iterdir(), reverse=True):
         if child.name.startswith(".") or not (child / MODEL_JSON).is_file():

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
+from core.store import leftovers, samples
 from core.store import models as store
-from core.store import samples
 from tests.helpers.paths import HELPERS, REPO
 
 
@@ -69,6 +69,6 @@ def test_sigkill_during_save_ten_times(tmp_path):
     assert kills_mid_save >= 5, f"only {kills_mid_save} of 10 kills landed during a save"
     # The killed writers' temp folders, once old, are cleaned: their flocks died with them (issue 25).
     left = {p.name for p in (models_dir / "colors").iterdir() if p.name.startswith(".tmp-")}
-    later = time.time() + 2 * store.LEFTOVER_AGE_S
-    assert left and left <= set(store.clean_leftovers(models_dir / "colors", now=later))
+    later = time.time() + 2 * leftovers.LEFTOVER_AGE_S
+    assert left and left <= set(leftovers.clean_leftovers(models_dir / "colors", now=later))
     assert not any(p.name.startswith(".tmp-") for p in (models_dir / "colors").iterdir())

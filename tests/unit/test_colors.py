@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core import maths, metrics
+from core.families.colors import cli as colors_cli
 from core.families.colors import data as color_data
 from core.families.colors import model as colors
 from core.families.colors.config import ColorConfig
@@ -109,7 +110,7 @@ def test_labels_with_or_without_ish():
 
 def test_data_is_the_crowd_split_by_person():
     data = colors.prepare_color_data(ColorConfig.tiny())
-    crowd = colors._crowd_labels()
+    crowd = colors.crowd_labels()
     assert len(data["y_train"]) + len(data["y_val"]) == len(crowd.y) == 3641
     assert data["n_people"] == 113 and 5 <= data["n_val_people"] < 40
     # no person on both sides: the validation rows are exactly the rows of the validation people
@@ -234,6 +235,6 @@ def test_cross_validation_by_person_runs_on_tiny_data():
     y = rng.integers(0, 9, 60)
     rgb = np.array([colors.OBVIOUS_COLORS[colors.FAMILIES[c]] for c in y], np.float32)
     crowd = color_data.CrowdLabels(rgb, y, uid)
-    report = colors.cross_validate(ColorConfig.tiny().with_(epochs=2), crowd)
+    report = colors_cli.cross_validate(ColorConfig.tiny().with_(epochs=2), crowd)
     assert report["n"] == 60 and len(report["fold_accuracy"]) == 2 and report["n_people"] == 6
     assert report["nll_nats"] > 0 and 0 <= report["ece"] <= 1

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from core.__main__ import main as cli_main
 from core.inspector import inspect as inspector
+from core.inspector import values as tensor_values
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -185,9 +186,9 @@ def run_every_view(inspection: inspector.Inspection, json_bytes: bytes, shard: b
         inspector.hex_rows(inspection, row["name"])
         assert pager.tensor_page(layout, row["name"], 1).rows
         array = inspection.arrays[row["name"]]
-        inspector.tensor_stats(array)
-        inspect_figures.tensor_histogram_figure(*inspector.tensor_histogram(array))
-        inspect_figures.tensor_heatmap(inspector.tensor_matrix(array)[0])
+        tensor_values.tensor_stats(array)
+        inspect_figures.tensor_histogram_figure(*tensor_values.tensor_histogram(array))
+        inspect_figures.tensor_heatmap(tensor_values.tensor_matrix(array)[0])
     exported = store.parse_model_json(zipfile.ZipFile(io.BytesIO(inspector.export_zip(inspection))).read("model.json"))
     assert isinstance(exported["userDefinedMetadata"]["versions"]["keras"], str)
 

@@ -19,6 +19,7 @@ from core.inspector import config as inspect_config
 from core.inspector import figures as inspect_figures
 from core.inspector import graph as inspect_graph
 from core.inspector import inspect as inspector
+from core.inspector import values as tensor_values
 from core.settings import SHIPPED_MODELS_DIR
 from core.store import export, topology
 from core.store import models as store
@@ -170,19 +171,19 @@ def test_hex_rows_decode_little_endian_float32(tmp_path):
 def test_stats_histogram_and_conv_mosaic():
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(3, 3, 2, 4)).astype("float32")
-    stats = inspector.tensor_stats(kernel)
+    stats = tensor_values.tensor_stats(kernel)
     assert stats["min"] == pytest.approx(kernel.min()) and stats["std"] == pytest.approx(kernel.std(), rel=1e-5)
-    counts, edges = inspector.tensor_histogram(kernel, bins=10)
+    counts, edges = tensor_values.tensor_histogram(kernel, bins=10)
     assert counts.sum() == kernel.size and len(edges) == 11
-    matrix, caption = inspector.tensor_matrix(kernel)
+    matrix, caption = tensor_values.tensor_matrix(kernel)
     assert matrix.shape == (2 * 4 - 1, 4 * 4 - 1) and "3×3" in caption
     np.testing.assert_allclose(matrix[4:7, 8:11], kernel[:, :, 1, 2])
     assert np.isnan(matrix[3]).all()  # the gap between input-channel rows
     first_layer = rng.normal(size=(3, 3, 1, 5))
-    grid, caption = inspector.tensor_matrix(first_layer)  # one input channel: 5 filters wrap into 2 rows of 3
+    grid, caption = tensor_values.tensor_matrix(first_layer)  # one input channel: 5 filters wrap into 2 rows of 3
     assert grid.shape == (7, 11) and "5 filters" in caption
     np.testing.assert_allclose(grid[4:7, 4:7], first_layer[:, :, 0, 4])
-    big, note = inspector.tensor_matrix(np.zeros((600, 600)), max_cells=10_000)
+    big, note = tensor_values.tensor_matrix(np.zeros((600, 600)), max_cells=10_000)
     assert big.size <= 10_000 and "every" in note
 
 
@@ -196,7 +197,7 @@ def test_diff_reports_l2_and_relative_change():
         "a/bias": np.zeros(2, "float32"),
         "b/kernel": np.ones(4),
     }
-    rows = {r["name"]: r for r in inspector.diff_arrays(before, after)}
+    rows = {r["name"]: r for r in tensor_values.diff_arrays(before, after)}
     assert rows["a/kernel"]["l2_change"] == pytest.approx(3.0)
     assert rows["a/kernel"]["relative_change"] == pytest.approx(3.0 / 2.0)
     assert rows["a/kernel"]["max_abs_change"] == pytest.approx(3.0)

@@ -14,6 +14,7 @@ from core.inspector import cost as inspect_cost
 from core.inspector import figures as inspect_figures
 from core.inspector import inspect as inspector
 from core.inspector import tensor_pages as pager
+from core.inspector import values as tensor_values
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -169,9 +170,9 @@ def test_a_byte_map_under_the_cap_draws_every_tensor_one_trace_per_layer():
 
 
 def test_a_histogram_of_values_with_nan_counts_the_finite_ones():
-    counts, edges = inspector.tensor_histogram(np.array([np.nan, 1.0, np.inf, 2.0, 3.0]), bins=4)
+    counts, edges = tensor_values.tensor_histogram(np.array([np.nan, 1.0, np.inf, 2.0, 3.0]), bins=4)
     assert int(counts.sum()) == 3 and edges[0] == 1.0 and edges[-1] == 3.0
-    counts, _ = inspector.tensor_histogram(np.array([np.nan, np.nan]))
+    counts, _ = tensor_values.tensor_histogram(np.array([np.nan, np.nan]))
     assert counts.sum() == 0
 
 
@@ -238,9 +239,9 @@ def test_the_store_refuses_float_weights_declared_int32_too():
 
 
 def test_stats_summed_chunk_by_chunk_match_numpy_in_float64(monkeypatch):
-    monkeypatch.setattr(inspector, "STATS_CHUNK", 7)  # many chunks, and a last one that is short
+    monkeypatch.setattr(tensor_values, "STATS_CHUNK", 7)  # many chunks, and a last one that is short
     values = np.random.default_rng(0).normal(3.0, 2.0, (10, 13)).astype("float32")
-    stats = inspector.tensor_stats(values)
+    stats = tensor_values.tensor_stats(values)
     reference = values.astype(np.float64)
     assert stats["count"] == 130 and stats["min"] == reference.min() and stats["max"] == reference.max()
     assert stats["mean"] == pytest.approx(reference.mean(), rel=1e-12)
@@ -248,6 +249,6 @@ def test_stats_summed_chunk_by_chunk_match_numpy_in_float64(monkeypatch):
 
 
 def test_a_large_matrix_is_thinned_before_it_is_converted():
-    matrix, caption = inspector.tensor_matrix(np.arange(1000 * 1000, dtype="float32").reshape(1000, 1000))
+    matrix, caption = tensor_values.tensor_matrix(np.arange(1000 * 1000, dtype="float32").reshape(1000, 1000))
     assert matrix.dtype == np.float64 and matrix.size <= 40_000
     assert matrix[0, 1] == matrix[0, 0] + 5 and "every 5th row and column" in caption

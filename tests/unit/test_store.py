@@ -9,6 +9,7 @@ import pytest
 
 from core.families.text.config import TextConfig
 from core.families.text.model import build_text_model
+from core.store import leftovers
 from core.store import models as store
 from core.store import topology as store_topology
 from tests.helpers.store import tiny_color_model, which
@@ -342,25 +343,25 @@ def test_old_leftovers_of_killed_saves_are_cleaned_at_start_and_one_being_writte
 ):
     version = store.save_version(color_model, "colors", "keep", models_dir=tmp_path)
     family = tmp_path / "colors"
-    killed = _leftover(family, ".tmp-20990101-000000-killed-1234", 2 * store.LEFTOVER_AGE_S)
-    deleting = _leftover(family, ".deleted-old-abcdef", 2 * store.LEFTOVER_AGE_S)
+    killed = _leftover(family, ".tmp-20990101-000000-killed-1234", 2 * leftovers.LEFTOVER_AGE_S)
+    deleting = _leftover(family, ".deleted-old-abcdef", 2 * leftovers.LEFTOVER_AGE_S)
     young = _leftover(family, ".tmp-20990101-000000-young-5678", 0)
-    slow = _leftover(family, ".tmp-20990101-000000-slow-9abc", 2 * store.LEFTOVER_AGE_S)
-    writer = store._hold(slow)  # a save still being written (an flock held by its writer), however long it takes
+    slow = _leftover(family, ".tmp-20990101-000000-slow-9abc", 2 * leftovers.LEFTOVER_AGE_S)
+    writer = leftovers.hold(slow)  # a save still being written (an flock held by its writer), however long it takes
     try:
-        monkeypatch.setattr(store, "_CLEANED", set())  # a fresh server or worker process
+        monkeypatch.setattr(leftovers, "_CLEANED", set())  # a fresh server or worker process
         listed = store.list_versions("colors", models_dir=tmp_path)
         assert [v.version_id for v in listed] == [version.version_id]
         assert not killed.exists() and not deleting.exists()
         assert young.exists() and slow.exists()
     finally:
         os.close(writer)
-    assert store.clean_leftovers(family) == [slow.name]  # its writer is gone now: cleaned like any other
+    assert leftovers.clean_leftovers(family) == [slow.name]  # its writer is gone now: cleaned like any other
     assert young.exists() and (version.path / "model.json").is_file()
 
 
 def test_a_failed_save_cleans_old_leftovers_beside_it(tmp_path, color_model, monkeypatch):
-    killed = _leftover(tmp_path, ".tmp-m-deadbeef", 2 * store.LEFTOVER_AGE_S)
+    killed = _leftover(tmp_path, ".tmp-m-deadbeef", 2 * leftovers.LEFTOVER_AGE_S)
 
     def disk_full(path):
         raise OSError(28, "No space left on device")

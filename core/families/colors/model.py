@@ -9,7 +9,6 @@ import math
 import re
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import ImageColor
@@ -226,7 +225,7 @@ def class_weights(y, power: float) -> dict[int, float]:
 def prepare_color_data(cfg: ColorConfig, extra: list[tuple[int, int, int, str]] | None = None) -> dict:
     """The crowd labels (core.color_data) split by person: `validation_fraction` of the people validate, the rest
     train. `extra` holds user labels (r, g, b, family), added to training, as the Coding Train's crowd grew."""
-    crowd = _crowd_labels()
+    crowd = crowd_labels()
     folds = color_data.group_folds(crowd.uid, max(2, round(1 / cfg.validation_fraction)), cfg.seed)
     val_idx = folds[0]
     train_idx = np.setdiff1d(np.arange(len(crowd.y)), val_idx)
@@ -421,83 +420,6 @@ def load_shipped():
     return store.load_family_model("colors")
 
 
-def evaluate_cli(args) -> dict:
-
-    path = Path(args.file)
-    if not path.is_file():
-        raise ValueError(f"There is no file at {path}.")
-    loaded = store.load_family_model("colors", args.model)
-    return evaluate_csv(loaded.model, path.read_bytes())
-
-
-def cross_validate(cfg: ColorConfig, crowd: color_data.CrowdLabels | None = None) -> dict:
-    """Group k-fold over people: each fold's people are left out, a model trains on everyone else, and predicts
-    them. The report covers every label, each predicted by a model that never saw its person."""
-    crowd = crowd or _crowd_labels()
-    folds = color_data.group_folds(crowd.uid, cfg.folds, cfg.seed)
-    probs = np.zeros((len(crowd.y), len(FAMILIES)), np.float32)
-    for fold in folds:
-        rest = np.setdiff1d(np.arange(len(crowd.y)), fold)
-        data = {"x_train": crowd.rgb[rest], "y_train": crowd.y[rest], "x_val": crowd.rgb[:0], "y_val": crowd.y[:0]}
-        model, result, _ = train_color_model(cfg, data, deterministic=True)
-        if not result.ok:
-            raise ValueError(result.message)
-        probs[fold] = predict_proba(model, crowd.rgb[fold])
-    report = report_probabilities(probs, crowd.y)
-    report["fold_accuracy"] = [float((probs[f].argmax(1) == crowd.y[f]).mean()) for f in folds]
-    report["n_people"] = int(len(np.unique(crowd.uid)))
-    return report
-
-
-def train_cli(args) -> dict:
-    """`python -m core train colors`: measure by person (group k-fold), then rebuild saved_models/colors (or
-    --out) on every crowd label."""
-
-    overrides = {
-        k: v
-        for k, v in (
-            ("epochs", args.epochs),
-            ("batch_size", args.batch_size),
-            ("learning_rate", args.learning_rate),
-            ("seed", args.seed),
-        )
-        if v is not None
-    }
-    cfg = ColorConfig().with_(**overrides)
-    crowd = _crowd_labels()
-    cv = cross_validate(cfg, crowd)
-    everyone = {"x_train": crowd.rgb, "y_train": crowd.y, "x_val": crowd.rgb[:0], "y_val": crowd.y[:0]}
-    model, result, _ = train_color_model(cfg, everyone, deterministic=True)
-    if not result.ok:
-        raise ValueError(result.message)
-    counts = np.bincount(crowd.y, minlength=len(FAMILIES))
-    metadata = {
-        "family": "colors",
-        "class_names": list(CLASS_NAMES),
-        "training_data": f"The Coding Train's crowd colour labels: {len(crowd.y)} labels from {cv['n_people']} "
-        "people (core/data/ct_colors.json, MIT)",
-        "counts_per_family": {FAMILIES[c]: int(n) for c, n in enumerate(counts)},
-        "config": {k: v for k, v in cfg.__dict__.items()},
-        "history": result.history,
-        "metrics": {
-            "heldout": f"{cfg.folds}-fold cross-validation by person: every label predicted by a model that never "
-            "saw the person who gave it",
-            "heldout_accuracy": cv["accuracy"],
-            "heldout_balanced_accuracy": cv["balanced_accuracy"],
-            "heldout_nll_nats": cv["nll_nats"],
-            "heldout_ece": cv["ece"],
-            "heldout_fold_accuracy": cv["fold_accuracy"],
-            "heldout_n": cv["n"],
-            "heldout_people": cv["n_people"],
-            "heldout_per_class": cv["per_class"],
-            "obvious_colors": obvious_color_check(model),
-        },
-    }
-    out = Path(args.out) if args.out else store.shipped_model_dir("colors")
-    store.save_model(model, out, metadata)
-    return {"out": str(out), "seconds": round(result.seconds, 1), **metadata["metrics"]}
-
-
 # ---------------------------------------------------------------- the network as plain numbers (live view, regions)
 
 CHANNELS = ("R", "G", "B")
@@ -597,6 +519,6 @@ def example(loaded) -> dict:
     return {"input": f"the colour {to_hex(DEFAULT_COLOR)}", "label": CLASS_NAMES[best], "p": float(p[best])}
 
 
-def _crowd_labels() -> color_data.CrowdLabels:
+def crowd_labels() -> color_data.CrowdLabels:
     """The shipped crowd labels, checked with this module's colour and label rules."""
     return color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label)
