@@ -59,6 +59,14 @@ class PoolInput:
     help: str = ""
 
 
+def class_count_problem(units: int, meta: dict) -> str | None:
+    """The check every classifier's `output_problem` ends with: the metadata's class names, one per output."""
+    names = meta.get("class_names")
+    if isinstance(names, list) and names and len(names) != units:
+        return f"its metadata names {len(names)} classes but it has {units} outputs"
+    return None
+
+
 def _no_options(parser: argparse.ArgumentParser) -> None:
     del parser
 

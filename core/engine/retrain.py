@@ -31,7 +31,6 @@ from core.engine.retrain_request import RetrainRequest, UserData, plain_request
 from core.metrics import report_of
 from core.store import models as store
 from core.store import samples
-from core.store import topology as store_topology
 
 MAX_EXAMPLES = 24  # misclassified samples kept per confusion cell: enough to see a pattern, small in memory
 
@@ -191,35 +190,3 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
     )
     job.notes.extend(notes)
     return job
-
-
-def versions_table(family: str, owner: str = "") -> list[dict]:
-    """Saved versions of a family, newest first, with what the studio shows about each."""
-    rows = []
-    for v in store.list_versions(family):
-        meta = v.metadata or {}
-        metrics = meta.get("metrics") or {}
-        rows.append(
-            {
-                "version": v.version_id,
-                "path": str(v.path),
-                "saved_at": meta.get("saved_at", ""),
-                "val_accuracy": metrics.get("val_accuracy"),
-                "before_val_accuracy": metrics.get("before_val_accuracy"),
-                "from": meta.get("retrained_from", ""),
-                "mine": bool(owner) and meta.get("owner") == owner,
-                "classes": len(meta.get("class_names") or []) or None,
-            }
-        )
-    return rows
-
-
-def delete_own_version(family: str, version_id: str, owner: str) -> None:
-    """Delete a version this session made; versions of other sessions are theirs to delete."""
-    path = store.version_path(family, version_id)
-    meta = store.load_metadata(path) if path.is_dir() else {}
-    if not path.is_dir():
-        raise store_topology.StoreError(f"There is no version {version_id!r} of {family}.")
-    if not owner or meta.get("owner") != owner:
-        raise store_topology.StoreError("That version was made in another session, so it is not yours to delete.")
-    store.delete_version(family, version_id)

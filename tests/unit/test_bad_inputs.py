@@ -1099,16 +1099,16 @@ def _(env):
 
 @case("retrain-delete-missing-version", "Retrain page", "deleting a version that does not exist", "no version")
 def _(env):
-    from core.engine import retrain
+    from core.store import access
 
-    return str(retrain.delete_own_version("colors", "20000101-000000-ghost", OWNER))
+    return str(access.delete_version(OWNER, "colors", "20000101-000000-ghost"))
 
 
-@case("retrain-delete-other-session", "Retrain page", "deleting a version another session made", "not yours")
+@case("retrain-delete-other-session", "Retrain page", "deleting a version another session made", "someone else's")
 def _(env):
-    from core.engine import retrain
+    from core.store import access
 
-    return str(retrain.delete_own_version("colors", env.version.version_id, OWNER))
+    return str(access.delete_version(OWNER, "colors", env.version.version_id))
 
 
 # ---- Inspect page and the inspect/export CLI

@@ -11,6 +11,7 @@ from core.engine import checks as retrain_checks
 from core.engine import job_workers, jobs, retrain
 from core.engine.training import TrainingError
 from core.families.colors import retrain as colors_retrain
+from core.store import access
 from core.store import models as store
 from core.store import topology as store_topology
 from tests.helpers.jobs import WAIT, request, run_job, user_colors
@@ -200,9 +201,9 @@ def test_one_sessions_retrain_leaves_another_sessions_jobs_and_model_alone():
     assert queue.job_for("session-b") is None
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))
     # Session B cannot delete session A's version.
-    with pytest.raises(store_topology.StoreError, match="another session"):
-        retrain.delete_own_version("colors", job.result.version_id, "session-b")
-    retrain.delete_own_version("colors", job.result.version_id, "session-a")
+    with pytest.raises(store_topology.StoreError, match="someone else's"):
+        access.delete_version("session-b", "colors", job.result.version_id)
+    access.delete_version("session-a", "colors", job.result.version_id)
     assert store.list_versions("colors") == []
 
 

@@ -170,12 +170,10 @@ def test_a_version_saved_before_the_typed_outcome_still_lists_with_its_scores():
         "userDefinedMetadata": meta,
     }
     store.write_model_folder(folder, model_json, b"")
-    [row] = retrain.versions_table("colors", owner=meta["owner"])
-    assert (row["val_accuracy"], row["before_val_accuracy"], row["from"], row["mine"]) == (
+    [seen] = access.versions(meta["owner"], "colors")
+    assert (seen.val_accuracy, seen.before_val_accuracy, seen.retrained_from, seen.mine) == (
         0.75,
         0.5,
         "shipped model",
         True,
     )
-    [seen] = access.versions(meta["owner"], "colors")
-    assert (seen.val_accuracy, seen.before_val_accuracy, seen.retrained_from) == (0.75, 0.5, "shipped model")

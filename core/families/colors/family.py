@@ -16,10 +16,7 @@ def output_problem(units: int, meta: dict, by_name: dict) -> str | None:
     del by_name
     if units != N_CLASSES:
         return f"it has {units} outputs, and the colours page needs {N_CLASSES}, one per colour family"
-    names = meta.get("class_names")
-    if isinstance(names, list) and names and len(names) != units:
-        return f"its metadata names {len(names)} classes but it has {units} outputs"
-    return None
+    return registry.class_count_problem(units, meta)
 
 
 FAMILY = registry.register(

@@ -14,10 +14,7 @@ def output_problem(units: int, meta: dict, by_name: dict) -> str | None:
     del by_name
     if units < 2:
         return f"it has {units} output, and telling drawings apart needs at least 2 classes"
-    names = meta.get("class_names")
-    if isinstance(names, list) and names and len(names) != units:
-        return f"its metadata names {len(names)} classes but it has {units} outputs"
-    return None
+    return registry.class_count_problem(units, meta)
 
 
 FAMILY = registry.register(
