@@ -25,6 +25,7 @@ from ui.confirm import confirm_delete
 from ui.inspect_views import inspect_state
 from ui.job_panel import PanelText, job_panel
 from ui.models import load_model_folder
+from ui.teach_capture import add_burst, burst_recorder, live_preview
 
 SHOWN_PER_CLASS = 24  # newest samples drawn per class; the count says how many there are in all
 CANVAS_PX = 280
@@ -52,6 +53,8 @@ class TeachState:
     experiments: dict[str, dict] = field(default_factory=dict)  # "<project>.<which>" -> the experiment's result
     preview: dict | None = None  # {"project", "probs"}: the last live prediction
     last_taken: str | None = None  # the last drawing the Add button sent (a data URL), taken once
+    last_burst: str | None = None  # the id of the last burst the capture component sent, added once
+    live: dict | None = None  # the live preview's newest answer: {"key", "id", "served", "probs", "seconds", "error"}
 
     @property
     def queue_id(self) -> str:
@@ -117,8 +120,12 @@ def gather(state: TeachState, project) -> None:
     target = st.radio("Add samples to", classes, horizontal=True, key=f"teach.target.{project.name}")
     r = f"{project.name}.{state.round}"
     left, right = st.columns(2)
+    if project.kind in ("image", "sound"):
+        with left:  # hold to record: one key per project, so the webcam or microphone stays on across adds
+            _burst(state, project, target, burst_recorder(project.kind, target, key=f"teach.burst.{project.name}"))
     if project.kind == "image":
-        photo = left.camera_input(f"Take a photo of “{target}” with your webcam", key=f"teach.camera.{r}")
+        with left.expander("…or one photo at a time"):
+            photo = st.camera_input(f"Take a photo of “{target}” with your webcam", key=f"teach.camera.{r}")
         files = right.file_uploader(
             f"…or upload photos of “{target}” (PNG or JPEG, up to {teach_store.MAX_UPLOAD_BYTES / 2**20:g} MB each)",
             type=IMAGE_TYPES,
@@ -127,7 +134,8 @@ def gather(state: TeachState, project) -> None:
         )
         items = ([("the photo", photo.getvalue())] if photo else []) + [(f.name, f.getvalue()) for f in files or []]
     elif project.kind == "sound":
-        rec = left.audio_input(f"Record “{target}” with your microphone", key=f"teach.mic.{r}")
+        with left.expander("…or press to record, press to stop"):
+            rec = st.audio_input(f"Record “{target}” with your microphone", key=f"teach.mic.{r}")
         files = right.file_uploader(
             f"…or upload WAV recordings of “{target}” (cut into 1-second samples)",
             type=["wav"],
@@ -154,6 +162,18 @@ def gather(state: TeachState, project) -> None:
         right.caption("Each drawing becomes a 28×28 bitmap, white on black, as on the Draw page.")
     if items:
         _add(state, project, target, items)
+
+
+def _burst(state: TeachState, project, target: str, value: dict | None) -> None:
+    """Add a burst the capture component sent (once: a rerun may still hold it), then redraw the page."""
+    if value is None or str(value.get("id")) == state.last_burst:
+        return
+    state.last_burst = str(value.get("id"))
+    ids, messages = add_burst(state.owner, project, target, value)
+    state.messages.extend(messages)
+    if project.kind == "sound" and ids:
+        state.last_sound = ids[-10:]
+    st.rerun()
 
 
 def _delete(state: TeachState, project: str, class_name: str, sample_id: str) -> None:
@@ -378,14 +398,18 @@ def preview(state: TeachState, outcome: dict) -> None:
 
     kind, names = outcome["kind"], outcome["class_names"]
     key = f"teach.preview.{outcome['version_id']}"
+    if kind in ("image", "sound"):
+        live_preview(state, outcome, key=f"{key}.live")
     left, right = st.columns(2)
     with left:
         if kind == "image":
-            shot = st.camera_input("A new photo to classify", key=f"{key}.camera")
+            with st.expander("…or one snapshot"):
+                shot = st.camera_input("A new photo to classify", key=f"{key}.camera")
             upload = st.file_uploader("…or a photo file", type=IMAGE_TYPES, key=f"{key}.upload")
             raw = (shot or upload).getvalue() if (shot or upload) else None
         elif kind == "sound":
-            rec = st.audio_input("A new recording to classify", key=f"{key}.mic")
+            with st.expander("…or one recording"):
+                rec = st.audio_input("A new recording to classify", key=f"{key}.mic")
             upload = st.file_uploader("…or a WAV file", type=["wav"], key=f"{key}.upload")
             raw = (rec or upload).getvalue() if (rec or upload) else None
         else:

@@ -331,14 +331,8 @@ class PartlyAdded(TeachError):
         self.kept = kept
 
 
-def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarray) -> list[str]:
-    """Decode, check and store one upload (a recording may become several 1-second samples); returns the new ids.
-
-    Everything is decoded before anything is written, so a bad file or a full class adds nothing. The writes are
-    all-or-nothing: when one fails (a full disk), the ones already written are removed again; if even that fails,
-    PartlyAdded says exactly how many were kept. The class is looked up again under the project's lock, so a class
-    renamed or removed in another tab meanwhile gets nothing (and no stray folder), with a plain message.
-    """
+def _room_before_decoding(owner: str, project: str, class_name: str) -> Project:
+    """The project, if the class exists and has room: both checked before any decoding work."""
     p = load_project(owner, project)
     if class_name not in p.classes:  # before the decoding work
         raise TeachError(
@@ -351,8 +345,16 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
             f"The class {class_name!r} has {have} samples; a class holds at most {MAX_SAMPLES_PER_CLASS}. "
             "Delete some samples first. Nothing was added."
         )
-    files = encode_sample(p.kind, data)
-    with _locked(p.path):
+    return p
+
+
+def _store(owner: str, project: str, class_name: str, files: list[bytes], fill: bool) -> tuple[list[str], int]:
+    """Write encoded sample files into the class under the project's lock; returns (new ids, files left out).
+
+    With `fill`, as many as the class has room for are written (in order) and the rest left out; without, files that
+    do not all fit are refused together. The writes are all-or-nothing: when one fails (a full disk), the ones
+    already written are removed again; if even that fails, PartlyAdded says exactly which were kept."""
+    with _locked(load_project(owner, project).path):
         p = load_project(owner, project)
         if class_name not in p.classes:
             raise TeachError(
@@ -361,12 +363,14 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
             )
         folder = p.path / class_name
         have = count_class(folder, p.kind)
-        if have + len(files) > MAX_SAMPLES_PER_CLASS:
-            room = max(0, MAX_SAMPLES_PER_CLASS - have)
+        room = max(0, MAX_SAMPLES_PER_CLASS - have)
+        if len(files) > room and not (fill and room):
             raise TeachError(
                 f"The class {class_name!r} has {have} samples and this adds {len(files)}; a class holds at most "
                 f"{MAX_SAMPLES_PER_CLASS} ({room} more). Delete some samples first."
             )
+        kept_out = max(0, len(files) - room)
+        files = files[:room]
         folder.mkdir(exist_ok=True)
         ids: list[str] = []
         try:
@@ -383,7 +387,50 @@ def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarr
                     kept,
                 ) from None
             raise
-    return ids
+    return ids, kept_out
+
+
+def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarray) -> list[str]:
+    """Decode, check and store one upload (a recording may become several 1-second samples); returns the new ids.
+
+    Everything is decoded before anything is written, so a bad file or a full class adds nothing. The writes are
+    all-or-nothing: when one fails (a full disk), the ones already written are removed again; if even that fails,
+    PartlyAdded says exactly how many were kept. The class is looked up again under the project's lock, so a class
+    renamed or removed in another tab meanwhile gets nothing (and no stray folder), with a plain message.
+    """
+    p = _room_before_decoding(owner, project, class_name)
+    return _store(owner, project, class_name, encode_sample(p.kind, data), fill=False)[0]
+
+
+@dataclass(frozen=True)
+class BurstAdded:
+    """What a burst added: the new ids, each refused item with why (1-based, in the burst's order), and how many
+    decoded samples were left out because the class filled up."""
+
+    ids: list[str]
+    refused: list[tuple[int, str]]
+    full: int
+
+
+def add_samples(owner: str, project: str, class_name: str, items: list[bytes | TeachError]) -> BurstAdded:
+    """Store a burst (the capture component's photos, or one recording): each item decoded on its own, so a bad frame
+    is refused by number and the others kept; an item that is already a TeachError (refused by the burst's checks
+    before decoding) is reported the same way. The good ones are written under one lock, as many as the class has
+    room for, in order; a failed write takes all of them back (or PartlyAdded says exactly which were kept)."""
+    p = _room_before_decoding(owner, project, class_name)
+    files: list[bytes] = []
+    refused: list[tuple[int, str]] = []
+    for n, item in enumerate(items, 1):
+        try:
+            if isinstance(item, TeachError):
+                raise item
+            files.extend(encode_sample(p.kind, item))
+        except TeachError as exc:
+            refused.append((n, str(exc)))
+    if not files:
+        return BurstAdded([], refused, 0)
+    ids, full = _store(owner, project, class_name, files, fill=True)
+    return BurstAdded(ids, refused, full)
 
 
 def _take_back(folder: Path, ids: list[str], suffix: str) -> list[str]:
