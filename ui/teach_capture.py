@@ -111,11 +111,16 @@ def _classify_frame(state, outcome: dict, key: str) -> None:
     started = time.perf_counter()
     try:
         seq, raw = burst.preview_bytes(frame, outcome["kind"])
-    except TeachError as exc:
-        state.live = {**live, "error": str(exc)}
+    except TeachError as exc:  # answered all the same when its number can be read, so the next frame may come
+        seq = frame.get("seq") if isinstance(frame, dict) else None
+        served = seq if isinstance(seq, int) and not isinstance(seq, bool) else live.get("served", 0)
+        state.live = {**live, "served": served, "error": str(exc)}
         return
     if frame.get("id") == live.get("id") and seq <= live.get("served", 0):
         return  # a frame already answered (a rerun that still held it)
+    if time.monotonic() - live.get("at", 0.0) < burst.MIN_PREVIEW_GAP_S:  # faster than the component sends: forged
+        state.live = {**live, "id": frame.get("id"), "served": seq}  # answered without classifying, so never queued
+        return
     try:
         model = load_model_folder(outcome["version_path"]).model
         probs = teach.predict_sample(model, outcome["kind"], raw)
@@ -128,6 +133,7 @@ def _classify_frame(state, outcome: dict, key: str) -> None:
         "served": seq,
         "probs": [float(p) for p in probs],
         "seconds": time.perf_counter() - started,
+        "at": time.monotonic(),
         "error": None,
     }
 

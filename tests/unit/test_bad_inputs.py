@@ -864,6 +864,58 @@ def _(env):
         assert teach_store.counts(OWNER, p.name)["clap"] == 0, "the 3 clips written were not taken back"
 
 
+def _burst_frame() -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(_store_png()).decode()
+
+
+@case("teach-burst-too-many-frames", "Teach page", "a burst of 49 photos (the capture stops at 48)", "at most 48")
+def _(env):
+    from core.families.teach import burst
+
+    p = _store_project("image")
+    env.mp.setattr("base64.b64decode", lambda *a, **k: pytest.fail("a refused burst was decoded"))
+    try:
+        return str(burst.burst_items({"frames": ["data:image/png;base64,AAAA"] * 49}, "image"))
+    finally:
+        assert sum(_counts(p).values()) == 0
+
+
+def _counts(p) -> dict:
+    from core.families.teach import projects as teach_store
+
+    return teach_store.counts(OWNER, p.name)
+
+
+@case("teach-burst-oversized", "Teach page", "a burst of 20 frames of 240 KB each (4.7 MB in all)", "at most 4 MB")
+def _(env):
+    from core.families.teach import burst
+
+    frames = ["data:image/jpeg;base64," + "A" * (240 * 1024)] * 20
+    env.mp.setattr("base64.b64decode", lambda *a, **k: pytest.fail("a refused burst was decoded"))
+    return str(burst.burst_items({"frames": frames}, "image"))
+
+
+@case("teach-burst-bad-data-url", "Teach page", "a burst whose 2nd of 3 frames is not a data URL", "not a data URL")
+def _(env):
+    from ui.teach_capture import add_burst
+
+    p = _store_project("image")
+    ids, messages = add_burst(
+        OWNER, p, "a", {"id": "t:1", "frames": [_burst_frame(), "javascript:alert(1)", _burst_frame()]}
+    )
+    assert len(ids) == 2 and _counts(p)["a"] == 2, "the two good frames of the burst were not kept"
+    return " ".join(text for level, text in messages if level == "error")
+
+
+@case("teach-live-frame-too-big", "Teach page", "a live-preview frame of 293 KB", "at most 195 KB")
+def _(env):
+    from core.families.teach import burst
+
+    return str(burst.preview_bytes({"seq": 3, "url": "data:image/jpeg;base64," + "A" * 300_000}, "image"))
+
+
 # ---- Class page and identity (core/classroom.py, core/identity.py)
 
 

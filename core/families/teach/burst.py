@@ -19,6 +19,7 @@ MAX_CLIP_SECONDS = 20
 FRAME_SIDE = 128
 PREVIEW_SIDE = 64
 PREVIEW_EVERY_MS = 400  # the component sends a live frame this often, and never while one is still being classified
+MIN_PREVIEW_GAP_S = 0.2  # the server classifies at most one live frame per session in this time, whatever is sent
 MAX_FRAME_CHARS = 256 * 1024  # one photo's data URL; a 128-px JPEG is ~10 KB, even a PNG of it ~50 KB
 MAX_BURST_CHARS = 4 * 2**20  # all the photos of one burst together
 MAX_CLIP_CHARS = (MAX_UPLOAD_BYTES * 4) // 3 + 100  # one recording's data URL: the upload cap, base64-encoded
