@@ -16,7 +16,7 @@ from core.families.teach.data import TeachError
 
 _CSS = """
 .cap { display: flex; flex-direction: column; gap: 0.5rem; font-family: "Source Sans Pro", "Source Sans 3", sans-serif; }
-.cap video { width: 100%; max-width: 320px; aspect-ratio: 4 / 3; background: #000; border-radius: 0.5rem; }
+.cap video { width: 100%; max-width: 256px; aspect-ratio: 1 / 1; object-fit: cover; background: #000; border-radius: 0.5rem; }
 .cap .row { display: flex; gap: 0.5rem; flex-wrap: wrap; }
 .cap button {
   font: inherit; font-size: 1rem; line-height: 1.6; padding: 0.25rem 0.75rem; min-height: 2.5rem; cursor: pointer;

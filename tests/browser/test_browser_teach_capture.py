@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.server import CHROMIUM_FLAGS, chromium_path
-from tests.helpers.fake_media import spoken_wav, y4m_alternating
+from tests.helpers.fake_media import one_word_per_second, room_noise_wav, spoken_wav, y4m_alternating
 from tests.helpers.paths import REPO
 from tests.helpers.teach import photo
 
@@ -32,7 +32,7 @@ def media_browser(tmp_path_factory):
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")
     folder = tmp_path_factory.mktemp("fake_media")
     video = y4m_alternating(folder / "webcam.y4m", [RED, BLUE], seconds_each=1.5)
-    audio = spoken_wav(folder / "microphone.wav")
+    audio = spoken_wav(folder / "microphone.wav", "yes yes yes", gap_s=1.5)  # a word, then 1.5 s of silence
     flags = [
         *CHROMIUM_FLAGS,
         "--use-fake-device-for-media-stream",
@@ -88,6 +88,7 @@ def test_hold_to_record_stores_a_burst_of_photos(page, app_url):
     status = page.locator(".cap .status").first
     expect(status).to_have_text(re.compile("Hold the button"))
     hold = page.get_by_role("button", name="Hold to record “cam”")
+    hold.scroll_into_view_if_needed()
     hold_until(page, hold, status, re.compile(r"Recording… ([6-9]|\d\d+) photo"))  # about 1 to 1.5 s at 6 a second
     added = page.get_by_text(re.compile(r"Added (\d+) photo\(s\) to “cam” from the burst\."))
     expect(added).to_be_visible()
@@ -98,7 +99,8 @@ def test_hold_to_record_stores_a_burst_of_photos(page, app_url):
     # The webcam stays on across the rerun: a second burst needs no new start.
     expect(page.get_by_role("button", name="Stop the webcam")).to_be_visible()
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / "teach_burst_photos.png"), full_page=True)
+    hold.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "teach_burst_photos.png"))
 
 
 def test_hold_to_record_cuts_the_sound_into_one_second_samples(page, app_url):
@@ -146,3 +148,25 @@ def test_live_preview_follows_the_webcam(page, app_url):
     SHOTS.mkdir(exist_ok=True)
     page.locator(".js-plotly-plot").filter(has_text="Live: softmax").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "teach_live_preview.png"))
+
+
+def test_live_preview_follows_the_microphone(page, app_url, tmp_path):
+    """A sound model of "yes" against the room, then the live preview on the fake microphone, which says "yes" and is
+    silent for 1.5 s in turn: each second the model hears puts "yes", then "background noise", on top."""
+    new_project(page, app_url, "🎙️ Sounds", "live-words", "yes")
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="upload WAV recordings")
+    for name, wav in (
+        ("background noise", room_noise_wav(tmp_path / "room.wav")),
+        ("yes", one_word_per_second(tmp_path / "yes.wav", "yes")),
+    ):
+        page.get_by_test_id("stRadio").filter(has_text="Add samples to").get_by_text(name, exact=True).click()
+        expect(page.get_by_text(f"…or upload WAV recordings of “{name}”")).to_be_visible()
+        uploader.locator("input[type=file]").set_input_files(str(wav))
+        expect(page.get_by_text(f"Added 9 sample(s) to “{name}”.")).to_be_visible()
+    page.get_by_role("button", name="Train the model").click()
+    expect(page.get_by_text("4 · Try it")).to_be_visible(timeout=300_000)
+
+    page.get_by_role("button", name="Live preview from your microphone").click()
+    for top in ("yes", "background noise", "yes"):
+        page.wait_for_function(LIVE_BARS_TOP, arg=["background noise", "yes"].index(top), timeout=60_000)
+    expect(page.get_by_text(re.compile(r"^Frame \d+, classified in \d+ ms"))).to_be_visible()

@@ -37,11 +37,66 @@ def spoken_wav(path: Path, words: str = "yes no yes no yes no", gap_s: float = 0
             raise RuntimeError(f"{tool} is not installed: scripts/test.sh installs it with apt-get.")
     raw = path.with_suffix(".espeak.wav")
     gap_units = int(gap_s * 100)  # espeak-ng's -g: the pause between words, in units of 10 ms
-    subprocess.run(["espeak-ng", "-g", str(gap_units), "-w", str(raw), words], check=True, timeout=60)
+    subprocess.run(
+        ["espeak-ng", "-g", str(gap_units), "-w", str(raw), words], check=True, timeout=60, capture_output=True
+    )
     subprocess.run(
         ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path), "pad", "0", str(gap_s)],
         check=True,
         timeout=60,
+        capture_output=True,
     )
     raw.unlink(missing_ok=True)
+    return path
+
+
+def one_word_per_second(path: Path, word: str, voices=("en", "en-us", "en-gb-x-rp"), speeds=(130, 160, 190)) -> Path:
+    """A WAV holding `word` once in each second (one second per voice and speed), 16 kHz mono 16-bit: cut into
+    1-second samples it gives one spoken word each."""
+    parts = []
+    for i, (voice, speed) in enumerate((v, s) for v in voices for s in speeds):
+        raw, second = path.with_suffix(f".{i}.raw.wav"), path.with_suffix(f".{i}.wav")
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), word],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(second), "pad", "0.1", "1", "trim", "0", "1"],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
+        raw.unlink(missing_ok=True)
+        parts.append(second)
+    subprocess.run(["sox", *map(str, parts), str(path)], check=True, timeout=60, capture_output=True)
+    for p in parts:
+        p.unlink(missing_ok=True)
+    return path
+
+
+def room_noise_wav(path: Path, seconds: float = 9.0) -> Path:
+    """Quiet pink noise, 16 kHz mono 16-bit: a room with nobody speaking."""
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "pinknoise",
+            "vol",
+            "0.02",
+        ],
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
     return path
