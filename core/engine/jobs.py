@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 import math
 import os
-import pickle
 import threading
 import time
 import traceback
@@ -22,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from core.engine import job_codec
 from core.engine.job_workers import (
     ACTIVE,
     JobStatus,
@@ -265,9 +265,10 @@ class JobQueue:
     `limit()` run.
 
     `worker` is "process", "thread", or None to read MLX_TRAINING_WORKER (get_settings().training_worker) when each
-    job is submitted. In process mode the work function is pickled by reference, so it must be importable (a
-    top-level function, or a functools.partial of one over picklable arguments): `submit` raises TypeError for a
-    lambda or a local closure instead of quietly running it in the server, which would undo the point of the mode.
+    job is submitted. In process mode the work function crosses as JSON (core.engine.job_codec), so it must be a
+    registered top-level function, or a functools.partial of one over values the codec carries: `submit` raises
+    TypeError for a lambda or a local closure instead of quietly running it in the server, which would undo the point
+    of the mode.
     `limit` replaces the default rule (`cpu_slots` and `memory_slots`); `clock` is the time source of the start and
     end times and of the estimates (a fake one in tests).
     """
@@ -306,7 +307,7 @@ class JobQueue:
         if not session_id:
             raise JobError("A training needs a session id.")
         worker = self._worker or get_settings().training_worker
-        payload = _pickled(work) if worker == "process" else None
+        payload = _encoded(work) if worker == "process" else None
         with self._cond:
             owner = owner or session_id
             current = next((j for j in self._by_session.values() if j.active and j.owner == owner), None)
@@ -352,7 +353,7 @@ class JobQueue:
         # The limit is read for the first in line only, so 30 waiting jobs cost one look at memory, not 30.
         return bool(self._waiting) and self._waiting[0] is job and len(self._running) < self.limit()
 
-    def _run(self, job: Job, work: Callable[[Job], Any], payload: bytes | None) -> None:
+    def _run(self, job: Job, work: Callable[[Job], Any], payload: dict | None) -> None:
         with self._cond:
             while not self._can_start(job) and not job.cancel_requested:
                 self._cond.wait(timeout=0.5)
@@ -486,13 +487,15 @@ class JobQueue:
         return True
 
 
-def _pickled(work: Callable[[Job], Any]) -> bytes:
+def _encoded(work: Callable[[Job], Any]) -> dict:
+    """The work as a JSON work spec (core.engine.job_codec): a registered top-level function, or a partial of one."""
     try:
-        return pickle.dumps(work)
-    except Exception as exc:  # PicklingError, AttributeError ("Can't pickle local object"), TypeError
+        return job_codec.work_spec(work)
+    except TypeError as exc:
         raise TypeError(
-            f"A training job that runs in a worker process needs a picklable work function (a top-level function "
-            f"or a functools.partial of one), not {work!r}: {exc}"
+            f"A training job that runs in a worker process needs a work function the job codec can send as JSON (a "
+            f"registered top-level function or a functools.partial of one over plain values, arrays and registered "
+            f"dataclasses), not {work!r}: {exc}"
         ) from None
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.engine import jobs
+from core.engine import job_codec, jobs
 from core.engine import registry as families
 from core.engine.checks import config_from_metadata
 from core.engine.training import TrainingError
@@ -42,7 +42,7 @@ class Recipe:
 @dataclass(frozen=True)
 class SeedSpread:
     """A finished run-to-run job: the family, its recipe, every run, and the accuracies' mean, min, max and
-    (population) standard deviation. Top level and frozen: it pickles from a worker process to the page."""
+    (population) standard deviation. Top level, frozen and registered: it crosses from a worker to the page as JSON."""
 
     family: str
     recipe: Recipe
@@ -164,6 +164,9 @@ def run_spread(family: str, n_runs: int, job) -> SeedSpread | None:
         max=result["max"],
         std=result["std"],
     )
+
+
+job_codec.allow(run_spread, SpreadRun, Recipe, SeedSpread)
 
 
 def start_spread(family: str, n_runs: int, owner: str, queue=None):
