@@ -105,7 +105,7 @@ def encode(value: Any) -> Any:
 
 
 def _encode_array(value: np.ndarray | np.generic) -> dict:
-    array = np.ascontiguousarray(value)
+    array = np.require(np.asarray(value), requirements="C")  # ascontiguousarray would make a scalar 1-d
     if array.dtype.kind not in _DTYPE_KINDS:
         raise TypeError(f"A job payload cannot carry arrays of dtype {array.dtype}.")
     return {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.engine import job_codec, jobs
+from core.engine import job_codec, queues
 from core.engine import registry as families
 from core.engine.checks import config_from_metadata
 from core.engine.training import TrainingError
@@ -175,6 +175,6 @@ def start_spread(family: str, n_runs: int, owner: str, queue=None):
     families.get(family)
     if not 2 <= int(n_runs) <= MAX_RUNS:
         raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
-    queue = queue or jobs.QUEUE
+    queue = queue or queues.get_queue()
     title = f"{family}: {n_runs} quick trainings with seeds 0–{int(n_runs) - 1}"
     return queue.submit(f"spread-{owner}", title, functools.partial(run_spread, family, int(n_runs)), owner=owner)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.engine import job_codec, jobs
+from core.engine import job_codec, queues
 from core.engine.jobs import finish_if_stopped
 from core.engine.training import Trained, TrainingError, TrainResult, check_hyperparameters
 from core.families.teach import data as td
@@ -284,7 +284,7 @@ def start_teach(req: TeachRequest, session_id: str, queue=None):
     """Check the request and its folder now (plain errors before anything queues), then queue the training job."""
 
     check_teach_request(req)
-    queue = queue or jobs.QUEUE
+    queue = queue or queues.get_queue()
     if req.method == "transfer":
         title = f"Teach {req.kind}: transfer learning (a frozen extractor + a small head)"
     else:
