@@ -461,6 +461,8 @@ class RedisQueue:
         slots = ends[max(0, len(ends) - limit) :] + [0.0] * max(0, limit - len(ends))
         kinds = [RQJob.fetch(i, connection=self.conn, serializer=SERIALIZER).meta.get("kind", "") for i in ahead]
         wait = estimate_wait(slots, [self.typical_seconds(k) for k in kinds])
+        if not Worker.count(connection=self.conn):
+            wait = None  # no worker is listening yet: nobody can say when one will be
         return replace(queue, position=len(ahead) + 1, wait_seconds=wait)
 
     def _remaining(self, snap: JobSnapshot) -> float | None:
