@@ -51,13 +51,17 @@ def _alive(server: Any) -> bool:
         return False
 
 
-def write(job: Any, folder: Path | None = None) -> None:
-    """Save `job`'s record (its plain fields, never its result) atomically: a crash leaves the old or the new file."""
-    if _ID.match(str(job.id)):
+def record_of(job: Any) -> dict:
+    """The job's plain fields (never its result), copied for `write`."""
+    return {name: getattr(job, name) for name in _FIELDS}
+
+
+def write(record: dict, folder: Path | None = None) -> None:
+    """Save a job's record (`record_of`) atomically: a crash leaves the old or the new file, never half of one."""
+    if _ID.match(str(record["id"])):
         folder = folder or records_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        record = {name: getattr(job, name) for name in _FIELDS}
-        _dump(folder / f"{job.id}.json", {**record, "server": _this_server()})
+        _dump(folder / f"{record['id']}.json", {**record, "server": _this_server()})
 
 
 def _dump(path: Path, record: dict) -> None:

@@ -293,6 +293,7 @@ class JobQueue:
         self._durations: dict[str, deque[float]] = {}
         self._records = records  # each job's record on disk (core.engine.job_records), so a restart loses none
         self._recovered: set[str] = set()  # the record folders read at start (one per MLX_USER_DATA_DIR)
+        self._disk = threading.Lock()
 
     def submit(
         self,
@@ -411,11 +412,13 @@ class JobQueue:
         """Write the job's record (core.engine.job_records); a record that cannot be written never fails the job."""
         if not self._records:
             return
-        try:
+        with self._disk:  # one write at a time, each of the state at its turn: a late write is never a stale one
             with job._lock:
-                job_records.write(job)
-        except OSError:
-            traceback.print_exc()
+                record = job_records.record_of(job)
+            try:
+                job_records.write(record)  # outside the job's lock: a page's poll never waits for the disk
+            except OSError:
+                traceback.print_exc()
 
     def _forget_record(self, job_id: str) -> None:
         if self._records:
