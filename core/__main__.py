@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--target", type=float, default=0.9)
     experiment.add_argument("--pool-size", type=int)
 
+    worker = sub.add_parser("worker", help="run a training worker on the Redis at MLX_REDIS_URL (RQ)")
+    worker.add_argument("--burst", action="store_true", help="quit once every queue is empty")
+    worker.add_argument("--name", help="the worker's name (default: RQ's, unique per process)")
+
     from core.families.teach.cli import add_teach_parser
 
     add_teach_parser(sub)
@@ -97,6 +101,10 @@ def run(args: argparse.Namespace) -> dict:
         from core.families.teach.cli import teach_cli
 
         return teach_cli(args)
+    if args.command == "worker":
+        from core.engine import rq_worker
+
+        return rq_worker.main(burst=args.burst, name=args.name)
     if args.command == "experiment":
         from core.vectors import experiment as vector_experiment
 

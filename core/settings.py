@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # MLX_TRAINING_WORKER: "process" trains each job in its own spawned process, so it cannot hold the server's
     # interpreter; "thread" trains in a thread of the server (no process start-up, but it competes with every page).
     training_worker: str = "process"
+    # MLX_REDIS_URL: trainings as RQ jobs on this Redis (core.engine.rq_queue; workers: `python -m core worker`);
+    # unset, the embedded worker pool of each app process (core.engine.jobs.JobQueue).
+    redis_url: str = ""
+    # MLX_JOB_MODULES: comma-separated modules outside `core` whose registered job functions a worker may import when
+    # a payload names them (core.engine.job_codec); `core.*` modules are always allowed, anything else never.
+    job_modules: str = ""
     training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
     # A training starts only while memory for one more is available (core.jobs.memory_slots): each worker process is
     # counted at this size (the largest measured peak RSS of a quick-preset retrain, text's, was 1,058 MB: TensorFlow

@@ -5,7 +5,7 @@ or delete versions, and compare two versions on the same held-out inputs."""
 import streamlit as st
 
 from core.engine import checks as retrain_checks
-from core.engine import jobs, retrain
+from core.engine import queues, retrain
 from core.engine import registry as families
 from core.families.text import model as text_core
 from core.settings import get_settings
@@ -26,13 +26,13 @@ page_header(
 )
 # The page's boundary: any error below is one plain line on the page, its traceback in the server log.
 with guard("The Retrain page"):
-    SESSION = owner()  # the user's identity: their job in core.jobs.QUEUE and their versions survive a reload
+    SESSION = owner()  # the user's identity: their job in the training queue and their versions survive a reload
     CLASS_CODE = identity.class_code(SESSION)  # the class the user joined on the Class page ("" none)
     try:  # a class the user was removed from, or that is gone, is no class: its pool is the members' only
         CLASS_CODE = access.my_class(SESSION, CLASS_CODE).code if CLASS_CODE else ""
     except (ValueError, samples.SampleStoreError):
         CLASS_CODE = ""
-    QUEUE = jobs.QUEUE
+    QUEUE = queues.get_queue()  # this process's, or the Redis one every process shares (MLX_REDIS_URL)
     settings = get_settings()
     demo = demo_mode()
 

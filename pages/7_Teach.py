@@ -3,7 +3,7 @@ gather samples, train in the background, look under the hood, try the model live
 
 import streamlit as st
 
-from core.engine import jobs
+from core.engine import queues
 from core.families.teach import job as teach
 from core.families.teach import projects as teach_store
 from core.families.teach import saved as teach_saved
@@ -24,7 +24,7 @@ page_header(
 with guard("The Teach page"):
     state = page_state("teach", views.TeachState)
     state.owner = owner()  # the user's identity (ui.identity): projects and trainings survive a reload
-    QUEUE = jobs.QUEUE
+    QUEUE = queues.get_queue()
     KIND_LABELS = {"image": "📷 Images", "sound": "🎙️ Sounds", "drawing": "✏️ Drawings"}
 
     # ---------------------------------------------------------------- 1. the project

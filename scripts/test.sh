@@ -8,10 +8,12 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt
-# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify.
-if ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify;
+# redis-server for the Redis training-queue tests (tests/integration/test_jobs_redis.py start their own).
+if ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+  || ! command -v redis-server >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium espeak-ng sox >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium espeak-ng sox redis-server >/dev/null
 fi
 if command -v npm >/dev/null && [ ! -d node_modules/@tensorflow/tfjs ]; then
   npm install --no-audit --no-fund --silent

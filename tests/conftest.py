@@ -32,6 +32,8 @@ def user_data(tmp_path, monkeypatch) -> Path:
         "MLX_QDRANT_URL",
         "MLX_DEMO_MODE",
         "MLX_TRAINING_NICE",
+        "MLX_REDIS_URL",  # the embedded queue unless a test starts its own redis-server (tests/helpers/redis_server.py)
+        "MLX_JOB_MODULES",
     ):
         monkeypatch.delenv(var, raising=False)
     return folder

@@ -58,7 +58,7 @@ class TeachState:
 
     @property
     def queue_id(self) -> str:
-        """The session's key in core.jobs.QUEUE for Teach trainings (apart from its Retrain jobs)."""
+        """The session's key in the training queue for Teach trainings (apart from its Retrain jobs)."""
         return f"teach-{self.owner}"
 
     @property
@@ -442,11 +442,11 @@ EXPERIMENT_TEXT = {
 
 
 def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int):
-    from core.engine import jobs
+    from core.engine import queues
 
     title = f"{EXPERIMENT_TEXT[which]} ({project.name}, {epochs} epochs per training)"
     job = teach_store.queue_experiment(
-        jobs.QUEUE, state.experiment_queue_id, title, state.owner, project, which, epochs, batch, lr, runs
+        queues.get_queue(), state.experiment_queue_id, title, state.owner, project, which, epochs, batch, lr, runs
     )
     state.experiments[f"{project.name}.pending"] = {"which": which, "job": job.id}
     return job

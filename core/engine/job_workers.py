@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any, Literal
 
 import psutil
 
+from core.engine import job_codec
 from core.settings import ENV_PREFIX, REPO_ROOT, get_settings
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "diverged"]  # a plain string across the pipes
@@ -62,7 +62,7 @@ class _WorkerJob(_Reporting):
 
     def _send(self, *message) -> None:
         try:
-            self._reports.send(message)
+            send_json(self._reports, list(message))
         except OSError:  # the server is gone: stop at the next check and save nothing
             self._stop = True
 
@@ -95,23 +95,26 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     try:
         while True:
             try:
-                env, sys_path, payload = control.recv()
+                message = recv_json(control)
             except (EOFError, OSError):
                 return
-            _use_environment(env)
-            sys.path[:] = sys_path  # import the work function the way the server does (its app folder, tests, ...)
-            if not _run_one(payload, reports, control):
+            _use_environment(message["env"])
+            sys.path[:] = message[
+                "sys_path"
+            ]  # import the work function the way the server does (its app folder, tests, ...)
+            if not _run_one(message["work"], reports, control):
                 return
             _forget_models()
     finally:
         reports.close()
 
 
-def _run_one(payload: bytes, reports: Connection, control: Connection) -> bool:
-    """Run one job in the worker and send its outcome; False when nobody is listening any more."""
+def _run_one(work: dict, reports: Connection, control: Connection) -> bool:
+    """Run one job (its work spec, core.engine.job_codec) in the worker and send its outcome; False when nobody is
+    listening any more."""
     job = _WorkerJob(reports, control)
     try:
-        value = pickle.loads(payload)(job)
+        value = job_codec.work_from(work)(job)
     except ValueError as exc:
         outcome = ("failed", str(exc))
     except Exception as exc:
@@ -120,13 +123,22 @@ def _run_one(payload: bytes, reports: Connection, control: Connection) -> bool:
     else:
         outcome = ("result", value)
     try:
-        reports.send(outcome)
+        send_json(reports, list(outcome))
     except OSError:
         return False
-    except Exception as exc:  # the value could not be pickled: a bug in the work function, said plainly
+    except Exception as exc:  # the codec cannot carry the value: a bug in the work function, said plainly
         traceback.print_exc()
         job._send("failed", _unexpected(exc))
     return True
+
+
+def send_json(conn: Connection, message: Any) -> None:
+    """One message through a pipe as JSON (core.engine.job_codec): never a pickle."""
+    conn.send_bytes(job_codec.dumps(message).encode("utf-8"))
+
+
+def recv_json(conn: Connection) -> Any:
+    return job_codec.loads(conn.recv_bytes())
 
 
 def _use_environment(env: dict[str, str]) -> None:
@@ -248,15 +260,15 @@ def retire_idle_workers() -> None:
         worker.retire(wait=CANCEL_GRACE_SECONDS)
 
 
-def run_in_process(job, payload: bytes) -> tuple[str, Any]:
-    """Run the pickled work in a niced worker process (an idle one, or a new one); apply its reports to `job` as
+def run_in_process(job, payload: dict) -> tuple[str, Any]:
+    """Run the work (a JSON work spec, core.engine.job_codec.work_spec) in a niced worker process (an idle one, or a new one); apply its reports to `job` as
     they come; then park the worker for the next job, or reap it.
 
     Why not multiprocessing's spawn: it re-runs the parent's `__main__` in the child, and inside Streamlit that is
     the fake module of whichever page script ran last (Streamlit swaps `sys.modules["__main__"]` on every run), so
     each worker would execute a page. Fork is no option either: the server has TensorFlow's and Streamlit's
     threads running, which a fork would copy mid-state. So: a plain `python -c` child, talking over two pipes with
-    multiprocessing's Connection (length-prefixed pickles). Reports come back on one; the other carries the work
+    multiprocessing's Connection (length-prefixed bytes, each message JSON of core.engine.job_codec). Reports come back on one; the other carries the work
     and, when closed, the cancel. The worker's exit, however it happens, reads as end-of-file on the reports pipe.
     A worker is reused only after a job that ended by itself: a cancelled, killed or overdue one is never reused.
     """
@@ -267,7 +279,7 @@ def run_in_process(job, payload: bytes) -> tuple[str, Any]:
     outcome, code, overdue, cancelled_at = None, None, False, None
     try:
         try:
-            worker.control.send((env, sys.path, payload))
+            send_json(worker.control, {"env": env, "sys_path": list(sys.path), "work": payload})
         except OSError:
             pass  # it died before reading its work: the end-of-file below says how
         while outcome is None:
@@ -285,7 +297,7 @@ def run_in_process(job, payload: bytes) -> tuple[str, Any]:
             try:
                 if not worker.reports.poll(POLL_SECONDS):
                     continue
-                kind, *args = worker.reports.recv()
+                kind, *args = recv_json(worker.reports)
             except (EOFError, OSError):
                 break  # the worker exited without a result: said below, with its exit code
             if kind in ("result", "failed"):

@@ -9,19 +9,19 @@ from __future__ import annotations
 import heapq
 import math
 import os
-import pickle
 import threading
 import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any
 
 import psutil
 
+from core.engine import job_codec, job_records
 from core.engine.job_workers import (
     ACTIVE,
     JobStatus,
@@ -131,7 +131,7 @@ class Job(_Reporting):
     result: Any = None
     notes: list[str] = field(default_factory=list)  # things worth telling the user, e.g. that text was cut
     curve: dict | None = None  # a diverged run's loss up to the divergence (core.training.TrainResult.loss_curve)
-    worker: str = ""  # "process" or "thread", fixed when the job is submitted
+    worker: str = ""  # "process" or "thread", fixed when submitted; "restarted": a record a dead server left
     pid: int | None = None  # the worker process's id, in process mode
     request: dict | None = None  # what it was asked to do (plain values): a page restores its form from it on a reload
     _train_started: float | None = None
@@ -265,9 +265,10 @@ class JobQueue:
     `limit()` run.
 
     `worker` is "process", "thread", or None to read MLX_TRAINING_WORKER (get_settings().training_worker) when each
-    job is submitted. In process mode the work function is pickled by reference, so it must be importable (a
-    top-level function, or a functools.partial of one over picklable arguments): `submit` raises TypeError for a
-    lambda or a local closure instead of quietly running it in the server, which would undo the point of the mode.
+    job is submitted. In process mode the work function crosses as JSON (core.engine.job_codec), so it must be a
+    registered top-level function, or a functools.partial of one over values the codec carries: `submit` raises
+    TypeError for a lambda or a local closure instead of quietly running it in the server, which would undo the point
+    of the mode.
     `limit` replaces the default rule (`cpu_slots` and `memory_slots`); `clock` is the time source of the start and
     end times and of the estimates (a fake one in tests).
     """
@@ -277,6 +278,7 @@ class JobQueue:
         limit: Callable[[], int] | None = None,
         worker: str | None = None,
         clock: Callable[[], float] = time.time,
+        records: bool = True,
     ):
         if worker not in (None, "process", "thread"):
             raise ValueError(f"Unknown worker {worker!r}: use 'process', 'thread' or None (the setting).")
@@ -289,6 +291,9 @@ class JobQueue:
         self._running: dict[str, Job] = {}
         self._by_session: dict[str, Job] = {}
         self._durations: dict[str, deque[float]] = {}
+        self._records = records  # each job's record on disk (core.engine.job_records), so a restart loses none
+        self._recovered: set[str] = set()  # the record folders read at start (one per MLX_USER_DATA_DIR)
+        self._disk = threading.Lock()
 
     def submit(
         self,
@@ -298,15 +303,19 @@ class JobQueue:
         kind: str | None = None,
         owner: str = "",
         request: dict | None = None,
+        notes: Sequence[str] = (),
+        group: str | None = None,
     ) -> Job:
         """Queue `work(job)` under the key `session_id`; refuses a second active job of the same `owner` (the user's
         identity, default the key), so a user's Retrain, Teach and run-to-run jobs never run side by side.
         `kind` groups jobs that take about as long as each other (default: `default_kind(title)`); `request` is what
-        the job was asked for, in plain values, for a page that rebuilds its form after a reload."""
+        the job was asked for, in plain values, for a page that rebuilds its form after a reload; `notes` are things
+        to tell the user. `group` (a class, for the Redis queue's fairness) means nothing here: one process, one line."""
         if not session_id:
             raise JobError("A training needs a session id.")
         worker = self._worker or get_settings().training_worker
-        payload = _pickled(work) if worker == "process" else None
+        payload = _encoded(work) if worker == "process" else None
+        self._recover()
         with self._cond:
             owner = owner or session_id
             current = next((j for j in self._by_session.values() if j.active and j.owner == owner), None)
@@ -323,9 +332,14 @@ class JobQueue:
                 worker=worker,
                 owner=owner,
                 request=dict(request) if request is not None else None,
+                notes=list(notes),
             )
             self._waiting.append(job)
+            previous = self._by_session.get(session_id)
             self._by_session[session_id] = job
+        if previous is not None and previous.worker == "restarted":
+            self._forget_record(previous.id)  # the panel now shows the new job, so the restart note is done
+        self._save(job)
         threading.Thread(target=self._run, args=(job, work, payload), name=f"train-{job.id}", daemon=True).start()
         return job
 
@@ -352,7 +366,7 @@ class JobQueue:
         # The limit is read for the first in line only, so 30 waiting jobs cost one look at memory, not 30.
         return bool(self._waiting) and self._waiting[0] is job and len(self._running) < self.limit()
 
-    def _run(self, job: Job, work: Callable[[Job], Any], payload: bytes | None) -> None:
+    def _run(self, job: Job, work: Callable[[Job], Any], payload: dict | None) -> None:
         with self._cond:
             while not self._can_start(job) and not job.cancel_requested:
                 self._cond.wait(timeout=0.5)
@@ -364,10 +378,13 @@ class JobQueue:
                     self._clock(),
                 )
                 self._cond.notify_all()
-                return
-            self._running[job.id] = job
-            job.status, job.started = "running", self._clock()
-            self._cond.notify_all()  # the next in line may start too, if the limit allows
+            else:
+                self._running[job.id] = job
+                job.status, job.started = "running", self._clock()
+                self._cond.notify_all()  # the next in line may start too, if the limit allows
+        self._save(job)
+        if job.status == "cancelled":
+            return
         outcome: tuple[str, Any] = ("failed", "Training failed unexpectedly.")
         try:
             outcome = _run_in_thread(job, work) if payload is None else run_in_process(job, payload)
@@ -384,11 +401,56 @@ class JobQueue:
                 else:
                     job.status, job.message = kind, value
                 job.finished = self._clock()
+            self._save(job)
             with self._cond:
                 self._running.pop(job.id, None)
                 if job.status == "done":  # cancelled, failed and diverged runs say nothing about a full run's length
                     self.record(job.kind, job.finished - job.started)
                 self._cond.notify_all()
+
+    def _save(self, job: Job) -> None:
+        """Write the job's record (core.engine.job_records); a record that cannot be written never fails the job."""
+        if not self._records:
+            return
+        with self._disk:  # one write at a time, each of the state at its turn: a late write is never a stale one
+            with job._lock:
+                record = job_records.record_of(job)
+            try:
+                job_records.write(record)  # outside the job's lock: a page's poll never waits for the disk
+            except OSError:
+                traceback.print_exc()
+
+    def _forget_record(self, job_id: str) -> None:
+        if self._records:
+            try:
+                job_records.forget(job_id)
+            except OSError:
+                traceback.print_exc()
+
+    def _recover(self) -> None:
+        """Once per record folder: show each job a dead server left queued or running as failed with a plain message
+        (core.engine.job_records.recover), under its key, unless this queue already has a job there."""
+        if not self._records:
+            return
+        folder = job_records.records_dir()
+        with self._cond:
+            if str(folder) in self._recovered:
+                return
+            self._recovered.add(str(folder))
+        try:
+            found = job_records.recover(KEEP_FINISHED_SECONDS, folder)
+        except OSError:
+            traceback.print_exc()
+            return
+        with self._cond:
+            for record in found:
+                if record["session_id"] in self._by_session:
+                    continue
+                fields = {name: record[name] for name in ("id", "title", "kind", "owner", "status", "message")}
+                times = {name: record[name] for name in ("created", "started", "finished")}
+                self._by_session[record["session_id"]] = Job(
+                    session_id=record["session_id"], **fields, **times, request=record["request"], worker="restarted"
+                )
 
     def record(self, kind: str, seconds: float) -> None:
         """Remember that a job of `kind` took `seconds` from start to end (done by the queue for every finished job)."""
@@ -448,9 +510,11 @@ class JobQueue:
         for sid, job in list(self._by_session.items()):
             if not job.active and (job.finished or job.created) < cutoff:
                 del self._by_session[sid]
+                self._forget_record(job.id)
 
     def job_for(self, session_id: str) -> Job | None:
         """The session's latest job (running, queued, or finished and not yet forgotten)."""
+        self._recover()
         with self._cond:
             return self._by_session.get(session_id)
 
@@ -486,13 +550,15 @@ class JobQueue:
         return True
 
 
-def _pickled(work: Callable[[Job], Any]) -> bytes:
+def _encoded(work: Callable[[Job], Any]) -> dict:
+    """The work as a JSON work spec (core.engine.job_codec): a registered top-level function, or a partial of one."""
     try:
-        return pickle.dumps(work)
-    except Exception as exc:  # PicklingError, AttributeError ("Can't pickle local object"), TypeError
+        return job_codec.work_spec(work)
+    except TypeError as exc:
         raise TypeError(
-            f"A training job that runs in a worker process needs a picklable work function (a top-level function "
-            f"or a functools.partial of one), not {work!r}: {exc}"
+            f"A training job that runs in a worker process needs a work function the job codec can send as JSON (a "
+            f"registered top-level function or a functools.partial of one over plain values, arrays and registered "
+            f"dataclasses), not {work!r}: {exc}"
         ) from None
 
 

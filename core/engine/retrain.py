@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine import jobs
+from core.engine import job_codec, queues
 from core.engine import registry as families
 from core.engine.checks import (
     _is_shipped,
@@ -88,6 +88,9 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> RetrainOutcome | No
     check_base(req)
     before = store.load_model(base_folder(req))
     return families.get(req.family).retrain(req, user, job, before)
+
+
+job_codec.allow(run_retrain)
 
 
 def stopped(job, result) -> bool:
@@ -179,14 +182,11 @@ def start_retrain(req: RetrainRequest, user: UserData, session_id: str, queue=No
     check_version_name(req)
     notes = check_dataset(req, user)
     check_data(req, user, check_base(req))  # what the run would check after preparing its data, or at its end
-    queue = queue or jobs.QUEUE
+    queue = queue or queues.get_queue()
     title = (
         f"Retrain {req.family}: {req.epochs} epoch(s), batch {req.batch_size}, {req.optimizer} {req.learning_rate:g}"
     )
-    # A partial of a top-level function (not a lambda) pickles by reference, so it can run in a worker process.
+    # A partial of a top-level function (not a lambda), registered with the job codec, crosses to a worker as JSON.
     # The kind groups runs of one recipe for the queue's wait estimate, so quick presets are not mixed with long runs.
-    job = queue.submit(
-        session_id, title, functools.partial(run_retrain, req, user), kind=title, request=plain_request(req)
-    )
-    job.notes.extend(notes)
-    return job
+    work = functools.partial(run_retrain, req, user)
+    return queue.submit(session_id, title, work, kind=title, request=plain_request(req), notes=notes)

@@ -1,6 +1,6 @@
 """What one finished retrain returns (RetrainOutcome): its scores before and after on the same validation data, its
 settings, notes, the misclassified samples per confusion cell and the version it saved. Frozen dataclasses at module
-top level, so an outcome pickles by reference from a worker process to the page."""
+top level and registered with the job codec, so an outcome crosses from a worker to the page as JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from core.engine import job_codec
 from core.metrics import Report
 from core.store.classroom import RunRecord
 
@@ -85,3 +86,6 @@ class RetrainOutcome:
             seed=self.settings.seed,
             seconds=self.seconds,
         )
+
+
+job_codec.allow(TextSample, Misclassified, RunSettings, RetrainOutcome, Report)

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from core.engine import job_codec
+
 
 @dataclass(frozen=True)
 class RetrainRequest:
@@ -37,6 +39,9 @@ class UserData:
 
     colors: list[tuple[int, int, int, str]] = field(default_factory=list)
     drawings: list[tuple[np.ndarray, str]] = field(default_factory=list)
+
+
+job_codec.allow(RetrainRequest, UserData)
 
 
 def request_config(req: RetrainRequest, base, **extra):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.engine import jobs
+from core.engine import job_codec, queues
 from core.engine import registry as families
 from core.engine.checks import config_from_metadata
 from core.engine.training import TrainingError
@@ -42,7 +42,7 @@ class Recipe:
 @dataclass(frozen=True)
 class SeedSpread:
     """A finished run-to-run job: the family, its recipe, every run, and the accuracies' mean, min, max and
-    (population) standard deviation. Top level and frozen: it pickles from a worker process to the page."""
+    (population) standard deviation. Top level, frozen and registered: it crosses from a worker to the page as JSON."""
 
     family: str
     recipe: Recipe
@@ -166,12 +166,15 @@ def run_spread(family: str, n_runs: int, job) -> SeedSpread | None:
     )
 
 
+job_codec.allow(run_spread, SpreadRun, Recipe, SeedSpread)
+
+
 def start_spread(family: str, n_runs: int, owner: str, queue=None):
     """Queue N quick trainings of `family` for `owner` (under its own key, beside a normal retrain)."""
 
     families.get(family)
     if not 2 <= int(n_runs) <= MAX_RUNS:
         raise TrainingError(f"Choose 2 to {MAX_RUNS} runs (got {n_runs}).")
-    queue = queue or jobs.QUEUE
+    queue = queue or queues.get_queue()
     title = f"{family}: {n_runs} quick trainings with seeds 0–{int(n_runs) - 1}"
     return queue.submit(f"spread-{owner}", title, functools.partial(run_spread, family, int(n_runs)), owner=owner)

@@ -1,12 +1,15 @@
 """Work functions for the process-mode job tests (tests/integration/test_jobs_process.py).
 
-A worker process unpickles its work function by reference, so these are top-level functions of an importable module.
+A worker process rebuilds its work function from a JSON work spec (core.engine.job_codec), so these are registered
+top-level functions of a module the worker may import (tests set MLX_JOB_MODULES to name it).
 They import no TensorFlow, so a worker running one starts in a fraction of a second.
 """
 
 import os
 import signal
 import time
+
+from core.engine import job_codec
 
 LIMIT = 60.0  # seconds a worker waits for a cancel before giving up, so a broken test cannot leave it running
 
@@ -60,9 +63,27 @@ def die_mid_training(job):
 
 
 def return_unpicklable(job):
-    return lambda: "a lambda cannot be pickled back to the server"
+    return lambda: "a lambda cannot cross back to the server as JSON"
 
 
 def return_value(value, job):
     """Use as functools.partial(return_value, value)."""
     return value
+
+
+def read_environment(name: str, job) -> str | None:
+    """Use as functools.partial(read_environment, name): the worker's value of an environment variable."""
+    return os.environ.get(name)
+
+
+job_codec.allow(
+    report_and_identify,
+    train_until_cancelled,
+    ignore_cancel,
+    refuse_with_plain_message,
+    crash_with_a_bug,
+    die_mid_training,
+    return_unpicklable,
+    return_value,
+    read_environment,
+)

@@ -23,8 +23,10 @@ WAIT = 120  # seconds at most; a worker without TensorFlow starts in well under 
 
 
 @pytest.fixture(autouse=True)
-def no_idle_workers():
-    """Each test starts and ends without idle workers, so a worker of one test never serves the next."""
+def no_idle_workers(monkeypatch):
+    """Each test starts and ends without idle workers, so a worker of one test never serves the next; the workers may
+    import this test's work functions (tests.helpers.job_workers: outside `core`, so named in MLX_JOB_MODULES)."""
+    monkeypatch.setenv("MLX_JOB_MODULES", "tests.helpers.job_workers")
     worker_processes.retire_idle_workers()
     yield
     worker_processes.retire_idle_workers()
@@ -94,16 +96,20 @@ def test_the_worker_never_runs_the_servers_main_script(monkeypatch, tmp_path):
     assert not marker.exists()
 
 
-def test_a_work_function_that_cannot_be_pickled_is_refused_before_queueing():
+def test_a_work_function_that_cannot_cross_as_json_is_refused_before_queueing():
     queue = process_queue()
-    with pytest.raises(TypeError, match="picklable work function"):
+    with pytest.raises(TypeError, match="the job codec can send as JSON"):
         queue.submit("s", "S", lambda job: 1)
 
     def local(job):
         return 1
 
-    with pytest.raises(TypeError, match="picklable work function"):
+    with pytest.raises(TypeError, match="the job codec can send as JSON"):
         queue.submit("s", "S", local)
+    with pytest.raises(TypeError, match="the job codec can send as JSON"):  # a top-level one, but not registered
+        queue.submit("s", "S", functools.partial(os.getenv, "HOME"))
+    with pytest.raises(TypeError, match="the job codec can send as JSON"):  # registered, but over an object
+        queue.submit("s", "S", functools.partial(job_workers.return_value, object()))
     assert queue.job_for("s") is None
     job = queue.submit("s", "S", functools.partial(job_workers.return_value, 7))  # a partial of a top-level one is fine
     assert queue.wait(job, WAIT) and job.result == 7
@@ -181,7 +187,7 @@ def test_a_real_retrain_runs_in_a_worker_process_and_its_version_loads(user_data
     assert job.status == "done", job.message
     assert job.pid is not None and job.pid != os.getpid()
     assert [e["epoch"] for e in job.snapshot().epoch_logs] == [1, 2]  # the worker's epochs reached the page
-    # The typed outcome came through the pipe whole (its dataclasses pickle by reference).
+    # The typed outcome came through the pipe whole (its registered dataclasses cross as JSON).
     assert isinstance(job.result, RetrainOutcome) and isinstance(job.result.after, Report)
     assert job.result.after.n > 0 and all(isinstance(c, Misclassified) for c in job.result.misclassified)
     version = store.version_path("colors", job.result.version_id)
@@ -201,8 +207,7 @@ def test_a_warm_worker_takes_the_next_job_with_the_settings_of_now(monkeypatch, 
     first = queue.submit("a", "A", job_workers.report_and_identify)
     assert queue.wait(first, WAIT) and first.status == "done"
     monkeypatch.setenv("MLX_USER_DATA_DIR", str(tmp_path / "elsewhere"))
-    # os.getenv(name, job): a top-level function, so it pickles; the variable is set, so the job is never returned.
-    second = queue.submit("b", "B", functools.partial(os.getenv, "MLX_USER_DATA_DIR"))
+    second = queue.submit("b", "B", functools.partial(job_workers.read_environment, "MLX_USER_DATA_DIR"))
     assert queue.wait(second, WAIT) and second.status == "done", second.message
     assert second.pid == first.pid and second.result == str(tmp_path / "elsewhere")
     monkeypatch.setenv("MLX_TRAINING_NICE", "3")  # a different niceness needs a different process

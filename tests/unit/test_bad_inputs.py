@@ -16,6 +16,7 @@ import json
 import math
 import re
 import shutil
+import socket
 import struct
 import threading
 import wave
@@ -1677,6 +1678,45 @@ def _(env):
         release.set()
         queue.wait(first, 30)
     return ""
+
+
+@case("retrain-trainings-unavailable", "Retrain page", "Start while the Redis of MLX_REDIS_URL is down", "unavailable")
+def _(env):
+    from core.engine import retrain
+
+    with socket.socket() as s:  # a port nobody listens on: Redis is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.mp.setenv("MLX_REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    retrain.start_retrain(_request(), retrain.UserData(colors=list(TWO_COLORS)), "sweep")
+    return ""
+
+
+@case("jobs-server-restarted", "Retrain page", "the server restarted while the user's training ran", "restarted")
+def _(env):
+    from core.engine import job_records, jobs
+
+    folder = job_records.records_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    record = dict(id="abcdef123456", session_id="sweep", owner="sweep", title="Retrain colors", kind="Retrain colors")
+    record.update(status="running", message="", request=None, created=1e10, started=1e10, finished=None)
+    (folder / "abcdef123456.json").write_text(json.dumps({**record, "server": {"pid": 1, "boot": 0}}))
+    return jobs.JobQueue(limit=lambda: 1).snapshot("sweep").message
+
+
+@case(
+    "jobs-payload-not-allowed", "Training worker", "a job payload naming `os:system`", "not a registered job function"
+)
+def _(env):
+    from core.engine import job_codec
+
+    job_codec.work_from({"fn": "os:system", "args": ["echo hi"], "kwargs": {}})
+    return ""
+
+
+@case("cli-worker-without-redis", "CLI", "`worker` with MLX_REDIS_URL unset", "Set MLX_REDIS_URL")
+def _(env):
+    return cli(env, "worker", "--burst")
 
 
 # ---- Retrain page: what a run would refuse after preparing its data or at its end is refused at Start (issue 13)

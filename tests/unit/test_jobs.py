@@ -360,7 +360,7 @@ def test_the_snapshot_curve_is_a_copy_and_a_worker_process_sends_it_with_the_fin
     reader, writer = Pipe(duplex=False)
     control_reader, _control_writer = Pipe(duplex=False)
     job_workers._WorkerJob(writer, control_reader).finish("diverged", "The loss became inf.", curve)
-    kind, *args = reader.recv()
+    kind, *args = job_workers.recv_json(reader)  # JSON over the pipe, never a pickle
     job = jobs.Job(session_id="s", title="t", status="running")
     getattr(job, kind)(*args)  # as the parent thread applies a worker's report
     snap = job.snapshot()

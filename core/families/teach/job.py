@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.engine import jobs
+from core.engine import job_codec, queues
 from core.engine.jobs import finish_if_stopped
 from core.engine.training import Trained, TrainingError, TrainResult, check_hyperparameters
 from core.families.teach import data as td
@@ -277,16 +277,19 @@ def model_input_description(kind: str, method: str = "scratch") -> str:
     }[kind]
 
 
+job_codec.allow(run_teach, TeachRequest)
+
+
 def start_teach(req: TeachRequest, session_id: str, queue=None):
     """Check the request and its folder now (plain errors before anything queues), then queue the training job."""
 
     check_teach_request(req)
-    queue = queue or jobs.QUEUE
+    queue = queue or queues.get_queue()
     if req.method == "transfer":
         title = f"Teach {req.kind}: transfer learning (a frozen extractor + a small head)"
     else:
         title = f"Teach {req.kind} from scratch: {req.epochs} epoch(s), batch {req.batch_size}, learning rate {req.learning_rate:g}"
-    # A partial of a top-level function pickles by reference, so it can run in a worker process.
+    # A partial of a registered top-level function crosses to a worker process as JSON.
     return queue.submit(session_id, title, functools.partial(run_teach, req), owner=req.owner or session_id)
 
 

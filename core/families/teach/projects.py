@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import job_codec
 from core.engine import seed_spread as engine_spread
 from core.families.teach import data as teach_data
 from core.families.teach import experiments as tx
@@ -518,7 +519,7 @@ def queue_experiment(
 def run_experiment(
     which: str, kind: str, samples_dir: str, epochs: int, batch_size: int, learning_rate: float, runs: int, job
 ) -> dict | None:
-    """The work function of an experiment job (picklable through functools.partial): returns {"which", "rows"}."""
+    """The work function of an experiment job (sent as JSON through functools.partial): returns {"which", "rows"}."""
 
     if which not in EXPERIMENTS:
         raise TeachError(f"Unknown experiment {which!r}.")
@@ -544,3 +545,6 @@ def run_experiment(
     if which == "seeds":
         return {"which": which, "rows": engine_spread.seed_spread(lambda seed: rows[seed], len(rows))}
     return {"which": which, "rows": rows}
+
+
+job_codec.allow(run_experiment)
