@@ -6,7 +6,8 @@ resident memory above the level before the request (Linux: /proc/self/clear_refs
 peak is the request's own). The targets: about 1 s of CPU and 200 MB for any request that does not start a training.
 `python -m bench --only hostile` runs just this; `python -m bench.hostile` prints one line per request.
 Issue 25 adds the Inspect page's hostile uploads driven through a real server (bench/hostile_inspect.py):
-`hostile_inspect_worst_cpu_s` and `hostile_inspect_worst_mb` are the worst server CPU and peak of any of its requests.
+`hostile_inspect_worst_cpu_s` and `hostile_inspect_worst_mb` are the worst server CPU and peak of any of its requests,
+and 20 full-size (25 MP) photos uploaded into a Teach class, with room and full (bench/hostile_teach.py), likewise.
 """
 
 from __future__ import annotations
@@ -207,6 +208,17 @@ def run() -> dict:
     if "hostile_inspect_worst_cpu_s" in page:
         figures["hostile_inspect_within_targets"] = bool(
             page["hostile_inspect_worst_cpu_s"] <= CPU_TARGET_S and page["hostile_inspect_worst_mb"] <= MEMORY_TARGET_MB
+        )
+    from bench import hostile_teach
+
+    try:
+        teach = hostile_teach.run()
+    except Exception as exc:
+        teach = {"hostile_teach_error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    figures.update(teach)
+    if "hostile_teach_worst_cpu_s" in teach:
+        figures["hostile_teach_within_targets"] = bool(
+            teach["hostile_teach_worst_cpu_s"] <= CPU_TARGET_S and teach["hostile_teach_worst_mb"] <= MEMORY_TARGET_MB
         )
     return figures
 

@@ -179,6 +179,12 @@ class Session:
         """What a browser does when files are dropped on the st.file_uploader with user key `key`: ask the server for
         upload URLs, PUT each file there, then rerun with the uploader's new value. The bench server runs without
         XSRF protection (the browser's cookie and header are a formality here)."""
+        fragment_id = await self.put_files(key, files, timeout)
+        return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
+
+    async def put_files(self, key: str, files: list[tuple[str, bytes]], timeout: float = 120.0) -> str:
+        """The first half of upload_files: the upload URLs and one PUT per file, with the uploader's new value kept
+        for the next rerun (which is not sent); returns the uploader's fragment id."""
         request = BackMsg()
         request.file_urls_request.request_id = uuid.uuid4().hex
         request.file_urls_request.session_id = self.session_id
@@ -205,7 +211,7 @@ class Session:
         widget = WidgetState(id=widget_id)
         widget.file_uploader_state_value.CopyFrom(state)
         self.values[widget_id] = widget
-        return await self._send_and_wait(self._rerun(fragment_id), marker, timeout)
+        return fragment_id
 
     async def set_json_widget(self, key: str, value: dict, marker: str | None = None, timeout: float = 120.0):
         """Send a new JSON value (e.g. a canvas') for the widget with user key `key`."""

@@ -30,7 +30,8 @@ def inspect_folder(path: str, stamp: float) -> inspector.Inspection:
     return inspector.inspect_folder(path)
 
 
-@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=4, ttl=600)
+# Built only when Download is pressed (the button's data is a callable, run off the page's thread), then cached.
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
 def tfjs_zip(path: str, stamp: float) -> bytes:
     del stamp
     return export.tfjs_zip(path)
@@ -173,18 +174,16 @@ def main() -> None:
         if not inspection.ok:
             st.warning("A model that fails its checks cannot be exported.")
         else:
-            try:
-                if chosen is not None:
-                    data = tfjs_zip(str(chosen.path), _stamp(chosen.path))
-                    filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
-                else:
-                    data = views.upload_tfjs_zip(digest, inspection)  # built once per upload content
-                    filename = "upload-tfjs.zip"
-                st.download_button(
-                    "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
-                )
-            except topology.StoreError as exc:
-                st.error(f"The export failed: {exc}")
+            if chosen is not None:
+                path, stamp = str(chosen.path), _stamp(chosen.path)
+                data = lambda: tfjs_zip(path, stamp)  # noqa: E731 - built when Download is pressed, not on view
+                filename = f"{chosen.label.replace(' · ', '-')}-tfjs.zip"
+            else:
+                data = views.upload_zip_on_click(digest, inspection)  # built on the click, once per upload content
+                filename = "upload-tfjs.zip"
+            st.download_button(
+                "Download for TensorFlow.js (.zip)", data, filename, "application/zip", key="inspect.download"
+            )
 
 
 with guard("The Inspect page"):

@@ -3,6 +3,7 @@ weights tab (the byte map and the tensor pages, value by value). Used by pages/5
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,12 +47,18 @@ def upload_layout(digest: str, _json_bytes: bytes, _shards: dict[str, bytes]) ->
     return pager.weights_layout(inspector.files_from_uploads(_json_bytes, _shards, label="your upload"))
 
 
-# Built once per upload content (issue 25: a 9 M-parameter upload rebuilt its zip on every rerun, 2.7 s each). Zips
-# are at most MLX_MAX_MODEL_MB; few entries, and they expire.
-@st.cache_data(show_spinner="Preparing the TF.js export…", max_entries=4, ttl=600)
+# Built once per upload content (issue 25: a 9 M-parameter upload rebuilt its zip on every rerun, 2.7 s each), and
+# only when Download is pressed. Zips are at most MLX_MAX_MODEL_MB; few entries, and they expire.
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
 def upload_tfjs_zip(digest: str, _inspection: inspector.Inspection) -> bytes:
     del digest  # the cache key: the upload's content hash, as for inspect_upload
     return inspector.export_zip(_inspection)
+
+
+def upload_zip_on_click(digest: str, inspection: inspector.Inspection) -> Callable[[], bytes]:
+    """The download button's data for an upload: a callable Streamlit runs when Download is pressed (on a thread of
+    its own), so viewing the page never builds the zip (issue 25: its copies were most of a 313 MB request)."""
+    return lambda: upload_tfjs_zip(digest, inspection)
 
 
 CHARTS_NEED_A_PASS = "Charts are drawn only for a model that passes every check; see the Checks tab for what failed."
@@ -266,7 +273,8 @@ def value_pages(inspection: inspector.Inspection, layout: pager.WeightsLayout, n
         st.warning(result.note)
     if not result.rows:
         return
-    keras = pager.keras_values(inspection.model, name)
+    first = result.rows[0]["position"]
+    keras = pager.keras_values(inspection.model, name, first, len(result.rows))  # this page's values only
     marked = goto.get("position") if goto.get("tensor") == name else None
     number = "little-endian " + result.dtype
     st.dataframe(
@@ -278,9 +286,10 @@ def value_pages(inspection: inspector.Inspection, layout: pager.WeightsLayout, n
                 "byte offset": [r["byte_offset"] for r in result.rows],
                 "bytes (hex)": [r["hex"] for r in result.rows],
                 number: [_number(r["value"]) for r in result.rows],
-                "Keras value": ["—" if keras is None else _number(keras[r["position"]]) for r in result.rows],
+                "Keras value": ["—" if keras is None else _number(keras[r["position"] - first]) for r in result.rows],
                 "match": [
-                    "—" if keras is None else "✓" if keras[r["position"]] == r["value"] else "✗" for r in result.rows
+                    "—" if keras is None else "✓" if keras[r["position"] - first] == r["value"] else "✗"
+                    for r in result.rows
                 ],
                 "offset asked for": ["◀" if r["position"] == marked else "" for r in result.rows],
             }

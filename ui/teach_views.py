@@ -81,14 +81,22 @@ def show_messages(state: TeachState) -> None:
 def _add(state: TeachState, project, target: str, items: list[tuple[str, bytes | np.ndarray]]) -> None:
     """Store each item; a bad one is named and skipped (the others are kept). Then a fresh round of inputs."""
     added, sound_ids = 0, []
-    for name, data in items:
+    for i, (name, data) in enumerate(items):
         try:
             ids = teach_store.add_sample(state.owner, project.name, target, data)
         except teach_store.PartlyAdded as exc:  # the message gives the exact count kept
             state.messages.append(("error", f"{name}: {exc}"))
             ids = exc.kept
+        except teach_store.ClassFull as exc:  # so is every file after it: one message, none of them read
+            rest = len(items) - i - 1
+            also = f" The other {rest} file(s) of this upload were not added either." if rest else ""
+            state.messages.append(("error", f"{name}: {exc}{also}"))
+            break
         except TeachError as exc:  # add_sample is all-or-nothing: this is true
-            state.messages.append(("error", f"{name}: {exc} Nothing from it was added."))
+            said = str(exc)
+            state.messages.append(
+                ("error", f"{name}: {said}" + ("" if "Nothing" in said else " Nothing from it was added."))
+            )
             continue
         added += len(ids)
         sound_ids += ids if project.kind == "sound" else []

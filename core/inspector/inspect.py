@@ -27,6 +27,7 @@ from core.settings import SHIPPED_MODELS_DIR, get_settings
 from core.store import access, export
 from core.store import models as store
 from core.store import topology as store_topology
+from core.store.shards import ShardedBytes
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 log = logging.getLogger(__name__)
@@ -91,9 +92,13 @@ def files_from_uploads(json_bytes: bytes, shards: dict[str, bytes], label: str =
                 f"{name} is {len(data) / 2**20:.1f} MB, over the {limit_mb:g} MB upload limit."
             )
     files = ModelFiles(label, json_bytes, {})
-    paths = _manifest_paths(json_bytes)
     for name, data in shards.items():
         files.shards[Path(name).name] = data  # only the base name: an upload never picks a folder
+    try:  # counted before model.json is parsed (issue 25: parsing an 85,000-entry file twice was 0.5 s of a request)
+        inspect_cost.inspect_cost(json_bytes, files.sizes())
+    except store_topology.StoreError:
+        return files  # inspect_files reports the same refusal as its first check
+    paths = _manifest_paths(json_bytes)
     if len(paths) == 1 and len(shards) == 1 and paths[0] not in files.shards:
         (uploaded,) = files.shards
         files.notes.append(f"The uploaded {uploaded} is read as {paths[0]}, the one weights file model.json names.")
@@ -142,8 +147,8 @@ class Inspection:
     initializers: list[dict] = field(default_factory=list)
     entries: list[store.ManifestEntry] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)
-    group_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    group_bytes: dict[str, ShardedBytes] = field(default_factory=dict, repr=False)  # views of the files, unjoined
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # views, joined only across files
     model: object = None  # the Keras model with these weights, only when every check passed
     notes: list[str] = field(default_factory=list)
     cost: inspect_cost.InspectCost | None = None  # what this inspection and its charts cost, if within the caps
@@ -236,6 +241,10 @@ def _inspect_files(files: ModelFiles) -> Inspection:
         add(Check(titles[0], FAIL, str(exc)))
         return skip_rest(titles[1:], "model.json could not be read.")
 
+    # The weights are read (as views of the files) before the model is built, so its variables are created holding
+    # them: no zeros, no assign copy. The checks below still judge the manifest and the files in their own order.
+    entries, group_bytes, arrays = _weights_of(model_json, files)
+    initial = store_topology.InitialWeights(arrays)
     model = None
     try:
         topology = store_topology.topology_layers(model_json["modelTopology"])
@@ -265,7 +274,7 @@ def _inspect_files(files: ModelFiles) -> Inspection:
             topology = None
     if topology is not None:
         try:
-            model = store_topology.build_model_from_topology(model_json["modelTopology"])
+            model = store_topology.build_model_from_topology(model_json["modelTopology"], initial=initial)
             add(Check(titles[3], PASS, f"Rebuilt a Sequential model with {model.count_params():,} parameters."))
             result.layers = layer_table(model)
         except store_topology.StoreError as exc:
@@ -294,9 +303,7 @@ def _inspect_files(files: ModelFiles) -> Inspection:
         add(Check(titles[5], FAIL, f"Missing weights file(s): {', '.join(missing)}."))
     else:
         add(Check(titles[5], PASS, f"{sum(len(g['paths']) for g in model_json['weightsManifest'])} file(s) found."))
-    for g in model_json["weightsManifest"]:
-        if all(p in files.shards for p in g["paths"]):
-            result.group_bytes[store.group_key(g["paths"])] = b"".join(files.shards[p] for p in g["paths"])
+    result.group_bytes = group_bytes
     result.manifest = byte_map(result.entries, model_json, files.shards)
 
     problems = []
@@ -323,12 +330,7 @@ def _inspect_files(files: ModelFiles) -> Inspection:
         else Check(titles[6], PASS, f"{total:,} bytes described, {total:,} bytes on disk.")
     )
 
-    for e in result.entries:
-        data = result.group_bytes.get(e.shard)
-        if data is not None and e.offset + e.length <= len(data):
-            result.arrays[e.name] = np.frombuffer(
-                data[e.offset : e.offset + e.length], dtype=store_topology.DTYPES[e.dtype]
-            ).reshape(e.shape)
+    result.arrays = arrays
     broken = store.non_finite_weights(result.arrays)
     add(
         Check(
@@ -375,10 +377,33 @@ def _inspect_files(files: ModelFiles) -> Inspection:
     if any(c.status != PASS for c in result.checks):
         return skip_rest(titles[10:], "an earlier check failed.")
     for name, variable in store.named_weights(model):
-        variable.assign(result.arrays[name].astype(variable.dtype))
+        if name not in initial.served:  # created from the file already, or set now (no astype: dtypes checked)
+            variable.assign(np.asarray(result.arrays[name], dtype=variable.dtype))
     result.model = model
     add(Check(titles[10], PASS, "Every weight was set from the file; the values below are read back from Keras."))
     return result
+
+
+def _weights_of(model_json: dict, files: ModelFiles) -> tuple[list, dict[str, ShardedBytes], dict[str, np.ndarray]]:
+    """The manifest's entries, each complete group's files (unjoined) and every tensor whose bytes are all there as an
+    array (a view of its file; joined only across a file boundary). An unusable manifest gives none: its check says
+    why."""
+    try:
+        entries = store.manifest_entries(model_json)
+    except store_topology.StoreError:
+        return [], {}, {}
+    group_bytes = {
+        store.group_key(g["paths"]): ShardedBytes([files.shards[p] for p in g["paths"]])
+        for g in model_json["weightsManifest"]
+        if all(p in files.shards for p in g["paths"])
+    }
+    arrays = {}
+    for e in entries:
+        data = group_bytes.get(e.shard)
+        if data is not None and e.offset + e.length <= len(data):
+            raw = data[e.offset : e.offset + e.length]
+            arrays[e.name] = np.frombuffer(raw, dtype=store_topology.DTYPES[e.dtype]).reshape(e.shape)
+    return entries, group_bytes, arrays
 
 
 def dtype_mismatches(model, manifest_dtypes: dict[str, str]) -> list[str]:
@@ -482,7 +507,7 @@ def hex_rows(inspection: Inspection, name: str, count: int = 8) -> list[dict]:
     entry = next((e for e in inspection.entries if e.name == name), None)
     if entry is None:
         raise store_topology.StoreError(f"There is no tensor {name!r} in the manifest.")
-    data = inspection.group_bytes.get(entry.shard, b"")
+    data = inspection.group_bytes.get(entry.shard, ShardedBytes([]))
     code = STRUCT_CODES[entry.dtype]
     keras_values = keras_flat_values(inspection, name, count)
     rows = []
@@ -507,12 +532,8 @@ def hex_rows(inspection: Inspection, name: str, count: int = 8) -> list[dict]:
 
 def keras_flat_values(inspection: Inspection, name: str, count: int) -> list[float] | None:
     """The first values of a weight read back from the loaded Keras model (row-major), or None if it did not load."""
-    if inspection.model is None:
-        return None
-    for weight_name, variable in store.named_weights(inspection.model):
-        if weight_name == name:
-            return [float(v) for v in np.asarray(variable.numpy()).ravel()[:count]]
-    return None
+    values = store.variable_values(inspection.model, name, 0, count)
+    return None if values is None else [float(v) for v in values]
 
 
 # ---------------------------------------------------------------- diff of two versions

@@ -16,6 +16,7 @@ from core.inspector.cost import inspect_cost
 from core.inspector.inspect import STRUCT_CODES, ModelFiles
 from core.store import models as store
 from core.store import topology as store_topology
+from core.store.shards import ShardedBytes
 
 PER_PAGE = 64  # values per page: a table that fits a screen, and a page of the LSTM kernel is 256 bytes
 
@@ -36,7 +37,7 @@ class WeightsLayout:
 
     entries: list[store.ManifestEntry]
     files: list[WeightsFile]  # only files that were found, in manifest order
-    group_bytes: dict[str, bytes]  # only groups whose every file was found
+    group_bytes: dict[str, ShardedBytes]  # only groups whose every file was found; views of the files, unjoined
 
     def entry(self, name: str) -> store.ManifestEntry:
         for e in self.entries:
@@ -59,7 +60,7 @@ def weights_layout(files: ModelFiles) -> WeightsLayout:
     model_json = store.parse_model_json(files.model_json_bytes)
     entries = store.manifest_entries(model_json)
     placed: list[WeightsFile] = []
-    group_bytes: dict[str, bytes] = {}
+    group_bytes: dict[str, ShardedBytes] = {}
     seen: set[str] = set()
     for group in model_json["weightsManifest"]:
         key = store.group_key(group["paths"])
@@ -74,7 +75,7 @@ def weights_layout(files: ModelFiles) -> WeightsLayout:
                 seen.add(path)
             start += len(data)
         if complete:
-            group_bytes[key] = b"".join(files.shards[p] for p in group["paths"])
+            group_bytes[key] = ShardedBytes([files.shards[p] for p in group["paths"]])
     return WeightsLayout(entries, placed, group_bytes)
 
 
@@ -264,11 +265,9 @@ def locate_offset(
     )
 
 
-def keras_values(model, tensor_name: str) -> np.ndarray | None:
-    """A weight's values read back from a loaded Keras model, flattened row-major; None if there is no such weight."""
-    if model is None:
-        return None
-    for name, variable in store.named_weights(model):
-        if name == tensor_name:
-            return np.asarray(variable.numpy()).ravel()
-    return None
+def keras_values(model, tensor_name: str, start: int = 0, count: int | None = None) -> np.ndarray | None:
+    """A weight's values start..start+count (all by default) read back from a loaded Keras model, flattened row-major;
+    None if there is no such weight. A page asks for its own values only: no copy of the whole tensor."""
+    if count is None:
+        count = 2**62
+    return store.variable_values(model, tensor_name, start, count)

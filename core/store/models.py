@@ -23,6 +23,7 @@ import numpy as np
 
 from core.settings import SHIPPED_MODELS_DIR, get_settings
 from core.store import leftovers
+from core.store.shards import ShardedBytes
 from core.store.topology import (
     DTYPES,
     MAX_ELEMENTS,
@@ -74,6 +75,18 @@ def group_key(paths: list[str]) -> str:
 def named_weights(model) -> list[tuple[str, object]]:
     """(manifest name, variable) in model order, named '<layer>/<weight>' as TF.js does, e.g. 'lstm/kernel'."""
     return [(f"{layer.name}/{v.name}", v) for layer in model.layers for v in layer.weights]
+
+
+def variable_values(model, name: str, start: int, count: int) -> np.ndarray | None:
+    """Values start..start+count of weight `name` read back from `model` (row-major), None without such a weight;
+    only those values are copied out of Keras, never the whole tensor."""
+    import keras
+
+    for weight_name, variable in named_weights(model) if model is not None else []:
+        if weight_name == name:
+            flat = keras.ops.reshape(variable.value, (-1,))
+            return keras.ops.convert_to_numpy(flat[start : start + count])
+    return None
 
 
 def manifest_entries(model_json: dict) -> list[ManifestEntry]:
@@ -162,7 +175,7 @@ def parse_model_json(raw: bytes | str) -> dict:
 def read_weight_arrays(model_json: dict, shard_bytes: dict[str, bytes]) -> list[tuple[ManifestEntry, np.ndarray]]:
     """Decode every tensor from the shards; the sizes must match the manifest exactly."""
     entries = manifest_entries(model_json)
-    groups: dict[str, bytes] = {}
+    groups: dict[str, ShardedBytes] = {}
     for group in model_json["weightsManifest"]:
         key = group_key(group["paths"])
         parts = []
@@ -170,7 +183,7 @@ def read_weight_arrays(model_json: dict, shard_bytes: dict[str, bytes]) -> list[
             if p not in shard_bytes:
                 raise StoreError(f"The weights file {p} is missing.")
             parts.append(shard_bytes[p])
-        groups[key] = b"".join(parts)
+        groups[key] = ShardedBytes(parts)  # slices are views of the files, joined only across a file boundary
         expected = sum(e.length for e in entries if e.shard == key)
         if len(groups[key]) != expected:
             word = "shorter" if len(groups[key]) < expected else "longer"
@@ -202,15 +215,19 @@ def _read_shards(folder: Path, model_json: dict, max_bytes: int) -> dict[str, by
 MAX_ABS_WEIGHT = 1e15  # no trained network has weights near this; ones past it overflow float32 sums into NaN
 
 
+CHECK_CHUNK = 2**20  # values checked at a time for NaN and infinity
+
+
 def non_finite_weights(arrays: dict[str, np.ndarray]) -> list[str]:
     """'name (N of M values)' for every tensor holding NaN, ±inf or a value beyond ±MAX_ABS_WEIGHT: such a model
     predicts NaN (3.4e38 is finite, yet two of them overflow a float32 sum), so it is broken."""
     out = []
     for name, array in arrays.items():
         if array.dtype.kind == "f":
-            with np.errstate(invalid="ignore"):
-                ok = np.isfinite(array) & (np.abs(array) <= MAX_ABS_WEIGHT)
-            bad = int(array.size - np.count_nonzero(ok))
+            flat, bad = array.reshape(-1), 0
+            for i in range(0, flat.size, CHECK_CHUNK):  # a chunk at a time: no tensor-sized temporaries
+                with np.errstate(invalid="ignore"):
+                    bad += int(np.count_nonzero(~(np.abs(flat[i : i + CHECK_CHUNK]) <= MAX_ABS_WEIGHT)))
             if bad:
                 out.append(f"{name} ({bad:,} of {array.size:,} values)")
     return out
@@ -239,7 +256,7 @@ def model_from_json_and_shards(model_json: dict, shard_bytes: dict[str, bytes]):
                 f"{name} is {arrays[name].dtype.name} in the weights manifest, but its layer reads it as "
                 f"{variable.dtype}, so its bytes would not be the weights that were saved."
             )
-        variable.assign(arrays[name].astype(variable.dtype))
+        variable.assign(arrays[name])  # its dtype was checked just above: no astype copy
     extra = set(arrays) - {name for name, _ in named}
     if extra:
         raise StoreError(f"The weights file has tensors the model does not use: {', '.join(sorted(extra))}.")

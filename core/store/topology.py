@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,12 +168,13 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def build_model_from_topology(topology: dict, max_params: int | None = None):
+def build_model_from_topology(topology: dict, max_params: int | None = None, initial: InitialWeights | None = None):
     """Rebuild a Keras 3 Sequential model from a Keras-2-style topology, using allowlisted classes only.
 
     Its cost (parameters, layer outputs) is computed from the configs and checked against the caps first, and the
-    weights are created as zeros (the file's weights replace them): an Orthogonal initializer on a large layer would
-    cost seconds of CPU for values that are thrown away. The layers keep their own initializers for retraining.
+    weights are created as zeros (the file's weights replace them), or from `initial`'s arrays: an Orthogonal
+    initializer on a large layer would cost seconds of CPU for values that are thrown away. The layers keep their own
+    initializers for retraining.
     """
     import keras
 
@@ -199,7 +201,7 @@ def build_model_from_topology(topology: dict, max_params: int | None = None):
                 f"Layer {config.get('name', '?')!s} ({entry['class_name']}) has an invalid config: {_plain(exc)}"
             ) from None
     name = topology.get("config", {}).get("name")
-    swapped = _zero_initializers(built[1:])
+    swapped = _zero_initializers(built[1:], initial)
     try:
         model = keras.Sequential(
             built, name=name if isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS else "model"
@@ -212,8 +214,39 @@ def build_model_from_topology(topology: dict, max_params: int | None = None):
     return model
 
 
-def _zero_initializers(layers: list) -> list[tuple[object, str, object]]:
-    """Give every layer (and an LSTM's cell) Zeros initializers; returns what to put back after building."""
+class InitialWeights:
+    """Arrays by manifest name ('<layer>/<weight>') that a model's variables are created from instead of zeros, when
+    shape and dtype agree: the variables hold the file's values from the start, with no zeros allocated and no
+    assign copy (issue 25: each was another copy of a 36 MB kernel). `served` names the weights created this way."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]):
+        self.arrays = arrays
+        self.served: set[str] = set()
+
+    def initializer(self, name: str) -> Callable:
+        import keras
+
+        def initialize(shape, dtype=None):
+            array = self.arrays.get(name)
+            if array is not None and tuple(array.shape) == tuple(shape) and array.dtype == np.dtype(dtype or "float32"):
+                self.served.add(name)
+                return array
+            return keras.ops.zeros(shape, dtype=dtype)
+
+        return initialize
+
+
+WEIGHT_NAMES = {
+    "kernel_initializer": "kernel",
+    "recurrent_initializer": "recurrent_kernel",
+    "bias_initializer": "bias",
+    "embeddings_initializer": "embeddings",
+}
+
+
+def _zero_initializers(layers: list, initial: InitialWeights | None = None) -> list[tuple[object, str, object]]:
+    """Give every layer (and an LSTM's cell) Zeros initializers, or ones that take `initial`'s arrays; returns what
+    to put back after building."""
     import keras
 
     swapped = []
@@ -226,7 +259,12 @@ def _zero_initializers(layers: list) -> list[tuple[object, str, object]]:
                     and getattr(target, attribute, None) is not None
                 ):
                     swapped.append((target, attribute, getattr(target, attribute)))
-                    setattr(target, attribute, keras.initializers.Zeros())
+                    weight = f"{layer.name}/{WEIGHT_NAMES[attribute]}"
+                    setattr(
+                        target,
+                        attribute,
+                        keras.initializers.Zeros() if initial is None else initial.initializer(weight),
+                    )
     return swapped
 
 

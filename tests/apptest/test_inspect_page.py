@@ -237,8 +237,14 @@ def test_a_model_whose_checks_all_pass_exports_whatever_its_metadata(metadata):
     assert at.get("download_button")
 
 
-def test_an_uploads_tfjs_zip_is_built_once_per_content(monkeypatch):
+def test_an_uploads_tfjs_zip_is_built_only_on_download_and_once_per_content(monkeypatch):
+    import zipfile
+    from io import BytesIO
+
+    from core.inspector import inspect as inspector
     from core.store import export
+    from core.store import models as store
+    from ui import inspect_views
 
     calls = []
     real = export.tfjs_zip_from_model
@@ -250,7 +256,17 @@ def test_an_uploads_tfjs_zip_is_built_once_per_content(monkeypatch):
     monkeypatch.setattr(export, "tfjs_zip_from_model", counted)
     marker = {"note": "issue 25 cache test"}  # content no other test uploads, so the cache starts empty for it
     at = upload_colors(app_test("pages/5_Inspect.py"), edit=lambda d: d.update(userDefinedMetadata=marker))
-    assert at.get("download_button") and len(calls) == 1
+    assert at.get("download_button") and not calls  # viewing the page builds no zip (issue 25: most of 313 MB)
     at.run()
     at.selectbox(key="inspect.tensor").set_value("logits/bias").run()
-    assert not at.exception and len(calls) == 1  # two more reruns, no rebuild
+    assert not at.exception and not calls  # two more reruns, still none
+
+    # What the button runs when Download is pressed (on a thread of Streamlit's): built then, once per content.
+    folder = store.shipped_model_dir("colors")
+    inspection = inspector.inspect_folder(folder)
+    on_click = inspect_views.upload_zip_on_click("issue-25-digest", inspection)
+    assert not calls
+    first, second = on_click(), on_click()
+    assert len(calls) == 1 and first == second
+    with zipfile.ZipFile(BytesIO(first)) as zf:
+        assert sorted(zf.namelist()) == sorted([store.MODEL_JSON, store.SHARD_NAME])

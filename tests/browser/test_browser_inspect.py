@@ -73,3 +73,33 @@ def test_a_truncated_upload_is_explained(page, app_url, tmp_path):
     # The message stands in the checks and again in a tab that is not open: wait for a visible one (a busy machine
     # once gave `.first` the hidden copy).
     expect(page.get_by_text("it is truncated").filter(visible=True).first).to_be_visible(timeout=FIRST_LOAD_MS)
+
+
+def test_an_uploads_export_is_built_when_download_is_pressed(page, app_url, tmp_path):
+    """Issue 25: the zip is built by the button's callable on a thread of Streamlit's, not on every view; the file
+    the browser receives is the TF.js export of the uploaded model."""
+    import json
+    import zipfile
+
+    folder = store.shipped_model_dir("colors")
+    (tmp_path / store.MODEL_JSON).write_bytes((folder / store.MODEL_JSON).read_bytes())
+    (tmp_path / "weights.bin").write_bytes((folder / store.SHARD_NAME).read_bytes())
+    page.goto(f"{app_url}/Inspect")
+    page.get_by_text("Upload model.json + .bin").click(timeout=FIRST_LOAD_MS)
+    inputs = page.locator("input[type=file]")
+    expect(inputs).to_have_count(2)
+    inputs.nth(0).set_input_files(str(tmp_path / store.MODEL_JSON))
+    inputs.nth(1).set_input_files(str(tmp_path / "weights.bin"))
+    expect(page.get_by_text("consistency checks pass")).to_be_visible(timeout=FIRST_LOAD_MS)
+    page.get_by_role("tab", name="Export to TF.js").click()
+    button = page.get_by_role("button", name="Download for TensorFlow.js (.zip)")
+    expect(button).to_be_visible(timeout=FIRST_LOAD_MS)
+    with page.expect_download(timeout=FIRST_LOAD_MS) as download:
+        button.click()
+    saved = tmp_path / "export.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as zf:
+        assert sorted(zf.namelist()) == sorted([store.MODEL_JSON, store.SHARD_NAME])
+        exported = json.loads(zf.read(store.MODEL_JSON))
+        assert len(zf.read(store.SHARD_NAME)) == (folder / store.SHARD_NAME).stat().st_size
+    assert exported["format"] == "layers-model"

@@ -110,6 +110,24 @@ def _teach_bad_upload(at):
     at.file_uploader[0].set_value(("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png")).run()
 
 
+def _teach_upload_into_a_full_class(at):
+    import io
+
+    from PIL import Image
+
+    from core.families.teach import projects as teach_store
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    at.run()
+    at.text_input(key="teach.new.name").set_value("full")
+    at.button(key="FormSubmitter:teach.new-Create the project").click().run()
+    at.file_uploader[0].set_value(
+        [(f"{i}.png", buf.getvalue(), "image/png") for i in range(teach_store.MAX_SAMPLES_PER_CLASS)]
+    ).run()
+    at.file_uploader[0].set_value([(f"more-{i}.png", buf.getvalue(), "image/png") for i in range(3)]).run()
+
+
 def _teach_train_empty(at):
     at.run()
     at.text_input(key="teach.new.name").set_value("empty")
@@ -241,6 +259,14 @@ PAGE_CASES = [
         "broken.png",
         "pages/7_Teach.py",
         _teach_bad_upload,
+    ),
+    PageCase(
+        "page-teach-upload-into-a-full-class",
+        "Teach page",
+        "three photos dropped at once on a class that is full",
+        "other 2 file(s) of this upload were not added either",
+        "pages/7_Teach.py",
+        _teach_upload_into_a_full_class,
     ),
     PageCase(
         "page-teach-train-without-samples",

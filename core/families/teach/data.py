@@ -335,12 +335,10 @@ def _decode_file(kind: str, path: Path) -> list[np.ndarray]:
         raise TeachError(f"{path.parent.name}/{path.name}: {exc}") from None
 
 
-def load_folder(kind: str, folder: str | Path, min_classes: int = MIN_CLASSES) -> dict:
-    """A project folder -> {"x": model inputs (float32), "y": class ids, "class_names": sorted subfolder names,
-    "files": each row's sample file, "skipped": files that are not samples of this kind}.
-
-    A sound file gives one row per 1-second chunk (its path repeated). Caps on the number of files and their total
-    size are checked from the file system before anything is read."""
+def scan_folder(kind: str, folder: str | Path, min_classes: int = MIN_CLASSES) -> dict[str, list[Path]]:
+    """A project folder's sample files by class (sorted subfolder names), checked from the file system alone: the
+    classes (2-10, a background class for sound), no empty class, the number of files and their total size. Nothing
+    is read or decoded, so a page can refuse a project at once and leave the decoding to the queued job (issue 25)."""
     check_kind(kind)
     if not str(folder).strip():
         raise TeachError("The project folder is empty: give the folder that holds one subfolder per class.")
@@ -365,6 +363,17 @@ def load_folder(kind: str, folder: str | Path, min_classes: int = MIN_CLASSES) -
         raise TeachError(
             f"The project's samples take {total / 2**20:.0f} MB; this server reads at most {settings.max_teach_mb:g} MB."
         )
+    return per_class
+
+
+def load_folder(kind: str, folder: str | Path, min_classes: int = MIN_CLASSES) -> dict:
+    """A project folder -> {"x": model inputs (float32), "y": class ids, "class_names": sorted subfolder names,
+    "files": each row's sample file, "skipped": files that are not samples of this kind}.
+
+    A sound file gives one row per 1-second chunk (its path repeated). Caps on the number of files and their total
+    size are checked from the file system before anything is read (scan_folder)."""
+    per_class = scan_folder(kind, folder, min_classes)
+    root, names = Path(folder), list(per_class)
     xs, ys, files = [], [], []
     for label, name in enumerate(names):
         for path in per_class[name]:

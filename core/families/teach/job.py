@@ -28,6 +28,7 @@ from core.families.teach.data import (
     encode_png,
     load_folder,
     log_mel,
+    scan_folder,
 )
 from core.families.teach.model import (
     TeachConfig,
@@ -105,10 +106,11 @@ def _check_settings(req: TeachRequest) -> None:
 
 
 def check_teach_request(req: TeachRequest) -> None:
-    """Plain TeachError before anything queues: the settings, then the folder (it must load: 2-10 classes with
-    samples, readable files, a background class for sound)."""
+    """Plain TeachError before anything queues: the settings, then the folder from the file system alone (2-10
+    classes with samples, a background class for sound, the file count and size caps). Nothing is decoded here: the
+    queued job reads and decodes the samples in its own process, and a broken file fails the job in plain words."""
     _check_settings(req)
-    load_folder(req.kind, req.samples_dir)
+    scan_folder(req.kind, req.samples_dir)
 
 
 def _stopped(job, result) -> bool:

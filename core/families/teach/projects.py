@@ -324,6 +324,10 @@ def encode_sample(kind: str, data: bytes | np.ndarray) -> list[bytes]:
     return [teach_data.encode_wav(c) for c in chunks]
 
 
+class ClassFull(TeachError):
+    """The class already holds MAX_SAMPLES_PER_CLASS samples: the upload was refused before anything was decoded."""
+
+
 class PartlyAdded(TeachError):
     """A write failed halfway and some files of the upload could not be taken back: `kept` says exactly which."""
 
@@ -342,7 +346,7 @@ def _room_before_decoding(owner: str, project: str, class_name: str) -> Project:
         )
     have = count_class(p.path / class_name, p.kind)
     if have >= MAX_SAMPLES_PER_CLASS:  # a full class refuses before any decoding (a 25 MP photo takes ~0.3 s)
-        raise TeachError(
+        raise ClassFull(
             f"The class {class_name!r} has {have} samples; a class holds at most {MAX_SAMPLES_PER_CLASS}. "
             "Delete some samples first. Nothing was added."
         )
@@ -504,12 +508,13 @@ def queue_experiment(
 ):
     """Queue an experiment as its owner's job: the queue's one-training-per-identity rule then holds across the
     Retrain studio, Teach training and experiments (an experiment queued under its page key alone ran beside the same
-    person's Retrain). The project's samples are read now, so a broken one is a plain error rather than a failed job."""
+    person's Retrain). The project is checked from the file system alone (classes, file count and size caps); the
+    job reads and decodes the samples in its own process, so the click returns at once (issue 25)."""
     if not owner:
         raise TeachError("An experiment needs its owner: reload the page and try again.")
     if which not in EXPERIMENTS:
         raise TeachError(f"Unknown experiment {which!r}.")
-    teach_data.load_folder(project.kind, project.path)
+    teach_data.scan_folder(project.kind, project.path)
     work = functools.partial(
         run_experiment, which, project.kind, str(project.path), epochs, batch_size, learning_rate, runs
     )
