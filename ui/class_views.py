@@ -129,6 +129,11 @@ def open_or_join(owner: str) -> None:
                 st.error(str(exc))
 
 
+def class_caption(info: access.ClassView, members: int) -> str:
+    joining = "join at this app's Class page with this code" if info.joining else "joining is closed"
+    return f"{info.name} · {members} of at most {info.max_members} member(s) · {joining}."
+
+
 def header(info: access.ClassView, owner: str) -> None:
     """The join code in large type (for the projector), the join link and its QR code for the teacher, and leaving."""
     left, right = st.columns([3, 1])
@@ -137,8 +142,8 @@ def header(info: access.ClassView, owner: str) -> None:
         f"<div data-testid='class-code' style='font-size:3em;font-weight:700;letter-spacing:0.2em'>{shown}</div>",
         unsafe_allow_html=True,  # the code is CODE_ALPHABET characters only (classroom.check_code)
     )
-    joining = "join at this app's Class page with this code" if info.joining else "joining is closed"
-    left.caption(f"{info.name} · at most {info.max_members} members · {joining}.")
+    if not info.is_teacher:  # the teacher's caption is in the live view, with the member count as it changes
+        left.caption(class_caption(info, info.members))
     if info.is_teacher and info.joining:
         link = join_link(info.code)
         left.markdown("Or open the link, or scan the code with a phone's camera:")
@@ -194,6 +199,16 @@ def _class_runs(state: ClassState, owner: str, code: str, count: int) -> list[di
     return state.runs
 
 
+def size_for_projector(figure) -> None:
+    """Type, ticks and dots that read from the back of a room (Streamlit's theme would draw them at 12-14 px)."""
+    px = PROJECTOR_FONT_PX
+    figure.update_layout(font_size=px, title_font_size=px + 4, legend_font_size=px, hoverlabel_font_size=px)
+    figure.update_layout(height=figure.layout.height + 80, legend_orientation="h", legend_y=-0.35)
+    figure.update_xaxes(tickfont_size=px, title_font_size=px)
+    figure.update_yaxes(tickfont_size=px)
+    figure.update_traces(marker_size=16)
+
+
 def show_runs(info: access.ClassView, owner: str, total: int) -> None:
     """Every member's recorded retrain runs, side by side, with the spread per model."""
     st.subheader("Everyone's runs, side by side")
@@ -204,8 +219,8 @@ def show_runs(info: access.ClassView, owner: str, total: int) -> None:
     if total > len(rows):
         st.caption(f"Showing the newest {len(rows):,} of the class's {total:,} runs; the oldest are left out.")
     figure = class_figures.class_runs_strip(rows, "" if info.is_teacher else info.nickname)
-    if presenter_mode():
-        figure.update_layout(font_size=PROJECTOR_FONT_PX, height=figure.layout.height + 60)
+    if info.is_teacher or presenter_mode():  # the teacher's page is the one on the projector
+        size_for_projector(figure)
     st.plotly_chart(figure, key="class.runs")
     lines = []
     for family in sorted({r["family"] for r in rows}):
@@ -268,6 +283,7 @@ def live_view(info: access.ClassView, owner: str) -> None:
     training, last accuracy) and the runs side by side as they land. One query, plus the queue's in-memory status."""
     roster = access.class_roster(owner, info.code)
     students = [m for m in roster.members if not m.is_teacher]
+    st.caption(class_caption(info, len(roster.members)))
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Students", len(students), help=f"at most {info.max_members} members, you included")
     c2.metric("Colour labels pooled", sum(m.shared_colors for m in roster.members))
