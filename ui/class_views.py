@@ -22,7 +22,8 @@ from ui.state import page_state
 
 FAILURES = (ValueError, samples.SampleStoreError, OSError)  # NotYours and ClassError are ValueErrors: plain words
 LINK_PARAM = "class"  # the join link's query parameter: <app>/Class?class=K7QM3XPA
-LIVE_SECONDS = 3  # the live view asks the store (one query) and the queue this often: a projector never looks stale
+LIVE_SECONDS = 3  # the teacher's live view asks the store (one query) and the queue this often
+STUDENT_LIVE_SECONDS = 10  # a student's runs view: 40 of them polling every 3 s would cost the class's live pages
 PROJECTOR_FONT_PX = 20  # the runs chart's type in presenter mode, for the back of a room
 
 
@@ -31,7 +32,7 @@ class ClassState:
     """Everything the Class page remembers, under st.session_state["class"]."""
 
     link_code: str = ""  # the join link's code last put into the join form (once: the form is the user's after)
-    runs_seen: int = -1  # how many runs the class had when `runs` was read
+    runs_seen: tuple[str, int, int] = ("", -1, -1)  # (class, runs, members) when `runs` was read
     runs: list[dict] = field(default_factory=list)  # the class's runs as last read (read again when the count moves)
 
 
@@ -191,11 +192,12 @@ def sharing(info: access.ClassView, owner: str) -> None:
         )
 
 
-def _class_runs(state: ClassState, owner: str, code: str, count: int) -> list[dict]:
-    """The class's runs, read again only when their count moved (a live view polls the count, not the rows)."""
-    if count != state.runs_seen:
+def _class_runs(state: ClassState, owner: str, code: str, count: int, members: int) -> list[dict]:
+    """The class's runs, read again only when the class, its run count or its member count (a nickname becomes
+    "(left)") moved: a live view polls the counts, not the rows."""
+    if (code, count, members) != state.runs_seen:
         state.runs = [asdict(r) for r in access.class_runs(owner, code)]
-        state.runs_seen = count
+        state.runs_seen = (code, count, members)
     return state.runs
 
 
@@ -209,10 +211,10 @@ def size_for_projector(figure) -> None:
     figure.update_traces(marker_size=16)
 
 
-def show_runs(info: access.ClassView, owner: str, total: int) -> None:
+def show_runs(info: access.ClassView, owner: str, total: int, members: int) -> None:
     """Every member's recorded retrain runs, side by side, with the spread per model."""
     st.subheader("Everyone's runs, side by side")
-    rows = _class_runs(class_state(), owner, info.code, total)
+    rows = _class_runs(class_state(), owner, info.code, total, members)
     if not rows:
         st.info("No runs yet. Each member's finished retrain in the Retrain studio appears here as it lands.")
         return
@@ -233,11 +235,11 @@ def show_runs(info: access.ClassView, owner: str, total: int) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="class.table")
 
 
-@st.fragment(run_every=LIVE_SECONDS)
+@st.fragment(run_every=STUDENT_LIVE_SECONDS)
 @guarded("The class's runs")
 def live_runs(info: access.ClassView, owner: str) -> None:
     """A member's view of the runs, refreshed as they land (one count per tick; the rows only when it moves)."""
-    show_runs(info, owner, access.class_run_count(owner, info.code))
+    show_runs(info, owner, access.class_run_count(owner, info.code), info.members)
 
 
 # ---------------------------------------------------------------- the teacher's live view
@@ -295,7 +297,7 @@ def live_view(info: access.ClassView, owner: str) -> None:
         st.markdown(roster_html(roster, statuses), unsafe_allow_html=True)  # nicknames escaped in roster_html
     else:
         st.info("Nobody has joined yet: show the code, the link or the QR code above.")
-    show_runs(info, owner, roster.class_runs)
+    show_runs(info, owner, roster.class_runs, len(roster.members))
 
 
 # ---------------------------------------------------------------- Teach projects shared with the class
