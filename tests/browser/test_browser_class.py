@@ -7,6 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
+from core.families.teach import projects as teach_store
 from core.store import classroom, identity
 from tests.helpers.paths import REPO
 
@@ -20,7 +21,7 @@ def owner_of(context) -> str:
     return identity.owner_id(token)
 
 
-def test_the_teachers_page_follows_a_student_without_a_reload(browser, app_url, app_user_data):
+def test_the_teachers_page_follows_a_student_without_a_reload(browser, app_url, app_user_data, monkeypatch):
     SHOTS.mkdir(exist_ok=True)
     database = app_user_data / "samples.sqlite3"
     teacher_context, student_context = browser.new_context(viewport=VIEWPORT), browser.new_context(viewport=VIEWPORT)
@@ -94,6 +95,23 @@ def test_the_teachers_page_follows_a_student_without_a_reload(browser, app_url, 
         expect(ticks.first).to_be_visible()
         sizes = ticks.evaluate_all("ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize))")
         assert min(sizes) >= 18, sizes  # chart numbers a projector shows
+
+        # The student shares a Teach project from the Teach page; the class sees it, read-only, on the Class page.
+        monkeypatch.setenv("MLX_USER_DATA_DIR", str(app_user_data))  # the project made where the app keeps them
+        teach_store.create_project(owner_of(student_context), "gestures", "drawing", ["thumbs up", "thumbs down"])
+        student.goto(f"{app_url}/Teach")
+        student.get_by_test_id("stSelectbox").filter(has_text="Project").click()
+        student.get_by_role("option", name="gestures", exact=True).click()
+        student.get_by_text("Share with your class").click()
+        student.get_by_role("button", name=f"Share with my class ({code})").click()
+        expect(student.get_by_text(f"Shared with your class {code}")).to_be_visible()
+        student.screenshot(path=str(SHOTS / "teach_shared_with_class_1280x800.png"))
+        teacher.goto(f"{app_url}/Class")
+        shared = teacher.get_by_test_id("stDataFrame").filter(has_text="gestures")
+        expect(teacher.get_by_text("Teach projects shared with the class")).to_be_visible()
+        shared.scroll_into_view_if_needed()
+        expect(shared).to_be_visible()
+        teacher.screenshot(path=str(SHOTS / "class_shared_projects_1280x800.png"))
     finally:
         teacher_context.close()
         student_context.close()
