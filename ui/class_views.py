@@ -149,7 +149,8 @@ def header(info: access.ClassView, owner: str) -> None:
         link = join_link(info.code)
         left.markdown("Or open the link, or scan the code with a phone's camera:")
         left.code(link, language=None)
-        right.image(qr_png(link), caption="The join link", width=220)
+        if link.startswith(("http://", "https://")):  # a phone needs the whole address (unknown outside a browser)
+            right.image(qr_png(link), caption="The join link", width=220)
     if right.button("Leave the class", key="class.leave"):
         try:
             access.leave_class(owner, info.code)

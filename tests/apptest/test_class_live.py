@@ -114,6 +114,8 @@ def test_the_join_link_is_shown_with_a_qr_code_that_decodes_to_it(monkeypatch):
     shown_link, png = made[-1]
     assert shown_link == link
     assert [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))] == [link]
+    elsewhere = app_test_as(CLASS_PAGE, TEACHER).run()  # no browser address known: no QR code of half a link
+    assert not elsewhere.exception and not elsewhere.get("image")
 
 
 def test_a_malformed_code_in_the_link_is_said_plainly_and_an_unknown_one_fails_on_join():
