@@ -74,6 +74,8 @@ with guard("The Teach page"):
                 st.rerun()
         except ValueError as exc:
             st.error(str(exc))
+    with st.expander("Share with your class"):
+        views.share_project_control(state, project)
     with st.expander("Delete this project"):
         views.delete_project_control(state, project)
 

@@ -40,9 +40,15 @@ def user_data(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_user_data(tmp_path_factory) -> Path:
+    """The live app's user-data folder (a browser test may write to its store what a slow step would make)."""
+    return tmp_path_factory.mktemp("app_user_data")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_user_data):
     """One running app for the browser tests of a session."""
-    proc, url = start_app(tmp_path_factory.mktemp("app_user_data"), SHIPPED_WORKER)
+    proc, url = start_app(app_user_data, SHIPPED_WORKER)
     yield url
     stop_app(proc)
 

@@ -18,7 +18,7 @@ from core.families.teach import transfer
 from core.families.teach.data import TeachError
 from core.figures import common as common_figures
 from core.figures import training as training_figures
-from core.store import export
+from core.store import access, export, identity, samples
 from ui.canvas import CanvasError, canvas_rgba, decode_canvas_url, drawing_canvas, take_drawing_button
 from ui.common import guarded
 from ui.confirm import confirm_delete
@@ -246,6 +246,28 @@ def delete_project_control(state: TeachState, project) -> None:
 
     st.caption(f"Its samples and its {n} trained model(s) go with it.")
     confirm_delete(st, f"the project “{project.name}”", "teach.delete_project", delete)
+
+
+def share_project_control(state: TeachState, project) -> None:
+    """Share the project with the owner's class (its members see its classes and sample counts, read-only on the
+    Class page), or make it private again. The store checks that it is the caller's own (access.NotYours)."""
+    try:
+        shared = access.teach_project_share(state.owner, project.name)
+        code = identity.class_code(state.owner)
+        if shared:
+            st.caption(f"Shared with your class {shared}: its members see the classes and sample counts, read-only.")
+            if st.button("Stop sharing", key="teach.unshare"):
+                access.unshare_teach_project(state.owner, project.name)
+                st.rerun()
+        elif code:
+            st.caption("Private: only you see it. Sharing shows its classes and sample counts to your class.")
+            if st.button(f"Share with my class ({code})", key="teach.share"):
+                access.share_teach_project(state.owner, project.name, code)
+                st.rerun()
+        else:
+            st.caption("Private. Join a class on the Class page to share this project with it.")
+    except (ValueError, samples.SampleStoreError, OSError) as exc:
+        st.error(str(exc))
 
 
 def delete_model_control(state: TeachState, project, outcome: dict) -> None:

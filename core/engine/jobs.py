@@ -109,6 +109,16 @@ class JobSnapshot:
         return min(self.epochs, self.steps_done // max(1, self.steps_per_epoch) + 1)
 
 
+@dataclass(frozen=True)
+class OwnerActivity:
+    """What a class's teacher may see of one person's latest training (`JobQueue.activity_of`): where it stands, and
+    nothing of its settings, logs, messages or results."""
+
+    status: JobStatus
+    progress: float  # 0..1 while running; 1.0 once done
+    position: int  # 1 for the next job to start, ...; 0 when the job is not waiting
+
+
 @dataclass
 class Job(_Reporting):
     """One training job. The worker writes to it; the page reads `snapshot()`; `cancel()` may come from anywhere."""
@@ -504,6 +514,22 @@ class JobQueue:
             return None
         snap = job.snapshot()
         return replace(snap, estimate=self.estimate(job)) if snap.status == "queued" else snap
+
+    def activity_of(self, owner: str) -> OwnerActivity | None:
+        """Where `owner`'s latest training stands (an active one first), read-only and without its details; None when
+        they have none. A page shows it only for people whose status its user may see (a class's teacher, its
+        members: core.store.access.class_roster decides who)."""
+        if not owner:
+            return None
+        with self._cond:
+            mine = [j for j in self._by_session.values() if j.owner == owner]
+            if not mine:
+                return None
+            job = max(mine, key=lambda j: (j.active, j.created))
+            position = self._waiting.index(job) + 1 if job in self._waiting else 0
+        with job._lock:
+            progress = 1.0 if job.status == "done" else job.progress()
+            return OwnerActivity(job.status, progress, position)
 
     def _forget_old(self) -> None:
         cutoff = self._clock() - KEEP_FINISHED_SECONDS

@@ -5,6 +5,7 @@ a member sees what its owner shared with a class they are both in; shipped model
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -209,6 +210,7 @@ def delete_teach_project(owner: str, name: str) -> None:
         raise NotYours(f"You have no project called {name!r}.")
     trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
     os.rename(path, trash)  # gone from listings at once; the slow delete follows
+    classroom.unshare_project(_caller(owner), path.name)  # a new project of that name starts private
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -496,3 +498,109 @@ def remove_pooled_sample(owner: str, code: str, kind: str, sample_id: int) -> No
         raise NotYours(f"There is no kind of sample called {kind!r}.")
     if not samples.delete_sample(kind, int(sample_id), class_code=view.code):
         raise NotYours(f"The class's pool has no sample #{int(sample_id)} (any more).")
+
+
+# ---------------------------------------------------------------- the teacher's live view; Teach projects in a class
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    member_id: str  # an owner id: the page asks the job queue for this member's training with it
+    nickname: str
+    joined: str
+    is_teacher: bool
+    shared_colors: int
+    shared_drawings: int
+    runs: int
+    last_accuracy: float | None  # the newest recorded run's (None: no run yet, or it had no validation samples)
+    last_family: str
+
+
+@dataclass(frozen=True)
+class Roster:
+    members: tuple[RosterRow, ...]
+    class_runs: int  # every run the class recorded, members who left included
+
+
+def class_roster(owner: str, code: str) -> Roster:
+    """The class's members with their shared samples and runs, for its teacher's live view (one query); NotYours for
+    anyone else."""
+    rows = classroom.roster(classroom.check_code(code), _caller(owner))
+    if not rows:  # the teacher is always a member: no rows means no such class, or not its teacher
+        raise NotYours("Only the class's teacher sees its roster.")
+    members = tuple(
+        RosterRow(
+            r["owner"],
+            r["nickname"],
+            r["joined"],
+            bool(r["is_teacher"]),
+            int(r["shared_colors"]),
+            int(r["shared_drawings"]),
+            int(r["runs"]),
+            None if r["last_accuracy"] is None or r["last_accuracy"] != r["last_accuracy"] else r["last_accuracy"],
+            str(r["last_family"] or ""),
+        )  # fmt: skip
+        for r in rows
+    )
+    return Roster(members, int(rows[0]["class_runs"]))
+
+
+@dataclass(frozen=True)
+class SharedProject:
+    """A Teach project shared with a class, as its members see it (read-only: its classes and sample counts)."""
+
+    name: str
+    nickname: str  # who shared it
+    kind: str  # "image", "sound" or "drawing"
+    classes: tuple[str, ...]
+    samples: tuple[int, ...]  # per class, in the same order
+    mine: bool
+
+
+def _own_project(owner: str, name: str) -> Path:
+    path = teach_project_dir(owner, name)
+    if not (path / TEACH_PROJECT_JSON).is_file():
+        raise NotYours(f"You have no project called {name!r}.")
+    return path
+
+
+def share_teach_project(owner: str, name: str, code: str) -> None:
+    """Share one of the caller's Teach projects with a class they are in (read-only for the others)."""
+    path = _own_project(owner, name)
+    classroom.share_project(_caller(owner), path.name, my_class(owner, code).code)
+
+
+def unshare_teach_project(owner: str, name: str) -> None:
+    """Make one of the caller's shared projects private again; NotYours when they shared none of that name."""
+    if not classroom.unshare_project(_caller(owner), store.check_name(name, "project name")):
+        raise NotYours(f"You have not shared a project called {name!r}.")
+
+
+def teach_project_share(owner: str, name: str) -> str:
+    """The class code the caller's project is shared with ("" private)."""
+    return classroom.project_share(_caller(owner), store.check_name(name, "project name"))
+
+
+def _read_project(folder: Path) -> tuple[str, tuple[str, ...], tuple[int, ...]] | None:
+    """(kind, classes, samples per class) of a project folder; None when it is gone or unreadable."""
+    try:
+        meta = json.loads((folder / TEACH_PROJECT_JSON).read_text())
+        classes = tuple(str(c) for c in meta["classes"])
+        counts = tuple(
+            sum(1 for f in (folder / c).iterdir() if not f.name.startswith(".")) if (folder / c).is_dir() else 0
+            for c in classes
+        )
+        return str(meta["kind"]), classes, counts
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def class_projects(owner: str, code: str) -> list[SharedProject]:
+    """The Teach projects members shared with the class (while they are members); members only."""
+    view = my_class(owner, code)
+    found = []
+    for row in classroom.shared_projects(view.code):
+        read = _read_project(teach_project_dir(row["owner"], row["project"]))
+        if read is not None:
+            found.append(SharedProject(row["project"], row["nickname"], *read, mine=row["owner"] == owner))
+    return found

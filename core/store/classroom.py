@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS class_results (
     version_id TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS shared_projects (
+    owner TEXT NOT NULL,
+    project TEXT NOT NULL,  -- a Teach project's name in its owner's folder
+    code TEXT NOT NULL,  -- the class it is shared with
+    shared_at TEXT NOT NULL,
+    PRIMARY KEY (owner, project)
+);
 """
 
 
@@ -376,3 +383,68 @@ def spread(rows: list[dict]) -> dict:
     mid = len(acc) // 2
     median = acc[mid] if len(acc) % 2 else (acc[mid - 1] + acc[mid]) / 2
     return {"runs": len(acc), "min": acc[0], "median": median, "max": acc[-1]}
+
+
+# ---------------------------------------------------------------- the teacher's live view and shared Teach projects
+
+ROSTER_KEYS = (
+    "owner", "nickname", "joined", "is_teacher", "shared_colors", "shared_drawings", "runs", "last_accuracy",
+    "last_family", "class_runs",
+)  # fmt: skip
+
+
+def roster(code: str, teacher: str, path=None) -> list[dict]:
+    """Every member of the class with what the teacher's live view shows of them, in one query (it runs every few
+    seconds): samples shared, runs recorded, the last run's accuracy and family, and the class's run count.
+    [] unless `teacher` is the class's teacher."""
+    rows = _run(
+        "SELECT m.owner, m.nickname, m.joined_at, m.owner = c.teacher, "
+        "(SELECT COUNT(*) FROM color_labels s WHERE s.owner = m.owner AND s.class_code = m.code), "
+        "(SELECT COUNT(*) FROM drawings s WHERE s.owner = m.owner AND s.class_code = m.code), "
+        "(SELECT COUNT(*) FROM class_results r WHERE r.code = m.code AND r.owner = m.owner), "
+        "(SELECT r.accuracy FROM class_results r WHERE r.code = m.code AND r.owner = m.owner ORDER BY r.id DESC "
+        "LIMIT 1), "
+        "(SELECT r.family FROM class_results r WHERE r.code = m.code AND r.owner = m.owner ORDER BY r.id DESC "
+        "LIMIT 1), "
+        "(SELECT COUNT(*) FROM class_results r WHERE r.code = m.code) "
+        "FROM class_members m JOIN classes c ON c.code = m.code WHERE m.code = ? AND c.teacher = ? "
+        "ORDER BY m.owner = c.teacher DESC, m.joined_at, m.nickname",
+        (code, teacher),
+        path,
+    )
+    return [dict(zip(ROSTER_KEYS, row)) for row in rows]
+
+
+def share_project(owner: str, project: str, code: str, path=None) -> None:
+    """Share `owner`'s Teach project `project` with the class `code` (one class at a time: the newest share wins)."""
+    _run(
+        "INSERT INTO shared_projects VALUES (?, ?, ?, ?) ON CONFLICT (owner, project) DO UPDATE SET code = ?, "
+        "shared_at = ?",
+        (_owner(owner), str(project), code, _now(), code, _now()),
+        path,
+    )
+
+
+def unshare_project(owner: str, project: str, path=None) -> bool:
+    """Take `owner`'s project out of its class; False when it was not shared."""
+    if not project_share(owner, project, path):
+        return False
+    _run("DELETE FROM shared_projects WHERE owner = ? AND project = ?", (owner, str(project)), path)
+    return True
+
+
+def project_share(owner: str, project: str, path=None) -> str:
+    """The class code `owner`'s project is shared with ("" private)."""
+    rows = _run("SELECT code FROM shared_projects WHERE owner = ? AND project = ?", (owner, str(project)), path)
+    return rows[0][0] if rows else ""
+
+
+def shared_projects(code: str, path=None) -> list[dict]:
+    """The class's shared Teach projects whose owners are still members, with their nickname, oldest share first."""
+    rows = _run(
+        "SELECT p.owner, p.project, m.nickname, p.shared_at FROM shared_projects p JOIN class_members m "
+        "ON m.code = p.code AND m.owner = p.owner WHERE p.code = ? ORDER BY p.shared_at, p.project",
+        (code,),
+        path,
+    )
+    return [{"owner": o, "project": p, "nickname": n, "shared_at": at} for o, p, n, at in rows]

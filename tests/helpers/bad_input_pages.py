@@ -152,6 +152,17 @@ def _inspect_nan_upload(at):
     at.run()
 
 
+def _class_link(code: str, join: bool = False):
+    def act(at):
+        at.query_params["class"] = code
+        at.run()
+        if join:
+            at.text_input(key="class.nickname").set_value("Anna")
+            at.button(key="FormSubmitter:class.join_form-Join").click().run()
+
+    return act
+
+
 PAGE_CASES = [
     PageCase(
         "page-text-trick-too-long",
@@ -283,5 +294,21 @@ PAGE_CASES = [
         "NaN or infinity",
         "pages/5_Inspect.py",
         _inspect_nan_upload,
+    ),
+    PageCase(
+        "page-class-link-code-malformed",
+        "Class page",
+        "a join link whose code is `<script>` (`?class=<script>`)",
+        "not a join code",
+        "pages/8_Class.py",
+        _class_link("<script>"),
+    ),
+    PageCase(
+        "page-class-link-code-unknown",
+        "Class page",
+        "a join link with a well-formed code no class has, then Join",
+        "no class with the code",
+        "pages/8_Class.py",
+        _class_link("ZZZZ-ZZZZ", join=True),
     ),
 ]

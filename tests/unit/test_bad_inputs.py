@@ -1030,6 +1030,31 @@ def _(env):
     return str(access.remove_member("u" + "8" * 20, code, "u" + "9" * 20))
 
 
+@case("class-roster-not-the-teacher", "Class page", "a student asking for the class's roster", "teacher sees")
+def _(env):
+    from core.store import access
+
+    return str(access.class_roster("u" + "8" * 20, _class_of_two()))
+
+
+@case("teach-share-other-owners-project", "Teach page", "sharing another person's project by name", "no project")
+def _(env):
+    from core.store import access
+
+    code = _class_of_two()
+    folder = access.teach_project_dir("u" + "9" * 20, "gestures")
+    folder.mkdir(parents=True)
+    (folder / access.TEACH_PROJECT_JSON).write_text('{"kind": "drawing", "classes": ["a", "b"]}')
+    return str(access.share_teach_project("u" + "8" * 20, "gestures", code))
+
+
+@case("teach-unshare-not-shared", "Teach page", "unsharing a project one has not shared", "not shared a project")
+def _(env):
+    from core.store import access
+
+    return str(access.unshare_teach_project(OWNER, "gestures"))
+
+
 @case("version-not-yours", "Retrain page", "deleting another person's version", "someone else's")
 def _(env):
     from core.store import access
