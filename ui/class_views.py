@@ -12,7 +12,7 @@ import pandas as pd
 import segno
 import streamlit as st
 
-from core.engine import jobs
+from core.engine import jobs, queues
 from core.figures import classroom as class_figures
 from core.store import access, classroom, identity, samples
 from ui.common import guarded
@@ -294,7 +294,7 @@ def live_view(info: access.ClassView, owner: str) -> None:
     c4.metric("Runs", roster.class_runs)
     st.subheader("Who is here")
     if students:
-        statuses = {m.member_id: training_status(jobs.QUEUE.activity_of(m.member_id), m) for m in students}
+        statuses = {m.member_id: training_status(queues.get_queue().activity_of(m.member_id), m) for m in students}
         st.markdown(roster_html(roster, statuses), unsafe_allow_html=True)  # nicknames escaped in roster_html
     else:
         st.info("Nobody has joined yet: show the code, the link or the QR code above.")

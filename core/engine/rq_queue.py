@@ -34,6 +34,7 @@ from core.engine.jobs import (
     KEEP_FINISHED_SECONDS,
     JobError,
     JobSnapshot,
+    OwnerActivity,
     QueueEstimate,
     _copy_curve,
     default_kind,
@@ -71,6 +72,11 @@ def active_key(owner: str) -> str:
 
 def session_key(session_id: str) -> str:
     return f"{PREFIX}session:{session_id}"
+
+
+def latest_key(owner: str) -> str:
+    """The owner's latest job, whatever its session key: what a class's teacher sees of it (activity_of)."""
+    return f"{PREFIX}latest:{owner}"
 
 
 def alive_key(job_id: str) -> str:
@@ -259,6 +265,7 @@ class RedisQueue:
                     job_timeout=JOB_TIMEOUT_SECONDS,
                 )
                 self.conn.set(session_key(session_id), job_id, ex=KEEP_FINISHED_SECONDS + JOB_TIMEOUT_SECONDS)
+                self.conn.set(latest_key(owner), job_id, ex=KEEP_FINISHED_SECONDS + JOB_TIMEOUT_SECONDS)
             except BaseException:
                 release(self.conn, owner, job_id)
                 self.conn.srem(ACTIVE_KEY, job_id)
@@ -309,6 +316,24 @@ class RedisQueue:
         except redis.exceptions.RedisError:
             traceback.print_exc()
             return None
+
+    def activity_of(self, owner: str) -> OwnerActivity | None:
+        """As JobQueue.activity_of, across every app process: where `owner`'s latest training stands, without its
+        details; None when they have none (or Redis is down)."""
+        if not owner:
+            return None
+        try:
+            job_id = self.conn.get(latest_key(owner))
+            if job_id is None:
+                return None
+            job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
+            snap = self._snapshot_of(job_id)
+            if snap is None:
+                return None
+            position = self.position(RedisJob(self, job_id)) if snap.status == "queued" else 0
+        except redis.exceptions.RedisError:
+            return None
+        return OwnerActivity(snap.status, 1.0 if snap.status == "done" else snap.progress, position)
 
     def _snapshot_of(self, job_id: str) -> JobSnapshot | None:
         try:
