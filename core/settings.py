@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # a payload names them (core.engine.job_codec); `core.*` modules are always allowed, anything else never.
     job_modules: str = ""
     training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
-    # A training starts only while memory for one more is available (core.jobs.memory_slots): each worker process is
+    # A training starts only while memory for one more is available (core.engine.job_slots.memory_slots): each worker process is
     # counted at this size (the largest measured peak RSS of a quick-preset retrain, text's, was 1,058 MB: TensorFlow
     # alone is ~580 MB), and this much is kept free for the server's pages and sessions.
     training_rss_mb: float = 1200.0  # MLX_TRAINING_RSS_MB

@@ -28,6 +28,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from core.engine import job_codec
+from core.engine.job_slots import estimate_wait
 from core.engine.job_workers import JobStatus
 from core.engine.jobs import (
     DURATIONS_KEPT,
@@ -38,7 +39,6 @@ from core.engine.jobs import (
     QueueEstimate,
     _copy_curve,
     default_kind,
-    estimate_wait,
 )
 from core.settings import get_settings
 from core.store import identity

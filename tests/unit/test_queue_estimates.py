@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.engine import jobs
+from core.engine import job_slots, jobs
 from core.settings import get_settings
 
 WAIT = 30  # seconds at most for a trivial job
@@ -55,41 +55,41 @@ def blocked(release: threading.Event):
 
 
 def test_a_free_slot_means_no_wait_and_no_slot_means_unknown():
-    assert jobs.estimate_wait([0.0], []) == 0.0
-    assert jobs.estimate_wait([0.0, 12.0], [30.0]) == 12.0  # the job ahead takes the free slot
-    assert jobs.estimate_wait([], []) is None
+    assert job_slots.estimate_wait([0.0], []) == 0.0
+    assert job_slots.estimate_wait([0.0, 12.0], [30.0]) == 12.0  # the job ahead takes the free slot
+    assert job_slots.estimate_wait([], []) is None
 
 
 def test_jobs_ahead_take_the_first_free_slot_in_queue_order():
     # Slots free at 5 s and 10 s; three jobs of 8 s ahead start at 5, 10 and 13; ours at 18 (when the second ends).
-    assert jobs.estimate_wait([5.0, 10.0], [8.0, 8.0, 8.0]) == pytest.approx(18.0)
+    assert job_slots.estimate_wait([5.0, 10.0], [8.0, 8.0, 8.0]) == pytest.approx(18.0)
     # One slot: the wait is the sum of what is ahead.
-    assert jobs.estimate_wait([4.0], [10.0, 20.0]) == pytest.approx(34.0)
-    assert jobs.estimate_wait([-3.0], []) == 0.0  # a slot overdue is free now, not in the past
+    assert job_slots.estimate_wait([4.0], [10.0, 20.0]) == pytest.approx(34.0)
+    assert job_slots.estimate_wait([-3.0], []) == 0.0  # a slot overdue is free now, not in the past
 
 
 def test_an_unmeasured_duration_makes_the_wait_unknown_only_when_it_matters():
-    assert jobs.estimate_wait([0.0], [None]) is None  # we start after a job nobody has timed
-    assert jobs.estimate_wait([0.0, 0.0], [None]) == 0.0  # the other slot is free anyway
-    assert jobs.estimate_wait([None], []) is None  # the only slot is held by a job of unknown length
-    assert jobs.estimate_wait([None, 4.0], [3.0]) == pytest.approx(7.0)  # unknown counts as later than the rest
+    assert job_slots.estimate_wait([0.0], [None]) is None  # we start after a job nobody has timed
+    assert job_slots.estimate_wait([0.0, 0.0], [None]) == 0.0  # the other slot is free anyway
+    assert job_slots.estimate_wait([None], []) is None  # the only slot is held by a job of unknown length
+    assert job_slots.estimate_wait([None, 4.0], [3.0]) == pytest.approx(7.0)  # unknown counts as later than the rest
 
 
 def test_memory_slots_count_running_workers_at_full_size():
-    assert jobs.memory_slots(10_000, 2_000, 1_000, []) == 8
+    assert job_slots.memory_slots(10_000, 2_000, 1_000, []) == 8
     # Two running: one still small (it will grow by 800 MB), one full; 7,200 MB left for 7 more.
-    assert jobs.memory_slots(10_000, 2_000, 1_000, [200, 1_000]) == 9
-    assert jobs.memory_slots(1_500, 2_000, 1_000, [500, 600]) == 2  # no room: only those already running
-    assert jobs.memory_slots(0, 0, 0, []) == 0  # a zero size does not divide by zero
+    assert job_slots.memory_slots(10_000, 2_000, 1_000, [200, 1_000]) == 9
+    assert job_slots.memory_slots(1_500, 2_000, 1_000, [500, 600]) == 2  # no room: only those already running
+    assert job_slots.memory_slots(0, 0, 0, []) == 0  # a zero size does not divide by zero
 
 
 def test_the_cpu_cap_is_the_setting_when_set_else_per_core(monkeypatch):
     monkeypatch.delenv("MLX_MAX_CONCURRENT_TRAININGS", raising=False)
-    cores = len(jobs.os.sched_getaffinity(0))
-    assert jobs.cpu_slots(get_settings(), "process") == jobs.TRAININGS_PER_CORE * cores
-    assert jobs.cpu_slots(get_settings(), "thread") == 1  # trainings in the server's interpreter: one at a time
+    cores = len(job_slots.os.sched_getaffinity(0))
+    assert job_slots.cpu_slots(get_settings(), "process") == job_slots.TRAININGS_PER_CORE * cores
+    assert job_slots.cpu_slots(get_settings(), "thread") == 1  # trainings in the server's interpreter: one at a time
     monkeypatch.setenv("MLX_MAX_CONCURRENT_TRAININGS", "1")
-    assert jobs.cpu_slots(get_settings(), "process") == 1  # set explicitly, even to the old default, it is the cap
+    assert job_slots.cpu_slots(get_settings(), "process") == 1  # set explicitly, even to the old default, it is the cap
 
 
 def test_the_default_limit_follows_the_available_memory(monkeypatch):
@@ -98,11 +98,11 @@ def test_the_default_limit_follows_the_available_memory(monkeypatch):
     monkeypatch.setenv("MLX_TRAINING_RESERVE_MB", "2000")
     queue = jobs.JobQueue(worker="process")
     monkeypatch.setattr(jobs.psutil, "virtual_memory", lambda: SimpleNamespace(available=4_500 * 2**20))
-    assert queue.limit() == min(2, jobs.cpu_slots(get_settings(), "process"))  # (4,500 - 2,000) // 1,000
+    assert queue.limit() == min(2, job_slots.cpu_slots(get_settings(), "process"))  # (4,500 - 2,000) // 1,000
     monkeypatch.setattr(jobs.psutil, "virtual_memory", lambda: SimpleNamespace(available=2_100 * 2**20))
     assert queue.limit() == 1  # no room for even one: the queue still moves, one at a time
     monkeypatch.setattr(jobs.psutil, "virtual_memory", lambda: SimpleNamespace(available=10**6 * 2**20))
-    assert queue.limit() == jobs.cpu_slots(get_settings(), "process")  # plenty of memory: the cores decide
+    assert queue.limit() == job_slots.cpu_slots(get_settings(), "process")  # plenty of memory: the cores decide
 
 
 def test_the_default_kind_is_the_title_before_its_colon():
