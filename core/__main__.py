@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--target", type=float, default=0.9)
     experiment.add_argument("--pool-size", type=int)
 
+    database = sub.add_parser(
+        "db", help="the database of people's work (MLX_DATABASE_URL, or the embedded SQLite file)"
+    )
+    database_sub = database.add_subparsers(dest="db_command", required=True)
+    database_sub.add_parser("upgrade", help="bring the database to the newest schema revision")
+    folder = database_sub.add_parser("import-folder", help="move a user_data/ folder of the file layout into it")
+    folder.add_argument("folder")
+
     from core.families.teach.cli import add_teach_parser
 
     add_teach_parser(sub)
@@ -93,6 +101,10 @@ def run(args: argparse.Namespace) -> dict:
         from core.store import export
 
         return export.export_cli(args)
+    if args.command == "db":
+        from core.store import importer
+
+        return importer.upgrade() if args.db_command == "upgrade" else importer.import_folder(args.folder)
     if args.command == "teach":
         from core.families.teach.cli import teach_cli
 

@@ -23,9 +23,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # another process's write holds the file at mos
 MIGRATION_LOCK = 7_231_001  # PostgreSQL advisory lock key: one process migrates, the others wait for it
 MAX_ENGINES = 8  # tests open a database per test; older engines are disposed, so no file handle is kept open
 
-UNREACHABLE = (
-    "The database is not reachable right now ({why}), so saved work cannot be read or changed. Try again in a "
-    "minute; if it lasts, tell whoever runs this server."
+UNREACHABLE = (  # no driver text: it names the host, the port and sometimes the user
+    "The database is not reachable right now, so saved work cannot be read or changed. Try again in a minute; if it "
+    "lasts, tell whoever runs this server."
 )
 DAMAGED = (
     "The sample database is damaged ({why}), so the saved colour labels and drawings cannot be read or changed "
@@ -79,7 +79,7 @@ def translate(error: BaseException, refused: str) -> DatabaseError:
     if _damaged(error):
         return DatabaseError(DAMAGED.format(why=why))
     if _unreachable(error):
-        return DatabaseError(UNREACHABLE.format(why=why))
+        return DatabaseError(UNREACHABLE)
     return DatabaseError(refused.format(why=why))
 
 
@@ -167,6 +167,10 @@ def engine(path: str | Path | None = None) -> Engine:
         try:
             made = _sqlite_engine(url, sqlite) if sqlite is not None else _server_engine(url)
             _migrate(made)
+        except exc.ArgumentError as error:  # an unknown driver or a malformed URL: never its text, which holds the URL
+            raise DatabaseError(
+                f"The database cannot be opened ({type(error).__name__}): check MLX_DATABASE_URL."
+            ) from None
         except (exc.SQLAlchemyError, OSError) as error:
             raise translate(error, "The database cannot be opened or written ({why}).") from None
         except Exception as error:  # a URL the driver cannot parse, an unknown driver: never its text or the URL

@@ -19,7 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from sqlalchemy import select
 
 from core.settings import get_settings
-from core.store import access, classroom, samples, schema
+from core.store import access, blobs, classroom, samples, schema
 from core.store import models as store
 from core.store.topology import StoreError
 
@@ -38,6 +38,7 @@ def fake_version(family: str, name: str, owner: str, **meta) -> store.Version:
         "userDefinedMetadata": {"family": family, "owner": owner, **meta},
     }
     store.write_model_folder(folder, model_json, b"")
+    assert blobs.put_folder(family, folder.name, folder)
     return store.Version(family, folder.name, folder, model_json["userDefinedMetadata"])
 
 
