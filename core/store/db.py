@@ -231,7 +231,8 @@ def upsert(connection: Connection, table, values: dict, keys: list[str], update:
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
-    return int(connection.execute(statement).rowcount or 0)
+    # RETURNING counts the rows on every backend (psycopg's rowcount is -1 for an INSERT that returns its key)
+    return len(connection.execute(statement.returning(*table.primary_key.columns)).all())
 
 
 def backend(path: str | Path | None = None) -> str:

@@ -121,3 +121,13 @@ def own_postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     remove_postgres(server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request, monkeypatch) -> Iterator[str]:
+    """The test runs twice: on the embedded SQLite file, and on a fresh database of the session's PostgreSQL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("MLX_DATABASE_URL", request.getfixturevalue("postgres").create_database())
+    else:
+        monkeypatch.delenv("MLX_DATABASE_URL", raising=False)
+    yield request.param
