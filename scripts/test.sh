@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fresh machine -> whole test suite: .venv with dev requirements, Debian's chromium (browser tests), espeak-ng and sox,
+# Fresh machine -> whole test suite: .venv with dev requirements, Debian's chromium (browser tests), espeak-ng, sox and
+# postgresql (the integration tier's database server),
 # @tensorflow/tfjs from npm (TF.js export test), then pytest over everything, browser and slow markers included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,10 +9,12 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt
-# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify.
-if ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify; postgresql's
+# binaries for the integration tier's throwaway database server (tests/helpers/servers.py runs initdb itself).
+if ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+  || ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium espeak-ng sox >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium espeak-ng sox postgresql >/dev/null
 fi
 if command -v npm >/dev/null && [ ! -d node_modules/@tensorflow/tfjs ]; then
   npm install --no-audit --no-fund --silent

@@ -555,6 +555,11 @@ def list_versions(family: str, models_dir: Path | None = None) -> list[Version]:
     return [Version(family, vid, _inside(base, family, vid), meta) for vid, meta in blobs.version_rows(family)]
 
 
+def version_families() -> list[str]:
+    """Every family with a saved version (of any owner): the database's, whatever this machine has cached."""
+    return blobs.families()
+
+
 def version_path(family: str, version_id: str, models_dir: Path | None = None) -> Path:
     base = Path(models_dir or get_settings().models_dir)
     blobs.remember_base(base)
