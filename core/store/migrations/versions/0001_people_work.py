@@ -22,7 +22,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
-    String,
     Table,
     Text,
 )
@@ -128,15 +127,15 @@ class_results = Table(
 profiles = Table(
     "profiles",
     metadata,
-    Column("owner", String(64), primary_key=True),
+    Column("owner", Text, primary_key=True),
     Column("class_code", Text, nullable=False, server_default=""),  # the class chosen on the Class page
 )
 
 active_models = Table(
     "active_models",
     metadata,
-    Column("owner", String(64), nullable=False),
-    Column("family", String(64), nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("family", Text, nullable=False),
     Column("path", Text, nullable=False),  # the model folder the owner chose for the family
     PrimaryKeyConstraint("owner", "family"),
 )
@@ -146,8 +145,8 @@ active_models = Table(
 model_versions = Table(
     "model_versions",
     metadata,
-    Column("family", String(64), nullable=False),
-    Column("version_id", String(64), nullable=False),
+    Column("family", Text, nullable=False),
+    Column("version_id", Text, nullable=False),
     Column("owner", Text, nullable=False, server_default=""),
     Column("saved_at", Text, nullable=False),
     Column("metadata", Text, nullable=False),  # model.json's userDefinedMetadata, as JSON
@@ -157,9 +156,9 @@ model_versions = Table(
 model_files = Table(
     "model_files",
     metadata,
-    Column("family", String(64), nullable=False),
-    Column("version_id", String(64), nullable=False),
-    Column("name", String(255), nullable=False),  # model.json or a weight shard's file name
+    Column("family", Text, nullable=False),
+    Column("version_id", Text, nullable=False),
+    Column("name", Text, nullable=False),  # model.json or a weight shard's file name
     Column("data", LargeBinary, nullable=False),
     PrimaryKeyConstraint("family", "version_id", "name"),
 )
