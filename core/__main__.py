@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a training worker on the Redis at MLX_REDIS_URL (RQ)")
     worker.add_argument("--burst", action="store_true", help="quit once every queue is empty")
     worker.add_argument("--name", help="the worker's name (default: RQ's, unique per process)")
+    database = sub.add_parser(
+        "db", help="the database of people's work (MLX_DATABASE_URL, or the embedded SQLite file)"
+    )
+    database_sub = database.add_subparsers(dest="db_command", required=True)
+    database_sub.add_parser("upgrade", help="bring the database to the newest schema revision")
+    folder = database_sub.add_parser("import-folder", help="move a user_data/ folder of the file layout into it")
+    folder.add_argument("folder")
 
     from core.families.teach.cli import add_teach_parser
 
@@ -97,6 +104,10 @@ def run(args: argparse.Namespace) -> dict:
         from core.store import export
 
         return export.export_cli(args)
+    if args.command == "db":
+        from core.store import importer
+
+        return importer.upgrade() if args.db_command == "upgrade" else importer.import_folder(args.folder)
     if args.command == "teach":
         from core.families.teach.cli import teach_cli
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     user_data_dir: Path = REPO_ROOT / "user_data"  # MLX_USER_DATA_DIR
     user_models_dir: Path | None = None  # MLX_USER_MODELS_DIR; default <user_data_dir>/models
     db_path: Path | None = None  # MLX_DB_PATH; default <user_data_dir>/samples.sqlite3
+    # MLX_DATABASE_URL: a database server for people's work, e.g. postgresql+psycopg://user:password@host/mlx (several
+    # app processes and workers on any machine then share it); unset, the embedded SQLite file at db_path.
+    database_url: str = ""
     qdrant_path: Path | None = None  # MLX_QDRANT_PATH; default <user_data_dir>/qdrant ("" or ":memory:" = in memory)
     qdrant_url: str = ""  # MLX_QDRANT_URL; a Qdrant server instead of the embedded store
     max_epochs: int = 200  # MLX_MAX_EPOCHS
@@ -111,6 +114,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
 
     @field_validator("demo_mode", mode="before")
     @classmethod

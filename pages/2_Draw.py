@@ -57,11 +57,11 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
     try:
         label = shapes.check_class_name(label)
         access.add_drawing(owner(), image, label)
+    except samples.SampleStoreError as exc:  # first: a database error is a ValueError too (a StoreError)
+        st.error(f"{exc} Your drawing is still on the canvas; try again once the database can be written.")
+        return
     except ValueError as exc:
         st.error(str(exc))
-        return
-    except samples.SampleStoreError as exc:
-        st.error(f"{exc} Your drawing is still on the canvas; try again once the database can be written.")
         return
     # A correction is saved from inside the live fragment; the samples list is outside it, so the whole page reruns
     # to show the new sample there, and the confirmation waits in the page state until then.

@@ -573,8 +573,7 @@ def model_choices(models_dir: Path | None = None, owner: str | None = None) -> l
                 out.append(ModelChoice(f"{folder.name} · shipped", folder.name, folder, True))
     base = Path(models_dir or get_settings().models_dir)
     names = {c.family for c in out} | set(registry.FAMILIES)
-    if base.is_dir():
-        names |= {d.name for d in base.iterdir() if d.is_dir() and store.VERSION_NAME.match(d.name)}
+    names |= set(store.version_families())  # every family with a version in the database, cached here or not
     for family in sorted(names):
         try:
             if owner is None:

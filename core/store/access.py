@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import get_settings
-from core.store import classroom, samples
+from core.store import blobs, classroom, samples
 from core.store import models as store
 from core.store.topology import StoreError
 
@@ -107,10 +107,8 @@ def version(owner: str, family: str, version_id: str, models_dir: Path | None = 
     """One version the caller may see; NotYours for another person's (or a missing) one."""
     owner = _caller(owner)
     path = store.version_path(family, version_id, models_dir)
-    try:
-        found = store.Version(family, version_id, path, store.load_metadata(path))
-    except (StoreError, OSError):
-        found = None
+    metadata = blobs.version_metadata(family, version_id)  # the database's word: a cache folder may be stale
+    found = store.Version(family, version_id, path, metadata) if metadata is not None else None
     row = _Sharing(owner, family).visible(found) if found is not None else None
     if row is None:
         raise NotYours(f"You have no version {version_id!r} of {family}: it was deleted, or it is someone else's.")

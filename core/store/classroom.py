@@ -1,19 +1,19 @@
 """Classes: a teacher opens one and gets a join code, students join with it under a nickname, share their samples with
 it (core.samples pools them, as the Coding Train crowdsourced its colours), and every member's retrain result is kept
-for the class to see side by side. Stored in the samples database; owners are core.identity's owner ids."""
+for the class to see side by side. Stored in the database (core.store.db); owners are core.identity's owner ids."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.settings import get_settings
-from core.store import samples
+from sqlalchemy import delete, func, insert, select, update
+
+from core.store import db, samples
+from core.store import schema as t
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: a code is read aloud and typed from a projector
 # 32**8 ≈ 1.1e12 codes. Wrong codes are limited to JOIN_FAILURES_PER_IDENTITY / _PER_ADDRESS per JOIN_WINDOW_S, so
@@ -29,67 +29,9 @@ JOIN_WINDOW_S = 600.0  # wrong join codes are counted over ten minutes
 JOIN_FAILURES_PER_IDENTITY = 5  # a student mistyping a code five times waits ten minutes
 JOIN_FAILURES_PER_ADDRESS = 20  # a school behind one address: a few students mistyping together still get in
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS classes (
-    code TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    teacher TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    joining INTEGER NOT NULL DEFAULT 1,  -- 0: the teacher closed joining
-    max_members INTEGER NOT NULL DEFAULT 200
-);
-CREATE TABLE IF NOT EXISTS join_failures (
-    key TEXT NOT NULL,  -- 'owner:<owner id>' or 'address:<address>'
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS join_failures_key ON join_failures (key, at);
-CREATE TABLE IF NOT EXISTS shared_versions (
-    family TEXT NOT NULL,
-    version_id TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    code TEXT NOT NULL,  -- the class it is shared with
-    PRIMARY KEY (family, version_id)
-);
-CREATE TABLE IF NOT EXISTS class_members (
-    code TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    nickname TEXT NOT NULL,
-    joined_at TEXT NOT NULL,
-    PRIMARY KEY (code, owner)
-);
-CREATE TABLE IF NOT EXISTS class_results (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    code TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    family TEXT NOT NULL,
-    accuracy REAL NOT NULL,
-    epochs INTEGER NOT NULL,
-    batch_size INTEGER NOT NULL,
-    learning_rate REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    seconds REAL NOT NULL,
-    version_id TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS shared_projects (
-    owner TEXT NOT NULL,
-    project TEXT NOT NULL,  -- a Teach project's name in its owner's folder
-    code TEXT NOT NULL,  -- the class it is shared with
-    shared_at TEXT NOT NULL,
-    PRIMARY KEY (owner, project)
-);
-"""
-
 
 class ClassError(ValueError):
     """A class request that cannot be done, in plain words."""
-
-
-# Databases written before the teacher's controls get their columns (old classes stay open, capped as before).
-MIGRATIONS = [
-    ("joining", "ALTER TABLE classes ADD COLUMN joining INTEGER NOT NULL DEFAULT 1"),
-    ("max_members", f"ALTER TABLE classes ADD COLUMN max_members INTEGER NOT NULL DEFAULT {MAX_MEMBERS}"),
-]
 
 
 @dataclass(frozen=True)
@@ -106,37 +48,17 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-_READY: set[tuple[str, int]] = set()  # databases whose class tables this process has made (samples._READY's twin)
+REFUSED = "The class database refused the request ({why})."
 
 
-def _connect(path=None) -> sqlite3.Connection:
-    conn = samples.connect(path)  # the same database, WAL mode, plain errors
-    database = Path(path or get_settings().database)
-    try:
-        if samples.file_key(database) not in _READY:
-            conn.executescript(SCHEMA)
-            have = {row[1] for row in conn.execute("PRAGMA table_info(classes)")}
-            for column, sql in MIGRATIONS:
-                if column not in have:
-                    conn.execute(sql)
-            _READY.add(samples.file_key(database))
-    except sqlite3.Error as exc:
-        conn.close()
-        raise samples.SampleStoreError(f"The class tables cannot be created ({samples.plain_db_error(exc)}).") from None
-    return conn
+def _read(statement, path=None) -> list[tuple]:
+    with db.reading(path, REFUSED) as connection:
+        return [tuple(row) for row in connection.execute(statement)]
 
 
-def _run(sql: str, params: tuple = (), path=None) -> list[tuple]:
-    conn = _connect(path)
-    try:
-        with conn:
-            return conn.execute(sql, params).fetchall()
-    except sqlite3.Error as exc:
-        raise samples.SampleStoreError(
-            f"The class database refused the request ({samples.plain_db_error(exc)})."
-        ) from None
-    finally:
-        conn.close()
+def _write(statement, path=None) -> int:
+    with db.writing(path, REFUSED) as connection:
+        return int(connection.execute(statement).rowcount or 0)
 
 
 def check_code(code) -> str:
@@ -179,131 +101,141 @@ def _owner(owner: str) -> str:
 
 
 def open_class(teacher: str, name: str, path=None, max_members: int = DEFAULT_MAX_MEMBERS) -> ClassInfo:
-    """A new class with a fresh join code; the teacher is its first member."""
+    """A new class with a fresh join code; the teacher is its first member (both rows, or neither)."""
     name, cap = check_class_name(name), check_member_cap(max_members)
-    for _ in range(20):
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if not _run("SELECT 1 FROM classes WHERE code = ?", (code,), path):
-            break
-    else:  # 20 collisions in a trillion codes: the table is full of something else
-        raise ClassError("No free join code was found; try again.")
-    _run(
-        "INSERT INTO classes (code, name, teacher, created_at, joining, max_members) VALUES (?, ?, ?, ?, 1, ?)",
-        (code, name, _owner(teacher), _now(), cap),
-        path,
-    )
-    _run("INSERT INTO class_members VALUES (?, ?, ?, ?)", (code, teacher, "Teacher", _now()), path)
+    teacher = _owner(teacher)
+    with db.writing(path, REFUSED) as connection:
+        for _ in range(20):
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if connection.execute(select(t.classes.c.code).where(t.classes.c.code == code)).first() is None:
+                break
+        else:  # 20 collisions in a trillion codes: the table is full of something else
+            raise ClassError("No free join code was found; try again.")
+        row = {"code": code, "name": name, "teacher": teacher, "created_at": _now(), "joining": 1, "max_members": cap}
+        connection.execute(insert(t.classes).values(**row))
+        connection.execute(
+            insert(t.class_members).values(code=code, owner=teacher, nickname="Teacher", joined_at=_now())
+        )
     return ClassInfo(code, name, teacher, 1, True, cap)
+
+
+def _info(connection, code: str) -> ClassInfo:
+    c = t.classes.c
+    row = connection.execute(select(c.code, c.name, c.teacher, c.joining, c.max_members).where(c.code == code)).first()
+    if row is None:
+        raise ClassError(f"There is no class with the code {code}: check it on the teacher's screen.")
+    members = connection.execute(select(func.count()).where(t.class_members.c.code == code)).scalar()
+    found, name, teacher, joining, cap = row
+    return ClassInfo(found, name, teacher, int(members), bool(joining), int(cap))
 
 
 def class_info(code: str, path=None) -> ClassInfo:
     code = check_code(code)
-    rows = _run("SELECT code, name, teacher, joining, max_members FROM classes WHERE code = ?", (code,), path)
-    if not rows:
-        raise ClassError(f"There is no class with the code {code}: check it on the teacher's screen.")
-    n = _run("SELECT COUNT(*) FROM class_members WHERE code = ?", (code,), path)[0][0]
-    found, name, teacher, joining, cap = rows[0]
-    return ClassInfo(found, name, teacher, int(n), bool(joining), int(cap))
+    with db.reading(path, REFUSED) as connection:
+        return _info(connection, code)
 
 
 def join_class(owner: str, code: str, nickname: str, path=None) -> ClassInfo:
-    """Join (or rename yourself in) a class; another member's nickname is refused so the results stay readable."""
-    info = class_info(code, path)
-    nickname = check_nickname(nickname)
-    member = is_member(_owner(owner), info.code, path)
-    if not member and not info.joining:
-        raise ClassError("The teacher has closed this class to new members: ask them to open it again.")
-    taken = _run(
-        "SELECT 1 FROM class_members WHERE code = ? AND nickname = ? AND owner != ?",
-        (info.code, nickname, owner),
-        path,
-    )
-    if taken:
-        raise ClassError(f"Someone in this class is already called {nickname!r}: choose another nickname.")
-    if info.members >= info.max_members and not member:
-        raise ClassError(f"This class is full ({info.max_members} members): ask the teacher to raise the limit.")
-    _run(
-        "INSERT INTO class_members VALUES (?, ?, ?, ?) ON CONFLICT (code, owner) DO UPDATE SET nickname = ?",
-        (info.code, owner, nickname, _now(), nickname),
-        path,
-    )
-    return class_info(info.code, path)
+    """Join (or rename yourself in) a class; another member's nickname is refused so the results stay readable.
+    The checks and the join are one transaction, so two students joining at once cannot pass a full class's cap."""
+    code, owner = check_code(code), _owner(owner)
+    m = t.class_members.c
+    with db.writing(path, REFUSED) as connection:
+        info = _info(connection, code)
+        nickname = check_nickname(nickname)
+        member = connection.execute(select(m.owner).where(m.code == code, m.owner == owner)).first() is not None
+        if not member and not info.joining:
+            raise ClassError("The teacher has closed this class to new members: ask them to open it again.")
+        taken = connection.execute(select(m.owner).where(m.code == code, m.nickname == nickname, m.owner != owner))
+        if taken.first() is not None:
+            raise ClassError(f"Someone in this class is already called {nickname!r}: choose another nickname.")
+        if info.members >= info.max_members and not member:
+            raise ClassError(f"This class is full ({info.max_members} members): ask the teacher to raise the limit.")
+        row = {"code": code, "owner": owner, "nickname": nickname, "joined_at": _now()}
+        db.upsert(connection, t.class_members, row, ["code", "owner"], ["nickname"])
+        return _info(connection, code)
 
 
 # ---------------------------------------------------------------- the teacher's controls and the join limit
 
 
 def set_joining(code: str, open_: bool, path=None) -> None:
-    _run("UPDATE classes SET joining = ? WHERE code = ?", (int(bool(open_)), code), path)
+    _write(update(t.classes).where(t.classes.c.code == code).values(joining=int(bool(open_))), path)
 
 
 def rename_class(code: str, name: str, path=None) -> None:
-    _run("UPDATE classes SET name = ? WHERE code = ?", (check_class_name(name), code), path)
+    _write(update(t.classes).where(t.classes.c.code == code).values(name=check_class_name(name)), path)
 
 
 def set_member_cap(code: str, cap: int, path=None) -> None:
-    _run("UPDATE classes SET max_members = ? WHERE code = ?", (check_member_cap(cap), code), path)
+    _write(update(t.classes).where(t.classes.c.code == code).values(max_members=check_member_cap(cap)), path)
 
 
 def remove_member(code: str, owner: str, path=None) -> None:
-    _run("DELETE FROM class_members WHERE code = ? AND owner = ?", (code, owner), path)
+    m = t.class_members.c
+    _write(delete(t.class_members).where(m.code == code, m.owner == owner), path)
 
 
 def share_version(family: str, version_id: str, owner: str, code: str, path=None) -> None:
     """Share a saved version with a class ('' code: private again)."""
-    if code:
-        _run(
-            "INSERT INTO shared_versions VALUES (?, ?, ?, ?) ON CONFLICT (family, version_id) DO UPDATE SET code = ?",
-            (family, version_id, owner, code, code),
-            path,
-        )
-    else:
-        _run("DELETE FROM shared_versions WHERE family = ? AND version_id = ?", (family, version_id), path)
+    s = t.shared_versions
+    with db.writing(path, REFUSED) as connection:
+        if code:
+            row = {"family": family, "version_id": version_id, "owner": owner, "code": code}
+            db.upsert(connection, s, row, ["family", "version_id"], ["code"])
+        else:
+            connection.execute(delete(s).where(s.c.family == family, s.c.version_id == version_id))
 
 
 def version_shares(family: str, path=None) -> dict[str, tuple[str, str]]:
     """{version id: (owner, class code)} of a family's versions shared with a class."""
-    rows = _run("SELECT version_id, owner, code FROM shared_versions WHERE family = ?", (family,), path)
-    return {v: (o, c) for v, o, c in rows}
+    c = t.shared_versions.c
+    rows = _read(select(c.version_id, c.owner, c.code).where(c.family == family), path)
+    return {v: (o, code) for v, o, code in rows}
 
 
 def classes_of(owner: str, path=None) -> set[str]:
     """The codes of every class `owner` is a member of."""
-    return {row[0] for row in _run("SELECT code FROM class_members WHERE owner = ?", (owner,), path)}
+    return {row[0] for row in _read(select(t.class_members.c.code).where(t.class_members.c.owner == owner), path)}
 
 
 def note_join_failure(keys: list[str], path=None) -> None:
     """Count one wrong join code against each key (and forget counts older than the window)."""
     now = time.time()
-    _run("DELETE FROM join_failures WHERE at < ?", (now - JOIN_WINDOW_S,), path)
-    for key in keys:
-        _run("INSERT INTO join_failures VALUES (?, ?)", (key, now), path)
+    f = t.join_failures
+    with db.writing(path, REFUSED) as connection:
+        connection.execute(delete(f).where(f.c.at < now - JOIN_WINDOW_S))
+        connection.execute(insert(f), [{"key": key, "at": now} for key in keys])
 
 
 def join_failures(key: str, path=None) -> int:
     """Wrong join codes counted against `key` within the window."""
     since = time.time() - JOIN_WINDOW_S
-    return int(_run("SELECT COUNT(*) FROM join_failures WHERE key = ? AND at >= ?", (key, since), path)[0][0])
+    c = t.join_failures.c
+    return int(_read(select(func.count()).where(c.key == key, c.at >= since), path)[0][0])
 
 
 def is_member(owner: str, code: str, path=None) -> bool:
-    return bool(_run("SELECT 1 FROM class_members WHERE code = ? AND owner = ?", (code, owner), path))
+    m = t.class_members.c
+    return bool(_read(select(m.owner).where(m.code == code, m.owner == owner), path))
 
 
 def leave_class(owner: str, code: str, path=None) -> None:
     """Leave a class: your samples go back to private; your results stay in the class's record."""
     if samples.shared_counts(_owner(owner), code, path):
         samples.share_with_class(owner, "", path)
-    _run("DELETE FROM class_members WHERE code = ? AND owner = ?", (code, owner), path)
+    remove_member(code, owner, path)
 
 
 def members(code: str, path=None) -> list[dict]:
-    rows = _run("SELECT owner, nickname, joined_at FROM class_members WHERE code = ? ORDER BY joined_at", (code,), path)
+    m = t.class_members.c
+    rows = _read(select(m.owner, m.nickname, m.joined_at).where(m.code == code).order_by(m.joined_at), path)
     return [{"owner": o, "nickname": n, "joined": j} for o, n, j in rows]
 
 
 def nickname_of(owner: str, code: str, path=None) -> str:
-    rows = _run("SELECT nickname FROM class_members WHERE code = ? AND owner = ?", (code, owner), path)
+    m = t.class_members.c
+    rows = _read(select(m.nickname).where(m.code == code, m.owner == owner), path)
     return rows[0][0] if rows else ""
 
 
@@ -327,52 +259,59 @@ def record_result(code: str, owner: str, run: RunRecord, path=None) -> bool:
     Returns False when it was recorded before (a page shows results on every rerun)."""
     if not is_member(owner, code, path):
         raise ClassError("Join the class before sending it your results.")
-    try:
-        _run(
-            "INSERT INTO class_results (code, owner, family, accuracy, epochs, batch_size, learning_rate, seed, "
-            "seconds, version_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                code,
-                owner,
-                str(run.family),
-                float(run.accuracy),
-                int(run.epochs),
-                int(run.batch_size),
-                float(run.learning_rate),
-                int(run.seed),
-                float(run.seconds),
-                str(run.version_id),
-                _now(),
-            ),
-            path,
-        )
-    except samples.SampleStoreError as exc:
-        if "UNIQUE" in str(exc):
-            return False
-        raise
-    return True
+    row = {
+        "code": code,
+        "owner": owner,
+        "family": str(run.family),
+        "accuracy": float(run.accuracy),
+        "epochs": int(run.epochs),
+        "batch_size": int(run.batch_size),
+        "learning_rate": float(run.learning_rate),
+        "seed": int(run.seed),
+        "seconds": float(run.seconds),
+        "version_id": str(run.version_id),
+        "created_at": _now(),
+    }
+    with db.writing(path, REFUSED) as connection:
+        return db.upsert(connection, t.class_results, row, ["version_id"]) == 1
+
+
+def _results_where(code: str, family: str | None) -> list:
+    r = t.class_results.c
+    return [r.code == code, *([r.family == family] if family else [])]
 
 
 def results(code: str, family: str | None = None, path=None) -> list[dict]:
     """Members' recorded runs, oldest first, with their nickname (for the side-by-side view): the newest
     MAX_RESULTS_SHOWN of them, so a busy class always sees its latest runs (count_results says how many there are)."""
-    where, params = ("AND r.family = ?", (code, family)) if family else ("", (code,))
-    rows = _run(
-        "SELECT COALESCE(m.nickname, '(left)'), r.family, r.accuracy, r.epochs, r.batch_size, r.learning_rate, "
-        "r.seed, r.seconds, r.created_at FROM class_results r LEFT JOIN class_members m "
-        f"ON m.code = r.code AND m.owner = r.owner WHERE r.code = ? {where} ORDER BY r.id DESC "
-        f"LIMIT {int(MAX_RESULTS_SHOWN)}",
-        params,
-        path,
+    r, m = t.class_results.c, t.class_members.c
+    joined = t.class_results.outerjoin(t.class_members, (m.code == r.code) & (m.owner == r.owner))
+    statement = (
+        select(
+            func.coalesce(m.nickname, "(left)"),
+            r.family,
+            r.accuracy,
+            r.epochs,
+            r.batch_size,
+            r.learning_rate,
+            r.seed,
+            r.seconds,
+            r.created_at,
+        )
+        .select_from(joined)
+        .where(*_results_where(code, family))
+        .order_by(r.id.desc())
+        .limit(MAX_RESULTS_SHOWN)
     )
     keys = ("nickname", "family", "accuracy", "epochs", "batch_size", "learning_rate", "seed", "seconds", "at")
-    return [dict(zip(keys, row)) for row in reversed(rows)]
+    return [dict(zip(keys, row)) for row in reversed(_read(statement, path))]
 
 
 def count_results(code: str, family: str | None = None, path=None) -> int:
     """How many runs the class has recorded (results() returns the newest MAX_RESULTS_SHOWN of them)."""
-    where, params = ("AND family = ?", (code, family)) if family else ("", (code,))
-    return int(_run(f"SELECT COUNT(*) FROM class_results WHERE code = ? {where}", params, path)[0][0])
+    return int(
+        _read(select(func.count()).select_from(t.class_results).where(*_results_where(code, family)), path)[0][0]
+    )
 
 
 def spread(rows: list[dict]) -> dict:
@@ -397,54 +336,72 @@ def roster(code: str, teacher: str, path=None) -> list[dict]:
     """Every member of the class with what the teacher's live view shows of them, in one query (it runs every few
     seconds): samples shared, runs recorded, the last run's accuracy and family, and the class's run count.
     [] unless `teacher` is the class's teacher."""
-    rows = _run(
-        "SELECT m.owner, m.nickname, m.joined_at, m.owner = c.teacher, "
-        "(SELECT COUNT(*) FROM color_labels s WHERE s.owner = m.owner AND s.class_code = m.code), "
-        "(SELECT COUNT(*) FROM drawings s WHERE s.owner = m.owner AND s.class_code = m.code), "
-        "(SELECT COUNT(*) FROM class_results r WHERE r.code = m.code AND r.owner = m.owner), "
-        "(SELECT r.accuracy FROM class_results r WHERE r.code = m.code AND r.owner = m.owner ORDER BY r.id DESC "
-        "LIMIT 1), "
-        "(SELECT r.family FROM class_results r WHERE r.code = m.code AND r.owner = m.owner ORDER BY r.id DESC "
-        "LIMIT 1), "
-        "(SELECT COUNT(*) FROM class_results r WHERE r.code = m.code) "
-        "FROM class_members m JOIN classes c ON c.code = m.code WHERE m.code = ? AND c.teacher = ? "
-        "ORDER BY m.owner = c.teacher DESC, m.joined_at, m.nickname",
-        (code, teacher),
-        path,
+    m, c, r = t.class_members, t.classes, t.class_results
+
+    def shared(table):
+        return (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.owner == m.c.owner, table.c.class_code == m.c.code)
+            .scalar_subquery()
+        )
+
+    mine = (r.c.code == m.c.code) & (r.c.owner == m.c.owner)
+    last = select(r.c.accuracy).where(mine).order_by(r.c.id.desc()).limit(1).scalar_subquery()
+    last_family = select(r.c.family).where(mine).order_by(r.c.id.desc()).limit(1).scalar_subquery()
+    is_teacher = (m.c.owner == c.c.teacher).label("is_teacher")
+    statement = (
+        select(
+            m.c.owner,
+            m.c.nickname,
+            m.c.joined_at,
+            is_teacher,
+            shared(t.color_labels),
+            shared(t.drawings),
+            select(func.count()).select_from(r).where(mine).scalar_subquery(),
+            last,
+            last_family,
+            select(func.count()).select_from(r).where(r.c.code == m.c.code).scalar_subquery(),
+        )
+        .join(c, c.c.code == m.c.code)
+        .where(m.c.code == code, c.c.teacher == teacher)
+        .order_by(is_teacher.desc(), m.c.joined_at, m.c.nickname)
     )
-    return [dict(zip(ROSTER_KEYS, row)) for row in rows]
+    return [dict(zip(ROSTER_KEYS, (*row[:3], bool(row[3]), *row[4:]), strict=True)) for row in _read(statement, path)]
 
 
 def share_project(owner: str, project: str, code: str, path=None) -> None:
     """Share `owner`'s Teach project `project` with the class `code` (one class at a time: the newest share wins)."""
-    _run(
-        "INSERT INTO shared_projects VALUES (?, ?, ?, ?) ON CONFLICT (owner, project) DO UPDATE SET code = ?, "
-        "shared_at = ?",
-        (_owner(owner), str(project), code, _now(), code, _now()),
-        path,
-    )
+    with db.writing(path, REFUSED) as connection:
+        db.upsert(
+            connection,
+            t.shared_projects,
+            {"owner": _owner(owner), "project": str(project), "code": code, "shared_at": _now()},
+            ["owner", "project"],
+            ["code", "shared_at"],
+        )
 
 
 def unshare_project(owner: str, project: str, path=None) -> bool:
     """Take `owner`'s project out of its class; False when it was not shared."""
-    if not project_share(owner, project, path):
-        return False
-    _run("DELETE FROM shared_projects WHERE owner = ? AND project = ?", (owner, str(project)), path)
-    return True
+    p = t.shared_projects
+    return _write(delete(p).where(p.c.owner == owner, p.c.project == str(project)), path) > 0
 
 
 def project_share(owner: str, project: str, path=None) -> str:
     """The class code `owner`'s project is shared with ("" private)."""
-    rows = _run("SELECT code FROM shared_projects WHERE owner = ? AND project = ?", (owner, str(project)), path)
+    p = t.shared_projects
+    rows = _read(select(p.c.code).where(p.c.owner == owner, p.c.project == str(project)), path)
     return rows[0][0] if rows else ""
 
 
 def shared_projects(code: str, path=None) -> list[dict]:
     """The class's shared Teach projects whose owners are still members, with their nickname, oldest share first."""
-    rows = _run(
-        "SELECT p.owner, p.project, m.nickname, p.shared_at FROM shared_projects p JOIN class_members m "
-        "ON m.code = p.code AND m.owner = p.owner WHERE p.code = ? ORDER BY p.shared_at, p.project",
-        (code,),
-        path,
+    p, m = t.shared_projects, t.class_members
+    statement = (
+        select(p.c.owner, p.c.project, m.c.nickname, p.c.shared_at)
+        .join(m, (m.c.code == p.c.code) & (m.c.owner == p.c.owner))
+        .where(p.c.code == code)
+        .order_by(p.c.shared_at, p.c.project)
     )
-    return [{"owner": o, "project": p, "nickname": n, "shared_at": at} for o, p, n, at in rows]
+    return [{"owner": o, "project": pr, "nickname": n, "shared_at": at} for o, pr, n, at in _read(statement, path)]

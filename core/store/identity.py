@@ -2,24 +2,22 @@
 
 The token is the secret (it never leaves the user's browser and this server's memory); files and databases only ever
 hold the owner id, a one-way hash of it, so nothing stored or shown lets anyone act as someone else. A deployment
-with Streamlit's login uses the login's subject instead. Each owner has a small profile on disk (the active models)."""
+with Streamlit's login uses the login's subject instead. Each owner has a small profile in the database (the active models, the class)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import secrets
-import tempfile
-from pathlib import Path
 
-from core.settings import get_settings
+from sqlalchemy import delete, insert, select
+
+from core.store import db
 from core.store import models as store
+from core.store import schema as t
 
 COOKIE = "mlx_id"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")  # what new_token() makes; anything else is a new identity
-PROFILE_MAX_BYTES = 64_000  # a profile holds a few paths: a bigger file is not ours
 
 
 def new_token() -> str:
@@ -45,35 +43,32 @@ def login_owner_id(subject: str) -> str:
     return "l" + hashlib.sha256(f"mlx-login:{subject.strip()}".encode()).hexdigest()[:20]
 
 
-def _profile_path(owner: str) -> Path:
-    store.check_name(owner, "owner")
-    return get_settings().user_data_dir / "profiles" / f"{owner}.json"
-
-
 def load_profile(owner: str) -> dict:
-    """The owner's profile ({} when there is none, or when it cannot be read: a profile only holds preferences)."""
-    path = _profile_path(owner)
+    """The owner's profile: {"class_code": ..., "active": {family: folder}} ({} when there is none, or when the
+    database cannot be read now: a profile only holds preferences)."""
+    store.check_name(owner, "owner")
     try:
-        if path.stat().st_size > PROFILE_MAX_BYTES:
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with db.reading() as connection:
+            code = connection.execute(select(t.profiles.c.class_code).where(t.profiles.c.owner == owner)).scalar()
+            a = t.active_models.c
+            active = dict(connection.execute(select(a.family, a.path).where(a.owner == owner)).all())
+    except db.DatabaseError:
         return {}
-    return data if isinstance(data, dict) else {}
+    profile: dict = {"class_code": code} if code is not None else {}
+    return {**profile, "active": active} if active else profile
 
 
 def save_profile(owner: str, profile: dict) -> None:
-    """Write the owner's profile atomically (a temp file, then a rename): a crash leaves the old one or the new one."""
-    path = _profile_path(owner)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".profile-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(profile, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the owner's whole profile in one transaction: the old one or the new one is kept, never half of each."""
+    store.check_name(owner, "owner")
+    active = profile.get("active") or {}
+    with db.writing() as connection:
+        row = {"owner": owner, "class_code": str(profile.get("class_code") or "")}
+        db.upsert(connection, t.profiles, row, ["owner"], ["class_code"])
+        connection.execute(delete(t.active_models).where(t.active_models.c.owner == owner))
+        rows = [{"owner": owner, "family": str(k), "path": str(v)} for k, v in active.items() if isinstance(v, str)]
+        if rows:
+            connection.execute(insert(t.active_models), rows)
 
 
 def class_code(owner: str) -> str:
@@ -83,20 +78,20 @@ def class_code(owner: str) -> str:
 
 
 def set_class_code(owner: str, code: str) -> None:
-    save_profile(owner, {**load_profile(owner), "class_code": str(code)})
+    store.check_name(owner, "owner")
+    with db.writing() as connection:
+        db.upsert(connection, t.profiles, {"owner": owner, "class_code": str(code)}, ["owner"], ["class_code"])
 
 
 def active_models(owner: str) -> dict[str, str]:
     """{family: model folder} the owner chose to use (missing families: the shipped model)."""
-    active = load_profile(owner).get("active") or {}
-    return {str(k): str(v) for k, v in active.items() if isinstance(v, str)} if isinstance(active, dict) else {}
+    return dict(load_profile(owner).get("active") or {})
 
 
 def set_active_model(owner: str, family: str, path: str | None) -> None:
-    profile = load_profile(owner)
-    active = dict(profile.get("active") or {})
-    if path:
-        active[family] = str(path)
-    else:
-        active.pop(family, None)
-    save_profile(owner, {**profile, "active": active})
+    store.check_name(owner, "owner")
+    a = t.active_models
+    with db.writing() as connection:
+        connection.execute(delete(a).where(a.c.owner == owner, a.c.family == str(family)))
+        if path:
+            connection.execute(insert(a).values(owner=owner, family=str(family), path=str(path)))

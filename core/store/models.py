@@ -2,7 +2,8 @@
 
 The topology is written Keras-2 style, so the same folder loads in `tf.loadLayersModel`. Loading rebuilds the
 Keras model from an allowlist of layer classes and never executes code. Writes are atomic (temp folder, fsync,
-rename). Shipped models are read-only; retrained versions live under the user-models folder.
+rename). Shipped models are read-only files; retrained versions live in the database (core.store.blobs), and their
+folders under the user-models folder are a local cache of it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import SHIPPED_MODELS_DIR, get_settings
-from core.store import leftovers
+from core.store import blobs, leftovers
 from core.store.shards import ShardedBytes
 from core.store.topology import (
     DTYPES,
@@ -144,7 +145,7 @@ def check_plain_filename(name: str) -> str:
 def read_model_json(folder: str | Path) -> dict:
     """Parse and minimally validate model.json, with plain messages for missing or broken files."""
     folder = Path(folder)
-    recover_folder(folder)
+    recover_folder(folder) or blobs.fill_cache(folder)  # a version saved elsewhere: its files from the database
     if not folder.is_dir():
         raise StoreError(f"There is no model folder at {folder}.")
     path = folder / MODEL_JSON
@@ -532,52 +533,61 @@ def slugify(text: str) -> str:
 def save_version(
     model, family: str, name: str, metadata: dict | None = None, models_dir: Path | None = None
 ) -> Version:
-    """Save a retrained model as a new version under <user models>/<family>/<timestamp>-<name>; never overwrites."""
+    """Save a retrained model as a new version <family>/<timestamp>-<name>: its files into the database in one
+    transaction (never overwriting another), then into the local cache folder under the user-models folder."""
     check_name(family, "model name")
     check_name(name, "version name")
     base = Path(models_dir or get_settings().models_dir)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    version_id = f"{stamp}-{name}"
-    folder = _inside(base, family, version_id)
-    if folder.exists():
-        version_id = f"{version_id}-{uuid.uuid4().hex[:4]}"
+    blobs.remember_base(base)
+    version_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}-{name}"
+    for _attempt in range(4):
         folder = _inside(base, family, version_id)
-    if folder.resolve().is_relative_to(SHIPPED_MODELS_DIR.resolve()):
-        raise StoreError("User versions cannot be written into the shipped models folder.")
-    meta = {"family": family, "version": version_id, **(metadata or {})}
-    save_model(model, folder, meta)
-    return Version(family, version_id, folder, load_metadata(folder))
+        if folder.resolve().is_relative_to(SHIPPED_MODELS_DIR.resolve()):
+            raise StoreError("User versions cannot be written into the shipped models folder.")
+        model_json, shard = model_to_files(model, {"family": family, "version": version_id, **(metadata or {})})
+        text = json.dumps(model_json, indent=1).encode()  # the bytes write_model_folder writes
+        if not folder.exists() and blobs.put_version(
+            family,
+            version_id,
+            model_json["userDefinedMetadata"].get("owner", ""),
+            model_json["userDefinedMetadata"],
+            {MODEL_JSON: text, SHARD_NAME: shard},
+        ):
+            break
+        version_id = f"{version_id[:59]}-{uuid.uuid4().hex[:4]}"  # taken (the same second, or another machine's)
+    else:
+        raise StoreError("No free version name was found; try again.")
+    write_model_folder(folder, model_json, shard)
+    return Version(family, version_id, folder, model_json["userDefinedMetadata"])
 
 
 def list_versions(family: str, models_dir: Path | None = None) -> list[Version]:
-    """Complete saved versions of a family, newest first (temp folders of interrupted saves are skipped)."""
-    base = Path(models_dir or get_settings().models_dir) / check_name(family, "model name")
-    if not base.is_dir():
-        return []
-    leftovers.clean_leftovers_once(base)
-    out = []
-    for child in sorted(base.iterdir(), reverse=True):
-        if child.name.startswith(".") or not (child / MODEL_JSON).is_file():
-            continue
-        try:
-            out.append(Version(family, child.name, child, load_metadata(child)))
-        except (StoreError, OSError):  # unreadable, or deleted by another session since the listing
-            continue
-    return out
+    """Every stored version of a family, newest first, from the database (any process's); its folder is the local
+    cache, made when it is first read."""
+    base = Path(models_dir or get_settings().models_dir)
+    blobs.remember_base(base)
+    check_name(family, "model name")
+    if (base / family).is_dir():
+        leftovers.clean_leftovers_once(base / family)
+    return [Version(family, vid, _inside(base, family, vid), meta) for vid, meta in blobs.version_rows(family)]
+
+
+def version_families() -> list[str]:
+    """Every family with a saved version (of any owner): the database's, whatever this machine has cached."""
+    return blobs.families()
 
 
 def version_path(family: str, version_id: str, models_dir: Path | None = None) -> Path:
     base = Path(models_dir or get_settings().models_dir)
+    blobs.remember_base(base)
     return _inside(base, check_name(family, "model name"), check_name(version_id, "version"))
 
 
 def delete_version(family: str, version_id: str, models_dir: Path | None = None) -> None:
     path = version_path(family, version_id, models_dir)
-    if not path.is_dir():
+    if not blobs.delete_version(family, version_id):
         raise StoreError(f"There is no version {version_id!r} of {family}.")
-    trash = path.parent / f".deleted-{version_id}-{uuid.uuid4().hex[:6]}"
-    os.rename(path, trash)  # atomic disappearance from listings, then the slow delete
-    shutil.rmtree(trash, ignore_errors=True)
+    blobs.drop_cache(path)  # this machine's copy; another machine's cache is never listed or loaded again
 
 
 def zip_model_folder(folder: str | Path) -> bytes:

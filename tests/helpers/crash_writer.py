@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.store import blobs, samples
 from core.store import models as store
-from core.store import samples
 
 source, models_dir, db = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 model_json = store.read_model_json(source)
@@ -23,6 +23,7 @@ i = 0
 while i < MAX_SAVES and time.monotonic() - started < MAX_SECONDS and os.getppid() == parent:
     i += 1
     model_json["userDefinedMetadata"] = {"family": "colors", "run": i}
-    store.write_model_folder(models_dir / "colors" / f"20990101-{i:06d}-crash", model_json, shard)
+    folder = store.write_model_folder(models_dir / "colors" / f"20990101-{i:06d}-crash", model_json, shard)
+    blobs.put_folder("colors", folder.name, folder)  # listed from here on: its rows are all in, or none is
     samples.add_drawing(np.full((28, 28), i % 256, np.uint8), "crash", path=db)
     print(i, flush=True)

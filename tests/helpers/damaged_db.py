@@ -7,13 +7,26 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from core.store import samples
+from core.store import db, samples
 
 PAGE = 4096  # sqlite's default page size
 
 
+def _labels_unreadable(path: Path) -> bool:
+    check = sqlite3.connect(path)
+    try:
+        check.execute("SELECT COUNT(*), SUM(r) FROM color_labels").fetchall()
+    except sqlite3.DatabaseError:
+        return True
+    finally:
+        check.close()
+    return False
+
+
 def damaged_sample_db(path: Path, owner: str = "") -> Path:
-    conn = samples.connect(path)
+    samples.color_label_counts(path=path)  # the tables, made by the store as any server makes them
+    db.dispose_all()  # no pooled connection of ours holds the file while it is damaged
+    conn = sqlite3.connect(path)
     with conn:
         conn.executemany(
             "INSERT INTO color_labels (r, g, b, label, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
@@ -23,17 +36,18 @@ def damaged_sample_db(path: Path, owner: str = "") -> Path:
     conn.close()
     pages = path.stat().st_size // PAGE
     assert pages > 8, pages
-    with open(path, "r+b") as f:
-        f.seek(PAGE * (pages // 2))  # a leaf of the labels' table, far from the schema on page 1
-        f.write(b"\xff" * 512)
-    check = sqlite3.connect(path)
-    try:
-        check.execute("SELECT COUNT(*), SUM(r) FROM color_labels").fetchall()
-    except sqlite3.DatabaseError:
-        pass
+    for page in range(pages // 2, pages):  # a leaf of the labels' table, far from the schema on page 1
+        with open(path, "r+b") as f:
+            f.seek(PAGE * page)
+            original = f.read(512)
+            f.seek(PAGE * page)
+            f.write(b"\xff" * 512)
+        if _labels_unreadable(path):
+            break
+        with open(path, "r+b") as f:  # an index's page, or free: put it back and try the next one
+            f.seek(PAGE * page)
+            f.write(original)
     else:
-        raise AssertionError("the page written over was not one the labels' table reads")
-    finally:
-        check.close()
-    samples._READY.clear()  # a fresh look at the file, as a new server would take
+        raise AssertionError("no page written over was one the labels' table reads")
+    db.dispose_all()  # a fresh look at the file, as a new server would take
     return path

@@ -218,6 +218,32 @@ def _(env):
     return message
 
 
+@case(
+    "db-server-down",
+    "Colors page",
+    "the database server (MLX_DATABASE_URL) is down or does not answer",
+    "not reachable right now",
+)
+def _(env):
+    env.mp.setenv("MLX_DATABASE_URL", "postgresql+psycopg://mlx:s3cret@127.0.0.1:1/mlx")  # nothing listens on port 1
+    try:
+        return str(samples.color_label_counts())
+    except samples.SampleStoreError as exc:
+        assert "s3cret" not in str(exc) and "127.0.0.1" not in str(exc), "the message shows the database's address"
+        raise
+
+
+@case("db-url-unknown-driver", "Colors page", "MLX_DATABASE_URL naming a driver that is not installed", "check MLX")
+def _(env):
+    env.mp.setenv("MLX_DATABASE_URL", "oracle+nosuchdriver://mlx:s3cret@db.example/mlx")
+    return str(samples.add_color_label((1, 2, 3), "grey"))
+
+
+@case("cli-db-import-missing-folder", "CLI", "`db import-folder` on a folder that is not there", "no folder")
+def _(env):
+    return cli(env, "db", "import-folder", env.tmp / "no_such_user_data")
+
+
 @case("colors-label-nan", "Colors page", "a colour label with R = NaN", "between 0 and 255")
 def _(env):
     return str(samples.add_color_label((math.nan, 0, 0), "red"))

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, precondition, rule
+from sqlalchemy import select
 
 from core.settings import get_settings
-from core.store import access, classroom, samples
+from core.store import access, blobs, classroom, samples, schema
 from core.store import models as store
 from core.store.topology import StoreError
 
@@ -37,6 +38,7 @@ def fake_version(family: str, name: str, owner: str, **meta) -> store.Version:
         "userDefinedMetadata": {"family": family, "owner": owner, **meta},
     }
     store.write_model_folder(folder, model_json, b"")
+    assert blobs.put_folder(family, folder.name, folder)
     return store.Version(family, folder.name, folder, model_json["userDefinedMetadata"])
 
 
@@ -285,7 +287,7 @@ def test_wrong_codes_are_limited_per_identity_and_per_address():
     with pytest.raises(classroom.ClassError, match="from your network"):
         access.join_class(CARL, code, "Carl", address="10.0.0.1")
     assert access.join_class(CARL, code, "Carl", address="10.0.0.3").members == 2  # another network is fine
-    rows = classroom._run("SELECT key FROM join_failures")
+    rows = classroom._read(select(schema.join_failures.c.key))
     assert not any("10.0.0" in key for (key,) in rows)  # addresses are stored as hashes only
 
 

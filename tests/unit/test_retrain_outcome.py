@@ -13,7 +13,7 @@ from core.engine import retrain
 from core.engine.retrain_outcome import Misclassified, RetrainOutcome, RunSettings, TextSample
 from core.engine.seed_spread import Recipe, SeedSpread, SpreadRun
 from core.metrics import Report, classification_report, report_of
-from core.store import access
+from core.store import access, blobs
 from core.store import models as store
 from tests.helpers.jobs import request, run_job, user_colors
 
@@ -170,6 +170,7 @@ def test_a_version_saved_before_the_typed_outcome_still_lists_with_its_scores():
         "userDefinedMetadata": meta,
     }
     store.write_model_folder(folder, model_json, b"")
+    blobs.put_folder("colors", folder.name, folder)  # saved before the typed outcome: its rows as they were stored
     [seen] = access.versions(meta["owner"], "colors")
     assert (seen.val_accuracy, seen.before_val_accuracy, seen.retrained_from, seen.mine) == (
         0.75,

@@ -55,7 +55,7 @@ def test_unwritable_database_gives_a_plain_error(tmp_path):
 def test_read_only_database_keeps_existing_rows(tmp_path):
     db = tmp_path / "ro.sqlite3"
     samples.add_color_label((1, 2, 3), "red", path=db)
-    conn = samples.connect(db)
+    conn = sqlite3.connect(db)
     conn.execute("PRAGMA query_only = ON")
     with pytest.raises(sqlite3.Error):
         conn.execute("INSERT INTO color_labels (r, g, b, label, created_at) VALUES (1, 1, 1, 'x', 'now')")
