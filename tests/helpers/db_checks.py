@@ -83,7 +83,7 @@ def check_migrations_are_idempotent() -> None:
     first = importer.upgrade()
     tables = set(inspect(db.engine()).get_table_names())
     db._migrate(db.engine())  # a second process starting: nothing to do
-    assert importer.upgrade() == first and first["revision"] == "0001"
+    assert importer.upgrade() == first and first["revision"] == "0002"
     assert set(schema.metadata.tables) <= tables and set(inspect(db.engine()).get_table_names()) == tables
     with db.reading() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1

@@ -84,7 +84,7 @@ def test_two_processes_starting_at_once_migrate_once(any_database, tmp_path):
     ]
     for proc in starts:
         out, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-        assert proc.returncode == 0 and json.loads(out)["revision"] == "0001", err[-2000:]
+        assert proc.returncode == 0 and json.loads(out)["revision"] == "0002", err[-2000:]
     db_checks.check_migrations_are_idempotent()
 
 
