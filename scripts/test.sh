@@ -8,10 +8,16 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt
-# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify.
-if ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+# chromium for the browser tests; espeak-ng and sox make the spoken words the Teach sound tests classify;
+# redis-server, postgresql and haproxy are the real servers of the integration tier (the tests start their own).
+DEBS=""
+for c in chromium:chromium espeak-ng:espeak-ng sox:sox redis-server:redis-server haproxy:haproxy; do
+  command -v "${c%%:*}" >/dev/null || DEBS="$DEBS ${c#*:}"
+done
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || DEBS="$DEBS postgresql"
+if [ -n "$DEBS" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium espeak-ng sox >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $DEBS >/dev/null
 fi
 if command -v npm >/dev/null && [ ! -d node_modules/@tensorflow/tfjs ]; then
   npm install --no-audit --no-fund --silent
