@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import classroom
+from bench import classroom, cluster_jobs
 from bench.cluster_run import Cluster
 from bench.protocol import ProtocolError, Session
 
@@ -137,29 +137,17 @@ def measure(cluster: Cluster) -> dict:
     out.update(asyncio.run(class_load(cluster.url)))
     out.update(asyncio.run(trainings(cluster.url)))
     before = count_rows(cluster.env["MLX_DATABASE_URL"])
-    jobs = restart_jobs_submit(cluster)
+    tokens = cluster_jobs.submit_quick_trainings(cluster.url, RESTART_JOBS)
     cluster.restart()
     after = count_rows(cluster.env["MLX_DATABASE_URL"])
     out["cluster_restart_records_before"] = sum(before.values())
     out["cluster_restart_lost_records"] = sum(max(0, n - after.get(t, 0)) for t, n in before.items())
-    out["cluster_jobs_lost_on_restart"] = restart_jobs_lost(cluster, jobs)
+    out["cluster_restart_jobs_pressed"] = len(tokens)
+    out["cluster_jobs_lost_on_restart"] = cluster_jobs.lost_jobs(cluster.env["MLX_REDIS_URL"], tokens) + (
+        RESTART_JOBS - len(tokens)
+    )
     out.update(asyncio.run(replica_kill(cluster)))
     return out
-
-
-def restart_jobs_submit(cluster: Cluster) -> list[str]:
-    """Queue RESTART_JOBS quick trainings straight on the cluster's queue (more than the workers take at once, so some
-    wait); returns their session keys."""
-    from bench.cluster_jobs import submit_quick_trainings
-
-    return submit_quick_trainings(cluster.env, RESTART_JOBS)
-
-
-def restart_jobs_lost(cluster: Cluster, keys: list[str]) -> int:
-    """Jobs that after the restart are neither finished, running, queued nor failed with a message."""
-    from bench.cluster_jobs import lost_jobs
-
-    return lost_jobs(cluster.env, keys)
 
 
 def run() -> dict:
