@@ -13,12 +13,14 @@ from bench.protocol import Session
 ENDED_OR_ALIVE = ("done", "running", "queued", "cancelled", "diverged")
 
 
-async def press_start(url: str, token: str, family: str = "colors") -> bool:
-    """One student (identity `token`) presses Start on `family`'s quick preset; True when the training panel shows."""
+async def press_start(url: str, token: str, family: str = "colors", cookie_extra: str = "") -> bool:
+    """One student (identity `token`) presses Start on `family`'s quick preset; True when the training panel shows.
+    `cookie_extra` ("SRV=r1") goes with the identity cookie, as a browser's other cookies do."""
     from core.engine import registry as families
 
     entry = families.get(family)
-    session = await Session.open(url, "Retrain", cookie=f"mlx_id={token}")
+    cookie = f"mlx_id={token}" + (f"; {cookie_extra}" if cookie_extra else "")
+    session = await Session.open(url, "Retrain", cookie=cookie)
     try:
         if family != families.with_shipped_model()[0].name:
             await session.set_widget("retrain.family", f"{entry.icon} {entry.label}")
@@ -42,6 +44,7 @@ def submit_quick_trainings(url: str, n: int) -> list[str]:
 def job_states(redis_url: str, tokens: list[str]) -> list[tuple[str, str]]:
     """(status, message) of each identity's latest training on the cluster's queue, ("", "") for none."""
     from core.engine.rq_queue import RedisQueue
+
     from core.store import identity
 
     queue = RedisQueue(redis_url)
