@@ -44,7 +44,6 @@ def submit_quick_trainings(url: str, n: int) -> list[str]:
 def job_states(redis_url: str, tokens: list[str]) -> list[tuple[str, str]]:
     """(status, message) of each identity's latest training on the cluster's queue, ("", "") for none."""
     from core.engine.rq_queue import RedisQueue
-
     from core.store import identity
 
     queue = RedisQueue(redis_url)
