@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from websockets.exceptions import InvalidHandshake
 
 from bench import classroom, cluster_jobs
 from bench.cluster_run import Cluster
@@ -57,7 +58,7 @@ async def replica_kill(cluster: Cluster) -> dict:
             try:
                 if await pick(session, 1000 + i):
                     return time.perf_counter() - killed_at
-            except (ProtocolError, OSError):
+            except (ProtocolError, OSError, InvalidHandshake):
                 pass  # its replica is gone: the browser reconnects, as Streamlit's client does
             try:
                 await session.close()
@@ -67,7 +68,7 @@ async def replica_kill(cluster: Cluster) -> dict:
                 session = await Session.open(
                     cluster.url, "Colors", timeout=RECOVER_S, cookie=identity_cookie(tokens[i], 1 + i % 2)
                 )
-            except (ProtocolError, OSError):
+            except (ProtocolError, OSError, InvalidHandshake):
                 await asyncio.sleep(0.2)
         return None
 

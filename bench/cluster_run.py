@@ -42,9 +42,12 @@ class Cluster:
     def __init__(self, folder: Path, replicas: int = 2, workers: int = 2, env_extra: dict | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        # PostgreSQL runs as the postgres user: it must be able to pass through a private temporary folder.
-        for parent in (self.folder, self.folder.parent):
-            parent.chmod(parent.stat().st_mode | 0o011)
+        # PostgreSQL runs as the postgres user: it must be able to pass through the private temporary folders above
+        # its data (search permission only: nobody else can list them).
+        for parent in (self.folder, *self.folder.parents):
+            info = parent.stat()
+            if info.st_uid == os.getuid() and not info.st_mode & 0o001:
+                parent.chmod(info.st_mode | 0o001)
         self.replicas, self.workers = replicas, workers
         self.port = free_port()
         self.replica_port = _free_run(replicas)

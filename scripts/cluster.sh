@@ -105,6 +105,10 @@ defaults
     mode http
     option redispatch
     retries 3
+    # A replica may close an idle kept-alive connection just as HAProxy reuses it (an "empty response", 502): never
+    # reuse one, and retry a request that met a refused or empty connection (a websocket's opening GET is idempotent).
+    http-reuse never
+    retry-on conn-failure empty-response 503
     timeout connect 5s
     timeout client 1h
     timeout server 1h

@@ -8,6 +8,7 @@ import secrets
 import threading
 
 import pytest
+from websockets.exceptions import InvalidHandshake
 
 from bench import cluster_jobs
 from bench.cluster import count_rows
@@ -58,7 +59,7 @@ async def open_page(url: str, page: str, cookie: str, seconds: float = 30.0) -> 
     while True:
         try:
             return await Session.open(url, page, timeout=seconds, cookie=cookie)
-        except (ProtocolError, OSError):
+        except (ProtocolError, OSError, InvalidHandshake):
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.25)
