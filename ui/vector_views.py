@@ -152,8 +152,7 @@ def label_grid(pool, hits, round_id: int) -> None:
             f"Label for item {item_id}",
             list(LABELS),
             key=f"vectors.label.{round_id}.{item_id}",
-            help="yes: the concept (+1); no: not it (−1); leave both off to skip the item.",
-            label_visibility="collapsed",
+            label_visibility="collapsed",  # the caption above says what yes, no and unmarked mean
         )
 
 
