@@ -101,6 +101,6 @@ def test_run_seeds_keeps_the_first_seeds_curves():
     pool = vectors.make_pool("colors", rgb + rng.normal(size=(200, 3)), [{"rgb": c.tolist()} for c in rgb], rgb)
     out = vector_experiment.run_seeds(pool, "teal", budget=13, seeds=[4, 5], target=0.5)
     assert out["seed"] == 4 and out["over_seeds"]["seeds"] == [4, 5]
-    assert out["strategies"]["random"]["curve"]["labels"] == [3, 13]
+    assert out["strategies"]["random"]["curve"]["labels"] == [3, 8, 13]  # 3 seed clicks, then rounds of TOP_K = 5
     with pytest.raises(ValueError, match="at least one seed"):
         vector_experiment.run_seeds(pool, "teal", budget=13, seeds=[])
