@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--concept", default="teal")
     experiment.add_argument("--budget", type=int, default=200)
     experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--seeds", type=int, default=5, help="how many seeds from --seed on (mean and spread)")
     experiment.add_argument("--target", type=float, default=0.9)
     experiment.add_argument("--pool-size", type=int)
 

@@ -25,7 +25,7 @@ page_header(
     "Vector search",
     "🧭",
     "A big model turns every item into an embedding; a linear head w on top decides 'is it the concept?'. "
-    "Query a vector database with w itself, label the top matches from −1 to +1, train w, and repeat: each round "
+    "Query a vector database with w itself, mark what comes back yes or no, train w, and repeat: each round "
     "the labels land where w is unsure.",
 )
 
@@ -151,11 +151,13 @@ with guard("The Vector search page"):
         "concept has more items than you label; around the boundary, Qdrant skips (offset) the items w is already "
         "sure about, so each label lands where w is unsure. Applies from the next query.",
     )
-    st.caption("Each score is Qdrant's dot product of the item with w/|w|: the ranking the query uses.")
+    st.caption(
+        "Mark each item yes (the concept) or no, or leave it unmarked to skip it, then press Train step. Each score "
+        "is Qdrant's dot product of the item with w/|w|: the ranking the query uses."
+    )
     round_id = loop.round
-    views.label_grid(pool, loop.hits, round_id)
-
-    with st.form("vectors.train_form", border=False):
+    with st.form("vectors.train_form", border=False):  # one rerun per round: the answers go in with Train step
+        views.label_grid(pool, loop.hits, round_id)
         f1_, f2_, f3_ = st.columns([1, 1, 1])
         if demo_mode():  # expert controls hidden: the defaults are the seed's settings
             iterations, learning_rate = vectors.ITERATIONS, vectors.LEARNING_RATE
@@ -166,12 +168,11 @@ with guard("The Vector search page"):
             )
         train_clicked = f3_.form_submit_button("Train step", type="primary")
     if train_clicked:
-        sliders = st.session_state
-        batch = {item_id: float(sliders.get(f"vectors.label.{round_id}.{item_id}", 0.0)) for item_id, _ in loop.hits}
+        batch = views.round_labels(loop.hits, round_id)
         try:
             loop.train_step(index, pool, components, batch, int(iterations), learning_rate, **query_settings())
         except vectors.HeadError as exc:
-            st.error(str(exc))  # nothing changed: the sliders keep their values
+            st.error(str(exc))  # nothing changed: the answers keep their values
         else:
             st.rerun()
 

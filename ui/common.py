@@ -34,6 +34,19 @@ def demo_query_params() -> dict[str, str]:
     return {"demo": "1"} if st.session_state.get("demo") else {}
 
 
+# Streamlit cuts a label that does not fit with an ellipsis (a button in a narrow column: "orang…", "Save the corr…";
+# a metric's value: "4.10 bits · …"). A learner cannot read a cut word, so labels and metric values wrap instead,
+# breaking inside a word only when the word alone is wider than its column.
+NO_CUT_CSS = (
+    "<style>\n"
+    ".stMarkdownEllipsis, .stMarkdownEllipsis * , [data-testid='stMetricValue'], [data-testid='stMetricValue'] * "
+    "{ white-space: normal !important; overflow: visible !important; text-overflow: clip !important; "
+    "overflow-wrap: anywhere; }\n"
+    "[data-testid='stMetricValue'] { height: auto !important; line-height: 1.2; }\n"
+    "</style>"
+)
+
+
 def page_header(title: str, icon: str, intro: str) -> None:
     st.set_page_config(page_title=f"{title} · ML explainer", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")

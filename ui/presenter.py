@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.common import NO_CUT_CSS
+
 PRESENT_PARAM = "present"  # the query parameter, and the session key that remembers it
 TOGGLE_KEY = "presenter.toggle"
 ON_VALUES = {"1", "true", "yes"}  # what `?present=` may say to turn presenter mode on (as `?demo=`)
 OFF_VALUES = {"0", "false", "no"}  # ...and to turn it off again from the address
-ROOT_FONT_PX = 22  # Streamlit's root is 16 px: body text 14 → 19 px, chart ticks 12 → 16.5 px, titles 44 → 60 px
+# Streamlit's root is 16 px, and its plotly theme sizes chart text at 0.75 rem: 24 px makes chart numbers 18 px (the
+# projector's floor), body text 14 → 21 px; headings are held back below so a 1024 px screen keeps its columns.
+ROOT_FONT_PX = 24
 SIDE_PADDING_REM = 1.5  # the wide layout's 5 rem side margins would eat a quarter of a 1024 px projector
 
 
@@ -42,12 +46,15 @@ def _toggled() -> None:
 
 
 def presenter_css(root_font_px: int = ROOT_FONT_PX) -> str:
-    """The presenter style sheet: a larger root font, and narrower side margins to make room for it."""
+    """The presenter style sheet: a larger root font, narrower side margins to make room for it, headings and
+    metric values that grow less than the rest (they are large already), and columns that may wrap rather than cut."""
     return (
         "<style>\n"
         f"html {{ font-size: {int(root_font_px)}px; }}\n"
         '[data-testid="stMainBlockContainer"] {'
         f" padding-left: {SIDE_PADDING_REM}rem; padding-right: {SIDE_PADDING_REM}rem; padding-top: 3rem; }}\n"
+        "h1 { font-size: 2.2rem !important; } h2 { font-size: 1.6rem !important; } h3 { font-size: 1.3rem !important; }\n"
+        '[data-testid="stMetricValue"] { font-size: 1.6rem !important; }\n'
         "</style>"
     )
 
@@ -68,8 +75,9 @@ def apply_presenter_mode() -> bool:
         "`?present=1` in the address turns it on too.",
     )
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
-    if on:
-        st.html(presenter_css())  # style only: Streamlit puts it where it takes no room on the page
+    # One style sheet per run (style only: Streamlit puts it where it takes no room on the page): labels that wrap
+    # rather than cut, on every page; presenter mode's larger type when it is on.
+    st.html(NO_CUT_CSS + (presenter_css() if on else ""))
     return on
 
 

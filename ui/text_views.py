@@ -97,7 +97,8 @@ def step_through(state: TextState, vocab) -> None:
     p = result.probabilities[sample, pos]
     before = (result.seed.text + generated)[max(0, len(result.seed.text) + pos - 80) : len(result.seed.text) + pos]
     st.markdown(
-        f"{PRE_OPEN}{html.escape(before)}<mark data-testid='text-step-char' style='background:#e4572e;color:white'>"
+        f"{PRE_OPEN}{html.escape(before)}<mark data-testid='text-step-char' "
+        f"style='background:{text_figures.DRAWN};color:black'>"
         f"{html.escape(T.show_char(generated[pos]))}</mark>{PRE_CLOSE}",
         unsafe_allow_html=True,
     )
@@ -142,7 +143,8 @@ def step_through(state: TextState, vocab) -> None:
         delta=f"{live.probabilities[chosen] - p[chosen]:+.3f} vs sampling",
         delta_color="off",
     )
-    m2.metric(f"its rank among {len(vocab)}", live.rank_of(chosen))
+    scores = result.logits[sample, pos]  # (V,) the model's ranking, the same at every temperature
+    m2.metric(f"its rank among {len(vocab)}", int((scores > scores[chosen]).sum()) + 1, help="By the model's score.")
     m3.metric(
         f"entropy at T = {live_t:g}",
         f"{live.entropy_bits:.2f} bits · {live.entropy_nats:.2f} nats",
@@ -166,13 +168,19 @@ def step_through(state: TextState, vocab) -> None:
             f"Next-character distribution at position {pos + 1}, T = {live_t:g}",
             live_t,
             sampled_t,
+            scores,
         ),
         key="text.step_bars",
     )
     st.caption(
         "Bars: the distribution at the slider's temperature; black ticks: the one the character was drawn from. "
-        "The orange bar is the character that was drawn. With temperature above 0 it need not be the tallest: "
-        "sampling picks each character with its probability, which is what keeps the text from repeating."
+        + text_figures.drawn_caption(live.probabilities, vocab.chars, chosen, live_t)
+        + (
+            " With temperature above 0 the drawn character need not be the tallest: sampling picks each character "
+            "with its probability, which is what keeps the text from repeating."
+            if sampled_t > 0
+            else " The text was generated at T = 0, so every character drawn was the argmax."
+        )
         + (f" Top-k = {result.top_k} still applies: the other characters stay at 0." if result.top_k else "")
     )
     with st.expander("Entropy against temperature at this step", expanded=False):

@@ -136,26 +136,30 @@ def start_section(state: VectorState, pool, model, class_names, head_layer, star
                     st.error(str(exc))
 
 
-def label_grid(pool, hits, round_id: int) -> None:
-    """The query's hits, each with a −1…+1 label slider.
+LABELS = {"yes": 1.0, "no": -1.0}  # a round's answers -> the head's targets; an item left unmarked is skipped (0)
 
-    Slider keys are vectors.label.<round>.<item id>, read back by the train step."""
+
+def label_grid(pool, hits, round_id: int) -> None:
+    """The query's hits, each with a yes / no toggle pair; drawn inside the Train step form, so marking a whole
+    round is one rerun (on Train step). Keys are vectors.label.<round>.<item id>, read back by round_labels."""
     if not hits:
         st.warning("No unseen items are left for this query: press Reset seen to search the whole pool again.")
     cols = st.columns(5)
     for n, (item_id, score) in enumerate(hits):
         cell = cols[n % 5]
         show_item(pool, cell, item_id, f"score {score:+.3f}")
-        cell.slider(
+        cell.segmented_control(
             f"Label for item {item_id}",
-            -1.0,
-            1.0,
-            0.0,
-            0.25,
+            list(LABELS),
             key=f"vectors.label.{round_id}.{item_id}",
-            help="+1 is the concept, −1 is not, 0 skips; in between for near-misses.",
-            label_visibility="collapsed",
+            label_visibility="collapsed",  # the caption above says what yes, no and unmarked mean
         )
+
+
+def round_labels(hits, round_id: int) -> dict[int, float]:
+    """This round's answers as the loop's labels: +1 yes, −1 no, 0 for an item left unmarked."""
+    answers = {item_id: st.session_state.get(f"vectors.label.{round_id}.{item_id}") for item_id, _ in hits}
+    return {item_id: LABELS.get(answer, 0.0) for item_id, answer in answers.items()}
 
 
 def finish_section(state: VectorState, pool, w, b: float, logits) -> None:

@@ -20,7 +20,7 @@ from core.vectors.search import (
     TOP_K,
     Pool,
     PoolIndex,
-    boundary_offset,
+    least_sure,
     open_client,
     pool_logits,
     seed_head,
@@ -110,8 +110,10 @@ def run_strategy(
     while len(labelled) < min(budget, len(pool)):
         n = min(k, budget - len(labelled))
         if index is not None:
-            offset = boundary_offset(pool, w, b, np.flatnonzero(seen), n) if strategy == "vector_search" else 0
-            picked = [hit.id for hit in index.search(w, n, offset=offset)]
+            if strategy == "vector_search":
+                picked = [hit.id for hit in least_sure(index, pool, w, b, np.flatnonzero(seen), n)]
+            else:
+                picked = [hit.id for hit in index.search(w, n)]
             index.mark_seen(picked)
         else:
             picked = [int(i) for i in rng.choice(np.flatnonzero(~seen), min(n, int((~seen).sum())), replace=False)]
@@ -179,6 +181,60 @@ def run_experiment(
     }
 
 
+def spread(values: list[int]) -> dict:
+    """Mean, standard deviation, min and max of a list of label counts (None for an empty list)."""
+    if not values:
+        return {"mean": None, "sd": None, "min": None, "max": None}
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": round(float(array.mean()), 1),
+        "sd": round(float(array.std()), 1),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def summarise_seeds(runs: list[dict]) -> dict:
+    """Several seeds' run_experiment results in one: each strategy's labels to the target per seed with their mean
+    and spread, and vector search over random. A strategy short of the target within the budget counts as the
+    budget there, so a ratio with such a random run is an upper bound (at_most) and one with such a vector-search
+    run a lower bound; the ratio of the means is the figure to quote, the per-seed ratios show how much one seed
+    can mislead."""
+    budget = runs[0]["budget"]
+    needed = {s: [run["strategies"][s]["labels_to_target"] for run in runs] for s in STRATEGIES}
+    counted = {s: [n if n is not None else budget for n in values] for s, values in needed.items()}
+    per_seed = [round(v / r, 3) for v, r in zip(counted["vector_search"], counted["random"])]
+    mean_ratio = round(float(np.mean(counted["vector_search"]) / np.mean(counted["random"])), 3)
+    return {
+        "seeds": [run["seed"] for run in runs],
+        "budget": budget,
+        "target_f1": runs[0]["target_f1"],
+        "labels_to_target": needed,
+        "spread": {
+            s: {**spread([n for n in values if n is not None]), "reached": sum(n is not None for n in values)}
+            for s, values in needed.items()
+        },
+        "ratio_per_seed": per_seed,
+        "ratio_per_seed_spread": {
+            "mean": round(float(np.mean(per_seed)), 3),
+            "min": min(per_seed),
+            "max": max(per_seed),
+        },
+        "ratio_of_means": mean_ratio,
+        "ratio_is": "at_most"
+        if None in needed["random"]
+        else ("at_least" if None in needed["vector_search"] else "exact"),
+    }
+
+
+def run_seeds(pool: Pool, concept: str, budget: int, seeds: list[int], target: float = 0.9, client=None, **kwargs):
+    """run_experiment over several seeds: the first seed's full result (its curves), plus `over_seeds`, the summary."""
+    if not seeds:
+        raise ValueError("Give at least one seed.")
+    runs = [run_experiment(pool, concept, budget, seed, target, client=client, **kwargs) for seed in seeds]
+    return {**runs[0], "over_seeds": summarise_seeds(runs), "seconds": round(sum(run["seconds"] for run in runs), 2)}
+
+
 def load_pool(name: str, size: int | None = None, seed: int = 0) -> Pool:
     """The CLI's pools, each embedded by its family's shipped model (core.families)."""
     family = families.for_pool(name)
@@ -191,6 +247,10 @@ def load_pool(name: str, size: int | None = None, seed: int = 0) -> Pool:
 
 
 def experiment_cli(args) -> dict:
-    """`python -m core experiment vector-search --pool colors --concept teal [--budget N] [--seed N] [--target F]`."""
+    """`python -m core experiment vector-search --pool colors --concept teal [--budget N] [--seed N] [--seeds N]
+    [--target F]`: seeds seed, seed + 1, ... seed + N - 1, each with the same pool."""
+    seeds = int(getattr(args, "seeds", 1))
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1 (got {seeds}).")
     pool = load_pool(args.pool, getattr(args, "pool_size", None), seed=0)
-    return run_experiment(pool, args.concept, args.budget, args.seed, args.target)
+    return run_seeds(pool, args.concept, args.budget, list(range(args.seed, args.seed + seeds)), args.target)

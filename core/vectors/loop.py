@@ -11,7 +11,7 @@ import numpy as np
 from core.vectors import search as vectors
 
 QUERY_TOP = "top"  # the k best-scoring unseen items
-QUERY_BOUNDARY = "boundary"  # the k unseen items straddling w's decision boundary (where a label teaches the most)
+QUERY_BOUNDARY = "boundary"  # the k unseen items nearest w's decision boundary (where a label teaches the most)
 
 
 @dataclass
@@ -38,8 +38,11 @@ class LabellingLoop:
 
     def query(self, index, pool, k: int = vectors.TOP_K, mode: str = QUERY_BOUNDARY) -> None:
         """The next items to label: one Qdrant query with w over the unseen items (top-k, or around the boundary)."""
-        offset = vectors.boundary_offset(pool, self.w, self.b, index.seen_ids(), k) if mode == QUERY_BOUNDARY else 0
-        self.hits = [(h.id, h.score) for h in index.search(self.w, k, offset=offset)]
+        if mode == QUERY_BOUNDARY:
+            hits = vectors.least_sure(index, pool, self.w, self.b, index.seen_ids(), k)
+        else:
+            hits = index.search(self.w, k)
+        self.hits = [(h.id, h.score) for h in hits]
 
     def start(self, index, pool, components: np.ndarray, w, b: float, k: int = vectors.TOP_K, mode=QUERY_BOUNDARY):
         """Begin again from (w, b): the seen flags, labels and path are cleared, and the first query runs."""

@@ -1,7 +1,7 @@
 """Vector search (seed 002): embed a pool with one of our models, index it in Qdrant (dot product, a `seen` payload),
-and fine-tune a linear head `w` by querying with `w` itself, labelling the top unseen items on a -1...+1 scale, and
-training with BCE-with-logits + SGD. The simulated-annotator experiment (`python -m core experiment`) lives in
-core/vector_experiment.py; its names are re-exported here."""
+and fine-tune a linear head `w` by querying with `w` itself (the unseen items it is least sure about, or its top
+matches), labelling them -1...+1 (yes / no / skip on the page), and training with BCE-with-logits + SGD. The
+simulated-annotator experiment (`python -m core experiment`) lives in core/vectors/experiment.py."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from core.store import models as store
 DEFAULT_SESSION = "default"  # the CLI's and the tests' single user
 COLOR_POOL_SIZE = 4096  # "many thousands" of colours; on-disk Qdrant indexes ~100 points/s, once per model
 DRAWINGS_PER_CLASS = 500  # 8 classes x 500 = 4000 generated drawings
-TOP_K = 10  # items labelled per round
+TOP_K = 5  # items labelled per round: the head retrains after every 5 labels (10 needed ~1.6x the labels, 2026-12-07)
 LEARNING_RATE = 2.0  # the seed's "high learning rate": the head is one linear unit on unit vectors, so 2.0 is stable
 ITERATIONS = 100  # SGD steps per Train step, each over every labelled item
 SEED_POSITIVES = 3  # the simulated annotator starts by clicking this many positives, as a person would
@@ -326,13 +326,13 @@ def check_labels(labels) -> str:
     """Raise HeadError when nothing can be learnt; return a warning (or '') for labels that teach little."""
     labels = np.asarray(labels, dtype=np.float64).ravel()
     if labels.size == 0:
-        raise HeadError("There are no labelled items yet: search, then move some sliders away from 0.")
+        raise HeadError("There are no labelled items yet: search, then mark some items yes or no.")
     if not np.all(np.isfinite(labels)):
         raise HeadError("Every label must be a number between -1 and +1.")
     if np.all(labels == 0):
         raise HeadError(
-            "Every label is 0, which means 'skip': there is nothing to train on. Move at least one slider towards "
-            "+1 (looks like the concept) or -1 (does not)."
+            "Every item is unmarked, which means 'skip': there is nothing to train on. Mark at least one item yes "
+            "(+1, looks like the concept) or no (-1, does not)."
         )
     if np.all(labels <= 0):
         return (
@@ -404,6 +404,18 @@ def boundary_offset(pool: Pool, w, b: float, seen_ids, k: int) -> int:
     unseen[np.asarray(list(seen_ids), dtype=int)] = False
     n_positive = int((pool_logits(pool, w, b)[unseen] > 0).sum())
     return int(max(0, min(int(unseen.sum()) - k, n_positive - k // 2)))
+
+
+def least_sure(index: PoolIndex, pool: Pool, w, b: float, seen_ids, k: int) -> list[Hit]:
+    """Uncertainty sampling: the k unseen items w is least sure about (smallest |w·x + b|), in score order.
+
+    The k nearest the boundary are at most k either side of where the ranking crosses it, so one Qdrant query over
+    the window of 2k that straddles the crossing (boundary_offset) holds them all; each hit's margin is its score
+    (w·x / |w|) times |w|, plus b."""
+    hits = index.search(w, 2 * k, offset=boundary_offset(pool, w, b, seen_ids, 2 * k))
+    norm = float(np.linalg.norm(np.asarray(w, dtype=np.float64)))
+    nearest = sorted(hits, key=lambda hit: abs(hit.score * norm + b))[:k]
+    return sorted(nearest, key=lambda hit: -hit.score)
 
 
 def pca_2d(vectors) -> tuple[np.ndarray, np.ndarray]:

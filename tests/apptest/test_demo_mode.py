@@ -26,8 +26,8 @@ def test_vector_search_hides_training_knobs_in_demo_mode(monkeypatch):
     assert not at.exception
     labels = [n.label for n in at.number_input]
     assert "Iterations" not in labels and "Learning rate" not in labels
-    at.slider[0].set_value(1.0)
-    at.slider[1].set_value(-1.0)
+    at.segmented_control[0].set_value("yes")
+    at.segmented_control[1].set_value("no")
     at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()
     assert not at.exception and not at.error
     assert next(m.value for m in at.metric if m.label.startswith("Train steps")) == "1"

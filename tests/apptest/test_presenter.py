@@ -134,3 +134,22 @@ def test_canvas_fit_zoom_never_lets_the_canvas_overflow_its_column(canvas_px):
 def test_canvas_fit_refuses_a_key_that_is_not_a_plain_class_name(key):
     with pytest.raises(ValueError):
         fit_canvas_css(key, 320)
+
+
+def test_chart_text_reaches_18_px_in_presenter_mode():
+    # Streamlit's plotly theme sizes chart text (ticks, bar values, legends) at 0.75 rem of the root font
+    assert 0.75 * presenter.ROOT_FONT_PX >= 18
+
+
+def test_labels_wrap_rather_than_cut_in_every_session():
+    from ui.common import NO_CUT_CSS
+
+    for present in ("1", "0"):
+        at = app_test("app.py")
+        at.query_params["present"] = present
+        at.run()
+        assert not at.exception
+        sheet = styles(at)
+        assert ".stMarkdownEllipsis" in sheet and "text-overflow: clip" in sheet  # button and widget labels
+        assert "[data-testid='stMetricValue']" in sheet  # a metric's value ("4.10 bits · 2.84 nats")
+        assert NO_CUT_CSS in sheet

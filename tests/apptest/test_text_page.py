@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import urllib.error
 
+import numpy as np
 import pytest
 
 from core.store import models as store
@@ -267,3 +269,91 @@ def test_out_of_range_seed_falls_back_to_a_fresh_one(seed):
     settings = at.session_state["text"].settings
     assert settings["seed_source"] == "fresh" and 0 <= settings["seed"] < 1_000_000
     assert any(f"Random seed {settings['seed']}" in i.value for i in at.info)
+
+
+# hue ranges (degrees) of the colour words a caption may use; red wraps around 0
+COLOUR_WORDS = {"red": (345, 15), "orange": (16, 45), "yellow": (46, 65), "green": (66, 165), "blue": (190, 250)}
+
+
+def _hue(hex_code: str) -> float:
+    import colorsys
+
+    r, g, b = (int(hex_code.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def _in_range(hue: float, low: int, high: int) -> bool:
+    return low <= hue <= high if low < high else hue >= low or hue <= high
+
+
+def _step_bars(at) -> dict:
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if "text.step_bars" in c.proto.id)
+    bars = next(t for t in json.loads(chart.proto.spec)["data"] if t["type"] == "bar")
+    y = bars["y"]  # plotly sends a NumPy array as a typed array: {"dtype": "f8", "bdata": base64}
+    bars["y"] = list(np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"])) if isinstance(y, dict) else y
+    return bars
+
+
+def _step_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Bars: the distribution"))
+
+
+def _vocab_chars(at) -> list[str]:
+    from core.families.text import model as T
+
+    del at  # the page uses the shipped model here
+    return list(T.vocab_from_metadata(store.load_metadata(store.shipped_model_dir("text"))).chars)
+
+
+def _check_caption_colour(at, chosen_label: str) -> str:
+    """The caption names one colour word; the drawn character's column is drawn in that colour, as a bar with a
+    height when the caption says 'bar', else as its label. Returns the caption."""
+    caption, bars = _step_caption(at), _step_bars(at)
+    words = [w for w in COLOUR_WORDS if f" {w} " in caption or f"in {w})" in caption]
+    assert len(words) == 1, caption
+    column = bars["x"].index(chosen_label)
+    colour = bars["marker"]["color"][column]
+    assert _in_range(_hue(colour), *COLOUR_WORDS[words[0]]), (words[0], colour)
+    others = [c for n, c in enumerate(bars["marker"]["color"]) if n != column]
+    assert all(not _in_range(_hue(c), *COLOUR_WORDS[words[0]]) for c in others)  # only the drawn one
+    if f"{words[0]} bar" in caption:
+        assert bars["y"][column] > 0.005  # the bar the caption points at can be seen
+    return caption
+
+
+def test_step_through_at_temperature_zero_shows_the_argmax_and_the_runners_up():
+    at = _generate(_run(**{"text.length": 30, "text.temperature": 0.0, "text.random_seed": 1}))
+    result = at.session_state["text"].result
+    at.slider(key="text.step_pos").set_value(9).run()
+    assert at.slider(key="text.step_temperature").value == 0.0
+    logits = result.logits[0, 8]
+    bars = _step_bars(at)
+    from core.families.text import figures as text_figures
+
+    vocab_chars = _vocab_chars(at)
+    by_score = [text_figures._label(vocab_chars[i]) for i in np.argsort(-logits)[: len(bars["x"])]]
+    assert bars["x"] == by_score  # the argmax, then the next candidates by the model's score
+    assert bars["y"][0] == 1.0 and all(y == 0 for y in bars["y"][1:])
+    chosen = int(result.ids[0, 8])
+    assert chosen == int(np.argmax(logits))  # generated at T = 0: the drawn character is the argmax
+    caption = _check_caption_colour(at, text_figures._label(vocab_chars[chosen]))
+    assert "orange bar" in caption and "the argmax" in caption
+
+
+def test_step_caption_matches_the_chart_when_the_drawn_character_is_not_the_argmax():
+    at = _generate(_run(**{"text.length": 80, "text.temperature": 1.5, "text.random_seed": 4}))
+    result = at.session_state["text"].result
+    from core.families.text import figures as text_figures
+
+    vocab_chars = _vocab_chars(at)
+    pos = next(i for i in range(80) if int(result.ids[0, i]) != int(np.argmax(result.logits[0, i])))
+    at.slider(key="text.step_pos").set_value(pos + 1).run()
+    chosen_label = text_figures._label(vocab_chars[int(result.ids[0, pos])])
+    assert "orange bar" in _check_caption_colour(at, chosen_label)  # at T = 1.5 it has a bar
+    at.slider(key="text.step_temperature").set_value(0.0).run()
+    caption = _check_caption_colour(at, chosen_label)
+    assert "orange bar" not in caption and "its label in orange" in caption  # at T = 0 its bar is flat
+    bars = _step_bars(at)
+    assert bars["x"][0] == text_figures._label(vocab_chars[int(np.argmax(result.logits[0, pos]))])

@@ -29,6 +29,11 @@ def started(pool_size: int = 600):
     return at
 
 
+def labels(at):
+    """The round's yes / no controls (one per queried item)."""
+    return at.segmented_control
+
+
 def errors(at) -> str:
     return " ".join(e.value for e in at.error)
 
@@ -39,11 +44,11 @@ def metric(at, label_start: str):
 
 def test_one_loop_trains_marks_seen_and_saves(memory_qdrant, user_data):
     at = started()
-    assert len(at.slider) == vectors.TOP_K
-    first_round = [s.key for s in at.slider]
-    for s in at.slider[:3]:
-        s.set_value(1.0)
-    at.slider[3].set_value(-0.5)
+    assert len(labels(at)) == vectors.TOP_K
+    first_round = [s.key for s in labels(at)]
+    for s in labels(at)[:3]:
+        s.set_value("yes")
+    labels(at)[3].set_value("no")
     at.button(key=TRAIN).click().run()
     assert not at.exception and not errors(at)
     assert metric(at, "Labelled") == "4"
@@ -52,7 +57,7 @@ def test_one_loop_trains_marks_seen_and_saves(memory_qdrant, user_data):
     assert any("BCE loss" in c.value for c in at.caption)
     # the next query excludes the seen items: none of the first round's items come back
     first_ids = {k.rsplit(".", 1)[1] for k in first_round}
-    assert not first_ids & {s.key.rsplit(".", 1)[1] for s in at.slider}
+    assert not first_ids & {s.key.rsplit(".", 1)[1] for s in labels(at)}
     at.button(key="vectors.reset").click().run()
     assert metric(at, "Seen") == "0"
     at.text_input(key="vectors.head_name").set_value("blue-ish-tuned").run()
@@ -71,8 +76,8 @@ def test_all_labels_zero_says_there_is_nothing_to_train(memory_qdrant):
 
 def test_all_labels_negative_explains_the_seed_point(memory_qdrant):
     at = started()
-    for s in at.slider:
-        s.set_value(-1.0)
+    for s in labels(at):
+        s.set_value("no")
     at.button(key=TRAIN).click().run()
     assert not at.exception
     assert any("no particular direction" in w.value for w in at.warning)
@@ -97,7 +102,7 @@ def test_picking_no_positive_is_explained(memory_qdrant):
     assert "Tick at least one item" in errors(at)
     at.checkbox[0].check().run()
     at.button(key="vectors.start_picks").click().run()
-    assert not errors(at) and len(at.slider) == vectors.TOP_K
+    assert not errors(at) and len(labels(at)) == vectors.TOP_K
 
 
 def test_locked_qdrant_folder_falls_back_to_memory(user_data):
@@ -137,7 +142,7 @@ def test_unreachable_server_url_keeps_embedded_mode(monkeypatch):
     assert not at.exception
     assert "cannot be reached" in errors(at)
     at.button(key="vectors.start_head").click().run()
-    assert len(at.slider) == vectors.TOP_K  # the embedded store works
+    assert len(labels(at)) == vectors.TOP_K  # the embedded store works
 
 
 def test_experiment_chart(memory_qdrant):
@@ -163,8 +168,8 @@ def test_drawings_pool_loop(memory_qdrant):
     assert not at.exception
     assert any("160 drawings" in c.value for c in at.caption)
     at.button(key="vectors.start_head").click().run()
-    for s in at.slider[:3]:
-        s.set_value(1.0)
+    for s in labels(at)[:3]:
+        s.set_value("yes")
     at.button(key=TRAIN).click().run()
     assert not at.exception and not errors(at)
     assert metric(at, "Train steps") == "1"

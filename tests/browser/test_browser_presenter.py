@@ -14,6 +14,7 @@ import pytest
 
 from app import NAVIGATION
 from tests.helpers.paths import REPO
+from ui import presenter
 
 sys.path.insert(0, str(REPO / "scripts"))
 from mouse_paths import draw_on_canvas, mouse_strokes  # noqa: E402
@@ -75,7 +76,9 @@ def assert_canvas_fits(page, where: str) -> dict:
 def test_no_page_is_cut_sideways_on_a_1024_projector(page, app_url, path, presenting):
     page.set_viewport_size(PROJECTOR)
     open_page(page, app_url, path, "?present=1" if presenting else "")
-    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == ("22px" if presenting else "16px")
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == (
+        f"{presenter.ROOT_FONT_PX}px" if presenting else "16px"
+    )
     assert_not_cut(page, f"/{path}")
     if path == "Draw":
         assert_canvas_fits(page, "the Draw canvas at 1024 px")

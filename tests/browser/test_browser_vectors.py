@@ -1,5 +1,6 @@
 """Browser test (headless Chromium): one full vector-search loop on the embedded on-disk Qdrant — start from the
-blue-ish head, label with the sliders, Train step, the next query excludes the seen items, Reset seen, save the head."""
+blue-ish head, mark a round yes / no inside the Train step form (no rerun until Train step), Train step, the next query
+excludes the seen items, Reset seen, save the head."""
 
 from __future__ import annotations
 
@@ -7,42 +8,41 @@ import re
 
 from playwright.sync_api import expect
 
+from core.vectors import search as vectors
+
 
 def metric(page, label: str):
     return page.get_by_test_id("stMetric").filter(has_text=label)
 
 
+def label_controls(page):
+    """The round's yes / no controls, one per queried item."""
+    return page.get_by_test_id("stForm").get_by_test_id("stButtonGroup")
+
+
 def swatch_codes(page) -> list[str]:
-    grid = page.get_by_role("slider")
-    expect(grid).to_have_count(10)
+    expect(label_controls(page)).to_have_count(vectors.TOP_K)
     return [
-        t.rsplit("·", 1)[1].strip() for t in page.locator("[data-testid='vs-swatch'] + small").all_inner_texts()[:10]
+        t.rsplit("·", 1)[1].strip()
+        for t in page.locator("[data-testid='vs-swatch'] + small").all_inner_texts()[: vectors.TOP_K]
     ]
 
 
 def wait_idle(page) -> None:
-    """Wait until the app has finished its rerun (the status widget says 'Running' while a script runs)."""
-    expect(page.get_by_test_id("stStatusWidget").filter(has_text="Running")).to_have_count(0, timeout=60_000)
+    """Wait until the app has finished its rerun."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=60_000)
 
 
-def set_slider(page, thumb, key: str, value: str) -> None:
-    """Press Home/End on a slider and wait until the value holds.
-
-    A key press that lands while the previous slider's rerun re-renders the grid can be dropped by the browser, so
-    the press is retried on an idle page; the value must still arrive within three tries."""
-    for _ in range(3):
-        wait_idle(page)
-        thumb.focus()
-        thumb.press(key)
-        try:
-            expect(thumb).to_have_attribute("aria-valuetext", value, timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    expect(thumb).to_have_attribute("aria-valuetext", value)
+def mark(page, n: int, answer: str) -> None:
+    """Press yes or no under the n-th item and wait until it shows as chosen."""
+    button = label_controls(page).nth(n).get_by_role("radio", name=answer, exact=True)
+    button.click()
+    expect(button).to_have_attribute("aria-checked", "true")
 
 
 def test_one_full_loop(page, app_url):
+    sent = []  # every message the browser sends the server: a widget change that reruns the script is one
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
     page.goto(f"{app_url}/Vector_search")
     size = page.get_by_label("Colours in the pool", exact=True)
     size.fill("512")
@@ -50,27 +50,31 @@ def test_one_full_loop(page, app_url):
     expect(page.get_by_text(re.compile(r"^512 colors · embedding"))).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"embedded \(disk"))).to_be_visible()
     page.get_by_role("button", name="Start from this head").click()
-    expect(page.get_by_role("slider")).to_have_count(10)
     first_round = swatch_codes(page)
-
-    thumbs = page.get_by_role("slider")
-    for i in range(3):
-        set_slider(page, thumbs.nth(i), "End", "1.00")  # +1: this is the concept
-    set_slider(page, thumbs.nth(3), "Home", "-1.00")  # -1: it is not
     wait_idle(page)
-    for i in range(3):  # the earlier labels survived the later sliders' reruns
-        expect(thumbs.nth(i)).to_have_attribute("aria-valuetext", "1.00")
+
+    before = len(sent)
+    for i in range(3):
+        mark(page, i, "yes")  # +1: this is the concept
+    mark(page, 3, "no")  # -1: it is not; the fifth stays unmarked (skipped)
+    # inside the form nothing reran: every answer is still shown, and no train step happened yet
+    for i in range(3):
+        expect(label_controls(page).nth(i).get_by_role("radio", name="yes", exact=True)).to_have_attribute(
+            "aria-checked", "true"
+        )
+    expect(metric(page, "Train steps")).to_contain_text("0")
+    assert len(sent) == before, "marking a round sent the server a message: a rerun per item"
 
     page.get_by_role("button", name="Train step").click()
-    expect(metric(page, "Train steps")).to_contain_text("1")
+    expect(metric(page, "Train steps")).to_contain_text("1", timeout=120_000)  # a busy 2-core machine: be generous
     expect(metric(page, "Labelled")).to_contain_text("4")
-    expect(metric(page, "Seen")).to_contain_text("10")
+    expect(metric(page, "Seen")).to_contain_text(str(vectors.TOP_K))
     expect(page.get_by_text(re.compile(r"^BCE loss .* over 100 iterations"))).to_be_visible()
     second_round = swatch_codes(page)
     assert not set(first_round) & set(second_round)  # the seen items are excluded from the next query
 
     page.get_by_role("button", name="Reset seen").click()
-    expect(metric(page, "Seen")).to_contain_text("0")
+    expect(metric(page, "Seen")).to_contain_text("0", timeout=120_000)
 
     page.get_by_role("button", name="Save the head").click()
-    expect(page.get_by_text(re.compile(r"Saved as heads/"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Saved as heads/"))).to_be_visible(timeout=120_000)

@@ -70,7 +70,7 @@ def _vectors_all_zero(at):
     at.session_state["vectors.pool_size"] = 200
     at.run()
     at.button(key="vectors.start_head").click().run()
-    at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()  # every slider still at 0
+    at.button(key="FormSubmitter:vectors.train_form-Train step").click().run()  # every item left unmarked
 
 
 def _trick_too_long(at):

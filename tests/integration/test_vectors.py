@@ -21,6 +21,8 @@ def test_experiment_cli_prints_json(user_data):
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
     assert set(out["strategies"]) == {"vector_search", "vector_search_top", "random"}
-    assert out["strategies"]["random"]["curve"]["labels"] == [3, 13, 23]
+    assert out["strategies"]["random"]["curve"]["labels"] == [3, 8, 13, 18, 23]  # rounds of 5 after 3 seed clicks
+    assert out["over_seeds"]["seeds"] == [0, 1, 2, 3, 4]  # 5 seeds unless --seeds says otherwise
+    assert set(out["over_seeds"]["spread"]["vector_search"]) == {"mean", "sd", "min", "max", "reached"}
     bad = subprocess.run([*cmd[:-1], "mauve"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Unknown concept" in bad.stderr

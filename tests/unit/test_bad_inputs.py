@@ -1997,6 +1997,11 @@ def _(env):
     return cli(env, "experiment", "vector-search", "--budget", "0", "--pool-size", "50")
 
 
+@case("cli-experiment-seeds-zero", "CLI", "`experiment vector-search --seeds 0`", "--seeds must be at least 1")
+def _(env):
+    return cli(env, "experiment", "vector-search", "--seeds", "0", "--pool-size", "50")
+
+
 @case("cli-experiment-empty-pool", "CLI", "`experiment vector-search --pool-size 0`", "pool is empty")
 def _(env):
     return cli(env, "experiment", "vector-search", "--pool-size", "0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,11 +10,59 @@ import plotly.graph_objects as go
 
 from core.figures.common import ACCENT, BASE
 
-__all__ = ["next_char_bars", "temperature_bars", "entropy_curve", "activation_heatmap", "surprisal_bars"]
+__all__ = [
+    "DRAWN",
+    "DRAWN_NAME",
+    "drawn_caption",
+    "ranked_columns",
+    "next_char_bars",
+    "temperature_bars",
+    "entropy_curve",
+    "activation_heatmap",
+    "surprisal_bars",
+]
+
+
+# The drawn character's colour and the word the captions use for it, kept together so a caption never names a colour
+# the chart does not show (hue 28°: orange to anyone, where the shared ACCENT, hue 13°, reads as red to many).
+DRAWN = "#f58518"
+DRAWN_NAME = "orange"
 
 
 def _label(c: str) -> str:
     return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c)
+
+
+def ranked_columns(probabilities, scores=None, chosen: int | None = None, k: int = 10) -> list[int]:
+    """The k columns to draw: the likeliest first, ties broken by the model's scores (the logits), so at T = 0 the
+    argmax comes first and the runners-up are the next best candidates, not whichever characters come first in the
+    vocabulary; the drawn character is added when it is not among them."""
+    p = np.asarray(probabilities, dtype=float)
+    tie_break = np.zeros_like(p) if scores is None else np.asarray(scores, dtype=float)
+    order = [int(i) for i in np.lexsort((-tie_break, -p))[: max(1, k)]]  # last key sorts first: p, then the score
+    if chosen is not None and int(chosen) not in order:
+        order.append(int(chosen))
+    return order
+
+
+def drawn_caption(probabilities, chars: Sequence[str], chosen: int, temperature: float) -> str:
+    """What temperature_bars draws for the drawn character, in words: its bar when the bar shows, else why not."""
+    p = np.asarray(probabilities, dtype=float)
+    drawn = _label(chars[int(chosen)])
+    if temperature == 0:
+        argmax = _label(chars[int(np.argmax(p))])
+        lead = (
+            f"At T = 0 all the probability goes to the likeliest character, '{argmax}' (the argmax); the other bars "
+            "are the next candidates by the model's score, each at 0 at this temperature. "
+        )
+    else:
+        lead = ""
+    if p[int(chosen)] >= 0.005:  # a bar at least half a percent of the axis tall is visible
+        return lead + f"The {DRAWN_NAME} bar is the character that was drawn, '{drawn}'."
+    return lead + (
+        f"The character that was drawn, '{drawn}' (its label in {DRAWN_NAME}), has probability "
+        f"{p[int(chosen)]:.3f} at T = {temperature:g}, so its bar is flat: it was drawn at another temperature."
+    )
 
 
 def next_char_bars(
@@ -29,7 +78,7 @@ def next_char_bars(
         go.Bar(
             x=labels,
             y=p[order],
-            marker_color=[ACCENT if i == chosen else BASE for i in order],
+            marker_color=[DRAWN if i == chosen else BASE for i in order],
             text=[f"{p[i]:.2f}" for i in order],
             textposition="outside",
             hovertemplate="%{x}: p = %{y:.4f}<extra></extra>",
@@ -55,16 +104,16 @@ def temperature_bars(
     title: str = "",
     temperature: float | None = None,
     sampled_temperature: float | None = None,
+    scores: Sequence[float] | None = None,
 ) -> go.Figure:
     """One step's distribution at the slider's temperature (bars) against the one it was sampled from (markers).
 
-    The k likeliest characters at the slider's temperature, plus the sampled one; both series share those columns.
+    The k likeliest characters at the slider's temperature (ties, as at T = 0, broken by `scores`, the step's
+    logits), plus the sampled one; both series share those columns. The drawn one's bar and label are in DRAWN.
     """
     p = np.asarray(probabilities, dtype=float)
     q = np.asarray(sampled_probabilities, dtype=float)
-    order = [int(i) for i in np.argsort(-p, kind="stable")[: max(1, k)]]
-    if chosen is not None and int(chosen) not in order:
-        order.append(int(chosen))
+    order = ranked_columns(p, scores, chosen, k)
     labels = [_label(chars[i]) for i in order]
     now = f"T = {temperature:g}" if temperature is not None else "now"
     then = f"T = {sampled_temperature:g}" if sampled_temperature is not None else "when sampled"
@@ -74,7 +123,7 @@ def temperature_bars(
                 x=labels,
                 y=p[order],
                 name=f"at {now}",
-                marker_color=[ACCENT if i == chosen else BASE for i in order],
+                marker_color=[DRAWN if i == chosen else BASE for i in order],
                 text=[f"{p[i]:.2f}" for i in order],
                 textposition="outside",
                 hovertemplate="%{x}: p = %{y:.4f}<extra>" + now + "</extra>",
@@ -90,11 +139,15 @@ def temperature_bars(
         ]
     )
     top = max(float(p[order].max()), float(q[order].max()))
+    ticks = [  # pseudo-HTML: the characters themselves are escaped ('<', '&' are in the corpus)
+        f"<span style='color:{DRAWN}'><b>{html.escape(label)}</b></span>" if i == chosen else html.escape(label)
+        for i, label in zip(order, labels)
+    ]
     fig.update_layout(
         title=title,
         height=320,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(type="category", title="next character"),
+        xaxis=dict(type="category", title="next character", tickvals=labels, ticktext=ticks),
         yaxis=dict(range=[0, max(1.0, top * 1.1)], title="probability"),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
