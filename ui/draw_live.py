@@ -81,6 +81,16 @@ def engine_of(result) -> str:
     return BROWSER if getattr(result, "engine", None) == BROWSER else SERVER
 
 
+def reported_engine(key: str) -> str:
+    """The component's `engine` state as the browser last sent it ("" before it has; a page change resets it)."""
+    try:
+        state = st.session_state.get(key)
+    except Exception:  # a state Streamlit cannot present is no report
+        return ""
+    value = state.get("engine") if isinstance(state, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def live_answer(
     *,
     key: str,
@@ -113,11 +123,9 @@ def live_answer(
             "none_of_these": none_of_these,
             "min_confidence": float(min_confidence),
             "round": int(canvas_round),
-            "engine": st.session_state.get(f"{key}.engine", ""),
+            "engine": reported_engine(key),  # what the server already knows, so the browser reports only news
         },
         default={"engine": ""},
         on_engine_change=lambda: None,
     )
-    engine = getattr(result, "engine", "") or ""
-    st.session_state[f"{key}.engine"] = engine if isinstance(engine, str) else ""
     return engine_of(result) if shipped else SERVER

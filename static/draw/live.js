@@ -14,6 +14,7 @@ const S = {
   down: false,
   listening: false,
   seq: 0,
+  answered: 0, // answers to a mouse-up (not to a new canvas or a page update)
   last: null, // { steps, probs, said, t0 } of the latest answer
   pollUntil: 0,
   canvas: null, // the composed 320x320 drawing of the latest answer, for tests (lastPng)
@@ -150,9 +151,8 @@ function answer(t0) {
   }
   stamps.push(performance.now());
   // Where the time went, for the benchmark: waiting for the canvas' frame, reading it, preparing, predicting.
-  const steps_ms = t0 === null ? [] : [stamps[0] - t0, stamps[1] - stamps[0], stamps[2] - stamps[1], stamps[3] - stamps[2]];
-  root().dataset.stages = steps_ms.map((v) => v.toFixed(1)).join(",");
-  S.last = { steps, probs, said, t0 };
+  const stages = t0 === null ? null : [stamps[0] - t0, stamps[1] - stamps[0], stamps[2] - stamps[1], stamps[3] - stamps[2]];
+  S.last = { steps, probs, said, t0, stages };
   S.pollUntil = performance.now() + 10_000;
   paint();
 }
@@ -213,8 +213,11 @@ function paint() {
   box.dataset.input = steps.image ? Array.from(steps.image).join(",") : "";
   box.dataset.probs = probs ? probs.map((p) => p.toFixed(6)).join(",") : "";
   if (last.t0 !== null && last.t0 !== undefined) {
+    // A mouse-up's answer: its time, where the time went, and a count the tests wait on.
     const ms = performance.now() - last.t0;
     box.dataset.latencyMs = ms.toFixed(1);
+    box.dataset.stages = last.stages.map((v) => v.toFixed(1)).join(",");
+    box.dataset.answered = String(++S.answered);
     console.log(`draw-live: mouse-up to answer ${ms.toFixed(1)} ms (${box.dataset.backend})`);
     last.t0 = null;
   }
