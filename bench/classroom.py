@@ -41,6 +41,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.ms: list[float] = []
+        self.by_page: dict[str, list[float]] = {"draw": [], "colors": []}  # the same latencies, split by page
         self.joins: list[float] = []
         self.errors: list[str] = []
 
@@ -84,6 +85,7 @@ async def draw_session(
             if any(ANSWER_MARKER in t for t in result.texts):
                 tally.error(f"draw {seed} drawing {i}: the server answered although the browser does")
             tally.ms.append(result.seconds * 1000.0)
+            tally.by_page["draw"].append(result.seconds * 1000.0)
             await asyncio.sleep(rng.uniform(*PACE_S))
             await session.set_json_widget(CANVAS_KEY, canvas_blank())
             i += 1
@@ -111,6 +113,7 @@ async def colour_session(
                 tally.error(f"colours {seed} pick {i}: no answer for ({r}, {g}, {b}) ({result.texts[:2]})")
             else:
                 tally.ms.append(result.marker_seconds * 1000.0)
+                tally.by_page["colors"].append(result.marker_seconds * 1000.0)
             await asyncio.sleep(rng.uniform(*PACE_S))
             i += 1
     except ProtocolError as exc:
@@ -251,6 +254,10 @@ async def measure_load(url: str, server: psutil.Process, suffix: str = "") -> di
     out["class_load_errors"] = len(one.errors) + len(many.errors)
     out["class_join_p95_ms"] = round(float(np.percentile(many.joins, 95)), 1) if many.joins else None
     out["class_load_error_list"] = (one.errors + many.errors)[:10]
+    for page in ("draw", "colors"):  # which page's requests set the p95: a stroke is a widget update now
+        for label, tally in (("1_session", one), (str(SESSIONS), many)):
+            values = tally.by_page[page]
+            out[f"class_load_p95_ms_{label}_{page}"] = round(float(np.percentile(values, 95)), 1) if values else None
     return {f"{key}{suffix}": value for key, value in out.items()}
 
 

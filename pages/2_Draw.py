@@ -13,7 +13,7 @@ from core.inputs import canvas as shape_preprocess
 from core.store import access, samples
 from ui import draw_live, draw_views
 from ui.canvas import CanvasError, canvas_rgba, decode_canvas_url, drawing_canvas
-from ui.common import guard, live_fragment, page_header
+from ui.common import guard, guarded, live_turn, page_header
 from ui.identity import owner
 from ui.models import active_label, load_active, uses_shipped
 from ui.state import page_state
@@ -85,7 +85,8 @@ def _current_image() -> np.ndarray | None:
     return state.image if state.image is not None else _drawn_image(state.canvas_url)
 
 
-@live_fragment("The live drawing")  # a class's picks and strokes take turns, each at full speed
+@st.fragment
+@guarded("The live drawing")
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -119,8 +120,15 @@ def live_drawing() -> None:
             "server)",
             key="draw.explain",
         ):
-            _explain_on_server(result)
+            with live_turn():
+                _explain_on_server(result)
         return
+    with live_turn():  # a class's picks and server-answered strokes take turns, each at full speed
+        _answer_on_server(result, right)
+
+
+def _answer_on_server(result, right) -> None:
+    """The server's answer: before the browser reports that it answers, or when it cannot."""
     try:
         rgba = canvas_rgba(result)  # the PNG header's size is checked before anything is decoded
     except CanvasError as exc:
