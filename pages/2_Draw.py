@@ -169,7 +169,7 @@ def _saved_note() -> None:
 
 
 def _correction_row(options: list[str], image: np.ndarray | None) -> None:
-    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")  # [2, 1] cut the button to "Save the corr…" at 1280 px
     truth = c1.selectbox("Wrong? It was a …", options, key="draw.truth")
     if c2.button("Save the correction", key="draw.correct"):
         _save_sample(image if image is not None else _current_image(), truth)
