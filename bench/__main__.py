@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODULES = [
     "colors",
     "shapes",
+    "draw",
     "text",
     "hostile",
     "training",

@@ -38,12 +38,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_dir: Path, env_extra: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` on a free port with its own data folder; returns (process, base URL)."""
+def start_app(
+    data_dir: Path, env_extra: dict | None = None, port: int | None = None, cpus: str | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run app.py` on a free port with its own data folder; returns (process, base URL).
+    `cpus` ("0", "0,1") pins the server, and the workers it starts, to those cores with `taskset -c`."""
     port = port or free_port()
     env = {**os.environ, "MLX_USER_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    pin = ["taskset", "-c", cpus] if cpus else []
     proc = subprocess.Popen(
         [
+            *pin,
             sys.executable,
             "-m",
             "streamlit",

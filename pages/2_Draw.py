@@ -11,15 +11,16 @@ from core.families.shapes import verdict as shape_verdict
 from core.figures import common as common_figures
 from core.inputs import canvas as shape_preprocess
 from core.store import access, samples
-from ui import draw_views
-from ui.canvas import CanvasError, canvas_rgba, drawing_canvas
-from ui.common import guard, live_fragment, page_header
+from ui import draw_live, draw_views
+from ui.canvas import CanvasError, canvas_rgba, decode_canvas_url, drawing_canvas
+from ui.common import guard, guarded, live_turn, page_header
 from ui.identity import owner
-from ui.models import active_label, load_active
+from ui.models import active_label, load_active, uses_shipped
 from ui.state import page_state
 
 CANVAS_PX = 320
 STROKE_PX = 10
+CANVAS_BOX = "draw-canvas-fit"  # the canvas' container key: the in-browser answer reads the drawing from inside it
 
 page_header(
     "Draw",
@@ -69,23 +70,73 @@ def _save_sample(image: np.ndarray | None, label: str) -> None:
     st.rerun()
 
 
-@live_fragment("The live drawing")  # a class's picks and strokes take turns, each at full speed
+def _drawn_image(url: str | None) -> np.ndarray | None:
+    """The 28x28 the model reads for a canvas data URL, made only when asked for (a save): None when the canvas holds
+    no usable drawing or cannot be read."""
+    try:
+        rgba = decode_canvas_url(url)
+    except CanvasError:
+        return None
+    steps = shape_preprocess.preprocess_steps(rgba) if rgba is not None else None
+    return steps.image if steps is not None and steps.status == "ok" else None
+
+
+def _current_image() -> np.ndarray | None:
+    return state.image if state.image is not None else _drawn_image(state.canvas_url)
+
+
+@st.fragment
+@guarded("The live drawing")
 def live_drawing() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         # Shown smaller in a narrow column; still CANVAS_PX inside, so the model's input does not change.
-        result = drawing_canvas(f"draw.canvas.{state.canvas_round}", "draw-canvas-fit", CANVAS_PX, STROKE_PX)
+        result = drawing_canvas(f"draw.canvas.{state.canvas_round}", CANVAS_BOX, CANVAS_PX, STROKE_PX)
         st.button("Clear the canvas", on_click=_clear_canvas, key="draw.clear", icon="🧽")
+    with right:
+        # The answer in the browser (TensorFlow.js): on mouse-up, no round trip. Until it reports that it answers
+        # (or when it cannot: no TensorFlow.js, a user's own version), the server answers below as before.
+        engine = draw_live.live_answer(
+            key="draw.live",
+            box=CANVAS_BOX,
+            canvas_px=CANVAS_PX,
+            class_names=class_names,
+            shown_names=shown_names,
+            other=shapes.OTHER,
+            none_of_these=shape_verdict.NONE_OF_THESE,
+            min_confidence=min_confidence,
+            canvas_round=state.canvas_round,
+            shipped=uses_shipped("shapes"),
+        )
+    state.canvas_url = getattr(result, "_image_data_url", None) if result is not None else None
+    if engine == draw_live.BROWSER:
+        # A stroke costs the server only this widget update: the drawing is kept, and prepared only when asked for.
+        state.image = None
+        with right:
+            _saved_note()
+            _correction_row([c for c in class_names if c != shapes.OTHER], None)
+        if st.toggle(
+            "Show how the network reads this drawing: the preparation and what each layer sees (worked out on the "
+            "server)",
+            key="draw.explain",
+        ):
+            with live_turn():
+                _explain_on_server(result)
+        return
+    with live_turn():  # a class's picks and server-answered strokes take turns, each at full speed
+        _answer_on_server(result, right)
+
+
+def _answer_on_server(result, right) -> None:
+    """The server's answer: before the browser reports that it answers, or when it cannot."""
     try:
         rgba = canvas_rgba(result)  # the PNG header's size is checked before anything is decoded
     except CanvasError as exc:
         with right:
             st.warning(str(exc))
         return
-    if state.saved:
-        with right:
-            st.success(state.saved)
-        state.saved = ""
+    with right:
+        _saved_note()
     steps = shape_preprocess.preprocess_steps(rgba) if rgba is not None else None
     image = steps.image if steps is not None and steps.status == "ok" else None
     state.image = image
@@ -107,11 +158,39 @@ def live_drawing() -> None:
             common_figures.probability_bars(probs, shown_names, "Softmax over the classes"), key="draw.bars"
         )
         others = [c for i, c in enumerate(class_names) if i != said.index and c != shapes.OTHER]
-        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        truth = c1.selectbox("Wrong? It was a …", others, key="draw.truth")
-        if c2.button("Save the correction", key="draw.correct"):
-            _save_sample(image, truth)
+        _correction_row(others, image)
+    _explain(steps, image)
 
+
+def _saved_note() -> None:
+    if state.saved:
+        st.success(state.saved)
+        state.saved = ""
+
+
+def _correction_row(options: list[str], image: np.ndarray | None) -> None:
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")  # [2, 1] cut the button to "Save the corr…" at 1280 px
+    truth = c1.selectbox("Wrong? It was a …", options, key="draw.truth")
+    if c2.button("Save the correction", key="draw.correct"):
+        _save_sample(image if image is not None else _current_image(), truth)
+
+
+def _explain_on_server(result) -> None:
+    """The explanations for the drawing on the canvas, on request when the browser gives the answer."""
+    try:
+        rgba = canvas_rgba(result)
+    except CanvasError as exc:
+        st.warning(str(exc))
+        return
+    steps = shape_preprocess.preprocess_steps(rgba) if rgba is not None else None
+    if steps is None or steps.status != "ok":
+        st.caption("Draw a shape first: its preparation and every layer's view appear here.")
+        return
+    _explain(steps, steps.image)
+
+
+def _explain(steps: shape_preprocess.Preprocessed, image: np.ndarray) -> None:
+    """How the drawing becomes the network's input, what the first convolution sees, and every layer on request."""
     st.subheader("How the drawing becomes the network's input")
     # One image element for the four steps (not four columns of one each): it runs on every stroke of every
     # student, and each element is a message of its own. The 320-pixel canvas is sent at the 160 pixels shown.
@@ -173,7 +252,7 @@ label = n1.text_input(
     max_chars=64,
 )
 if n2.button("Save as a sample", key="draw.save"):
-    _save_sample(state.image, label)
+    _save_sample(_current_image(), label)
 
 draw_views.samples_browser()
 draw_views.training_notes(loaded.metadata)

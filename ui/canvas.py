@@ -77,6 +77,7 @@ def canvas_rgba(result) -> np.ndarray | None:
 FIT_STEP_PX = 8  # the shrink goes in steps of this much column width: at most 8 px of the column is left unused
 FIT_MIN_ZOOM = 0.4  # below this a canvas is too small to draw on; a narrower column scrolls it sideways instead
 FIT_MARGIN_PX = 4  # the canvas' border, so a column exactly as wide as the canvas still fits it
+TOOLBAR_ROOM_REM = 2.25  # the drawable canvas' toolbar floats this far above its top edge while the mouse is over it
 
 
 def fit_canvas_css(box_key: str, canvas_px: int) -> str:
@@ -91,7 +92,11 @@ def fit_canvas_css(box_key: str, canvas_px: int) -> str:
         raise ValueError(f"A canvas box key is letters, digits, '-' and '_' only (got {box_key!r}).")
     box = f".st-key-{box_key}"
     needed = int(canvas_px) + FIT_MARGIN_PX
-    rules = [f"{box} {{ container-type: inline-size; }}"]
+    rules = [
+        f"{box} {{ container-type: inline-size; }}",
+        # Room above the canvas for its hover toolbar, which otherwise covers the line of text above it.
+        f"{box} {{ padding-top: {TOOLBAR_ROOM_REM}rem; }}",
+    ]
     width = needed
     while (zoom := math.floor((width - FIT_STEP_PX) / needed * 10_000) / 10_000) >= FIT_MIN_ZOOM:  # down: never over
         rules.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
@@ -102,15 +102,23 @@ def taking_turns(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        turns = _live_turns(get_settings().live_turns)
-        got_turn = turns.acquire(timeout=LIVE_TURN_WAIT_S)
-        try:
+        with live_turn():
             return fn(*args, **kwargs)
-        finally:
-            if got_turn:
-                turns.release()
 
     return run
+
+
+@contextmanager
+def live_turn() -> Iterator[None]:
+    """The turn of taking_turns as a block, for a live part that needs it only for its heavy work (the Draw page:
+    a stroke the browser answers is a widget update and does not queue behind the class's predictions)."""
+    turns = _live_turns(get_settings().live_turns)
+    got_turn = turns.acquire(timeout=LIVE_TURN_WAIT_S)
+    try:
+        yield
+    finally:
+        if got_turn:
+            turns.release()
 
 
 @functools.lru_cache(maxsize=4)

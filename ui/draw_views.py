@@ -25,6 +25,7 @@ class DrawState:
 
     canvas_round: int = 0  # the canvas widget's generation: Clear gives a new key, so a fresh, empty canvas
     image: np.ndarray | None = None  # the last drawing as the model's 28x28 input, None when there is none
+    canvas_url: str | None = None  # the canvas' last PNG data URL: its 28x28 is made only when asked for
     saved: str = ""  # the last save's confirmation, shown once after the page reruns to list the new sample
 
 

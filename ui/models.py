@@ -107,6 +107,11 @@ def load_active(family: str) -> store.LoadedModel | None:
     return load_active(family)
 
 
+def uses_shipped(family: str) -> bool:
+    """True when the session's active model for `family` is the shipped one (the one with a browser copy)."""
+    return active_path(family) == store.shipped_model_dir(family)
+
+
 def active_label(family: str) -> str:
     path = active_path(family)
     return "the shipped model" if path == store.shipped_model_dir(family) else f"your version {path.name}"

@@ -4,10 +4,8 @@ and presenter mode's larger type survives a page change through the menu."""
 
 from __future__ import annotations
 
-import io
 import re
 import sys
-from urllib.parse import urljoin
 
 import numpy as np
 import pytest
@@ -85,21 +83,16 @@ def test_no_page_is_cut_sideways_on_a_1024_projector(page, app_url, path, presen
 
 
 def model_input(page) -> np.ndarray:
-    """The page's own picture of the model's 28×28 input (step 3), read back from the served image."""
-    from PIL import Image
-
-    # The four steps are one image element; each picture sits in its own container with its caption.
-    image = page.get_by_test_id("stImageContainer").filter(has_text="3 · scaled to 28×28").locator("img")
-    served = page.request.get(urljoin(page.url, image.get_attribute("src")))
-    big = np.asarray(Image.open(io.BytesIO(served.body())).convert("L"))
-    step = big.shape[0] // 28  # draw_views.image_for repeats each pixel step × step times
-    return big[::step, ::step][:28, :28].astype(float)
+    """The model's 28×28 input as the page made it: the browser's answer keeps it in its `data-input`."""
+    values = page.get_by_test_id("draw-live").get_attribute("data-input")
+    return np.array([float(v) for v in values.split(",")]).reshape(28, 28)
 
 
 def draw_circle(page, displayed_px: float) -> np.ndarray:
     """Draw the same circle, scaled to the canvas as shown, and return the model input the page made of it."""
     from playwright.sync_api import expect
 
+    expect(page.get_by_test_id("draw-live")).to_have_attribute("data-engine", "browser", timeout=120_000)
     strokes = [s * (displayed_px / CANVAS_PX) for s in mouse_strokes("circle", np.random.default_rng(7))]
     draw_on_canvas(page, page.locator("canvas.upper-canvas"), strokes)
     expect(page.get_by_test_id("draw-top")).to_have_text("circle", timeout=30_000)
