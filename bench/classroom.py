@@ -101,7 +101,8 @@ async def colour_session(
         while (until is None and i < actions) or (until is not None and not until.is_set()):
             await asyncio.sleep(rng.uniform(*PACE_S))
             r, g, b = (int(v) for v in rng.integers(0, 256, 3))
-            result = await session.set_widget("colors.picker", f"#{r:02x}{g:02x}{b:02x}", f"RGB ({r}, {g}, {b})")
+            pick = {"pick": {"rgb": [r, g, b], "at": i}}  # what the picker sends on release (ui.colors_picker)
+            result = await session.set_json_widget("colors.pick", pick, f"RGB ({r}, {g}, {b})")
             if result.marker_seconds is None:  # the marker is this colour's own answer, not the previous one
                 tally.error(f"colours {seed} pick {i}: no answer for ({r}, {g}, {b}) ({result.texts[:2]})")
             else:
