@@ -151,7 +151,11 @@ def quick_form(family: str) -> dict:
     from core.store import models as store
 
     quick = quick_settings(family, store.load_metadata(families.get(family).shipped_dir()))
-    values = {f"retrain.{family}.epochs": int(quick["epochs"])}
+    values = {
+        f"retrain.{family}.epochs": int(quick["epochs"]),
+        f"retrain.{family}.batch": int(quick["batch_size"]),
+        f"retrain.{family}.lr": f"{quick['learning_rate']:g}",
+    }
     if "samples_per_class" in families.get(family).quick:
         values[f"retrain.{family}.per_class"] = int(quick["samples_per_class"])
     return values

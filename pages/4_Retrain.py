@@ -5,7 +5,7 @@ or delete versions, and compare two versions on the same held-out inputs."""
 import streamlit as st
 
 from core.engine import checks as retrain_checks
-from core.engine import jobs, retrain
+from core.engine import job_workers, jobs, retrain
 from core.engine import registry as families
 from core.families.text import model as text_core
 from core.settings import get_settings
@@ -38,6 +38,10 @@ with guard("The Retrain page"):
 
     current = QUEUE.snapshot(SESSION)  # the session's job as this run draws the page (a frozen copy)
     running = current is not None and current.active
+    if not running:
+        # A training worker with TensorFlow imported, waiting while the form is filled in: Start's first progress
+        # then comes after the data preparation alone (one such worker per server; `python -m bench.quick`).
+        job_workers.warm_worker()
 
     # ---------------------------------------------------------------- setup
 

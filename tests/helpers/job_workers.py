@@ -1,14 +1,21 @@
 """Work functions for the process-mode job tests (tests/integration/test_jobs_process.py).
 
 A worker process unpickles its work function by reference, so these are top-level functions of an importable module.
-They import no TensorFlow, so a worker running one starts in a fraction of a second.
+They import no TensorFlow, so a worker running one starts in a fraction of a second (a warm worker imports Keras
+before its first job: core.engine.job_workers.warm_worker).
 """
 
 import os
 import signal
+import sys
 import time
 
 LIMIT = 60.0  # seconds a worker waits for a cancel before giving up, so a broken test cannot leave it running
+
+
+def keras_was_loaded(job) -> dict:
+    """Whether the worker had imported Keras before this job came (core.engine.job_workers._preload), and its pid."""
+    return {"pid": os.getpid(), "keras": "keras" in sys.modules}
 
 
 def report_and_identify(job) -> dict:
