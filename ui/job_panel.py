@@ -134,7 +134,7 @@ def _panel(queue: JobQueue, key: str, seen_status: str | None, text: PanelText, 
             )
         else:
             st.progress(snap.progress, text=progress_text(snap, text))
-    if text.heading and snap.epochs and text.curves:
+    if text.heading:  # under the Cancel row, above the curves
         st.subheader(text.heading)
     if snap.status != "queued" and snap.epochs and text.curves:
         training_curves(snap, f"{text.key}.live")
