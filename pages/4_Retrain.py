@@ -38,10 +38,6 @@ with guard("The Retrain page"):
 
     current = QUEUE.snapshot(SESSION)  # the session's job as this run draws the page (a frozen copy)
     running = current is not None and current.active
-    if not running:
-        # A training worker with TensorFlow imported, waiting while the form is filled in: Start's first progress
-        # then comes after the data preparation alone (one such worker per server; `python -m bench.quick`).
-        job_workers.warm_worker()
 
     # ---------------------------------------------------------------- setup
 
@@ -246,3 +242,9 @@ with guard("The Retrain page"):
     rows = views.versions(family, SESSION, FAMILY.label.lower())
     views.compare_panel(family, rows)
     spread_views.spread_panel(family, FAMILY.label, SESSION, QUEUE)
+
+    if not running:
+        # A training worker with TensorFlow imported, waiting while the form is filled in: Start's first progress
+        # then comes after the data preparation alone (one such worker per server; `python -m bench.quick`). Last,
+        # so the page is drawn before the worker's import competes with it for the CPU.
+        job_workers.warm_worker()

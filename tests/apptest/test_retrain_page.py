@@ -379,3 +379,15 @@ def test_the_quick_preset_fills_the_form_with_the_familys_quick_settings():
     at.button(key="retrain.text.quick").click().run()
     assert not at.exception
     assert at.number_input(key="retrain.text.chars").value == families.get("text").quick["text_chars"]
+
+
+def test_opening_the_page_warms_a_training_worker(monkeypatch):
+    """The Retrain page asks for a warm worker (TensorFlow imported ahead of Start) on every run with no job of its
+    own; core.engine.job_workers.warm_worker decides whether one is started (tests/integration/test_jobs_process.py)."""
+    from core.engine import job_workers
+
+    calls = []
+    monkeypatch.setattr(job_workers, "warm_worker", lambda: calls.append(1) or True)
+    at = app_test(PAGE).run()
+    assert not at.exception
+    assert calls == [1]
