@@ -108,7 +108,8 @@ async def colour_session(
         while (until is None and i < actions) or (until is not None and not until.is_set()):
             await asyncio.sleep(rng.uniform(*PACE_S))
             r, g, b = (int(v) for v in rng.integers(0, 256, 3))
-            result = await session.set_widget("colors.picker", f"#{r:02x}{g:02x}{b:02x}", f"RGB ({r}, {g}, {b})")
+            pick = {"pick": {"rgb": [r, g, b], "at": i}}  # what the picker sends on release (ui.colors_picker)
+            result = await session.set_json_widget("colors.pick", pick, f"RGB ({r}, {g}, {b})")
             if result.marker_seconds is None:  # the marker is this colour's own answer, not the previous one
                 tally.error(f"colours {seed} pick {i}: no answer for ({r}, {g}, {b}) ({result.texts[:2]})")
             else:
@@ -158,7 +159,11 @@ def quick_form(family: str) -> dict:
     from core.store import models as store
 
     quick = quick_settings(family, store.load_metadata(families.get(family).shipped_dir()))
-    values = {f"retrain.{family}.epochs": int(quick["epochs"])}
+    values = {
+        f"retrain.{family}.epochs": int(quick["epochs"]),
+        f"retrain.{family}.batch": int(quick["batch_size"]),
+        f"retrain.{family}.lr": f"{quick['learning_rate']:g}",
+    }
     if "samples_per_class" in families.get(family).quick:
         values[f"retrain.{family}.per_class"] = int(quick["samples_per_class"])
     return values

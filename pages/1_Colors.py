@@ -4,17 +4,15 @@ import numpy as np
 import streamlit as st
 
 from core.families.colors import model as colors
-from core.figures import common as common_figures
 from core.settings import get_settings
 from ui import colors_views as views
+from ui.colors_picker import colour_picker
 from ui.colors_views import (
     EXPLANATIONS,
-    FAMILY_HEX,
     cross_entropy_section,
     decision_regions,
     how_it_was_trained,
     label_it_yourself,
-    live_bars,
     scaling_bug,
     three_ways,
 )
@@ -26,7 +24,7 @@ page_header(
     "Colors",
     "🎨",
     "A small network (RGB → 32 sigmoid units → 9 scores → softmax) trained on the colour names real people gave "
-    "The Coding Train. Pick a colour: the bars are the model's probabilities, computed live.",
+    "The Coding Train. Pick a colour: the bars are the model's probabilities, computed in your browser while you drag.",
 )
 loaded = load_active("colors")
 if loaded is None:
@@ -35,26 +33,25 @@ model = loaded.model
 meta = loaded.metadata
 st.caption(f"Using {active_label('colors')}. " + colors.measured_summary(meta))
 
-# ---------------------------------------------------------------- the picked colour, kept in sync across widgets
+# ---------------------------------------------------------------- the picked colour
 state = page_state("colors", views.ColorsState)  # what this page remembers, in one typed object
-widgets = st.session_state  # the picker, sliders and text box keep their own values, under colors.*
+widgets = st.session_state  # the text box keeps its own value, under colors.text
 
 
 def _set_rgb(rgb) -> None:
     r, g, b = colors.check_rgb(rgb)
     state.rgb = (r, g, b)
-    widgets["colors.picker"] = colors.to_hex((r, g, b))
-    widgets["colors.r"], widgets["colors.g"], widgets["colors.b"] = r, g, b
     # the decision-region slice follows the colour (the user can move it off again with its own slider)
     widgets["colors.slice_value"] = (r, g, b)[colors.channel_index(widgets.get("colors.slice_channel", "B"))]
 
 
-def _from_picker() -> None:
-    _set_rgb(colors.parse_hex(widgets["colors.picker"]))
-
-
-def _from_sliders() -> None:
-    _set_rgb((widgets["colors.r"], widgets["colors.g"], widgets["colors.b"]))
+def _from_picker(rgb) -> None:
+    """A release of the picker or a slider: the colour the browser sends, checked like a typed one."""
+    try:
+        _set_rgb(rgb)
+        state.text_error = ""
+    except ValueError as exc:
+        state.text_error = f"The picker sent a colour that is not one: {exc}"
 
 
 def _from_text() -> None:
@@ -65,49 +62,31 @@ def _from_text() -> None:
         state.text_error = str(exc)
 
 
-if "colors.picker" not in widgets:
-    _set_rgb(state.rgb)
-
-
-@live_fragment("The live prediction")  # a class's picks and strokes take turns, each at full speed
+@live_fragment("The live prediction")  # a class's picks take turns, each at full speed
 def live_prediction() -> None:
-    left, right = st.columns([1, 2])
-    with left:
-        st.color_picker("Color", key="colors.picker", on_change=_from_picker)
-        st.slider("R", 0, 255, key="colors.r", on_change=_from_sliders)
-        st.slider("G", 0, 255, key="colors.g", on_change=_from_sliders)
-        st.slider("B", 0, 255, key="colors.b", on_change=_from_sliders)
-        st.text_input(
-            "…or type a colour",
-            key="colors.text",
-            on_change=_from_text,
-            placeholder="#ff8800 or rgb(255, 136, 0)",
-            max_chars=get_settings().max_typed_chars,  # parse_color checks the length again on the server
-        )
-        if state.text_error:
-            st.error(state.text_error)
     rgb = state.rgb
     logits, probs = colors.predict_logits_proba(model, rgb)
     top = int(np.argmax(probs))
-    with right, st.container(key="colors-top"):
-        st.markdown(
-            f"<div style='display:flex;align-items:center;gap:12px'>"
-            f"<div style='width:56px;height:56px;border-radius:8px;border:1px solid #999;background:{colors.to_hex(rgb)}'></div>"
-            f"<div><b data-testid='top-family' style='font-size:1.6em'>{colors.CLASS_NAMES[top]}</b><br>"
-            f"{probs[top]:.1%} · RGB {rgb}</div></div>",
-            unsafe_allow_html=True,
-        )
-        st.plotly_chart(
-            common_figures.probability_bars(
-                probs,
-                colors.CLASS_NAMES,
-                "Softmax over the 9 families",
-                colors=[shade if i != top else "#111" for i, shade in enumerate(FAMILY_HEX)],
-            ),
-            key="colors.bars",
-        )
+    with st.container(key="colors-top"):
+        # One set of controls: the picker and the sliders drive the headline and the bars in the browser while they
+        # are dragged (the network's weights are in the data), and the server on release.
+        colour_picker(views.picker_data(model, rgb, probs), _from_picker)
+    st.text_input(
+        "…or type a colour",
+        key="colors.text",
+        on_change=_from_text,
+        placeholder="#ff8800, rgb(255, 136, 0) or a name such as orange",
+        max_chars=get_settings().max_typed_chars,  # parse_color checks the length again on the server
+    )
+    if state.text_error:
+        st.error(state.text_error)
+    # What the explanations below are for: the server's answer at the last release (also the bench's marker).
+    st.caption(
+        f"The explanations below are for RGB {rgb}, which the model calls "
+        f"<b data-testid='server-top'>{colors.CLASS_NAMES[top]}</b> ({probs[top]:.1%}).",
+        unsafe_allow_html=True,  # numbers and the fixed class names only
+    )
 
-    live_bars(model, rgb)
     # One explanation at a time, computed only when shown: with all four on every pick, a colour pick cost the server
     # ~100 ms of CPU (seven charts), and a class of 30 picking together queued behind each other (bench --only class).
     explain = st.radio(

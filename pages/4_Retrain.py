@@ -242,3 +242,9 @@ with guard("The Retrain page"):
     rows = views.versions(family, SESSION, FAMILY.label.lower())
     views.compare_panel(family, rows)
     spread_views.spread_panel(family, FAMILY.label, SESSION, QUEUE)
+
+    if not running:
+        # A training worker with TensorFlow imported, waiting while the form is filled in: Start's first progress
+        # then comes after the data preparation alone (one such worker per server; `python -m bench.quick`). Last,
+        # so the page is drawn before the worker's import competes with it for the CPU.
+        queues.warm_up()

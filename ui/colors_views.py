@@ -1,6 +1,7 @@
-"""The Colors page's self-contained sections: the live in-browser bars, the decision regions, the "how it was
-trained" expander and the crowdsourcing "label it yourself" section (pages/1_Colors.py calls them)."""
+"""The Colors page's self-contained sections: the picker's data (the in-browser network), the decision regions, the
+"how it was trained" expander and the crowdsourcing "label it yourself" section (pages/1_Colors.py calls them)."""
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,25 +40,18 @@ def from_slice_channel() -> None:
     widgets["colors.slice_value"] = rgb[colors.channel_index(widgets["colors.slice_channel"])]
 
 
-def live_bars(model, rgb: tuple[int, int, int]) -> None:
-    """The network run in the browser (as TensorFlow Playground does), so its bars move while a slider is
-    dragged."""
-    st.subheader("Drag for live bars")
-    try:
-        weights = colors.forward_weights(model)
-    except ValueError as exc:
-        st.warning(f"No live view for this model: {exc}")
-        return
-    units = len(weights["hidden_bias"])
-    st.write(
-        "The sliders above ask the server when you let go. These run the same network in your browser: its "
-        f"3 × {units} + {units} × {len(weights['logits_bias'])} weights are sent to the page once, and every step of "
-        "a drag recomputes the hidden units and the softmax. They start at your colour; dragging here does not change "
-        "the rest of the page."
-    )
-    st.iframe(  # numbers and the fixed class names only: core.colors_live escapes everything it embeds
-        colors_live.live_view_html(weights, rgb, colors.CLASS_NAMES, FAMILY_HEX), height=colors_live.LIVE_VIEW_HEIGHT
-    )
+def picker_data(model, rgb: tuple[int, int, int], probs: np.ndarray) -> dict:
+    """What the page's picker (ui.colors_picker) is given: the colour, the server's probabilities for it and, when the
+    browser can run this model, its weights (a model of another shape: the server's answer alone, on release)."""
+    if model not in _weights:
+        try:
+            _weights[model] = colors.forward_weights(model)
+        except ValueError:
+            _weights[model] = None
+    return colors_live.live_data(_weights[model], rgb, colors.CLASS_NAMES, FAMILY_HEX, probs)
+
+
+_weights: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a model's plain-number weights, read once
 
 
 def decision_regions(model, rgb: tuple[int, int, int]) -> None:

@@ -114,22 +114,27 @@ def _panel(queue: JobQueue, key: str, seen_status: str | None, text: PanelText, 
         if show_ended:
             ended_message(snap, text)
         return
-    if text.heading:
+    # Cancel first, in one row with the status line: right under the Start button that began the job, not below the
+    # live curves (at 1280×800 it used to sit ~540 px under Start, off the screen).
+    cancel_col, status_col = st.columns([1, 3], vertical_alignment="center")
+    with cancel_col:
+        if snap.cancel_requested:
+            st.warning("Cancelling… (the current batch finishes first)")
+        else:
+            # A callback runs before the rerun the click causes, so that rerun already draws "Cancelling…".
+            st.button(text.cancel, key=f"{text.key}.cancel", type="secondary", on_click=queue.cancel, args=(key,))
+    with status_col:
+        st.caption(snap.title)
+        if snap.status == "queued":
+            st.info(queue_text(snap))
+        elif snap.epochs == 0:
+            st.info(
+                "Starting the training process and preparing the data… (a few seconds; generated drawings take "
+                "longer the first time)"
+            )
+        else:
+            st.progress(snap.progress, text=progress_text(snap, text))
+    if text.heading:  # under the Cancel row, above the curves
         st.subheader(text.heading)
-    st.caption(snap.title)
-    if snap.status == "queued":
-        st.info(queue_text(snap))
-    elif snap.epochs == 0:
-        st.info(
-            "Starting the training process and preparing the data… (a few seconds; generated drawings take longer "
-            "the first time)"
-        )
-    else:
-        st.progress(snap.progress, text=progress_text(snap, text))
-        if text.curves:
-            training_curves(snap, f"{text.key}.live")
-    if snap.cancel_requested:
-        st.warning("Cancelling… (the current batch finishes first)")
-    else:
-        # A callback runs before the rerun the click causes, so that rerun already draws "Cancelling…".
-        st.button(text.cancel, key=f"{text.key}.cancel", type="secondary", on_click=queue.cancel, args=(key,))
+    if snap.status != "queued" and snap.epochs and text.curves:
+        training_curves(snap, f"{text.key}.live")

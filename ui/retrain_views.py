@@ -124,17 +124,22 @@ def results(snap: JobSnapshot) -> None:
     if outcome is None:
         return
     after, before = outcome.after, outcome.before
+    seen = outcome.before_seen  # the model before was trained on these validation samples: no fair comparison
     st.success(
         f"Saved as version **{outcome.version_id}** ({outcome.epochs_run} epochs, {outcome.seconds:.0f} s). "
-        f"Compared with the {outcome.base} on the same {after.n:,} validation samples."
+        f"Compared with the {outcome.base} on the same {after.n:,} validation samples"
+        + (", which it has seen." if seen else ".")
     )
+    if seen:
+        st.warning(seen, icon="⚖️")
     m1, m2, m3 = st.columns(3)
     m1.metric("Validation accuracy, retrained", f"{after.accuracy:.1%}")
     if before is not None:
         m2.metric(
-            "…the model before",
+            "…the model before (has seen them)" if seen else "…the model before",
             f"{before.accuracy:.1%}",
             delta=f"{(after.accuracy - before.accuracy):+.1%}",
+            delta_color="off" if seen else "normal",  # no red arrow for a comparison that is not fair
         )
     m3.metric("Balanced accuracy", f"{after.balanced_accuracy:.1%}")
     family = outcome.family

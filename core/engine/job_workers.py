@@ -85,12 +85,14 @@ class _WorkerJob(_Reporting):
         self._send("finish", status, message, curve)
 
 
-def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
+def _worker_main(control_fd: int, reports_fd: int, nice: int, preload: int = 0) -> None:
     """The worker process: lower its priority, then, job after job, receive the work, run it and send back ("result",
     value) or ("failed", message). It exits when the parent closes the control pipe (a cancel, retirement, or the
     server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`."""
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
+    if preload:  # a warm worker (warm_worker): started ahead of a job, it has time to spare
+        _preload()
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
     try:
         while True:
@@ -107,6 +109,20 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
             _forget_models()
     finally:
         reports.close()
+
+
+def _preload() -> None:
+    """Import Keras (TensorFlow) and the training engine before the first job arrives: ~3.4 s of CPU on an idle
+    machine, far more on a busy one, that a Start click would otherwise wait for. A warm worker (warm_worker) does it
+    while the person is still filling in the form."""
+    try:
+        import keras  # noqa: F401
+
+        from core.engine import registry, training  # noqa: F401
+
+        registry.names()  # the families' packages, found and imported once
+    except Exception:  # the job's own imports then say what is wrong, in its plain message
+        traceback.print_exc()
 
 
 def _run_one(work: dict, reports: Connection, control: Connection) -> bool:
@@ -166,7 +182,7 @@ class _Worker:
     """A worker process and our ends of its two pipes. It runs jobs one after another; between them it waits in
     `_IDLE`."""
 
-    def __init__(self, nice: int):
+    def __init__(self, nice: int, preload: bool = False):
         control_r, control_w = os.pipe()
         reports_r, reports_w = os.pipe()
         self.control = Connection(control_w, readable=False)
@@ -174,7 +190,16 @@ class _Worker:
         self.nice, self.jobs_done = nice, 0
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_BOOT, str(REPO_ROOT), str(control_r), str(reports_w), str(nice)],
+                [
+                    sys.executable,
+                    "-c",
+                    _WORKER_BOOT,
+                    str(REPO_ROOT),
+                    str(control_r),
+                    str(reports_w),
+                    str(nice),
+                    str(int(preload)),
+                ],
                 pass_fds=(control_r, reports_w),
                 stdin=subprocess.DEVNULL,
             )
@@ -233,6 +258,36 @@ def _give_back(worker: _Worker) -> None:
     timer = threading.Timer(WORKER_IDLE_SECONDS, expire)
     timer.daemon = True
     timer.start()
+
+
+WARM_IDLE_SECONDS = 300.0  # a worker started before any job (a Retrain page opened) waits this long for one
+WARM_WORKERS = 1  # at most this many idle workers are started ahead: a class opening the page at once starts one
+
+
+def warm_worker() -> bool:
+    """Start a training worker ahead of a job, so that the next Start finds TensorFlow already imported (its first
+    progress report then comes after the data preparation alone). Nothing is started when the server trains in
+    threads or WARM_WORKERS idle workers are already waiting. Returns whether one was started."""
+    settings = get_settings()
+    if settings.training_worker != "process":
+        return False
+    with _POOL:
+        if sum(w.proc.poll() is None for w in _IDLE) >= WARM_WORKERS:
+            return False
+        worker = _Worker(settings.training_nice, preload=True)
+        _IDLE.append(worker)
+
+    def expire() -> None:
+        with _POOL:
+            if worker not in _IDLE or worker.jobs_done:
+                return  # taken since
+            _IDLE.remove(worker)
+        worker.retire(wait=CANCEL_GRACE_SECONDS)
+
+    timer = threading.Timer(WARM_IDLE_SECONDS, expire)
+    timer.daemon = True
+    timer.start()
+    return True
 
 
 def _rss_mb(pids: list[int]) -> float:

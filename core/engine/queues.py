@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from core.engine import jobs
+from core.engine import job_workers, jobs
 from core.engine.rq_queue import RedisQueue
 from core.settings import get_settings
 
@@ -22,3 +22,11 @@ def get_queue() -> jobs.JobQueue | RedisQueue:
         if url not in _REDIS:
             _REDIS[url] = RedisQueue(url)
         return _REDIS[url]
+
+
+def warm_up() -> bool:
+    """Have a training worker with TensorFlow imported wait for this process's next job (the embedded queue's warm
+    worker, core.engine.job_workers.warm_worker); on Redis the workers keep their own warm process, so nothing here."""
+    if get_settings().redis_url:
+        return False
+    return job_workers.warm_worker()

@@ -118,9 +118,12 @@ def outcome_of(
     result,
     misclassified: tuple[Misclassified, ...] = (),
     notes: Sequence[str] = (),
+    before_seen: str = "",
 ) -> RetrainOutcome:
     """The run's outcome, not yet saved: both models scored on the same validation labels `y_true` (`before_pred`
-    None: the model before cannot be scored on them), with the misclassified cells (cell_examples) and notes."""
+    None: the model before cannot be scored on them), with the misclassified cells (cell_examples) and notes.
+    `before_seen` is the family's plain sentence when the model before was trained on (some of) these validation
+    samples, so its score is no fair comparison ("" when it never saw them)."""
     return RetrainOutcome(
         family=req.family,
         class_names=tuple(names),
@@ -140,6 +143,7 @@ def outcome_of(
         ),
         notes=tuple(notes),
         misclassified=tuple(misclassified),
+        before_seen=str(before_seen),
     )
 
 

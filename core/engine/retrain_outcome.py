@@ -65,6 +65,9 @@ class RetrainOutcome:
     misclassified: tuple[Misclassified, ...] = ()
     version_id: str | None = None
     version_path: str | None = None
+    # A plain sentence when the model before was trained on (some of) the validation samples, so `before` is no fair
+    # comparison (the shipped colour model learnt from every person); "" when it never saw them.
+    before_seen: str = ""
 
     def cell_samples(self, true: int, predicted: int) -> tuple[Any, ...]:
         """The kept samples of class `true` predicted as `predicted` (empty for a cell with none)."""

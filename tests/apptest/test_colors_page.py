@@ -6,7 +6,7 @@ import numpy as np
 
 from core.families.colors import model as colors
 from core.store import samples
-from tests.helpers.apptest import app_test, top_family
+from tests.helpers.apptest import app_test, picker_data, release_picker, top_family
 
 
 def test_home_page_lists_every_page():
@@ -17,15 +17,32 @@ def test_home_page_lists_every_page():
         assert word in text
 
 
-def test_colors_page_sliders_drive_the_prediction():
+def test_colors_page_picker_release_drives_the_page():
     at = app_test("pages/1_Colors.py").run()
     assert not at.exception
     assert top_family(at) == "green-ish"  # the default, a dark teal (colors.DEFAULT_COLOR)
-    for key, value in (("colors.r", 255), ("colors.g", 0), ("colors.b", 0)):
-        at.slider(key=key).set_value(value)
-    at.run()
+    release_picker(at, (255, 0, 0))
+    assert not at.exception
     assert top_family(at) == "red-ish"
-    assert at.color_picker(key="colors.picker").value == "#ff0000"  # kept in sync
+    assert picker_data(at)["rgb"] == [255, 0, 0]  # the picker is told the colour the page now shows
+    assert any("RGB (255, 0, 0)" in c.value for c in at.caption)
+
+
+def test_one_set_of_colour_controls():
+    """The picker and sliders live in the one in-browser component: no second copy, no Streamlit slider or picker."""
+    at = app_test("pages/1_Colors.py").run()
+    assert not at.get("color_picker") and not at.get("iframe")
+    assert [s.key for s in at.slider] == ["colors.temperature"]  # the one below is the explanation's own
+    assert len([e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.pick")]) == 1
+
+
+def test_a_forged_picker_value_is_a_plain_message():
+    at = app_test("pages/1_Colors.py").run()
+    for bad in ((300, 0, 0), ("x", 1, 2), None, (1, 2)):
+        release_picker(at, bad if bad is not None else [])
+        assert not at.exception
+        assert at.error and "picker sent a colour that is not one" in at.error[0].value
+        assert top_family(at) == "green-ish"  # the last good colour is kept
 
 
 def test_colors_page_typed_colour_and_bad_input():
@@ -71,24 +88,17 @@ def test_broken_active_model_falls_back_to_shipped(tmp_path):
     assert top_family(at) == "green-ish"
 
 
-def live_view_data(at) -> dict:
-    """The numbers the page wrote into its in-browser view (core.colors_live embeds them as `const DATA = ...;`)."""
-    (frame,) = at.get("iframe")
-    return json.loads(frame.proto.srcdoc.split("const DATA = ", 1)[1].split(";\n", 1)[0])
-
-
-def test_live_view_runs_the_active_models_weights_from_the_current_colour():
+def test_picker_runs_the_active_models_weights_from_the_current_colour():
     at = app_test("pages/1_Colors.py").run()
     assert not at.exception
-    assert any(s.value == "Drag for live bars" for s in at.subheader)
-    data = live_view_data(at)
-    assert data["weights"] == colors.forward_weights(colors.load_shipped().model)
-    assert data["start"] == list(colors.DEFAULT_COLOR)
+    data = picker_data(at)
+    shipped = colors.load_shipped().model
+    assert data["weights"] == colors.forward_weights(shipped)
+    assert data["rgb"] == list(colors.DEFAULT_COLOR)
     assert data["names"] == list(colors.CLASS_NAMES)
-    for key, value in (("colors.r", 255), ("colors.g", 0), ("colors.b", 0)):
-        at.slider(key=key).set_value(value)
-    at.run()
-    assert live_view_data(at)["start"] == [255, 0, 0]
+    np.testing.assert_allclose(data["probs"], colors.predict_proba(shipped, colors.DEFAULT_COLOR), atol=1e-6)
+    at.text_input(key="colors.text").input("teal").run()  # a CSS colour name, typed
+    assert picker_data(at)["rgb"] == [0, 128, 128] and not at.error
 
 
 def regions_caption(at) -> str:
@@ -121,7 +131,7 @@ def test_decision_regions_follow_the_colour_and_the_chosen_slice():
     at.radio(key="colors.slice_channel").set_value("R").run()
     assert at.slider(key="colors.slice_value").value == r
     assert expected_shares("R", r) in regions_caption(at)
-    at.slider(key="colors.g").set_value(200).run()
+    release_picker(at, (r, 200, b))
     assert at.slider(key="colors.slice_value").value == r  # still R, the colour's own R
     marker = regions_marker(at)
     assert (marker["x"], marker["y"]) == ([200], [b])  # G on x, B on y

@@ -143,7 +143,11 @@ def test_a_run_shows_results_saves_a_version_and_only_this_session_uses_it():
     assert not at.exception
     assert any("Saved as version" in s.value for s in at.success)
     labels = [m.label for m in at.metric]
-    assert "Validation accuracy, retrained" in labels and "…the model before" in labels
+    # The shipped colour model learnt from every person, these validation people included: said plainly, with its
+    # fair cross-validated figure, and its score is labelled as one on data it has seen.
+    assert "Validation accuracy, retrained" in labels and "…the model before (has seen them)" in labels
+    assert any("which it has seen" in s.value for s in at.success)
+    assert any("no fair comparison" in w.value and "cross-validation" in w.value for w in at.warning)
     assert at.selectbox(key=f"retrain.cell.{session_job(at).id}").value is not None  # a confusion cell to inspect
     versions = store.list_versions("colors")
     assert len(versions) == 1
@@ -375,3 +379,15 @@ def test_the_quick_preset_fills_the_form_with_the_familys_quick_settings():
     at.button(key="retrain.text.quick").click().run()
     assert not at.exception
     assert at.number_input(key="retrain.text.chars").value == families.get("text").quick["text_chars"]
+
+
+def test_opening_the_page_warms_a_training_worker(monkeypatch):
+    """The Retrain page asks for a warm worker (TensorFlow imported ahead of Start) on every run with no job of its
+    own; core.engine.job_workers.warm_worker decides whether one is started (tests/integration/test_jobs_process.py)."""
+    from core.engine import job_workers
+
+    calls = []
+    monkeypatch.setattr(job_workers, "warm_worker", lambda: calls.append(1) or True)
+    at = app_test(PAGE).run()
+    assert not at.exception
+    assert calls == [1]

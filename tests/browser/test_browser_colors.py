@@ -25,6 +25,6 @@ def test_pure_red_then_pure_blue(page, app_url):
     box.fill("rgb(0, 0, 255)")
     box.press("Enter")
     expect(top).to_have_text("blue-ish")
-    # the R slider followed the typed colour
-    expect(page.locator("input[aria-label='R']")).to_have_attribute("aria-valuetext", "0")
-    expect(page.locator("input[aria-label='B']")).to_have_attribute("aria-valuetext", "255")
+    # the picker's R and B sliders followed the typed colour
+    expect(page.locator(".st-key-colors-top input[aria-label='R']")).to_have_value("0")
+    expect(page.locator(".st-key-colors-top input[aria-label='B']")).to_have_value("255")

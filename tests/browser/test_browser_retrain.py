@@ -11,6 +11,7 @@ from bench.server import start_app, stop_app
 from core.engine import checks as retrain_checks
 from core.store import models as store
 from tests.helpers.live_app import SHIPPED_WORKER
+from tests.helpers.paths import REPO
 
 
 @pytest.fixture
@@ -72,9 +73,22 @@ def test_a_reload_mid_training_finds_its_progress_and_cancel(page, small_app):
     expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()  # the form is locked
 
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.reload()  # F5: a new browser session, the same user
     expect(page.get_by_text("Training now")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    # Cancel sits beside Start (the first row of the job panel, just under the form), on screen with it at 1280x800.
+    start_button = page.get_by_role("button", name="Start training")
+    cancel = page.get_by_role("button", name="Cancel training")
+    start_button.scroll_into_view_if_needed()
+    start_box, cancel_box = start_button.bounding_box(), cancel.bounding_box()
+    gap = cancel_box["y"] - (start_box["y"] + start_box["height"])
+    assert 0 <= gap < 120, f"Cancel is {gap:.0f} px below Start"
+    assert cancel_box["y"] + cancel_box["height"] <= 800 and start_box["y"] >= 0, (start_box, cancel_box)
+    out = REPO / "test-results"
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / "retrain_cancel_beside_start_1280x800.png"))
+    print(f"\nCancel is {gap:.0f} px below Start (1280x800)")
     # The form is the running job's, locked: its family and settings, not the defaults.
     expect(page.get_by_role("radio", name="🎨 Colours")).to_be_checked()
     expect(page.get_by_role("radio", name="🎨 Colours")).to_be_disabled()

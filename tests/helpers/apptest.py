@@ -26,6 +26,28 @@ def app_test_as(page_file: str, owner: str = TEST_OWNER):
 
 
 def top_family(at) -> str:
-    """The colour family the Colors page names as its answer."""
-    html = next(m.value for m in at.markdown if "top-family" in m.value)
-    return html.split("data-testid='top-family'")[1].split(">")[1].split("<")[0]
+    """The colour family the Colors page's server names as its answer (for the colour of the last release)."""
+    html = next(c.value for c in at.caption if "server-top" in c.value)
+    return html.split("data-testid='server-top'")[1].split(">")[1].split("<")[0]
+
+
+def picker_data(at) -> dict:
+    """The data the Colors page gave its in-browser picker (ui.colors_picker): colour, weights, probabilities."""
+    import json
+
+    (picker,) = [e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.pick")]
+    return json.loads(picker.proto.json)
+
+
+def release_picker(at, rgb) -> object:
+    """What the browser sends when the Colors page's picker or a slider is let go at `rgb`: the component's state,
+    as one more widget state of the run (AppTest has no element type for a components.v2 component)."""
+    import json
+    import time
+
+    (picker,) = [e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.pick")]
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = picker.proto.id
+    state.json_value = json.dumps({"pick": {"rgb": list(rgb), "at": time.time()}})
+    return at._run(states)

@@ -25,6 +25,13 @@ def _type_colour(at):
     at.text_input(key="colors.text").input("#12").run()
 
 
+def _forged_pick(at):
+    from tests.helpers.apptest import release_picker
+
+    at.run()
+    release_picker(at, (300, 0, 0))
+
+
 def _canvas_value() -> dict:
     """The drawable canvas' session value (fabric JSON + PNG data URL) for a drawn circle, as the widget sends it."""
     from PIL import Image, ImageDraw
@@ -174,6 +181,14 @@ PAGE_CASES = [
     ),
     PageCase(
         "page-colors-typed-hex", "Colors page", "typing `#12`", "not a hex colour", "pages/1_Colors.py", _type_colour
+    ),
+    PageCase(
+        "page-colors-forged-pick",
+        "Colors page",
+        "the in-browser picker sending (300, 0, 0) on release (a forged component value)",
+        "picker sent a colour that is not one",
+        "pages/1_Colors.py",
+        _forged_pick,
     ),
     PageCase(
         "page-draw-class-name-path",

@@ -2,16 +2,23 @@
 
 A worker process rebuilds its work function from a JSON work spec (core.engine.job_codec), so these are registered
 top-level functions of a module the worker may import (tests set MLX_JOB_MODULES to name it).
-They import no TensorFlow, so a worker running one starts in a fraction of a second.
+They import no TensorFlow, so a worker running one starts in a fraction of a second (a warm worker imports Keras
+before its first job: core.engine.job_workers.warm_worker).
 """
 
 import os
 import signal
+import sys
 import time
 
 from core.engine import job_codec
 
 LIMIT = 60.0  # seconds a worker waits for a cancel before giving up, so a broken test cannot leave it running
+
+
+def keras_was_loaded(job) -> dict:
+    """Whether the worker had imported Keras before this job came (core.engine.job_workers._preload), and its pid."""
+    return {"pid": os.getpid(), "keras": "keras" in sys.modules}
 
 
 def report_and_identify(job) -> dict:

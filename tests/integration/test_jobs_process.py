@@ -216,6 +216,23 @@ def test_a_warm_worker_takes_the_next_job_with_the_settings_of_now(monkeypatch, 
     assert third.result["nice"] == min(19, os.nice(0) + 3)
 
 
+def test_a_worker_warmed_before_any_job_has_keras_loaded_and_takes_the_next_job(monkeypatch):
+    """What opening the Retrain page does: one worker started ahead, TensorFlow imported while the form is filled
+    in; a second call starts no other; the next job runs in it."""
+    monkeypatch.setenv("MLX_TRAINING_WORKER", "process")
+    assert worker_processes.warm_worker()
+    (pid,) = worker_processes.idle_workers()
+    assert not worker_processes.warm_worker()  # at most WARM_WORKERS idle ones: a class opening the page starts one
+    assert worker_processes.idle_workers() == [pid]
+    queue = process_queue()
+    job = queue.submit("a", "A", job_workers.keras_was_loaded)
+    assert queue.wait(job, WAIT) and job.status == "done", job.message
+    assert job.result == {"pid": pid, "keras": True}
+    monkeypatch.setenv("MLX_TRAINING_WORKER", "thread")
+    worker_processes.retire_idle_workers()
+    assert not worker_processes.warm_worker()  # a server that trains in threads starts no process
+
+
 def test_an_idle_worker_exits_after_a_while_and_a_worn_one_at_once(monkeypatch):
     monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", 0.3)
     queue = process_queue()

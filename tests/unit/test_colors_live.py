@@ -71,46 +71,40 @@ def test_forward_weights_refuses_another_network_plainly():
         colors.forward_weights(no_rescale)
 
 
-# ---------------------------------------------------------------- the HTML view
+# ---------------------------------------------------------------- the picker's data
 
 
-def embedded_data(html: str) -> dict:
-    return json.loads(html.split("const DATA = ", 1)[1].split(";\n", 1)[0])
-
-
-def test_live_view_is_self_contained_and_recomputes_on_input():
+def test_live_data_carries_plain_numbers_and_the_forward_pass_js_is_hand_written():
     w = colors.forward_weights(shipped())
-    html = colors_live.live_view_html(w, (10, 20, 30), colors.CLASS_NAMES, FAMILY_HEX)
-    lowered = html.lower()
-    for outside in ("http:", "https:", "src=", "<link", "import ", "fetch(", "xmlhttprequest", "@import"):
-        assert outside not in lowered, outside
-    assert lowered.count("<script") == 1
-    assert 'addEventListener("input", render)' in html
-    assert html.count('type="range"') == 3
-    data = embedded_data(html)
-    assert data["start"] == [10, 20, 30]
+    probs = colors.predict_proba(shipped(), (10, 20, 30))
+    data = colors_live.live_data(w, (10, 20, 30), colors.CLASS_NAMES, FAMILY_HEX, probs)
+    assert data["rgb"] == [10, 20, 30] and data["weights"] == w
     assert data["names"] == list(colors.CLASS_NAMES) and data["colors"] == FAMILY_HEX
-    assert data["weights"] == w
-    assert colors_live.FORWARD_JS in html
+    np.testing.assert_allclose(data["probs"], probs)
+    json.dumps(data, allow_nan=False)
+    lowered = colors_live.FORWARD_JS.lower()
+    for outside in ("http:", "https:", "import ", "fetch(", "tf."):  # no library, no network: the maths by hand
+        assert outside not in lowered, outside
+    server_only = colors_live.live_data(None, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX, probs)
+    assert server_only["weights"] is None  # a model of another shape: the server's answer alone
 
 
-def test_live_view_escapes_text_and_refuses_bad_values():
+def test_live_data_refuses_bad_values():
     w = colors.forward_weights(shipped())
-    hostile = ["</script><script>alert(1)</script>"] + [f"c{i}" for i in range(8)]
-    html = colors_live.live_view_html(w, (0, 0, 0), hostile, FAMILY_HEX)
-    assert "alert(1)</script>" not in html and html.count("</script>") == 1
-    assert embedded_data(html)["names"][0] == hostile[0]  # the name survives, as data
+    probs = [1 / 9] * 9
     with pytest.raises(ValueError, match="#rrggbb"):
-        colors_live.live_view_html(w, (0, 0, 0), colors.CLASS_NAMES, ["red"] * 9)
-    with pytest.raises(ValueError, match="one name and one colour per output"):
-        colors_live.live_view_html(w, (0, 0, 0), colors.CLASS_NAMES[:3], FAMILY_HEX)
+        colors_live.live_data(w, (0, 0, 0), colors.CLASS_NAMES, ["red"] * 9, probs)
+    with pytest.raises(ValueError, match="one name per output"):
+        colors_live.live_data(w, (0, 0, 0), colors.CLASS_NAMES[:3], FAMILY_HEX[:3], probs[:3])
+    with pytest.raises(ValueError, match="one colour and one probability per class"):
+        colors_live.live_data(w, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX, probs[:4])
     with pytest.raises(ValueError, match="between 0 and 255"):
-        colors_live.live_view_html(w, (0, 300, 0), colors.CLASS_NAMES, FAMILY_HEX)
+        colors_live.live_data(w, (0, 300, 0), colors.CLASS_NAMES, FAMILY_HEX, probs)
     broken = {k: v for k, v in w.items() if k != "hidden_kernel"}
     with pytest.raises(ValueError, match="lack hidden_kernel"):
-        colors_live.live_view_html(broken, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX)
-    with pytest.raises(ValueError):  # NaN is never written into the page
-        colors_live.live_view_html({**w, "scale": math.nan}, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX)
+        colors_live.live_data(broken, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX, probs)
+    with pytest.raises(ValueError):  # NaN is never sent to a browser
+        colors_live.live_data({**w, "scale": math.nan}, (0, 0, 0), colors.CLASS_NAMES, FAMILY_HEX, probs)
 
 
 # ---------------------------------------------------------------- the decision grid and its figure

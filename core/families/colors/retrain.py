@@ -4,6 +4,7 @@ on the validation people, saved as a version (the studio's run for this family).
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from core.engine.retrain_request import RetrainRequest, UserData, request_config
 from core.engine.training import chance_loss
 from core.families.colors import model as colors
 from core.families.colors.config import ColorConfig
+from core.store import models as store
 
 
 def user_labels(req: RetrainRequest, user: UserData) -> list[str]:
@@ -52,6 +54,30 @@ def check_data(req: RetrainRequest, user: UserData, base_metadata: dict) -> tupl
     return len(data["y_train"]), len(data["y_val"])
 
 
+def before_seen(req: RetrainRequest, before, base_is_shipped: bool) -> str:
+    """Why the model before's score on this run's validation people is no fair comparison, or "" when it is one.
+
+    The shipped colour model was measured by 5-fold cross-validation over people and then trained on every person,
+    so no crowd label exists that it never saw: the validation people of a run are people it learnt from (and a copy
+    of it starts from what it learnt from them). Said plainly, with its fair figure from the cross-validation."""
+    if not (base_is_shipped and req.use_builtin):
+        return ""
+    metrics = (before.metadata or {}).get("metrics") or {}
+    fair = metrics.get("heldout_accuracy")
+    sentence = (
+        "The shipped model was trained on every person's labels, these validation people included, so its score "
+        "here is on colours it has already learnt: no fair comparison"
+        + ("" if req.fresh else ", and this run's copy of it starts from what it learnt from them too")
+        + ". No person's labels exist that it never saw."
+    )
+    if fair is not None:
+        sentence += (
+            f" Measured fairly, by {metrics.get('heldout_people', 'its')} people's cross-validation (each label "
+            f"predicted by a model that never saw that person), it agrees with {fair:.1%} of their labels."
+        )
+    return sentence
+
+
 def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome | None:
 
     cfg = request_config(req, config_from_metadata("colors", before.metadata))
@@ -74,7 +100,11 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome 
     before_pred = engine.predict_classes("colors", before.model, data["x_val"])
     rgb = np.asarray(data["x_val"]).round().astype(int)
     misclassified = engine.cell_examples(data["y_val"], after_pred, lambda i: colors.to_hex(rgb[i]))
-    outcome = engine.outcome_of(req, before, names, data["y_val"], after_pred, before_pred, result, misclassified)
+    shipped = Path(before.path).resolve() == store.shipped_model_dir("colors").resolve()
+    seen = before_seen(req, before, shipped)
+    outcome = engine.outcome_of(
+        req, before, names, data["y_val"], after_pred, before_pred, result, misclassified, before_seen=seen
+    )
     metadata = {
         "family": "colors",
         "class_names": names,

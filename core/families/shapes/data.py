@@ -110,10 +110,14 @@ def balanced_set(
         want = (counts or {}).get(name, per_class)
         idx = np.flatnonzero(labels == name)
         if groups is not None and len(idx):
-            kept = []
-            for g in np.unique(groups[idx]):
-                members = idx[groups[idx] == g]
-                kept.append(rng.permutation(members)[:max_per_group])
+            # One stable sort instead of a comparison per group (159 "other" words made this ~2 s of a quick retrain's
+            # data preparation); the groups come in np.unique's order, each with its rows ascending, so the random
+            # draws, and the set, are the same as group by group.
+            in_class = groups[idx]
+            order = np.argsort(in_class, kind="stable")  # (n,)
+            _, starts = np.unique(in_class[order], return_index=True)
+            ends = np.append(starts[1:], len(order))
+            kept = [rng.permutation(idx[order[a:b]])[:max_per_group] for a, b in zip(starts, ends)]
             idx = np.sort(np.concatenate(kept))
         if len(idx) == 0:
             continue

@@ -46,6 +46,28 @@ def _align_classes(data: dict, base_names: list[str]) -> dict:
     return {**data, "y_train": remap[data["y_train"]], "y_val": remap[data["y_val"]], "class_names": merged}
 
 
+def before_seen(cfg: ShapeConfig, before) -> str:
+    """Why the model before's score on this run's validation drawings is no fair comparison, or "" when it is one.
+
+    Real drawings are split by `seed` and `validation_fraction` (whole groups at a time): with the model before's own
+    split, the validation drawings are the ones it was never trained on; with another, some of them were in its
+    training data."""
+    config = (before.metadata or {}).get("config") or {}
+    theirs = (config.get("seed"), config.get("validation_fraction"))
+    if cfg.samples_per_class <= 0 or theirs == (cfg.seed, cfg.validation_fraction):
+        return ""
+    if None in theirs:
+        return (
+            "The model before does not say how its drawings were split, so it may have been trained on some of "
+            "these validation drawings."
+        )
+    return (
+        f"The model before split the real drawings with seed {theirs[0]} and validation fraction {theirs[1]:g}; this "
+        f"run used seed {cfg.seed} and {cfg.validation_fraction:g}, so some of these validation drawings were in its "
+        "training data and its score here is flattered. Keep the seed and the fraction for a fair comparison."
+    )
+
+
 def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome | None:
 
     base_names = shapes.class_names_for(before.metadata, before.model)
@@ -81,7 +103,16 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome 
         )
     misclassified = engine.cell_examples(data["y_val"], after_pred, lambda i: x_val[i])
     outcome = engine.outcome_of(
-        req, before, names, data["y_val"], after_pred, before_pred, result, misclassified, notes
+        req,
+        before,
+        names,
+        data["y_val"],
+        after_pred,
+        before_pred,
+        result,
+        misclassified,
+        notes,
+        before_seen=before_seen(cfg, before),
     )
     metadata = {
         "family": "shapes",
