@@ -93,4 +93,5 @@ job_codec.allow(
     return_unpicklable,
     return_value,
     read_environment,
+    keras_was_loaded,
 )
