@@ -1,10 +1,11 @@
-"""The worker-process side of the training queue (core.engine.jobs): a niced `python -c` child per training, kept warm
-for the next job a while, talking to the server over two pipes; and what a work function sees inside it. The queue
-(core.engine.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
+"""The worker-process side of the training queues (core.engine.jobs, core.engine.rq_worker): a niced `python -c` child
+per training, kept warm for the next job a while (or, `keep_warm`, for good), talking to its parent over two pipes; and
+what a work function sees inside it. The queue decides when a job runs; this module only runs it and relays reports."""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
@@ -27,8 +29,10 @@ CANCEL_GRACE_SECONDS = 30.0  # a worker process that has not honoured a cancel b
 POLL_SECONDS = 0.2  # how often the parent thread looks for a cancel while no report arrives
 # A worker process that finished a job waits this long for the next one before it exits. Importing TensorFlow is
 # ~3.4 s of CPU of a quick colour retrain's ~7.6 (measured): a class's trainings that reuse a worker need ~45% less.
-WORKER_IDLE_SECONDS = 30.0
+# None: an idle worker waits for its next job until it is retired (an RQ worker's own, see `keep_warm`).
+WORKER_IDLE_SECONDS: float | None = 30.0
 WORKER_MAX_JOBS = 10  # then a fresh process, so whatever a run leaves behind in memory cannot pile up
+_PRELOAD: tuple[str, ...] = ()  # modules every new worker imports at once, before its first job (`keep_warm`)
 
 
 class _Reporting:
@@ -92,6 +96,7 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
+    jobs_done = 0
     try:
         while True:
             try:
@@ -99,20 +104,33 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
             except (EOFError, OSError):
                 return
             _use_environment(message["env"])
-            sys.path[:] = message[
-                "sys_path"
-            ]  # import the work function the way the server does (its app folder, tests, ...)
-            if not _run_one(message["work"], reports, control):
+            sys.path[:] = message["sys_path"]  # import the work function the way the server does (app folder, tests)
+            if "preload" in message:
+                _preload(message["preload"])
+                continue
+            if not _run_one(message["work"], reports, control, jobs_done):
                 return
+            jobs_done += 1
             _forget_models()
     finally:
         reports.close()
 
 
-def _run_one(work: dict, reports: Connection, control: Connection) -> bool:
+def _preload(modules: Sequence[str]) -> None:
+    """Import what the next job will need (TensorFlow, above all) while no job waits for it."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a job that needs it fails with its own message: a warm-up never stops the worker
+            traceback.print_exc()
+
+
+def _run_one(work: dict, reports: Connection, control: Connection, jobs_done: int = 0) -> bool:
     """Run one job (its work spec, core.engine.job_codec) in the worker and send its outcome; False when nobody is
-    listening any more."""
+    listening any more. First it says which process runs the job and whether TensorFlow was already loaded in it."""
     job = _WorkerJob(reports, control)
+    warm = "tensorflow" in sys.modules
+    job._send("started", {"pid": os.getpid(), "jobs_done": jobs_done, "tensorflow_loaded": warm})
     try:
         value = job_codec.work_from(work)(job)
     except ValueError as exc:
@@ -166,7 +184,7 @@ class _Worker:
     """A worker process and our ends of its two pipes. It runs jobs one after another; between them it waits in
     `_IDLE`."""
 
-    def __init__(self, nice: int):
+    def __init__(self, nice: int, preload: Sequence[str] = ()):
         control_r, control_w = os.pipe()
         reports_r, reports_w = os.pipe()
         self.control = Connection(control_w, readable=False)
@@ -185,6 +203,11 @@ class _Worker:
         finally:
             os.close(control_r)  # the worker holds these ends now; ours would hide its exit from us
             os.close(reports_w)
+        if preload:
+            try:
+                send_json(self.control, {**_context(), "preload": list(preload)})
+            except OSError:
+                pass  # it died at once: the next job finds it gone and says how
 
     def retire(self, wait: float) -> int:
         """Close its pipes (it exits at its next read, or its next should_stop) and reap it; returns its exit code."""
@@ -210,18 +233,25 @@ def _take_worker(nice: int) -> _Worker:
             worker = None
     for old in stale:
         old.retire(wait=5)
-    return worker or _Worker(nice)
+    return worker or _Worker(nice, _PRELOAD)
 
 
 def _give_back(worker: _Worker) -> None:
-    """Park a worker that finished a job cleanly; it is retired if no job takes it within WORKER_IDLE_SECONDS."""
+    """Park a worker that finished a job cleanly, or retire it once it has done WORKER_MAX_JOBS."""
     worker.jobs_done += 1
     if worker.jobs_done >= WORKER_MAX_JOBS:
         worker.retire(wait=CANCEL_GRACE_SECONDS)
         return
+    _park(worker)
+
+
+def _park(worker: _Worker) -> None:
+    """Make `worker` the next job's; it is retired if no job takes it within WORKER_IDLE_SECONDS (None: never)."""
     stamp = worker.jobs_done
     with _POOL:
         _IDLE.append(worker)
+    if WORKER_IDLE_SECONDS is None:
+        return
 
     def expire() -> None:
         with _POOL:
@@ -251,6 +281,27 @@ def idle_workers() -> list[int]:
         return [w.proc.pid for w in _IDLE]
 
 
+def keep_warm(preload: Sequence[str], idle_seconds: float | None = None) -> None:
+    """For a process whose purpose is training (an RQ worker): idle workers wait `idle_seconds` (None: until retired)
+    and every new one imports `preload` as soon as it starts, so even its first job finds TensorFlow loaded."""
+    global WORKER_IDLE_SECONDS, _PRELOAD
+    WORKER_IDLE_SECONDS, _PRELOAD = idle_seconds, tuple(preload)
+
+
+def ensure_warm() -> int:
+    """Start a worker and park it idle (it preloads while nobody waits) unless one at today's niceness is idle and
+    alive already; returns its process id. Called when an RQ worker starts and after each of its jobs, so a worker
+    that was cancelled, killed or worn out is replaced before the next job comes."""
+    nice = get_settings().training_nice
+    with _POOL:
+        for worker in _IDLE:
+            if worker.nice == nice and worker.proc.poll() is None:
+                return worker.proc.pid
+    worker = _Worker(nice, _PRELOAD)
+    _park(worker)
+    return worker.proc.pid
+
+
 def retire_idle_workers() -> None:
     """Stop every idle worker now and reap it (tests; a server that needs the memory back)."""
     with _POOL:
@@ -275,11 +326,10 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
     settings = get_settings()
     worker = _take_worker(settings.training_nice)
     job.pid = worker.proc.pid
-    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
     outcome, code, overdue, cancelled_at = None, None, False, None
     try:
         try:
-            send_json(worker.control, {"env": env, "sys_path": list(sys.path), "work": payload})
+            send_json(worker.control, {**_context(), "work": payload})
         except OSError:
             pass  # it died before reading its work: the end-of-file below says how
         while outcome is None:
@@ -302,6 +352,9 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
                 break  # the worker exited without a result: said below, with its exit code
             if kind in ("result", "failed"):
                 outcome = (kind, args[0])
+            elif kind == "started":
+                if hasattr(job, "process_started"):  # a job that records which process ran it, and how warm
+                    job.process_started(args[0])
             else:
                 getattr(job, kind)(*args)  # plan, on_epoch_end, on_batch_end or finish
     finally:
@@ -312,6 +365,12 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
     if outcome is None:
         outcome = ("failed", f"The training process stopped unexpectedly ({_exit_reason(code)}). Nothing was saved.")
     return outcome
+
+
+def _context() -> dict:
+    """What a worker needs to import and run code as its parent does now: the MLX_* settings and sys.path."""
+    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    return {"env": env, "sys_path": list(sys.path)}
 
 
 def _reap(proc: subprocess.Popen, wait: float) -> int:
