@@ -34,6 +34,7 @@ def user_data(tmp_path, monkeypatch) -> Path:
         "MLX_TRAINING_NICE",
         "MLX_REDIS_URL",  # the embedded queue unless a test starts its own redis-server (tests/helpers/redis_server.py)
         "MLX_JOB_MODULES",
+        "MLX_WORKER_PRELOAD",
     ):
         monkeypatch.delenv(var, raising=False)
     return folder

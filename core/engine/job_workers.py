@@ -1,10 +1,11 @@
-"""The worker-process side of the training queue (core.engine.jobs): a niced `python -c` child per training, kept warm
-for the next job a while, talking to the server over two pipes; and what a work function sees inside it. The queue
-(core.engine.jobs.JobQueue) decides when a job runs; this module only runs it and relays its reports."""
+"""The worker-process side of the training queues (core.engine.jobs, core.engine.rq_worker): a niced `python -c` child
+per training, kept warm for the next job a while (or, `keep_warm`, for good), talking to its parent over two pipes; and
+what a work function sees inside it. The queue decides when a job runs; this module only runs it and relays reports."""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
@@ -27,8 +29,10 @@ CANCEL_GRACE_SECONDS = 30.0  # a worker process that has not honoured a cancel b
 POLL_SECONDS = 0.2  # how often the parent thread looks for a cancel while no report arrives
 # A worker process that finished a job waits this long for the next one before it exits. Importing TensorFlow is
 # ~3.4 s of CPU of a quick colour retrain's ~7.6 (measured): a class's trainings that reuse a worker need ~45% less.
-WORKER_IDLE_SECONDS = 30.0
+# None: an idle worker waits for its next job until it is retired (an RQ worker's own, see `keep_warm`).
+WORKER_IDLE_SECONDS: float | None = 30.0
 WORKER_MAX_JOBS = 10  # then a fresh process, so whatever a run leaves behind in memory cannot pile up
+_PRELOAD: tuple[str, ...] = ()  # modules every new worker imports at once, before its first job (`keep_warm`)
 
 
 class _Reporting:
@@ -85,15 +89,14 @@ class _WorkerJob(_Reporting):
         self._send("finish", status, message, curve)
 
 
-def _worker_main(control_fd: int, reports_fd: int, nice: int, preload: int = 0) -> None:
+def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     """The worker process: lower its priority, then, job after job, receive the work, run it and send back ("result",
     value) or ("failed", message). It exits when the parent closes the control pipe (a cancel, retirement, or the
     server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`."""
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
-    if preload:  # a warm worker (warm_worker): started ahead of a job, it has time to spare
-        _preload()
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
+    jobs_done = 0
     try:
         while True:
             try:
@@ -101,34 +104,38 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int, preload: int = 0) 
             except (EOFError, OSError):
                 return
             _use_environment(message["env"])
-            sys.path[:] = message[
-                "sys_path"
-            ]  # import the work function the way the server does (its app folder, tests, ...)
-            if not _run_one(message["work"], reports, control):
+            sys.path[:] = message["sys_path"]  # import the work function the way the server does (app folder, tests)
+            if "preload" in message:
+                _preload(message["preload"])
+                continue
+            if not _run_one(message["work"], reports, control, jobs_done):
                 return
+            jobs_done += 1
             _forget_models()
     finally:
         reports.close()
 
 
-def _preload() -> None:
-    """Import Keras (TensorFlow) and the training engine before the first job arrives: ~3.4 s of CPU on an idle
-    machine, far more on a busy one, that a Start click would otherwise wait for. A warm worker (warm_worker) does it
-    while the person is still filling in the form."""
-    try:
-        import keras  # noqa: F401
+def _preload(modules: Sequence[str]) -> None:
+    """Import what the next job will need (TensorFlow, above all) while no job waits for it."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a job that needs it fails with its own message: a warm-up never stops the worker
+            traceback.print_exc()
+    if "core.engine.registry" in modules:  # the families' packages too: found and imported once
+        try:
+            importlib.import_module("core.engine.registry").names()
+        except Exception:
+            traceback.print_exc()
 
-        from core.engine import registry, training  # noqa: F401
 
-        registry.names()  # the families' packages, found and imported once
-    except Exception:  # the job's own imports then say what is wrong, in its plain message
-        traceback.print_exc()
-
-
-def _run_one(work: dict, reports: Connection, control: Connection) -> bool:
+def _run_one(work: dict, reports: Connection, control: Connection, jobs_done: int = 0) -> bool:
     """Run one job (its work spec, core.engine.job_codec) in the worker and send its outcome; False when nobody is
-    listening any more."""
+    listening any more. First it says which process runs the job and whether TensorFlow was already loaded in it."""
     job = _WorkerJob(reports, control)
+    warm = "tensorflow" in sys.modules
+    job._send("started", {"pid": os.getpid(), "jobs_done": jobs_done, "tensorflow_loaded": warm})
     try:
         value = job_codec.work_from(work)(job)
     except ValueError as exc:
@@ -182,7 +189,7 @@ class _Worker:
     """A worker process and our ends of its two pipes. It runs jobs one after another; between them it waits in
     `_IDLE`."""
 
-    def __init__(self, nice: int, preload: bool = False):
+    def __init__(self, nice: int, preload: Sequence[str] = ()):
         control_r, control_w = os.pipe()
         reports_r, reports_w = os.pipe()
         self.control = Connection(control_w, readable=False)
@@ -198,7 +205,6 @@ class _Worker:
                     str(control_r),
                     str(reports_w),
                     str(nice),
-                    str(int(preload)),
                 ],
                 pass_fds=(control_r, reports_w),
                 stdin=subprocess.DEVNULL,
@@ -210,6 +216,11 @@ class _Worker:
         finally:
             os.close(control_r)  # the worker holds these ends now; ours would hide its exit from us
             os.close(reports_w)
+        if preload:
+            try:
+                send_json(self.control, {**_context(), "preload": list(preload)})
+            except OSError:
+                pass  # it died at once: the next job finds it gone and says how
 
     def retire(self, wait: float) -> int:
         """Close its pipes (it exits at its next read, or its next should_stop) and reap it; returns its exit code."""
@@ -235,18 +246,25 @@ def _take_worker(nice: int) -> _Worker:
             worker = None
     for old in stale:
         old.retire(wait=5)
-    return worker or _Worker(nice)
+    return worker or _Worker(nice, _PRELOAD)
 
 
 def _give_back(worker: _Worker) -> None:
-    """Park a worker that finished a job cleanly; it is retired if no job takes it within WORKER_IDLE_SECONDS."""
+    """Park a worker that finished a job cleanly, or retire it once it has done WORKER_MAX_JOBS."""
     worker.jobs_done += 1
     if worker.jobs_done >= WORKER_MAX_JOBS:
         worker.retire(wait=CANCEL_GRACE_SECONDS)
         return
+    _park(worker)
+
+
+def _park(worker: _Worker) -> None:
+    """Make `worker` the next job's; it is retired if no job takes it within WORKER_IDLE_SECONDS (None: never)."""
     stamp = worker.jobs_done
     with _POOL:
         _IDLE.append(worker)
+    if WORKER_IDLE_SECONDS is None:
+        return
 
     def expire() -> None:
         with _POOL:
@@ -261,6 +279,9 @@ def _give_back(worker: _Worker) -> None:
 
 
 WARM_IDLE_SECONDS = 300.0  # a worker started before any job (a Retrain page opened) waits this long for one
+# What a worker started ahead (warm_worker) imports while the person fills in the form: Keras (TensorFlow, ~3.4 s of
+# CPU on an idle machine, far more on a busy one), the training engine and the families' packages.
+WARM_PRELOAD = ("keras", "core.engine.training", "core.engine.registry")
 WARM_WORKERS = 1  # at most this many idle workers are started ahead: a class opening the page at once starts one
 
 
@@ -274,7 +295,7 @@ def warm_worker() -> bool:
     with _POOL:
         if sum(w.proc.poll() is None for w in _IDLE) >= WARM_WORKERS:
             return False
-        worker = _Worker(settings.training_nice, preload=True)
+        worker = _Worker(settings.training_nice, WARM_PRELOAD)
         _IDLE.append(worker)
 
     def expire() -> None:
@@ -306,6 +327,27 @@ def idle_workers() -> list[int]:
         return [w.proc.pid for w in _IDLE]
 
 
+def keep_warm(preload: Sequence[str], idle_seconds: float | None = None) -> None:
+    """For a process whose purpose is training (an RQ worker): idle workers wait `idle_seconds` (None: until retired)
+    and every new one imports `preload` as soon as it starts, so even its first job finds TensorFlow loaded."""
+    global WORKER_IDLE_SECONDS, _PRELOAD
+    WORKER_IDLE_SECONDS, _PRELOAD = idle_seconds, tuple(preload)
+
+
+def ensure_warm() -> int:
+    """Start a worker and park it idle (it preloads while nobody waits) unless one at today's niceness is idle and
+    alive already; returns its process id. Called when an RQ worker starts and after each of its jobs, so a worker
+    that was cancelled, killed or worn out is replaced before the next job comes."""
+    nice = get_settings().training_nice
+    with _POOL:
+        for worker in _IDLE:
+            if worker.nice == nice and worker.proc.poll() is None:
+                return worker.proc.pid
+    worker = _Worker(nice, _PRELOAD)
+    _park(worker)
+    return worker.proc.pid
+
+
 def retire_idle_workers() -> None:
     """Stop every idle worker now and reap it (tests; a server that needs the memory back)."""
     with _POOL:
@@ -330,11 +372,10 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
     settings = get_settings()
     worker = _take_worker(settings.training_nice)
     job.pid = worker.proc.pid
-    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
     outcome, code, overdue, cancelled_at = None, None, False, None
     try:
         try:
-            send_json(worker.control, {"env": env, "sys_path": list(sys.path), "work": payload})
+            send_json(worker.control, {**_context(), "work": payload})
         except OSError:
             pass  # it died before reading its work: the end-of-file below says how
         while outcome is None:
@@ -357,6 +398,9 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
                 break  # the worker exited without a result: said below, with its exit code
             if kind in ("result", "failed"):
                 outcome = (kind, args[0])
+            elif kind == "started":
+                if hasattr(job, "process_started"):  # a job that records which process ran it, and how warm
+                    job.process_started(args[0])
             else:
                 getattr(job, kind)(*args)  # plan, on_epoch_end, on_batch_end or finish
     finally:
@@ -367,6 +411,12 @@ def run_in_process(job, payload: dict) -> tuple[str, Any]:
     if outcome is None:
         outcome = ("failed", f"The training process stopped unexpectedly ({_exit_reason(code)}). Nothing was saved.")
     return outcome
+
+
+def _context() -> dict:
+    """What a worker needs to import and run code as its parent does now: the MLX_* settings and sys.path."""
+    env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    return {"env": env, "sys_path": list(sys.path)}
 
 
 def _reap(proc: subprocess.Popen, wait: float) -> int:

@@ -83,6 +83,11 @@ def alive_key(job_id: str) -> str:
     return f"{PREFIX}alive:{job_id}"
 
 
+def stop_key(job_id: str) -> str:
+    """Set by Cancel; the worker running the job polls it (core.engine.rq_worker) and stops the training."""
+    return f"{PREFIX}stop:{job_id}"
+
+
 def durations_key(kind: str) -> str:
     return f"{PREFIX}durations:{kind}"
 
@@ -366,7 +371,8 @@ class RedisQueue:
             elapsed_seconds=((finished or now) - (started or now)) if started else 0.0,
             epoch_logs=tuple(meta.get("epoch_logs", ())),
             batch_logs=tuple(meta.get("batch_logs", ())),
-            cancel_requested=bool(meta.get("cancel_requested")),
+            cancel_requested=bool(meta.get("cancel_requested"))
+            or (status == "running" and bool(self.conn.exists(stop_key(job.id)))),
             notes=tuple(meta.get("notes", ())),
             curve=_copy_curve(curve),
             result=result,
@@ -418,7 +424,8 @@ class RedisQueue:
             return False
 
     def _cancel_job(self, job_id: str) -> bool:
-        """A queued job leaves its queue (RQ's cancel); a running one's horse is stopped (RQ's stop command)."""
+        """A queued job leaves its queue (RQ's cancel); a running one gets its stop key, which its worker polls, and
+        RQ's stop command, which its worker hands on at once (core.engine.rq_worker): its training stops, cancelled."""
         try:
             job = RQJob.fetch(job_id, connection=self.conn, serializer=SERIALIZER)
         except NoSuchJobError:
@@ -431,12 +438,11 @@ class RedisQueue:
             return True
         if status != RQStatus.STARTED:
             return False
-        job.meta["cancel_requested"] = True
-        job.save_meta()
+        self.conn.set(stop_key(job_id), 1, ex=KEEP_FINISHED_SECONDS + JOB_TIMEOUT_SECONDS)
         try:
             send_stop_job_command(self.conn, job_id, serializer=SERIALIZER)
         except InvalidJobOperation:
-            return False  # not executing any more
+            pass  # no worker named yet, or it has just ended: the stop key is enough
         return True
 
     # ------------------------------------------------------------ the queue's state

@@ -1,29 +1,33 @@
 """Trainings as RQ jobs on Redis: the worker side. `python -m core worker` runs `FairWorker` on any machine (it reads
-MLX_REDIS_URL): it listens on every class's queue, round-robin, and forks a work horse per job; TensorFlow is
-imported only in the horse (the parent never decodes a payload). `run_payload` is the one function a job may name:
-it decodes the JSON work spec (core.engine.job_codec), reports progress into job.meta and frees its owner's
-one-training slot when it ends; the worker keeps the job's heartbeat key alive while the horse runs."""
+MLX_REDIS_URL): it listens on every class's queue, round-robin, and runs each job in its own process, as RQ's
+SimpleWorker does (no horse forked per job). The job function, `run_payload`, hands the JSON work spec to a warm
+training process of core.engine.job_workers that keeps TensorFlow loaded from one job to the next; so TensorFlow is
+never imported by the worker itself, and a training starts without importing it again. Reports go into job.meta; a
+cancel reaches the training through a Redis key; a thread keeps the job's heartbeat key alive."""
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 import traceback
 from typing import Any
 
+import redis
 from rq import Queue, get_current_job
 from rq.job import Job as RQJob
-from rq.worker import DequeueStrategy, Worker
+from rq.worker import DequeueStrategy, SimpleWorker
 
-from core.engine import job_codec, rq_queue
-from core.engine.job_workers import _check_status, _Reporting, _unexpected
+from core.engine import job_codec, job_workers, rq_queue
+from core.engine.job_workers import _check_status, _unexpected
 from core.engine.jobs import JobError
 from core.settings import get_settings
 
 RUN_PATH = "core.engine.rq_worker.run_payload"
 SAVE_EVERY_SECONDS = 0.5  # batch reports reach Redis at most this often (epochs, plans and the end at once)
+STOP_POLL_SECONDS = 0.25  # a running job looks for its cancel key this often
 DEQUEUE_SECONDS = 5  # a waiting worker looks for new class queues this often
-MONITOR_SECONDS = 2  # while a horse runs, its worker renews the job's heartbeat this often (ALIVE_SECONDS lets 4 go by)
+MONITOR_SECONDS = 2  # while a job runs, its worker renews the job's heartbeat this often (ALIVE_SECONDS lets 4 go by)
+_RELAYS: dict[str, _RelayJob] = {}  # the running job of this worker (by id), for RQ's stop-job command
 
 
 class TrainingJob(RQJob):
@@ -49,20 +53,40 @@ class TrainingJob(RQJob):
         return None
 
 
-class _HorseJob(_Reporting):
-    """The Job as a work function sees it inside an RQ work horse: reports go into the RQ job's meta."""
+class _RelayJob:
+    """The Job as core.engine.job_workers.run_in_process sees it in the worker: the training process's reports go into
+    the RQ job's meta (batches at most every SAVE_EVERY_SECONDS), and a cancel is read from Redis (its stop key) or
+    set by RQ's stop-job command."""
 
     def __init__(self, rq_job: RQJob):
-        self._job, self._meta = rq_job, rq_job.meta
-        self._saved = 0.0
-        self._parent = os.getppid()
+        self._job, self._meta, self._conn = rq_job, rq_job.meta, rq_job.connection
+        self._saved = self._polled = 0.0
+        self.stop = threading.Event()
         self.status, self.message = "done", ""
 
     def _save(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._saved >= SAVE_EVERY_SECONDS:
             self._saved = now
-            self._job.save_meta()
+            try:
+                self._job.save_meta()
+            except redis.exceptions.RedisError:  # Redis away for a moment: the training goes on, a later save says it
+                traceback.print_exc()
+
+    @property
+    def pid(self) -> int | None:
+        return self._meta.get("pid")
+
+    @pid.setter
+    def pid(self, pid: int) -> None:
+        self._meta["pid"] = int(pid)
+        self._save(force=True)
+
+    def process_started(self, info: dict) -> None:
+        """The training process took the job: which one, after how many jobs, and whether TensorFlow was loaded."""
+        self._meta.update(pid=int(info["pid"]), warm=bool(info["tensorflow_loaded"]), jobs_before=info["jobs_done"])
+        self._meta["process_started"] = time.time()
+        self._save(force=True)
 
     def plan(self, epochs: int, steps_per_epoch: int) -> None:
         self._meta.update(epochs=int(epochs), steps_per_epoch=max(1, int(steps_per_epoch)), steps_done=0)
@@ -80,13 +104,21 @@ class _HorseJob(_Reporting):
         self._meta["steps_done"] = max(int(self._meta.get("steps_done", 0)), step)
         self._save()
 
-    def should_stop(self) -> bool:
-        """A cancel stops the horse itself (RQ's stop-job command); this is for a horse whose worker died: the sweep
-        has failed its job, so it stops at the next batch and `run_payload` exits without a result."""
-        return self.orphaned()
-
-    def orphaned(self) -> bool:
-        return os.getppid() != self._parent
+    @property
+    def cancel_requested(self) -> bool:
+        """Asked by run_in_process between reports: True once the job's stop key exists (or RQ's stop-job command
+        came), so it closes the training process's control pipe and the training stops at its next batch."""
+        if not self.stop.is_set() and time.monotonic() - self._polled >= STOP_POLL_SECONDS:
+            self._polled = time.monotonic()
+            try:
+                if self._conn.exists(rq_queue.stop_key(self._job.id)):
+                    self.stop.set()
+            except redis.exceptions.RedisError:
+                traceback.print_exc()  # asked again at the next poll
+        if self.stop.is_set() and not self._meta.get("cancel_requested"):
+            self._meta["cancel_requested"] = True
+            self._save(force=True)
+        return self.stop.is_set()
 
     def finish(self, status: str, message: str = "", curve: dict | None = None) -> None:
         _check_status(status)
@@ -108,25 +140,24 @@ def _plain(values: Any) -> Any:
 
 
 def run_payload(payload: str) -> str:
-    """The body of every training job, in the work horse: decode the work spec, run it with reports into job.meta,
-    and return the outcome as JSON: {"status", "message", "result"} (a plain failure is an outcome, not a crash)."""
+    """The body of every training job, in the worker: run the work spec in a warm training process with reports into
+    job.meta, and return the outcome as JSON: {"status", "message", "result"} (a plain failure is an outcome, not a
+    crash). The spec stays data here: its function is imported and its arguments built only in the training process."""
     rq_job = get_current_job()
     conn = rq_job.connection
-    nice = get_settings().training_nice
-    if nice > 0:
-        os.nice(nice)  # first, before the imports and the training: pages on the same machine must win the CPU
-    job = _HorseJob(rq_job)
-    rq_job.meta.update(started=time.time(), pid=os.getpid())
+    job = _RelayJob(rq_job)
+    _RELAYS[rq_job.id] = job
+    rq_job.meta.update(started=time.time())
     rq_job.save_meta()
     outcome: dict[str, Any]
     try:
         try:
-            work = job_codec.work_from(job_codec.loads(payload)["work"])
-            value = work(job)
-            if job.orphaned():
-                os._exit(1)  # its worker died and the sweep failed the job: a result now would contradict that
-            outcome = {"status": job.status, "message": job.message, "result": value}
-        except ValueError as exc:  # core's plain-message errors, and a refused payload
+            kind, value = job_workers.run_in_process(job, job_codec.loads(payload)["work"])
+            if kind == "result":
+                outcome = {"status": job.status, "message": job.message, "result": value}
+            else:  # failed, or cancelled by force; a training process that died says how
+                outcome = {"status": kind, "message": value, "result": None}
+        except ValueError as exc:  # a payload that is not one of ours
             outcome = {"status": "failed", "message": str(exc), "result": None}
         except Exception as exc:
             traceback.print_exc()
@@ -144,14 +175,16 @@ def run_payload(payload: str) -> str:
             rq_queue.record_duration(conn, str(rq_job.meta.get("kind", "")), finished - rq_job.meta["started"])
         return text
     finally:
+        _RELAYS.pop(rq_job.id, None)
         conn.srem(rq_queue.ACTIVE_KEY, rq_job.id)
         rq_queue.release(conn, str(rq_job.meta.get("owner", "")), rq_job.id)
-        conn.delete(rq_queue.alive_key(rq_job.id))
+        conn.delete(rq_queue.alive_key(rq_job.id), rq_queue.stop_key(rq_job.id))
 
 
-class FairWorker(Worker):
+class FairWorker(SimpleWorker):
     """An RQ worker over every class's queue (new ones are picked up while it waits), dequeuing round-robin so each
-    class in turn gets the next free worker; it sweeps abandoned jobs as it goes."""
+    class in turn gets the next free worker; it sweeps abandoned jobs as it goes. Each job runs in this process (no
+    horse), and its training in the one warm training process this worker keeps (core.engine.job_workers)."""
 
     def __init__(self, connection, **kwargs):
         kwargs.setdefault("job_monitoring_interval", MONITOR_SECONDS)
@@ -169,17 +202,44 @@ class FairWorker(Worker):
     def dequeue_timeout(self) -> int:
         return DEQUEUE_SECONDS
 
-    def _alive(self, job: RQJob) -> None:
-        self.connection.set(rq_queue.alive_key(job.id), self.pid, px=int(rq_queue.ALIVE_SECONDS * 1000))
+    def _alive(self, job: RQJob, renew: bool = False) -> None:
+        """The job's heartbeat key (the sweep's evidence that its worker lives); `renew` never brings back a key the
+        job's end has deleted."""
+        ms = int(rq_queue.ALIVE_SECONDS * 1000)
+        self.connection.set(rq_queue.alive_key(job.id), self.pid, px=ms, xx=renew)
+
+    def _beat(self, job: RQJob, done: threading.Event) -> None:
+        """Every MONITOR_SECONDS until the job ends: the job's heartbeat key and RQ's worker heartbeat. A thread of this
+        process, which never imports TensorFlow, so a training busy in its own process never delays it."""
+        while not done.wait(MONITOR_SECONDS):
+            try:
+                self._alive(job, renew=True)
+                SimpleWorker.heartbeat(self)
+            except redis.exceptions.RedisError:
+                traceback.print_exc()  # the next beat tries again; the sweep allows ALIVE_SECONDS
 
     def execute_job(self, job: RQJob, queue: Queue):
-        self._alive(job)  # the job's heartbeat comes from this process, which never imports TensorFlow: a horse
-        return super().execute_job(job, queue)  # busy importing it (holding the GIL) still counts as alive
-
-    def maintain_heartbeats(self, job: RQJob):
-        """Every MONITOR_SECONDS while the horse runs: RQ's heartbeats, and the job's own (the sweep's evidence)."""
         self._alive(job)
-        return super().maintain_heartbeats(job)
+        done = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(job, done), name="mlx-heartbeat", daemon=True)
+        beat.start()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            done.set()
+            beat.join()
+            self._stopped_job_id = None
+            try:
+                job_workers.ensure_warm()  # a training process cancelled, killed or worn out: its successor warms up now
+            except OSError:
+                traceback.print_exc()  # the next job starts one itself
+
+    def kill_horse(self, sig=None) -> None:
+        """RQ's stop-job command ends here (command.handle_stop_job_command, after it set `_stopped_job_id`): there is
+        no horse, so the running job's training process is told to stop instead."""
+        relay = _RELAYS.get(self._stopped_job_id or "")
+        if relay is not None:
+            relay.stop.set()
 
     def heartbeat(self, *args, **kwargs):
         """RQ calls this before each wait for a job: pick up new class queues and sweep abandoned jobs too."""
@@ -197,12 +257,20 @@ class FairWorker(Worker):
 
 
 def main(burst: bool = False, name: str | None = None, url: str | None = None) -> dict:
-    """`python -m core worker`: work until stopped (or, with `burst`, until the queues are empty)."""
-    url = url or get_settings().redis_url
+    """`python -m core worker`: work until stopped (or, with `burst`, until the queues are empty). A training process
+    starts at once and imports MLX_WORKER_PRELOAD (TensorFlow), so the first job finds it warm too; it is kept for as
+    long as the worker runs."""
+    settings = get_settings()
+    url = url or settings.redis_url
     if not url:
         raise JobError("Set MLX_REDIS_URL (e.g. redis://localhost:6379/0) to run a training worker.")
     conn = rq_queue.connect(url)
     worker = FairWorker(conn, name=name)
     rq_queue.sweep(conn)
-    worked = worker.work(burst=burst, dequeue_strategy=DequeueStrategy.ROUND_ROBIN, logging_level="INFO")
-    return {"worker": worker.name, "worked": bool(worked)}
+    job_workers.keep_warm([m.strip() for m in settings.worker_preload.split(",") if m.strip()], idle_seconds=None)
+    warm = job_workers.ensure_warm()
+    try:
+        worked = worker.work(burst=burst, dequeue_strategy=DequeueStrategy.ROUND_ROBIN, logging_level="INFO")
+    finally:
+        job_workers.retire_idle_workers()
+    return {"worker": worker.name, "worked": bool(worked), "first_training_process": warm}

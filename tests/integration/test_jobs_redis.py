@@ -1,7 +1,8 @@
 """Trainings as RQ jobs on a real redis-server (tests/helpers/redis_server.py; never a fake): a tiny training runs
-through a real `python -m core worker` subprocess and its progress and result reach the snapshot; cancel; one active
-training per identity across two app processes' queues; a worker killed mid-training; a Redis restart; Redis down;
-fairness between classes."""
+through a real `python -m core worker` subprocess, in its warm training process, and its progress and result reach
+the snapshot; the next job takes the same warm process; cancel (Cancel, RQ's stop command, the stop key); one active
+training per identity across two app processes' queues; a worker or its training process killed mid-training; a
+Redis restart; Redis down; fairness between classes."""
 
 import functools
 import os
@@ -9,8 +10,10 @@ import signal
 import subprocess
 import threading
 
+import psutil
 import pytest
 from rq import Queue
+from rq.command import send_stop_job_command
 from rq.job import Job as RQJob
 
 from core.engine import jobs, queues, retrain, rq_queue
@@ -20,7 +23,7 @@ from tests.helpers import job_workers
 from tests.helpers.jobs import request, user_colors
 from tests.helpers.redis_server import RedisServer, start_worker
 
-WAIT = 300  # seconds at most: a worker imports TensorFlow per training on a busy 2-core machine
+WAIT = 300  # seconds at most: a training process imports TensorFlow on a busy 2-core machine
 HELPERS = {"MLX_JOB_MODULES": "tests.helpers.job_workers"}  # the workers may run these test work functions
 
 
@@ -29,6 +32,7 @@ def server(tmp_path, monkeypatch):
     srv = RedisServer(tmp_path / "redis").start()
     monkeypatch.setenv("MLX_REDIS_URL", srv.url)
     monkeypatch.setenv("MLX_JOB_MODULES", HELPERS["MLX_JOB_MODULES"])
+    monkeypatch.setenv("MLX_WORKER_PRELOAD", "")  # these work functions need no TensorFlow: a test that does says so
     yield srv
     srv.stop()
 
@@ -69,7 +73,18 @@ def rq_job(srv: RedisServer, job_id: str) -> RQJob:
     return RQJob.fetch(job_id, connection=srv.client(), serializer=rq_queue.SERIALIZER)
 
 
-def test_a_tiny_retrain_runs_in_a_worker_and_its_progress_and_result_reach_the_snapshot(server, workers, user_data):
+def exited(pid: int) -> bool:
+    """True once the process is gone or a zombie (dead; its parent, gone too, cannot reap it)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_tiny_retrain_runs_in_a_worker_and_its_progress_and_result_reach_the_snapshot(
+    server, workers, user_data, monkeypatch
+):
+    monkeypatch.setenv("MLX_WORKER_PRELOAD", "keras")  # as `python -m core worker` does by default
     queue = queues.get_queue()
     assert isinstance(queue, rq_queue.RedisQueue) and queues.get_queue() is queue
     job = retrain.start_retrain(request(), user_colors(), "session-a")
@@ -85,10 +100,32 @@ def test_a_tiny_retrain_runs_in_a_worker_and_its_progress_and_result_reach_the_s
     version = store.version_path("colors", snap.result.version_id)
     assert version.is_relative_to(user_data) and store.load_model(version).metadata["owner"] == "session-a"
     assert queue.typical_seconds(snap.kind) > 0  # its duration was measured, for the next wait estimate
-    # TensorFlow only ever ran in the job's work horse: the worker process itself never loaded it.
+    # TensorFlow only ever ran in the worker's training process (started and warmed before the job came, so the job
+    # found TensorFlow loaded): the worker process itself never loaded it.
     maps = open(f"/proc/{proc.pid}/maps").read()
     assert "tensorflow" not in maps and "keras" not in maps
-    assert rq_job(server, job.id).meta["pid"] != proc.pid
+    meta = rq_job(server, job.id).meta
+    assert meta["pid"] != proc.pid and psutil.Process(meta["pid"]).ppid() == proc.pid
+    assert meta["warm"] is True and meta["jobs_before"] == 0
+    assert "tensorflow" in open(f"/proc/{meta['pid']}/maps").read()  # still loaded, waiting for the next job
+
+
+def test_the_next_job_on_a_worker_takes_its_warm_training_process_and_starts_at_once(server, workers, user_data):
+    queue = queues.get_queue()  # MLX_WORKER_PRELOAD is empty here: the first job imports TensorFlow itself
+    proc = start_worker(server.url, burst=False)
+    workers.append(proc)
+    metas = []
+    for session in ("session-a", "session-b"):
+        job = retrain.start_retrain(request(owner=session), user_colors(), session)
+        assert queue.wait(job, WAIT) and job.status == "done", job.message
+        metas.append(rq_job(server, job.id).meta)
+    first, second = metas
+    assert second["pid"] == first["pid"] != proc.pid  # one training process served both
+    assert (first["warm"], first["jobs_before"]) == (False, 0)  # it imported TensorFlow for the first job
+    assert (second["warm"], second["jobs_before"]) == (True, 1)  # ... and had it loaded for the second
+    # From taking the job to its first report: the second skips TensorFlow's import (seconds of CPU).
+    startup = [m["train_started"] - m["process_started"] for m in metas]
+    assert startup[1] < startup[0], startup
 
 
 def test_cancel_stops_a_running_job_and_leaves_a_queued_one(server, workers):
@@ -100,11 +137,32 @@ def test_cancel_stops_a_running_job_and_leaves_a_queued_one(server, workers):
     workers.append(start_worker(server.url, burst=False))
     wait_until(lambda: len(queue.snapshot("a").epoch_logs) >= 2)
     assert queue.snapshot("a").status == "running" and queue.overview()["running"] == 1
-    assert queue.cancel("a") and queue.wait(running, 60)
+    assert queue.cancel("a") and queue.snapshot("a").cancel_requested  # the page says "cancelling" at once
+    assert queue.wait(running, 60)
     snap = queue.snapshot("a")
-    assert snap.status == "cancelled" and snap.message == rq_queue.STOPPED and snap.cancel_requested
+    assert snap.status == "cancelled" and snap.message == "Stopped on request. Nothing was saved."
+    assert snap.cancel_requested and not server.client().exists(rq_queue.stop_key(running.id))
     again = queue.submit("a", "A again", functools.partial(job_workers.return_value, 7))  # the owner may start again
     assert queue.wait(again, WAIT) and again.status == "done" and again.result == 7
+
+
+@pytest.mark.parametrize("channel", ["rq stop command", "stop key"])
+def test_either_cancel_channel_alone_stops_the_training(server, workers, channel):
+    """RQ's stop command reaches the worker at once (pubsub); the stop key, which the worker polls, does even when
+    that message is lost."""
+    queue = rq_queue.RedisQueue()
+    job = queue.submit("a", "A", job_workers.train_until_cancelled)
+    workers.append(start_worker(server.url, burst=False))
+    wait_until(lambda: len(queue.snapshot("a").epoch_logs) >= 1)
+    pid = rq_job(server, job.id).meta["pid"]
+    if channel == "stop key":
+        server.client().set(rq_queue.stop_key(job.id), 1)
+    else:
+        send_stop_job_command(server.client(), job.id, serializer=rq_queue.SERIALIZER)
+    assert queue.wait(job, 60)
+    snap = queue.snapshot("a")
+    assert snap.status == "cancelled" and snap.cancel_requested, snap.message
+    wait_until(lambda: exited(pid), 60)  # a cancelled training process is never reused
 
 
 def test_one_active_training_per_identity_across_two_app_processes(server):
@@ -125,10 +183,10 @@ def test_a_worker_killed_mid_training_fails_the_job_and_its_owner_can_start_agai
     proc = start_worker(server.url, burst=False)
     workers.append(proc)
     wait_until(lambda: len(queue.snapshot("a").epoch_logs) >= 1)
-    horse = rq_job(server, job.id).meta["pid"]
-    os.kill(horse, signal.SIGKILL)  # the machine dies: the work horse and its worker at once
-    os.kill(proc.pid, signal.SIGKILL)
+    training = rq_job(server, job.id).meta["pid"]
+    os.kill(proc.pid, signal.SIGKILL)  # the worker dies; its training process sees its pipe closed and stops
     proc.wait()
+    wait_until(lambda: exited(training), 60)  # it does not train on for nobody (its LIMIT is 60 s)
     assert queue.wait(job, 120)  # swept once its heartbeat has expired
     snap = queue.snapshot("a")
     assert snap.status == "failed" and snap.message == rq_queue.WORKER_DIED
@@ -138,13 +196,18 @@ def test_a_worker_killed_mid_training_fails_the_job_and_its_owner_can_start_agai
     assert queue.wait(again, 30) and again.status == "done" and again.result == "fine"
 
 
-def test_a_killed_work_horse_fails_the_job_plainly(server, workers):
+def test_a_killed_training_process_fails_the_job_plainly_and_a_new_one_takes_the_next(server):
     queue = rq_queue.RedisQueue()
     job = queue.submit("a", "A", job_workers.die_mid_training)
+    nxt = queue.submit("b", "B", job_workers.report_and_identify)
     burst(server)
-    assert queue.wait(job, 60)
+    assert queue.wait(job, 60) and queue.wait(nxt, 60)
     snap = queue.snapshot("a")
-    assert snap.status == "failed" and snap.message == rq_queue.HORSE_DIED and len(snap.epoch_logs) == 1
+    assert snap.status == "failed" and len(snap.epoch_logs) == 1
+    assert snap.message.startswith("The training process stopped unexpectedly (exit code -9: it was stopped by SIGKILL")
+    assert snap.message.endswith("Nothing was saved.")
+    dead = rq_job(server, job.id).meta["pid"]
+    assert nxt.status == "done" and nxt.result["pid"] == rq_job(server, nxt.id).meta["pid"] != dead
     assert queue.submit("a", "A again", functools.partial(job_workers.return_value, 1)).status == "queued"
 
 
