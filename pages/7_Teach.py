@@ -193,7 +193,7 @@ with guard("The Teach page"):
     for which in views.EXPERIMENT_TEXT:
         result = state.experiments.get(f"{project.name}.{which}")
         if result is not None:
-            st.plotly_chart(views.experiment_figure(result), key=f"teach.exp.plot.{which}")
+            views.show_experiment(result, key=f"teach.exp.plot.{which}")
 
     # ---------------------------------------------------------------- 6. export
     if outcome is not None:

@@ -438,6 +438,22 @@ def experiment_figure(result: dict):
     return teach_fig.seed_spread_figure(rows, title)
 
 
+def show_experiment(result: dict, key: str) -> None:
+    """The experiment's plot and what to read in it."""
+    st.plotly_chart(experiment_figure(result), key=key)
+    method = result.get("method", "scratch")
+    if result["which"] == "samples" and "baseline" in result:
+        st.caption(
+            f"The dotted line is the simplest rule on the same samples: {result['baseline']} (each held-out sample "
+            "gets the class of the most similar training sample). A method worth training sits above it."
+        )
+    elif result["which"] == "seeds" and method == "transfer":
+        st.caption(
+            "With transfer learning a seed only changes the head's starting weights, and the head's training has one "
+            "best answer, so the runs barely differ; a CNN learnt from scratch (the expert option) differs far more."
+        )
+
+
 EXPORT_NOTE = {
     "drawing": "The download is the whole model: the frozen drawing backbone and your head, one TF.js model from "
     "a 28×28 drawing (white strokes on black, 0 to 1) to your classes' probabilities.",

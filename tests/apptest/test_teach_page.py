@@ -268,6 +268,7 @@ def test_an_experiment_runs_as_a_job_and_plots(monkeypatch):
         str(c.proto.spec) for c in at.get("plotly_chart") if "samples per class: transfer" in str(c.proto.spec)
     )
     assert "baseline: nearest neighbour on the same features" in chart
+    assert "The dotted line is the simplest rule on the same samples" in texts(at)
 
     at.radio(key="teach.method").set_value("scratch").run()
     at.number_input(key="teach.exp.epochs").set_value(1)
