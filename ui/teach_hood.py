@@ -19,7 +19,9 @@ EXTRACTOR_TEXT = {
     "drawing": (
         "a convolutional network trained here beforehand on about 21,000 real Quick, Draw! drawings of 137 words "
         f"(`saved_models/teach_drawing_backbone`). Its layer “features” gives {transfer.DRAWING_FEATURES} numbers "
-        "per drawing: which strokes, corners and shapes it sees where. It is frozen: your drawings do not change it."
+        "per drawing: which strokes, corners and shapes it sees where. It is frozen: your drawings do not change it. "
+        "Each training drawing is also copied mirrored and moved 2 pixels up, down, left and right, so the head "
+        "learns your classes, not where on the canvas you happened to draw them."
     ),
     "sound": (
         f"{transfer.SOUND_FEATURES} numbers per second of sound: the room's steady noise is subtracted from the "
