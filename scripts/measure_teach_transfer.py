@@ -1,6 +1,6 @@
 """Transfer learning for the Teach page, measured: accuracy at 1, 5, 8 and 32 samples per class on held-out voices,
 drawers and photos, for a frozen extractor + a small head (core.families.teach.transfer), the nearest-neighbour rule
-on the same features, and the from-scratch CNN (core.teach_models); writes docs/teach_transfer_measured.md.
+on the same features, and the from-scratch CNN (core.families.teach.model); writes docs/teach_transfer_measured.md.
 
     .venv/bin/python scripts/measure_teach_transfer.py [--quick] [--scratch-seeds 1] [--tune 150] [--out docs/teach_transfer_measured.md]
     .venv/bin/python scripts/measure_teach_transfer.py --only drawing-unseen [--tune 150]   # prints; writes no doc
@@ -9,7 +9,9 @@ on the same features, and the from-scratch CNN (core.teach_models); writes docs/
 other than the measured ones (the evidence the drawing head's settings were chosen on), and adds it to the doc.
 
 Sound and photos are made as scripts/measure_teach.py makes them (espeak-ng + sox; PIL); drawings are real Quick,
-Draw! drawings the backbone never trained on (held-out words, and held-out drawings of words it knows).
+Draw! drawings the backbone never trained on (held-out words, and held-out drawings of words it knows). sox's noise is
+unseeded, so the sound set (and its figures, nearest neighbour's too) differs a little from run to run; photos and
+drawings repeat exactly. The doc's last section, "What the figures say", is written by hand after a run.
 """
 
 from __future__ import annotations
@@ -297,15 +299,32 @@ def write_doc(path: Path, results: dict, seconds: float, args) -> None:
     s8 = next((r for r in s["rows"] if r["count"] == 8), s["rows"][-1])
     d5 = next((r for r in du["rows"] if r["count"] == 5), du["rows"][-1])
     quick = " --quick (a smoke run, NOT the figures)" if args.quick else ""
+    flags = [a for a in sys.argv[1:] if not a.startswith("--out")]
+    command = " ".join([".venv/bin/python scripts/measure_teach_transfer.py", *flags])
+    tuned = ""
+    if "tune" in results:
+        tuned = f"""
+## How the drawing head was chosen (other projects than the tables above)
+
+The head's settings for drawings were chosen on {results["tune"]["episodes"]} other five-word projects of the same
+unseen words (seeds 5000 + i; the table above uses 2000 + i), *k* drawings per word to train on and the other
+10 − *k* to test on; the mean accuracy of each head, the best per count in bold. The head is multinomial logistic
+regression on standardised backbone features (`transfer.HEAD_L2`, `transfer.augment`): "mirror + shifts" trains on
+each drawing, its mirror image and four 2-pixel shifts (the jitter the backbone learnt with), features taken of each.
+
+{tune_table(results["tune"])}
+"""
     text = f"""# Teach: transfer learning (a frozen extractor + a small head), measured
 
-Written by `scripts/measure_teach_transfer.py`{quick}: `.venv/bin/python scripts/measure_teach_transfer.py` —
+Written by `scripts/measure_teach_transfer.py`{quick}: `{command}` —
 {seconds:.0f} s wall on this shared 2-core machine with TensorFlow limited to {args.threads} intra-op thread(s)
 (Python {platform.python_version()}). Each row: *k* training samples per class drawn at random, scored on held-out
 samples no model trained on; transfer and nearest neighbour are the mean over {args.seeds} seeds (min–max beside
-it), the from-scratch CNN (`core.teach_models`, Teachable Machine's 50 epochs, trained on the same samples) over
+it), the from-scratch CNN (`core.families.teach.model`, Teachable Machine's 50 epochs, trained on the same samples) over
 {args.scratch_seeds} seed(s), as it takes 10–60 s a run. "Head seconds" is `transfer.fit` from model inputs to a trained
-model: augmentation, feature extraction and the head's training (300 full-batch Adam steps in NumPy).
+model: augmentation, feature extraction and the head's training (300 full-batch Adam steps in NumPy; L2 on the
+kernel {transfer.HEAD_L2["sound"]:g} for sounds and photos, {transfer.HEAD_L2["drawing"]:g} for drawings, which also
+train on a mirror image and four 2-pixel shifts of every drawing).
 
 ## Summary
 
@@ -330,7 +349,7 @@ and pitches, noise 0.03–0.12 instead of 0.005–0.03).
 cannot be measured on them; see the next table for 32.
 
 {table(du)}
-
+{tuned}
 ## Drawing: words the backbone knows, drawings it never saw
 
 Classes: {", ".join(ds["names"])}; the drawings are all from the backbone's held-out split (by drawing): 32 per
