@@ -177,3 +177,15 @@ def test_the_head_weights_are_what_the_head_computes(tmp_path):
 def test_one_samples_feature_vector_figure_counts_its_zeros():
     fig = teach_fig.feature_vector_figure(np.array([0.0, 1.5, 0.0, 2.0]), "one")
     assert list(fig.data[0].y) == [0.0, 1.5, 0.0, 2.0] and "2 of them zero" in fig.layout.xaxis.title.text
+
+
+def test_the_whole_drawing_models_head_weights_turn_the_backbone_features_into_its_answer(drawings):
+    """The panel's arithmetic on a whole drawing model (the backbone's layers + the head): the backbone's features
+    times head_weights, through a softmax, is what the model answers for the raw drawing."""
+    model = transfer.fit("drawing", drawings["x_train"], drawings["y_train"], 2, transfer.head_config("drawing"))
+    kernel, bias = transfer.head_weights(model)
+    assert kernel.shape == (transfer.DRAWING_FEATURES, 2)
+    scores = transfer.extract_features("drawing", drawings["x_val"]) @ kernel + bias
+    probs = np.exp(scores - scores.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    np.testing.assert_allclose(probs, transfer.predict_proba("drawing", model, drawings["x_val"]), atol=1e-5)
