@@ -9,6 +9,7 @@ from core.families.teach import projects as teach_store
 from core.families.teach import saved as teach_saved
 from core.families.teach.data import BACKGROUND, KINDS, TeachError
 from core.families.teach.model import TeachConfig
+from ui import teach_hood
 from ui import teach_views as views
 from ui.common import guard, page_header
 from ui.identity import owner
@@ -151,7 +152,7 @@ with guard("The Teach page"):
     if outcome is not None:
         views.results(outcome, outcome["version_id"])
         if outcome.get("method") == "transfer":
-            views.transfer_explainer(state, project, outcome)
+            teach_hood.transfer_explainer(state.owner, project, outcome)
         views.delete_model_control(state, project, outcome)
 
         # ------------------------------------------------------------ 4. preview
@@ -161,18 +162,30 @@ with guard("The Teach page"):
     # ---------------------------------------------------------------- 5. experiments
     st.subheader("5 · Experiments")
     st.caption(
-        "Each one trains several new models on this project's samples and measures them on the same held-out ones. "
-        "They run in the background, one training after another."
+        f"Each one trains several new models on this project's samples, {views.METHOD_SHORT[method]} as chosen "
+        "under “How to train”, and measures them on the same held-out ones, next to the simplest rule on the same "
+        "samples: nearest neighbour. They run in the background, one training after another."
     )
     exp_job = QUEUE.snapshot(state.experiment_queue_id)
     exp_running = exp_job is not None and exp_job.active
     c1, c2, c3 = st.columns(3)
-    exp_epochs = c1.number_input("Epochs per training", 1, 200, 20, key="teach.exp.epochs", disabled=exp_running)
-    runs = c2.number_input("Seeds (trainings per point)", 1, 10, 3, key="teach.exp.runs", disabled=exp_running)
+    if method == "scratch":
+        exp_epochs = c1.number_input("Epochs per training", 1, 200, 20, key="teach.exp.epochs", disabled=exp_running)
+    else:
+        exp_epochs = defaults.epochs  # not used by a head (it trains TransferConfig's steps)
+        c1.caption("A head trains in a tenth of a second, so each point can average many seeds.")
+    runs = c2.number_input(
+        "Seeds (trainings per point)",
+        1,
+        30,
+        views.EXPERIMENT_SEEDS[method],
+        key=f"teach.exp.runs.{method}",
+        disabled=exp_running,
+    )
     for which, label in views.EXPERIMENT_TEXT.items():
         if c3.button(label, key=f"teach.exp.{which}", disabled=exp_running):
             try:
-                views.start_experiment(state, project, which, int(exp_epochs), int(batch), 0.001, int(runs))
+                views.start_experiment(state, project, which, int(exp_epochs), int(batch), 0.001, int(runs), method)
                 st.rerun()
             except ValueError as exc:
                 st.error(str(exc))
@@ -180,7 +193,7 @@ with guard("The Teach page"):
     for which in views.EXPERIMENT_TEXT:
         result = state.experiments.get(f"{project.name}.{which}")
         if result is not None:
-            st.plotly_chart(views.experiment_figure(result), key=f"teach.exp.plot.{which}")
+            views.show_experiment(result, key=f"teach.exp.plot.{which}")
 
     # ---------------------------------------------------------------- 6. export
     if outcome is not None:

@@ -1,11 +1,17 @@
 """Transfer learning for the Teach page, measured: accuracy at 1, 5, 8 and 32 samples per class on held-out voices,
 drawers and photos, for a frozen extractor + a small head (core.families.teach.transfer), the nearest-neighbour rule
-on the same features, and the from-scratch CNN (core.teach_models); writes docs/teach_transfer_measured.md.
+on the same features, and the from-scratch CNN (core.families.teach.model); writes docs/teach_transfer_measured.md.
 
-    .venv/bin/python scripts/measure_teach_transfer.py [--quick] [--scratch-seeds 1] [--out docs/teach_transfer_measured.md]
+    .venv/bin/python scripts/measure_teach_transfer.py [--quick] [--scratch-seeds 1] [--tune 150] [--out docs/teach_transfer_measured.md]
+    .venv/bin/python scripts/measure_teach_transfer.py --only drawing-unseen [--tune 150]   # prints; writes no doc
+
+--tune N compares drawing heads (L2, augmentation) with nearest neighbour on N five-word projects of unseen words
+other than the measured ones (the evidence the drawing head's settings were chosen on), and adds it to the doc.
 
 Sound and photos are made as scripts/measure_teach.py makes them (espeak-ng + sox; PIL); drawings are real Quick,
-Draw! drawings the backbone never trained on (held-out words, and held-out drawings of words it knows).
+Draw! drawings the backbone never trained on (held-out words, and held-out drawings of words it knows). sox's noise is
+unseeded, so the sound set (and its figures, nearest neighbour's too) differs a little from run to run; photos and
+drawings repeat exactly. The doc's last section, "What the figures say", is written by hand after a run.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from core.families.teach.model import TeachConfig, evaluate_arrays, train_teach_
 DATA = REPO.parent / "shared" / "data"
 COUNTS = (1, 5, 8, 32)
 SEEN_WORDS = ("airplane", "crown", "skull", "smiley face", "star")  # the backbone knows them; not these drawings
+PARTS = ("sound", "drawing-unseen", "drawing-seen", "image-desk", "image-cluttered")
 
 
 def _pick(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -43,7 +50,7 @@ def _pick(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def one_run(kind: str, names, x_tr, y_tr, x_te, y_te, seed: int, scratch: bool) -> dict:
     """Transfer head, nearest neighbour on the same features, and (if asked) the from-scratch CNN."""
-    cfg = transfer.TransferConfig(seed=seed)
+    cfg = transfer.head_config(kind, seed)
     model = transfer.fit(kind, x_tr, y_tr, len(names), cfg)
     probs = transfer.predict_proba(kind, model, x_te)
     f_tr, f_te = transfer.extract_features(kind, x_tr), transfer.extract_features(kind, x_te)
@@ -159,6 +166,60 @@ def drawings_unseen(counts, episodes: int, scratch_seeds) -> dict:
     return {"names": ["5 of " + ", ".join(transfer.HELD_OUT_WORDS)], "rows": rows_out, "episodes": episodes}
 
 
+TUNE_VARIANTS = {  # name -> (L2, drawing augmentation): the head as it was, and what was tried
+    "L2 0.001, no copies (the head before)": (1e-3, False),
+    "L2 0.001, mirror + shifts": (1e-3, True),
+    "L2 0.01, mirror + shifts": (1e-2, True),
+    "L2 0.1, no copies": (0.1, False),
+    "L2 0.1, mirror + shifts (chosen)": (0.1, True),
+}
+
+
+def tune_drawing_head(counts, episodes: int) -> dict:
+    """The drawing head's settings against nearest neighbour on `episodes` 5-word projects of unseen words drawn
+    with other seeds (5000 + i) than the measured projects (2000 + i): features of every drawing and of its
+    augmented copies are taken once, then each variant trains a head per project and count."""
+    images_, words = transfer.quickdraw_words(DATA)
+    rows = np.flatnonzero(np.isin(words, transfer.HELD_OUT_WORDS))
+    x, w = images_[rows].astype(np.float32) / 255.0, words[rows]
+    xa, _ = transfer.augment("drawing", x, np.zeros(len(x), int))
+    copies = transfer.extract_features("drawing", xa).reshape(-1, len(x), transfer.DRAWING_FEATURES)
+    out = []
+    for k in counts:
+        if k >= 10:
+            continue
+        scores: dict[str, list[float]] = {"nearest neighbour (same features)": [], **{v: [] for v in TUNE_VARIANTS}}
+        for seed in range(episodes):
+            rng = np.random.default_rng(5000 + seed)
+            chosen = rng.choice(np.array(transfer.HELD_OUT_WORDS), 5, replace=False)
+            tr, te, y_tr, y_te = [], [], [], []
+            for c, word in enumerate(chosen):
+                r = rng.permutation(np.flatnonzero(w == word))
+                tr, te, y_tr, y_te = tr + list(r[:k]), te + list(r[k:]), y_tr + [c] * k, y_te + [c] * (len(r) - k)
+            y_tr, y_te = np.array(y_tr), np.array(y_te)
+            pred = transfer.nearest_neighbour(copies[0][tr], y_tr, copies[0][te])
+            scores["nearest neighbour (same features)"].append(float(np.mean(pred == y_te)))
+            for name, (l2, copied) in TUNE_VARIANTS.items():
+                f = copies[:, tr] if copied else copies[:1, tr]
+                cfg = transfer.TransferConfig(seed=seed, l2=l2)
+                head = transfer.train_head(f.reshape(-1, f.shape[-1]), np.tile(y_tr, len(f)), 5, cfg)
+                scores[name].append(float(np.mean(np.asarray(head(copies[0][te])).argmax(1) == y_te)))
+        out.append({"count": k, **{name: float(np.mean(v)) for name, v in scores.items()}})
+        print("tune", k, out[-1], flush=True)
+    return {"episodes": episodes, "rows": out}
+
+
+def tune_table(tuned: dict) -> str:
+    names = [n for n in tuned["rows"][0] if n != "count"]
+    lines = ["| head | " + " | ".join(f"{r['count']} per class" for r in tuned["rows"]) + " |",
+             "|---|" + "---|" * len(tuned["rows"])]  # fmt: skip
+    for name in names:
+        best = [max(v for n, v in r.items() if n != "count") for r in tuned["rows"]]
+        cells = [f"**{r[name]:.3f}**" if r[name] == b else f"{r[name]:.3f}" for r, b in zip(tuned["rows"], best)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def fmt(row: dict, key: str) -> str:
     if row.get(key) is None:
         return "—"
@@ -198,6 +259,8 @@ def main() -> None:
     parser.add_argument("--scratch-seeds", type=int, default=1, help="seeds the slow from-scratch CNN runs for")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(REPO / "docs" / "teach_transfer_measured.md"))
+    parser.add_argument("--only", choices=PARTS, help="measure one part and print it; no doc is written")
+    parser.add_argument("--tune", type=int, default=0, help="projects for the drawing head's tuning table (0: none)")
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -209,16 +272,22 @@ def main() -> None:
     episodes = 3 if args.quick else args.episodes
     started = time.time()
     root = Path(tempfile.mkdtemp(prefix="teach-transfer-"))
+    parts = {
+        "sound": lambda: sound(root, counts, seeds, scratch),
+        "drawing-unseen": lambda: drawings_unseen(counts, episodes, scratch),
+        "drawing-seen": lambda: drawings_seen(counts, seeds, scratch),
+        "image-desk": lambda: images(root, "desk", counts, seeds, scratch),
+        "image-cluttered": lambda: images(root, "cluttered", counts, seeds, scratch),
+    }
     try:
-        results = {
-            "sound": sound(root, counts, seeds, scratch),
-            "drawing-unseen": drawings_unseen(counts, episodes, scratch),
-            "drawing-seen": drawings_seen(counts, seeds, scratch),
-            "image-desk": images(root, "desk", counts, seeds, scratch),
-            "image-cluttered": images(root, "cluttered", counts, seeds, scratch),
-        }
+        results = {name: run() for name, run in parts.items() if args.only in (None, name)}
+        if args.tune:
+            results["tune"] = tune_drawing_head(counts, args.tune)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.only:
+        print(f"--only {args.only}: no doc written ({time.time() - started:.0f} s)")
+        return
     write_doc(Path(args.out), results, time.time() - started, args)
     print(f"wrote {args.out} in {time.time() - started:.0f} s")
 
@@ -230,15 +299,32 @@ def write_doc(path: Path, results: dict, seconds: float, args) -> None:
     s8 = next((r for r in s["rows"] if r["count"] == 8), s["rows"][-1])
     d5 = next((r for r in du["rows"] if r["count"] == 5), du["rows"][-1])
     quick = " --quick (a smoke run, NOT the figures)" if args.quick else ""
+    flags = [a for a in sys.argv[1:] if not a.startswith("--out")]
+    command = " ".join([".venv/bin/python scripts/measure_teach_transfer.py", *flags])
+    tuned = ""
+    if "tune" in results:
+        tuned = f"""
+## How the drawing head was chosen (other projects than the tables above)
+
+The head's settings for drawings were chosen on {results["tune"]["episodes"]} other five-word projects of the same
+unseen words (seeds 5000 + i; the table above uses 2000 + i), *k* drawings per word to train on and the other
+10 − *k* to test on; the mean accuracy of each head, the best per count in bold. The head is multinomial logistic
+regression on standardised backbone features (`transfer.HEAD_L2`, `transfer.augment`): "mirror + shifts" trains on
+each drawing, its mirror image and four 2-pixel shifts (the jitter the backbone learnt with), features taken of each.
+
+{tune_table(results["tune"])}
+"""
     text = f"""# Teach: transfer learning (a frozen extractor + a small head), measured
 
-Written by `scripts/measure_teach_transfer.py`{quick}: `.venv/bin/python scripts/measure_teach_transfer.py` —
+Written by `scripts/measure_teach_transfer.py`{quick}: `{command}` —
 {seconds:.0f} s wall on this shared 2-core machine with TensorFlow limited to {args.threads} intra-op thread(s)
 (Python {platform.python_version()}). Each row: *k* training samples per class drawn at random, scored on held-out
 samples no model trained on; transfer and nearest neighbour are the mean over {args.seeds} seeds (min–max beside
-it), the from-scratch CNN (`core.teach_models`, Teachable Machine's 50 epochs, trained on the same samples) over
+it), the from-scratch CNN (`core.families.teach.model`, Teachable Machine's 50 epochs, trained on the same samples) over
 {args.scratch_seeds} seed(s), as it takes 10–60 s a run. "Head seconds" is `transfer.fit` from model inputs to a trained
-model: augmentation, feature extraction and the head's training (300 full-batch Adam steps in NumPy).
+model: augmentation, feature extraction and the head's training (300 full-batch Adam steps in NumPy; L2 on the
+kernel {transfer.HEAD_L2["sound"]:g} for sounds and photos, {transfer.HEAD_L2["drawing"]:g} for drawings, which also
+train on a mirror image and four 2-pixel shifts of every drawing).
 
 ## Summary
 
@@ -263,7 +349,7 @@ and pitches, noise 0.03–0.12 instead of 0.005–0.03).
 cannot be measured on them; see the next table for 32.
 
 {table(du)}
-
+{tuned}
 ## Drawing: words the backbone knows, drawings it never saw
 
 Classes: {", ".join(ds["names"])}; the drawings are all from the backbone's held-out split (by drawing): 32 per

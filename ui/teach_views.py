@@ -1,5 +1,5 @@
 """The Teach page's sections: gathering samples per class (webcam, microphone, canvas, uploads), the last training's
-results, the live preview, the experiments and the export. Used by pages/7_Teach.py; all state is its TeachState."""
+results, the live preview, the experiments and the export (transfer learning's insides: ui/teach_hood.py). Used by pages/7_Teach.py; all state is its TeachState."""
 
 from __future__ import annotations
 
@@ -351,72 +351,6 @@ def results(outcome: dict, key: str) -> None:
         _show_cell(outcome, *cell)
 
 
-# ---------------------------------------------------------------- under the hood of transfer learning
-
-EXTRACTOR_TEXT = {
-    "drawing": (
-        "a convolutional network trained here beforehand on about 21,000 real Quick, Draw! drawings of 137 words "
-        f"(`saved_models/teach_drawing_backbone`). Its layer “features” gives {transfer.DRAWING_FEATURES} numbers "
-        "per drawing: which strokes, corners and shapes it sees where. It is frozen: your drawings do not change it."
-    ),
-    "sound": (
-        f"{transfer.SOUND_FEATURES} numbers per second of sound: the room's steady noise is subtracted from the "
-        "log-mel spectrogram, the loud part (the word) is found and stretched to "
-        f"{transfer.SOUND_STEPS} steps, and each step keeps {transfer.SOUND_BANDS_KEPT} cepstral coefficients (the "
-        "shape of the spectrum: the vowel, not the voice's pitch), plus how loud and how long the word is. Loudness, "
-        "speed and where the word starts stop mattering; steady background noise has no loud part at all. Each "
-        "training second is also copied with the voice made a little higher and lower."
-    ),
-    "image": (
-        f"{transfer.IMAGE_FEATURES} hand-made numbers per photo: colour histograms of the whole photo and of its "
-        "four quarters, and histograms of edge directions on a 4×4 grid. No network pretrained on photos can be "
-        "had offline here, so this extractor knows colours and layout, not objects: on a steady scene it needs "
-        "more samples than the CNN learnt from scratch (measured in docs/teach_transfer_measured.md)."
-    ),
-}
-
-
-def one_sample_per_class(owner: str, project) -> dict[str, np.ndarray]:
-    """{class: the model input of its newest sample} for the classes with samples (one row: a sound's first second)."""
-    from core.families.teach import job as teach
-
-    out = {}
-    for name, files in teach_store.sample_paths(owner, project.name).items():
-        if files:
-            try:
-                out[name] = teach.sample_inputs(project.kind, files[-1].read_bytes())[0]
-            except (TeachError, OSError):
-                continue  # deleted or unreadable since: that class is left out of the chart
-    return out
-
-
-@guarded("Under the hood")
-def transfer_explainer(state: TeachState, project, outcome: dict) -> None:
-    """What transfer learning did for this project: the extractor's features of one sample per class (a chart),
-    what the head learns, and the accuracy on this project's held-out samples."""
-    kind = project.kind
-    st.markdown(f"**Under the hood: transfer learning.** The feature extractor is {EXTRACTOR_TEXT[kind]}")
-    samples = one_sample_per_class(state.owner, project)
-    if samples:
-        features = transfer.extract_features(kind, np.stack(list(samples.values())))
-        st.plotly_chart(
-            teach_fig.features_figure(dict(zip(samples, features))), key=f"teach.features.{outcome['version_id']}"
-        )
-    n_features = transfer.FEATURE_SIZES[kind]
-    st.markdown(
-        f"**What the head learns:** one weight per feature and class ({n_features} × {len(outcome['class_names'])} "
-        f"= {n_features * len(outcome['class_names']):,} weights, plus a bias per class): a class's score is the "
-        "weighted sum of the features, and a softmax turns the scores into the confidence bars. It is trained "
-        f"in {outcome['epochs_run']} steps on all your training samples at once ({outcome['seconds']:.1f} s here), "
-        "which is why a few samples per class are enough: the extractor already did the hard part."
-    )
-    st.markdown(
-        f"**On this project:** {outcome['accuracy']:.0%} of {outcome['measured_on']} were right "
-        f"(balanced over classes: {outcome['balanced_accuracy']:.0%}). Train again with “From scratch (expert)” "
-        "to compare the two methods on the same samples and the same held-out split."
-    )
-
-
 # ---------------------------------------------------------------- preview, experiments, export
 
 
@@ -469,26 +403,55 @@ EXPERIMENT_TEXT = {
     "variance": "Samples all alike vs varied samples",
     "seeds": "Train N times with different seeds",
 }
+METHOD_SHORT = {
+    "transfer": "transfer learning (the frozen extractor + a new head each time)",
+    "scratch": "from scratch (a new small CNN each time)",
+}
+EXPERIMENT_SEEDS = {"transfer": 10, "scratch": 3}  # a head trains in a tenth of a second: more seeds, a tighter band
 
 
-def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int):
+def start_experiment(state: TeachState, project, which: str, epochs: int, batch: int, lr: float, runs: int,
+                     method: str = "transfer"):  # fmt: skip
+    """Queue the experiment `which` for the project, every training by `method` (the project's)."""
     from core.engine import queues
 
-    title = f"{EXPERIMENT_TEXT[which]} ({project.name}, {epochs} epochs per training)"
+    how = f"{epochs} epochs per training" if method == "scratch" else "transfer learning"
+    title = f"{EXPERIMENT_TEXT[which]} ({project.name}, {how})"
     job = teach_store.queue_experiment(
-        queues.get_queue(), state.experiment_queue_id, title, state.owner, project, which, epochs, batch, lr, runs
-    )
+        queues.get_queue(), state.experiment_queue_id, title, state.owner, project, which, epochs, batch, lr, runs,
+        method=method,
+    )  # fmt: skip
     state.experiments[f"{project.name}.pending"] = {"which": which, "job": job.id}
     return job
 
 
 def experiment_figure(result: dict):
+    """The experiment's plot, its title saying which method trained (results from before methods were recorded
+    were all from scratch); the samples curve has the nearest-neighbour baseline beside it."""
     which, rows = result["which"], result["rows"]
+    method = result.get("method", "scratch")
+    title = f"{EXPERIMENT_TEXT[which]}: {METHOD_SHORT[method]}"
     if which == "samples":
-        return teach_fig.samples_curve_figure(rows)
+        return teach_fig.samples_curve_figure(rows, title, result.get("baseline", "nearest neighbour"))
     if which == "variance":
-        return teach_fig.variance_figure(rows)
-    return teach_fig.seed_spread_figure(rows)
+        return teach_fig.variance_figure(rows, title)
+    return teach_fig.seed_spread_figure(rows, title)
+
+
+def show_experiment(result: dict, key: str) -> None:
+    """The experiment's plot and what to read in it."""
+    st.plotly_chart(experiment_figure(result), key=key)
+    method = result.get("method", "scratch")
+    if result["which"] == "samples" and "baseline" in result:
+        st.caption(
+            f"The dotted line is the simplest rule on the same samples: {result['baseline']} (each held-out sample "
+            "gets the class of the most similar training sample). A method worth training sits above it."
+        )
+    elif result["which"] == "seeds" and method == "transfer":
+        st.caption(
+            "With transfer learning a seed only changes the head's starting weights, and the head's training has one "
+            "best answer, so the runs barely differ; a CNN learnt from scratch (the expert option) differs far more."
+        )
 
 
 EXPORT_NOTE = {

@@ -140,6 +140,19 @@ def test_a_sound_project_trains_by_transfer_and_explains_it():
     assert any("one sample per class" in c for c in charts)
     outcome = teach_saved.last_model(owner(at), teach_store.load_project(owner(at), "hums"))  # what the page shows
     assert outcome["method"] == "transfer" and outcome["accuracy"] == 1.0
+    # What the head learnt: its weights per class as a heatmap, each class's top features, and one sample's features
+    # (a class picked in a select box) added up into the scores the softmax turns into the bars.
+    assert any("What the head learnt" in c and "heatmap" in c for c in charts)
+    assert "The features that speak most for each class" in texts(at)
+    picker = at.selectbox(key=f"teach.hood.sample.{outcome['version_id']}")
+    assert picker.options == ["the newest sample of “background noise”", "the newest sample of “hum”",
+                              "the newest sample of “whistle”"]  # fmt: skip
+    picker.set_value("whistle").run()
+    assert not at.exception
+    charts = [str(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any("What the extractor gives for the newest sample of" in c and "whistle" in c for c in charts)
+    answer = next(m.value for m in at.markdown if m.value.startswith("**From features to an answer:**"))
+    assert "The head says **whistle**" in answer
 
 
 def test_a_bad_upload_is_named_and_the_good_ones_are_kept():
@@ -227,6 +240,8 @@ def test_training_without_samples_is_refused_plainly():
 
 
 def test_an_experiment_runs_as_a_job_and_plots(monkeypatch):
+    """By the project's method: transfer by default (heads, 10 seeds a point, the nearest-neighbour baseline beside
+    the curve, the plot says so); the expert option's experiments train CNNs with the epochs chosen."""
     at = new_project("drawing", "exp", "circle\nline")
     p = teach_store.load_project(owner(at), "exp")
     rng = np.random.default_rng(0)
@@ -241,11 +256,26 @@ def test_an_experiment_runs_as_a_job_and_plots(monkeypatch):
                 rgba[y : y + 6, 30:110, :3] = 0
             teach_store.add_sample(owner(at), p.name, shape, rgba)
     at.run()
+    assert not [n for n in at.number_input if n.key == "teach.exp.epochs"]  # a head has no epochs to choose
+    assert at.number_input(key="teach.exp.runs.transfer").value == 10
+    at.button(key="teach.exp.samples").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_for(at, lambda a: "exp.samples" in a.session_state["teach"].experiments)
+    result = at.session_state["teach"].experiments["exp.samples"]
+    assert result["method"] == "transfer" and "same features" in result["baseline"]
+    assert all(len(r["runs"]) == 10 and 0.0 <= r["baseline_mean"] <= 1.0 for r in result["rows"])
+    chart = next(
+        str(c.proto.spec) for c in at.get("plotly_chart") if "samples per class: transfer" in str(c.proto.spec)
+    )
+    assert "baseline: nearest neighbour on the same features" in chart
+    assert "The dotted line is the simplest rule on the same samples" in texts(at)
+
+    at.radio(key="teach.method").set_value("scratch").run()
     at.number_input(key="teach.exp.epochs").set_value(1)
-    at.number_input(key="teach.exp.runs").set_value(2)
+    at.number_input(key="teach.exp.runs.scratch").set_value(2)
     at.button(key="teach.exp.seeds").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     wait_for(at, lambda a: "exp.seeds" in a.session_state["teach"].experiments)
-    spread = at.session_state["teach"].experiments["exp.seeds"]["rows"]
-    assert spread["n_runs"] == 2 and 0.0 <= spread["mean"] <= 1.0
-    assert any("different seeds" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    spread = at.session_state["teach"].experiments["exp.seeds"]
+    assert spread["method"] == "scratch" and spread["rows"]["n_runs"] == 2 and 0.0 <= spread["rows"]["mean"] <= 1.0
+    assert any("different seeds: from scratch" in str(c.proto.spec) for c in at.get("plotly_chart"))

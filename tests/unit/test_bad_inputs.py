@@ -712,6 +712,23 @@ def _(env):
     return str(teach_store.remove_class(OWNER, p.name, BACKGROUND))
 
 
+@case(
+    "teach-experiment-unknown-method",
+    "Teach page",
+    "an experiment asked for a training method that does not exist (`magic`)",
+    "Unknown training method",
+)
+def _(env):
+    from core.families.teach import projects as teach_store
+
+    p = _store_project("drawing")
+    try:  # refused before anything is read or queued (there is no queue here to queue on)
+        teach_store.queue_experiment(None, "s", "t", OWNER, p, "samples", 1, 8, 0.001, 1, method="magic")
+    except ValueError as exc:
+        return str(exc)
+    raise AssertionError("an unknown method was queued")
+
+
 @case("teach-remove-last-classes", "Teach page", "removing a class of a 2-class project", "at least 2")
 def _(env):
     from core.families.teach import projects as teach_store

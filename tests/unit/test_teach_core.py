@@ -350,7 +350,7 @@ def test_experiments_on_tiny_data(tiny_drawing_data):
     from core.families.teach.model import TeachConfig
 
     cfg = TeachConfig(kind="drawing", epochs=1, batch_size=8, augment=False)
-    rows = tx.samples_curve(cfg, tiny_drawing_data, counts=(1, 2), seeds=(0,))
+    rows = tx.samples_curve(cfg, tiny_drawing_data, counts=(1, 2), seeds=(0,), method="scratch")
     assert [r["count"] for r in rows] == [1, 2] and [r["n_train"] for r in rows] == [2, 4]
     assert all(0 <= r["accuracy_mean"] <= 1 and len(r["runs"]) == 1 for r in rows)
     assert tx.default_counts(tiny_drawing_data["y_train"]) == [1, 2, 4, 8, 9]

@@ -167,3 +167,22 @@ def test_the_head_reports_its_steps_and_stops_when_asked():
     assert seen[-1][1]["loss"] == pytest.approx(head.teach_history["loss"][-1])
     stopped = transfer.train_head(features, labels, 2, cfg, should_stop=lambda: True)
     assert len(stopped.teach_history["loss"]) == transfer.REPORT_EVERY
+
+
+@pytest.mark.unit
+def test_drawings_get_a_mirror_and_four_shifts_and_the_other_kinds_keep_their_settings():
+    x, y = _drawings()
+    xa, ya = transfer.augment("drawing", x, y)
+    n, s = len(x), transfer.DRAWING_SHIFT
+    assert xa.shape == (6 * n, 28, 28) and list(ya) == list(y) * 6  # copy j of row i is row j * n + i
+    np.testing.assert_array_equal(xa[:n], x)
+    np.testing.assert_array_equal(xa[n : 2 * n], x[:, :, ::-1])
+    np.testing.assert_array_equal(xa[2 * n + 3, : 28 - s], x[3, s:])  # moved up by DRAWING_SHIFT rows
+    edge = np.zeros((1, 28, 28), np.float32)
+    edge[0, :, 27] = 1.0  # a stroke on the right edge is pushed out, never wrapped round to the left
+    assert transfer.shift_drawings(edge, 0, s)[0].sum() == 0 and transfer.shift_drawings(edge, 0, -s)[0].sum() == 28
+    photos = np.zeros((2, 32, 32, 3), np.float32)
+    assert transfer.augment("image", photos, np.array([0, 1]))[0].shape == photos.shape
+    # Sounds and photos keep the head they were measured with; drawings regularise harder (HEAD_L2).
+    assert transfer.head_config("sound") == transfer.head_config("image") == transfer.TransferConfig()
+    assert transfer.head_config("drawing", seed=4) == transfer.TransferConfig(seed=4, l2=transfer.HEAD_L2["drawing"])

@@ -20,7 +20,7 @@ from core.families.teach.job import (
     request_config,
     train_and_measure,
 )
-from core.families.teach.transfer import TransferConfig
+from core.families.teach.transfer import head_config
 from core.store import models as store
 from core.store import topology as store_topology
 
@@ -89,7 +89,7 @@ def train_cli(args) -> dict:
         "class_names": names,
         "method": req.method,
         "input": model_input_description(req.kind, req.method),
-        "config": asdict(cfg) if req.method == "scratch" else asdict(TransferConfig(seed=cfg.seed)),
+        "config": asdict(cfg) if req.method == "scratch" else asdict(head_config(req.kind, cfg.seed)),
         "training_data": f"{len(split['y_train'])} samples from {Path(req.samples_dir).name}",
         "metrics": {
             "accuracy": report["accuracy"],

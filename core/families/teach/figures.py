@@ -1,5 +1,6 @@
-"""Figures for the Teach page's experiments: accuracy and confidence against samples per class, varied against
-alike samples, the spread over seeds, and a recording's log-mel spectrogram (what the sound model sees)."""
+"""Figures for the Teach page: the experiments (accuracy and confidence against samples per class next to the
+nearest-neighbour baseline, varied against alike samples, the spread over seeds), a recording's log-mel spectrogram
+(what the sound model sees), and transfer learning's insides (an extractor's features, the head's weights)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import plotly.graph_objects as go
 from core.families.teach.data import HOP, SAMPLE_RATE
 from core.figures.common import ACCENT, BASE
 
-__all__ = ["samples_curve_figure", "variance_figure", "seed_spread_figure", "spectrogram_figure", "features_figure"]
+__all__ = [
+    "samples_curve_figure",
+    "variance_figure",
+    "seed_spread_figure",
+    "spectrogram_figure",
+    "features_figure",
+    "feature_vector_figure",
+    "head_weights_figure",
+    "top_features",
+]
 
 LOW_COLOR = "#9c9c9c"
 
@@ -33,9 +43,12 @@ def _band(fig: go.Figure, x, low, high, color: str, name: str) -> None:
     )
 
 
-def samples_curve_figure(rows: Sequence[dict], title: str = "Accuracy on held-out samples") -> go.Figure:
+def samples_curve_figure(
+    rows: Sequence[dict], title: str = "Accuracy on held-out samples", baseline: str = "nearest neighbour"
+) -> go.Figure:
     """teach_experiments.samples_curve's rows: mean accuracy (band: min to max over seeds) and mean confidence
-    against samples per class, on a log axis."""
+    against samples per class, on a log axis; with the rows' baseline_mean (the nearest-neighbour rule on the same
+    samples, named `baseline`) as a dotted line next to the accuracy when the rows have it."""
     rows = sorted(rows, key=lambda r: r["count"])
     x = [r["count"] for r in rows]
     fig = go.Figure()
@@ -46,6 +59,20 @@ def samples_curve_figure(rows: Sequence[dict], title: str = "Accuracy on held-ou
             x=x, y=[r["accuracy_mean"] for r in rows], mode="lines+markers", line=dict(color=BASE), name="accuracy"
         )
     )
+    if rows and all("baseline_mean" in r for r in rows):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[r["baseline_mean"] for r in rows],
+                mode="lines+markers",
+                line=dict(color=LOW_COLOR, dash="dot"),
+                marker=dict(symbol="diamond"),
+                name=f"baseline: {baseline}",
+                customdata=[[r["baseline_min"], r["baseline_max"]] for r in rows],
+                hovertemplate="%{x} per class: %{y:.2f} (min %{customdata[0]:.2f}, max %{customdata[1]:.2f})"
+                "<extra>baseline</extra>",
+            )
+        )
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -156,3 +183,54 @@ def features_figure(features: dict[str, np.ndarray], title: str = "What the extr
     fig.update_yaxes(title="value")
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10))
     return fig
+
+
+def feature_vector_figure(vector: np.ndarray, title: str = "One sample's features") -> go.Figure:
+    """One sample's (D,) feature vector as bars over the feature index: the numbers the head multiplies by its
+    weights. The hover says how many are exactly zero (the drawing backbone's ReLU features mostly are)."""
+    v = np.asarray(vector, dtype=float).reshape(-1)
+    zero = int((v == 0).sum())
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(v)),
+            y=v,
+            marker_color=BASE,
+            name="feature",
+            hovertemplate="feature %{x} = %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=f"feature number ({len(v)} in all, {zero} of them zero)")
+    fig.update_yaxes(title="value")
+    fig.update_layout(title=title, height=280, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
+    return fig
+
+
+def head_weights_figure(kernel: np.ndarray, class_names: Sequence[str], title: str = "What the head learnt"):
+    """The head's (D, C) kernel as a heatmap, one row per class: red weights raise that class's score when the
+    feature is large, blue ones lower it (a diverging scale centred on 0)."""
+    w = np.asarray(kernel, dtype=float)
+    if w.ndim != 2 or w.shape[1] != len(class_names):
+        raise ValueError(f"The head's kernel must be (features, {len(class_names)}) (got shape {w.shape}).")
+    top = float(np.abs(w).max()) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=w.T,
+            x=np.arange(w.shape[0]),
+            y=list(class_names),
+            colorscale="RdBu",
+            reversescale=True,
+            zmin=-top,
+            zmax=top,
+            colorbar=dict(title="weight"),
+            hovertemplate="class %{y}, feature %{x}: weight %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="feature number")
+    fig.update_layout(title=title, height=120 + 32 * len(class_names), margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def top_features(kernel: np.ndarray, class_names: Sequence[str], n: int = 3) -> dict[str, list[int]]:
+    """{class: the n feature numbers with the largest weight for it, largest first}: what most speaks for it."""
+    w = np.asarray(kernel, dtype=float)
+    return {name: [int(i) for i in np.argsort(-w[:, c], kind="stable")[:n]] for c, name in enumerate(class_names)}

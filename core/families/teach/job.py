@@ -138,7 +138,7 @@ def train_transfer(cfg: TeachConfig, data: dict, on_epoch_end=None, should_stop=
         data["x_train"],
         data["y_train"],
         len(data["class_names"]),
-        TransferConfig(seed=cfg.seed),
+        transfer.head_config(data["kind"], cfg.seed),
         on_step=on_epoch_end,
         should_stop=should_stop,
     )
@@ -242,7 +242,7 @@ def run_teach(req: TeachRequest, job) -> dict | None:
         "class_names": names,
         "input": model_input_description(req.kind, req.method),
         "method": req.method,
-        "config": asdict(cfg) if req.method == "scratch" else asdict(TransferConfig(seed=cfg.seed)),
+        "config": asdict(cfg) if req.method == "scratch" else asdict(transfer.head_config(req.kind, cfg.seed)),
         "training_data": f"{len(split['y_train'])} of your samples in {len(names)} classes",
         "metrics": metrics,
         "history": result.history,

@@ -505,41 +505,57 @@ def queue_experiment(
     batch_size: int,
     learning_rate: float,
     runs: int,
+    method: str = "transfer",
 ):
     """Queue an experiment as its owner's job: the queue's one-training-per-identity rule then holds across the
     Retrain studio, Teach training and experiments (an experiment queued under its page key alone ran beside the same
     person's Retrain). The project is checked from the file system alone (classes, file count and size caps); the
-    job reads and decodes the samples in its own process, so the click returns at once (issue 25)."""
+    job reads and decodes the samples in its own process, so the click returns at once (issue 25). Every training
+    is by `method`, the project's ("transfer", or "scratch": epochs, batch and rate apply)."""
     if not owner:
         raise TeachError("An experiment needs its owner: reload the page and try again.")
     if which not in EXPERIMENTS:
         raise TeachError(f"Unknown experiment {which!r}.")
+    tx.check_method(method)
     teach_data.scan_folder(project.kind, project.path)
     work = functools.partial(
-        run_experiment, which, project.kind, str(project.path), epochs, batch_size, learning_rate, runs
+        run_experiment, which, project.kind, str(project.path), epochs, batch_size, learning_rate, runs, method=method
     )
     return queue.submit(session_id, title, work, owner=owner)
 
 
 def run_experiment(
-    which: str, kind: str, samples_dir: str, epochs: int, batch_size: int, learning_rate: float, runs: int, job
+    which: str,
+    kind: str,
+    samples_dir: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    runs: int,
+    job,
+    method: str = "transfer",
 ) -> dict | None:
-    """The work function of an experiment job (sent as JSON through functools.partial): returns {"which", "rows"}."""
+    """The work function of an experiment job (sent as JSON through functools.partial): returns {"which", "rows",
+    "method", "baseline"} (the baseline's name: nearest neighbour on the same features or model inputs)."""
 
     if which not in EXPERIMENTS:
         raise TeachError(f"Unknown experiment {which!r}.")
+    tx.check_method(method)
     loaded = teach_data.load_folder(kind, samples_dir)
     cfg = TeachConfig(kind=kind, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate))
     split = split_data(loaded["x"], loaded["y"], cfg, groups=loaded["files"])
     data = {**split, "class_names": loaded["class_names"], "kind": kind}
     seeds = list(range(max(1, int(runs))))
+    counts = tx.default_counts(split["y_train"]) if which == "samples" else (2, 4, 8)
+    job.plan(len(seeds) if which == "seeds" else len(counts), 1)
+    if not job.should_stop() and len(split["y_val"]):
+        data = tx.prepare(data, method)  # once: every training of the experiment shares its features
     if which == "samples":
-        steps = [lambda c=c: tx.samples_curve(cfg, data, [c], seeds) for c in tx.default_counts(split["y_train"])]
+        steps = [lambda c=c: tx.samples_curve(cfg, data, [c], seeds, method) for c in counts]
     elif which == "variance":
-        steps = [lambda c=c: tx.variance_curve(cfg, data, [c], seeds) for c in (2, 4, 8)]
+        steps = [lambda c=c: tx.variance_curve(cfg, data, [c], seeds, method) for c in counts]
     else:
-        steps = [lambda s=s: [tx.teach_run(cfg, data, s)] for s in seeds]
-    job.plan(len(steps), 1)
+        steps = [lambda s=s: [tx.teach_run(cfg, data, s, method)] for s in seeds]
     rows: list[dict] = []
     for i, step in enumerate(steps):
         if job.should_stop():
@@ -547,9 +563,10 @@ def run_experiment(
             return None
         rows.extend(step())
         job.on_epoch_end(i, {})
+    about = {"which": which, "method": method, "baseline": tx.BASELINE_NAMES[method]}
     if which == "seeds":
-        return {"which": which, "rows": engine_spread.seed_spread(lambda seed: rows[seed], len(rows))}
-    return {"which": which, "rows": rows}
+        return {**about, "rows": engine_spread.seed_spread(lambda seed: rows[seed], len(rows))}
+    return {**about, "rows": rows}
 
 
 job_codec.allow(run_experiment)

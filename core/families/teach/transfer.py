@@ -287,13 +287,32 @@ def extract_features(kind: str, x: np.ndarray, backbone_dir: str | Path = BACKBO
     return np.concatenate([np.asarray(model(x[i : i + 512], training=False)) for i in range(0, len(x), 512)])
 
 
+DRAWING_SHIFT = 2  # pixels: the Quick, Draw! 28x28 frame keeps a 2-pixel margin, so a shift moves no stroke out
+
+
+def shift_drawings(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """(N, 28, 28) drawings moved dy rows down and dx columns right, the uncovered edge black (no wrap-around)."""
+    out = np.zeros_like(x)
+    h, w = x.shape[1:3]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[:, max(-dy, 0) : h - max(dy, 0),
+                                                                          max(-dx, 0) : w - max(dx, 0)]  # fmt: skip
+    return out
+
+
 def augment(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Training copies made before feature extraction: sounds get one copy per VTLP_WARPS (other voices); drawings
-    and photos none (the drawing backbone learnt its jitter already; flips would fool a photo's layout)."""
+    """Training copies made before feature extraction, the originals first, then each kind of copy in turn (copy j
+    of row i is row j * N + i): sounds get one copy per VTLP_WARPS (other voices); drawings a mirror image and four
+    DRAWING_SHIFT-pixel shifts (the jitter the backbone learnt with: on 5-8 drawings of a word it never saw, these
+    copies put the head above nearest neighbour, docs/teach_transfer_measured.md); photos none (flips would fool a
+    photo's layout)."""
     x, y = np.asarray(x, np.float32), np.asarray(y)
-    if kind != "sound" or not len(x):
+    if kind == "image" or not len(x):
         return x, y
-    copies = [x] + [warp_bands(x, alpha) for alpha in VTLP_WARPS]
+    if kind == "sound":
+        copies = [x] + [warp_bands(x, alpha) for alpha in VTLP_WARPS]
+    else:
+        s = DRAWING_SHIFT
+        copies = [x, x[:, :, ::-1]] + [shift_drawings(x, dy, dx) for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s))]
     return np.concatenate(copies), np.concatenate([y] * len(copies))
 
 
@@ -302,10 +321,17 @@ def augment(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
 REPORT_EVERY = 10  # head steps between progress reports: 300 steps take ~0.1 s, so 30 reports are plenty
 
 
+# L2 on the head's kernel, per kind. Drawings: 0.1, chosen on 150 five-word projects of words the backbone never saw
+# (other projects than the measured ones: scripts/measure_teach_transfer.py --tune): 128 sparse ReLU features (about
+# 80% are zero) against 5-40 drawings overfit at 1e-3. Sounds and photos keep the 1e-3 they were measured with.
+HEAD_L2 = {"drawing": 0.1, "sound": 1e-3, "image": 1e-3}
+
+
 @dataclass(frozen=True)
 class TransferConfig:
     """The head: standardised features -> (an optional hidden ReLU layer ->) softmax, full-batch Adam with L2.
-    hidden=0 is multinomial logistic regression, which measured as well as a hidden layer on a few samples."""
+    hidden=0 is multinomial logistic regression, which measured as well as a hidden layer on a few samples.
+    head_config(kind) gives the kind's measured settings (HEAD_L2)."""
 
     epochs: int = 300
     learning_rate: float = 0.02
@@ -320,6 +346,11 @@ class TransferConfig:
 
     def with_(self, **changes) -> TransferConfig:
         return replace(self, **changes)
+
+
+def head_config(kind: str, seed: int = 0) -> TransferConfig:
+    """The head's settings a project of `kind` trains with: TransferConfig's, with the kind's L2 (HEAD_L2)."""
+    return TransferConfig(seed=int(seed), l2=HEAD_L2[teach_data.check_kind(kind)])
 
 
 def _standardiser(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -445,6 +476,17 @@ def build_whole_model(kind: str, head, backbone_dir: str | Path = BACKBONE_DIR):
     return keras.Sequential([keras.Input((size, size)), *features.layers, *head.layers], name="teach_drawing_transfer")
 
 
+def head_weights(model) -> tuple[np.ndarray, np.ndarray]:
+    """The (D, C) kernel and (C,) bias of a transfer model's output layer "head_out" (a whole drawing model or a
+    head), the standardisation folded in: class c's score for raw features f is f @ kernel[:, c] + bias[c], and
+    the softmax of the scores is the confidence bars. A head with a hidden layer has no such (D, C) kernel."""
+    names = [layer.name for layer in model.layers]
+    if "head_out" not in names or any(n.startswith("head_hidden") for n in names):
+        raise teach_data.TeachError("This model has no single-layer transfer head to show.")
+    kernel, bias = model.get_layer("head_out").get_weights()
+    return np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
+
+
 def takes_raw_input(kind: str, model) -> bool:
     """Is `model` a whole model (raw model inputs) rather than a head (features)?"""
     return tuple(model.inputs[0].shape[1:]) == teach_data.input_shape(kind)
@@ -463,8 +505,9 @@ def fit(kind: str, x: np.ndarray, y: np.ndarray, n_classes: int, cfg: TransferCo
         backbone_dir: str | Path = BACKBONE_DIR, **hooks):  # fmt: skip
     """Augment (sounds), extract features and train a head: the whole model for drawings, the head for sounds
     and photos (see build_whole_model). model.teach_seconds: seconds for all of it, feature extraction included;
-    model.teach_history: the head's loss and accuracy per step. `hooks` (on_step, should_stop) go to train_head."""
-    cfg = cfg or TransferConfig()
+    model.teach_history: the head's loss and accuracy per step. `hooks` (on_step, should_stop) go to train_head.
+    Without `cfg`, the kind's settings (head_config)."""
+    cfg = cfg or head_config(kind)
     started = time.perf_counter()
     xa, ya = augment(kind, x, y) if cfg.augment else (np.asarray(x, np.float32), np.asarray(y))
     head = train_head(extract_features(kind, xa, backbone_dir), ya, n_classes, cfg, **hooks)
