@@ -24,6 +24,7 @@ MODULES = [
     "class",
     "isolation",
     "teach",
+    "cluster",
 ]  # the order they run in
 FILES = {"class": "classroom"}  # a name that is a Python keyword lives in a module named otherwise
 
