@@ -121,9 +121,14 @@ async def trainings(url: str) -> dict:
     trainers, done_at = classroom.Tally(), {}
     t0 = time.perf_counter()
     delays = np.linspace(0.0, classroom.TRAIN_SPREAD_S, classroom.SESSIONS)
-    await asyncio.gather(
-        *(classroom.train_session(url, i, float(d), t0, done_at, trainers) for i, d in enumerate(delays))
-    )
+
+    async def one(i: int, delay: float) -> None:
+        try:
+            await classroom.train_session(url, i, delay, t0, done_at, trainers)
+        except (OSError, InvalidHandshake) as exc:  # a refused or timed-out page load counts against the cluster
+            trainers.error(f"trainer {i}: {type(exc).__name__}: {exc}")
+
+    await asyncio.gather(*(one(i, float(d)) for i, d in enumerate(delays)))
     n = classroom.SESSIONS
     return {
         "cluster_trainings_all_done_s": round(max(done_at.values()), 1) if len(done_at) == n else None,
@@ -133,12 +138,29 @@ async def trainings(url: str) -> dict:
     }
 
 
+def phase(out: dict, name: str, fn) -> None:
+    """Run one part and keep its figures; a part that breaks says so and the others still run."""
+    t0 = time.perf_counter()
+    try:
+        out.update(fn())
+    except Exception as exc:  # noqa: BLE001 - one broken part must not hide the others' figures
+        out[f"cluster_{name}_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    log(f"{name}: {time.perf_counter() - t0:.1f} s")
+
+
 def measure(cluster: Cluster) -> dict:
     out: dict = {"cluster_replicas": cluster.replicas, "cluster_workers": cluster.workers}
-    out.update(asyncio.run(class_load(cluster.url)))
-    out.update(asyncio.run(trainings(cluster.url)))
-    before = count_rows(cluster.env["MLX_DATABASE_URL"])
+    phase(out, "class_load", lambda: asyncio.run(class_load(cluster.url)))
+    phase(out, "trainings", lambda: asyncio.run(trainings(cluster.url)))
+    phase(out, "restart", lambda: restart(cluster))
+    phase(out, "replica_kill", lambda: asyncio.run(replica_kill(cluster)))
+    return out
+
+
+def restart(cluster: Cluster) -> dict:
+    out: dict = {}
     tokens = cluster_jobs.submit_quick_trainings(cluster.url, RESTART_JOBS)
+    before = count_rows(cluster.env["MLX_DATABASE_URL"])
     cluster.restart()
     after = count_rows(cluster.env["MLX_DATABASE_URL"])
     out["cluster_restart_records_before"] = sum(before.values())
@@ -147,7 +169,6 @@ def measure(cluster: Cluster) -> dict:
     out["cluster_jobs_lost_on_restart"] = cluster_jobs.lost_jobs(cluster.env["MLX_REDIS_URL"], tokens) + (
         RESTART_JOBS - len(tokens)
     )
-    out.update(asyncio.run(replica_kill(cluster)))
     return out
 
 
