@@ -13,16 +13,22 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
+    """The session's one Playwright driver: a second sync_playwright() while one runs fails ("Sync API inside the
+    asyncio loop"), so a test that needs a browser with other flags launches it from this one."""
     playwright = pytest.importorskip("playwright.sync_api")
     playwright.expect.set_options(timeout=30_000)  # first paint imports TensorFlow and loads a model
-    exe = chromium_path()
-    if exe is None:
+    if chromium_path() is None:
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    b = playwright_driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_the_teachers_page_follows_a_student_without_a_reload(browser, app_url, 
         teacher.screenshot(path=str(SHOTS / "class_teacher_live_roster_1280x800.png"))
 
         teacher.goto(f"{app_url}/Class?present=1")  # presenter mode, as on a projector
-        expect(teacher.locator("html")).to_have_css("font-size", "22px")
+        expect(teacher.locator("html")).to_have_css("font-size", "24px")
         expect(anna.locator("td").nth(3)).to_have_text("81% (colors)")
         assert teacher.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing cut sideways
         expect(teacher.locator(".js-plotly-plot").filter(has_text="Every run in the class")).to_have_count(1)

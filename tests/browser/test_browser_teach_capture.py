@@ -23,13 +23,8 @@ LIVE_BARS_TOP = """top => {
 
 
 @pytest.fixture(scope="module")
-def media_browser(tmp_path_factory):
+def media_browser(tmp_path_factory, playwright_driver):
     """A Chromium whose webcam and microphone are files, with the permission prompts answered yes."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    playwright.expect.set_options(timeout=30_000)  # first paint imports TensorFlow and loads a model
-    exe = chromium_path()
-    if exe is None:
-        pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it with apt-get.")
     folder = tmp_path_factory.mktemp("fake_media")
     video = y4m_alternating(folder / "webcam.y4m", [RED, BLUE], seconds_each=1.5)
     audio = spoken_wav(folder / "microphone.wav", "yes yes yes", gap_s=1.5)  # a word, then 1.5 s of silence
@@ -41,10 +36,9 @@ def media_browser(tmp_path_factory):
         f"--use-file-for-fake-audio-capture={audio}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=flags)
-        yield b
-        b.close()
+    b = playwright_driver.chromium.launch(executable_path=chromium_path(), args=flags)
+    yield b
+    b.close()
 
 
 @pytest.fixture
