@@ -114,6 +114,9 @@ defaults
     timeout server 1h
     timeout tunnel 1h
     timeout http-request 30s
+    # A replica busy with a class (30 people pressing Start at once) may answer its health check late: give it 10 s
+    # and three misses before it is taken out. A killed replica is left at once anyway (refused, then redispatched).
+    timeout check 10s
 frontend web
     bind 127.0.0.1:$PORT
     default_backend replicas
@@ -124,7 +127,7 @@ backend replicas
     http-check expect status 200
 EOF
     for i in $(seq 1 "$REPLICAS"); do
-      echo "    server r$i 127.0.0.1:$((REPLICA_PORT + i - 1)) check cookie r$i inter 1s fall 2 rise 1"
+      echo "    server r$i 127.0.0.1:$((REPLICA_PORT + i - 1)) check cookie r$i inter 2s fall 3 rise 1"
     done
   } >"$DIR/haproxy.cfg"
 }
