@@ -36,7 +36,8 @@ def identity_cookie(token: str, replica: int | None = None) -> str:
 
 async def pick(session: Session, seed: int) -> bool:
     r, g, b = (int(v) for v in np.random.default_rng(seed).integers(0, 256, 3))
-    result = await session.set_widget("colors.picker", f"#{r:02x}{g:02x}{b:02x}", f"RGB ({r}, {g}, {b})", timeout=30)
+    pick = {"pick": {"rgb": [r, g, b], "at": seed}}  # what the picker sends on release (ui.colors_picker)
+    result = await session.set_json_widget("colors.pick", pick, f"RGB ({r}, {g}, {b})", timeout=30)
     return result.marker_seconds is not None
 
 
