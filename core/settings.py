@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     training_reserve_mb: float = 2048.0  # MLX_TRAINING_RESERVE_MB
     max_upload_mb: float = 5.0  # MLX_MAX_UPLOAD_MB (text corpora, model files)
     max_model_mb: float = 64.0  # MLX_MAX_MODEL_MB: the largest weights file the store will read
-    max_generate_chars: int = 1000  # MLX_MAX_GENERATE_CHARS: 5 samples x 1,000 chars: 0.58 s of CPU idle, under 1 s loaded
+    max_generate_chars: int = 1000  # MLX_MAX_GENERATE_CHARS: 5 x 1,000 chars stay under 1 s of CPU, loaded
     # Bounded work per request (issue 13): each cap is checked BEFORE anything user-supplied is built or decoded, so
     # no request costs more than about 1 s of server CPU or 200 MB (bench/hostile.py measures the worst case).
     max_model_params: int = 10_000_000  # MLX_MAX_MODEL_PARAMS: 40 MB of float32; the tutorial LSTM has 5.3 M
