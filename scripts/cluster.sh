@@ -103,8 +103,8 @@ global
     pidfile $DIR/pids/haproxy.pid
 defaults
     mode http
-    option redispatch
-    retries 3
+    option redispatch 1
+    retries 3  # "redispatch 1": every retry goes to another replica, not ~1 s later to the same dead one
     # A replica may close an idle kept-alive connection just as HAProxy reuses it (an "empty response", 502): never
     # reuse one, and retry a request that met a refused or empty connection (a websocket's opening GET is idempotent).
     http-reuse never
