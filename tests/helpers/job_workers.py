@@ -7,6 +7,7 @@ They import no TensorFlow, so a worker running one starts in a fraction of a sec
 
 import os
 import signal
+import sys
 import time
 
 from core.engine import job_codec
@@ -76,7 +77,13 @@ def read_environment(name: str, job) -> str | None:
     return os.environ.get(name)
 
 
+def module_loaded(name: str, job) -> bool:
+    """Use as functools.partial(module_loaded, name): was `name` imported in the worker before this job asked?"""
+    return name in sys.modules
+
+
 job_codec.allow(
+    module_loaded,
     report_and_identify,
     train_until_cancelled,
     ignore_cancel,
