@@ -92,7 +92,9 @@ class _WorkerJob(_Reporting):
 def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     """The worker process: lower its priority, then, job after job, receive the work, run it and send back ("result",
     value) or ("failed", message). It exits when the parent closes the control pipe (a cancel, retirement, or the
-    server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`."""
+    server's death). Started by `_Worker` as `python -c _WORKER_BOOT ...`. Ctrl+C in a terminal reaches the whole
+    process group: the parent decides (an RQ worker lets the job finish), so SIGINT is ignored here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
@@ -106,7 +108,7 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
             _use_environment(message["env"])
             sys.path[:] = message["sys_path"]  # import the work function the way the server does (app folder, tests)
             if "preload" in message:
-                _preload(message["preload"])
+                preload(message["preload"])
                 continue
             if not _run_one(message["work"], reports, control, jobs_done):
                 return
@@ -116,13 +118,19 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
         reports.close()
 
 
-def _preload(modules: Sequence[str]) -> None:
-    """Import what the next job will need (TensorFlow, above all) while no job waits for it."""
+def preload(modules: Sequence[str]) -> None:
+    """Import what the next job will need (TensorFlow, above all) while no job waits for it. A module that cannot be
+    imported is one plain line on stderr: the worker goes on, and a job that needs it fails with its own message."""
     for name in modules:
         try:
             importlib.import_module(name)
-        except Exception:  # a job that needs it fails with its own message: a warm-up never stops the worker
-            traceback.print_exc()
+        except Exception as exc:
+            print(
+                f"warning: MLX_WORKER_PRELOAD names {name}, which could not be imported ({type(exc).__name__}: "
+                f"{exc}); the training process goes on without it.",
+                file=sys.stderr,
+                flush=True,
+            )
     if "core.engine.registry" in modules:  # the families' packages too: found and imported once
         try:
             importlib.import_module("core.engine.registry").names()
@@ -340,21 +348,27 @@ def ensure_warm() -> int:
     that was cancelled, killed or worn out is replaced before the next job comes."""
     nice = get_settings().training_nice
     with _POOL:
-        for worker in _IDLE:
-            if worker.nice == nice and worker.proc.poll() is None:
-                return worker.proc.pid
+        dead = [w for w in _IDLE if w.proc.poll() is not None]
+        for worker in dead:
+            _IDLE.remove(worker)
+        ready = [w for w in _IDLE if w.nice == nice]
+    for worker in dead:
+        worker.retire(wait=0)  # reaped
+    if ready:
+        return ready[-1].proc.pid
     worker = _Worker(nice, _PRELOAD)
     _park(worker)
     return worker.proc.pid
 
 
-def retire_idle_workers() -> None:
-    """Stop every idle worker now and reap it (tests; a server that needs the memory back)."""
+def retire_idle_workers(wait: float = CANCEL_GRACE_SECONDS) -> None:
+    """Stop every idle worker now and reap it, terminated if it has not exited within `wait` s (one still preloading
+    reads the end of its pipe only then) (tests; a server that needs the memory back; an RQ worker quitting)."""
     with _POOL:
         idle = list(_IDLE)
         _IDLE.clear()
     for worker in idle:
-        worker.retire(wait=CANCEL_GRACE_SECONDS)
+        worker.retire(wait=wait)
 
 
 def run_in_process(job, payload: dict) -> tuple[str, Any]:

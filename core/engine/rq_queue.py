@@ -48,7 +48,9 @@ QUEUE_PREFIX = "mlx-"  # RQ queue names: one per class ("mlx-class-ABC123"), "ml
 QUEUES_KEY = PREFIX + "queues"  # the set of queue names the workers listen on
 ACTIVE_KEY = PREFIX + "jobs:active"  # job ids queued or running, for the sweep
 JOB_TIMEOUT_SECONDS = 4 * 3600  # RQ's own limit on one job's run
-ALIVE_SECONDS = 10.0  # a running job's heartbeat key lives this long; its horse renews it every ALIVE_SECONDS / 4
+ALIVE_SECONDS = (
+    10.0  # a running job's heartbeat key lives this long; its worker renews it every ALIVE_SECONDS / 5 (a thread)
+)
 START_GRACE_SECONDS = 20.0  # a job just taken by a worker may have no heartbeat yet
 SWEEP_EVERY_SECONDS = 2.0  # an app process sweeps abandoned jobs at most this often
 UNAVAILABLE = (
@@ -58,7 +60,7 @@ UNAVAILABLE = (
 WORKER_DIED = (
     "The training's worker stopped unexpectedly (its machine or process died); nothing was saved. Start it again."
 )
-HORSE_DIED = "The training process stopped unexpectedly; nothing was saved. Start it again."
+PROCESS_DIED = "The training process stopped unexpectedly; nothing was saved. Start it again."
 STOPPED = "Cancelled. Nothing was saved."
 CANCELLED_QUEUED = "Cancelled while waiting in the queue."
 SERIALIZER = JSONSerializer
@@ -395,7 +397,7 @@ class RedisQueue:
             envelope = self._result(job)
             if envelope is not None:
                 return envelope["status"], envelope["message"], envelope["result"], meta.get("curve")
-        return "failed", str(meta.get("message") or HORSE_DIED), None, meta.get("curve")
+        return "failed", str(meta.get("message") or PROCESS_DIED), None, meta.get("curve")
 
     def _result(self, job: RQJob) -> dict | None:
         with self._lock:

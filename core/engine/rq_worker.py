@@ -26,6 +26,7 @@ RUN_PATH = "core.engine.rq_worker.run_payload"
 SAVE_EVERY_SECONDS = 0.5  # batch reports reach Redis at most this often (epochs, plans and the end at once)
 STOP_POLL_SECONDS = 0.25  # a running job looks for its cancel key this often
 DEQUEUE_SECONDS = 5  # a waiting worker looks for new class queues this often
+QUIT_SECONDS = 5  # a quitting worker's idle training process has this long to exit by itself (then SIGTERM)
 MONITOR_SECONDS = 2  # while a job runs, its worker renews the job's heartbeat this often (ALIVE_SECONDS lets 4 go by)
 _RELAYS: dict[str, _RelayJob] = {}  # the running job of this worker (by id), for RQ's stop-job command
 
@@ -229,8 +230,9 @@ class FairWorker(SimpleWorker):
             done.set()
             beat.join()
             self._stopped_job_id = None
-            try:
-                job_workers.ensure_warm()  # a training process cancelled, killed or worn out: its successor warms up now
+            try:  # a training process cancelled, killed or worn out: its successor warms up now (unless we quit)
+                if not self._stop_requested:
+                    job_workers.ensure_warm()
             except OSError:
                 traceback.print_exc()  # the next job starts one itself
 
@@ -272,5 +274,5 @@ def main(burst: bool = False, name: str | None = None, url: str | None = None) -
     try:
         worked = worker.work(burst=burst, dequeue_strategy=DequeueStrategy.ROUND_ROBIN, logging_level="INFO")
     finally:
-        job_workers.retire_idle_workers()
+        job_workers.retire_idle_workers(wait=QUIT_SECONDS)
     return {"worker": worker.name, "worked": bool(worked), "first_training_process": warm}

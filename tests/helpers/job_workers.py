@@ -83,7 +83,13 @@ def read_environment(name: str, job) -> str | None:
     return os.environ.get(name)
 
 
+def module_loaded(name: str, job) -> bool:
+    """Use as functools.partial(module_loaded, name): was `name` imported in the worker before this job asked?"""
+    return name in sys.modules
+
+
 job_codec.allow(
+    module_loaded,
     report_and_identify,
     train_until_cancelled,
     ignore_cancel,

@@ -126,6 +126,19 @@ def test_cancel_reaches_the_worker_and_the_job_ends_cancelled():
     assert_reaped(job.pid)
 
 
+def test_ctrl_c_in_the_terminal_leaves_the_training_to_its_parent():
+    """SIGINT reaches a terminal's whole process group; the worker ignores it (its parent decides, and an RQ worker
+    lets the job finish), so only Cancel ends the job, as cancelled."""
+    queue = process_queue()
+    job = queue.submit("a", "A", job_workers.train_until_cancelled)
+    wait_until(lambda: len(job.snapshot().epoch_logs) >= 1)
+    os.kill(job.pid, signal.SIGINT)
+    seen = len(job.snapshot().epoch_logs)
+    wait_until(lambda: len(job.snapshot().epoch_logs) >= seen + 2)  # still training
+    assert queue.cancel("a") and queue.wait(job, WAIT)
+    assert job.status == "cancelled" and job.message == "Stopped on request. Nothing was saved."
+
+
 def test_a_worker_that_ignores_cancel_is_stopped_after_the_grace_period(monkeypatch):
     monkeypatch.setattr(worker_processes, "CANCEL_GRACE_SECONDS", 1.0)
     queue = process_queue()
@@ -260,6 +273,25 @@ def test_a_worker_that_died_while_idle_is_replaced():
     after = queue.submit("b", "B", job_workers.report_and_identify)
     assert queue.wait(after, WAIT) and after.status == "done", after.message
     assert after.pid != job.pid
+
+
+def test_a_kept_warm_worker_preloads_before_its_first_job_and_is_replaced_once_gone(monkeypatch):
+    """What an RQ worker does with the pool (core.engine.rq_worker): one worker, started ahead and preloading."""
+    monkeypatch.setattr(worker_processes, "WORKER_IDLE_SECONDS", worker_processes.WORKER_IDLE_SECONDS)  # restored
+    monkeypatch.setattr(worker_processes, "_PRELOAD", ())
+    worker_processes.keep_warm(["colorsys", "no_such_module_for_the_worker"], idle_seconds=None)
+    pid = worker_processes.ensure_warm()
+    assert worker_processes.ensure_warm() == pid and worker_processes.idle_workers() == [pid]  # one is enough
+    queue = process_queue()
+    job = queue.submit("a", "A", functools.partial(job_workers.module_loaded, "colorsys"))
+    assert queue.wait(job, WAIT) and job.status == "done", job.message
+    assert job.pid == pid and job.result is True  # imported before the job (a missing module stopped nothing)
+    assert worker_processes.idle_workers() == [pid]  # parked for the next job
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: _exited(pid))
+    fresh = worker_processes.ensure_warm()
+    assert fresh != pid and worker_processes.idle_workers() == [fresh]
+    assert_reaped(pid)
 
 
 def _exited(pid: int) -> bool:

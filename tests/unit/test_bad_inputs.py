@@ -1793,6 +1793,20 @@ def _(env):
     return cli(env, "worker", "--burst")
 
 
+@case(
+    "worker-preload-missing",
+    "Training worker",
+    "`MLX_WORKER_PRELOAD` naming a module that cannot be imported",
+    "could not be imported",
+)
+def _(env):
+    from core.engine import job_workers
+
+    env.capsys.readouterr()
+    job_workers.preload(["no_such_module_for_the_worker"])  # what a training process does with the setting
+    return env.capsys.readouterr().err
+
+
 # ---- Retrain page: what a run would refuse after preparing its data or at its end is refused at Start (issue 13)
 
 
