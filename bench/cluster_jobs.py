@@ -5,12 +5,24 @@ queued, or failed with a message its owner sees."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import secrets
 
 from bench import classroom
 from bench.protocol import Session
 
 ENDED_OR_ALIVE = ("done", "running", "queued", "cancelled", "diverged")
+
+
+def run_async(coro):
+    """asyncio.run(coro), in a thread of its own when this thread already runs an event loop (a test session whose
+    Playwright driver keeps one), where asyncio.run refuses."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def press_start(url: str, token: str, family: str = "colors", cookie_extra: str = "") -> bool:
@@ -37,7 +49,7 @@ def submit_quick_trainings(url: str, n: int) -> list[str]:
     async def all_of_them() -> list[bool]:
         return [await press_start(url, t, classroom.TRAIN_FAMILIES[i % 2]) for i, t in enumerate(tokens)]
 
-    pressed = asyncio.run(all_of_them())
+    pressed = run_async(all_of_them())
     return [t for t, ok in zip(tokens, pressed, strict=True) if ok]
 
 

@@ -241,13 +241,25 @@ _POOL = threading.Lock()
 _IDLE: list[_Worker] = []
 
 
+def _alive(worker: _Worker) -> bool:
+    """Whether the worker process still runs. Popen.poll() alone says None while another thread is inside wait() on
+    it, even after the process died; /proc says "Z" (a zombie) or nothing at once."""
+    if worker.proc.poll() is not None:
+        return False
+    try:
+        with open(f"/proc/{worker.proc.pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return not os.path.isdir("/proc/self")  # no /proc here (not Linux): trust poll()
+
+
 def _take_worker(nice: int) -> _Worker:
     """The most recently used idle worker at this niceness, or a new one."""
     stale = []
     with _POOL:
         while _IDLE:
             worker = _IDLE.pop()
-            if worker.nice == nice and worker.proc.poll() is None:
+            if worker.nice == nice and _alive(worker):
                 break
             stale.append(worker)
         else:
@@ -348,7 +360,7 @@ def ensure_warm() -> int:
     that was cancelled, killed or worn out is replaced before the next job comes."""
     nice = get_settings().training_nice
     with _POOL:
-        dead = [w for w in _IDLE if w.proc.poll() is not None]
+        dead = [w for w in _IDLE if not _alive(w)]
         for worker in dead:
             _IDLE.remove(worker)
         ready = [w for w in _IDLE if w.nice == nice]

@@ -80,14 +80,14 @@ def test_a_killed_replica_hands_the_student_to_the_other_with_everything_intact(
     on_r1 = f"mlx_id={token}; SRV=r1"  # HAProxy's stickiness cookie: this browser is on replica 1
     shipped = families.get("colors").shipped_dir()
     identity.set_active_model(owner, "colors", str(shipped))
-    asyncio.run(add_colour_label(cluster.url, on_r1))
+    cluster_jobs.run_async(add_colour_label(cluster.url, on_r1))
     assert sum(access.sample_counts(owner, "colors").values()) == 1
-    assert asyncio.run(cluster_jobs.press_start(cluster.url, token, "colors", cookie_extra="SRV=r1"))
+    assert cluster_jobs.run_async(cluster_jobs.press_start(cluster.url, token, "colors", cookie_extra="SRV=r1"))
     wait_until(lambda: cluster_jobs.job_states(cluster.env["MLX_REDIS_URL"], [token])[0][0] in ("queued", "running"))
 
     cluster.kill("replica1")
     # The same browser's next action, with the same cookies: HAProxy sends it to replica 2.
-    asyncio.run(add_colour_label(cluster.url, on_r1))
+    cluster_jobs.run_async(add_colour_label(cluster.url, on_r1))
     assert sum(access.sample_counts(owner, "colors").values()) == 2  # same identity, both samples
     assert identity.active_models(owner).get("colors") == str(shipped)
 
@@ -96,7 +96,7 @@ def test_a_killed_replica_hands_the_student_to_the_other_with_everything_intact(
         await session.close()
         return session.first_run.texts
 
-    texts = asyncio.run(retrain_page())
+    texts = cluster_jobs.run_async(retrain_page())
     status = cluster_jobs.job_states(cluster.env["MLX_REDIS_URL"], [token])[0][0]
     assert status in ("queued", "running", "done"), texts[:20]
     assert any("Training now" in t or "Last run" in t or "queued" in t.lower() for t in texts), texts[:20]
