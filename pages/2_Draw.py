@@ -36,10 +36,7 @@ model = loaded.model
 class_names = shapes.class_names_for(loaded.metadata, model)
 shown_names = shape_verdict.display_names(class_names)
 min_confidence = shape_verdict.min_confidence_for(loaded.metadata)
-st.caption(f"Model: {active_label('shapes')} ({len(class_names)} classes: {', '.join(shown_names)}).")
-st.caption(
-    shape_verdict.measured_summary(loaded.metadata), help="Measured by `python -m core train shapes`; see the README."
-)
+draw_views.model_captions(active_label("shapes"), shown_names, loaded.metadata)
 
 state = page_state("draw", draw_views.DrawState)  # everything this page remembers, in one typed object
 
@@ -243,15 +240,8 @@ live_drawing()
 
 # Outside the live fragment, so a stroke does not redraw it (every element is a message of its own, on every stroke
 # of every student); a click reruns the whole page, the fragment first, so the drawing saved is the one on the canvas.
-st.subheader("Save this drawing as a sample")
-n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
-label = n1.text_input(
-    "Class name (a built-in one or a new one)",
-    key="draw.new_label",
-    placeholder="e.g. heart",
-    max_chars=64,
-)
-if n2.button("Save as a sample", key="draw.save"):
+label, save = draw_views.save_sample_form()
+if save:
     _save_sample(_current_image(), label)
 
 draw_views.samples_browser()

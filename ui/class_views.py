@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.engine import jobs, queues
 from core.figures import classroom as class_figures
-from core.store import access, classroom, identity, samples
+from core.store import access, class_projects, classroom, identity, samples
 from ui.common import guarded
 from ui.confirm import confirm_delete
 from ui.presenter import presenter_mode
@@ -306,7 +306,7 @@ def live_view(info: access.ClassView, owner: str) -> None:
 
 def shared_projects(info: access.ClassView, owner: str) -> None:
     """The Teach projects members shared with the class, read-only: who, what kind, its classes and samples."""
-    projects = access.class_projects(owner, info.code)
+    projects = class_projects.class_projects(owner, info.code)
     if not projects:
         return
     st.subheader("Teach projects shared with the class")

@@ -169,6 +169,22 @@ def _explain_conv(cell: cnn.ConvCell, source: str, channel_key: str) -> None:
         st.plotly_chart(cnn_fig.channel_shares_figure(cell, channel), key="draw.cnn.shares")
 
 
+def model_captions(label: str, shown_names: list[str], meta: dict) -> None:
+    """Which model answers, its classes, and how well it did on drawings it never saw."""
+    st.caption(f"Model: {label} ({len(shown_names)} classes: {', '.join(shown_names)}).")
+    st.caption(shape_verdict.measured_summary(meta), help="Measured by `python -m core train shapes`; see the README.")
+
+
+def save_sample_form() -> tuple[str, bool]:
+    """The class name to save the drawing under, and whether "Save as a sample" was pressed in this run."""
+    st.subheader("Save this drawing as a sample")
+    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+    label = n1.text_input(
+        "Class name (a built-in one or a new one)", key="draw.new_label", placeholder="e.g. heart", max_chars=64
+    )
+    return label, n2.button("Save as a sample", key="draw.save")
+
+
 def _delete_drawing(drawing_id: int) -> None:
     access.delete_drawing(owner(), drawing_id)  # only the user's own (NotYours otherwise)
 

@@ -5,7 +5,6 @@ a member sees what its owner shared with a class they are both in; shipped model
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import get_settings
-from core.store import blobs, classroom, samples
+from core.store import blobs, classroom, export, samples
 from core.store import models as store
 from core.store.topology import StoreError
 
@@ -127,7 +126,7 @@ def delete_version(owner: str, family: str, version_id: str, models_dir: Path | 
 
 def zip_version(owner: str, family: str, version_id: str, models_dir: Path | None = None) -> bytes:
     """model.json + weights of a version the caller may see, as a zip."""
-    return store.zip_model_folder(version(owner, family, version_id, models_dir).path)
+    return export.zip_model_folder(version(owner, family, version_id, models_dir).path)
 
 
 def share_version(owner: str, family: str, version_id: str, code: str, models_dir: Path | None = None) -> None:
@@ -201,11 +200,16 @@ def teach_projects(owner: str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / TEACH_PROJECT_JSON).is_file())
 
 
-def delete_teach_project(owner: str, name: str) -> None:
-    """Delete one of the caller's projects with its samples (its trained models stay, as versions to delete apart)."""
+def _own_project(owner: str, name: str) -> Path:
     path = teach_project_dir(owner, name)
     if not (path / TEACH_PROJECT_JSON).is_file():
         raise NotYours(f"You have no project called {name!r}.")
+    return path
+
+
+def delete_teach_project(owner: str, name: str) -> None:
+    """Delete one of the caller's projects with its samples (its trained models stay, as versions to delete apart)."""
+    path = _own_project(owner, name)
     trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
     os.rename(path, trash)  # gone from listings at once; the slow delete follows
     classroom.unshare_project(_caller(owner), path.name)  # a new project of that name starts private
@@ -543,25 +547,6 @@ def class_roster(owner: str, code: str) -> Roster:
     return Roster(members, int(rows[0]["class_runs"]))
 
 
-@dataclass(frozen=True)
-class SharedProject:
-    """A Teach project shared with a class, as its members see it (read-only: its classes and sample counts)."""
-
-    name: str
-    nickname: str  # who shared it
-    kind: str  # "image", "sound" or "drawing"
-    classes: tuple[str, ...]
-    samples: tuple[int, ...]  # per class, in the same order
-    mine: bool
-
-
-def _own_project(owner: str, name: str) -> Path:
-    path = teach_project_dir(owner, name)
-    if not (path / TEACH_PROJECT_JSON).is_file():
-        raise NotYours(f"You have no project called {name!r}.")
-    return path
-
-
 def share_teach_project(owner: str, name: str, code: str) -> None:
     """Share one of the caller's Teach projects with a class they are in (read-only for the others)."""
     path = _own_project(owner, name)
@@ -577,28 +562,3 @@ def unshare_teach_project(owner: str, name: str) -> None:
 def teach_project_share(owner: str, name: str) -> str:
     """The class code the caller's project is shared with ("" private)."""
     return classroom.project_share(_caller(owner), store.check_name(name, "project name"))
-
-
-def _read_project(folder: Path) -> tuple[str, tuple[str, ...], tuple[int, ...]] | None:
-    """(kind, classes, samples per class) of a project folder; None when it is gone or unreadable."""
-    try:
-        meta = json.loads((folder / TEACH_PROJECT_JSON).read_text())
-        classes = tuple(str(c) for c in meta["classes"])
-        counts = tuple(
-            sum(1 for f in (folder / c).iterdir() if not f.name.startswith(".")) if (folder / c).is_dir() else 0
-            for c in classes
-        )
-        return str(meta["kind"]), classes, counts
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def class_projects(owner: str, code: str) -> list[SharedProject]:
-    """The Teach projects members shared with the class (while they are members); members only."""
-    view = my_class(owner, code)
-    found = []
-    for row in classroom.shared_projects(view.code):
-        read = _read_project(teach_project_dir(row["owner"], row["project"]))
-        if read is not None:
-            found.append(SharedProject(row["project"], row["nickname"], *read, mine=row["owner"] == owner))
-    return found

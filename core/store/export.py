@@ -86,3 +86,22 @@ def export_cli(args) -> dict:
     if args.format != "tfjs":
         raise ValueError(f"Unknown export format {args.format!r}; only 'tfjs' is supported.")
     return export_tfjs(args.source, args.outdir)
+
+
+def zip_model_folder(folder: str | Path) -> bytes:
+    """model.json + shards as a zip, for download."""
+    folder = Path(folder)
+    model_json = store.read_model_json(folder)
+    buf = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(folder / store.MODEL_JSON, store.MODEL_JSON)
+            for group in model_json["weightsManifest"]:
+                for p in group["paths"]:
+                    zf.write(folder / store.check_plain_filename(p), p)
+    except OSError as exc:
+        missing = Path(getattr(exc, "filename", "") or "").name or "a file"
+        raise store_topology.StoreError(
+            f"{folder.name} cannot be zipped: {missing} is missing or cannot be read."
+        ) from None
+    return buf.getvalue()

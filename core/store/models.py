@@ -588,23 +588,3 @@ def delete_version(family: str, version_id: str, models_dir: Path | None = None)
     if not blobs.delete_version(family, version_id):
         raise StoreError(f"There is no version {version_id!r} of {family}.")
     blobs.drop_cache(path)  # this machine's copy; another machine's cache is never listed or loaded again
-
-
-def zip_model_folder(folder: str | Path) -> bytes:
-    """model.json + shards as a zip, for download."""
-    import io
-    import zipfile
-
-    folder = Path(folder)
-    model_json = read_model_json(folder)
-    buf = io.BytesIO()
-    try:
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(folder / MODEL_JSON, MODEL_JSON)
-            for group in model_json["weightsManifest"]:
-                for p in group["paths"]:
-                    zf.write(folder / check_plain_filename(p), p)
-    except OSError as exc:
-        missing = Path(getattr(exc, "filename", "") or "").name or "a file"
-        raise StoreError(f"{folder.name} cannot be zipped: {missing} is missing or cannot be read.") from None
-    return buf.getvalue()

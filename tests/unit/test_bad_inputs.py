@@ -35,8 +35,8 @@ from core.engine import checks as retrain_checks
 from core.families.colors import pool as color_pool
 from core.families.text import generate as text_generate
 from core.inputs import canvas as shape_preprocess
+from core.store import export, samples, topology
 from core.store import models as store
-from core.store import samples, topology
 from tests.helpers.bad_input_pages import PAGE_CASES
 from tests.helpers.bad_inputs import (
     Env,
@@ -455,7 +455,7 @@ def _(env):
 def _(env):
     folder = model_copy(env, "nozip")
     (folder / store.SHARD_NAME).unlink()
-    return str(store.zip_model_folder(folder))
+    return str(export.zip_model_folder(folder))
 
 
 # ---- Model store: found by the fuzz test

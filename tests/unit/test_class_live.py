@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.engine import jobs
-from core.store import access, classroom
+from core.store import access, class_projects, classroom
 from core.store.topology import StoreError
 from tests.helpers.jobs import WAIT
 
@@ -111,7 +111,7 @@ def test_activity_of_says_where_an_owners_latest_training_stands_and_nothing_els
 def test_a_teach_project_is_shared_and_unshared_by_its_owner_only_and_read_by_members():
     code = a_class()
     make_project(ANNA, "gestures")
-    assert access.class_projects(BEN, code) == [] and access.teach_project_share(ANNA, "gestures") == ""
+    assert class_projects.class_projects(BEN, code) == [] and access.teach_project_share(ANNA, "gestures") == ""
 
     with pytest.raises(access.NotYours, match="no project"):
         access.share_teach_project(BEN, "gestures", code)  # Ben has no such project: Anna's is not his to share
@@ -122,19 +122,19 @@ def test_a_teach_project_is_shared_and_unshared_by_its_owner_only_and_read_by_me
     assert access.teach_project_share(BEN, "gestures") == ""
 
     for member in (TEACHER, ANNA, BEN):
-        (project,) = access.class_projects(member, code)
+        (project,) = class_projects.class_projects(member, code)
         assert (project.name, project.nickname, project.kind) == ("gestures", "Anna", "drawing")
         assert project.classes == ("thumbs up", "thumbs down") and project.samples == (3, 1)
         assert project.mine == (member == ANNA)
     with pytest.raises(access.NotYours):
-        access.class_projects(CARL, code)  # not a member
+        class_projects.class_projects(CARL, code)  # not a member
     assert access.teach_projects(BEN) == []  # read-only: it never becomes one of Ben's projects
 
     with pytest.raises(access.NotYours, match="not shared"):
         access.unshare_teach_project(BEN, "gestures")
-    assert access.class_projects(BEN, code) != []
+    assert class_projects.class_projects(BEN, code) != []
     access.unshare_teach_project(ANNA, "gestures")
-    assert access.class_projects(BEN, code) == [] and access.teach_project_share(ANNA, "gestures") == ""
+    assert class_projects.class_projects(BEN, code) == [] and access.teach_project_share(ANNA, "gestures") == ""
     with pytest.raises(access.NotYours, match="not shared"):
         access.unshare_teach_project(ANNA, "gestures")
 
@@ -145,13 +145,13 @@ def test_a_shared_project_leaves_the_class_with_its_owner_and_with_its_deletion(
     make_project(BEN, "sounds")
     access.share_teach_project(ANNA, "gestures", code)
     access.share_teach_project(BEN, "sounds", code)
-    assert [p.name for p in access.class_projects(TEACHER, code)] == ["gestures", "sounds"]
+    assert [p.name for p in class_projects.class_projects(TEACHER, code)] == ["gestures", "sounds"]
     access.leave_class(BEN, code)
-    assert [p.name for p in access.class_projects(TEACHER, code)] == ["gestures"]
+    assert [p.name for p in class_projects.class_projects(TEACHER, code)] == ["gestures"]
     access.delete_teach_project(ANNA, "gestures")
-    assert access.class_projects(TEACHER, code) == []
+    assert class_projects.class_projects(TEACHER, code) == []
     make_project(ANNA, "gestures")  # a new project of the same name starts private
-    assert access.teach_project_share(ANNA, "gestures") == "" and access.class_projects(TEACHER, code) == []
+    assert access.teach_project_share(ANNA, "gestures") == "" and class_projects.class_projects(TEACHER, code) == []
 
 
 def test_shared_project_names_never_leave_the_owners_folder():

@@ -9,7 +9,7 @@ import pytest
 
 from core.families.text.config import TextConfig
 from core.families.text.model import build_text_model
-from core.store import blobs, leftovers
+from core.store import blobs, export, leftovers
 from core.store import models as store
 from core.store import topology as store_topology
 from tests.helpers.store import tiny_color_model, which
@@ -180,7 +180,7 @@ def test_zip_holds_model_json_and_weights(tmp_path, color_model):
     import zipfile
 
     folder = store.save_model(color_model, tmp_path / "m")
-    names = zipfile.ZipFile(io.BytesIO(store.zip_model_folder(folder))).namelist()
+    names = zipfile.ZipFile(io.BytesIO(export.zip_model_folder(folder))).namelist()
     assert sorted(names) == sorted(["model.json", store.SHARD_NAME])
 
 
