@@ -102,9 +102,7 @@ def count_rows(database_url: str) -> dict[str, int]:
 async def class_load(url: str) -> dict:
     warm = classroom.Tally()
     await asyncio.gather(*classroom.class_sessions(url, 2, 1, warm, seed0=900))
-    one = classroom.Tally()
-    await classroom.draw_session(url, 1, classroom.BASELINE_ACTIONS, one)
-    await classroom.colour_session(url, 2, classroom.BASELINE_ACTIONS, one)
+    one = await classroom.one_session_baseline(url)
     many = classroom.Tally()
     n = classroom.SESSIONS
     await asyncio.gather(*classroom.class_sessions(url, n, classroom.LOAD_ACTIONS, many, seed0=100, paced=True))
@@ -113,6 +111,8 @@ async def class_load(url: str) -> dict:
         "cluster_class_load_p95_ms_1_session": round(one.p95(), 1),
         f"cluster_class_load_p95_ms_{n}": round(many.p95(), 1),
         f"cluster_class_load_p95_ratio_{n}": round(many.p95() / one.p95(), 2),
+        "cluster_class_load_p50_ms_1_session": round(one.percentile(50), 1),
+        f"cluster_class_load_p50_ms_{n}": round(many.percentile(50), 1),
         "cluster_class_load_errors": len(one.errors) + len(many.errors),
         "cluster_class_load_error_list": (one.errors + many.errors)[:10],
     }

@@ -65,7 +65,7 @@ def _from_text() -> None:
 @live_fragment("The live prediction")  # a class's picks take turns, each at full speed
 def live_prediction() -> None:
     rgb = state.rgb
-    logits, probs = colors.predict_logits_proba(model, rgb)
+    logits, probs = views.predict(model, rgb)
     top = int(np.argmax(probs))
     with st.container(key="colors-top"):
         # One set of controls: the picker and the sliders drive the headline and the bars in the browser while they

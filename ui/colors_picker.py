@@ -12,6 +12,7 @@ from core.families.colors import live as colors_live
 
 PICK_KEY = "colors.pick"  # the component's key: its state is {"pick": {"rgb": [r, g, b], "at": <ms>}} after a release
 LOSER_GREY = "#c4c7cc"  # every bar but the winner's
+LOGITS_EVENT = "mlx-colour-logits"  # a window event with each drag step's logits, for the three-ways view
 
 _PICKER_JS = (
     colors_live.FORWARD_JS
@@ -80,7 +81,9 @@ export default function (component) {
     const t0 = performance.now();
     // In the browser when it can (every step of a drag); the server's own answer before the first step, or for a
     // model whose shape FORWARD_JS does not run.
-    const probs = data.weights && !fromServer ? forwardColor(data.weights, rgb).probs : data.probs;
+    const live = data.weights && !fromServer ? forwardColor(data.weights, rgb) : null;
+    const probs = live ? live.probs : data.probs;
+    if (live) window.dispatchEvent(new CustomEvent("LOGITS_EVENT", { detail: { rgb: rgb, logits: live.logits } }));
     let top = 0;
     probs.forEach((p, k) => { if (p > probs[top]) top = k; });
     [...box.querySelectorAll(".bar")].forEach((row, k) => {
@@ -141,7 +144,7 @@ export default function (component) {
     ? "Computed in your browser while you drag; the rest of the page follows when you let go."
     : "This model runs on the server only: the bars follow when you let go.";
 }
-""".replace("LOSER_GREY", LOSER_GREY)
+""".replace("LOSER_GREY", LOSER_GREY).replace("LOGITS_EVENT", LOGITS_EVENT)
 )
 
 # Sizes in em: the shadow root inherits the page's font size, so presenter mode's larger type grows it too.

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import maths
 from core.families.colors import figures as colors_fig
 from core.families.colors import live as colors_live
 from core.families.colors import model as colors
 from core.figures import common as common_figures
 from core.figures import training as training_figures
 from core.store import access, samples
+from ui.colors_softmax import three_ways_view
 from ui.common import DEMO_SEED, demo_mode
 from ui.confirm import confirm_delete
 from ui.identity import owner
@@ -40,15 +40,26 @@ def from_slice_channel() -> None:
     widgets["colors.slice_value"] = rgb[colors.channel_index(widgets["colors.slice_channel"])]
 
 
-def picker_data(model, rgb: tuple[int, int, int], probs: np.ndarray) -> dict:
-    """What the page's picker (ui.colors_picker) is given: the colour, the server's probabilities for it and, when the
-    browser can run this model, its weights (a model of another shape: the server's answer alone, on release)."""
+def predict(model, rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probabilities) for the picked colour: the browser's arithmetic in NumPy when the browser runs this
+    model (the same numbers the picker showed while dragging), else the Keras model's own call."""
+    weights = _forward_weights(model)
+    return colors_live.forward(weights, rgb) if weights is not None else colors.predict_logits_proba(model, rgb)
+
+
+def _forward_weights(model) -> dict | None:
     if model not in _weights:
         try:
             _weights[model] = colors.forward_weights(model)
         except ValueError:
             _weights[model] = None
-    return colors_live.live_data(_weights[model], rgb, colors.CLASS_NAMES, FAMILY_HEX, probs)
+    return _weights[model]
+
+
+def picker_data(model, rgb: tuple[int, int, int], probs: np.ndarray) -> dict:
+    """What the page's picker (ui.colors_picker) is given: the colour, the server's probabilities for it and, when the
+    browser can run this model, its weights (a model of another shape: the server's answer alone, on release)."""
+    return colors_live.live_data(_forward_weights(model), rgb, colors.CLASS_NAMES, FAMILY_HEX, probs)
 
 
 _weights: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a model's plain-number weights, read once
@@ -180,48 +191,14 @@ EXPLANATIONS = {
 
 
 def three_ways(logits: np.ndarray) -> None:
-    """Softmax against divide-by-sum against a softmax with temperature, on the same logits."""
+    """Softmax against divide-by-sum against a softmax with temperature, on the same logits: drawn in the browser
+    (ui.colors_softmax), so it follows the picker while it is dragged and its temperature slider costs no rerun."""
     st.subheader("The same logits, three ways")
     st.write(
         "The output layer gives one raw score (a *logit*) per family. Softmax exponentiates and normalises them; "
         "dividing by the sum just normalises. Exponentiating widens the gaps, and it keeps everything positive."
     )
-    temperature = st.slider(
-        "Softmax temperature",
-        0.0,
-        5.0,
-        1.0,
-        0.05,
-        key="colors.temperature",
-        help="Divide the logits by T before the softmax. T → 0 is argmax; large T flattens.",
-    )
-    by_sum, warning = colors.divide_by_sum(logits)
-    table = pd.DataFrame(
-        {
-            "family": colors.CLASS_NAMES,
-            "logit": logits,
-            "softmax": maths.softmax(logits),
-            "divide by sum": by_sum if by_sum is not None else np.full(len(logits), np.nan),
-            f"softmax, T={temperature:g}": maths.softmax(logits, temperature),
-        }
-    )
-    st.plotly_chart(  # one figure of three panels: it is redrawn on every pick
-        common_figures.side_by_side_bars(
-            [
-                ("softmax(logits)", table["softmax"], 1.0),
-                ("logits / sum(logits)", by_sum, None),
-                (f"softmax(logits / {temperature:g})", table.iloc[:, 4], 1.0),
-            ],
-            colors.CLASS_NAMES,
-        ),
-        key="colors.sm",
-    )
-    if by_sum is None:
-        st.warning(warning)
-    else:
-        for line in colors.explain_divide_by_sum(logits):
-            st.warning(line)
-    st.dataframe(table.round(3), hide_index=True, width="stretch")  # a Styler cost ~10 ms per rerun
+    three_ways_view(colors_live.softmax_data(logits, colors.CLASS_NAMES, FAMILY_HEX))
 
 
 def cross_entropy_section(probs: np.ndarray, top: int) -> None:

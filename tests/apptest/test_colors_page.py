@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from core.families.colors import model as colors
 from core.store import samples
-from tests.helpers.apptest import app_test, picker_data, release_picker, top_family
+from tests.helpers.apptest import app_test, picker_data, release_picker, three_ways_data, top_family
 
 
 def test_home_page_lists_every_page():
@@ -32,7 +33,7 @@ def test_one_set_of_colour_controls():
     """The picker and sliders live in the one in-browser component: no second copy, no Streamlit slider or picker."""
     at = app_test("pages/1_Colors.py").run()
     assert not at.get("color_picker") and not at.get("iframe")
-    assert [s.key for s in at.slider] == ["colors.temperature"]  # the one below is the explanation's own
+    assert not at.slider  # the temperature slider is the three-ways view's own, in the browser
     assert len([e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.pick")]) == 1
 
 
@@ -146,10 +147,16 @@ def test_one_explanation_at_a_time_each_computed_only_when_chosen():
     at = app_test("pages/1_Colors.py").run()
     assert at.radio(key="colors.explain").value == "three_ways"  # the default: softmax vs divide-by-sum vs T
     keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
-    assert "colors.sm" in keys and "colors.regions" not in keys and "colors.bug" not in keys
+    explanation_charts = ("colors.sm", "colors.ce", "colors.regions", "colors.bug", "colors.ok")
+    assert not [k for k in explanation_charts if k in keys]  # the three ways are drawn in the browser: no chart
+    shown = picker_data(at)["rgb"]
+    keras_logits = colors.predict_logits_proba(colors.load_shipped().model, shown)[0]
+    assert three_ways_data(at)["logits"] == pytest.approx(keras_logits.tolist(), abs=1e-5)
+    assert three_ways_data(at)["names"] == list(colors.CLASS_NAMES)
     at.radio(key="colors.explain").set_value("scaling_bug").run()
     keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
-    assert "colors.bug" in keys and "colors.sm" not in keys
+    assert "colors.bug" in keys and "colors.regions" not in keys
+    assert three_ways_data(at) is None
     assert not at.exception
 
 

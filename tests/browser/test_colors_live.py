@@ -10,6 +10,7 @@ import statistics
 import numpy as np
 from playwright.sync_api import expect
 
+from core import maths
 from core.families.colors import model as colors
 from tests.helpers.colors_live import FAMILY_HEX, probe_colours, shipped
 
@@ -100,3 +101,41 @@ def test_a_typed_colour_name_moves_the_picker(page, app_url):
     expect(box.locator(".detail")).to_contain_text("RGB (255, 165, 0)")
     expect(box.get_by_label("G", exact=True)).to_have_value("165")
     expect(page.get_by_text("The explanations below are for RGB (255, 165, 0)")).to_be_visible()
+
+
+def test_the_three_ways_view_follows_the_drag_and_its_own_temperature(page, app_url, tmp_path):
+    """The temperature view is live too: its logits follow a held slider (no server run), and its own temperature
+    slider recomputes softmax(logits / T) in the page, matching core.maths.softmax."""
+    box = open_colors(page, app_url)
+    view = page.locator(".st-key-colors-three_ways .three-ways")
+    expect(view.locator(".panel")).to_have_count(4, timeout=60_000)
+    slider = box.get_by_label("R", exact=True)
+    bounds = slider.bounding_box()
+    y = bounds["y"] + bounds["height"] / 2
+    page.mouse.move(bounds["x"] + 2, y)
+    page.mouse.down()
+    page.mouse.move(bounds["x"] + bounds["width"] + 40, y, steps=12)
+    expect(box.locator(".detail")).to_contain_text("RGB (255, 96, 96)")
+    keras_logits = colors.predict_logits_proba(shipped(), (255, 96, 96))[0]
+    np.testing.assert_allclose(json.loads(view.get_attribute("data-logits")), keras_logits, atol=1e-4)
+    expect(page.get_by_text("The explanations below are for RGB (0, 96, 96)")).to_be_visible()  # still held
+    page.mouse.up()
+    expect(page.get_by_text("The explanations below are for RGB (255, 96, 96)")).to_be_visible()
+    # The view's own temperature: set it to 2.5 and read the third panel's numbers.
+    view.get_by_label("Softmax temperature").evaluate(
+        "(r) => { r.value = '2.5'; r.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    expect(view.locator(".t")).to_have_text("T = 2.50")
+    panels = view.locator(".panel")
+    np.testing.assert_allclose(json.loads(panels.nth(0).get_attribute("data-values")), keras_logits, atol=1e-4)
+    third = json.loads(panels.nth(3).get_attribute("data-values"))
+    np.testing.assert_allclose(third, maths.softmax(keras_logits, 2.5), atol=1e-4)
+    np.testing.assert_allclose(
+        json.loads(panels.nth(1).get_attribute("data-values")), maths.softmax(keras_logits), atol=1e-4
+    )
+    by_sum, _ = colors.divide_by_sum(keras_logits)
+    if by_sum is not None:
+        np.testing.assert_allclose(json.loads(panels.nth(2).get_attribute("data-values")), by_sum, rtol=1e-3, atol=1e-4)
+    warnings = view.locator(".warnings li").all_inner_texts()
+    assert warnings == colors.explain_divide_by_sum(keras_logits) or by_sum is None
+    view.screenshot(path=str(tmp_path / "three_ways.png"))

@@ -105,8 +105,13 @@ def test_a_drawn_stroke_gives_the_servers_input_and_top_class(page, app_url):
     for i, (_name, strokes) in enumerate(single_strokes(4, seed0=40)):
         if i:
             reset_canvas(page)
-        _ms, attrs = browser_answer_ms(page, strokes)
-        rgba = decode_png(page.evaluate("window.__mlxDrawLive.lastPng()"))  # the very pixels the browser read
+        browser_answer_ms(page, strokes)
+        # The answer's attributes and the pixels it was made from, read in one go: a page update after the mouse-up
+        # answers again from a fresh read of the canvas, so two separate reads could straddle it.
+        attrs, png = page.get_by_test_id("draw-live").evaluate(
+            "e => [Object.assign({}, e.dataset), window.__mlxDrawLive.lastPng()]"
+        )
+        rgba = decode_png(png)  # the very pixels the browser read for this answer
         steps = shape_preprocess.preprocess_steps(rgba)
         assert steps.status == "ok"
         browser_input = np.array([int(v) for v in attrs["input"].split(",")]).reshape(28, 28)

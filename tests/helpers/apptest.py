@@ -39,6 +39,15 @@ def picker_data(at) -> dict:
     return json.loads(picker.proto.json)
 
 
+def three_ways_data(at) -> dict | None:
+    """The data the Colors page gave its in-browser three-ways view (ui.colors_softmax): logits, names, colours;
+    None when the view is not shown."""
+    import json
+
+    views = [e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.three_ways")]
+    return json.loads(views[0].proto.json) if views else None
+
+
 def release_picker(at, rgb) -> object:
     """What the browser sends when the Colors page's picker or a slider is let go at `rgb`: the component's state,
     as one more widget state of the run (AppTest has no element type for a components.v2 component)."""

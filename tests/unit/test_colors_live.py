@@ -179,3 +179,30 @@ def test_decision_regions_figure_paints_each_cell_in_its_family_colour():
     assert "off this slice" not in marks[0].name
     away = colors_fig.decision_regions(grid, colors.CLASS_NAMES, FAMILY_HEX, marker_rgb=(0, 96, 200))
     assert any("off this slice: B = 200" in (t.name or "") for t in away.data)
+
+
+# ---------------------------------------------------------------- the server's answer and the three-ways view's data
+
+
+@MODELS
+def test_the_servers_numpy_forward_equals_keras(model):
+    w = colors.forward_weights(model())
+    for rgb in probe_colours():
+        logits, probs = colors_live.forward(w, rgb)
+        keras_logits, keras_probs = colors.predict_logits_proba(model(), rgb)
+        np.testing.assert_allclose(logits, keras_logits, atol=1e-5)
+        np.testing.assert_allclose(probs, keras_probs, atol=1e-6)
+        np.testing.assert_allclose(probs, forward_like_js(w, rgb)[1], atol=1e-12)
+
+
+def test_three_ways_data_carries_the_logits_and_refuses_non_numbers():
+    logits = np.linspace(-2, 3, 9)
+    data = colors_live.softmax_data(logits, colors.CLASS_NAMES, FAMILY_HEX)
+    assert data["logits"] == pytest.approx(list(logits)) and data["names"] == list(colors.CLASS_NAMES)
+    assert data["t_max"] > 0
+    with pytest.raises(ValueError, match="NaN|finite|JSON"):
+        colors_live.softmax_data([math.nan, *logits[1:]], colors.CLASS_NAMES, FAMILY_HEX)
+    with pytest.raises(ValueError, match="one logit and one colour per class"):
+        colors_live.softmax_data(logits[:3], colors.CLASS_NAMES, FAMILY_HEX)
+    with pytest.raises(ValueError, match="hex"):
+        colors_live.softmax_data(logits, colors.CLASS_NAMES, ["red"] * 9)
