@@ -9,6 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.families.colors import live as colors_live
+from ui.presenter import MIN_TEXT_PX, presenting
 
 PICK_KEY = "colors.pick"  # the component's key: its state is {"pick": {"rgb": [r, g, b], "at": <ms>}} after a release
 LOSER_GREY = "#c4c7cc"  # every bar but the winner's
@@ -75,6 +76,7 @@ export default function (component) {
   const ranges = [...box.querySelectorAll("input[type=range]")];
   const state = box.__state || (box.__state = { rgb: null, serverRgb: null });
   state.data = data;
+  box.classList.toggle("present", data.presenter === true);  // presenter mode's floor (the CSS below)
   layoutBars(box, data.names);
 
   function render(rgb, fromServer) {
@@ -147,7 +149,9 @@ export default function (component) {
 """.replace("LOSER_GREY", LOSER_GREY).replace("LOGITS_EVENT", LOGITS_EVENT)
 )
 
-# Sizes in em: the shadow root inherits the page's font size, so presenter mode's larger type grows it too.
+# Sizes in em: the shadow root inherits the page's font size, so presenter mode's larger type grows it too. Presenter
+# mode also arrives as data (class "present"): then no text is under the projector's floor, whatever size the element
+# around the component happens to pass down.
 _PICKER_CSS = """
 .colour-live { display: flex; flex-wrap: wrap; gap: 1.2em 2em; font-family: inherit; color: inherit; }
 .controls { flex: 1 1 14em; min-width: 12em; max-width: 22em; }
@@ -168,7 +172,9 @@ _PICKER_CSS = """
 .bar .fill { display: block; height: 100%; }
 .bar.winner .name { font-weight: 700; }
 .bar .value { width: 3.4em; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
-"""
+.colour-live.present { font-size: max(1em, MIN_PX); }
+.colour-live.present .detail, .colour-live.present .note { font-size: max(0.85em, MIN_PX); }
+""".replace("MIN_PX", f"{MIN_TEXT_PX}px")
 
 _picker = st.components.v2.component("mlx.colour_picker", html="", js=_PICKER_JS, css=_PICKER_CSS, isolate_styles=True)
 
@@ -176,7 +182,7 @@ _picker = st.components.v2.component("mlx.colour_picker", html="", js=_PICKER_JS
 def colour_picker(data: dict, on_pick: Callable[[tuple[int, int, int]], None]) -> None:
     """The picker, the sliders, the headline and the bars, given colors_live.live_data(...). `on_pick(rgb)` runs
     (before the rerun it causes) when the person lets go of a control; the value is unchecked browser input, so
-    on_pick checks it."""
+    on_pick checks it. The component is told whether presenter mode is on, and sizes its text for a projector."""
 
     def picked() -> None:
         value = st.session_state.get(PICK_KEY)
@@ -184,4 +190,4 @@ def colour_picker(data: dict, on_pick: Callable[[tuple[int, int, int]], None]) -
         rgb = pick.get("rgb") if hasattr(pick, "get") else None
         on_pick(rgb)
 
-    _picker(data=data, key=PICK_KEY, on_pick_change=picked)
+    _picker(data={**data, "presenter": presenting()}, key=PICK_KEY, on_pick_change=picked)

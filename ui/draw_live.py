@@ -15,6 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.presenter import MIN_TEXT_PX, presenting
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"  # served at app/static/ (server.enableStaticServing)
 STATIC_URL = "app/static"  # relative to the page, so it holds under a server.baseUrlPath too
 MODULE = "draw/live.js"
@@ -36,7 +38,7 @@ export default function (component) {
 """
 _CSS = """
 :host { display: block; }
-.draw-live { font-family: "Source Sans Pro", "Source Sans 3", sans-serif; color: rgb(49, 51, 63); font-size: 1rem; }
+.draw-live { font-family: inherit; color: rgb(49, 51, 63); font-size: 1rem; }
 .draw-live h3.empty { font-size: 1.75rem; font-weight: 600; margin: 0 0 0.5rem; line-height: 1.2; }
 .draw-live .answer { font-size: 1rem; margin-bottom: 0.5rem; }
 .draw-live .answer .top { font-size: 1.6em; }
@@ -48,6 +50,13 @@ _CSS = """
 .draw-live .bar { display: grid; grid-template-columns: minmax(7.5rem, max-content) 1fr 3.6rem; gap: 0.5rem;
   align-items: center; font-size: 0.95rem; }
 .draw-live .bar .name { white-space: nowrap; }
+/* A narrow column (presenter mode's type at 150% zoom): each bar's name and number on one line, its track below,
+   rather than a row wider than the column. */
+.draw-live { container-type: inline-size; }
+@container (max-width: 16em) {
+  .draw-live .bar { grid-template-columns: 1fr max-content; row-gap: 0.1rem; }
+  .draw-live .bar .track { grid-column: 1 / -1; grid-row: 2; height: 0.6rem; }
+}
 .draw-live .track { background: rgba(49, 51, 63, 0.08); border-radius: 0.25rem; height: 1.1rem; overflow: hidden; }
 .draw-live .fill { display: block; height: 100%; background: #83c9ff; border-radius: 0.25rem; }
 .draw-live .bar.win .fill { background: #0068c9; }
@@ -56,7 +65,11 @@ _CSS = """
 .draw-live figure.input { margin: 0.25rem 0 0; display: flex; gap: 0.75rem; align-items: center; }
 .draw-live figure.input canvas { width: 84px; height: 84px; image-rendering: pixelated; border-radius: 0.25rem; }
 .draw-live figcaption { color: rgba(49, 51, 63, 0.6); font-size: 0.875rem; }
-"""
+.draw-live.present .answer { font-size: max(1rem, MIN_PX); }
+.draw-live.present .bar { font-size: max(0.95rem, MIN_PX); }
+.draw-live.present .caption, .draw-live.present .bars-title, .draw-live.present figcaption {
+  font-size: max(0.875rem, MIN_PX); }
+""".replace("MIN_PX", f"{MIN_TEXT_PX}px")
 _live = st.components.v2.component("mlx.draw_live", html="", js=_JS, css=_CSS, isolate_styles=True)
 
 
@@ -124,6 +137,7 @@ def live_answer(
             "min_confidence": float(min_confidence),
             "round": int(canvas_round),
             "engine": reported_engine(key),  # what the server already knows, so the browser reports only news
+            "presenter": presenting(),  # presenter mode: no text under the projector's floor (class "present")
         },
         default={"engine": ""},
         on_engine_change=lambda: None,

@@ -19,6 +19,7 @@ OFF_VALUES = {"0", "false", "no"}  # ...and to turn it off again from the addres
 # Streamlit's root is 16 px, and its plotly theme sizes chart text at 0.75 rem: 24 px makes chart numbers 18 px (the
 # projector's floor), body text 14 → 21 px; headings are held back below so a 1024 px screen keeps its columns.
 ROOT_FONT_PX = 24
+MIN_TEXT_PX = 18  # the projector's floor, also for the text a component sizes itself (ui.colors_picker, ui.draw_live)
 SIDE_PADDING_REM = 1.5  # the wide layout's 5 rem side margins would eat a quarter of a 1024 px projector
 
 
@@ -36,6 +37,12 @@ def presenter_mode() -> bool:
     elif not on and wanted is not None:
         del st.query_params[PRESENT_PARAM]  # `?present=0` or an unknown value: leave the address clean
     return on
+
+
+def presenting() -> bool:
+    """Is presenter mode on for this session, as apply_presenter_mode() last read it (the address is left alone)? A
+    component that sizes its own text is given this as data: the page's style sheet does not decide its sizes."""
+    return bool(st.session_state.get(PRESENT_PARAM))
 
 
 def _toggled() -> None:
@@ -83,4 +90,4 @@ def apply_presenter_mode() -> bool:
 
 def presenter_query_params() -> dict[str, str]:
     """The query parameters that carry this session's presenter mode to another page (a link, a new tab): or none."""
-    return {PRESENT_PARAM: "1"} if st.session_state.get(PRESENT_PARAM) else {}
+    return {PRESENT_PARAM: "1"} if presenting() else {}

@@ -178,6 +178,7 @@ function root() {
     box.setAttribute("data-testid", "draw-live");
     parent.appendChild(box);
   }
+  box.classList.toggle("present", S.args.data.presenter === true); // presenter mode's floor (ui/draw_live.py's CSS)
   return box;
 }
 

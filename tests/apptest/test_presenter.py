@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.helpers.apptest import APPTEST_TIMEOUT, app_test
+from tests.helpers.apptest import APPTEST_TIMEOUT, app_test, component_data
 from ui import presenter
 from ui.canvas import FIT_MIN_ZOOM, FIT_STEP_PX, fit_canvas_css
 
@@ -153,3 +153,16 @@ def test_labels_wrap_rather_than_cut_in_every_session():
         assert ".stMarkdownEllipsis" in sheet and "text-overflow: clip" in sheet  # button and widget labels
         assert "[data-testid='stMetricValue']" in sheet  # a metric's value ("4.10 bits · 2.84 nats")
         assert NO_CUT_CSS in sheet
+
+
+@pytest.mark.parametrize(("page_file", "key"), [("pages/1_Colors.py", "colors.pick"), ("pages/2_Draw.py", "draw.live")])
+def test_the_live_components_are_told_whether_presenter_mode_is_on(page_file, key):
+    """The Colors picker and Draw's in-browser answer size their own text (the page's style sheet does not decide
+    it), so presenter mode reaches them as data; the browser test measures what they make of it."""
+    at = app_test(page_file).run()
+    assert not at.exception
+    assert component_data(at, key)["presenter"] is False
+    at.session_state[presenter.PRESENT_PARAM] = True  # as app.py's apply_presenter_mode leaves it for the page
+    at.run()
+    assert not at.exception
+    assert component_data(at, key)["presenter"] is True

@@ -31,12 +31,18 @@ def top_family(at) -> str:
     return html.split("data-testid='server-top'")[1].split(">")[1].split("<")[0]
 
 
-def picker_data(at) -> dict:
-    """The data the Colors page gave its in-browser picker (ui.colors_picker): colour, weights, probabilities."""
+def component_data(at, key: str) -> dict:
+    """The data the page gave its one st.components.v2 component mounted under `key` (AppTest shows it as a bidi
+    component element)."""
     import json
 
-    (picker,) = [e for e in at.get("bidi_component") if e.proto.id.endswith("-colors.pick")]
-    return json.loads(picker.proto.json)
+    (component,) = [e for e in at.get("bidi_component") if e.proto.id.endswith(f"-{key}")]
+    return json.loads(component.proto.json)
+
+
+def picker_data(at) -> dict:
+    """The data the Colors page gave its in-browser picker (ui.colors_picker): colour, weights, probabilities."""
+    return component_data(at, "colors.pick")
 
 
 def three_ways_data(at) -> dict | None:
