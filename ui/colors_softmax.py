@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.families.colors import live as colors_live
 from ui.colors_picker import LOGITS_EVENT, LOSER_GREY
+from ui.presenter import MIN_TEXT_PX, presenting
 
 _SOFTMAX_JS = (
     colors_live.SOFTMAX_JS
@@ -92,6 +93,7 @@ export default function (component) {
   const slider = box.querySelector("input[type=range]");
   const state = box.__state || (box.__state = { t: 1, logits: null });
   slider.max = String(data.t_max);
+  box.classList.toggle("present", data.presenter === true); // presenter mode's floor (the CSS below)
 
   function update(logits) {
     state.logits = logits;
@@ -150,7 +152,9 @@ _SOFTMAX_CSS = """
 .bar .value { width: 4.2em; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
 .warnings { margin: 0.8em 0 0; padding-left: 1.2em; color: #9a6700; }
 .warnings li { margin: 0.3em 0; }
-"""
+.three-ways.present { font-size: max(1em, MIN_PX); }
+.three-ways.present .hint { font-size: max(0.85em, MIN_PX); }
+""".replace("MIN_PX", f"{MIN_TEXT_PX}px")
 
 _view = st.components.v2.component(
     "mlx.colour_three_ways", html="", js=_SOFTMAX_JS, css=_SOFTMAX_CSS, isolate_styles=True
@@ -160,5 +164,6 @@ THREE_WAYS_KEY = "colors.three_ways"
 
 
 def three_ways_view(data: dict) -> None:
-    """The view, given colors_live.softmax_data(...): it has no value to send back (its slider is the page's own)."""
-    _view(data=data, key=THREE_WAYS_KEY)
+    """The view, given colors_live.softmax_data(...): it has no value to send back (its slider is the page's own).
+    Told whether presenter mode is on, it sizes its text for a projector."""
+    _view(data={**data, "presenter": presenting()}, key=THREE_WAYS_KEY)

@@ -47,7 +47,21 @@ NO_CUT_CSS = (
 )
 
 
+def _through_app_py() -> None:
+    """A server whose first visitor opened a page by its address (/Colors) serves pages the way Streamlit did before
+    st.navigation: it runs the page file alone, without app.py, so no menu, presenter or demo mode, until someone opens
+    "/". Streamlit keeps that choice in one class attribute, set when the first session starts because pages/ exists,
+    and cleared only by st.navigation; clearing it here and rerunning sends this run, and every later one, through
+    app.py, on the same page (a page's id is its address in both modes). Streamlit has no setting for it."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_header(title: str, icon: str, intro: str) -> None:
+    _through_app_py()
     st.set_page_config(page_title=f"{title} · ML explainer", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
     st.caption(intro)

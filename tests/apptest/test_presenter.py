@@ -155,7 +155,14 @@ def test_labels_wrap_rather_than_cut_in_every_session():
         assert NO_CUT_CSS in sheet
 
 
-@pytest.mark.parametrize(("page_file", "key"), [("pages/1_Colors.py", "colors.pick"), ("pages/2_Draw.py", "draw.live")])
+@pytest.mark.parametrize(
+    ("page_file", "key"),
+    [
+        ("pages/1_Colors.py", "colors.pick"),
+        ("pages/1_Colors.py", "colors.three_ways"),
+        ("pages/2_Draw.py", "draw.live"),
+    ],
+)
 def test_the_live_components_are_told_whether_presenter_mode_is_on(page_file, key):
     """The Colors picker and Draw's in-browser answer size their own text (the page's style sheet does not decide
     it), so presenter mode reaches them as data; the browser test measures what they make of it."""

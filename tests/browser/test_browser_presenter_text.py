@@ -145,6 +145,10 @@ def assert_nothing_cut(page, path: str, where: str) -> None:
         assert any(text == must_hold for text, _, _ in measured), f"{where}: {name} not measured: {found['components']}"
         assert all(present for _, _, present in measured), f"{where}: {name} was not told presenter mode is on"
         assert sum("%" in text for text, _, _ in measured) >= 9, f"{where}: {name}'s bar numbers: {measured}"
+    if path == "Colors":  # the three-ways view (logits, softmax, divide-by-sum, temperature), below the picker
+        measured = found["components"].get("three-ways", [])
+        assert sum(text.startswith("softmax(") for text, _, _ in measured) >= 2, f"{where}: three-ways: {measured}"
+        assert all(present for _, _, present in measured), f"{where}: three-ways was not told presenter mode is on"
 
 
 def screenshot(page, path: str, size: str) -> None:
