@@ -8,10 +8,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, insert, inspect, select, text
 
 from core.settings import get_settings
-from core.store import access, blobs, classroom, db, identity, importer, schema, teach_cache
+from core.store import access, blobs, classroom, db, identity, importer, schema
 from core.store import models as store
 from core.store.topology import StoreError
 from tests.helpers.paths import DATA
@@ -89,6 +91,8 @@ def check_migrations_are_idempotent() -> None:
     assert set(schema.metadata.tables) <= tables and set(inspect(db.engine()).get_table_names()) == tables
     with db.reading() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
+        # What the revisions made is exactly what schema.py declares: tables, columns, types, keys and indexes
+        assert compare_metadata(MigrationContext.configure(connection), schema.metadata) == []
 
 
 def check_import_folder(tmp_path: Path) -> None:
@@ -234,22 +238,52 @@ def check_teach_failed_write_leaves_nothing() -> None:
 
 
 def check_teach_concurrent_adds_respect_the_cap(cap: int = 5, writers: int = 4) -> None:
-    """Several writers (threads here, each its own connection and transaction) add one sample at a time to one class
-    at once: every add lands until the class is full, and never one more."""
+    """Two writers add the last sample a class has room for at the same moment: each one's check waits (a bounded
+    while) for the other's to begin too, which only a store without the row lock lets happen; exactly one lands.
+    Then several writers (threads, each its own connection and transaction) fill the class one sample at a time:
+    every add lands until it is full, and never one more."""
     anna_project(samples=0)
-    start = threading.Barrier(writers)
+    access.add_teach_samples(ANNA, "gestures", "b", [PNG_A] * (cap - 1), ".png", _room_for(cap))
+    inside = [threading.Event(), threading.Event()]
+    landed: list[list[str]] = [[], []]
+
+    def last_one(me: int) -> None:
+        def room(row, have):
+            inside[me].set()
+            inside[1 - me].wait(timeout=1)  # with the lock the other is still waiting for it: this times out
+            return max(0, cap - have)
+
+        landed[me] = access.add_teach_samples(ANNA, "gestures", "b", [PNG_B], ".png", room) or []
+
+    _together([lambda me=me: last_one(me) for me in (0, 1)])
+    assert sorted(len(ids) for ids in landed) == [0, 1] and access.teach_project(ANNA, "gestures")[1] == {"b": cap}
+
     added: list[str] = []
 
-    def write() -> None:
-        start.wait()
+    def fill() -> None:
         for _ in range(cap):
             added.extend(access.add_teach_samples(ANNA, "gestures", "a", [PNG_A], ".png", _room_for(cap)) or [])
 
-    threads = [threading.Thread(target=write) for _ in range(writers)]
+    _together([fill] * writers)
+    assert len(added) == cap and access.teach_project(ANNA, "gestures")[1] == {"a": cap, "b": cap}
+    assert sorted(p.stem for p in access.teach_samples(ANNA, "gestures")[1]["a"]) == sorted(added)
+
+
+def _together(calls: list) -> None:
+    """Run the calls in threads released at the same moment; re-raise the first error."""
+    start, errors = threading.Barrier(len(calls)), []
+
+    def run(call) -> None:
+        start.wait()
+        try:
+            call()
+        except Exception as error:  # noqa: BLE001 (handed to the test's thread below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(added) == cap and access.teach_project(ANNA, "gestures")[1] == {"a": cap}
-    assert sorted(p.stem for p in access.teach_samples(ANNA, "gestures")[1]["a"]) == sorted(added)
-    assert teach_cache.project_of(access.teach_project_dir(ANNA, "gestures")) == (ANNA, "gestures")
+    if errors:
+        raise errors[0]
