@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import wave
 
 import numpy as np
@@ -240,3 +241,22 @@ def test_an_experiment_job_stops_at_a_cancel_and_refuses_unknown_names(user_data
     assert job.planned == (3, 1) and job.finished[0] == "cancelled"
     with pytest.raises(TeachError, match="Unknown experiment"):
         teach_store.run_experiment("vibes", "drawing", str(p.path), 1, 8, 0.001, 3, StoppedJob())
+
+
+def test_a_folder_of_the_old_file_store_is_imported_in_place_and_never_deleted(user_data):
+    """today's layout in the live user-data folder: `import-folder` makes its rows, the first read moves the old
+    folder aside (kept whole, never deleted) and makes the cache from the rows, byte for byte."""
+    from core.store import importer
+    from tests.helpers.db_checks import V0
+
+    owner = "u" + "a" * 20
+    old = user_data / "teach" / owner / "shapes"
+    shutil.copytree(V0 / "teach" / owner / "shapes", old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*.png")}
+    assert list_projects(owner) == []  # not imported yet: not a project (and its folder is left alone)
+    assert importer.import_folder(user_data)["teach_projects"] == {"added": 1, "present": 0}
+    paths = teach_store.sample_paths(owner, "shapes")
+    assert {p.relative_to(old): p.read_bytes() for files in paths.values() for p in files} == before
+    (moved,) = (user_data / "teach" / owner).glob(".legacy-shapes-*")
+    assert {p.relative_to(moved): p.read_bytes() for p in moved.rglob("*.png")} == before
+    assert json.loads((old / "project.json").read_text())["classes"] == ["circle", "line"]
