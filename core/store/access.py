@@ -167,14 +167,13 @@ def delete_teach_model(owner: str, family: str, version_id: str, models_dir: Pat
 
 
 # ---------------------------------------------------------------- Teach projects (rows: core.store.teach_rows)
-# Every call is scoped to the caller's own projects (their owner id is half the key), so another person's project is
-# never listed, read, changed or deleted. The folders are this machine's cache of the rows (core.store.teach_cache).
+# Every call is scoped to the caller's own projects (their owner id is half the key): another person's is never
+# listed, read, changed or deleted. Folders are only this machine's cache of the rows (core.store.teach_cache).
 
 
 def teach_dir(owner: str) -> Path:
     """The caller's own Teach folder, <user data>/teach/<owner>: the only one their requests ever reach."""
-    base = (get_settings().user_data_dir / "teach").resolve()
-    path = (base / _caller(owner)).resolve()
+    path = ((base := (get_settings().user_data_dir / "teach").resolve()) / _caller(owner)).resolve()
     if not path.is_relative_to(base) or path == base:
         raise NotYours("That owner would leave the projects folder.")
     return path
@@ -182,8 +181,7 @@ def teach_dir(owner: str) -> Path:
 
 def teach_project_dir(owner: str, name: str) -> Path:
     """Where the cache of the caller's project `name` lives (it may not exist yet); nothing escapes their folder."""
-    base = teach_dir(owner)
-    path = (base / store.check_name(name, "project name")).resolve()
+    path = ((base := teach_dir(owner)) / store.check_name(name, "project name")).resolve()
     if not path.is_relative_to(base) or path == base:
         raise NotYours("That project name would leave your projects folder.")
     return path
@@ -213,15 +211,12 @@ def create_teach_project(
 def change_teach_classes(owner: str, name: str, decide) -> teach_rows.ProjectRow | None:
     """Change the classes of one of the caller's projects (teach_rows.change_classes); None when it is gone."""
     path = teach_project_dir(owner, name)
-    row = teach_rows.change_classes(_caller(owner), name, decide)
-    if row is not None:
+    if (row := teach_rows.change_classes(_caller(owner), name, decide)) is not None:
         teach_cache.follow(path, row.owner, name)
     return row
 
 
-def add_teach_samples(
-    owner: str, name: str, class_name: str, files: list[bytes], suffix: str, room
-) -> list[str] | None:
+def add_teach_samples(owner: str, name: str, class_name: str, files: list, suffix: str, room) -> list[str] | None:
     """Add samples to a class of the caller's project in one transaction (teach_rows.add_samples); the new ids, or
     None when the project is gone."""
     path = teach_project_dir(owner, name)
@@ -234,8 +229,7 @@ def add_teach_samples(
 def delete_teach_sample(owner: str, name: str, class_name: str, sample_id: str) -> bool | None:
     """Delete a sample of the caller's project: False when it is not in that class, None when the project is gone."""
     path = teach_project_dir(owner, name)
-    gone = teach_rows.delete_sample(_caller(owner), name, class_name, sample_id)
-    if gone:
+    if gone := teach_rows.delete_sample(_caller(owner), name, class_name, sample_id):
         teach_cache.follow(path, _caller(owner), name)
     return gone
 
