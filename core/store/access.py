@@ -5,20 +5,15 @@ a member sees what its owner shared with a class they are both in; shipped model
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.settings import get_settings
-from core.store import blobs, classroom, export, samples
+from core.store import blobs, classroom, export, samples, teach_cache, teach_rows
 from core.store import models as store
 from core.store.topology import StoreError
-
-TEACH_PROJECT_JSON = "project.json"  # what makes a folder under the owner's Teach folder a project
 
 
 class NotYours(StoreError):
@@ -171,22 +166,22 @@ def delete_teach_model(owner: str, family: str, version_id: str, models_dir: Pat
     delete_version(owner, family, version_id, models_dir)
 
 
-# ---------------------------------------------------------------- Teach projects (folders; core.families.teach.projects)
+# ---------------------------------------------------------------- Teach projects (rows: core.store.teach_rows)
+# Every call is scoped to the caller's own projects (their owner id is half the key): another person's is never
+# listed, read, changed or deleted. Folders are only this machine's cache of the rows (core.store.teach_cache).
 
 
 def teach_dir(owner: str) -> Path:
     """The caller's own Teach folder, <user data>/teach/<owner>: the only one their requests ever reach."""
-    base = (get_settings().user_data_dir / "teach").resolve()
-    path = (base / _caller(owner)).resolve()
+    path = ((base := (get_settings().user_data_dir / "teach").resolve()) / _caller(owner)).resolve()
     if not path.is_relative_to(base) or path == base:
         raise NotYours("That owner would leave the projects folder.")
     return path
 
 
 def teach_project_dir(owner: str, name: str) -> Path:
-    """Where the caller's project `name` lives (it may not exist yet); nothing escapes their folder."""
-    base = teach_dir(owner)
-    path = (base / store.check_name(name, "project name")).resolve()
+    """Where the cache of the caller's project `name` lives (it may not exist yet); nothing escapes their folder."""
+    path = ((base := teach_dir(owner)) / store.check_name(name, "project name")).resolve()
     if not path.is_relative_to(base) or path == base:
         raise NotYours("That project name would leave your projects folder.")
     return path
@@ -194,26 +189,65 @@ def teach_project_dir(owner: str, name: str) -> Path:
 
 def teach_projects(owner: str) -> list[str]:
     """The caller's project names, sorted; another person's are never listed."""
-    base = teach_dir(owner)
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / TEACH_PROJECT_JSON).is_file())
+    return teach_rows.names(_caller(owner))
 
 
-def _own_project(owner: str, name: str) -> Path:
+def teach_project(owner: str, name: str) -> tuple[teach_rows.ProjectRow, dict[str, int]] | None:
+    """The caller's project `name` and how many samples each class holds (no file is read); None: they have none."""
+    teach_project_dir(owner, name)  # the names are checked
+    return teach_rows.class_counts(_caller(owner), name)
+
+
+def create_teach_project(
+    owner: str, name: str, kind: str, classes: list[str], created: str, max_projects: int
+) -> teach_rows.ProjectRow:
+    """A new project of the caller's; teach_rows.Taken or TooMany (and nothing stored) when refused."""
     path = teach_project_dir(owner, name)
-    if not (path / TEACH_PROJECT_JSON).is_file():
-        raise NotYours(f"You have no project called {name!r}.")
-    return path
+    row = teach_rows.create(_caller(owner), name, kind, classes, created, max_projects)
+    teach_cache.follow(path, row.owner, name)
+    return row
+
+
+def change_teach_classes(owner: str, name: str, decide) -> teach_rows.ProjectRow | None:
+    """Change the classes of one of the caller's projects (teach_rows.change_classes); None when it is gone."""
+    path = teach_project_dir(owner, name)
+    if (row := teach_rows.change_classes(_caller(owner), name, decide)) is not None:
+        teach_cache.follow(path, row.owner, name)
+    return row
+
+
+def add_teach_samples(owner: str, name: str, class_name: str, files: list, suffix: str, room) -> list[str] | None:
+    """Add samples to a class of the caller's project in one transaction (teach_rows.add_samples); the new ids, or
+    None when the project is gone."""
+    path = teach_project_dir(owner, name)
+    done = teach_rows.add_samples(_caller(owner), name, class_name, files, suffix, room)
+    if done is not None and done[1]:
+        teach_cache.follow(path, done[0].owner, name, dict(zip(done[1], files)))
+    return None if done is None else done[1]
+
+
+def delete_teach_sample(owner: str, name: str, class_name: str, sample_id: str) -> bool | None:
+    """Delete a sample of the caller's project: False when it is not in that class, None when the project is gone."""
+    path = teach_project_dir(owner, name)
+    if gone := teach_rows.delete_sample(_caller(owner), name, class_name, sample_id):
+        teach_cache.follow(path, _caller(owner), name)
+    return gone
+
+
+def teach_samples(owner: str, name: str) -> tuple[teach_rows.ProjectRow, dict[str, list[Path]]] | None:
+    """The caller's project with every class's sample files, oldest first, its cache brought up to date first;
+    None when they have no project of that name."""
+    path = teach_project_dir(owner, name)
+    found = teach_cache.sync(path, _caller(owner), name)
+    return None if found is None else (found[0], teach_cache.paths(path, found))
 
 
 def delete_teach_project(owner: str, name: str) -> None:
-    """Delete one of the caller's projects with its samples (its trained models stay, as versions to delete apart)."""
-    path = _own_project(owner, name)
-    trash = path.parent / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
-    os.rename(path, trash)  # gone from listings at once; the slow delete follows
-    classroom.unshare_project(_caller(owner), path.name)  # a new project of that name starts private
-    shutil.rmtree(trash, ignore_errors=True)
+    """Delete one of the caller's projects, its samples and class share (its models stay, as versions)."""
+    path = teach_project_dir(owner, name)
+    if not teach_rows.delete_project(_caller(owner), name):
+        raise NotYours(f"You have no project called {name!r}.")
+    teach_cache.drop(path)
 
 
 # ---------------------------------------------------------------- samples: colour labels and drawings
@@ -549,8 +583,9 @@ def class_roster(owner: str, code: str) -> Roster:
 
 def share_teach_project(owner: str, name: str, code: str) -> None:
     """Share one of the caller's Teach projects with a class they are in (read-only for the others)."""
-    path = _own_project(owner, name)
-    classroom.share_project(_caller(owner), path.name, my_class(owner, code).code)
+    if teach_project(owner, name) is None:  # never another person's
+        raise NotYours(f"You have no project called {name!r}.")
+    classroom.share_project(_caller(owner), name, my_class(owner, code).code)
 
 
 def unshare_teach_project(owner: str, name: str) -> None:

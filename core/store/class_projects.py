@@ -3,12 +3,10 @@ sample counts; members only (core.store.access decides who is one)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.store import classroom
-from core.store.access import TEACH_PROJECT_JSON, my_class, teach_project_dir
+from core.store import classroom, teach_rows
+from core.store.access import my_class
 
 
 @dataclass(frozen=True)
@@ -23,18 +21,13 @@ class SharedProject:
     mine: bool
 
 
-def _read_project(folder: Path) -> tuple[str, tuple[str, ...], tuple[int, ...]] | None:
-    """(kind, classes, samples per class) of a project folder; None when it is gone or unreadable."""
-    try:
-        meta = json.loads((folder / TEACH_PROJECT_JSON).read_text())
-        classes = tuple(str(c) for c in meta["classes"])
-        counts = tuple(
-            sum(1 for f in (folder / c).iterdir() if not f.name.startswith(".")) if (folder / c).is_dir() else 0
-            for c in classes
-        )
-        return str(meta["kind"]), classes, counts
-    except (OSError, ValueError, KeyError, TypeError):
+def _read_project(owner: str, name: str) -> tuple[str, tuple[str, ...], tuple[int, ...]] | None:
+    """(kind, classes, samples per class) of a stored project; None when it is gone or damaged."""
+    found = teach_rows.class_counts(owner, name)
+    if found is None or found[0].classes is None:
         return None
+    row, counts = found
+    return row.kind, tuple(row.classes), tuple(counts.get(c, 0) for c in row.classes)
 
 
 def class_projects(owner: str, code: str) -> list[SharedProject]:
@@ -42,7 +35,7 @@ def class_projects(owner: str, code: str) -> list[SharedProject]:
     view = my_class(owner, code)
     found = []
     for row in classroom.shared_projects(view.code):
-        read = _read_project(teach_project_dir(row["owner"], row["project"]))
+        read = _read_project(row["owner"], row["project"])
         if read is not None:
             found.append(SharedProject(row["project"], row["nickname"], *read, mine=row["owner"] == owner))
     return found

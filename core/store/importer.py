@@ -1,5 +1,5 @@
 """`python -m core db import-folder DIR`: move a user_data/ folder of the file layout (samples.sqlite3, profiles/*.json,
-models/<family>/<version>/) into the database. Idempotent (what is there already is counted, not added again) and
+models/<family>/<version>/, teach/<owner>/<project>/) into the database. Idempotent (what is there already is counted, not added again) and
 all-or-nothing per item; `python -m core db upgrade` brings the database to the newest revision."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from core.settings import get_settings
-from core.store import blobs, db
+from core.store import blobs, db, teach_rows
 from core.store import models as store
 from core.store import schema as t
 from core.store.topology import StoreError
@@ -126,6 +126,52 @@ def _import_versions(folder: Path, counts: dict) -> None:
             _tally(counts, "versions", added)
 
 
+TEACH_SUFFIXES = (".png", ".wav")  # the sample files the Teach page stored (photos and drawings, one-second sounds)
+
+
+def _teach_project(folder: Path) -> tuple[str, list[str], str, list[tuple[str, str, str, bytes]]]:
+    """(kind, classes, created, samples) of a Teach project folder; StoreError when it cannot be read as one."""
+    try:
+        meta = json.loads((folder / "project.json").read_text(encoding="utf-8"))
+        kind, classes = meta["kind"], meta["classes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StoreError(f"{folder.name} has no readable project.json.") from None
+    names = [c for c in classes if isinstance(c, str)] if isinstance(classes, list) else []
+    bad = [c for c in names if c.startswith(".") or c.lower() == "project.json" or Path(c).name != c or c == ".."]
+    if not isinstance(kind, str) or not kind or not names or len(names) != len(classes) or bad:
+        raise StoreError(f"{folder.name}'s project.json does not name a kind and its classes.")
+    samples = [
+        (path.stem, name, path.suffix, path.read_bytes())
+        for name in names
+        if (folder / name).is_dir()
+        for path in sorted((folder / name).iterdir())
+        if path.is_file() and not path.name.startswith(".") and path.suffix in TEACH_SUFFIXES
+    ]
+    return kind, names, str(meta.get("created", "")), samples
+
+
+def _import_teach(folder: Path, counts: dict) -> None:
+    """Each teach/<owner>/<project>/ folder with its samples, in one transaction per project."""
+    teach = folder / "teach"
+    for owner_dir in sorted(teach.iterdir()) if teach.is_dir() else []:
+        for project_dir in sorted(owner_dir.iterdir()) if owner_dir.is_dir() else []:
+            if project_dir.name.startswith(".") or not project_dir.is_dir():
+                continue  # a lock file, or an old store's half-made or deleted project
+            try:
+                owner = store.check_name(owner_dir.name, "owner")
+                name = store.check_name(project_dir.name, "project name")
+                kind, classes, created, samples = _teach_project(project_dir)
+                added = teach_rows.import_project(owner, name, kind, classes, created, samples)
+            except (StoreError, OSError) as error:
+                if isinstance(error, db.DatabaseError) and "not reachable" in str(error):
+                    raise
+                _tally(counts, "teach_projects_unreadable", False)
+                continue
+            _tally(counts, "teach_projects", added)
+            for _ in samples:
+                _tally(counts, "teach_samples", added)
+
+
 def import_folder(folder: str | Path) -> dict:
     """Move the user-data folder's work into the database; returns what was added and what was there already."""
     folder = Path(folder)
@@ -138,6 +184,7 @@ def import_folder(folder: str | Path) -> dict:
     _import_classes(database, counts)
     _import_profiles(folder, counts)
     _import_versions(folder, counts)
+    _import_teach(folder, counts)
     return counts
 
 

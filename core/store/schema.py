@@ -1,5 +1,5 @@
-"""Every table of people's work, declared once with SQLAlchemy Core: samples, classes, profiles, and model versions
-with their files as blobs. The migrations (core/store/migrations) create exactly these; core.store.db opens them."""
+"""Every table of people's work, declared once with SQLAlchemy Core: samples, classes, profiles, model versions with
+their files as blobs, and Teach projects with their samples as blobs. The migrations (core/store/migrations) create exactly these; core.store.db opens them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -156,4 +158,33 @@ model_files = Table(
     Column("name", Text, nullable=False),  # model.json or a weight shard's file name
     Column("data", LargeBinary, nullable=False),
     PrimaryKeyConstraint("family", "version_id", "name"),
+)
+
+# ---------------------------------------------------------------- Teach projects (core.store.teach_rows), revision 0003
+
+teach_projects = Table(
+    "teach_projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the project's row key (never reused)
+    Column("owner", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # "image", "sound" or "drawing"
+    Column("classes", Text, nullable=False),  # the class names in order, as a JSON list
+    Column("created", Text, nullable=False),
+    # One more at every change: a machine's cache folder of the project is fresh while it records the same number.
+    Column("revision", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("owner", "name", name="teach_projects_owner_name"),
+    sqlite_autoincrement=True,  # a deleted project's key never names a new one (whose cache would look fresh)
+)
+
+teach_samples = Table(
+    "teach_samples",
+    metadata,
+    Column("id", Text, primary_key=True),  # the sample id: microseconds since 1970 and a random tag
+    Column("project", Integer, ForeignKey("teach_projects.id"), nullable=False),
+    Column("class_name", Text, nullable=False),
+    Column("suffix", Text, nullable=False),  # ".png" or ".wav": the cache file's suffix
+    Column("data", LargeBinary, nullable=False),
+    Column("created", Text, nullable=False),
+    Index("teach_samples_project", "project"),
 )

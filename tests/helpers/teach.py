@@ -73,3 +73,14 @@ def photo(color, fmt="JPEG", seed=0) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format=fmt)
     return buf.getvalue()
+
+
+def stored_project(owner: str, name: str, classes=("a", "b"), samples=(0, 0), kind: str = "drawing") -> None:
+    """A Teach project in the database through the data-access layer, with `samples[i]` tiny stand-in files in class
+    i (the store keeps bytes; nothing here decodes them)."""
+    from core.store import access
+
+    access.create_teach_project(owner, name, kind, list(classes), "2026-12-08T00:00:00+00:00", 20)
+    for cls, n in zip(classes, samples):
+        if n:
+            access.add_teach_samples(owner, name, cls, [b"png"] * n, ".png", lambda row, have, n=n: n)

@@ -812,13 +812,37 @@ def _(env):
     return str(teach_store.load_project("another-session", "p-image"))
 
 
-@case("teach-project-json-damaged", "Teach page", "a project whose project.json is not JSON", "damaged")
+@case("teach-project-row-damaged", "Teach page", "a project whose stored class list is not JSON", "damaged")
 def _(env):
+    from sqlalchemy import update
+
     from core.families.teach import projects as teach_store
+    from core.store import db, schema
 
     p = _store_project()
-    (p.path / "project.json").write_text("{oops")
+    with db.writing() as connection:
+        connection.execute(update(schema.teach_projects).values(classes="{oops"))
     return str(teach_store.load_project(OWNER, p.name))
+
+
+@case("teach-cache-disk-full", "Teach page", "showing a project's samples when this server's disk is full", "No space")
+def _(env):
+    from core.families.teach import projects as teach_store
+    from core.store import teach_cache
+
+    p = _store_project()
+    teach_store.add_sample(OWNER, p.name, "a", _store_png())
+    teach_cache.drop(p.path)  # this server has no cache of it yet, and cannot write one
+
+    def disk_full(path, data):
+        raise OSError(28, "No space left on device")
+
+    env.mp.setattr(teach_cache, "_write", disk_full)
+    try:
+        return str(teach_store.sample_paths(OWNER, p.name))
+    finally:
+        env.mp.undo()
+        assert teach_store.counts(OWNER, p.name)["a"] == 1, "the sample in the database was lost"
 
 
 @case("teach-project-cap", "Teach page", "a 21st project", "Delete this project")
@@ -893,25 +917,27 @@ def _(env):
     return str(teach_store.add_sample(OWNER, p.name, "a", _store_png()))
 
 
-@case("teach-disk-full-midway", "Teach page", "a 5-second recording when the disk fills after 3 clips", "No space")
+@case(
+    "teach-database-refuses-midway",
+    "Teach page",
+    "a 5-second recording when the database refuses its 4th clip",
+    "Nothing was changed",
+)
 def _(env):
     from core.families.teach import projects as teach_store
-    from core.families.teach.data import TeachError
 
     p = _store_project("sound", ("clap",))
-    real_write, written = teach_store._write_atomic, []
+    real_encode = teach_store.encode_sample
 
-    def fill_up(path, data):
-        if len(written) == 3:
-            raise TeachError("The project could not be written (No space left on device). Nothing was changed.")
-        written.append(path)
-        real_write(path, data)
+    def fourth_refused(kind, data):
+        clips = real_encode(kind, data)
+        return clips[:3] + [None] + clips[4:]  # the database never stores a NULL sample
 
-    env.mp.setattr(teach_store, "_write_atomic", fill_up)
+    env.mp.setattr(teach_store, "encode_sample", fourth_refused)
     try:
         return str(teach_store.add_sample(OWNER, p.name, "clap", _store_wav(5.0)))
     finally:
-        assert teach_store.counts(OWNER, p.name)["clap"] == 0, "the 3 clips written were not taken back"
+        assert teach_store.counts(OWNER, p.name)["clap"] == 0, "the 3 clips before the refused one were kept"
 
 
 def _burst_frame() -> str:
@@ -1085,9 +1111,7 @@ def _(env):
     from core.store import access
 
     code = _class_of_two()
-    folder = access.teach_project_dir("u" + "9" * 20, "gestures")
-    folder.mkdir(parents=True)
-    (folder / access.TEACH_PROJECT_JSON).write_text('{"kind": "drawing", "classes": ["a", "b"]}')
+    access.create_teach_project("u" + "9" * 20, "gestures", "drawing", ["a", "b"], "2026-12-08T00:00:00+00:00", 20)
     return str(access.share_teach_project("u" + "8" * 20, "gestures", code))
 
 

@@ -4,7 +4,6 @@ projects shared with a class (the owner shares and unshares, members read, nobod
 
 from __future__ import annotations
 
-import json
 import threading
 
 import numpy as np
@@ -14,20 +13,14 @@ from core.engine import jobs
 from core.store import access, class_projects, classroom
 from core.store.topology import StoreError
 from tests.helpers.jobs import WAIT
+from tests.helpers.teach import stored_project
 
 TEACHER, ANNA, BEN, CARL = "u" + "t" * 20, "u" + "a" * 20, "u" + "b" * 20, "u" + "c" * 20
 INK = np.zeros((28, 28), np.uint8)
 
 
 def make_project(owner: str, name: str, classes=("thumbs up", "thumbs down"), samples=(3, 1)) -> None:
-    folder = access.teach_project_dir(owner, name)
-    folder.mkdir(parents=True)
-    (folder / access.TEACH_PROJECT_JSON).write_text(json.dumps({"kind": "drawing", "classes": list(classes)}))
-    for cls, n in zip(classes, samples):
-        (folder / cls).mkdir()
-        for i in range(n):
-            (folder / cls / f"{i:016d}-abcdef.png").write_bytes(b"png")
-        (folder / cls / ".half-written.tmp").write_bytes(b"")  # a write under way is not a sample
+    stored_project(owner, name, classes, samples)
 
 
 def a_class() -> str:

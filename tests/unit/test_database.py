@@ -1,6 +1,7 @@
 """Unit: the database store on the embedded SQLite file: people's work round trips, a second engine sees it, a version
-loads with an empty cache, a failed write leaves nothing, migrations run once, the old folder imports, and a database
-that is down is a plain message (the same checks run against PostgreSQL in tests/integration/test_database.py)."""
+loads with an empty cache, a failed write leaves nothing, migrations run once, the old folder imports, Teach projects
+as rows (another engine, another identity, the cache rebuilt, a refused write, concurrent adds), and a database that
+is down is a plain message (the same checks run against PostgreSQL in tests/integration/test_database.py)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,26 @@ def test_migrations_are_idempotent():
 
 def test_import_folder_of_todays_layout_is_idempotent(tmp_path):
     db_checks.check_import_folder(tmp_path)
+
+
+def test_teach_rows_are_seen_by_another_engine():
+    db_checks.check_teach_rows_seen_by_another_engine()
+
+
+def test_teach_projects_reach_no_other_identity():
+    db_checks.check_teach_other_identity_reaches_nothing()
+
+
+def test_a_teach_cache_folder_is_rebuilt_from_the_rows():
+    db_checks.check_teach_cache_rebuilt_from_rows()
+
+
+def test_a_refused_teach_write_leaves_nothing():
+    db_checks.check_teach_failed_write_leaves_nothing()
+
+
+def test_concurrent_teach_adds_respect_the_cap():
+    db_checks.check_teach_concurrent_adds_respect_the_cap()
 
 
 def test_the_embedded_database_is_sqlite_in_wal_mode(user_data):

@@ -4,12 +4,10 @@ class both are in."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import zipfile
 from io import BytesIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from core.settings import get_settings
 from core.store import access, blobs, classroom, samples, schema
 from core.store import models as store
 from core.store.topology import StoreError
+from tests.helpers.teach import stored_project
 
 ANNA, BEN, CARL = "u" + "a" * 20, "u" + "b" * 20, "u" + "c" * 20
 INK = np.zeros((28, 28), np.uint8)
@@ -42,11 +41,8 @@ def fake_version(family: str, name: str, owner: str, **meta) -> store.Version:
     return store.Version(family, folder.name, folder, model_json["userDefinedMetadata"])
 
 
-def make_project(owner: str, name: str) -> Path:
-    folder = access.teach_project_dir(owner, name)
-    folder.mkdir(parents=True)
-    (folder / access.TEACH_PROJECT_JSON).write_text(json.dumps({"kind": "drawing", "classes": ["a", "b"]}))
-    return folder
+def make_project(owner: str, name: str) -> None:
+    stored_project(owner, name)
 
 
 def a_class(*members: str) -> str:

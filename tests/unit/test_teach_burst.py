@@ -133,38 +133,19 @@ def test_a_burst_into_a_nearly_full_class_keeps_exactly_the_room_left(user_data,
         teach_store.add_samples(OWNER, "cam", "a", [b"never decoded"])
 
 
-def test_a_burst_whose_write_fails_is_taken_back_whole(user_data, monkeypatch):
+def test_a_burst_the_database_refuses_halfway_keeps_none_of_it(user_data, monkeypatch):
     image_project()
-    real_write, written = teach_store._write_atomic, []
+    real_encode, encoded = teach_store.encode_sample, []
 
-    def fill_up(path, data):
-        if len(written) == 2:
-            raise TeachError("The project could not be written (No space left on device). Nothing was changed.")
-        written.append(path)
-        real_write(path, data)
+    def third_is_refused(kind, data):
+        encoded.append(data)
+        return [None] if len(encoded) == 3 else real_encode(kind, data)  # the database never stores a NULL sample
 
-    monkeypatch.setattr(teach_store, "_write_atomic", fill_up)
-    with pytest.raises(TeachError, match="No space left"):
+    monkeypatch.setattr(teach_store, "encode_sample", third_is_refused)
+    with pytest.raises(TeachError, match="refused.*Nothing was changed"):
         teach_store.add_samples(OWNER, "cam", "a", burst.burst_items({"frames": [jpeg_url()] * 5}, "image"))
-    assert teach_store.counts(OWNER, "cam")["a"] == 0
-
-
-def test_a_burst_whose_take_back_fails_says_exactly_what_was_kept(user_data, monkeypatch):
-    image_project()
-    real_write, written = teach_store._write_atomic, []
-
-    def fill_up(path, data):
-        if len(written) == 2:
-            raise TeachError("The project could not be written (No space left on device). Nothing was changed.")
-        written.append(path)
-        real_write(path, data)
-
-    monkeypatch.setattr(teach_store, "_write_atomic", fill_up)
-    monkeypatch.setattr(teach_store, "_take_back", lambda folder, ids, suffix: list(ids))  # nothing can be removed
-    with pytest.raises(teach_store.PartlyAdded) as info:
-        teach_store.add_samples(OWNER, "cam", "a", burst.burst_items({"frames": [jpeg_url()] * 5}, "image"))
-    assert len(info.value.kept) == 2 and "2 of the 5 samples" in str(info.value)
-    assert teach_store.counts(OWNER, "cam")["a"] == 2
+    assert teach_store.counts(OWNER, "cam")["a"] == 0 and teach_store.sample_paths(OWNER, "cam")["a"] == []
+    assert not any(teach_store.project_dir(OWNER, "cam").rglob("*.png"))
 
 
 def test_a_recorded_burst_is_cut_into_one_second_samples(user_data):

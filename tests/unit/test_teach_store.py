@@ -1,19 +1,23 @@
-"""Unit: Teach projects on disk — the contract layout, per-owner privacy, class rules, caps, atomic sample writes."""
+"""Unit: Teach projects in the database with their cache folders — the contract layout, per-owner privacy, class
+rules, caps, all-or-nothing sample writes, the cache rebuilt from the rows."""
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import wave
 
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from core.families.teach import data as teach_data
 from core.families.teach import projects as teach_store
 from core.families.teach.data import BACKGROUND, TeachError
 from core.families.teach.projects import add_sample, create_project, list_projects, load_project
+from core.store import db, schema
 from tests.helpers.teach import wav_bytes
 
 OWNER, OTHER = "owner-a", "owner-b"
@@ -160,7 +164,8 @@ def test_a_bad_file_adds_nothing(user_data):
         add_sample(OWNER, "s", "clap", wav_bytes(1.0, channels=9))
     assert teach_store.counts(OWNER, "p") == {"a": 0, "b": 0}
     assert sum(teach_store.counts(OWNER, "s").values()) == 0
-    leftovers = [f for f in (user_data / "teach").rglob("*") if f.is_file() and f.name not in ("project.json", ".lock")]
+    leftovers = [f for f in (user_data / "teach").rglob("*") if f.is_file() and f.name != "project.json"]
+    leftovers = [f for f in leftovers if f.suffix != ".lock"]  # the cache's lock files, beside the project folders
     assert leftovers == []
 
 
@@ -193,9 +198,16 @@ def test_duplicate_project_and_delete(user_data):
     assert not any(p.name.startswith(".deleted") for p in (user_data / "teach" / OWNER).iterdir())
 
 
-def test_a_damaged_project_json_is_a_plain_error(user_data):
+def test_a_damaged_cache_is_rebuilt_from_the_rows_and_a_damaged_row_is_a_plain_error(user_data):
     p = create_project(OWNER, "p", "image", ["a", "b"])
-    (p.path / "project.json").write_text("{not json")
+    add_sample(OWNER, "p", "a", png_bytes())
+    (p.path / "project.json").write_text("{not json")  # the cache's record only: the rows are the truth
+    (p.path / "a").rename(p.path / "stray")
+    (path,) = teach_store.sample_paths(OWNER, "p")["a"]
+    assert path.is_file() and not (p.path / "stray").exists()
+    assert sorted(d.name for d in p.path.iterdir()) == ["a", "b", "project.json"]
+    with db.writing() as connection:
+        connection.execute(update(schema.teach_projects).values(classes="{not json"))
     with pytest.raises(TeachError, match="damaged"):
         load_project(OWNER, "p")
 
@@ -229,3 +241,22 @@ def test_an_experiment_job_stops_at_a_cancel_and_refuses_unknown_names(user_data
     assert job.planned == (3, 1) and job.finished[0] == "cancelled"
     with pytest.raises(TeachError, match="Unknown experiment"):
         teach_store.run_experiment("vibes", "drawing", str(p.path), 1, 8, 0.001, 3, StoppedJob())
+
+
+def test_a_folder_of_the_old_file_store_is_imported_in_place_and_never_deleted(user_data):
+    """today's layout in the live user-data folder: `import-folder` makes its rows, the first read moves the old
+    folder aside (kept whole, never deleted) and makes the cache from the rows, byte for byte."""
+    from core.store import importer
+    from tests.helpers.db_checks import V0
+
+    owner = "u" + "a" * 20
+    old = user_data / "teach" / owner / "shapes"
+    shutil.copytree(V0 / "teach" / owner / "shapes", old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*.png")}
+    assert list_projects(owner) == []  # not imported yet: not a project (and its folder is left alone)
+    assert importer.import_folder(user_data)["teach_projects"] == {"added": 1, "present": 0}
+    paths = teach_store.sample_paths(owner, "shapes")
+    assert {p.relative_to(old): p.read_bytes() for files in paths.values() for p in files} == before
+    (moved,) = (user_data / "teach" / owner).glob(".legacy-shapes-*")
+    assert {p.relative_to(moved): p.read_bytes() for p in moved.rglob("*.png")} == before
+    assert json.loads((old / "project.json").read_text())["classes"] == ["circle", "line"]

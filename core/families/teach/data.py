@@ -14,6 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.inputs.canvas import preprocess_canvas
 from core.settings import get_settings
+from core.store import teach_cache
+from core.store.topology import StoreError
 
 KINDS = ("image", "sound", "drawing")
 BACKGROUND = "background noise"  # Teachable Machine's audio projects require this class
@@ -343,6 +345,10 @@ def scan_folder(kind: str, folder: str | Path, min_classes: int = MIN_CLASSES) -
     if not str(folder).strip():
         raise TeachError("The project folder is empty: give the folder that holds one subfolder per class.")
     root = Path(folder)
+    try:
+        teach_cache.fill_cache(root)  # a Teach project's cache folder is brought up to date from its rows first
+    except StoreError as error:
+        raise TeachError(str(error)) from None
     if not root.is_dir():
         raise TeachError(f"There is no project folder at {root}.")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

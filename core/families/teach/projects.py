@@ -1,22 +1,15 @@
-"""Teach projects on disk, per owner: <user data>/teach/<owner>/<project>/<class>/<sample>.png|.wav plus project.json.
-
-The folder layout is the contract that core.teach_data.load_folder and `python -m core teach train --data DIR` read,
-so a project folder trains from the command line too. Every write is atomic (temp file + rename), and every change to
-a project's classes or samples holds the project's lock (an flock, so two tabs, threads or processes take turns).
+"""Teach projects, per owner: a project's kind, classes and samples are rows in the database (core.store.teach_rows,
+through core.store.access), so every app process and worker on any machine sees the same projects. Its folder,
+<user data>/teach/<owner>/<project>/<class>/<sample>.png|.wav plus project.json, is this machine's cache of the rows,
+made when a reader needs files: the layout core.teach_data.load_folder and `python -m core teach train --data DIR` read.
+Every change is one transaction on the project's locked row, so two tabs, threads or app processes take turns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import functools
-import json
-import os
 import re
-import shutil
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,9 +23,10 @@ from core.families.teach import data as teach_data
 from core.families.teach import experiments as tx
 from core.families.teach.data import BACKGROUND, TeachError
 from core.families.teach.model import TeachConfig, split_data
-from core.store import access
+from core.store import access, teach_cache, teach_rows
+from core.store.topology import StoreError
 
-PROJECT_JSON = access.TEACH_PROJECT_JSON
+PROJECT_JSON = teach_cache.PROJECT_JSON
 MIN_CLASSES, MAX_CLASSES = 2, 10  # Teachable Machine's minimum; ten keeps the softmax bars and confusion readable
 # Caps as module constants (teachcore added no Settings fields for them): a class of 200 one-second sounds or images
 # trains in well under a minute on a CPU, and 20 projects x 10 classes x 200 samples stays under ~1 GB per owner.
@@ -43,7 +37,7 @@ MAX_CLASS_CHARS = 40
 SUFFIX = {"image": ".png", "drawing": ".png", "sound": ".wav"}
 # A class name is a folder name: letters (any script), digits, spaces, '_', '-', '.'; no leading dot or space.
 CLASS_NAME = re.compile(r"^[^\W_][\w .-]*$")
-SAMPLE_ID = re.compile(r"^[0-9]{16}-[0-9a-f]{6}$")
+SAMPLE_ID = teach_rows.SAMPLE_ID
 # Names the project folder itself uses: a class of that name would collide with the file (compared ignoring case, so a
 # project copied to a case-insensitive disk stays whole).
 RESERVED_CLASS_NAMES = frozenset({PROJECT_JSON.lower(), ".lock"})
@@ -51,7 +45,7 @@ RESERVED_CLASS_NAMES = frozenset({PROJECT_JSON.lower(), ".lock"})
 
 @dataclass(frozen=True)
 class Project:
-    """A project as stored: its kind, its classes in order, and where it lives."""
+    """A project as stored: its kind, its classes in order, and where this machine caches its files."""
 
     owner: str
     name: str
@@ -81,69 +75,22 @@ def check_class_name(name) -> str:
     return name
 
 
-def _owner_dir(owner: str) -> Path:
-    return access.teach_dir(owner)  # the store decides which folder is the caller's
-
-
 def project_dir(owner: str, name: str) -> Path:
-    """Where a project lives (it may not exist yet); names are checked so nothing escapes the owner's folder."""
+    """Where a project's cache lives (it may not exist yet); names are checked so nothing escapes the owner's folder."""
     return access.teach_project_dir(owner, name)
 
 
-def _class_dir(project: Project, class_name: str) -> Path:
-    if class_name not in project.classes:
-        raise TeachError(f"The project {project.name!r} has no class {class_name!r}.")
-    return project.path / class_name
-
-
-# ---------------------------------------------------------------- atomic writes
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a hidden temp file beside `path`, fsync, rename: readers see the old file or the new one."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:6]}.tmp"  # hidden and not *.png/*.wav: loaders skip it
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise TeachError(f"The project could not be written ({exc.strerror or exc}). Nothing was changed.") from None
-
-
-def _save_meta(project: Project) -> None:
-    meta = {"kind": project.kind, "classes": project.classes, "created": project.created}
-    _write_atomic(project.path / PROJECT_JSON, json.dumps(meta, indent=1).encode())
-
-
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One writer at a time per project, across tabs, threads and processes: an flock on `.lock` beside project.json.
+def _in_words() -> Iterator[None]:
+    """The store's refusals (the database down or refusing, a name not allowed) as the page's TeachError."""
+    try:
+        yield
+    except StoreError as error:
+        raise TeachError(str(error)) from None
 
-    Each call opens the file itself, so two threads of one process exclude each other too (flock locks belong to the
-    open file). A project deleted while we waited is refused in plain words; one deleted and made again under the
-    same name is locked afresh (the lock must be on the file that is there now)."""
-    while True:
-        try:
-            fh = open(path / ".lock", "a")
-        except FileNotFoundError:
-            raise TeachError(f"The project {path.name!r} was deleted (in another tab?).") from None
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                same = os.fstat(fh.fileno()).st_ino == os.stat(path / ".lock").st_ino
-            except FileNotFoundError:
-                raise TeachError(f"The project {path.name!r} was deleted (in another tab?).") from None
-            if same:
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
-                return
-        finally:
-            fh.close()
+
+def _gone(name: str) -> TeachError:
+    return TeachError(f"The project {name!r} was deleted (in another tab?).")
 
 
 # ---------------------------------------------------------------- projects
@@ -166,142 +113,114 @@ def _check_classes(kind: str, names: list[str]) -> list[str]:
 
 
 def create_project(owner: str, name: str, kind: str, class_names: list[str]) -> Project:
-    """A new, empty project: one folder per class and project.json. Refuses an existing name and the owner's cap."""
+    """A new, empty project (its row, and this machine's cache: one folder per class and project.json). Refuses an
+    existing name and the owner's cap."""
     kind = teach_data.check_kind(kind)
-    path = project_dir(owner, name)
+    project_dir(owner, name)  # the names are checked before anything else
     names = [c for c in class_names if str(c).strip()]  # blank rows of the form are not classes
     if kind == "sound":  # Teachable Machine's audio projects always learn the room's background noise
         names = [BACKGROUND] + [c for c in names if " ".join(str(c).split()).lower() != BACKGROUND]
     classes = _check_classes(kind, names)
-    if path.exists():
-        raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.")
-    if len(list_projects(owner)) >= MAX_PROJECTS_PER_OWNER:
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    try:
+        with _in_words():
+            access.create_teach_project(owner, name, kind, classes, created, MAX_PROJECTS_PER_OWNER)
+    except teach_rows.Taken:
+        raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.") from None
+    except teach_rows.TooMany:
         raise TeachError(
             f"You have {MAX_PROJECTS_PER_OWNER} projects, the most allowed: open one you no longer need in the Project "
             "list and delete it (“Delete this project”, under its name), then create this one."
-        )
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    tmp = path.parent / f".new-{name}-{uuid.uuid4().hex[:6]}"
-    try:
-        for c in classes:
-            (tmp / c).mkdir(parents=True)
-        project = Project(owner, name, kind, classes, created, tmp)
-        _save_meta(project)
-        os.rename(tmp, path)  # the project appears whole or not at all
-    except TeachError:
-        shutil.rmtree(tmp, ignore_errors=True)  # no hidden half-made project is left behind
-        raise
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if path.exists():
-            raise TeachError(f"You already have a project called {name!r}: open it, or choose another name.") from None
-        raise TeachError(f"The project could not be created ({exc.strerror or exc}).") from None
+        ) from None
     return load_project(owner, name)
 
 
 def list_projects(owner: str) -> list[str]:
     """The owner's project names, sorted; another owner's projects are never listed."""
-    return access.teach_projects(owner)
+    with _in_words():
+        return access.teach_projects(owner)
+
+
+def _project(owner: str, name: str, row: teach_rows.ProjectRow | None) -> Project:
+    if row is None:
+        raise TeachError(f"You have no project called {name!r}.")
+    try:
+        kind, classes = teach_data.check_kind(row.kind), list(row.classes or [])
+    except TeachError:
+        classes = []
+    if not classes:
+        raise TeachError(f"The project {name!r} cannot be read: its stored settings are damaged.")
+    return Project(owner, name, kind, classes, row.created, project_dir(owner, name))
 
 
 def load_project(owner: str, name: str) -> Project:
-    path = project_dir(owner, name)
-    try:
-        meta = json.loads((path / PROJECT_JSON).read_text(encoding="utf-8"))
-        kind, classes = teach_data.check_kind(meta["kind"]), [str(c) for c in meta["classes"]]
-    except FileNotFoundError:
-        raise TeachError(f"You have no project called {name!r}.") from None
-    except (OSError, ValueError, KeyError, TypeError):
-        raise TeachError(f"The project {name!r} cannot be read: its project.json is damaged.") from None
-    return Project(owner, name, kind, classes, str(meta.get("created", "")), path)
+    with _in_words():
+        found = access.teach_project(owner, name)
+    return _project(owner, name, None if found is None else found[0])
 
 
 def delete_project(owner: str, name: str) -> None:
     """Delete one of the owner's projects with its samples (its trained models are versions, deleted apart)."""
-    p = load_project(owner, name)  # a plain "no project" first
-    with _locked(p.path):  # a write in another tab finishes first, or finds the project gone
+    load_project(owner, name)  # a plain "no project" first
+    with _in_words():
         access.delete_teach_project(owner, name)
 
 
 # ---------------------------------------------------------------- classes
 
 
-def add_class(owner: str, project: str, class_name: str) -> Project:
-    p = load_project(owner, project)
-    with _locked(p.path):
-        p = load_project(owner, project)
-        classes = _check_classes(p.kind, [*p.classes, class_name])
-        (p.path / classes[-1]).mkdir(exist_ok=True)
-        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
+def _change(owner: str, project: str, decide) -> Project:
+    """Change the classes as `decide(project as stored now) -> ClassChange | None` says, in one transaction."""
+    load_project(owner, project)  # a plain "no project" first
+    with _in_words():
+        row = access.change_teach_classes(owner, project, lambda row: decide(_project(owner, project, row)))
+    if row is None:
+        raise _gone(project)
     return load_project(owner, project)
+
+
+def _known(p: Project, class_name: str) -> None:
+    if class_name not in p.classes:
+        raise TeachError(f"The project {p.name!r} has no class {class_name!r}.")
+
+
+def add_class(owner: str, project: str, class_name: str) -> Project:
+    return _change(owner, project, lambda p: teach_rows.ClassChange(_check_classes(p.kind, [*p.classes, class_name])))
 
 
 def rename_class(owner: str, project: str, old: str, new: str) -> Project:
-    """Rename a class with its samples. Samples added at the same moment from another tab are never stranded: adding
-    takes the same lock and looks the class up again under it. A folder left under the new name by an older version
-    of this store (its samples orphaned) is merged into the renamed class instead of blocking the rename."""
-    p = load_project(owner, project)
-    with _locked(p.path):
-        p = load_project(owner, project)
-        source = _class_dir(p, old)
+    """Rename a class with its samples, in one transaction: samples added at the same moment from another tab land
+    in the class before or after the rename, never in between (adding locks the same row and looks the class up)."""
+
+    def decide(p: Project) -> teach_rows.ClassChange | None:
+        _known(p, old)
         if old == BACKGROUND and p.kind == "sound":
             raise TeachError(f"The {BACKGROUND!r} class keeps its name: sound projects need it.")
-        new = check_class_name(new)
-        if new == old:
-            return p
-        classes = [new if c == old else c for c in p.classes]
-        _check_classes(p.kind, classes)
-        source.mkdir(exist_ok=True)
-        target = p.path / new
-        if target.is_dir():
-            _merge_into(target, source)
-        try:
-            os.rename(source, target)
-        except OSError as exc:
-            raise TeachError(f"The class could not be renamed ({exc.strerror or 'file system error'}).") from None
-        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
-    return load_project(owner, project)
+        renamed = check_class_name(new)
+        if renamed == old:
+            return None
+        classes = _check_classes(p.kind, [renamed if c == old else c for c in p.classes])
+        return teach_rows.ClassChange(classes, renamed=(old, renamed))
 
-
-def _merge_into(stray: Path, folder: Path) -> None:
-    """Move the sample files of a stray folder (no class of the project names it) into `folder`, then remove it."""
-    for f in stray.iterdir():
-        if f.is_file() and not f.name.startswith(".") and not (folder / f.name).exists():
-            os.rename(f, folder / f.name)
-    shutil.rmtree(stray, ignore_errors=True)
+    return _change(owner, project, decide)
 
 
 def remove_class(owner: str, project: str, class_name: str) -> Project:
     """Remove a class and its samples; a project keeps at least two classes and a sound project its background."""
-    p = load_project(owner, project)
-    with _locked(p.path):
-        p = load_project(owner, project)
-        folder = _class_dir(p, class_name)
+
+    def decide(p: Project) -> teach_rows.ClassChange:
+        _known(p, class_name)
         if class_name == BACKGROUND and p.kind == "sound":
             raise TeachError(f"The {BACKGROUND!r} class cannot be removed: sound projects need it.")
         classes = [c for c in p.classes if c != class_name]
         if len(classes) < MIN_CLASSES:
             raise TeachError(f"A project needs at least {MIN_CLASSES} classes: add another before removing this one.")
-        if folder.exists():
-            trash = p.path / f".deleted-{uuid.uuid4().hex[:8]}"
-            os.rename(folder, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        _save_meta(Project(owner, project, p.kind, classes, p.created, p.path))
-    return load_project(owner, project)
+        return teach_rows.ClassChange(classes, removed=class_name)
+
+    return _change(owner, project, decide)
 
 
 # ---------------------------------------------------------------- samples
-
-
-_last_id = [0]
-_id_lock = threading.Lock()
-
-
-def _new_id() -> str:
-    """A sample id that sorts by creation time: microseconds, strictly increasing in this process, + a random tag."""
-    with _id_lock:
-        _last_id[0] = max(time.time_ns() // 1000, _last_id[0] + 1)
-        return f"{_last_id[0]:016d}-{uuid.uuid4().hex[:6]}"
 
 
 def encode_sample(kind: str, data: bytes | np.ndarray) -> list[bytes]:
@@ -329,7 +248,8 @@ class ClassFull(TeachError):
 
 
 class PartlyAdded(TeachError):
-    """A write failed halfway and some files of the upload could not be taken back: `kept` says exactly which."""
+    """Some files of an upload were kept and the rest not: `kept` says exactly which. The database's all-or-nothing
+    writes no longer leave an upload half-stored; the pages still name the case."""
 
     def __init__(self, message: str, kept: list[str]):
         super().__init__(message)
@@ -344,7 +264,7 @@ def _room_before_decoding(owner: str, project: str, class_name: str) -> Project:
             f"The project {project!r} has no class {class_name!r} (renamed or removed in another tab?). "
             "Nothing was added."
         )
-    have = count_class(p.path / class_name, p.kind)
+    have = counts(owner, project).get(class_name, 0)
     if have >= MAX_SAMPLES_PER_CLASS:  # a full class refuses before any decoding (a 25 MP photo takes ~0.3 s)
         raise ClassFull(
             f"The class {class_name!r} has {have} samples; a class holds at most {MAX_SAMPLES_PER_CLASS}. "
@@ -354,54 +274,40 @@ def _room_before_decoding(owner: str, project: str, class_name: str) -> Project:
 
 
 def _store(owner: str, project: str, class_name: str, files: list[bytes], fill: bool) -> tuple[list[str], int]:
-    """Write encoded sample files into the class under the project's lock; returns (new ids, files left out).
+    """Store encoded sample files in the class in one transaction; returns (new ids, files left out).
 
-    With `fill`, as many as the class has room for are written (in order) and the rest left out; without, files that
-    do not all fit are refused together. The writes are all-or-nothing: when one fails (a full disk), the ones
-    already written are removed again; if even that fails, PartlyAdded says exactly which were kept."""
-    with _locked(load_project(owner, project).path):
-        p = load_project(owner, project)
-        if class_name not in p.classes:
+    The class and its room are checked on the locked project row, so two tabs or app processes adding at once both
+    land and the cap holds. With `fill`, as many as the class has room for are stored (in order) and the rest left
+    out; without, files that do not all fit are refused together. All or nothing: a refused write keeps none."""
+    p = load_project(owner, project)
+
+    def room(row: teach_rows.ProjectRow, have: int) -> int:
+        if class_name not in (row.classes or []) or row.kind != p.kind:
             raise TeachError(
                 f"The class {class_name!r} was renamed or removed (in another tab?) before this was added. "
                 "Nothing was added: choose a class and add it again."
             )
-        folder = p.path / class_name
-        have = count_class(folder, p.kind)
-        room = max(0, MAX_SAMPLES_PER_CLASS - have)
-        if len(files) > room and not (fill and room):
+        free = max(0, MAX_SAMPLES_PER_CLASS - have)
+        if len(files) > free and not (fill and free):
             raise TeachError(
                 f"The class {class_name!r} has {have} samples and this adds {len(files)}; a class holds at most "
-                f"{MAX_SAMPLES_PER_CLASS} ({room} more). Delete some samples first."
+                f"{MAX_SAMPLES_PER_CLASS} ({free} more). Delete some samples first."
             )
-        kept_out = max(0, len(files) - room)
-        files = files[:room]
-        folder.mkdir(exist_ok=True)
-        ids: list[str] = []
-        try:
-            for blob in files:
-                sample_id = _new_id()
-                _write_atomic(folder / f"{sample_id}{SUFFIX[p.kind]}", blob)
-                ids.append(sample_id)
-        except TeachError as exc:
-            kept = _take_back(folder, ids, SUFFIX[p.kind])
-            if kept:
-                raise PartlyAdded(
-                    f"{exc} {len(kept)} of the {len(files)} samples of this upload were kept and could not be "
-                    "taken back; the rest were not added.",
-                    kept,
-                ) from None
-            raise
-    return ids, kept_out
+        return free
+
+    with _in_words():
+        ids = access.add_teach_samples(owner, project, class_name, files, SUFFIX[p.kind], room)
+    if ids is None:
+        raise _gone(project)
+    return ids, len(files) - len(ids)
 
 
 def add_sample(owner: str, project: str, class_name: str, data: bytes | np.ndarray) -> list[str]:
     """Decode, check and store one upload (a recording may become several 1-second samples); returns the new ids.
 
-    Everything is decoded before anything is written, so a bad file or a full class adds nothing. The writes are
-    all-or-nothing: when one fails (a full disk), the ones already written are removed again; if even that fails,
-    PartlyAdded says exactly how many were kept. The class is looked up again under the project's lock, so a class
-    renamed or removed in another tab meanwhile gets nothing (and no stray folder), with a plain message.
+    Everything is decoded before anything is written, so a bad file or a full class adds nothing; the write is one
+    transaction, so a refused one adds nothing either. The class is looked up again on the locked project row, so a
+    class renamed or removed in another tab meanwhile gets nothing, with a plain message.
     """
     p = _room_before_decoding(owner, project, class_name)
     return _store(owner, project, class_name, encode_sample(p.kind, data), fill=False)[0]
@@ -420,8 +326,8 @@ class BurstAdded:
 def add_samples(owner: str, project: str, class_name: str, items: list[bytes | TeachError]) -> BurstAdded:
     """Store a burst (the capture component's photos, or one recording): each item decoded on its own, so a bad frame
     is refused by number and the others kept; an item that is already a TeachError (refused by the burst's checks
-    before decoding) is reported the same way. The good ones are written under one lock, as many as the class has
-    room for, in order; a failed write takes all of them back (or PartlyAdded says exactly which were kept)."""
+    before decoding) is reported the same way. The good ones are stored in one transaction, as many as the class has
+    room for, in order; a refused write keeps none of them."""
     p = _room_before_decoding(owner, project, class_name)
     files: list[bytes] = []
     refused: list[tuple[int, str]] = []
@@ -438,49 +344,36 @@ def add_samples(owner: str, project: str, class_name: str, items: list[bytes | T
     return BurstAdded(ids, refused, full)
 
 
-def _take_back(folder: Path, ids: list[str], suffix: str) -> list[str]:
-    """Remove the samples just written; returns the ids that could not be removed (so are still kept)."""
-    kept = []
-    for sample_id in ids:
-        try:
-            (folder / f"{sample_id}{suffix}").unlink(missing_ok=True)
-        except OSError:
-            kept.append(sample_id)
-    return kept
-
-
 def delete_sample(owner: str, project: str, class_name: str, sample_id: str) -> None:
     p = load_project(owner, project)
     if not isinstance(sample_id, str) or not SAMPLE_ID.match(sample_id):
         raise TeachError(f"There is no sample {sample_id!r}.")
-    with _locked(p.path):
-        p = load_project(owner, project)
-        path = _class_dir(p, class_name) / f"{sample_id}{SUFFIX[p.kind]}"
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            raise TeachError(f"The sample {sample_id} is already gone.") from None
-
-
-def count_class(folder: Path, kind: str) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for f in folder.iterdir() if f.suffix == SUFFIX[kind] and not f.name.startswith("."))
+    _known(p, class_name)
+    with _in_words():
+        gone = access.delete_teach_sample(owner, project, class_name, sample_id)
+    if gone is None:
+        raise _gone(project)
+    if not gone:
+        raise TeachError(f"The sample {sample_id} is already gone.")
 
 
 def sample_paths(owner: str, project: str) -> dict[str, list[Path]]:
-    """Every class's sample files, oldest first (a class without a folder has none)."""
-    p = load_project(owner, project)
-    out = {}
-    for c in p.classes:
-        folder = p.path / c
-        files = folder.glob(f"*{SUFFIX[p.kind]}") if folder.is_dir() else []
-        out[c] = sorted(f for f in files if not f.name.startswith("."))
-    return out
+    """Every class's sample files, oldest first, in this machine's cache of the project (made or brought up to date
+    from the rows first)."""
+    with _in_words():
+        found = access.teach_samples(owner, project)
+    _project(owner, project, None if found is None else found[0])  # no project, or a damaged one: in plain words
+    assert found is not None
+    return found[1]
 
 
 def counts(owner: str, project: str) -> dict[str, int]:
-    return {c: len(files) for c, files in sample_paths(owner, project).items()}
+    """How many samples each class holds (from the rows: no file is read)."""
+    with _in_words():
+        found = access.teach_project(owner, project)
+    p = _project(owner, project, None if found is None else found[0])
+    assert found is not None
+    return {c: found[1].get(c, 0) for c in p.classes}
 
 
 def sample_id_of(path: Path) -> str:
