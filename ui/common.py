@@ -52,12 +52,19 @@ def _through_app_py() -> None:
     st.navigation: it runs the page file alone, without app.py, so no menu, presenter or demo mode, until someone opens
     "/". Streamlit keeps that choice in one class attribute, set when the first session starts because pages/ exists,
     and cleared only by st.navigation; clearing it here and rerunning sends this run, and every later one, through
-    app.py, on the same page (a page's id is its address in both modes). Streamlit has no setting for it."""
+    app.py, on the same page (a page's id is its address in both modes). Streamlit has no setting for it. Only in a
+    session's first run, a page load: a rerun later would drop the run's click (AppTest sets the attribute afresh
+    before every run)."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    first_run = not st.session_state.get(_SESSION_RAN)
+    st.session_state[_SESSION_RAN] = True
+    if PagesManager.uses_pages_directory and first_run:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+_SESSION_RAN = "mlx.session_ran"  # a page of this session has run before (see _through_app_py)
 
 
 def page_header(title: str, icon: str, intro: str) -> None:
