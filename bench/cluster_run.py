@@ -42,12 +42,6 @@ class Cluster:
     def __init__(self, folder: Path, replicas: int = 2, workers: int = 2, env_extra: dict | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        # PostgreSQL runs as the postgres user: it must be able to pass through the private temporary folders above
-        # its data (search permission only: nobody else can list them).
-        for parent in (self.folder, *self.folder.parents):
-            info = parent.stat()
-            if info.st_uid == os.getuid() and not info.st_mode & 0o001:
-                parent.chmod(info.st_mode | 0o001)
         self.replicas, self.workers = replicas, workers
         self.port = free_port()
         self.replica_port = _free_run(replicas)
@@ -77,7 +71,17 @@ class Cluster:
             raise RuntimeError(f"cluster.sh {' '.join(args)} failed: {done.stderr[-2000:]}")
         return done.stdout
 
+    def _let_postgres_through(self) -> None:
+        """PostgreSQL runs as the postgres user: it must be able to pass through the private temporary folders above
+        its data (search permission only: nobody else can list them). Before every start: a pytest session that
+        starts meanwhile sets its /tmp/pytest-of-<user> folder back to 0o700."""
+        for parent in (self.folder, *self.folder.parents):
+            info = parent.stat()
+            if info.st_uid == os.getuid() and not info.st_mode & 0o001:
+                parent.chmod(info.st_mode | 0o001)
+
     def start(self) -> str:
+        self._let_postgres_through()
         self._script("start")
         for line in (self.folder / "cluster.env").read_text().splitlines():
             key, _, value = line.partition("=")

@@ -5,7 +5,9 @@ is finished, running, queued or failed with a message its owner sees."""
 
 import asyncio
 import secrets
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidHandshake
@@ -21,11 +23,14 @@ WAIT_S = 600  # a cold worker imports TensorFlow on a busy 2-core machine before
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("cluster") / "c", replicas=2, workers=1)
-    c.start()
-    yield c
-    c.stop()
+def cluster():
+    # Not under pytest's own temporary folder: any pytest session that starts meanwhile (a second run on the machine)
+    # sets /tmp/pytest-of-<user> back to 0o700, and PostgreSQL, running as the postgres user, loses its way in.
+    with tempfile.TemporaryDirectory(prefix="mlx-cluster-") as folder:
+        c = Cluster(Path(folder) / "c", replicas=2, workers=1)
+        c.start()
+        yield c
+        c.stop()
 
 
 @pytest.fixture
