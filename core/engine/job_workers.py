@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import psutil
 
-from core.engine import job_codec
+from core.engine import job_codec, warm
 from core.settings import ENV_PREFIX, REPO_ROOT, get_settings
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "diverged"]  # a plain string across the pipes
@@ -98,6 +98,7 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
     if nice > 0:
         os.nice(nice)  # first, before the imports and the training: the server's pages must win the CPU
     control, reports = Connection(control_fd, writable=False), Connection(reports_fd, readable=False)
+    warm.enable()  # one job at a time here: what a job loads and compiles is kept for the next (core.engine.warm)
     jobs_done = 0
     try:
         while True:
@@ -109,6 +110,9 @@ def _worker_main(control_fd: int, reports_fd: int, nice: int) -> None:
             sys.path[:] = message["sys_path"]  # import the work function the way the server does (app folder, tests)
             if "preload" in message:
                 preload(message["preload"])
+                # What the imports made lives as long as the process: out of the collector's sight, each job's
+                # gc.collect (_forget_models) walks only what the jobs made (~0.2 s less per job with TensorFlow).
+                gc.freeze()
                 continue
             if not _run_one(message["work"], reports, control, jobs_done):
                 return
@@ -142,8 +146,8 @@ def _run_one(work: dict, reports: Connection, control: Connection, jobs_done: in
     """Run one job (its work spec, core.engine.job_codec) in the worker and send its outcome; False when nobody is
     listening any more. First it says which process runs the job and whether TensorFlow was already loaded in it."""
     job = _WorkerJob(reports, control)
-    warm = "tensorflow" in sys.modules
-    job._send("started", {"pid": os.getpid(), "jobs_done": jobs_done, "tensorflow_loaded": warm})
+    loaded = "tensorflow" in sys.modules
+    job._send("started", {"pid": os.getpid(), "jobs_done": jobs_done, "tensorflow_loaded": loaded})
     try:
         value = job_codec.work_from(work)(job)
     except ValueError as exc:
@@ -180,9 +184,10 @@ def _use_environment(env: dict[str, str]) -> None:
 
 
 def _forget_models() -> None:
-    """Between two jobs in one worker: drop the last job's Keras graphs, so a reused worker does not grow."""
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+    """Between two jobs in one worker: the job's model copies go back to the warm pool (core.engine.warm, bounded)
+    and what else it made is collected, so a reused worker does not grow. No keras.backend.clear_session(): it would
+    also empty TensorFlow's kernel cache, which the next job would build again."""
+    warm.release_models()
     gc.collect()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine import job_codec, queues
+from core.engine import job_codec, queues, warm
 from core.engine import registry as families
 from core.engine.checks import (
     _is_shipped,
@@ -80,13 +80,16 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> RetrainOutcome | No
     """The work function of a retrain job (runs in a worker process or thread); returns the outcome, or None when
     stopped.
 
-    The base model is loaded afresh from its folder (never a shared cached object) and training runs on a copy,
-    so the active model stays as it was; nothing is saved unless training finished normally.
+    The base model is loaded from its folder (kept from job to job only in a warm training process, keyed by its
+    files' times and sizes, core.engine.warm; never a page's cached object) and training runs on a copy, so the
+    active model stays as it was; nothing is saved unless training finished normally.
     """
     check_request(req)
     check_version_name(req)
     check_base(req)
-    before = store.load_model(base_folder(req))
+    folder = base_folder(req)
+    files = sorted(folder.iterdir()) if folder.is_dir() else [folder]  # the key: their times and sizes
+    before = warm.memo(("base model", warm.file_key(*files)), lambda: store.load_model(folder))
     return families.get(req.family).retrain(req, user, job, before)
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.engine import warm
+
 EpochHook = Callable[[int, dict], None]
 BatchHook = Callable[[int, int, dict], None]
 MAX_BATCH_RECORDS = 4000  # per-batch losses kept for the divergence curve; past it the older half is thinned
@@ -262,8 +264,18 @@ def train(
 
         tf.config.experimental.enable_op_determinism()
     steps = int(epochs) * math.ceil(len(x) / int(batch_size))
-    opt = make_optimizer(optimizer, float(learning_rate), steps, float(final_learning_rate_fraction))
-    model.compile(optimizer=opt, loss=loss, metrics=metrics or ["accuracy"])
+    metrics = metrics or ["accuracy"]
+    # A warm training process's reused copy keeps its traced steps when compiled alike (core.engine.warm).
+    key = (optimizer, float(learning_rate), steps, float(final_learning_rate_fraction), loss, tuple(metrics))
+    warm.compile_once(
+        model,
+        key if all(isinstance(m, str) for m in metrics) else None,
+        lambda: model.compile(
+            optimizer=make_optimizer(optimizer, float(learning_rate), steps, float(final_learning_rate_fraction)),
+            loss=loss,
+            metrics=metrics,
+        ),
+    )
     result = TrainResult(steps_per_epoch=math.ceil(len(x) / int(batch_size)))
     callback = _make_callback(
         result,
@@ -303,7 +315,12 @@ def chance_loss(n_classes: int, factor: float = 3.0) -> float:
 
 
 def copy_model(model):
-    """A structurally identical model with its own copy of the weights (never share a cached model)."""
+    """A structurally identical model with its own copy of the weights (never share a cached model); in a warm
+    training process, a reused one reset to what a new copy would be (core.engine.warm.copy_model)."""
+    return warm.copy_model(model, _clone)
+
+
+def _clone(model):
     import keras
 
     clone = keras.models.clone_model(model)

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import ImageColor
 
 from core import maths
+from core.engine import warm
 from core.engine.traced import traced_call
 from core.engine.training import Trained, copy_model, train
 from core.families.colors import data as color_data
@@ -520,5 +521,9 @@ def example(loaded) -> dict:
 
 
 def crowd_labels() -> color_data.CrowdLabels:
-    """The shipped crowd labels, checked with this module's colour and label rules."""
-    return color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label)
+    """The shipped crowd labels, checked with this module's colour and label rules (read once in a warm training
+    process, core.engine.warm)."""
+    return warm.memo(
+        ("crowd labels", warm.file_key(color_data.CROWD_FILE)),
+        lambda: color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label),
+    )
