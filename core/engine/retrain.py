@@ -5,6 +5,7 @@ and save the result as a new version. Uses each family's train_* contract; no UI
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -55,6 +56,14 @@ def predict_classes(family: str, model, x) -> np.ndarray:
     predict = families.get(family).predict
     x = np.asarray(x, np.float32)
     return np.concatenate([np.atleast_2d(predict(model, x[i : i + 512])).argmax(axis=1) for i in range(0, len(x), 512)])
+
+
+def predict_before(family: str, before, x) -> np.ndarray:
+    """`predict_classes` for the model before the run (a loaded base model, never changed): a warm training process
+    keeps its classes for each validation set it was asked about (core.engine.warm), as every quick run asks again."""
+    x = np.asarray(x, np.float32)
+    key = ("classes", family, x.shape, hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest())
+    return warm.memo_of(before.model, key, lambda: predict_classes(family, before.model, x))
 
 
 def cell_examples(y_true, y_pred, render: Callable[[int], object]) -> tuple[Misclassified, ...]:

@@ -37,6 +37,7 @@ def enabled() -> bool:
 def clear() -> None:
     with _lock:
         _values.clear()
+        _of_objects.clear()
         _idle.clear()
         _taken.clear()
 
@@ -70,6 +71,27 @@ def memo(key: Hashable, make: Callable[[], T]) -> T:
         _values[key] = value
         while len(_values) > MAX_VALUES:
             _values.popitem(last=False)
+    return value
+
+
+_of_objects: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def memo_of(obj: Any, key: Hashable, make: Callable[[], T], limit: int = 4) -> T:
+    """`make()`, kept with `obj` (while it lives) under `key` while the caches are on, at most `limit` per object:
+    for what follows from an object that never changes, such as a kept base model's predictions."""
+    if not _on:
+        return make()
+    with _lock:
+        kept = _of_objects.setdefault(obj, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    value = _frozen(make())
+    with _lock:
+        kept[key] = value
+        while len(kept) > limit:
+            kept.popitem(last=False)
     return value
 
 
