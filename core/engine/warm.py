@@ -4,6 +4,7 @@ on and bounded. Off unless core.engine.job_workers turns it on in a training pro
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import weakref
@@ -117,6 +118,7 @@ class _Copy:
 
     model: Any
     key: Hashable
+    structure: str  # its layers' configs as made: a copy a job changed (a layer frozen, say) is not reused
     extra_state: list
     rng_after: tuple
     compiled: Hashable = None
@@ -126,6 +128,11 @@ class _Copy:
 _idle: OrderedDict[Hashable, list[_Copy]] = OrderedDict()
 _taken: list[_Copy] = []
 _by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _structure(model) -> str:
+    """The model's architecture and each layer's settings (trainable too) as text; no weights, no compile state."""
+    return json.dumps(model.get_config(), sort_keys=True, default=str)
 
 
 def _extra_variables(model) -> list:
@@ -140,13 +147,15 @@ def copy_model(model, clone: Callable[[Any], Any]):
     to exactly what `clone` would have given: the weights, the seed generators' states and the random state after."""
     if not _on:
         return clone(model)
-    key = (model.to_json(), hash(random.getstate()))
+    key = (_structure(model), hash(random.getstate()))
     with _lock:
         idle = _idle.get(key)
         entry = idle.pop() if idle else None
+    if entry is not None and _structure(entry.model) != entry.structure:
+        entry = None
     if entry is None:
         copy = clone(model)
-        entry = _Copy(copy, key, [v.numpy() for v in _extra_variables(copy)], random.getstate())
+        entry = _Copy(copy, key, _structure(copy), [v.numpy() for v in _extra_variables(copy)], random.getstate())
     else:
         entry.model.set_weights(model.get_weights())
         for variable, value in zip(_extra_variables(entry.model), entry.extra_state):
