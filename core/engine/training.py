@@ -14,6 +14,7 @@ from core.engine import warm
 
 EpochHook = Callable[[int, dict], None]
 BatchHook = Callable[[int, int, dict], None]
+VALIDATION_BATCH = 512  # rows per validation step at least (train's batch size when larger)
 MAX_BATCH_RECORDS = 4000  # per-batch losses kept for the divergence curve; past it the older half is thinned
 
 
@@ -295,13 +296,16 @@ def train(
         # each (a quick colour run's 8 epochs: ~0.4 s of its ~1.5).
         n, bs = len(x), int(batch_size)
         weights = () if class_weight is None else (_sample_weights(y, class_weight),)
-        val = None if validation_data is None else _repeating_batches(validation_data, bs, False)
+        # Validation in batches of at least VALIDATION_BATCH: the same loss and accuracy (means over every sample),
+        # in fewer steps; a shapes run's 2,372 drawings were 38 steps of 64.
+        val_bs = max(bs, VALIDATION_BATCH)
+        val = None if validation_data is None else _repeating_batches(validation_data, val_bs, False)
         model.fit(
             _repeating_batches((x, y, *weights), bs, shuffle),
             epochs=int(epochs),
             steps_per_epoch=math.ceil(n / bs),
             validation_data=val,
-            validation_steps=None if val is None else math.ceil(len(validation_data[0]) / bs),
+            validation_steps=None if val is None else math.ceil(len(validation_data[0]) / val_bs),
             callbacks=[callback],
             verbose=0,
             shuffle=False,  # shuffled above; Keras cannot shuffle a stream
