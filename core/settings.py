@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     job_modules: str = ""
     # MLX_WORKER_PRELOAD: comma-separated modules a training worker of `python -m core worker` imports as soon as it
     # starts, before its first job, and keeps loaded between jobs (core.engine.rq_worker): TensorFlow, above all.
-    worker_preload: str = "keras"
+    worker_preload: str = "keras,core.engine.training,core.engine.registry"  # TensorFlow and the families
     training_nice: int = 10  # MLX_TRAINING_NICE: niceness added to a worker process, so pages win the CPU; 0 = off
     # A training starts only while memory for one more is available (core.engine.job_slots.memory_slots): each worker process is
     # counted at this size (the largest measured peak RSS of a quick-preset retrain, text's, was 1,058 MB: TensorFlow

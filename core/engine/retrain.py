@@ -5,6 +5,7 @@ and save the result as a new version. Uses each family's train_* contract; no UI
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine import job_codec, queues
+from core.engine import job_codec, queues, warm
 from core.engine import registry as families
 from core.engine.checks import (
     _is_shipped,
@@ -57,6 +58,14 @@ def predict_classes(family: str, model, x) -> np.ndarray:
     return np.concatenate([np.atleast_2d(predict(model, x[i : i + 512])).argmax(axis=1) for i in range(0, len(x), 512)])
 
 
+def predict_before(family: str, before, x) -> np.ndarray:
+    """`predict_classes` for the model before the run (a loaded base model, never changed): a warm training process
+    keeps its classes for each validation set it was asked about (core.engine.warm), as every quick run asks again."""
+    x = np.asarray(x, np.float32)
+    key = ("classes", family, x.shape, hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest())
+    return warm.memo_of(before.model, key, lambda: predict_classes(family, before.model, x))
+
+
 def cell_examples(y_true, y_pred, render: Callable[[int], object]) -> tuple[Misclassified, ...]:
     """Every off-diagonal confusion cell, in (true, predicted) order, with its first MAX_EXAMPLES validation samples
     rendered by `render(index)`."""
@@ -80,13 +89,16 @@ def run_retrain(req: RetrainRequest, user: UserData, job) -> RetrainOutcome | No
     """The work function of a retrain job (runs in a worker process or thread); returns the outcome, or None when
     stopped.
 
-    The base model is loaded afresh from its folder (never a shared cached object) and training runs on a copy,
-    so the active model stays as it was; nothing is saved unless training finished normally.
+    The base model is loaded from its folder (kept from job to job only in a warm training process, keyed by its
+    files' times and sizes, core.engine.warm; never a page's cached object) and training runs on a copy, so the
+    active model stays as it was; nothing is saved unless training finished normally.
     """
     check_request(req)
     check_version_name(req)
     check_base(req)
-    before = store.load_model(base_folder(req))
+    folder = base_folder(req)
+    files = sorted(folder.iterdir()) if folder.is_dir() else [folder]  # the key: their times and sizes
+    before = warm.memo(("base model", warm.file_key(*files)), lambda: store.load_model(folder))
     return families.get(req.family).retrain(req, user, job, before)
 
 

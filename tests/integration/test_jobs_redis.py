@@ -90,7 +90,9 @@ def test_a_tiny_retrain_runs_in_a_worker_and_its_progress_and_result_reach_the_s
     job = retrain.start_retrain(request(), user_colors(), "session-a")
     snap = queue.snapshot("session-a")
     assert snap.status == "queued" and snap.estimate.position == 1 and snap.request["family"] == "colors"
-    proc = start_worker(server.url)
+    # Not a burst worker: one would quit (and retire its training process) once the queue is empty, racing the checks
+    # below on that process; this one waits for the next job, as `python -m core worker` does.
+    proc = start_worker(server.url, burst=False)
     workers.append(proc)
     assert queue.wait(job, WAIT)
     snap = queue.snapshot("session-a")

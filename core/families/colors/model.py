@@ -4,6 +4,7 @@ layer -> 9 logits -> softmax. Data, model, prediction, the softmax lessons and t
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import ImageColor
 
 from core import maths
+from core.engine import warm
 from core.engine.traced import traced_call
 from core.engine.training import Trained, copy_model, train
 from core.families.colors import data as color_data
@@ -520,5 +522,15 @@ def example(loaded) -> dict:
 
 
 def crowd_labels() -> color_data.CrowdLabels:
-    """The shipped crowd labels, checked with this module's colour and label rules."""
-    return color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label)
+    """The shipped crowd labels, checked with this module's colour and label rules; read once per process while the
+    file stays as it is (a Start click checks a colour run's data on the page: ~60 ms of JSON each time before), with
+    read-only arrays, as every caller shares them."""
+    return _crowd_labels(warm.file_key(color_data.CROWD_FILE))
+
+
+@functools.lru_cache(maxsize=1)
+def _crowd_labels(file_key: tuple) -> color_data.CrowdLabels:
+    labels = color_data.load_crowd_labels(tuple(FAMILIES), check_rgb, normalize_label)
+    for array in (labels.rgb, labels.y, labels.uid):
+        array.flags.writeable = False
+    return labels

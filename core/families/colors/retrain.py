@@ -97,7 +97,7 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome 
         return None
     names = list(colors.CLASS_NAMES)
     after_pred = engine.predict_classes("colors", model, data["x_val"])
-    before_pred = engine.predict_classes("colors", before.model, data["x_val"])
+    before_pred = engine.predict_before("colors", before, data["x_val"])
     rgb = np.asarray(data["x_val"]).round().astype(int)
     misclassified = engine.cell_examples(data["y_val"], after_pred, lambda i: colors.to_hex(rgb[i]))
     shipped = Path(before.path).resolve() == store.shipped_model_dir("colors").resolve()

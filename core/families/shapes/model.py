@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine import warm
 from core.engine.traced import traced_call
 from core.engine.training import Trained, copy_model, train
 from core.families.shapes import data as shape_data
@@ -78,11 +79,19 @@ def generate_shapes_cached(
     n_per_class: int, seed: int, cache_dir: Path | None, classes: tuple[str, ...] = CLASS_NAMES
 ) -> tuple[np.ndarray, np.ndarray]:
     """generate_shapes, kept in `cache_dir` as .npz (read with allow_pickle=False): thousands of drawings take tens
-    of seconds, and each retrain runs in a fresh worker process, so an in-memory cache would never be hit. The key
+    of seconds, and a retrain may run in a fresh worker process (a warm one keeps them in memory as well,
+    core.engine.warm). The key
     includes a hash of this module and of the generator and preprocessing modules, so a changed generator or
     preprocessing never reads stale drawings."""
     if cache_dir is None:
         return generate_shapes(n_per_class, seed, classes)
+    key = ("generated shapes", n_per_class, seed, str(cache_dir), tuple(classes))  # a warm process keeps them too
+    return warm.memo(key, lambda: _generate_shapes_on_disk(n_per_class, seed, Path(cache_dir), classes))
+
+
+def _generate_shapes_on_disk(
+    n_per_class: int, seed: int, cache_dir: Path, classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     files = (__file__, shape_generator.__file__, shape_preprocess.__file__)
     sources = b"".join(Path(f).read_bytes() for f in files)
     code = hashlib.sha256(sources + "|".join(classes).encode()).hexdigest()[:16]
@@ -129,7 +138,9 @@ def prepare_shape_data(
     extra = [(np.asarray(img, np.uint8), check_class_name(lab)) for img, lab in pairs]
     base = list(CLASS_NAMES) + [OTHER]
     class_names = base + sorted({lab for _, lab in extra} - set(base))
-    real = real if real is not None else shape_data.load_real_drawings()
+    if real is None:  # read once in a warm training process (core.engine.warm)
+        files = warm.file_key(shape_data.SHAPES_FILE, shape_data.OTHER_FILE)
+        real = warm.memo(("real drawings", files), shape_data.load_real_drawings)
     counts = shape_data.real_counts(real.labels, base)
     x_val_parts, y_val_parts, x_fit, y_fit = [], [], [], []
     if cfg.samples_per_class > 0 and len(real.labels):

@@ -93,7 +93,7 @@ def retrain(req: RetrainRequest, user: UserData, job, before) -> RetrainOutcome 
     if engine.stopped(job, result):
         return None
     after_pred = engine.predict_classes("shapes", model, data["x_val"])
-    before_pred = engine.predict_classes("shapes", before.model, data["x_val"])
+    before_pred = engine.predict_before("shapes", before, data["x_val"])
     x_val = np.asarray(data["x_val"], np.uint8)
     notes = []
     if len(names) > len(base_names):
