@@ -15,6 +15,23 @@ PICK_KEY = "colors.pick"  # the component's key: its state is {"pick": {"rgb": [
 LOSER_GREY = "#c4c7cc"  # every bar but the winner's
 LOGITS_EVENT = "mlx-colour-logits"  # a window event with each drag step's logits, for the three-ways view
 
+# One row per class (name, track, value), the names set only as text: the picker's bars and the three-ways view's
+# panels (ui.colors_softmax) are laid out by this one function.
+BARS_JS = r"""
+function layoutBars(bars, names) {
+  if (bars.children.length === names.length) return;
+  bars.replaceChildren();
+  names.forEach((name) => {
+    const row = document.createElement("div");
+    row.className = "bar";
+    row.setAttribute("role", "listitem");
+    row.innerHTML = `<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
+    row.querySelector(".name").textContent = name;
+    bars.appendChild(row);
+  });
+}
+"""
+
 _PICKER_JS = (
     colors_live.FORWARD_JS
     + r"""
@@ -55,19 +72,7 @@ function build(root) {
   return box;
 }
 
-function layoutBars(box, names) {
-  const bars = box.querySelector(".bars");
-  if (bars.children.length === names.length) return;
-  bars.replaceChildren();
-  names.forEach((name) => {
-    const row = document.createElement("div");
-    row.className = "bar";
-    row.setAttribute("role", "listitem");
-    row.innerHTML = `<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
-    row.querySelector(".name").textContent = name;
-    bars.appendChild(row);
-  });
-}
+BARS_JS
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -77,7 +82,7 @@ export default function (component) {
   const state = box.__state || (box.__state = { rgb: null, serverRgb: null });
   state.data = data;
   box.classList.toggle("present", data.presenter === true);  // presenter mode's floor (the CSS below)
-  layoutBars(box, data.names);
+  layoutBars(box.querySelector(".bars"), data.names);
 
   function render(rgb, fromServer) {
     const t0 = performance.now();
@@ -146,7 +151,9 @@ export default function (component) {
     ? "Computed in your browser while you drag; the rest of the page follows when you let go."
     : "This model runs on the server only: the bars follow when you let go.";
 }
-""".replace("LOSER_GREY", LOSER_GREY).replace("LOGITS_EVENT", LOGITS_EVENT)
+""".replace("LOSER_GREY", LOSER_GREY)
+    .replace("LOGITS_EVENT", LOGITS_EVENT)
+    .replace("BARS_JS", BARS_JS)
 )
 
 # Sizes in em: the shadow root inherits the page's font size, so presenter mode's larger type grows it too. Presenter

@@ -7,11 +7,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core.families.colors import live as colors_live
-from ui.colors_picker import LOGITS_EVENT, LOSER_GREY
+from ui.colors_picker import BARS_JS, LOGITS_EVENT, LOSER_GREY
 from ui.presenter import MIN_TEXT_PX, presenting
 
 _SOFTMAX_JS = (
     colors_live.SOFTMAX_JS
+    + BARS_JS
     + r"""
 const PANELS = [
   ["logits", "logits"],
@@ -49,17 +50,7 @@ function build(root) {
 
 function fill(panel, values, names, colors, note, raw) {
   const rows = panel.querySelector(".rows");
-  if (rows.children.length !== names.length) {
-    rows.replaceChildren();
-    names.forEach((name) => {
-      const row = document.createElement("div");
-      row.className = "bar";
-      row.setAttribute("role", "listitem");
-      row.innerHTML = `<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
-      row.querySelector(".name").textContent = name;
-      rows.appendChild(row);
-    });
-  }
+  layoutBars(rows, names);
   panel.dataset.values = values ? JSON.stringify(values) : "";
   panel.querySelector(".title").dataset.note = note || "";
   // The axis runs from min(0, smallest) to max(1, largest): divide-by-sum can go below 0 or past 1. Raw logits

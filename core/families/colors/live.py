@@ -83,9 +83,13 @@ def live_data(
             f"The live view needs one colour and one probability per class ({len(names)}); got {len(shades)} "
             f"colours and {len(probs)} probabilities."
         )
-    if not all(_HEX.fullmatch(c) for c in shades):
-        raise ValueError("The live view's bar colours must be #rrggbb hex colours.")
-    data = {"rgb": start, "names": names, "colors": shades, "probs": probs, "weights": weights}
+    return _checked({"rgb": start, "names": names, "colors": shades, "probs": probs, "weights": weights}, "live view")
+
+
+def _checked(data: dict, view: str) -> dict:
+    """`data` as given, once its bar colours are #rrggbb and every number in it is finite (ValueError otherwise)."""
+    if not all(_HEX.fullmatch(c) for c in data["colors"]):
+        raise ValueError(f"The {view}'s bar colours must be #rrggbb hex colours.")
     json.dumps(data, allow_nan=False)  # raises ValueError on NaN or infinity anywhere: never sent to a browser
     return data
 
@@ -156,8 +160,4 @@ def softmax_data(logits: Sequence[float], class_names: Sequence[str], bar_colors
             f"The three-ways view needs one logit and one colour per class ({len(names)}); got {len(z)} logits and "
             f"{len(shades)} colours."
         )
-    if not all(_HEX.fullmatch(c) for c in shades):
-        raise ValueError("The three-ways view's bar colours must be #rrggbb hex colours.")
-    data = {"logits": z, "names": names, "colors": shades, "t_max": TEMPERATURE_MAX}
-    json.dumps(data, allow_nan=False)  # raises ValueError on NaN or infinity: never sent to a browser
-    return data
+    return _checked({"logits": z, "names": names, "colors": shades, "t_max": TEMPERATURE_MAX}, "three-ways view")
