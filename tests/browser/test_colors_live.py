@@ -39,6 +39,16 @@ def open_colors(page, app_url):
     return box
 
 
+def hold_r_at_the_end(page, box) -> None:
+    """Press the R slider's thumb and drag it past its end (to 255) in 12 steps, without letting go."""
+    slider = box.get_by_label("R", exact=True)
+    bounds = slider.bounding_box()
+    y = bounds["y"] + bounds["height"] / 2
+    page.mouse.move(bounds["x"] + 2, y)
+    page.mouse.down()
+    page.mouse.move(bounds["x"] + bounds["width"] + 40, y, steps=12)
+
+
 def test_js_probabilities_equal_keras_and_input_to_bars_is_timed(page, app_url):
     box = open_colors(page, app_url)
     rgb = probe_colours().astype(int)[:24]
@@ -70,12 +80,7 @@ def test_drag_updates_headline_and_bars_while_held_then_the_page_on_release(page
     box = open_colors(page, app_url)
     server_caption = page.get_by_text("The explanations below are for RGB (0, 96, 96)")
     expect(server_caption).to_be_visible()
-    slider = box.get_by_label("R", exact=True)
-    bounds = slider.bounding_box()
-    y = bounds["y"] + bounds["height"] / 2
-    page.mouse.move(bounds["x"] + 2, y)
-    page.mouse.down()
-    page.mouse.move(bounds["x"] + bounds["width"] + 40, y, steps=12)
+    hold_r_at_the_end(page, box)
     # Still held: only `input` events so far. The headline, the swatch's numbers and the bars follow already.
     expect(box.locator(".detail")).to_contain_text("RGB (255, 96, 96)")
     probs = colors.predict_proba(shipped(), (255, 96, 96))
@@ -109,12 +114,7 @@ def test_the_three_ways_view_follows_the_drag_and_its_own_temperature(page, app_
     box = open_colors(page, app_url)
     view = page.locator(".st-key-colors-three_ways .three-ways")
     expect(view.locator(".panel")).to_have_count(4, timeout=60_000)
-    slider = box.get_by_label("R", exact=True)
-    bounds = slider.bounding_box()
-    y = bounds["y"] + bounds["height"] / 2
-    page.mouse.move(bounds["x"] + 2, y)
-    page.mouse.down()
-    page.mouse.move(bounds["x"] + bounds["width"] + 40, y, steps=12)
+    hold_r_at_the_end(page, box)
     expect(box.locator(".detail")).to_contain_text("RGB (255, 96, 96)")
     keras_logits = colors.predict_logits_proba(shipped(), (255, 96, 96))[0]
     np.testing.assert_allclose(json.loads(view.get_attribute("data-logits")), keras_logits, atol=1e-4)
