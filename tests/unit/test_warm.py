@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.engine import job_workers, warm
-from core.engine.training import _repeating_batches, _sample_weights, copy_model, train
+from core.engine.training import copy_model, train
 
 
 @pytest.fixture
@@ -127,29 +127,6 @@ def test_file_key_changes_with_the_file(tmp_path):
     path.write_text("[1, 2]")
     assert warm.file_key(path, tmp_path / "missing") != before
     assert before[1] == (str(tmp_path / "missing"), None)
-
-
-def test_repeating_batches_make_each_epoch_one_pass_with_a_partial_last_batch():
-    import keras
-
-    keras.utils.set_random_seed(1)
-    x = np.arange(10, dtype=np.float32).reshape(10, 1)
-    y = np.arange(10)
-    stream = iter(_repeating_batches((x, y, _sample_weights(y, {c: float(c) for c in range(10)})), 4, True))
-    passes = []
-    for _ in range(2):
-        batches = [next(stream) for _ in range(3)]  # ceil(10 / 4): one epoch
-        assert [len(b[1]) for b in batches] == [4, 4, 2]
-        seen = np.concatenate([b[1].numpy() for b in batches])
-        assert sorted(seen) == list(range(10))  # every sample once
-        assert all((b[2].numpy() == b[1].numpy()).all() for b in batches)  # its class's weight rides with it
-        passes.append(seen)
-    assert list(passes[0]) != list(passes[1])  # a new permutation each pass
-
-
-def test_sample_weights_read_one_hot_rows_by_their_argmax():
-    y = np.eye(3, dtype=np.float32)[[2, 0, 1]]
-    assert list(_sample_weights(y, {0: 1.0, 1: 2.0, 2: 3.0})) == [3.0, 1.0, 2.0]
 
 
 class _FakeWorker:
