@@ -32,7 +32,12 @@ def test_the_browser_answers_on_mouse_up_and_the_time_is_printed(page, app_url):
         times.append(ms)
         assert attrs["top"] in names  # which one is the parity test's business: the server's answer
         live = page.get_by_test_id("draw-live")
-        expect(live.get_by_test_id("draw-top")).to_have_text(attrs["top"])
+        # The headline shows the answer it records, read in one go: the page update after a stroke answers again from
+        # a fresh read of the canvas (re-drawn by its component), which may tip a borderline drawing to another class.
+        shown, recorded = live.evaluate(
+            "e => [e.querySelector('[data-testid=\"draw-top\"]')?.textContent, e.dataset.top]"
+        )
+        assert shown == recorded and recorded in names
         expect(live.get_by_role("listitem")).to_have_count(9)  # one bar per class, drawn in the component
         # The server only kept the drawing: no answer of its own in the page (outside the component's shadow root).
         assert page.evaluate("document.querySelector('[data-testid=\"draw-top\"]')") is None
