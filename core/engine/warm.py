@@ -61,18 +61,7 @@ def file_key(*paths: str | Path | None) -> tuple:
 def memo(key: Hashable, make: Callable[[], T]) -> T:
     """`make()`, kept under `key` while the caches are on (the least recently used of MAX_VALUES goes first). The
     value is shared by the jobs that follow: a caller must never change it (numpy arrays are made read-only)."""
-    if not _on:
-        return make()
-    with _lock:
-        if key in _values:
-            _values.move_to_end(key)
-            return _values[key]
-    value = _frozen(make())
-    with _lock:
-        _values[key] = value
-        while len(_values) > MAX_VALUES:
-            _values.popitem(last=False)
-    return value
+    return _kept(_values, key, make, MAX_VALUES) if _on else make()
 
 
 _of_objects: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -85,6 +74,12 @@ def memo_of(obj: Any, key: Hashable, make: Callable[[], T], limit: int = 4) -> T
         return make()
     with _lock:
         kept = _of_objects.setdefault(obj, OrderedDict())
+    return _kept(kept, key, make, limit)
+
+
+def _kept(kept: OrderedDict, key: Hashable, make: Callable[[], T], limit: int) -> T:
+    """kept[key], else make() read-only and kept there, the least recently used going first past `limit`."""
+    with _lock:
         if key in kept:
             kept.move_to_end(key)
             return kept[key]

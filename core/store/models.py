@@ -338,7 +338,8 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder already written (a folder: so a rename into it lasts)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -434,7 +435,7 @@ def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
     try:
         _fsync_write(tmp / SHARD_NAME, shard)
         _fsync_write(tmp / MODEL_JSON, json.dumps(model_json, indent=1).encode())
-        _fsync_dir(tmp)
+        fsync_path(tmp)
         _step("written")
         if not folder.exists():
             os.rename(tmp, folder)
@@ -442,7 +443,7 @@ def write_model_folder(folder: Path, model_json: dict, shard: bytes) -> Path:
             _step("exchanged")  # `folder` is the new model; tmp now holds the old one
         else:
             _replace_in_two_steps(tmp, folder)
-        _fsync_dir(folder.parent)
+        fsync_path(folder.parent)
         failed = False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the unused new files, or the old model after an exchange

@@ -74,7 +74,7 @@ def test_save_is_atomic_when_writing_fails(tmp_path, color_model, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "_fsync_dir", boom)
+    monkeypatch.setattr(store, "fsync_path", boom)
     with pytest.raises(OSError):
         store.save_model(color_model, folder, {"run": 2})
     assert (folder / "model.json").read_bytes() == before  # the previous model is intact
@@ -360,7 +360,7 @@ def test_a_failed_save_cleans_old_leftovers_beside_it(tmp_path, color_model, mon
     def disk_full(path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "_fsync_dir", disk_full)
+    monkeypatch.setattr(store, "fsync_path", disk_full)
     with pytest.raises(OSError):
         store.save_model(color_model, tmp_path / "m", {"run": 1})
     assert [p.name for p in tmp_path.iterdir()] == []  # its own temp folder and the old leftover are both gone
